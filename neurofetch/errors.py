@@ -1,0 +1,76 @@
+"""Exit codes and the exception hierarchy. Each exception knows its exit code; only
+``neurofetch.__main__`` turns them into a process exit status."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import ClassVar
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    PARTIAL = 1
+    USAGE = 2
+    AUTH = 3
+    LOCKED = 4
+    UNREACHABLE = 5
+    INTEGRITY = 6
+    INTERRUPTED = 130
+
+
+class NeurofetchError(Exception):
+    """Base of every error a user can meet; ``str(error)`` is the one line shown to them."""
+
+    exit_code: ClassVar[ExitCode] = ExitCode.PARTIAL
+
+
+class UsageError(NeurofetchError):
+    """Bad flags, arguments or configuration values."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(UsageError):
+    """The config file or a profile is unusable (unknown service, no URL, bad YAML)."""
+
+
+class AuthError(NeurofetchError):
+    """Missing, wrong or expired credentials that re-login could not fix."""
+
+    exit_code = ExitCode.AUTH
+
+
+class LockedError(NeurofetchError):
+    """Another run holds the destination."""
+
+    exit_code = ExitCode.LOCKED
+
+
+class UnreachableError(NeurofetchError):
+    """The service could not be reached or kept failing."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+
+class IntegrityError(NeurofetchError):
+    """A local file does not match what was recorded."""
+
+    exit_code = ExitCode.INTEGRITY
+
+
+class RemoteDataError(NeurofetchError):
+    """The service answered something of the wrong shape (not JSON, missing keys)."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+
+class ItemError(NeurofetchError):
+    """One item (file, image, resource) failed; the run goes on and ends PARTIAL."""
+
+    exit_code = ExitCode.PARTIAL
+
+
+class Interrupted(NeurofetchError):
+    """Ctrl-C or SIGTERM: state is consistent and a re-run resumes."""
+
+    exit_code = ExitCode.INTERRUPTED
