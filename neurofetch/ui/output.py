@@ -19,3 +19,8 @@ def print_error_line(text: str) -> None:
 def print_message(text: str) -> None:
     sys.stderr.write(text + "\n")
     sys.stderr.flush()
+
+
+def print_warning(text: str) -> None:
+    sys.stderr.write(f"neurofetch: warning: {text}\n")
+    sys.stderr.flush()

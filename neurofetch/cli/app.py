@@ -1,0 +1,71 @@
+"""The root command: global options and the list of commands. Imports only typer and stdlib."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from neurofetch import __version__
+from neurofetch.cli import auth, demo, mirror
+from neurofetch.cli.emulate import emulate_app
+
+app = typer.Typer(
+    name="neurofetch",
+    help="Fast, resumable, verified bulk downloads and uploads for neuroimaging data services "
+    "(LORIS, NeuroVault, Allen Brain Map, Datamint-style platforms, S3).",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from neurofetch.ui.output import print_data_line
+
+        print_data_line(f"neurofetch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Annotated[str | None, typer.Option("--config", envvar="NEUROFETCH_CONFIG", metavar="PATH",
+                                               help="Config file (default: the user config dir's "
+                                                    "neurofetch/config.yaml).")] = None,
+    profile: Annotated[str | None, typer.Option("--profile", "-p", envvar="NEUROFETCH_PROFILE",
+                                                help="Profile to use (default: default_profile).")] = None,
+    url: Annotated[str | None, typer.Option("--url", envvar="NEUROFETCH_URL",
+                                            help="Service URL for an ad-hoc profile (with --service).")] = None,
+    service: Annotated[str | None, typer.Option("--service", envvar="NEUROFETCH_SERVICE",
+                                                help="loris | neurovault | allen | datamint | s3.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON result document on stdout; "
+                                                             "human text goes to stderr.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Errors and the final summary only.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug log on stderr (secrets masked).")] = False,
+    no_input: Annotated[bool, typer.Option("--no-input", envvar="NEUROFETCH_NO_INPUT",
+                                           help="Never prompt (implied without a terminal).")] = False,
+    log_file: Annotated[str | None, typer.Option("--log-file", envvar="NEUROFETCH_LOG_FILE", metavar="PATH",
+                                                 help="Append a timestamped plain-text log here "
+                                                      "(secrets masked).")] = None,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colours (NO_COLOR is honoured too).")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    from neurofetch.settings import GlobalOptions
+    from neurofetch.ui.logs import configure_logging
+
+    if quiet and verbose:
+        raise typer.BadParameter("--quiet and --verbose exclude each other", param_hint="-q/-v")
+    ctx.obj = GlobalOptions(config=config, profile=profile, url=url, service=service, json=json_output,
+                            quiet=quiet, verbose=verbose, no_input=no_input, log_file=log_file, no_color=no_color)
+    configure_logging(verbose=verbose, log_file=log_file)
+
+
+auth.register(app)
+mirror.register(app)
+demo.register(app)
+app.add_typer(emulate_app)

@@ -1,0 +1,79 @@
+"""What every command shares: reading the global options, building the profile, finishing a run."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from neurofetch.settings import GlobalOptions, Profile
+    from neurofetch.transfer.events import Reporter
+    from neurofetch.transfer.results import RunResult
+
+JobsOption = Annotated[
+    int | None,
+    typer.Option("--jobs", "-j", min=1, max=64, envvar="NEUROFETCH_JOBS",
+                 help="Parallel transfers (default: the profile's jobs, else 4). Be polite to small servers."),
+]
+DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Show what would be done; change nothing.")]
+IncludeOption = Annotated[
+    list[str] | None,
+    typer.Option("--include", metavar="GLOB",
+                 help="Only file names matching this glob (repeatable; any match is enough)."),
+]
+ExcludeOption = Annotated[
+    list[str] | None,
+    typer.Option("--exclude", metavar="GLOB",
+                 help="Skip file names matching this glob (repeatable; exclude wins over include)."),
+]
+ShardOption = Annotated[
+    str | None,
+    typer.Option("--shard", metavar="K/N", envvar="NEUROFETCH_SHARD",
+                 help="Take only share K of N (1 ≤ K ≤ N) of the work, split by a stable hash, "
+                      "for N machines working side by side (e.g. a SLURM array)."),
+]
+
+
+def global_options(ctx: typer.Context) -> GlobalOptions:
+    from neurofetch.settings import GlobalOptions
+
+    root = ctx.find_root()
+    return root.obj if isinstance(root.obj, GlobalOptions) else GlobalOptions()
+
+
+def load_profile(ctx: typer.Context, *, jobs: int | None = None) -> Profile:
+    import dataclasses
+
+    from neurofetch.settings import resolve_profile
+
+    profile = resolve_profile(global_options(ctx))
+    if jobs is not None:
+        profile = dataclasses.replace(profile, jobs=jobs)
+    if profile.verify_tls is False:
+        from neurofetch.ui.output import print_warning
+
+        print_warning(f"TLS certificate verification is OFF for {profile.url}: anyone on the network path "
+                      "can read and alter this transfer")
+    return profile
+
+
+def reporter_for(ctx: typer.Context) -> Reporter:
+    from neurofetch.ui.progress import make_reporter
+
+    options = global_options(ctx)
+    return make_reporter(quiet=options.quiet, verbose=options.verbose, json_mode=options.json)
+
+
+def finish(ctx: typer.Context, result: RunResult) -> NoReturn:
+    """Render the result and leave with its exit code."""
+    from neurofetch.ui.render import render_result
+
+    options = global_options(ctx)
+    raise typer.Exit(render_result(result, json_mode=options.json, quiet=options.quiet, no_color=options.no_color))
+
+
+def interactive_allowed(ctx: typer.Context) -> bool:
+    from neurofetch.credentials import is_interactive
+
+    return is_interactive(global_options(ctx).no_input)

@@ -1,0 +1,101 @@
+"""The HTTP client factory and JSON fetching. Owns httpx: one client (one connection pool) per run."""
+
+from __future__ import annotations
+
+import json
+import ssl
+from typing import Any
+
+import httpx
+
+from neurofetch import __version__
+from neurofetch.errors import AuthError, ItemError, RemoteDataError, UnreachableError
+from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
+from neurofetch.settings import Profile
+
+USER_AGENT = f"neurofetch/{__version__}"
+
+
+def tls_setting(verify: bool | str) -> bool | ssl.SSLContext:
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return verify
+
+
+def make_client(
+    profile: Profile,
+    *,
+    auth: httpx.Auth | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    extra_connections: int = 2,
+) -> httpx.AsyncClient:
+    """The run's client: pooled to the profile's jobs, generous read timeout, redirects followed.
+
+    httpx drops the Authorization header when a redirect leads to another origin.
+    """
+    connections = profile.jobs + extra_connections
+    return httpx.AsyncClient(
+        auth=auth,
+        transport=transport,
+        verify=tls_setting(profile.verify_tls),
+        timeout=httpx.Timeout(profile.timeout, connect=min(30.0, profile.timeout)),
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        headers={"User-Agent": USER_AGENT},
+        follow_redirects=True,
+    )
+
+
+def policy_for(profile: Profile) -> RetryPolicy:
+    return RetryPolicy.from_profile(profile.retries, profile.retry_wait_max)
+
+
+def raise_for_status(response: httpx.Response, what: str) -> None:
+    """Map an unsuccessful status to the right error: retryable, auth, or a failed item."""
+    if response.is_success:
+        return
+    retryable = status_error(response, what)
+    if retryable is not None:
+        raise retryable
+    if response.status_code in (401, 403):
+        raise AuthError(f"{what}: access refused (HTTP {response.status_code}{_server_says(response)})")
+    raise ItemError(f"HTTP {response.status_code} for {what}{_server_says(response)}")
+
+
+def _server_says(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    message = body.get("error") or body.get("detail") or body.get("msg") if isinstance(body, dict) else None
+    return f": {str(message)[:200]}" if message else ""
+
+
+def parse_json(response: httpx.Response, what: str) -> Any:
+    """Decode a JSON body whatever its Content-Type (LORIS legacy serves JSON as text/html)."""
+    try:
+        return json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        raise RemoteDataError(f"{what} did not answer JSON ({response.url})") from None
+
+
+async def get_json(client: httpx.AsyncClient, url: str, policy: RetryPolicy, *, what: str | None = None,
+                   params: dict[str, Any] | None = None) -> Any:
+    """GET a JSON document with retries; errors name what was asked for."""
+    label = what or url
+
+    async def attempt() -> Any:
+        response = await client.get(url, params=params)
+        raise_for_status(response, label)
+        return parse_json(response, label)
+
+    try:
+        return await retrying(attempt, policy)
+    except RetryableError as exc:
+        raise UnreachableError(f"{label}: {exc} (gave up after {policy.attempts} attempts)") from None
+    except httpx.TransportError as exc:
+        raise UnreachableError(f"{label}: {describe(exc)} ({_origin(url, client)})") from None
+
+
+def _origin(url: str, client: httpx.AsyncClient) -> str:
+    full = client.base_url.join(url) if client.base_url else httpx.URL(url)
+    return f"{full.scheme}://{full.host}" + (f":{full.port}" if full.port else "")

@@ -1,0 +1,159 @@
+"""LORIS REST API (legacy v0.0.3-dev as on openpreventad, and later versions): login and the mirror crawl.
+
+Tree: candidates → candidate → visits → visit + images list → each file and its QC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from neurofetch.credentials import Secret
+from neurofetch.errors import AuthError, RemoteDataError, UnreachableError
+from neurofetch.net.auth import RenewingBearerAuth, Token
+from neurofetch.net.http import get_json, parse_json
+from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
+from neurofetch.transfer.engine import Context
+from neurofetch.transfer.filters import NameFilter
+from neurofetch.transfer.work import Document, FileItem, Listing, Work
+
+
+async def login(client: httpx.AsyncClient, base_url: str, username: str, password: Secret,
+                policy: RetryPolicy) -> Token:
+    """POST /login. Server errors are retried; a refusal (401/400) never is: accounts lock."""
+    url = f"{base_url}/login"
+
+    async def attempt() -> httpx.Response:
+        response = await client.post(url, json={"username": username, "password": password.value}, auth=None)
+        retryable = status_error(response, "login")
+        if retryable is not None:
+            raise retryable
+        return response
+
+    try:
+        response = await retrying(attempt, policy)
+    except RetryableError as exc:
+        raise UnreachableError(f"LORIS login at {base_url}: {exc}") from None
+    except httpx.TransportError as exc:
+        raise UnreachableError(f"cannot reach LORIS at {base_url}: {describe(exc)}") from None
+    if response.status_code in (400, 401, 403):
+        message = _error_text(response) or f"HTTP {response.status_code}"
+        raise AuthError(f"LORIS refused the login for {username!r}: {message}")
+    if not response.is_success:
+        raise UnreachableError(f"LORIS login at {base_url} answered HTTP {response.status_code}")
+    body = parse_json(response, "LORIS login")
+    token = body.get("token") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token:
+        raise RemoteDataError(f"LORIS login answered without a token ({url})")
+    return Token.from_jwt(token)
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("error", "")).strip() if isinstance(body, dict) else ""
+
+
+@dataclass(frozen=True)
+class LorisSelection:
+    candidates: Sequence[str] = ()
+    visits: Sequence[str] = ()
+    names: NameFilter = field(default_factory=NameFilter)
+    qc: bool = True
+
+
+class LorisSource:
+    """The mirror's view of a LORIS server."""
+
+    def __init__(self, base_url: str, auth: RenewingBearerAuth, selection: LorisSelection) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._auth = auth
+        self.selection = selection
+
+    def auth(self) -> httpx.Auth:
+        return self._auth
+
+    async def prepare(self, client: httpx.AsyncClient) -> None:
+        self._auth.bind(client)
+        await self._auth.current()
+
+    def roots(self) -> Sequence[Work]:
+        return [Listing("candidates", self._candidates, root=True)]
+
+    def _url(self, *segments: str) -> str:
+        return self.base_url + "/" + "/".join(quote(s, safe="") for s in segments)
+
+    async def _candidates(self, ctx: Context) -> Sequence[Work]:
+        body = await get_json(ctx.client, self._url("candidates") + "/", ctx.policy, what="candidate list")
+        records = _field(body, "Candidates", list, "candidate list")
+        wanted = set(self.selection.candidates)
+        found = set()
+        work: list[Work] = []
+        for record in records:
+            cand = str(_field(record, "CandID", (str, int), "candidate list"))
+            if wanted and cand not in wanted:
+                continue
+            found.add(cand)
+            work.append(Listing(f"candidate {cand}", self._candidate_task(cand), unit=cand))
+        for missing in sorted(wanted - found):
+            ctx.result.fail(f"candidate {missing}", "not in the server's candidate list")
+        return work
+
+    def _candidate_task(self, cand: str):
+        async def fetch(ctx: Context) -> Sequence[Work]:
+            body = await get_json(ctx.client, self._url("candidates", cand), ctx.policy, what=f"candidate {cand}")
+            visits = _field(body, "Visits", list, f"candidate {cand}")
+            work: list[Work] = [Document((cand, "candidate.json"), body)]
+            for visit in visits:
+                visit = str(visit)
+                if self.selection.visits and visit not in self.selection.visits:
+                    continue
+                work.append(Listing(f"visit {cand}/{visit}", self._visit_task(cand, visit)))
+            return work
+
+        return fetch
+
+    def _visit_task(self, cand: str, visit: str):
+        async def fetch(ctx: Context) -> Sequence[Work]:
+            what = f"visit {cand}/{visit}"
+            session = await get_json(ctx.client, self._url("candidates", cand, visit), ctx.policy, what=what)
+            listing = await get_json(ctx.client, self._url("candidates", cand, visit, "images"), ctx.policy,
+                                     what=f"image list of {cand}/{visit}")
+            files = _field(listing, "Files", list, f"image list of {cand}/{visit}")
+            work: list[Work] = [Document((cand, visit, "session.json"), session)]
+            for record in files:
+                name = _field(record, "Filename", str, f"image list of {cand}/{visit}")
+                if not self.selection.names.accepts(name):
+                    continue
+                work.append(FileItem((cand, visit, name), self._url("candidates", cand, visit, "images", name)))
+                if self.selection.qc and not (ctx.is_complete((cand, visit, name))
+                                              and ctx.exists((cand, visit, f"{name}.qc.json"))):
+                    work.append(Listing(f"QC of {cand}/{visit}/{name}", self._qc_task(cand, visit, name)))
+            return work
+
+        return fetch
+
+    def _qc_task(self, cand: str, visit: str, name: str):
+        async def fetch(ctx: Context) -> Sequence[Work]:
+            url = self._url("candidates", cand, visit, "images", name, "qc")
+            body = await get_json(ctx.client, url, ctx.policy, what=f"QC of {cand}/{visit}/{name}")
+            if not isinstance(body, dict):
+                raise RemoteDataError(f"QC of {cand}/{visit}/{name} is not a JSON object ({url})")
+            return [Document((cand, visit, f"{name}.qc.json"), body)]
+
+        return fetch
+
+
+def _field(body: Any, key: str, kind: type | tuple[type, ...], what: str) -> Any:
+    if not isinstance(body, dict) or key not in body:
+        raise RemoteDataError(f"{what}: the answer has no {key!r} field")
+    value = body[key]
+    if not isinstance(value, kind):
+        raise RemoteDataError(f"{what}: {key!r} has the wrong type ({type(value).__name__})")
+    return value

@@ -1,0 +1,234 @@
+"""The engine: a bounded pool of workers running listings, downloads and document writes.
+
+Listings produce more work, so crawling and transferring overlap: the first file arrives after
+the first listing, not after all of them. Files go ahead of listings in the queue, which keeps
+the number of known-but-unfetched items small.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import signal
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from neurofetch.errors import AuthError, ItemError, NeurofetchError, RemoteDataError, UnreachableError
+from neurofetch.net.retry import RetryableError, RetryPolicy, describe
+from neurofetch.transfer.download import DestinationError, download_file
+from neurofetch.transfer.events import NullReporter, Reporter
+from neurofetch.transfer.journal import Journal
+from neurofetch.transfer.paths import UnsafeName, local_path, safe_relpath
+from neurofetch.transfer.results import RunResult
+from neurofetch.transfer.shard import Shard
+from neurofetch.transfer.work import Document, FileItem, Listing, Work
+
+GIVE_UP_AFTER = 5   # consecutive unreachable failures, with nothing done yet, that end the run
+
+
+@dataclass
+class Context:
+    """What every piece of work may use. One per run."""
+
+    client: httpx.AsyncClient
+    dest: Path
+    journal: Journal
+    policy: RetryPolicy
+    result: RunResult
+    reporter: Reporter = field(default_factory=NullReporter)
+    dry_run: bool = False
+    resume_parts: bool = True
+    shard: Shard | None = None
+    successes: int = 0
+    unreachable_streak: int = 0
+    fatal: BaseException | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def is_complete(self, parts: Sequence[object]) -> bool:
+        """True when the file at ``parts`` is recorded complete and unchanged on disk."""
+        try:
+            relpath = safe_relpath(parts)
+            return self.journal.is_complete(relpath, local_path(self.dest, relpath))
+        except UnsafeName:
+            return False
+
+    def exists(self, parts: Sequence[object]) -> bool:
+        try:
+            return local_path(self.dest, safe_relpath(parts)).exists()
+        except UnsafeName:
+            return False
+
+
+async def run(roots: Sequence[Work], ctx: Context, jobs: int) -> None:
+    """Run ``roots`` and everything they lead to with ``jobs`` workers; Ctrl-C/SIGTERM stop it cleanly."""
+    queue: asyncio.PriorityQueue[tuple[int, int, Work]] = asyncio.PriorityQueue()
+    order = itertools.count()
+    pending = 0
+    all_done = asyncio.Event()
+
+    def put(work: Work) -> None:
+        nonlocal pending
+        pending += 1
+        queue.put_nowait((1 if isinstance(work, Listing) else 0, next(order), work))
+
+    async def worker() -> None:
+        nonlocal pending
+        while True:
+            _, _, work = await queue.get()
+            try:
+                for child in await _execute(work, ctx):
+                    put(child)
+            finally:
+                pending -= 1
+                if pending == 0:
+                    all_done.set()
+
+    for work in roots:
+        put(work)
+    if not roots:
+        return
+    loop = asyncio.get_running_loop()
+    installed = _install_signal_handlers(loop, ctx)
+    workers = [asyncio.create_task(worker()) for _ in range(max(1, jobs))]
+    waiters = [asyncio.create_task(all_done.wait()), asyncio.create_task(ctx.stop.wait())]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in workers + waiters:
+            task.cancel()
+        await asyncio.gather(*workers, *waiters, return_exceptions=True)
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+    if ctx.fatal is not None:
+        raise ctx.fatal
+
+
+def _install_signal_handlers(loop: asyncio.AbstractEventLoop, ctx: Context) -> list[int]:
+    installed = []
+
+    def interrupted() -> None:
+        ctx.result.interrupted = True
+        ctx.stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, interrupted)
+            installed.append(sig)
+    return installed
+
+
+async def _execute(work: Work, ctx: Context) -> Sequence[Work]:
+    if ctx.stop.is_set():
+        return ()
+    if ctx.shard is not None and work.unit is not None and not ctx.shard.owns(work.unit):
+        return ()
+    label = _label(work)
+    try:
+        if isinstance(work, Listing):
+            children = await work.fetch(ctx)
+            ctx.reporter.queued(files=sum(isinstance(c, FileItem) for c in children))
+            _succeeded(ctx)
+            return children
+        if isinstance(work, FileItem):
+            await _fetch_file(work, ctx)
+        else:
+            _write_document(work, ctx)
+        _succeeded(ctx)
+    except asyncio.CancelledError:
+        raise
+    except (AuthError, DestinationError) as exc:
+        _stop(ctx, exc)
+    except (UnreachableError, RemoteDataError, RetryableError, httpx.TransportError) as exc:
+        if isinstance(work, Listing) and work.root:
+            _stop(ctx, exc if isinstance(exc, NeurofetchError) else UnreachableError(f"{label}: {describe(exc)}"))
+            return ()
+        _failed(ctx, label, describe(exc))
+        ctx.unreachable_streak += 1
+        if ctx.successes == 0 and ctx.unreachable_streak >= GIVE_UP_AFTER:
+            ctx.result.unreachable = True
+            _stop(ctx, UnreachableError(f"the service keeps failing ({describe(exc)}); nothing was transferred"))
+    except (ItemError, UnsafeName) as exc:
+        if isinstance(work, Listing) and work.root:
+            _stop(ctx, exc)
+            return ()
+        _failed(ctx, label, str(exc))
+    return ()
+
+
+def _label(work: Work) -> str:
+    if isinstance(work, Listing):
+        return work.label
+    if work.__dict__.get("label"):
+        return str(work.label)  # type: ignore[union-attr]
+    return "/".join(str(p) for p in work.parts)
+
+
+def _succeeded(ctx: Context) -> None:
+    ctx.successes += 1
+    ctx.unreachable_streak = 0
+
+
+def _failed(ctx: Context, label: str, error: str) -> None:
+    ctx.result.fail(label, error)
+    ctx.reporter.failed(label, error)
+
+
+def _stop(ctx: Context, exc: BaseException) -> None:
+    if ctx.fatal is None:
+        ctx.fatal = exc
+    ctx.stop.set()
+
+
+async def _fetch_file(item: FileItem, ctx: Context) -> None:
+    relpath = safe_relpath(item.parts)
+    final = local_path(ctx.dest, relpath)
+    if ctx.journal.is_complete(relpath, final):
+        ctx.result.add("skipped")
+        ctx.reporter.finished(relpath, "skipped")
+        return
+    if ctx.dry_run:
+        ctx.result.planned.append({"action": "download", "path": relpath, "url": item.url})
+        ctx.result.add("to_download")
+        ctx.reporter.finished(relpath, "planned")
+        return
+    size = await download_file(item, relpath, final, ctx)
+    ctx.result.add("downloaded")
+    ctx.result.bytes += size
+    ctx.reporter.finished(relpath, "downloaded", size)
+
+
+def _write_document(doc: Document, ctx: Context) -> None:
+    relpath = safe_relpath(doc.parts)
+    final = local_path(ctx.dest, relpath)
+    data = (json.dumps(doc.data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    try:
+        if final.read_bytes() == data:
+            return
+    except OSError:
+        pass
+    if ctx.dry_run:
+        ctx.result.planned.append({"action": "write", "path": relpath})
+        return
+    temp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        temp.write_bytes(data)
+        os.replace(temp, final)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        from neurofetch.transfer.download import _disk_error
+
+        raise _disk_error(exc, final) from None
+    ctx.result.add("metadata_written")
+
+
+def elapsed_since(start: float) -> float:
+    return time.monotonic() - start

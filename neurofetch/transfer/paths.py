@@ -1,0 +1,58 @@
+"""The one safe-path function: every name that comes from a server passes through here."""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+
+MAX_NAME_BYTES = 255
+WINDOWS_RESERVED = frozenset(
+    ["CON", "PRN", "AUX", "NUL"] + [f"COM{i}" for i in range(1, 10)] + [f"LPT{i}" for i in range(1, 10)]
+)
+WINDOWS_FORBIDDEN = set('<>:"|?*')
+
+
+class UnsafeName(ValueError):
+    """A server-provided name that cannot be used as a local path component."""
+
+
+def check_component(name: object) -> str:
+    """Return ``name`` if it is safe as one path component on every OS, else raise UnsafeName."""
+    if not isinstance(name, str):
+        raise UnsafeName(f"name {name!r} is not a string")
+    shown = repr(name) if len(name) <= 80 else repr(name[:77] + "...")
+    if name in ("", ".", ".."):
+        raise UnsafeName(f"name {shown} is empty or a relative reference")
+    if "/" in name or "\\" in name:
+        raise UnsafeName(f"name {shown} contains a path separator")
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        raise UnsafeName(f"name {shown} contains a control character")
+    if any(ch in WINDOWS_FORBIDDEN for ch in name):
+        raise UnsafeName(f"name {shown} contains a character Windows forbids")
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        raise UnsafeName(f"name {shown} is longer than {MAX_NAME_BYTES} bytes")
+    if name.split(".")[0].upper().rstrip(" ") in WINDOWS_RESERVED:
+        raise UnsafeName(f"name {shown} is reserved on Windows")
+    if name.endswith((" ", ".")):
+        raise UnsafeName(f"name {shown} ends with a space or a dot")
+    return name
+
+
+def safe_relpath(parts: Iterable[object]) -> str:
+    """Join checked components into a POSIX relative path (the journal's key)."""
+    checked = [check_component(p) for p in parts]
+    if not checked:
+        raise UnsafeName("empty path")
+    return "/".join(checked)
+
+
+def local_path(root: Path, relpath: str) -> Path:
+    """The absolute local path of a journal key, refusing anything that would leave ``root``."""
+    target = root.joinpath(*relpath.split("/"))
+    resolved_root = os.path.realpath(root)
+    resolved = os.path.realpath(target)
+    if os.path.commonpath([resolved_root, resolved]) != resolved_root:
+        raise UnsafeName(f"path {relpath!r} leads outside the destination")
+    return target

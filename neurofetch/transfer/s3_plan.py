@@ -1,0 +1,202 @@
+"""Pure decision logic of `s3-sync` (reference/s3.md §6): filters, sharding, and the plan that joins
+the local and remote listings by relative key, never by listing order.
+
+Rules (whole seconds everywhere: S3's LastModified has 1 s resolution):
+* missing at the destination → copy; size differs → copy;
+* upload: copy when floor(local mtime) > LastModified (a re-run in the same second is a no-op);
+* download: copy when floor(local mtime) != LastModified (aws's --exact-timestamps; we set the mtime
+  after each download, so a round trip is a no-op);
+* --size-only: sizes alone; --checksum: same size → compare content with the ETag (a ``check`` action);
+* only at the destination → delete, with --delete; keys excluded by filters never reach the plan,
+  so they are never deleted.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from neurofetch.errors import UsageError
+from neurofetch.services.s3 import ARCHIVED_CLASSES, RemoteObject
+
+Direction = Literal["upload", "download"]
+Kind = Literal["upload", "download", "delete", "check", "skip", "archived", "fail"]
+
+
+@dataclass(slots=True)
+class LocalFile:
+    path: str          # absolute path on disk
+    size: int
+    mtime_ns: int
+
+    @property
+    def mtime(self) -> int:
+        return self.mtime_ns // 1_000_000_000
+
+
+@dataclass(slots=True)
+class Action:
+    kind: Kind
+    rel: str                          # the relative name, "/"-separated: what the user sees
+    local: LocalFile | None = None
+    remote: RemoteObject | None = None
+    reason: str = ""
+
+
+# -- filters ------------------------------------------------------------------------------------------------------
+class Filters:
+    """aws-style --exclude/--include: evaluated in order, last match wins, default include; ``*``
+    matches across ``/``; patterns are matched against the source-relative path."""
+
+    def __init__(self, rules: Sequence[tuple[str, str]] = ()) -> None:
+        for kind, pattern in rules:
+            if kind not in ("include", "exclude"):
+                raise UsageError(f"filter kind must be include or exclude, not {kind!r}")
+            if not pattern:
+                raise UsageError(f"empty --{kind} pattern")
+        self.rules = [(kind, pattern.replace(os.sep, "/") if os.sep != "/" else pattern) for kind, pattern in rules]
+
+    def included(self, rel: str) -> bool:
+        verdict = True
+        for kind, pattern in self.rules:
+            if fnmatch.fnmatchcase(rel, pattern):
+                verdict = kind == "include"
+        return verdict
+
+    def prunes(self, rel_dir: str) -> bool:
+        """True when nothing below ``rel_dir/`` can be included, so the walk may skip the directory.
+        That holds when an exclude ending in ``*`` matches ``rel_dir/`` (the ``*`` then swallows any
+        rest of the path) and no include comes after it."""
+        for index, (kind, pattern) in enumerate(self.rules):
+            if (kind == "exclude" and pattern.endswith("*") and fnmatch.fnmatchcase(rel_dir + "/", pattern)
+                    and all(k == "exclude" for k, _ in self.rules[index + 1:])):
+                return True
+        return False
+
+
+def parse_shard(shard: tuple[int, int] | None) -> tuple[int, int] | None:
+    if shard is None:
+        return None
+    k, n = shard
+    if n < 1 or not 1 <= k <= n:
+        raise UsageError(f"shard must be K/N with 1 <= K <= N, not {k}/{n}")
+    return k, n
+
+
+def in_shard(rel: str, shard: tuple[int, int] | None) -> bool:
+    """Stable across machines and runs: CRC-32 of the UTF-8 relative name, mod N, equals K-1."""
+    if shard is None:
+        return True
+    k, n = shard
+    return zlib.crc32(rel.encode("utf-8", "surrogateescape")) % n == k - 1
+
+
+# -- names --------------------------------------------------------------------------------------------------------
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$", re.IGNORECASE)
+
+
+def unsafe_name_reason(rel: str) -> str | None:
+    """Why a key cannot be written below the destination folder, or None when it can."""
+    if not rel or rel.startswith("/"):
+        return "absolute or empty name"
+    if _CONTROL.search(rel):
+        return "control character in name"
+    for part in rel.split("/"):
+        if part in ("", ".", ".."):
+            return "empty, '.' or '..' path segment"
+        if len(part.encode("utf-8", "surrogateescape")) > 255:
+            return "path segment longer than 255 bytes"
+        if os.name == "nt" and (_WINDOWS_RESERVED.match(part) or re.search(r'[<>:"\\|?*]', part)
+                                or part.endswith((" ", "."))):
+            return "name not allowed on Windows"
+    return None
+
+
+def invalid_local_name_reason(rel: str) -> str | None:
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return "file name is not valid UTF-8"
+    return None
+
+
+# -- decisions ----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Rules:
+    direction: Direction
+    size_only: bool = False
+    checksum: bool = False
+    delete: bool = False
+
+
+def compare(rules: Rules, local: LocalFile, remote: RemoteObject) -> tuple[Kind, str]:
+    """Decide for a name present on both sides."""
+    copy: Kind = rules.direction
+    if local.size != remote.size:
+        return copy, "size differs"
+    if rules.size_only:
+        return "skip", "same size"
+    if rules.checksum:
+        return "check", "same size"
+    if rules.direction == "upload":
+        return (copy, "local file is newer") if local.mtime > remote.mtime else ("skip", "unchanged")
+    return (copy, "modification time differs") if local.mtime != remote.mtime else ("skip", "unchanged")
+
+
+def plan(rules: Rules, local: dict[str, LocalFile], remote_pages: Iterable[Iterable[RemoteObject]], prefix: str,
+         filters: Filters, shard: tuple[int, int] | None = None) -> Iterator[Action]:
+    """Yield one action per name. ``local`` is already filtered (the walk prunes); remote names are
+    filtered here. Decisions on names seen in the remote listing are yielded while it streams; names
+    only on the local side come last, once the whole listing is known."""
+    seen: set[str] = set()
+    for page in remote_pages:
+        for remote in page:
+            rel = remote.key[len(prefix):]
+            if not rel or rel.endswith("/") or rel in seen:   # folder markers; duplicates from a buggy server
+                continue
+            if not filters.included(rel) or not in_shard(rel, shard):
+                continue
+            seen.add(rel)
+            found = local.get(rel)
+            if rules.direction == "download":
+                reason = unsafe_name_reason(rel)
+                if reason is not None:
+                    yield Action("fail", rel, found, remote, f"cannot write this key locally: {reason}")
+                    continue
+                if remote.storage_class in ARCHIVED_CLASSES:
+                    yield Action("archived", rel, found, remote, f"in {remote.storage_class}; restore it first")
+                    continue
+                if found is None:
+                    yield Action("download", rel, None, remote, "missing locally")
+                    continue
+            elif found is None:
+                if rules.delete:
+                    yield Action("delete", rel, None, remote, "not in the source")
+                continue
+            kind, reason = compare(rules, found, remote)
+            yield Action(kind, rel, found, remote, reason)
+    for rel, found in local.items():
+        if rel in seen:
+            continue
+        if rules.direction == "upload":
+            reason = invalid_local_name_reason(rel)
+            if reason is not None:
+                yield Action("fail", rel, found, None, reason)
+            else:
+                yield Action("upload", rel, found, None, "missing in the bucket")
+        elif rules.delete:
+            yield Action("delete", rel, found, None, "not in the source")
+
+
+def plan_line(entry: dict) -> str:
+    """The aws-style dry-run line of a planned entry: ``(dryrun) upload: SRC to DST``,
+    ``(dryrun) delete: TARGET`` or ``(dryrun) make_bucket: s3://bucket``."""
+    if entry.get("destination"):
+        return f"(dryrun) {entry['action']}: {entry['source']} to {entry['destination']}"
+    return f"(dryrun) {entry['action']}: {entry.get('target') or entry.get('source')}"

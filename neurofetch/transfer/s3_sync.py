@@ -1,0 +1,324 @@
+"""`s3-sync`: one local folder ⇄ one ``s3://bucket/prefix``, aws-style, without aws's traps.
+
+``s3_sync(options)`` lists both sides, plans with transfer/s3_plan.py, runs the transfers on a
+bounded pool of ``jobs`` workers, deletes (with --delete) only after every transfer succeeded,
+and returns a RunResult. Interrupted runs resume by running again: finished files compare equal,
+half-written downloads were never renamed into place.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from neurofetch.errors import NeurofetchError, UnreachableError, UsageError
+from neurofetch.services.s3 import (
+    DEFAULT_JOBS,
+    STORAGE_CLASSES,
+    S3Bucket,
+    S3Location,
+    S3Settings,
+    backend_from_env,
+)
+from neurofetch.services.s3_errors import NoSuchBucketError
+from neurofetch.services.s3_etag import etag_matches
+from neurofetch.transfer.results import RunResult
+from neurofetch.transfer.s3_local import local_path, scan_local, set_mtime, write_atomically
+from neurofetch.transfer.s3_plan import Action, Direction, Filters, Rules, parse_shard, plan
+
+log = logging.getLogger("neurofetch.s3")
+
+
+class Reporter(Protocol):
+    """Progress events; called from worker threads, so implementations must be thread-safe."""
+
+    def item_started(self, name: str, size: int) -> None: ...
+    def item_done(self, name: str, bytes: int) -> None: ...
+    def item_failed(self, name: str, error: str) -> None: ...
+
+
+@dataclass
+class S3SyncOptions:
+    src: str
+    dst: str
+    endpoint_url: str | None = None
+    aws_profile: str | None = None
+    region: str | None = None
+    jobs: int = DEFAULT_JOBS
+    size_only: bool = False
+    checksum: bool = False
+    delete: bool = False
+    filters: list[tuple[str, str]] = field(default_factory=list)   # ("include"|"exclude", pattern), in order
+    dry_run: bool = False
+    create_bucket: bool = False
+    storage_class: str | None = None
+    shard: tuple[int, int] | None = None                             # (k, n): keep names with hash % n == k-1
+    verify_tls: bool | str = True
+    backend: str | None = None                                       # None: $NEUROFETCH_S3_BACKEND or "auto"
+
+
+@dataclass(frozen=True)
+class _Job:
+    direction: Direction
+    root: Path
+    location: S3Location
+    rules: Rules
+    filters: Filters
+    shard: tuple[int, int] | None
+
+
+def _prepare(options: S3SyncOptions) -> _Job:
+    src_s3, dst_s3 = options.src.startswith("s3://"), options.dst.startswith("s3://")
+    if src_s3 == dst_s3:
+        raise UsageError("exactly one of SRC and DST must be an s3://bucket/prefix URL, the other a local folder")
+    if options.size_only and options.checksum:
+        raise UsageError("--size-only and --checksum cannot be combined")
+    if options.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, not {options.jobs}")
+    if options.storage_class is not None and options.storage_class not in STORAGE_CLASSES:
+        raise UsageError(f"--storage-class must be one of {', '.join(STORAGE_CLASSES)}")
+    direction: Direction = "upload" if dst_s3 else "download"
+    location = S3Location.parse(options.dst if dst_s3 else options.src)
+    root = Path(options.src if direction == "upload" else options.dst).expanduser()
+    if direction == "upload" and not root.is_dir():
+        raise UsageError(f"source folder not found: {root}" if not root.exists() else f"not a folder: {root}")
+    if direction == "download" and root.exists() and not root.is_dir():
+        raise UsageError(f"destination is not a folder: {root}")
+    if direction == "download" and options.create_bucket:
+        raise UsageError("--create-bucket only applies when the destination is an S3 URL")
+    rules = Rules(direction, options.size_only, options.checksum, options.delete)
+    return _Job(direction, root.absolute(), location, rules, Filters(options.filters), parse_shard(options.shard))
+
+
+def s3_sync(options: S3SyncOptions, *, reporter: Reporter | None = None) -> RunResult:
+    """Synchronise one way, SRC → DST. Raises UsageError, AuthError or UnreachableError before any
+    transfer; per-file problems end up in ``RunResult.failures``."""
+    started = time.monotonic()
+    job = _prepare(options)
+    settings = S3Settings(options.endpoint_url, options.aws_profile, options.region, options.verify_tls,
+                          options.jobs, options.backend or backend_from_env())
+    result = RunResult("s3-sync", dry_run=options.dry_run)
+    verb = "uploaded" if job.direction == "upload" else "downloaded"
+    result.counts.update({verb: 0, "skipped": 0, "deleted": 0})
+    result.extra.update({"direction": job.direction, "source": options.src, "destination": options.dst})
+    with S3Bucket(settings, job.location.bucket) as bucket:
+        runner = _Runner(bucket, job, options, result, reporter)
+        try:
+            runner.run()
+        except KeyboardInterrupt:
+            runner.stop()
+            result.interrupted = True
+    result.seconds = time.monotonic() - started
+    return result
+
+
+class _Runner:
+    def __init__(self, bucket: S3Bucket, job: _Job, options: S3SyncOptions, result: RunResult,
+                 reporter: Reporter | None) -> None:
+        self.bucket, self.job, self.options, self.result, self.reporter = bucket, job, options, result, reporter
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.pool: ThreadPoolExecutor | None = None
+        self.deletes: list[Action] = []
+        self.succeeded = 0
+        self.unreachable_failures = 0
+
+    # -- phases -------------------------------------------------------------------------------------------------
+    def run(self) -> None:
+        job = self.job
+        remote_pages: Any = self.bucket.list_pages(job.location.prefix)
+        if job.direction == "upload" and self.options.create_bucket and not self.bucket.exists():
+            if self.options.dry_run:
+                self._planned({"action": "make_bucket", "target": f"s3://{job.location.bucket}"})
+            else:
+                self.bucket.create()
+            remote_pages = iter(())
+        scan = scan_local(job.root, job.filters, job.shard)
+        for name, error in scan.failures:
+            self._fail(name, error)
+        self.result.messages.extend(scan.notes)
+        actions = plan(job.rules, scan.files, self._checked(remote_pages), job.location.prefix, job.filters, job.shard)
+        window = threading.BoundedSemaphore(self.options.jobs * 4)
+        self.pool = ThreadPoolExecutor(self.options.jobs, thread_name_prefix="nf-s3")
+        try:
+            for action in actions:
+                if self._decide_now(action):
+                    continue
+                window.acquire()
+                future: Future = self.pool.submit(self._work, action)
+                future.add_done_callback(lambda _f: window.release())
+            self.pool.shutdown(wait=True)
+        except BaseException:
+            self.stop()
+            raise
+        self._delete()
+        if self.unreachable_failures and not self.succeeded and self.unreachable_failures == len(self.result.failures):
+            self.result.unreachable = True
+        if self.options.dry_run:
+            order = {"make_bucket": 0, "upload": 1, "download": 1, "delete": 2}
+            self.result.planned.sort(key=lambda e: (order.get(e["action"], 3), e.get("path", "")))
+
+    def _checked(self, pages: Any) -> Any:
+        try:
+            yield from pages
+        except NoSuchBucketError:
+            hint = " (add --create-bucket to create it)" if self.job.direction == "upload" else ""
+            raise NoSuchBucketError(f"bucket {self.job.location.bucket!r} does not exist{hint}") from None
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.bucket.close(cancel=True)
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _decide_now(self, action: Action) -> bool:
+        """Handle what needs no I/O on the main thread; return False for work for the pool."""
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s: %s", action.kind, action.rel, action.reason)
+        if action.kind == "skip":
+            self._count("skipped")
+        elif action.kind == "archived":
+            self._count("skipped_archived")
+            self.result.messages.append(f"skipped {action.rel}: {action.reason}")
+        elif action.kind == "fail":
+            self._fail(action.rel, action.reason)
+        elif action.kind == "delete":
+            self.deletes.append(action)
+        else:
+            return False
+        return True
+
+    # -- one item (worker threads) ------------------------------------------------------------------------------
+    def _work(self, action: Action) -> None:
+        if self.stopping.is_set():
+            return
+        try:
+            if action.kind == "check" and not self._differs(action):
+                return
+        except Exception as exc:
+            self._fail(action.rel, self._message(exc))
+            return
+        kind = self.job.direction
+        if self.options.dry_run:
+            self._planned_copy(action)
+            return
+        size = action.local.size if kind == "upload" else action.remote.size   # type: ignore[union-attr]
+        if self.reporter:
+            self.reporter.item_started(action.rel, size)
+        try:
+            if kind == "upload":
+                self._upload(action)
+            else:
+                self._download(action)
+        except Exception as exc:
+            if self.stopping.is_set():
+                return
+            message = self._message(exc)
+            self._fail(action.rel, message, unreachable=isinstance(self.bucket.error(exc), UnreachableError))
+            if self.reporter:
+                self.reporter.item_failed(action.rel, message)
+            return
+        with self.lock:
+            self.result.add(f"{kind}ed")
+            self.result.bytes += size
+            self.succeeded += 1
+        if self.reporter:
+            self.reporter.item_done(action.rel, size)
+
+    def _differs(self, action: Action) -> bool:
+        local, remote = action.local, action.remote
+        assert local is not None and remote is not None
+        if etag_matches(local.path, local.size, remote.etag):
+            if self.job.direction == "download" and local.mtime != remote.mtime and not self.options.dry_run:
+                set_mtime(local.path, remote.mtime)      # later default-mode runs then see it as unchanged
+                self._count("mtime_updated")
+            self._count("skipped")
+            return False
+        action.reason = "content differs"
+        return True
+
+    def _upload(self, action: Action) -> None:
+        local = action.local
+        assert local is not None
+        self.bucket.upload(local.path, self.job.location.key(action.rel), local.size,
+                           storage_class=self.options.storage_class)
+        after = os.stat(local.path)
+        if (after.st_size, after.st_mtime_ns) != (local.size, local.mtime_ns):
+            raise NeurofetchError("the file changed while it was uploaded; run the sync again")
+
+    def _download(self, action: Action) -> None:
+        remote = action.remote
+        assert remote is not None
+        final = local_path(self.job.root, action.rel)
+        write_atomically(final, remote.size, remote.mtime,
+                         lambda out: self.bucket.download(remote.key, remote.size, remote.etag, out))
+
+    # -- deletes ------------------------------------------------------------------------------------------------
+    def _delete(self) -> None:
+        if not self.deletes or self.stopping.is_set():
+            return
+        if self.result.failures:
+            self.result.extra["deletions_skipped"] = len(self.deletes)
+            self.result.messages.append(
+                f"{len(self.deletes)} deletion(s) skipped because {len(self.result.failures)} item(s) failed")
+            return
+        if self.options.dry_run:
+            for action in self.deletes:
+                self._planned({"action": "delete", "path": action.rel, "target": self._target(action.rel)})
+            return
+        if self.job.direction == "upload":
+            keys = {self.job.location.key(a.rel): a.rel for a in self.deletes}
+            failed = dict(self.bucket.delete_many(list(keys)))
+            for key, rel in keys.items():
+                if key in failed:
+                    self._fail(rel, f"could not delete: {failed[key]}")
+                else:
+                    self._count("deleted")
+            return
+        for action in self.deletes:
+            assert action.local is not None
+            try:
+                os.unlink(action.local.path)
+                self._count("deleted")
+            except FileNotFoundError:
+                self._count("deleted")
+            except OSError as exc:
+                self._fail(action.rel, f"could not delete: {exc.strerror or exc}")
+
+    # -- bookkeeping --------------------------------------------------------------------------------------------
+    def _target(self, rel: str) -> str:
+        if self.job.direction == "upload":
+            return self.job.location.url(rel)
+        return str(local_path(self.job.root, rel))
+
+    def _planned_copy(self, action: Action) -> None:
+        local = str(local_path(self.job.root, action.rel))
+        remote = self.job.location.url(action.rel)
+        upload = self.job.direction == "upload"
+        size = action.local.size if upload else action.remote.size  # type: ignore[union-attr]
+        self._planned({"action": self.job.direction, "path": action.rel, "source": local if upload else remote,
+                       "destination": remote if upload else local, "size": size, "reason": action.reason})
+
+    def _planned(self, entry: dict[str, Any]) -> None:
+        with self.lock:
+            self.result.planned.append(entry)
+            if entry["action"] in ("upload", "download", "delete"):
+                self.result.add(f"would_{entry['action']}")
+
+    def _message(self, exc: BaseException) -> str:
+        return str(exc) if isinstance(exc, NeurofetchError) else str(self.bucket.error(exc))
+
+    def _count(self, name: str) -> None:
+        with self.lock:
+            self.result.add(name)
+
+    def _fail(self, item: str, error: str, *, unreachable: bool = False) -> None:
+        with self.lock:
+            self.result.fail(item, error)
+            self.unreachable_failures += unreachable

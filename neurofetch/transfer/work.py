@@ -1,0 +1,50 @@
+"""The units of work a service hands to the engine: listings, files to fetch, documents to write."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from neurofetch.transfer.engine import Context
+
+ContentCheck = Callable[[bytes, str], str | None]
+"""Given the first bytes of a body and its Content-Type, an error message or None if acceptable."""
+
+
+@dataclass
+class Listing:
+    """Fetch something (usually JSON) and return more work. ``root`` listings failing means the
+    service is unusable, so the run stops; other listings failing are failed items."""
+
+    label: str
+    fetch: Callable[[Context], Awaitable[Sequence[Work]]]
+    root: bool = False
+    unit: str | None = None
+
+
+@dataclass
+class FileItem:
+    """A file to download into DEST/<parts...>. Names in ``parts`` come from the server and are
+    checked by the engine's safe-path function before anything touches the disk."""
+
+    parts: Sequence[Any]
+    url: str
+    expected_size: int | None = None
+    check: ContentCheck | None = None
+    unit: str | None = None
+    label: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Document:
+    """A JSON document (a listing's record) to write at DEST/<parts...>, replaced only when it changed."""
+
+    parts: Sequence[Any]
+    data: Any
+    unit: str | None = None
+
+
+Work = Listing | FileItem | Document

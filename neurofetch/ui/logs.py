@@ -1,0 +1,55 @@
+"""Logging: -v shows debug lines on stderr; --log-file keeps timestamped plain text with secrets masked."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+SECRET_PATTERNS = [
+    re.compile(r"(Authorization:\s*\w+\s+)\S+", re.IGNORECASE),
+    re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+"),
+    re.compile(r"((?:password|token|apikey|api_key|secret)[\"']?\s*[:=]\s*[\"']?)[^\"'\s,}&]+", re.IGNORECASE),
+    re.compile(r"(X-Amz-Signature=)[0-9a-f]+", re.IGNORECASE),
+]
+_known_secrets: set[str] = set()
+
+
+def register_secret(value: str) -> None:
+    """Every log line is scrubbed of this value from now on."""
+    if value and len(value) >= 3:
+        _known_secrets.add(value)
+
+
+def mask(text: str) -> str:
+    for secret in _known_secrets:
+        text = text.replace(secret, "***")
+    for pattern in SECRET_PATTERNS:
+        text = pattern.sub(r"\1***", text)
+    return text
+
+
+class MaskingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return mask(super().format(record))
+
+
+def configure_logging(*, verbose: bool, log_file: str | None) -> None:
+    root = logging.getLogger("neurofetch")
+    root.handlers.clear()
+    root.setLevel(logging.DEBUG if (verbose or log_file) else logging.WARNING)
+    root.propagate = False
+    if verbose:
+        stream = logging.StreamHandler()
+        stream.setLevel(logging.DEBUG)
+        stream.setFormatter(MaskingFormatter("debug: %(message)s"))
+        root.addHandler(stream)
+        for name in ("httpx", "httpcore"):
+            logging.getLogger(name).setLevel(logging.INFO)
+            logging.getLogger(name).addHandler(stream)
+    if log_file:
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setLevel(logging.DEBUG)
+        handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s %(message)s"))
+        root.addHandler(handler)
+        logging.getLogger("httpx").addHandler(handler)
+        logging.getLogger("httpx").setLevel(logging.INFO)

@@ -1,0 +1,53 @@
+"""Turn a RunResult into what people and scripts see: a closing summary on stderr, JSON on stdout."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from neurofetch.transfer.results import RunResult
+from neurofetch.ui.console import make_console
+from neurofetch.ui.text import human_bytes, plural
+
+SHOWN_FAILURES = 20
+COUNT_WORDS = {
+    "downloaded": "downloaded", "skipped": "already complete", "to_download": "to download",
+    "metadata_written": "metadata files written", "verified": "verified", "uploaded": "uploaded",
+    "published": "published", "deleted": "deleted", "to_upload": "to upload",
+}
+
+
+def render_result(result: RunResult, *, json_mode: bool, quiet: bool, no_color: bool = False) -> int:
+    """Print the summary (and the JSON document with --json); return the exit code."""
+    console = make_console(no_color=no_color)
+    if result.dry_run and not json_mode and not quiet:
+        for action in result.planned:
+            sys.stdout.write(f"{action.get('action', '?')}: {action.get('path') or action.get('item', '')}\n")
+        sys.stdout.flush()
+    for failure in result.failures[:SHOWN_FAILURES]:
+        console.print(f"failed: {failure.item}: {failure.error}", markup=False, style="red")
+    if len(result.failures) > SHOWN_FAILURES:
+        console.print(f"... and {len(result.failures) - SHOWN_FAILURES} more failures (see --json)", markup=False)
+    for problem in result.integrity_problems[:SHOWN_FAILURES]:
+        console.print(f"changed on disk: {problem.item}: {problem.error}", markup=False, style="yellow")
+    if not quiet or result.failures or result.interrupted:
+        console.print(summary_line(result), markup=False)
+        for message in result.messages:
+            console.print(message, markup=False)
+    if json_mode:
+        sys.stdout.write(json.dumps(result.to_json(), sort_keys=True) + "\n")
+        sys.stdout.flush()
+    return int(result.exit_code)
+
+
+def summary_line(result: RunResult) -> str:
+    parts = [f"{n} {COUNT_WORDS.get(k, k.replace('_', ' '))}" for k, n in result.counts.items() if n]
+    parts.append(f"{human_bytes(result.bytes)} in {result.seconds:.1f} s")
+    if result.failures:
+        parts.append(plural(len(result.failures), "failure"))
+    head = {"ok": "done", "partial": "finished with problems", "failed": "stopped"}[result.status]
+    if result.interrupted:
+        head = "interrupted; run the same command again to resume"
+    if result.dry_run:
+        head = "dry run, nothing changed"
+    return f"{result.command}: {head}: " + ", ".join(parts)

@@ -1,0 +1,62 @@
+"""Shared fixtures: an isolated home, an in-memory keyring, and emulators on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ISOLATED_VARS = ("NEUROFETCH_", "DATAMINT_", "AWS_", "XDG_", "PYTHON_KEYRING_BACKEND", "FORCE_COLOR",
+                 "NO_COLOR", "CI")
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    import os
+
+    home = tmp_path_factory.mktemp("home")
+    for name in list(os.environ):
+        if name.startswith(ISOLATED_VARS):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local/state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.setenv("NEUROFETCH_RETRY_WAIT_MAX", "0.2")
+    monkeypatch.setenv("NEUROFETCH_PROGRESS_INTERVAL", "0.5")
+    return home
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring(request: pytest.FixtureRequest) -> Iterator[object]:
+    if request.node.get_closest_marker("real_keyring"):
+        yield None
+        return
+    import keyring
+
+    from tests.keyring_backend import MemoryKeyring
+
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def loris() -> Iterator[object]:
+    """A LORIS emulator with the default dataset on a free loopback port; ``.url`` is the API base."""
+    from neurofetch.emulators.loris import LorisEmulator
+
+    emulator = LorisEmulator()
+    with emulator.serve() as server:
+        emulator.url = emulator.base_url(server)  # type: ignore[attr-defined]
+        yield emulator
+
+
+@pytest.fixture
+def loris_env(loris: object) -> dict[str, str]:
+    """Environment for an unattended LORIS run against the emulator (password from the environment)."""
+    return {"NEUROFETCH_URL": loris.url, "NEUROFETCH_SERVICE": "loris",  # type: ignore[attr-defined]
+            "NEUROFETCH_USERNAME": "demo", "NEUROFETCH_PASSWORD": "demo"}

@@ -1,0 +1,56 @@
+"""Test helpers: run the real CLI in-process with isolated streams, or as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+
+@dataclass
+class CliRun:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def run_cli(*args: str, input: str | None = None, env: Mapping[str, str | None] | None = None) -> CliRun:
+    """Run ``neurofetch ARGS`` through the real entry point, in this process."""
+    from neurofetch.__main__ import main
+
+    runner = CliRunner()
+    with runner.isolation(input=input, env=dict(env or {})) as streams:
+        code = main([str(a) for a in args])
+        sys.stdout.flush()
+        sys.stderr.flush()
+        stdout, stderr = streams[0].getvalue().decode(), streams[1].getvalue().decode()
+    return CliRun(code, stdout, stderr)
+
+
+def run_subprocess(*args: str, env: Mapping[str, str] | None = None, input: str | None = None,
+                   timeout: float = 120) -> CliRun:
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.run([sys.executable, "-m", "neurofetch", *map(str, args)], env=full_env, input=input,
+                          capture_output=True, text=True, timeout=timeout)
+    return CliRun(proc.returncode, proc.stdout, proc.stderr)
+
+
+def tree_files(root: Path) -> dict[str, bytes]:
+    """Every data file under ``root`` (not the state folder, not the JSON records), by relative path."""
+    found = {}
+    for path in root.rglob("*"):
+        rel = path.relative_to(root).as_posix()
+        if path.is_file() and not rel.startswith(".neurofetch") and not rel.endswith(".json"):
+            found[rel] = path.read_bytes()
+    return found
