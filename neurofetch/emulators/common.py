@@ -42,7 +42,7 @@ class Faults:
     drip: float = 0.0             # bytes per second for file bodies (0 = full speed)
     token_expiry_after: int = 0   # services with tokens: invalidate a token after N uses (0 = never)
     html_rate: float = 0.0        # fraction of file responses replaced by a 200 text/html proxy page
-    missing_files: int = 0        # this many listed files answer 500 with an empty body (deterministic)
+    missing_files: int = 0        # this many listed files are broken (LORIS: 500, empty body; others: 404)
     range_support: bool = False   # serve 206 for Range requests on files
     hostile_names: bool = False   # dataset includes names that try to escape the destination
     seed: int = 0                 # randomness is reproducible
@@ -218,7 +218,9 @@ class RunningServer:
     def __init__(self, app: ASGIApp, *, port: int = 0, tls: TLSFiles | None = None) -> None:
         import uvicorn
 
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio turns off Nagle only on sockets created with it, and without
+        # that every answer waits ~40 ms for the peer's delayed ACK.
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", port))
         self.port: int = self._sock.getsockname()[1]
