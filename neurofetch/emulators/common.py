@@ -79,6 +79,7 @@ class LoggedRequest:
     path: str
     status: int
     headers: dict[str, str] = field(default_factory=dict)
+    query: str = ""
 
 
 class RequestLog:
@@ -127,12 +128,13 @@ class FaultMiddleware:
         faults = self.faults
         method = scope["method"]
         path = scope["path"]
+        query = scope.get("query_string", b"").decode("latin-1")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if faults.latency:
             await asyncio.sleep(faults.latency)
         for rate, status in ((faults.error_rate, 503), (faults.rate_limit_rate, 429)):
             if self._roll(rate):
-                self.log.add(LoggedRequest(method, path, status, headers))
+                self.log.add(LoggedRequest(method, path, status, headers, query))
                 await _send_simple(send, status, b'{"error":"try again later"}',
                                    [(b"retry-after", f"{faults.retry_after:g}".encode())])
                 return
@@ -145,7 +147,7 @@ class FaultMiddleware:
                 raw_headers = list(message.get("headers", []))
                 state["file"] = any(k.lower() == FILE_RESPONSE_HEADER for k, _ in raw_headers)
                 message["headers"] = [(k, v) for k, v in raw_headers if k.lower() != FILE_RESPONSE_HEADER]
-                self.log.add(LoggedRequest(method, path, message["status"], headers))
+                self.log.add(LoggedRequest(method, path, message["status"], headers, query))
                 if state["file"] and self._roll(faults.html_rate):
                     # What a misbehaving proxy does: a 200 with an HTML page where a file was expected.
                     state["html"] = True

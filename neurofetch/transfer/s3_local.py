@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from neurofetch.transfer.s3_plan import Filters, LocalFile, in_shard
+from neurofetch.transfer.s3_plan import LocalFile, OrderedFilters, in_shard
+from neurofetch.transfer.shard import Shard
 
 TEMP_SUFFIX = ".nf-partial"     # our in-progress downloads; never listed, uploaded or deleted
 
@@ -27,7 +28,7 @@ def is_temp_name(name: str) -> bool:
     return name.startswith(".") and name.endswith(TEMP_SUFFIX)
 
 
-def scan_local(root: Path, filters: Filters, shard: tuple[int, int] | None) -> LocalScan:
+def scan_local(root: Path, filters: OrderedFilters, shard: Shard | None) -> LocalScan:
     """Regular files below ``root`` (symlinks followed, loops cut), keyed by "/"-separated relative name."""
     scan = LocalScan()
     if not root.exists():
@@ -64,10 +65,6 @@ def scan_local(root: Path, filters: Filters, shard: tuple[int, int] | None) -> L
             except OSError as exc:
                 scan.failures.append((rel, f"cannot read: {exc.strerror or exc}"))
     return scan
-
-
-def local_path(root: Path, rel: str) -> Path:
-    return root.joinpath(*rel.split("/"))
 
 
 def _temp_name(final: Path) -> Path:

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import re
-import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from neurofetch.errors import UsageError
 from neurofetch.services.s3 import ARCHIVED_CLASSES, RemoteObject
+from neurofetch.transfer.paths import UnsafeName, safe_relpath
+from neurofetch.transfer.shard import Shard
 
 Direction = Literal["upload", "download"]
 Kind = Literal["upload", "download", "delete", "check", "skip", "archived", "fail"]
@@ -49,9 +49,10 @@ class Action:
 
 
 # -- filters ------------------------------------------------------------------------------------------------------
-class Filters:
+class OrderedFilters:
     """aws-style --exclude/--include: evaluated in order, last match wins, default include; ``*``
-    matches across ``/``; patterns are matched against the source-relative path."""
+    matches across ``/``; patterns are matched against the source-relative path. (Unlike the
+    name-only, exclude-wins NameFilter of the other commands: `s3-sync` keeps aws's semantics.)"""
 
     def __init__(self, rules: Sequence[tuple[str, str]] = ()) -> None:
         for kind, pattern in rules:
@@ -79,42 +80,24 @@ class Filters:
         return False
 
 
-def parse_shard(shard: tuple[int, int] | None) -> tuple[int, int] | None:
-    if shard is None:
-        return None
+def parse_shard(shard: Shard | tuple[int, int] | None) -> Shard | None:
+    if shard is None or isinstance(shard, Shard):
+        return shard
     k, n = shard
-    if n < 1 or not 1 <= k <= n:
-        raise UsageError(f"shard must be K/N with 1 <= K <= N, not {k}/{n}")
-    return k, n
+    return Shard.parse(f"{k}/{n}")
 
 
-def in_shard(rel: str, shard: tuple[int, int] | None) -> bool:
-    """Stable across machines and runs: CRC-32 of the UTF-8 relative name, mod N, equals K-1."""
-    if shard is None:
-        return True
-    k, n = shard
-    return zlib.crc32(rel.encode("utf-8", "surrogateescape")) % n == k - 1
+def in_shard(rel: str, shard: Shard | None) -> bool:
+    return shard is None or shard.owns(rel)
 
 
 # -- names --------------------------------------------------------------------------------------------------------
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$", re.IGNORECASE)
-
-
 def unsafe_name_reason(rel: str) -> str | None:
-    """Why a key cannot be written below the destination folder, or None when it can."""
-    if not rel or rel.startswith("/"):
-        return "absolute or empty name"
-    if _CONTROL.search(rel):
-        return "control character in name"
-    for part in rel.split("/"):
-        if part in ("", ".", ".."):
-            return "empty, '.' or '..' path segment"
-        if len(part.encode("utf-8", "surrogateescape")) > 255:
-            return "path segment longer than 255 bytes"
-        if os.name == "nt" and (_WINDOWS_RESERVED.match(part) or re.search(r'[<>:"\\|?*]', part)
-                                or part.endswith((" ", "."))):
-            return "name not allowed on Windows"
+    """Why a key cannot be written below the destination folder (transfer/paths.py rules), or None."""
+    try:
+        safe_relpath(rel.split("/"))
+    except UnsafeName as exc:
+        return str(exc)
     return None
 
 
@@ -150,7 +133,7 @@ def compare(rules: Rules, local: LocalFile, remote: RemoteObject) -> tuple[Kind,
 
 
 def plan(rules: Rules, local: dict[str, LocalFile], remote_pages: Iterable[Iterable[RemoteObject]], prefix: str,
-         filters: Filters, shard: tuple[int, int] | None = None) -> Iterator[Action]:
+         filters: OrderedFilters, shard: Shard | None = None) -> Iterator[Action]:
     """Yield one action per name. ``local`` is already filtered (the walk prunes); remote names are
     filtered here. Decisions on names seen in the remote listing are yielded while it streams; names
     only on the local side come last, once the whole listing is known."""

@@ -15,7 +15,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from neurofetch.errors import NeurofetchError, UnreachableError, UsageError
 from neurofetch.services.s3 import (
@@ -28,19 +28,42 @@ from neurofetch.services.s3 import (
 )
 from neurofetch.services.s3_errors import NoSuchBucketError
 from neurofetch.services.s3_etag import etag_matches
+from neurofetch.transfer.events import NullReporter, Reporter
+from neurofetch.transfer.paths import local_path
 from neurofetch.transfer.results import RunResult
-from neurofetch.transfer.s3_local import local_path, scan_local, set_mtime, write_atomically
-from neurofetch.transfer.s3_plan import Action, Direction, Filters, Rules, parse_shard, plan
+from neurofetch.transfer.s3_local import scan_local, set_mtime, write_atomically
+from neurofetch.transfer.s3_plan import Action, Direction, OrderedFilters, Rules, parse_shard, plan
+from neurofetch.transfer.shard import Shard
 
 log = logging.getLogger("neurofetch.s3")
 
 
-class Reporter(Protocol):
-    """Progress events; called from worker threads, so implementations must be thread-safe."""
+class _ItemReporter:
+    """Adapts a reporter with ``item_started/item_done/item_failed`` to the engine's Reporter events."""
 
-    def item_started(self, name: str, size: int) -> None: ...
-    def item_done(self, name: str, bytes: int) -> None: ...
-    def item_failed(self, name: str, error: str) -> None: ...
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def queued(self, files: int = 0, nbytes: int = 0) -> None: ...
+    def advanced(self, nbytes: int) -> None: ...
+    def note(self, message: str) -> None: ...
+    def close(self) -> None: ...
+
+    def started(self, label: str, total: int | None) -> None:
+        self.inner.item_started(label, total or 0)
+
+    def finished(self, label: str, outcome: str, nbytes: int = 0) -> None:
+        if outcome not in ("skipped", "planned"):
+            self.inner.item_done(label, nbytes)
+
+    def failed(self, label: str, error: str) -> None:
+        self.inner.item_failed(label, error)
+
+
+def as_reporter(reporter: Any) -> Reporter:
+    if reporter is None:
+        return NullReporter()
+    return _ItemReporter(reporter) if hasattr(reporter, "item_started") else reporter
 
 
 @dataclass
@@ -58,7 +81,7 @@ class S3SyncOptions:
     dry_run: bool = False
     create_bucket: bool = False
     storage_class: str | None = None
-    shard: tuple[int, int] | None = None                             # (k, n): keep names with hash % n == k-1
+    shard: tuple[int, int] | Shard | None = None                     # (k, n): keep names whose hash % n == k-1
     verify_tls: bool | str = True
     backend: str | None = None                                       # None: $NEUROFETCH_S3_BACKEND or "auto"
 
@@ -69,8 +92,8 @@ class _Job:
     root: Path
     location: S3Location
     rules: Rules
-    filters: Filters
-    shard: tuple[int, int] | None
+    filters: OrderedFilters
+    shard: Shard | None
 
 
 def _prepare(options: S3SyncOptions) -> _Job:
@@ -93,34 +116,40 @@ def _prepare(options: S3SyncOptions) -> _Job:
     if direction == "download" and options.create_bucket:
         raise UsageError("--create-bucket only applies when the destination is an S3 URL")
     rules = Rules(direction, options.size_only, options.checksum, options.delete)
-    return _Job(direction, root.absolute(), location, rules, Filters(options.filters), parse_shard(options.shard))
+    filters = OrderedFilters(options.filters)
+    return _Job(direction, root.absolute(), location, rules, filters, parse_shard(options.shard))
 
 
-def s3_sync(options: S3SyncOptions, *, reporter: Reporter | None = None) -> RunResult:
+def s3_sync(options: S3SyncOptions, *, reporter: Any = None) -> RunResult:
     """Synchronise one way, SRC → DST. Raises UsageError, AuthError or UnreachableError before any
-    transfer; per-file problems end up in ``RunResult.failures``."""
+    transfer; per-file problems end up in ``RunResult.failures``. ``reporter`` gets the engine's
+    Reporter events (transfer/events.py), or item_started/item_done/item_failed calls."""
     started = time.monotonic()
-    job = _prepare(options)
-    settings = S3Settings(options.endpoint_url, options.aws_profile, options.region, options.verify_tls,
-                          options.jobs, options.backend or backend_from_env())
-    result = RunResult("s3-sync", dry_run=options.dry_run)
-    verb = "uploaded" if job.direction == "upload" else "downloaded"
-    result.counts.update({verb: 0, "skipped": 0, "deleted": 0})
-    result.extra.update({"direction": job.direction, "source": options.src, "destination": options.dst})
-    with S3Bucket(settings, job.location.bucket) as bucket:
-        runner = _Runner(bucket, job, options, result, reporter)
-        try:
-            runner.run()
-        except KeyboardInterrupt:
-            runner.stop()
-            result.interrupted = True
+    events = as_reporter(reporter)
+    try:
+        job = _prepare(options)
+        settings = S3Settings(options.endpoint_url, options.aws_profile, options.region, options.verify_tls,
+                              options.jobs, options.backend or backend_from_env())
+        result = RunResult("s3-sync", dry_run=options.dry_run)
+        verb = "uploaded" if job.direction == "upload" else "downloaded"
+        result.counts.update({f"to_{job.direction}" if options.dry_run else verb: 0, "skipped": 0})
+        result.extra.update({"direction": job.direction, "source": options.src, "destination": options.dst})
+        with S3Bucket(settings, job.location.bucket) as bucket:
+            runner = _Runner(bucket, job, options, result, events)
+            try:
+                runner.run()
+            except KeyboardInterrupt:
+                runner.stop()
+                result.interrupted = True
+    finally:
+        events.close()
     result.seconds = time.monotonic() - started
     return result
 
 
 class _Runner:
     def __init__(self, bucket: S3Bucket, job: _Job, options: S3SyncOptions, result: RunResult,
-                 reporter: Reporter | None) -> None:
+                 reporter: Reporter) -> None:
         self.bucket, self.job, self.options, self.result, self.reporter = bucket, job, options, result, reporter
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -183,6 +212,7 @@ class _Runner:
             log.debug("%s %s: %s", action.kind, action.rel, action.reason)
         if action.kind == "skip":
             self._count("skipped")
+            self.reporter.finished(action.rel, "skipped")
         elif action.kind == "archived":
             self._count("skipped_archived")
             self.result.messages.append(f"skipped {action.rel}: {action.reason}")
@@ -191,6 +221,8 @@ class _Runner:
         elif action.kind == "delete":
             self.deletes.append(action)
         else:
+            entry = action.local if self.job.direction == "upload" else action.remote
+            self.reporter.queued(1, entry.size if entry is not None else 0)
             return False
         return True
 
@@ -207,10 +239,10 @@ class _Runner:
         kind = self.job.direction
         if self.options.dry_run:
             self._planned_copy(action)
+            self.reporter.finished(action.rel, "planned")
             return
         size = action.local.size if kind == "upload" else action.remote.size   # type: ignore[union-attr]
-        if self.reporter:
-            self.reporter.item_started(action.rel, size)
+        self.reporter.started(action.rel, size)
         try:
             if kind == "upload":
                 self._upload(action)
@@ -219,17 +251,13 @@ class _Runner:
         except Exception as exc:
             if self.stopping.is_set():
                 return
-            message = self._message(exc)
-            self._fail(action.rel, message, unreachable=isinstance(self.bucket.error(exc), UnreachableError))
-            if self.reporter:
-                self.reporter.item_failed(action.rel, message)
+            self._fail(action.rel, self._message(exc), unreachable=isinstance(self.bucket.error(exc), UnreachableError))
             return
         with self.lock:
             self.result.add(f"{kind}ed")
             self.result.bytes += size
             self.succeeded += 1
-        if self.reporter:
-            self.reporter.item_done(action.rel, size)
+        self.reporter.finished(action.rel, f"{kind}ed", size)
 
     def _differs(self, action: Action) -> bool:
         local, remote = action.local, action.remote
@@ -239,6 +267,7 @@ class _Runner:
                 set_mtime(local.path, remote.mtime)      # later default-mode runs then see it as unchanged
                 self._count("mtime_updated")
             self._count("skipped")
+            self.reporter.finished(action.rel, "skipped")
             return False
         action.reason = "content differs"
         return True
@@ -247,7 +276,7 @@ class _Runner:
         local = action.local
         assert local is not None
         self.bucket.upload(local.path, self.job.location.key(action.rel), local.size,
-                           storage_class=self.options.storage_class)
+                           storage_class=self.options.storage_class, progress=self.reporter.advanced)
         after = os.stat(local.path)
         if (after.st_size, after.st_mtime_ns) != (local.size, local.mtime_ns):
             raise NeurofetchError("the file changed while it was uploaded; run the sync again")
@@ -257,7 +286,8 @@ class _Runner:
         assert remote is not None
         final = local_path(self.job.root, action.rel)
         write_atomically(final, remote.size, remote.mtime,
-                         lambda out: self.bucket.download(remote.key, remote.size, remote.etag, out))
+                         lambda out: self.bucket.download(remote.key, remote.size, remote.etag, out,
+                                                          progress=self.reporter.advanced))
 
     # -- deletes ------------------------------------------------------------------------------------------------
     def _delete(self) -> None:
@@ -309,7 +339,7 @@ class _Runner:
         with self.lock:
             self.result.planned.append(entry)
             if entry["action"] in ("upload", "download", "delete"):
-                self.result.add(f"would_{entry['action']}")
+                self.result.add(f"to_{entry['action']}")
 
     def _message(self, exc: BaseException) -> str:
         return str(exc) if isinstance(exc, NeurofetchError) else str(self.bucket.error(exc))
@@ -322,3 +352,4 @@ class _Runner:
         with self.lock:
             self.result.fail(item, error)
             self.unreachable_failures += unreachable
+        self.reporter.failed(item, error)
