@@ -32,6 +32,17 @@ def mirror(
     visit: Annotated[list[str] | None, typer.Option("--visit", metavar="LABEL",
                                                     help="LORIS: only this visit label (repeatable).")] = None,
     no_qc: Annotated[bool, typer.Option("--no-qc", help="LORIS: skip the <file>.qc.json records.")] = False,
+    collection: Annotated[list[str] | None, typer.Option("--collection", metavar="ID",
+                                                         help="NeuroVault: this collection (repeatable).")] = None,
+    doi: Annotated[list[str] | None, typer.Option("--doi", metavar="DOI",
+                                                  help="NeuroVault: the collections of this paper's DOI "
+                                                       "(repeatable).")] = None,
+    map_type: Annotated[list[str] | None, typer.Option("--map-type", metavar="TYPE",
+                                                       help='NeuroVault: only images of this map type, e.g. '
+                                                            '"Z map" (repeatable).')] = None,
+    modality: Annotated[list[str] | None, typer.Option("--modality", metavar="NAME",
+                                                       help='NeuroVault: only images of this modality, e.g. '
+                                                            '"fMRI-BOLD" (repeatable).')] = None,
     include: IncludeOption = None,
     exclude: ExcludeOption = None,
     jobs: JobsOption = None,
@@ -43,7 +54,8 @@ def mirror(
     shard: ShardOption = None,
 ) -> None:
     """Mirror a service into DEST. LORIS: DEST/<CandID>/<Visit>/<file> with candidate.json,
-    session.json and <file>.qc.json beside them. Re-running fetches only what is missing."""
+    session.json and <file>.qc.json beside them. NeuroVault: DEST/collection-<id>/<file> with
+    collection.json and <file>.json beside them. Re-running fetches only what is missing."""
     from neurofetch.errors import UsageError
     from neurofetch.transfer.filters import NameFilter
     from neurofetch.transfer.mirror import MirrorOptions
@@ -53,6 +65,10 @@ def mirror(
     options = MirrorOptions(dest=dest, dry_run=dry_run, verify=verify, verify_only=verify_only,
                             shard=Shard.parse(shard) if shard else None)
     names = NameFilter(tuple(include or ()), tuple(exclude or ()))
+    _only_for(profile.service, {
+        "loris": {"--candidate": candidate, "--visit": visit, "--no-qc": no_qc},
+        "neurovault": {"--collection": collection, "--doi": doi, "--map-type": map_type, "--modality": modality},
+    })
     if profile.service == "loris":
         from neurofetch.operations.loris import mirror_loris
         from neurofetch.services.loris import LorisSelection
@@ -60,6 +76,22 @@ def mirror(
         selection = LorisSelection(tuple(candidate or ()), tuple(visit or ()), names, qc=not no_qc)
         result = mirror_loris(profile, selection, options, reporter=reporter_for(ctx),
                               no_input=global_options(ctx).no_input)
+    elif profile.service == "neurovault":
+        from neurofetch.operations.neurovault import mirror_neurovault, neurovault_selection
+
+        nv = neurovault_selection(collection or (), doi or (), map_types=map_type or (), modalities=modality or (),
+                                  names=names)
+        result = mirror_neurovault(profile, nv, options, reporter=reporter_for(ctx))
     else:
         raise UsageError(f"mirror is not available for {profile.service} profiles")
     finish(ctx, result)
+
+
+def _only_for(service: str, options_by_service: dict[str, dict[str, object]]) -> None:
+    """Options of one service given to a profile of another are a usage error, not silently ignored."""
+    from neurofetch.errors import UsageError
+
+    for owner, options in options_by_service.items():
+        given = [flag for flag, value in options.items() if value]
+        if owner != service and given:
+            raise UsageError(f"{', '.join(given)}: only for {owner} profiles; this profile is {service}")

@@ -64,7 +64,7 @@ def raise_for_status(response: httpx.Response, what: str) -> None:
 def _server_says(response: httpx.Response) -> str:
     try:
         body = response.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, httpx.ResponseNotRead):   # a streamed body is not read
         return ""
     message = body.get("error") or body.get("detail") or body.get("msg") if isinstance(body, dict) else None
     return f": {str(message)[:200]}" if message else ""

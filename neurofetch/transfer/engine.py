@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import json
 import os
@@ -104,14 +105,17 @@ async def run(roots: Sequence[Work], ctx: Context, jobs: int) -> None:
         for task in workers + waiters:
             task.cancel()
         await asyncio.gather(*workers, *waiters, return_exceptions=True)
-        for sig in installed:
+        for sig, previous in installed.items():
             loop.remove_signal_handler(sig)
+            with contextlib.suppress(TypeError, ValueError):
+                signal.signal(sig, previous)   # asyncio would leave the default, not what was there before
     if ctx.fatal is not None:
         raise ctx.fatal
 
 
-def _install_signal_handlers(loop: asyncio.AbstractEventLoop, ctx: Context) -> list[int]:
-    installed = []
+def _install_signal_handlers(loop: asyncio.AbstractEventLoop, ctx: Context) -> dict[int, object]:
+    """Ctrl-C and SIGTERM stop starting new work; files in flight are abandoned, their .part kept."""
+    installed: dict[int, object] = {}
 
     def interrupted() -> None:
         ctx.result.interrupted = True
@@ -119,8 +123,9 @@ def _install_signal_handlers(loop: asyncio.AbstractEventLoop, ctx: Context) -> l
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            previous = signal.getsignal(sig)
             loop.add_signal_handler(sig, interrupted)
-            installed.append(sig)
+            installed[sig] = previous
     return installed
 
 
@@ -216,7 +221,9 @@ def _write_document(doc: Document, ctx: Context) -> None:
     if ctx.dry_run:
         ctx.result.planned.append({"action": "write", "path": relpath})
         return
-    temp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    # A name near the 255-byte limit is safe, but not with the temporary prefix and suffix added.
+    stem = final.name if len(final.name.encode("utf-8")) <= 200 else hashlib.sha256(final.name.encode()).hexdigest()
+    temp = final.with_name(f".{stem}.{os.getpid()}.tmp")
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         temp.write_bytes(data)

@@ -1,0 +1,265 @@
+"""NeuroVault REST API (reference/neurovault.md): collections by id or DOI, their images, and the mirror crawl.
+
+Tree: [DOI search →] collection → image pages (DRF limit/offset, following ``next``) → each file and its record.
+Reads are anonymous. The server may ignore ``?DOI=`` (§3), so every answer is re-checked here.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+from neurofetch.errors import AuthError, ItemError, RemoteDataError, UsageError
+from neurofetch.net.http import get_json
+from neurofetch.net.retry import RetryPolicy
+from neurofetch.transfer.engine import Context
+from neurofetch.transfer.filters import NameFilter
+from neurofetch.transfer.paths import UnsafeName, check_component
+from neurofetch.transfer.work import Document, FileItem, Listing, Work
+
+GZIP_MAGIC = b"\x1f\x8b"
+DOI_SCAN_PAGES = 5           # a DOI search that brings other collections stops after this many pages...
+DOI_SCAN_COLLECTIONS = 500   # ...or this many other collections: the server ignored the filter
+DOI_PREFIXES = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.IGNORECASE)
+RESERVED_NAMES = frozenset({"collection.json"})
+
+Fetch = Callable[[Context], Awaitable[Sequence[Work]]]
+
+
+def collection_id(text: str) -> int:
+    """A ``--collection`` value: NeuroVault collection ids are whole numbers."""
+    value = text.strip()
+    if not value.isascii() or not value.isdigit() or int(value) == 0:
+        raise UsageError(f"--collection takes a NeuroVault collection id (a whole number), not {text!r}")
+    return int(value)
+
+
+def normalise_doi(text: str) -> str:
+    """A ``--doi`` value as NeuroVault stores it: ``10.x/y``, also accepted as a doi.org link or ``doi:10.x/y``."""
+    doi = DOI_PREFIXES.sub("", text.strip())
+    if not doi.startswith("10.") or "/" not in doi or any(ch.isspace() for ch in doi):
+        raise UsageError(f"--doi takes a DOI such as 10.1016/j.neurobiolaging.2012.11.002, not {text!r}")
+    return doi
+
+
+def same_doi(recorded: Any, wanted: str) -> bool:
+    """DOIs are case-insensitive; nothing else is forgiven."""
+    return isinstance(recorded, str) and recorded.casefold() == wanted.casefold()
+
+
+def gzip_body(first: bytes, content_type: str) -> str | None:
+    """Content check for ``.gz`` files: the body must start with the gzip magic bytes."""
+    head = first[:2]
+    if not head:
+        return "the server sent an empty body instead of a gzip file"
+    if GZIP_MAGIC[:len(head)] != head:
+        return "the body is not gzip data (a .nii.gz starts with 1f 8b)"
+    return None
+
+
+@dataclass(frozen=True)
+class NeuroVaultSelection:
+    collections: Sequence[int] = ()
+    dois: Sequence[str] = ()
+    map_types: Sequence[str] = ()     # display strings, e.g. "Z map"; compared case-insensitively
+    modalities: Sequence[str] = ()
+    names: NameFilter = field(default_factory=NameFilter)
+
+    def wants(self, record: dict[str, Any]) -> bool:
+        """Image filters; there are none on the server (§3), so they apply to each record."""
+        return _matches(record.get("map_type"), self.map_types) and _matches(record.get("modality"), self.modalities)
+
+
+def _matches(value: Any, wanted: Sequence[str]) -> bool:
+    if not wanted:
+        return True
+    return isinstance(value, str) and value.casefold() in {w.casefold() for w in wanted}
+
+
+@dataclass
+class _Collection:
+    """What the page listings of one collection share: ids and file names already seen."""
+
+    id: int
+    seen_ids: set[int] = field(default_factory=set)
+    names: dict[str, int] = field(default_factory=dict)
+    pages: set[str] = field(default_factory=set)
+
+    @property
+    def folder(self) -> str:
+        return f"collection-{self.id}"
+
+
+class NeuroVaultSource:
+    """The mirror's view of a NeuroVault server."""
+
+    def __init__(self, base_url: str, selection: NeuroVaultSelection, policy: RetryPolicy) -> None:
+        self.base_url = base_url.rstrip("/").removesuffix("/api")
+        self.selection = selection
+        self._policy = policy
+        self._claimed: set[int] = set()   # collections already handed to the engine (by --collection or a DOI)
+
+    def auth(self) -> httpx.Auth | None:
+        return None
+
+    async def prepare(self, client: httpx.AsyncClient) -> None:
+        """Check that the URL is a NeuroVault API before any work starts (unreachable: exit 5)."""
+        url = self._api()
+        body = await get_json(client, url, self._policy, what=f"NeuroVault API at {url}")
+        if not isinstance(body, dict) or "collections" not in body:
+            raise RemoteDataError(f"{url} does not look like the NeuroVault API (no 'collections' link)")
+
+    def roots(self) -> Sequence[Work]:
+        work: list[Work] = [Listing(f"DOI {doi}", self._doi_task(doi), root=True) for doi in self.selection.dois]
+        for cid in dict.fromkeys(self.selection.collections):
+            self._claimed.add(cid)
+            work.append(self._collection_listing(cid, None))
+        return work
+
+    def _api(self, *segments: str) -> str:
+        return "/".join((self.base_url, "api", *segments)) + "/"
+
+    def _follow(self, link: str) -> str:
+        """A link from a record or a ``next``; http:// links to our https host are upgraded (§4.3)."""
+        base = httpx.URL(self.base_url + "/")
+        target = base.join(link)
+        if base.scheme == "https" and target.scheme == "http" and target.host == base.host and target.port is None:
+            target = target.copy_with(scheme="https")
+        return str(target)
+
+    # DOI search ------------------------------------------------------------------------------------
+
+    def _doi_task(self, doi: str) -> Fetch:
+        async def fetch(ctx: Context) -> Sequence[Work]:
+            what = f"collections with DOI {doi}"
+            url: str | None = self._api("collections")
+            params: dict[str, Any] | None = {"DOI": doi}
+            seen: set[int] = set()
+            visited: set[str] = set()
+            matches: list[dict[str, Any]] = []
+            pages = others = 0
+            while url:
+                body = await get_json(ctx.client, url, ctx.policy, what=what, params=params)
+                params = None   # ``next`` links carry the query
+                pages += 1
+                for record in _results(body, what):
+                    cid = _field(record, "id", int, what)
+                    if cid in seen:
+                        continue
+                    seen.add(cid)
+                    if same_doi(record.get("DOI"), doi):
+                        matches.append(record)
+                    else:
+                        others += 1
+                link = body.get("next")
+                total = body.get("count") if isinstance(body.get("count"), int) else others
+                if link and others and (pages >= DOI_SCAN_PAGES or others >= DOI_SCAN_COLLECTIONS
+                                        or total > DOI_SCAN_COLLECTIONS):
+                    raise RemoteDataError(_ignored_filter(doi, total, [m["id"] for m in matches]))
+                visited.add(url)
+                url = self._follow(link) if isinstance(link, str) and link else None
+                if url in visited:   # a server whose ``next`` goes round in circles
+                    url = None
+            if not matches:
+                ctx.result.fail(f"DOI {doi}", "no public NeuroVault collection has this DOI")
+            work: list[Work] = []
+            for record in matches:
+                if record["id"] not in self._claimed:
+                    self._claimed.add(record["id"])
+                    work.append(self._collection_listing(record["id"], record))
+            return work
+
+        return fetch
+
+    # collections and their images ------------------------------------------------------------------
+
+    def _collection_listing(self, cid: int, record: dict[str, Any] | None) -> Listing:
+        async def fetch(ctx: Context) -> Sequence[Work]:
+            body = record
+            if body is None:
+                try:
+                    body = await get_json(ctx.client, self._api("collections", str(cid)), ctx.policy,
+                                          what=f"collection {cid}")
+                except AuthError:
+                    raise ItemError(f"collection {cid} is private: NeuroVault refused access (HTTP 403)") from None
+                if not isinstance(body, dict) or body.get("id") != cid:
+                    raise RemoteDataError(f"collection {cid}: the answer is not that collection's record")
+            bisect.insort(ctx.result.extra.setdefault("collections", []), cid)
+            state = _Collection(cid)
+            first = self._api("collections", str(cid), "images")
+            return [Document((state.folder, "collection.json"), body),
+                    Listing(f"images of collection {cid}", self._images_task(state, first, 1))]
+
+        return Listing(f"collection {cid}", fetch, unit=f"collection-{cid}")
+
+    def _images_task(self, coll: _Collection, url: str, page: int) -> Fetch:
+        async def fetch(ctx: Context) -> Sequence[Work]:
+            coll.pages.add(url)
+            what = f"images of collection {coll.id}" + (f" (page {page})" if page > 1 else "")
+            body = await get_json(ctx.client, url, ctx.policy, what=what)
+            work: list[Work] = []
+            for record in _results(body, what):
+                iid = _field(record, "id", int, what)
+                if iid in coll.seen_ids:   # offset paging can repeat an image (§2)
+                    continue
+                coll.seen_ids.add(iid)
+                if self.selection.wants(record):
+                    work.extend(self._image_work(coll, iid, record, ctx))
+            link = body.get("next")
+            if isinstance(link, str) and link and (following := self._follow(link)) not in coll.pages:
+                work.append(Listing(f"images of collection {coll.id} (page {page + 1})",
+                                    self._images_task(coll, following, page + 1)))
+            return work
+
+        return fetch
+
+    def _image_work(self, coll: _Collection, iid: int, record: dict[str, Any], ctx: Context) -> list[Work]:
+        link = record.get("file")
+        if not isinstance(link, str) or not link:
+            ctx.result.fail(f"{coll.folder}/image {iid}", "the image record has no file URL")
+            return []
+        name = unquote(urlsplit(link).path.rsplit("/", 1)[-1])
+        if not self.selection.names.accepts(name):
+            return []
+        label = f"{coll.folder}/{name if name.isprintable() else repr(name)}"
+        size = record.get("file_size")
+        item = FileItem((coll.folder, name), self._follow(link), label=label,
+                        expected_size=size if isinstance(size, int) and size > 0 else None,
+                        check=gzip_body if name.lower().endswith(".gz") else None)
+        try:
+            check_component(name)
+        except UnsafeName:
+            return [item]   # the engine refuses it and lists it as failed: once, not again for its record
+        if name in RESERVED_NAMES or coll.names.setdefault(name, iid) != iid:
+            ctx.result.fail(label, f"image {iid}: another file of the collection already uses this name")
+            return []
+        return [item, Document((coll.folder, f"{name}.json"), record)]
+
+
+def _ignored_filter(doi: str, total: int, found: list[int]) -> str:
+    hint = (" ".join(f"--collection {cid}" for cid in found) + " has this DOI so far" if found
+            else "use --collection ID instead")
+    return (f"NeuroVault ignored the DOI filter: asking for DOI {doi} answered {total} collections of any DOI; "
+            f"stopped instead of crawling the whole site ({hint})")
+
+
+def _results(body: Any, what: str) -> list[dict[str, Any]]:
+    results = _field(body, "results", list, what)
+    if not all(isinstance(r, dict) for r in results):
+        raise RemoteDataError(f"{what}: 'results' holds something other than records")
+    return results
+
+
+def _field(body: Any, key: str, kind: type | tuple[type, ...], what: str) -> Any:
+    if not isinstance(body, dict) or key not in body:
+        raise RemoteDataError(f"{what}: the answer has no {key!r} field")
+    value = body[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise RemoteDataError(f"{what}: {key!r} has the wrong type ({type(value).__name__})")
+    return value
