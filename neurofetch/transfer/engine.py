@@ -164,6 +164,8 @@ async def _execute(work: Work, ctx: Context) -> Sequence[Work]:
             _stop(ctx, exc)
             return ()
         _failed(ctx, label, str(exc))
+    except Exception as exc:  # a bug: stop the run visibly instead of losing a worker and hanging
+        _stop(ctx, exc)
     return ()
 
 
