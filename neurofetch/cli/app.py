@@ -7,7 +7,9 @@ from typing import Annotated
 import typer
 
 from neurofetch import __version__
-from neurofetch.cli import auth, demo, mirror
+from neurofetch.cli import atlas_image, auth, demo, mirror
+from neurofetch.cli import publish as publish_command
+from neurofetch.cli import upload as upload_command
 from neurofetch.cli.emulate import emulate_app
 
 app = typer.Typer(
@@ -67,5 +69,8 @@ def main_options(
 
 auth.register(app)
 mirror.register(app)
+upload_command.register(app)
+publish_command.register(app)
+atlas_image.register(app)
 demo.register(app)
 app.add_typer(emulate_app)
