@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 
 
 def main(argv: list[str] | None = None) -> int:
+    return run_app("neurofetch.cli.app", argv, prog_name="neurofetch")
+
+
+def run_app(module: str, argv: list[str] | None, *, prog_name: str) -> int:
+    """Run the Typer ``app`` of ``module`` (neurofetch, neurofetch-config) and return its exit code."""
+    import importlib
+
     from neurofetch.errors import ExitCode, NeurofetchError
 
+    previous_sigterm = _sigterm_interrupts()
     try:
-        from neurofetch.cli.app import app
-
-        code = app(args=argv, prog_name="neurofetch", standalone_mode=False)
+        app = importlib.import_module(module).app
+        code = app(args=argv, prog_name=prog_name, standalone_mode=False)
     except NeurofetchError as exc:
         _error(str(exc))
         return int(exc.exit_code)
@@ -27,14 +36,39 @@ def main(argv: list[str] | None = None) -> int:
             _error("interrupted")
             return int(ExitCode.INTERRUPTED)
         raise
+    finally:
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
     return int(code or 0)
 
 
+def _sigterm_interrupts() -> object | None:
+    """Make SIGTERM behave like Ctrl-C (exit 130, state consistent) wherever it lands; returns the old handler.
+
+    While files transfer, the engine handles both signals itself and stops cleanly.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, interrupt)
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def _error(text: str) -> None:
+    import logging
+
     from neurofetch.ui.logs import mask
     from neurofetch.ui.output import print_error_line
 
     print_error_line(mask(text))
+    log = logging.getLogger("neurofetch")
+    if log.handlers:   # into --log-file too (masked by its formatter); never a second line on stderr
+        log.error(text)
 
 
 def run() -> None:

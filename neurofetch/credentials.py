@@ -19,6 +19,7 @@ KEYRING_TIMEOUT = 10.0
 T = TypeVar("T")
 
 ENV_FOR_KIND = {"password": "NEUROFETCH_PASSWORD", "token": "NEUROFETCH_TOKEN", "api_key": "NEUROFETCH_API_KEY"}
+API_KEY_ENTRY = "(api key)"   # keyring entry of a profile's API key (Datamint), under Profile.keyring_service
 
 
 @dataclass(frozen=True)

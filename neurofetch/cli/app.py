@@ -58,8 +58,10 @@ def main_options(
                                           help="Show the version and exit.")] = False,
 ) -> None:
     from neurofetch.settings import GlobalOptions
+    from neurofetch.ui.console import set_no_color
     from neurofetch.ui.logs import configure_logging
 
+    set_no_color(no_color)
     if quiet and verbose:
         raise typer.BadParameter("--quiet and --verbose exclude each other", param_hint="-q/-v")
     ctx.obj = GlobalOptions(config=config, profile=profile, url=url, service=service, json=json_output,

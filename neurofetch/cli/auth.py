@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from neurofetch.cli.common import global_options, load_profile
+
+if TYPE_CHECKING:
+    from neurofetch.settings import Profile
 
 
 def register(app: typer.Typer) -> None:
@@ -20,12 +23,15 @@ def login(
                                                  help="Account name (LORIS).")] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin",
                                                  help="Read the password from standard input.")] = False,
+    api_key_stdin: Annotated[bool, typer.Option("--api-key-stdin",
+                                                help="Read the API key from standard input (Datamint).")] = False,
     no_store: Annotated[bool, typer.Option("--no-store", help="Check the credentials but keep nothing "
                                                               "in the keyring.")] = False,
 ) -> None:
     """Log in and keep the credentials in the OS keyring, so later runs (cron too) log in by themselves.
 
-    On a terminal the password is asked for; otherwise use --password-stdin or NEUROFETCH_PASSWORD.
+    On a terminal the password (Datamint: the API key) is asked for; otherwise use --password-stdin or
+    NEUROFETCH_PASSWORD (Datamint: --api-key-stdin or NEUROFETCH_API_KEY / DATAMINT_API_KEY).
     A secret is never accepted as a command-line value.
     """
     from neurofetch.errors import UsageError
@@ -33,7 +39,15 @@ def login(
     from neurofetch.ui.messages import logged_in
 
     options = global_options(ctx)
-    profile = load_profile(ctx)
+    profile = _profile(ctx)
+    if profile.service == "datamint":
+        from neurofetch.operations.datamint import key_for_login, login_datamint
+        from neurofetch.ui.output import print_message
+
+        stored = login_datamint(profile, key_for_login(api_key_stdin, no_input=options.no_input), store=not no_store)
+        print_message(f"Logged in to {profile.url} with the API key" + (
+            "; it is kept in the keyring, later runs use it by themselves." if stored else "; nothing was stored."))
+        return
     if profile.service != "loris":
         raise UsageError(f"login is not available for {profile.service} profiles yet")
     name = resolve_username(profile, username, no_input=options.no_input)
@@ -51,5 +65,22 @@ def logout(
     from neurofetch.operations.loris import logout_loris
     from neurofetch.ui.messages import logged_out
 
-    profile = load_profile(ctx)
+    profile = _profile(ctx)
+    if profile.service == "datamint":
+        from neurofetch.operations.datamint import logout_datamint
+
+        logged_out(profile.url, logout_datamint(profile))
+        return
     logged_out(profile.url, logout_loris(profile, username))
+
+
+def _profile(ctx: typer.Context) -> Profile:
+    """The official Datamint client's DATAMINT_API_URL/DATAMINT_API_KEY select a Datamint profile
+    when nothing else is chosen."""
+    import os
+
+    if os.environ.get("DATAMINT_API_URL") or os.environ.get("DATAMINT_API_KEY"):
+        from neurofetch.cli.datamint_profile import datamint_profile
+
+        return datamint_profile(ctx)
+    return load_profile(ctx)

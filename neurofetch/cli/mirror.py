@@ -43,6 +43,22 @@ def mirror(
     modality: Annotated[list[str] | None, typer.Option("--modality", metavar="NAME",
                                                        help='NeuroVault: only images of this modality, e.g. '
                                                             '"fMRI-BOLD" (repeatable).')] = None,
+    channel: Annotated[str | None, typer.Option("--channel", metavar="NAME",
+                                                help="Datamint: only this channel.")] = None,
+    status: Annotated[str | None, typer.Option("--status", metavar="inbox|published",
+                                               help="Datamint: only resources in this state.")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", metavar="TAG",
+                                                  help="Datamint: only resources with this tag (repeatable; "
+                                                       "any of them).")] = None,
+    project: Annotated[list[str] | None, typer.Option("--project", metavar="NAME",
+                                                      help="Datamint: only resources of this project "
+                                                           "(repeatable).")] = None,
+    mimetype: Annotated[str | None, typer.Option("--mimetype", metavar="TYPE",
+                                                 help="Datamint: only this mimetype, e.g. application/dicom.")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", metavar="YYYY-MM-DD",
+                                                  help="Datamint: uploaded on or after this date.")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", metavar="YYYY-MM-DD",
+                                                help="Datamint: uploaded before this date.")] = None,
     include: IncludeOption = None,
     exclude: ExcludeOption = None,
     jobs: JobsOption = None,
@@ -55,7 +71,8 @@ def mirror(
 ) -> None:
     """Mirror a service into DEST. LORIS: DEST/<CandID>/<Visit>/<file> with candidate.json,
     session.json and <file>.qc.json beside them. NeuroVault: DEST/collection-<id>/<file> with
-    collection.json and <file>.json beside them. Re-running fetches only what is missing."""
+    collection.json and <file>.json beside them. Datamint: DEST/<channel>/<id>_<filename> with
+    <id>_<filename>.json beside it. Re-running fetches only what is missing."""
     from neurofetch.errors import UsageError
     from neurofetch.transfer.filters import NameFilter
     from neurofetch.transfer.mirror import MirrorOptions
@@ -68,6 +85,8 @@ def mirror(
     _only_for(profile.service, {
         "loris": {"--candidate": candidate, "--visit": visit, "--no-qc": no_qc},
         "neurovault": {"--collection": collection, "--doi": doi, "--map-type": map_type, "--modality": modality},
+        "datamint": {"--channel": channel, "--status": status, "--tag": tag, "--project": project,
+                     "--mimetype": mimetype, "--from": date_from, "--to": date_to},
     })
     if profile.service == "loris":
         from neurofetch.operations.loris import mirror_loris
@@ -82,6 +101,13 @@ def mirror(
         nv = neurovault_selection(collection or (), doi or (), map_types=map_type or (), modalities=modality or (),
                                   names=names)
         result = mirror_neurovault(profile, nv, options, reporter=reporter_for(ctx))
+    elif profile.service == "datamint":
+        from neurofetch.operations.datamint import datamint_selection, mirror_datamint
+
+        dm = datamint_selection(channel=channel, status=status, tags=tag or (), projects=project or (),
+                                mimetype=mimetype, date_from=date_from, date_to=date_to, names=names)
+        result = mirror_datamint(profile, dm, options, reporter=reporter_for(ctx),
+                                 no_input=global_options(ctx).no_input)
     else:
         raise UsageError(f"mirror is not available for {profile.service} profiles")
     finish(ctx, result)

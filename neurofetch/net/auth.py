@@ -13,30 +13,40 @@ import httpx
 
 from neurofetch.credentials import Secret
 
-RENEW_MARGIN = 300.0   # re-login this many seconds before the token's exp
+RENEW_MARGIN = 300.0   # re-login this many seconds before the token's exp ...
+RENEW_FRACTION = 0.25  # ... or this fraction of its lifetime, if that is shorter
 
 
 @dataclass
 class Token:
     value: Secret
     expires_at: float | None   # epoch seconds, from the JWT's exp when there is one
+    issued_at: float | None = None
 
     @classmethod
     def from_jwt(cls, value: str, source: str = "login") -> Token:
-        return cls(Secret(value, source=source), jwt_expiry(value))
+        return cls(Secret(value, source=source), jwt_expiry(value), _jwt_claim(value, "iat"))
 
     def fresh(self, now: float | None = None) -> bool:
         if self.expires_at is None:
             return True
-        return (time.time() if now is None else now) < self.expires_at - RENEW_MARGIN
+        margin = RENEW_MARGIN
+        if self.issued_at is not None and self.expires_at > self.issued_at:
+            # A short-lived token must not look stale from birth (that would mean a login per request).
+            margin = min(margin, (self.expires_at - self.issued_at) * RENEW_FRACTION)
+        return (time.time() if now is None else now) < self.expires_at - margin
 
 
 def jwt_expiry(token: str) -> float | None:
     """The ``exp`` claim of a JWT, read without verifying the signature (we are not its audience)."""
+    return _jwt_claim(token, "exp")
+
+
+def _jwt_claim(token: str, name: str) -> float | None:
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return float(claims["exp"])
+        return float(claims[name])
     except (IndexError, KeyError, TypeError, ValueError):
         return None
 
@@ -48,7 +58,8 @@ class RenewingBearerAuth(httpx.Auth):
     """Bearer auth that logs in when needed: before ``exp``, and once again after an unexpected 401.
 
     ``obtain`` performs the login; it raises AuthError when the server refuses the credentials,
-    and that error ends the run: a refused login is never retried (accounts lock).
+    and that error ends the run: a refused login is never tried again, by this request or any
+    other one waiting for it (repeated bad logins lock the account).
     Concurrent requests share one login (single flight).
     """
 
@@ -57,6 +68,7 @@ class RenewingBearerAuth(httpx.Auth):
         self._token = token
         self._lock = asyncio.Lock()
         self._client: httpx.AsyncClient | None = None
+        self._refused: BaseException | None = None
         self.logins = 0
 
     def bind(self, client: httpx.AsyncClient) -> None:
@@ -73,7 +85,9 @@ class RenewingBearerAuth(httpx.Auth):
         """A fresh token unless the rejected one was already replaced; None when we cannot log in."""
         async with self._lock:
             if self._token is not None and self._token.value.value != rejected.value.value:
-                return self._token
+                return self._token   # another request logged in meanwhile
+            # Same string: the server refuses it now, even if it came from a login a moment ago
+            # (tokens issued in the same second are identical), so log in again.
             if self._obtain is None:
                 return None
             await self._renew()
@@ -85,8 +99,16 @@ class RenewingBearerAuth(httpx.Auth):
 
             raise AuthError("the token has expired and no password is available to log in again; "
                             "run `neurofetch login` or set NEUROFETCH_PASSWORD")
+        if self._refused is not None:
+            raise self._refused
         assert self._client is not None, "bind() the auth to its client first"
-        self._token = await self._obtain(self._client)
+        from neurofetch.errors import AuthError
+
+        try:
+            self._token = await self._obtain(self._client)
+        except AuthError as exc:
+            self._refused = exc
+            raise
         self.logins += 1
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,11 +18,17 @@ RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504, 507, 509, 520, 
 
 
 class RetryableError(Exception):
-    """A failed attempt that another attempt may fix (5xx, 429, cut body, HTML page instead of a file)."""
+    """A failed attempt that another attempt may fix (5xx, 429, cut body, HTML page instead of a file).
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    ``retry_after`` is the server's Retry-After in seconds: the next attempt waits at least that long
+    (within the policy's caps). ``immediate`` marks a failure of our own making that the next attempt
+    fixes at once (e.g. a stale ``.part`` that was just removed): no wait.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, immediate: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.immediate = immediate
 
 
 @dataclass(frozen=True)
@@ -29,7 +36,7 @@ class RetryPolicy:
     attempts: int = 6            # first try plus retries
     base_wait: float = 0.5
     max_wait: float = 60.0       # cap of one wait, including Retry-After
-    total_wait: float = 300.0    # cap of all waits for one item
+    total_wait: float = 300.0    # cap of the sum of all waits for one item (not of transfer time)
 
     @classmethod
     def from_profile(cls, retries: int, retry_wait_max: float) -> RetryPolicy:
@@ -63,11 +70,29 @@ def status_error(response: httpx.Response, what: str) -> RetryableError | None:
 
 
 def is_retryable(exc: BaseException) -> bool:
-    return isinstance(exc, RetryableError | httpx.TransportError)
+    """Server trouble and network trouble are; a certificate that does not verify never gets better."""
+    if isinstance(exc, httpx.TransportError):
+        return not tls_verification_failed(exc)
+    return isinstance(exc, RetryableError)
+
+
+def tls_verification_failed(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) is a failed TLS certificate verification."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def describe(exc: BaseException) -> str:
     """One line for a failure, without URLs' query strings or any header."""
+    if isinstance(exc, httpx.ConnectError) and tls_verification_failed(exc):
+        return ("the server's TLS certificate did not verify (for a private CA, set verify_tls: /path/to/ca.pem "
+                "in the profile)")
     if isinstance(exc, httpx.ConnectError):
         return "cannot connect"
     if isinstance(exc, httpx.TimeoutException):
@@ -80,16 +105,34 @@ def describe(exc: BaseException) -> str:
 
 
 def _wait_for(policy: RetryPolicy) -> Callable[[object], float]:
+    """Jittered exponential backoff, at least the server's Retry-After, within the caps."""
+
     def wait(retry_state: object) -> float:
         outcome = retry_state.outcome  # type: ignore[attr-defined]
         exc = outcome.exception() if outcome is not None else None
         attempt = retry_state.attempt_number  # type: ignore[attr-defined]
-        if isinstance(exc, RetryableError) and exc.retry_after is not None:
-            return min(exc.retry_after, policy.max_wait)
+        if isinstance(exc, RetryableError) and exc.immediate:
+            return 0.0
         backoff = policy.base_wait * (2 ** (attempt - 1))
-        return min(policy.max_wait, random.uniform(0, backoff) + backoff / 2)
+        seconds = random.uniform(0, backoff) + backoff / 2
+        if isinstance(exc, RetryableError) and exc.retry_after is not None:
+            seconds = max(seconds, exc.retry_after)
+        budget = policy.total_wait - retry_state.idle_for  # type: ignore[attr-defined]
+        return max(0.0, min(seconds, policy.max_wait, budget))
 
     return wait
+
+
+def _stop_for(policy: RetryPolicy) -> Callable[[object], bool]:
+    """Give up after the attempts, or once the waits used up the budget; time spent transferring
+    does not count, so a long download cut late still gets its retries."""
+
+    def stop(retry_state: object) -> bool:
+        if retry_state.attempt_number >= max(1, policy.attempts):  # type: ignore[attr-defined]
+            return True
+        return retry_state.idle_for >= policy.total_wait  # type: ignore[attr-defined]
+
+    return stop
 
 
 async def retrying(call: Callable[[], Awaitable[T]], policy: RetryPolicy) -> T:
@@ -97,10 +140,10 @@ async def retrying(call: Callable[[], Awaitable[T]], policy: RetryPolicy) -> T:
 
     The last error is re-raised as it is, so callers see what finally went wrong.
     """
-    from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay
+    from tenacity import AsyncRetrying, retry_if_exception
 
     async for attempt in AsyncRetrying(
-        stop=stop_after_attempt(max(1, policy.attempts)) | stop_after_delay(policy.total_wait),
+        stop=_stop_for(policy),
         wait=_wait_for(policy),
         retry=retry_if_exception(is_retryable),
         reraise=True,

@@ -19,6 +19,7 @@ from neurofetch.net.http import get_json, parse_json
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
 from neurofetch.transfer.engine import Context
 from neurofetch.transfer.filters import NameFilter
+from neurofetch.transfer.paths import UnsafeName, check_component
 from neurofetch.transfer.work import Document, FileItem, Listing, Work
 
 
@@ -90,31 +91,36 @@ class LorisSource:
         return self.base_url + "/" + "/".join(quote(s, safe="") for s in segments)
 
     async def _candidates(self, ctx: Context) -> Sequence[Work]:
-        body = await get_json(ctx.client, self._url("candidates") + "/", ctx.policy, what="candidate list")
-        records = _field(body, "Candidates", list, "candidate list")
+        url = self._url("candidates") + "/"
+        body = await get_json(ctx.client, url, ctx.policy, what="candidate list")
+        records = _field(body, "Candidates", list, "candidate list", url)
         wanted = set(self.selection.candidates)
         found = set()
         work: list[Work] = []
         for record in records:
-            cand = str(_field(record, "CandID", (str, int), "candidate list"))
+            cand = str(_field(record, "CandID", (str, int), "candidate list", url))
             if wanted and cand not in wanted:
                 continue
             found.add(cand)
-            work.append(Listing(f"candidate {cand}", self._candidate_task(cand), unit=cand))
+            if _safe(ctx, f"candidate {cand}", cand):
+                work.append(Listing(f"candidate {cand}", self._candidate_task(cand), unit=cand))
         for missing in sorted(wanted - found):
             ctx.result.fail(f"candidate {missing}", "not in the server's candidate list")
         return work
 
     def _candidate_task(self, cand: str):
         async def fetch(ctx: Context) -> Sequence[Work]:
-            body = await get_json(ctx.client, self._url("candidates", cand), ctx.policy, what=f"candidate {cand}")
-            visits = _field(body, "Visits", list, f"candidate {cand}")
+            url = self._url("candidates", cand)
+            body = await get_json(ctx.client, url, ctx.policy, what=f"candidate {cand}")
+            visits = _field(body, "Visits", list, f"candidate {cand}", url)
+            if not all(isinstance(visit, str) for visit in visits):
+                raise RemoteDataError(f"candidate {cand}: 'Visits' holds something other than visit labels ({url})")
             work: list[Work] = [Document((cand, "candidate.json"), body)]
             for visit in visits:
-                visit = str(visit)
                 if self.selection.visits and visit not in self.selection.visits:
                     continue
-                work.append(Listing(f"visit {cand}/{visit}", self._visit_task(cand, visit)))
+                if _safe(ctx, f"visit {cand}/{visit}", visit):
+                    work.append(Listing(f"visit {cand}/{visit}", self._visit_task(cand, visit)))
             return work
 
         return fetch
@@ -123,14 +129,16 @@ class LorisSource:
         async def fetch(ctx: Context) -> Sequence[Work]:
             what = f"visit {cand}/{visit}"
             session = await get_json(ctx.client, self._url("candidates", cand, visit), ctx.policy, what=what)
-            listing = await get_json(ctx.client, self._url("candidates", cand, visit, "images"), ctx.policy,
-                                     what=f"image list of {cand}/{visit}")
-            files = _field(listing, "Files", list, f"image list of {cand}/{visit}")
+            url = self._url("candidates", cand, visit, "images")
+            listing = await get_json(ctx.client, url, ctx.policy, what=f"image list of {cand}/{visit}")
+            files = _field(listing, "Files", list, f"image list of {cand}/{visit}", url)
             work: list[Work] = [Document((cand, visit, "session.json"), session)]
             for record in files:
-                name = _field(record, "Filename", str, f"image list of {cand}/{visit}")
+                name = _field(record, "Filename", str, f"image list of {cand}/{visit}", url)
                 if not self.selection.names.accepts(name):
                     continue
+                if not _safe(ctx, f"{cand}/{visit}/{name}", name):
+                    continue   # neither the file nor its QC: a name that cannot be a local path is not asked for
                 work.append(FileItem((cand, visit, name), self._url("candidates", cand, visit, "images", name)))
                 if self.selection.qc and not (ctx.is_complete((cand, visit, name))
                                               and ctx.exists((cand, visit, f"{name}.qc.json"))):
@@ -150,10 +158,23 @@ class LorisSource:
         return fetch
 
 
-def _field(body: Any, key: str, kind: type | tuple[type, ...], what: str) -> Any:
+def _field(body: Any, key: str, kind: type | tuple[type, ...], what: str, url: str) -> Any:
+    """``body[key]`` if it is there with the right type; otherwise an error naming what and where."""
     if not isinstance(body, dict) or key not in body:
-        raise RemoteDataError(f"{what}: the answer has no {key!r} field")
+        raise RemoteDataError(f"{what}: the answer has no {key!r} field ({url})")
     value = body[key]
-    if not isinstance(value, kind):
-        raise RemoteDataError(f"{what}: {key!r} has the wrong type ({type(value).__name__})")
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise RemoteDataError(f"{what}: {key!r} has the wrong type ({type(value).__name__}) ({url})")
     return value
+
+
+def _safe(ctx: Context, item: str, name: str) -> bool:
+    """Whether a server-provided name can be a local path component; if not, the item fails once, here."""
+    try:
+        check_component(name)
+    except UnsafeName as exc:
+        error = f"refused an unsafe name from the server: {exc}"
+        ctx.result.fail(item, error)
+        ctx.reporter.failed(item, error)
+        return False
+    return True

@@ -7,12 +7,13 @@ import errno
 import hashlib
 import os
 import re
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 
-from neurofetch.errors import ItemError
+from neurofetch.errors import ExitCode, ItemError, NeurofetchError
 from neurofetch.net.http import raise_for_status
 from neurofetch.net.retry import RetryableError, retrying
 from neurofetch.transfer.work import FileItem
@@ -25,8 +26,14 @@ DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPER
 HASH_BLOCK = 1 << 20
 
 
-class DestinationError(Exception):
-    """The destination cannot take more data (disk full, read-only, no permission): stop the run."""
+class DestinationError(NeurofetchError):
+    """The destination cannot take more data (disk full, read-only, no permission): stop the run.
+
+    Files already complete stay complete and recorded; a ``.part`` being written is removed, the
+    others stay for the next run to resume.
+    """
+
+    exit_code = ExitCode.PARTIAL
 
 
 def part_path(final: Path) -> Path:
@@ -62,7 +69,10 @@ async def download_file(item: FileItem, relpath: str, final: Path, ctx: Context)
         mtime_ns = final.stat().st_mtime_ns
     except OSError as exc:
         raise _disk_error(exc, final) from None
-    ctx.journal.record(relpath, size, digest, _public_url(item.url, ctx), mtime_ns)
+    try:
+        ctx.journal.record(relpath, size, digest, _public_url(item.url, ctx), mtime_ns)
+    except sqlite3.Error as exc:   # e.g. "database or disk is full": the file is fetched again next time
+        raise DestinationError(f"cannot record {relpath} in {ctx.journal.path}: {exc}") from None
     return size
 
 
@@ -72,32 +82,32 @@ async def _attempt(item: FileItem, relpath: str, part: Path, ctx: Context) -> tu
     async with ctx.client.stream("GET", item.url, headers=headers, params=item.params or None) as response:
         if response.status_code == 416 and offset:
             _remove(part)   # the .part is not a prefix of what the server has now
-            raise RetryableError(f"{relpath}: server refused to resume; starting over", retry_after=0)
+            raise RetryableError(f"{relpath}: server refused to resume; starting over", immediate=True)
         raise_for_status(response, relpath)
         start = _resume_offset(response, offset)
         expected = _expected_total(response, start)
         if item.expected_size is not None and expected is not None and expected != item.expected_size:
             raise ItemError(f"{relpath}: server announces {expected} bytes, the listing said {item.expected_size}")
+        chunks = response.aiter_raw()
+        # Look at the first bytes before touching the .part: an error page must not replace a resumable prefix.
+        first = await anext(chunks, None)
+        _check_content(item, first or b"", response.headers.get("content-type", ""), relpath)
         hasher = _hash_prefix(part, start)
         received = start
-        checked = False
         try:
             with open(part, "r+b" if start else "wb") as out:
                 out.seek(start)
                 out.truncate()
-                async for chunk in response.aiter_raw():
-                    if not checked:
-                        _check_content(item, chunk, response.headers.get("content-type", ""), relpath)
-                        checked = True
+                chunk = first
+                while chunk is not None:
                     out.write(chunk)
                     hasher.update(chunk)
                     received += len(chunk)
                     ctx.reporter.advanced(len(chunk))
+                    chunk = await anext(chunks, None)
         except OSError as exc:
             _remove(part)
             raise _disk_error(exc, part) from None
-        if not checked:
-            _check_content(item, b"", response.headers.get("content-type", ""), relpath)
     if expected is not None and received != expected:
         raise RetryableError(f"{relpath}: body had {received} bytes, expected {expected}")
     if item.expected_size is not None and received != item.expected_size:
@@ -109,11 +119,11 @@ def _resume_offset(response: httpx.Response, offset: int) -> int:
     """Where the body starts: ``offset`` only for a 206 whose Content-Range matches, else 0."""
     if response.status_code != 206 or not offset:
         if response.status_code == 206:
-            raise RetryableError("server sent a partial answer that was not asked for", retry_after=0)
+            raise RetryableError("server sent a partial answer that was not asked for", immediate=True)
         return 0
     match = CONTENT_RANGE.fullmatch(response.headers.get("content-range", "").strip())
     if not match or int(match.group(1)) != offset:
-        raise RetryableError("server answered a resume with a mismatched Content-Range", retry_after=0)
+        raise RetryableError("server answered a resume with a mismatched Content-Range", immediate=True)
     return offset
 
 
@@ -141,7 +151,7 @@ def _hash_prefix(part: Path, length: int) -> hashlib._Hash:
             while remaining:
                 block = existing.read(min(HASH_BLOCK, remaining))
                 if not block:
-                    raise RetryableError("partial file shrank while resuming", retry_after=0)
+                    raise RetryableError("partial file shrank while resuming", immediate=True)
                 hasher.update(block)
                 remaining -= len(block)
     return hasher

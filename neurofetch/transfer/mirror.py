@@ -65,6 +65,10 @@ def run_mirror(command: str, source: Source, profile: Profile, options: MirrorOp
                     asyncio.run(_crawl(source, profile, dest, journal, result, reporter, options, transport))
             finally:
                 journal.close()
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM outside the transfer (logging in, verifying): the journal and the lock are
+        # closed above, so the result is still the truth: say what was done, exit 130.
+        result.interrupted = True
     finally:
         reporter.close()
         result.seconds = time.monotonic() - started

@@ -33,7 +33,23 @@ class MaskingFormatter(logging.Formatter):
         return mask(super().format(record))
 
 
+_installed: list[tuple[logging.Logger, logging.Handler]] = []
+
+
+def _install(logger: logging.Logger, handler: logging.Handler) -> None:
+    logger.addHandler(handler)
+    _installed.append((logger, handler))
+
+
 def configure_logging(*, verbose: bool, log_file: str | None) -> None:
+    """Set up logging for one CLI run; what an earlier run in this process set up (handlers bound to
+    its streams, the secrets it knew) is dropped first."""
+    while _installed:
+        logger, old = _installed.pop()
+        logger.removeHandler(old)
+        if isinstance(old, logging.FileHandler):
+            old.close()
+    _known_secrets.clear()
     root = logging.getLogger("neurofetch")
     root.handlers.clear()
     root.setLevel(logging.DEBUG if (verbose or log_file) else logging.WARNING)
@@ -42,14 +58,19 @@ def configure_logging(*, verbose: bool, log_file: str | None) -> None:
         stream = logging.StreamHandler()
         stream.setLevel(logging.DEBUG)
         stream.setFormatter(MaskingFormatter("debug: %(message)s"))
-        root.addHandler(stream)
+        _install(root, stream)
         for name in ("httpx", "httpcore"):
             logging.getLogger(name).setLevel(logging.INFO)
-            logging.getLogger(name).addHandler(stream)
+            _install(logging.getLogger(name), stream)
     if log_file:
-        handler = logging.FileHandler(log_file, encoding="utf-8")
+        try:
+            handler = logging.FileHandler(log_file, encoding="utf-8")
+        except OSError as exc:
+            from neurofetch.errors import UsageError
+
+            raise UsageError(f"cannot write the log file {log_file}: {exc.strerror or exc}") from None
         handler.setLevel(logging.DEBUG)
         handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s %(message)s"))
-        root.addHandler(handler)
-        logging.getLogger("httpx").addHandler(handler)
+        _install(root, handler)
+        _install(logging.getLogger("httpx"), handler)
         logging.getLogger("httpx").setLevel(logging.INFO)

@@ -8,7 +8,7 @@ import threading
 import time
 
 from neurofetch.ui.console import make_console, stderr_is_live_terminal
-from neurofetch.ui.text import human_bytes
+from neurofetch.ui.text import human_bytes, printable
 
 log = logging.getLogger("neurofetch")
 
@@ -49,6 +49,7 @@ class PlainReporter:
             self._emit(f"progress: {self.tally.line()}")
 
     def _emit(self, text: str) -> None:
+        text = printable(text)
         self._console.print(text, markup=False, highlight=False)
         log.info(text)
 
@@ -87,7 +88,7 @@ class QuietReporter(PlainReporter):
     """-q: errors only; they are in the closing summary, so nothing while running."""
 
     def _emit(self, text: str) -> None:
-        log.info(text)
+        log.info(printable(text))
 
     def _maybe_print(self) -> None:
         pass
@@ -108,6 +109,7 @@ class LiveReporter(PlainReporter):
         self._progress.start()
 
     def _emit(self, text: str) -> None:
+        text = printable(text)
         self._progress.console.print(text, markup=False, highlight=False)
         log.info(text)
 

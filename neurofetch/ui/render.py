@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 
 from neurofetch.transfer.results import RunResult
 from neurofetch.ui.console import make_console
-from neurofetch.ui.text import human_bytes, plural
+from neurofetch.ui.text import human_bytes, plural, printable
 
 SHOWN_FAILURES = 20
 COUNT_WORDS = {
@@ -25,11 +26,12 @@ def render_result(result: RunResult, *, json_mode: bool, quiet: bool, no_color: 
             sys.stdout.write(f"{action.get('action', '?')}: {action.get('path') or action.get('item', '')}\n")
         sys.stdout.flush()
     for failure in result.failures[:SHOWN_FAILURES]:
-        console.print(f"failed: {failure.item}: {failure.error}", markup=False, style="red")
+        console.print(printable(f"failed: {failure.item}: {failure.error}"), markup=False, style="red")
     if len(result.failures) > SHOWN_FAILURES:
         console.print(f"... and {len(result.failures) - SHOWN_FAILURES} more failures (see --json)", markup=False)
     for problem in result.integrity_problems[:SHOWN_FAILURES]:
-        console.print(f"changed on disk: {problem.item}: {problem.error}", markup=False, style="yellow")
+        console.print(printable(f"changed on disk: {problem.item}: {problem.error}"), markup=False, style="yellow")
+    logging.getLogger("neurofetch").info(summary_line(result))   # --log-file ends with what happened
     if not quiet or result.failures or result.interrupted:
         console.print(summary_line(result), markup=False)
         for message in result.messages:

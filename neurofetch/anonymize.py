@@ -1,0 +1,201 @@
+"""Local DICOM de-identification, before any byte leaves the machine. Owns pydicom (and dicognito).
+
+The DICOM PS3.15 Basic Application Level Confidentiality Profile, with the "Retain Longitudinal
+Temporal Information with Modified Dates" option:
+
+- dicognito replaces every person name (PN), instance UID (UI, class UIDs kept), the patient, study,
+  accession and station identifiers, addresses and institution names, and shifts every date and
+  date-time (and the time paired with a date) back by one offset per seed, at every nesting depth;
+- then this module removes what dicognito leaves: private tags, free text (every LT/ST/UT element),
+  descriptions, comments, device and protocol identifiers, patient characteristics, overlays and
+  curves, identifying sequences; empties lone times and malformed dates; zeroes the preamble.
+
+The seed makes the mapping deterministic: the same original UID always becomes the same new UID,
+so a series uploaded over several runs stays one series, and a re-sent file has the same bytes.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from neurofetch.errors import ItemError, UsageError
+
+DICOM_MAGIC_OFFSET = 128
+DEIDENTIFICATION_METHOD = "neurofetch: PS3.15 basic profile, modified dates (dicognito)"
+
+# PS3.15 Table E.1-1 attributes dicognito does not touch, removed (action X). Type 3 or optional.
+REMOVED_KEYWORDS = frozenset({
+    "AcquisitionComments", "AcquisitionDeviceProcessingDescription", "AcquisitionProtocolDescription",
+    "ActualHumanPerformersSequence", "AdditionalPatientHistory", "AdmissionID", "AdmittingDiagnosesCodeSequence",
+    "AdmittingDiagnosesDescription", "Allergies", "Arbitrary", "AuthorObserverSequence", "BranchOfService",
+    "CommentsOnThePerformedProcedureStep", "ConsultingPhysicianIdentificationSequence", "ContentSequence",
+    "ContributionDescription", "CountryOfResidence", "CurrentPatientLocation", "CustodialOrganizationSequence",
+    "DerivationDescription", "DeviceSerialNumber", "DeviceDescription", "DigitalSignaturesSequence",
+    "DischargeDiagnosisDescription", "EthnicGroup", "FrameComments", "GantryID", "GeneratorID",
+    "IconImageSequence", "IdentifyingComments", "ImageComments", "ImagePresentationComments",
+    "ImagingServiceRequestComments", "InstitutionAddress", "InstitutionCodeSequence", "InterpretationText",
+    "IssuerOfAdmissionID", "MedicalAlerts", "MedicalRecordLocator", "MilitaryRank", "ModifiedAttributesSequence",
+    "NamesOfIntendedRecipientsOfResults", "Occupation", "OperatorIdentificationSequence",
+    "OriginalAttributesSequence", "OtherPatientIDsSequence", "PatientAge", "PatientAddress",
+    "PatientComments", "PatientInsurancePlanCodeSequence", "PatientReligiousPreference", "PatientSize",
+    "PatientState", "PatientTelecomInformation", "PatientTelephoneNumbers", "PatientTransportArrangements",
+    "PatientWeight", "PerformedLocation", "PerformedProcedureStepDescription", "PerformedStationName",
+    "PerformingPhysicianIdentificationSequence", "PersonAddress", "PersonIdentificationCodeSequence",
+    "PersonTelephoneNumbers", "PhysiciansOfRecordIdentificationSequence",
+    "PhysiciansReadingStudyIdentificationSequence", "PlateID", "PreMedication", "ProtocolName",
+    "ReasonForStudy", "ReasonForTheImagingServiceRequest", "ReasonForTheRequestedProcedure",
+    "ReferencedPatientAliasSequence", "ReferencedPatientPhotoSequence", "ReferencedPatientSequence",
+    "ReferringPhysicianAddress", "ReferringPhysicianIdentificationSequence",
+    "ReferringPhysicianTelephoneNumbers", "RegionOfResidence", "RequestAttributesSequence",
+    "RequestedContrastAgent", "RequestedProcedureComments", "RequestedProcedureDescription",
+    "RequestingPhysicianIdentificationSequence", "ResponsibleOrganization", "ResponsiblePerson",
+    "ResultsComments", "ScheduledPerformingPhysicianIdentificationSequence",
+    "ScheduledProcedureStepDescription", "ScheduledStationName", "SeriesDescription", "ServiceEpisodeDescription",
+    "SmokingStatus", "SpecialNeeds", "StudyComments", "StudyDescription", "TextComments", "TextString",
+    "TopicAuthor", "TopicKeywords", "TopicSubject", "TopicTitle", "VisitComments",
+})
+# Type 2 attributes of the profile that must stay present: emptied (action Z).
+EMPTIED_KEYWORDS = frozenset({"PatientSex", "ContrastBolusAgent"})
+FREE_TEXT_VRS = frozenset({"LT", "ST", "UT"})
+REMOVED_GROUPS = (0x5000, 0x6000)   # curves and overlays (repeating groups 50xx, 60xx)
+_DATE = re.compile(r"^\d{8}$")
+_DATETIME = re.compile(r"^\d{4}(\d{2}(\d{2}(\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?)?)?)?([+-]\d{4})?$")
+_TAG = re.compile(r"^\(?\s*([0-9A-Fa-f]{4})\s*,?\s*([0-9A-Fa-f]{4})\s*\)?$")
+
+
+class NotDicom(ItemError):
+    """A file meant to be DICOM that pydicom cannot read."""
+
+
+def parse_tag(text: str) -> int:
+    """A tag as users write it: ``(0010,0010)``, ``0010,0010``, ``00100010`` or a keyword ``PatientName``."""
+    from pydicom.datadict import tag_for_keyword
+
+    match = _TAG.match(text.strip())
+    if match:
+        return int(match.group(1) + match.group(2), 16)
+    tag = tag_for_keyword(text.strip())
+    if tag is None:
+        raise UsageError(f"--retain-tag {text!r}: give a DICOM tag like \"(0010,0010)\" or a keyword like PatientName")
+    return int(tag)
+
+
+def looks_like_dicom(path: Path) -> bool:
+    """The ``DICM`` marker after the 128-byte preamble (files without it need a .dcm name to be tried)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(DICOM_MAGIC_OFFSET)
+            return handle.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+class DicomAnonymizer:
+    """De-identifies DICOM files; one instance per run (or per profile seed), safe across threads."""
+
+    def __init__(self, seed: str, retain: Iterable[int] = ()) -> None:
+        from dicognito.anonymizer import Anonymizer
+
+        self._dicognito = Anonymizer(seed=seed)
+        self.retain = frozenset(retain)
+
+    def anonymize_file(self, path: Path) -> bytes:
+        """The de-identified file's bytes; the original on disk is never modified."""
+        dataset = read_dicom(path)
+        try:
+            self.anonymize(dataset)
+            _complete_file_meta(dataset)
+            buffer = io.BytesIO()
+            dataset.save_as(buffer, enforce_file_format=True)
+        except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
+            raise NotDicom(f"{path.name}: cannot de-identify this DICOM file ({exc})") from None
+        return buffer.getvalue()
+
+    def anonymize(self, dataset: Any) -> None:
+        """De-identify a pydicom Dataset in place."""
+        kept = {tag: copy.deepcopy(dataset[tag]) for tag in self.retain if tag in dataset}
+        dataset.walk(_prepare_dates)
+        self._dicognito.anonymize(dataset)
+        dataset.remove_private_tags()
+        dataset.walk(_strip)
+        for tag, element in kept.items():
+            dataset[tag] = element
+        dataset.PatientIdentityRemoved = "YES"
+        dataset.DeidentificationMethod = DEIDENTIFICATION_METHOD
+        dataset.DeidentificationMethodCodeSequence = _method_codes()
+        if getattr(dataset, "preamble", None) is not None:
+            dataset.preamble = b"\0" * 128
+
+
+def read_dicom(path: Path) -> Any:
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        dataset = pydicom.dcmread(path, force=not looks_like_dicom(path))
+        if len(dataset) == 0 or "SOPClassUID" not in dataset:
+            raise InvalidDicomError("no DICOM elements")
+        return dataset
+    except OSError as exc:
+        raise ItemError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except Exception as exc:   # pydicom raises many kinds on garbage input
+        raise NotDicom(f"{path.name} is not a readable DICOM file ({type(exc).__name__})") from None
+
+
+def _complete_file_meta(dataset: Any) -> None:
+    """Always send a DICOM Part 10 file (preamble, DICM, meta), even when the original lacked one."""
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    dataset.ensure_file_meta()
+    meta = dataset.file_meta
+    if "TransferSyntaxUID" not in meta:
+        implicit, little = dataset.original_encoding
+        meta.TransferSyntaxUID = (ImplicitVRLittleEndian if implicit else
+                                  ExplicitVRLittleEndian if little is not False else ExplicitVRBigEndian)
+    meta.MediaStorageSOPClassUID = dataset.SOPClassUID
+    if "SOPInstanceUID" in dataset:
+        meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
+    if getattr(dataset, "preamble", None) is None:
+        dataset.preamble = b"\0" * 128
+
+
+def _prepare_dates(dataset: Any, element: Any) -> None:
+    """Blank what dicognito would keep or choke on: malformed dates and times with no paired date."""
+    if element.VR in ("DA", "DT") and element.value:
+        pattern = _DATE if element.VR == "DA" else _DATETIME
+        values = element.value if element.VM > 1 else [element.value]
+        if not all(pattern.match(str(v).replace(".", "") if element.VR == "DA" else str(v)) for v in values):
+            element.value = ""
+    elif element.VR == "TM" and element.value:
+        date_keyword = (element.keyword or "").replace("Time", "Date")
+        paired = dataset.get(date_keyword) if date_keyword and date_keyword != element.keyword else None
+        if not paired:
+            element.value = ""
+
+
+def _strip(dataset: Any, element: Any) -> None:
+    keyword = element.keyword or ""
+    group = element.tag.group
+    if (keyword in REMOVED_KEYWORDS or element.VR in FREE_TEXT_VRS
+            or any(group & 0xFF00 == base for base in REMOVED_GROUPS)):
+        del dataset[element.tag]
+    elif keyword in EMPTIED_KEYWORDS:
+        element.value = ""
+
+
+def _method_codes() -> Any:
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    codes = []
+    for value, meaning in (("113100", "Basic Application Confidentiality Profile"),
+                           ("113107", "Retain Longitudinal Temporal Information Modified Dates Option")):
+        item = Dataset()
+        item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, "DCM", meaning
+        codes.append(item)
+    return Sequence(codes)

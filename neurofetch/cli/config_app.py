@@ -1,0 +1,224 @@
+"""`neurofetch-config`: set up profiles and credentials, interactively (the wizard) or with subcommands.
+
+Imports only typer and stdlib at the top, like every CLI module, so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from neurofetch.config_file import ConfigFile
+
+app = typer.Typer(
+    name="neurofetch-config",
+    help="Set up neurofetch: profiles (service, URL, user, jobs) in the config file and their secrets in the OS "
+    "keyring. Without a subcommand, on a terminal, a wizard asks the questions and tests the connection; "
+    "scripts use the subcommands below or edit the config file.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+    pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="Profile name.")]
+OptionalName = Annotated[str | None, typer.Argument(metavar="[NAME]",
+                                                    help="Profile name (default: the default profile).")]
+
+
+@app.callback()
+def wizard(
+    ctx: typer.Context,
+    config: Annotated[str | None, typer.Option("--config", envvar="NEUROFETCH_CONFIG", metavar="PATH",
+                                               help="Config file (default: the user config dir's "
+                                                    "neurofetch/config.yaml).")] = None,
+    no_input: Annotated[bool, typer.Option("--no-input", envvar="NEUROFETCH_NO_INPUT",
+                                           help="Never prompt: the wizard refuses, subcommands work.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colours (NO_COLOR is honoured too).")] = False,
+) -> None:
+    """Without a subcommand: the interactive wizard (needs a terminal)."""
+    from neurofetch.settings import GlobalOptions
+    from neurofetch.ui.console import set_no_color
+
+    set_no_color(no_color)
+    ctx.obj = GlobalOptions(config=config, no_input=no_input, no_color=no_color)
+    if ctx.invoked_subcommand is not None:
+        return
+    from neurofetch.credentials import is_interactive
+    from neurofetch.errors import UsageError
+
+    path = _path(ctx)
+    if not is_interactive(no_input):
+        raise UsageError(f"neurofetch-config asks questions and needs a terminal; without one use "
+                         f"`neurofetch-config set NAME service=... url=...` (see neurofetch-config --help) "
+                         f"or edit {path}")
+    from neurofetch.ui.config_wizard import run_wizard
+
+    raise typer.Exit(run_wizard(path))
+
+
+@app.command("list")
+def list_profiles(ctx: typer.Context) -> None:
+    """One line per profile on stdout: name, service, URL, and which one is the default."""
+    from neurofetch.ui.config_wizard import profile_table_lines
+    from neurofetch.ui.output import print_data_line, print_message
+
+    config = _open(ctx)
+    if not config.profile_names:
+        print_message(f"No profiles in {config.path}; run neurofetch-config to add one.")
+        return
+    for line in profile_table_lines(config):
+        print_data_line(line)
+
+
+@app.command("show")
+def show(ctx: typer.Context, name: OptionalName = None) -> None:
+    """A profile's settings and where its secrets come from (secrets are masked, never printed)."""
+    from neurofetch.ui.config_wizard import profile_detail_lines
+    from neurofetch.ui.output import print_data_line
+
+    config = _open(ctx)
+    for line in profile_detail_lines(config, _name_or_default(config, name)):
+        print_data_line(line)
+
+
+@app.command("set")
+def set_profile(
+    ctx: typer.Context,
+    name: NameArgument,
+    assignments: Annotated[list[str], typer.Argument(
+        metavar="KEY=VALUE...",
+        help="Keys to set, e.g. service=loris url=https://openpreventad.loris.ca/api/v0.0.3-dev username=jdoe "
+             "jobs=4. KEY= (empty) removes a key. Secrets are refused: they belong in the keyring.")],
+    make_default: Annotated[bool, typer.Option("--default", help="Also make it the default profile.")] = False,
+) -> None:
+    """Create or change a profile without questions; other keys and comments in the file are kept."""
+    from neurofetch.config_file import parse_value
+    from neurofetch.errors import UsageError
+    from neurofetch.ui.output import print_message
+
+    values, remove = {}, []
+    for item in assignments:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"expected KEY=VALUE, not {item!r}")
+        key = key.strip()
+        if text == "":
+            remove.append(key)
+        else:
+            values[key] = parse_value(key, text)
+    config = _open(ctx)
+    created = name not in config.profile_names
+    config.set_profile(name, values, remove)
+    if make_default or not config.default_profile:
+        config.set_default(name)
+    config.save()
+    default = " (the default profile)" if config.default_profile == name else ""
+    print_message(f"{'Added' if created else 'Updated'} profile {name!r}{default} in {config.path}.")
+
+
+@app.command("default")
+def set_default(ctx: typer.Context, name: NameArgument) -> None:
+    """Make NAME the profile used when --profile is not given."""
+    from neurofetch.ui.output import print_message
+
+    config = _open(ctx)
+    config.set_default(name)
+    config.save()
+    print_message(f"The default profile is now {name!r}.")
+
+
+@app.command("delete")
+def delete(
+    ctx: typer.Context,
+    name: NameArgument,
+    forget_secrets: Annotated[bool, typer.Option(
+        "--forget-secrets", help="Also remove the password, token or API key kept in the keyring for its "
+                                 "server.")] = False,
+) -> None:
+    """Remove a profile from the config file."""
+    from neurofetch.ui.output import print_message
+
+    config = _open(ctx)
+    profile = config.profile(name)
+    config.delete_profile(name)
+    config.save()
+    removed = []
+    if forget_secrets:
+        from neurofetch.operations.profiles import forget_secrets as forget
+
+        removed = forget(profile)
+    also = f"; removed the stored {', '.join(removed)}" if removed else ""
+    print_message(f"Deleted profile {name!r} from {config.path}{also}.")
+
+
+@app.command("test")
+def test(
+    ctx: typer.Context,
+    name: OptionalName = None,
+    bucket: Annotated[str | None, typer.Option("--bucket", metavar="BUCKET",
+                                               help="S3: the bucket to list.")] = None,
+) -> None:
+    """Try a profile for real with the credentials it would use (exit 0: it works).
+
+    LORIS: a login; Allen, NeuroVault: a one-row listing; Datamint: the API key; S3: a bucket listing.
+    """
+    from neurofetch.operations.profiles import check_profile
+    from neurofetch.settings import GlobalOptions, resolve_profile
+    from neurofetch.ui.output import print_message
+
+    name = _name_or_default(_open(ctx), name)
+    profile = resolve_profile(GlobalOptions(config=str(_path(ctx)), profile=name))   # as a real run sees it
+    outcome = check_profile(profile, bucket=bucket)
+    word = {True: "passed", False: "FAILED", None: "skipped"}[outcome.ok]
+    print_message(f"{name}: connection test {word}: {outcome.message}")
+    raise typer.Exit(outcome.exit_code)
+
+
+@app.command("path")
+def path(ctx: typer.Context) -> None:
+    """Print the config file's path (whether or not it exists yet)."""
+    from neurofetch.ui.output import print_data_line
+
+    print_data_line(str(_path(ctx)))
+
+
+def _path(ctx: typer.Context) -> Path:
+    from neurofetch.settings import GlobalOptions, config_path
+
+    root = ctx.find_root().obj
+    return config_path(root if isinstance(root, GlobalOptions) else GlobalOptions())
+
+
+def _open(ctx: typer.Context) -> ConfigFile:
+    from neurofetch.config_file import ConfigFile
+
+    return ConfigFile(_path(ctx))
+
+
+def _name_or_default(config: ConfigFile, name: str | None) -> str:
+    from neurofetch.errors import UsageError
+
+    chosen = name or config.default_profile
+    if not chosen:
+        raise UsageError(f"no profile named and no default_profile in {config.path}")
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The `neurofetch-config` console script."""
+    from neurofetch.__main__ import run_app
+
+    return run_app("neurofetch.cli.config_app", argv, prog_name="neurofetch-config")
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""`neurofetch publish [RESOURCE_ID ...]`: move Datamint resources from the inbox to published."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from neurofetch.cli.common import finish, global_options
+from neurofetch.cli.datamint_profile import datamint_profile
+
+
+def register(app: typer.Typer) -> None:
+    app.command("publish")(publish)
+
+
+def publish(
+    ctx: typer.Context,
+    resource_ids: Annotated[list[str] | None, typer.Argument(metavar="[RESOURCE_ID]...",
+                                                             help="Resources to publish.", show_default=False)] = None,
+    channel: Annotated[str | None, typer.Option("--channel", metavar="NAME",
+                                                help="Publish every resource of this channel.")] = None,
+    all_inbox: Annotated[bool, typer.Option("--all-inbox", help="Publish everything in the inbox.")] = False,
+    project: Annotated[str | None, typer.Option("--project", metavar="NAME",
+                                                help="Also add them to this project.")] = None,
+) -> None:
+    """Publish resources, by id, by channel or the whole inbox, optionally into a project.
+
+    Uses the bulk endpoint; resources already published are counted as such, not as errors, so
+    running it twice is harmless.
+    """
+    from neurofetch.operations.datamint import PublishRequest
+    from neurofetch.operations.datamint import publish as run_publish
+
+    profile = datamint_profile(ctx)
+    request = PublishRequest(resource_ids=tuple(resource_ids or ()), channel=channel, all_inbox=all_inbox,
+                             project=project)
+    finish(ctx, run_publish(profile, request, no_input=global_options(ctx).no_input))

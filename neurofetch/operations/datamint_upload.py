@@ -1,0 +1,214 @@
+"""`neurofetch upload` as a plain function: find the files, de-identify DICOM locally, upload with
+resume, then publish, add to a project and attach a segmentation as asked."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from neurofetch.credentials import Secret
+from neurofetch.errors import UsageError
+from neurofetch.net.auth import ApiKeyAuth
+from neurofetch.net.http import make_client, policy_for
+from neurofetch.net.retry import RetryPolicy
+from neurofetch.operations.datamint import add_to_project, api_key_for, project_id, publish_ids, require_datamint
+from neurofetch.operations.datamint_segment import Segmentation, attach_segmentation, load_segmentation
+from neurofetch.services.datamint import DatamintApi, UploadForm
+from neurofetch.settings import Profile
+from neurofetch.transfer.events import NullReporter, Reporter
+from neurofetch.transfer.lock import DestinationLock
+from neurofetch.transfer.results import RunResult
+from neurofetch.transfer.shard import Shard
+from neurofetch.transfer.upload import UploadItem, UploadRun, upload_all
+from neurofetch.transfer.upload_files import Discovery, FileSelection, LocalFile, find_files, mung_name, parse_mung
+from neurofetch.transfer.upload_journal import UploadJournal, default_state_root, journal_path
+from neurofetch.ui.text import human_bytes
+
+
+@dataclass(frozen=True)
+class UploadRequest:
+    paths: Sequence[Path] = ()
+    selection: FileSelection = field(default_factory=FileSelection)
+    channel: str | None = None
+    tags: Sequence[str] = ()
+    metadata_file: Path | None = None
+    mung: str | None = None
+    publish: bool = False
+    project: str | None = None
+    anonymize: bool = True
+    retain_tags: Sequence[str] = ()
+    segmentation: Path | None = None
+    segmentation_name: str | None = None
+    segmentation_names: Path | None = None
+    resource_id: str | None = None
+    dry_run: bool = False
+    shard: Shard | None = None
+
+
+class DatamintTarget:
+    """The upload engine's view of the platform: one POST per file, and the lost-answer check."""
+
+    def __init__(self, api: DatamintApi, request: UploadRequest) -> None:
+        self.api = api
+        self.request = request
+
+    def form(self, item: UploadItem) -> UploadForm:
+        metadata = item.details.get("metadata") or None
+        return UploadForm(name=item.name, source_filepath=item.label, mimetype=item.local.mimetype,
+                          channel=self.request.channel, modality=item.details.get("modality"),
+                          publish=self.request.publish or self.request.project is not None,
+                          tags=self.request.tags, metadata=metadata)
+
+    async def send(self, item: UploadItem, body: IO[bytes] | bytes, size: int) -> str:
+        return await self.api.post_resource(self.form(item), body, item.label)
+
+    async def find(self, item: UploadItem, size: int) -> str | None:
+        return await self.api.find_uploaded(self.form(item), size)
+
+
+def upload(profile: Profile, request: UploadRequest, *, reporter: Reporter | None = None, no_input: bool = True,
+           key: Secret | None = None, state_root: Path | None = None) -> RunResult:
+    """Upload ``request.paths``; the result's ``extra["resources"]`` maps each source path to its resource id."""
+    require_datamint(profile, "upload")
+    reporter = reporter or NullReporter()
+    _check_request(request)
+    mung = parse_mung(request.mung)
+    base_metadata = _metadata_file(request.metadata_file)
+    segmentation = load_segmentation(request.segmentation, request.segmentation_name, request.segmentation_names)
+    discovery = find_files(request.paths, request.selection) if request.paths else Discovery()
+    if segmentation is not None and request.resource_id is None and len(discovery.files) != 1:
+        raise UsageError(f"--segmentation attaches to one resource: upload exactly one file with it (found "
+                         f"{len(discovery.files)}), or give --resource-id ID of an uploaded one")
+    result = RunResult("upload", dry_run=request.dry_run)
+    started = time.monotonic()
+    root = state_root or default_state_root()
+    path = journal_path(root, profile.url)
+    shard = request.shard or Shard(1, 1)
+    lock_name = path.stem + ("" if shard.count == 1 else f"-shard-{shard.index}-of-{shard.count}") + ".lock"
+    try:
+        with DestinationLock(path.parent, lock_name):
+            journal = UploadJournal(path)
+            try:
+                items = _items(discovery.files, request, mung, base_metadata, journal)
+                if request.dry_run:
+                    asyncio.run(_dry_run(items, request, segmentation, journal, result, reporter))
+                else:
+                    key = key or api_key_for(profile, no_input=no_input)
+                    asyncio.run(_run(profile, key, items, request, segmentation, journal, result, reporter))
+            finally:
+                journal.close()
+    finally:
+        reporter.close()
+        result.seconds = time.monotonic() - started
+    _explain(discovery, request, result)
+    return result
+
+
+def _check_request(request: UploadRequest) -> None:
+    if not request.paths and request.resource_id is None:
+        raise UsageError("say what to upload: PATH ... (files or folders)")
+    if request.resource_id is not None and (request.paths or request.segmentation is None):
+        raise UsageError("--resource-id ID attaches a --segmentation to a resource already uploaded; "
+                         "give it without PATH")
+    for tag in request.tags:
+        if "," in tag:
+            raise UsageError(f"--tag {tag!r}: tags cannot contain a comma (the service joins tags with commas)")
+        if not tag.strip():
+            raise UsageError("--tag: a tag cannot be empty")
+    if request.retain_tags and not request.anonymize:
+        raise UsageError("--retain-tag keeps one tag during anonymization; --retain-pii turns it off entirely")
+
+
+def _metadata_file(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"--metadata {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise UsageError(f"--metadata {path} is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"--metadata {path} must hold a JSON object")
+    return data
+
+
+def _items(files: Sequence[LocalFile], request: UploadRequest, mung: list[int] | str | None,
+           base_metadata: dict[str, Any], journal: UploadJournal) -> list[UploadItem]:
+    anonymizer = None
+    if request.anonymize and any(f.is_dicom for f in files):
+        from neurofetch.anonymize import DicomAnonymizer, parse_tag
+
+        anonymizer = DicomAnonymizer(journal.anonymization_seed(), [parse_tag(t) for t in request.retain_tags])
+    items = []
+    for local in files:
+        metadata, problem = dict(base_metadata), None
+        if local.sidecar is not None:
+            try:
+                sidecar = json.loads(local.sidecar.read_text(encoding="utf-8"))
+                if not isinstance(sidecar, dict):
+                    raise ValueError("not a JSON object")
+                metadata.update(sidecar)
+            except (OSError, ValueError) as exc:
+                problem = f"its sidecar {local.sidecar.name} is unusable ({exc})"
+        modality = next((str(v) for k, v in metadata.items() if k.lower() == "modality" and v), None)
+        prepare = (lambda f, a=anonymizer: a.anonymize_file(f.path)) if anonymizer and local.is_dicom else None
+        items.append(UploadItem(local, mung_name(local.source_path, mung), prepare=prepare, problem=problem,
+                                details={"metadata": metadata, "modality": modality}))
+    return items
+
+
+async def _dry_run(items: list[UploadItem], request: UploadRequest, segmentation: Segmentation | None,
+                   journal: UploadJournal, result: RunResult, reporter: Reporter) -> None:
+    run = UploadRun(journal=journal, target=None, policy=RetryPolicy(), result=result, reporter=reporter,
+                    shard=request.shard)
+    await upload_all(items, run)
+    result.extra["resources"] = dict(sorted(run.ids.items()))
+    if segmentation is not None:
+        result.planned.append({"action": "attach segmentation", "path": str(request.segmentation),
+                               "names": segmentation.names})
+
+
+async def _run(profile: Profile, key: Secret, items: list[UploadItem], request: UploadRequest,
+               segmentation: Segmentation | None, journal: UploadJournal, result: RunResult,
+               reporter: Reporter) -> None:
+    async with make_client(profile, auth=ApiKeyAuth(key)) as client:
+        api = DatamintApi(client, profile.url, policy_for(profile))
+        await api.check_key()
+        pid = await project_id(api, request.project) if request.project else None
+        run = UploadRun(journal=journal, target=DatamintTarget(api, request), policy=api.policy, result=result,
+                        reporter=reporter, jobs=profile.jobs, shard=request.shard)
+        try:
+            await upload_all(items, run)
+        finally:
+            result.extra["resources"] = dict(sorted(run.ids.items()))
+        if result.interrupted:
+            return
+        earlier = [i for i in run.ids.values() if i not in set(run.new_ids)]
+        if (request.publish or pid) and earlier:
+            await publish_ids(api, earlier, result, reporter)
+        if pid is not None and run.ids:
+            await add_to_project(api, pid, list(dict.fromkeys(run.ids.values())), result)
+        if segmentation is not None:
+            target = request.resource_id or next(iter(run.ids.values()), None)
+            if target is not None:
+                await attach_segmentation(api, journal, target, segmentation, result)
+
+
+def _explain(discovery: Discovery, request: UploadRequest, result: RunResult) -> None:
+    if discovery.folders_not_entered and not request.selection.recursive:
+        result.messages.append(f"{discovery.folders_not_entered} subfolder(s) not entered: add -r to upload "
+                               "what is inside them")
+    if request.paths and not discovery.files:
+        result.messages.append("nothing to upload: no file matched (see `neurofetch upload --help` for the "
+                               "default exclusions)")
+    if request.dry_run:
+        anonymized = sum(1 for p in result.planned if p.get("anonymize"))
+        files = sum(1 for p in result.planned if p.get("action") == "upload")
+        result.messages.append(f"would upload {files} file(s), {human_bytes(result.bytes)} as on disk; "
+                               f"{anonymized} DICOM file(s) de-identified locally first")

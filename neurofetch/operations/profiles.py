@@ -1,0 +1,188 @@
+"""Profiles as a user sets them up: does one work, which secrets would it use, forget them.
+
+The check is one cheap, real request per service, with the credentials the profile would use.
+
+LORIS: a login (and, if asked, the password and token kept in the keyring, as `neurofetch login` does).
+Allen, NeuroVault: a one-row listing. Datamint: the connection check of its own client, an authenticated
+one-row project listing (reference/datamint.md §1.1). S3: a bucket listing through boto3, when installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from neurofetch.credentials import (
+    API_KEY_ENTRY,
+    KeyringUnavailable,
+    Secret,
+    secret_from_env,
+    stored_secret,
+)
+from neurofetch.errors import ExitCode, NeurofetchError
+from neurofetch.settings import Profile
+from neurofetch.ui.logs import register_secret
+
+CHECK_RETRIES = 1          # a set-up check should answer within seconds, not retry for minutes
+CHECK_TIMEOUT = 20.0
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """``ok`` is True (it worked), False (it did not) or None (nothing could be tried); ``message`` says why."""
+
+    ok: bool | None
+    message: str
+    stored: bool = False
+    exit_code: int = 0      # what `neurofetch-config test` exits with: 0, or the ExitCode of the problem
+
+
+def check_profile(profile: Profile, *, username: str | None = None, secret: Secret | None = None,
+                  bucket: str | None = None, store: bool = False) -> CheckOutcome:
+    """Try the profile for real. With ``store``, a secret that worked is kept in the keyring."""
+    quick = dataclasses.replace(profile, retries=CHECK_RETRIES, retry_wait_max=1.0,
+                                timeout=min(profile.timeout, CHECK_TIMEOUT))
+    try:
+        if profile.service == "loris":
+            return _check_loris(quick, username, secret, store)
+        if profile.service == "datamint":
+            return _check_datamint(quick, secret, store)
+        if profile.service == "s3":
+            return _check_s3(quick, bucket)
+        return _check_public(quick)
+    except NeurofetchError as exc:
+        return CheckOutcome(False, str(exc), exit_code=int(exc.exit_code))
+
+
+def _check_loris(profile: Profile, username: str | None, secret: Secret | None, store: bool) -> CheckOutcome:
+    from neurofetch.operations.loris import login_loris, resolve_username
+
+    username = username or resolve_username(profile, None, no_input=True)
+    password = secret or secret_from_env("password") or stored_secret(profile.keyring_service, username)
+    if password is None:
+        return CheckOutcome(None, f"no password for {username} (type one in neurofetch-config, "
+                                  "or set NEUROFETCH_PASSWORD)", exit_code=ExitCode.AUTH)
+    try:
+        outcome = login_loris(profile, username, password, store=store)
+    except KeyringUnavailable as exc:   # the login worked; only keeping the password failed
+        return CheckOutcome(True, f"logged in to {profile.url} as {username}, but nothing was stored: {exc}")
+    until = ""
+    if outcome.expires_at:
+        until = time.strftime(" (token valid until %Y-%m-%d %H:%M UTC)", time.gmtime(outcome.expires_at))
+    return CheckOutcome(True, f"logged in to {profile.url} as {username}{until}", stored=outcome.stored)
+
+
+def _check_datamint(profile: Profile, secret: Secret | None, store: bool) -> CheckOutcome:
+    from neurofetch.errors import AuthError
+    from neurofetch.operations.datamint import api_key_for, login_datamint
+
+    try:
+        key = secret or api_key_for(profile, no_input=True)
+    except AuthError:
+        return CheckOutcome(None, "no API key (type one in neurofetch-config, or set NEUROFETCH_API_KEY)",
+                            exit_code=ExitCode.AUTH)
+    register_secret(key.value)
+    message = f"the API key was accepted by {profile.url}"
+    try:
+        stored = login_datamint(profile, key, store=store)
+    except KeyringUnavailable as exc:   # the key worked; only keeping it failed
+        return CheckOutcome(True, f"{message}, but nothing was stored: {exc}")
+    return CheckOutcome(True, message, stored=stored)
+
+
+def _check_public(profile: Profile) -> CheckOutcome:
+    if profile.service == "allen":
+        body = _get_json(profile, "/api/v2/data/query.json", {"criteria": "model::Atlas,rma::options[num_rows$eq1]"},
+                         "Allen Brain Map atlas list")
+        if not isinstance(body, dict) or body.get("success") is not True:
+            return CheckOutcome(False, f"{profile.url} answered, but not like the Allen Brain Map API",
+                                exit_code=ExitCode.UNREACHABLE)
+        return CheckOutcome(True, f"the Allen Brain Map API at {profile.url} answered "
+                                  f"({body.get('total_rows', '?')} atlases)")
+    body = _get_json(profile, "/api/collections/", {"limit": 1}, "NeuroVault collection list")
+    if not isinstance(body, dict) or "count" not in body:
+        return CheckOutcome(False, f"{profile.url} answered, but not like the NeuroVault API",
+                            exit_code=ExitCode.UNREACHABLE)
+    return CheckOutcome(True, f"NeuroVault at {profile.url} answered ({body['count']} public collections)")
+
+
+def _get_json(profile: Profile, path: str, params: dict[str, Any], what: str) -> Any:
+    from neurofetch.net.http import get_json, make_client, policy_for
+
+    async def go() -> Any:
+        async with make_client(profile) as client:
+            return await get_json(client, profile.url + path, policy_for(profile), what=what, params=params)
+
+    return asyncio.run(go())
+
+
+def _check_s3(profile: Profile, bucket: str | None) -> CheckOutcome:
+    import importlib.util
+
+    if importlib.util.find_spec("boto3") is None:
+        return CheckOutcome(None, "boto3 is not installed (pip install boto3)", exit_code=ExitCode.USAGE)
+    if not bucket:
+        return CheckOutcome(None, "no bucket given to list", exit_code=ExitCode.USAGE)
+    from neurofetch.services.s3 import S3Bucket, S3Settings
+
+    settings = S3Settings(endpoint_url=profile.extra.get("endpoint_url") or profile.url or None,
+                          aws_profile=profile.extra.get("aws_profile"), region=profile.extra.get("region"),
+                          verify_tls=profile.verify_tls, jobs=1)
+    with S3Bucket(settings, bucket) as store:
+        first = next(iter(store.list_pages("")), [])
+        where = store.endpoint
+    more = "+" if len(first) >= 1000 else ""
+    return CheckOutcome(True, f"listed s3://{bucket}/ at {where}: {len(first)}{more} objects")
+
+
+def forget_secrets(profile: Profile) -> list[str]:
+    """Remove what neurofetch keeps in the keyring for this profile's server; returns what was removed."""
+    if profile.service == "loris":
+        from neurofetch.operations.loris import logout_loris
+
+        return logout_loris(profile, None)
+    if profile.service == "datamint":
+        from neurofetch.operations.datamint import logout_datamint
+
+        return logout_datamint(profile)
+    return []
+
+
+def secret_status(profile: Profile) -> list[tuple[str, str]]:
+    """Which secrets this profile would use and where they come from; never their values."""
+    masked = "********"
+    if profile.service == "s3":
+        chain = f"aws_profile {profile.extra['aws_profile']}" if profile.extra.get("aws_profile") else "the AWS chain"
+        return [("credentials", f"from {chain} (environment, ~/.aws/credentials, SSO, instance role)")]
+    if profile.service == "datamint":
+        env = secret_from_env("api_key", os.environ, "DATAMINT_API_KEY")
+        if env:
+            return [("api key", f"{masked} (from {env.source.removeprefix('env:')})")]
+        stored = stored_secret(profile.keyring_service, API_KEY_ENTRY)
+        return [("api key", f"{masked} (in the keyring)" if stored else "none stored")]
+    if profile.service != "loris":
+        return []
+    from neurofetch.net.auth import Token
+    from neurofetch.operations.loris import USER_KEY, _token_key
+
+    env = secret_from_env("password")
+    user = profile.username or getattr(stored_secret(profile.keyring_service, USER_KEY), "value", None)
+    rows = []
+    if env:
+        rows.append(("password", f"{masked} (from NEUROFETCH_PASSWORD)"))
+    elif user and stored_secret(profile.keyring_service, user):
+        rows.append(("password", f"{masked} (in the keyring, for {user})"))
+    else:
+        rows.append(("password", "none stored"))
+    token = stored_secret(profile.keyring_service, _token_key(user)) if user else None
+    if token:
+        expiry = Token.from_jwt(token.value).expires_at
+        when = "" if expiry is None else time.strftime(
+            ", valid until %Y-%m-%d %H:%M UTC" if expiry > time.time() else ", expired %Y-%m-%d %H:%M UTC",
+            time.gmtime(expiry))
+        rows.append(("token", f"{masked} (in the keyring{when})"))
+    return rows

@@ -1,0 +1,234 @@
+"""Datamint-style platform API (reference/datamint.md §2): key check, projects, resources (upload,
+list, find, publish), project membership and segmentations. Speaks HTTP only: no disk writes, no printing.
+
+Every request carries the ``apikey`` header (net/auth.ApiKeyAuth, set on the client).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+from urllib.parse import quote
+
+import httpx
+
+from neurofetch.errors import AuthError, ItemError, RemoteDataError, UnreachableError
+from neurofetch.net.http import parse_json
+from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
+
+PAGE_SIZE = 5000          # the official client's page (§2.0)
+BULK_CHUNK = 500          # ids per bulk-publish / project-add request
+TEXT = "text/plain; charset=utf-8"
+PUBLISH_CONFLICT = "must be in inbox status"
+
+
+def server_message(response: httpx.Response) -> str:
+    """The server's own words (``message`` first: NestJS puts the detail there)."""
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    if isinstance(body, dict):
+        message = body.get("message") or body.get("error") or body.get("detail")
+        if isinstance(message, list):
+            message = "; ".join(str(m) for m in message)
+        return str(message)[:300] if message else ""
+    return ""
+
+
+def check_response(response: httpx.Response, what: str) -> None:
+    """Retryable statuses raise RetryableError, 401/403 AuthError, other failures ItemError."""
+    if response.is_success:
+        return
+    retryable = status_error(response, what)
+    if retryable is not None:
+        raise retryable
+    said = server_message(response)
+    detail = f"HTTP {response.status_code}" + (f": {said}" if said else "")
+    if response.status_code in (401, 403):
+        raise AuthError(f"the Datamint server refused the API key ({detail}); check it and run "
+                        "`neurofetch login` again, or set NEUROFETCH_API_KEY")
+    raise ItemError(f"{what}: {detail}")
+
+
+@dataclass(frozen=True)
+class UploadForm:
+    """The text parts of ``POST /resources`` (§2.2), besides the file itself."""
+
+    name: str                      # the filename sent (already munged)
+    source_filepath: str           # relative to the upload root: never an absolute local path
+    mimetype: str
+    channel: str | None = None
+    modality: str | None = None
+    publish: bool = False
+    tags: Sequence[str] = ()
+    metadata: Mapping[str, Any] | None = None
+
+    def parts(self, body: IO[bytes] | bytes) -> list[tuple[str, tuple[str | None, Any, str]]]:
+        """Multipart parts in the official client's order; httpx streams a file object in 64 KiB chunks."""
+        parts: list[tuple[str, tuple[str | None, Any, str]]] = [
+            ("source", (None, b"api", TEXT)),
+            ("resource", (quote(self.name, safe=""), body, self.mimetype)),
+            ("source_filepath", (None, self.source_filepath.encode(), TEXT)),
+            ("mimetype", (None, self.mimetype.encode(), TEXT)),
+        ]
+        if self.channel:
+            parts.append(("channel", (None, self.channel.encode(), TEXT)))
+        if self.modality:
+            parts.append(("modality", (None, self.modality.encode(), TEXT)))
+        parts.append(("bypass_inbox", (None, b"true" if self.publish else b"false", TEXT)))
+        if self.tags:
+            parts.append(("tags", (None, ",".join(t.strip() for t in self.tags).encode(), TEXT)))
+        if self.metadata:
+            parts.append(("metadata", (None, json.dumps(self.metadata).encode(), "application/json")))
+        return parts
+
+
+class DatamintApi:
+    """One platform, one client. Methods that read retry by themselves; ``post_resource`` makes one
+    attempt, because whether to send it again is the upload engine's decision."""
+
+    def __init__(self, client: httpx.AsyncClient, base_url: str, policy: RetryPolicy) -> None:
+        self.client = client
+        self.base_url = base_url.rstrip("/")
+        self.policy = policy
+
+    def url(self, *segments: str) -> str:
+        return self.base_url + "/" + "/".join(quote(s, safe="") for s in segments)
+
+    async def _call(self, method: str, what: str, *segments: str, **kwargs: Any) -> Any:
+        async def attempt() -> Any:
+            response = await self.client.request(method, self.url(*segments), **kwargs)
+            check_response(response, what)
+            return parse_json(response, what) if response.content else None
+
+        return await self._retried(attempt, what)
+
+    async def _retried(self, attempt: Callable[[], Any], what: str) -> Any:
+        try:
+            return await retrying(attempt, self.policy)
+        except RetryableError as exc:
+            raise UnreachableError(f"{what}: {exc} (gave up after {self.policy.attempts} attempts)") from None
+        except httpx.TransportError as exc:
+            raise UnreachableError(f"{what}: {describe(exc)} ({self.base_url})") from None
+
+    async def check_key(self) -> None:
+        """The official client's connection check: ``GET /projects?offset=0&limit=1``."""
+        await self._call("GET", "Datamint key check", "projects", params={"offset": 0, "limit": 1})
+
+    async def projects(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        while True:
+            body = await self._call("GET", "project list", "projects",
+                                    params={"includeArchived": "true", "offset": len(found), "limit": PAGE_SIZE})
+            page = unwrap_list(body, "projects")
+            found.extend(p for p in page if isinstance(p, dict))
+            if len(page) < PAGE_SIZE:
+                return found
+
+    async def resources_page(self, params: Mapping[str, Any], offset: int) -> list[dict[str, Any]]:
+        query = {"status": "", **params, "offset": offset, "limit": PAGE_SIZE}
+        body = await self._call("GET", "resource list", "resources", params=query)
+        return [r for r in unwrap_list(body, "resources") if isinstance(r, dict)]
+
+    async def resources(self, params: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """Every matching resource; pages of 5000 until a short or empty one (§2.0)."""
+        offset = 0
+        while True:
+            page = await self.resources_page(params, offset)
+            for record in page:
+                yield record
+            offset += len(page)
+            if len(page) < PAGE_SIZE:
+                return
+
+    async def find_uploaded(self, form: UploadForm, size: int) -> str | None:
+        """Did an upload whose answer was lost arrive? Same name, source path and size (§2.3)."""
+        async for record in self.resources({"filename": form.name}):
+            if (record.get("filename") == form.name and record.get("source_filepath") == form.source_filepath
+                    and record.get("size") == size and isinstance(record.get("id"), str)):
+                return record["id"]
+        return None
+
+    async def post_resource(self, form: UploadForm, body: IO[bytes] | bytes, label: str) -> str:
+        """One ``POST /resources``; returns the new resource id."""
+        response = await self.client.post(self.url("resources"), files=form.parts(body))
+        check_response(response, f"upload of {label}")
+        reply = parse_json(response, f"upload of {label}")
+        if isinstance(reply, dict) and reply.get("error"):
+            raise ItemError(f"upload of {label}: the server said {str(reply['error'])[:200]}")
+        if not isinstance(reply, dict) or not isinstance(reply.get("id"), str):
+            raise RemoteDataError(f"upload of {label}: the answer has no resource id")
+        return reply["id"]
+
+    async def publish_one(self, resource_id: str) -> bool:
+        """True when published now, False when it already was (the server's 400, §5 bug 1)."""
+        async def attempt() -> bool:
+            response = await self.client.post(self.url("resources", resource_id, "publish"))
+            if response.status_code == 400 and PUBLISH_CONFLICT in server_message(response):
+                return False
+            if response.status_code == 404:
+                raise ItemError(f"resource {resource_id}: not found")
+            check_response(response, f"publish {resource_id}")
+            return True
+
+        return await self._retried(attempt, f"publish {resource_id}")
+
+    async def bulk_publish(self, resource_ids: Sequence[str]) -> int:
+        """How many of ``resource_ids`` were published now (already published ones are skipped)."""
+        body = await self._call("POST", "bulk publish", "resources", "bulk-publish",
+                                json={"resource_ids": list(resource_ids)})
+        count = body.get("published") if isinstance(body, dict) else None
+        return int(count) if isinstance(count, int) else len(resource_ids)
+
+    async def add_to_project(self, project_id: str, resource_ids: Sequence[str]) -> int:
+        body = await self._call("POST", "add to project", "projects", project_id, "resources",
+                                json={"resource_ids_to_add": list(resource_ids), "all_files_selected": False})
+        count = body.get("added") if isinstance(body, dict) else None
+        return int(count) if isinstance(count, int) else len(resource_ids)
+
+    async def upload_volume_segmentation(self, resource_id: str, name: str, data: bytes,
+                                         class_map: Mapping[str, str]) -> list[str]:
+        """A NIfTI label volume: ``POST /annotations/{rid}/segmentations/file`` (§2.5)."""
+        files = [("file", (quote(name, safe=""), data, "application/nifti")),
+                 ("source", (None, b"imported", TEXT)),
+                 ("segmentation_map", (None, json.dumps(dict(class_map)).encode(), "application/json"))]
+        return id_list(await self._call("POST", f"segmentation of {resource_id}", "annotations", resource_id,
+                                        "segmentations", "file", files=files), "segmentation upload")
+
+    async def create_frame_annotations(self, resource_id: str, identifiers: Sequence[str],
+                                       frame_index: int) -> list[str]:
+        dtos = [{"type": "segmentation", "identifier": identifier, "scope": "frame", "frame_index": frame_index,
+                 "source": "imported"} for identifier in identifiers]
+        return id_list(await self._call("POST", f"annotations of {resource_id}", "annotations", resource_id,
+                                        "annotations", json=dtos), "annotation creation")
+
+    async def upload_annotation_file(self, resource_id: str, annotation_id: str, name: str, png: bytes) -> None:
+        files = [("file", (quote(name, safe=""), png, "image/png"))]
+        await self._call("POST", f"mask of {resource_id}", "annotations", resource_id, "annotations",
+                         annotation_id, "file", files=files)
+
+
+def unwrap_list(body: Any, endpoint: str) -> list[Any]:
+    """The official client's unwrapping (§2.0): a bare list, ``data``/``items``, or ``data[0][endpoint]``."""
+    if isinstance(body, list):
+        return body
+    if not isinstance(body, dict):
+        raise RemoteDataError(f"{endpoint} list: unexpected answer")
+    data = body.get("data", body.get("items"))
+    if (isinstance(data, list) and len(data) == 1 and isinstance(data[0], dict)
+            and isinstance(data[0].get(endpoint), list)):
+        return data[0][endpoint]
+    if isinstance(data, list):
+        return data
+    raise RemoteDataError(f"{endpoint} list: the answer has no data list")
+
+
+def id_list(body: Any, what: str) -> list[str]:
+    if isinstance(body, list) and all(isinstance(i, str) for i in body):
+        return body
+    if isinstance(body, dict) and isinstance(body.get("id"), str):
+        return [body["id"]]
+    raise RemoteDataError(f"{what}: the answer has no ids")
