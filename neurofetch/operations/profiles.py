@@ -123,10 +123,10 @@ def _get_json(profile: Profile, path: str, params: dict[str, Any], what: str) ->
 def _check_s3(profile: Profile, bucket: str | None) -> CheckOutcome:
     import importlib.util
 
-    if importlib.util.find_spec("boto3") is None:
-        return CheckOutcome(None, "boto3 is not installed (pip install boto3)", exit_code=ExitCode.USAGE)
     if not bucket:
         return CheckOutcome(None, "no bucket given to list", exit_code=ExitCode.USAGE)
+    if importlib.util.find_spec("boto3") is None:
+        return CheckOutcome(None, "boto3 is not installed (pip install boto3)", exit_code=ExitCode.USAGE)
     from neurofetch.services.s3 import S3Bucket, S3Settings
 
     settings = S3Settings(endpoint_url=profile.extra.get("endpoint_url") or profile.url or None,
