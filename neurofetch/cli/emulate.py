@@ -47,16 +47,5 @@ def run_emulator(emulator: Emulator, port: int) -> None:
                   announce=lambda p: print_data_line(f"http://127.0.0.1:{p}{emulator.base_path}"))
 
 
-def _register_services() -> None:
-    # Each module adds its command to emulate_app when imported.
-    import importlib
-
-    for name in ("loris", "allen", "neurovault", "datamint"):
-        try:
-            importlib.import_module(f"neurofetch.cli.emulate_{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"neurofetch.cli.emulate_{name}":
-                raise
-
-
-_register_services()
+# Each module adds its command to emulate_app when imported (after emulate_app exists).
+from neurofetch.cli import emulate_allen, emulate_datamint, emulate_loris, emulate_neurovault  # noqa: E402, F401
