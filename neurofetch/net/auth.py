@@ -13,6 +13,7 @@ import httpx
 
 from neurofetch.credentials import Secret
 
+MAX_RENEWALS_PER_REQUEST = 3
 RENEW_MARGIN = 300.0   # re-login this many seconds before the token's exp ...
 RENEW_FRACTION = 0.25  # ... or this fraction of its lifetime, if that is shorter
 
@@ -117,14 +118,18 @@ class RenewingBearerAuth(httpx.Auth):
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         token = await self.current()
+        for _ in range(MAX_RENEWALS_PER_REQUEST):
+            request.headers["Authorization"] = f"Bearer {token.value.value}"
+            response = yield request
+            if response.status_code != 401:
+                return
+            # Re-login once for this token; if the fresh token is refused again before our retry
+            # (others used it up, or it expired at once), a few more rounds, each with a new login.
+            renewed = await self.renew_after_rejection(token)
+            if renewed is None:
+                return
+            token = renewed
         request.headers["Authorization"] = f"Bearer {token.value.value}"
-        response = yield request
-        if response.status_code != 401:
-            return
-        renewed = await self.renew_after_rejection(token)
-        if renewed is None:
-            return
-        request.headers["Authorization"] = f"Bearer {renewed.value.value}"
         yield request
 
 
