@@ -12,12 +12,12 @@ import logging
 import os
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from neurofetch.errors import NeurofetchError, UnreachableError, UsageError
+from neurofetch.errors import ItemError, UnreachableError, UsageError
 from neurofetch.services.s3 import (
     DEFAULT_JOBS,
     STORAGE_CLASSES,
@@ -133,6 +133,8 @@ def s3_sync(options: S3SyncOptions, *, reporter: Any = None) -> RunResult:
         result = RunResult("s3-sync", dry_run=options.dry_run)
         verb = "uploaded" if job.direction == "upload" else "downloaded"
         result.counts.update({f"to_{job.direction}" if options.dry_run else verb: 0, "skipped": 0})
+        if options.delete:
+            result.counts["to_delete" if options.dry_run else "deleted"] = 0
         result.extra.update({"direction": job.direction, "source": options.src, "destination": options.dst})
         with S3Bucket(settings, job.location.bucket) as bucket:
             runner = _Runner(bucket, job, options, result, events)
@@ -155,6 +157,7 @@ class _Runner:
         self.stopping = threading.Event()
         self.pool: ThreadPoolExecutor | None = None
         self.deletes: list[Action] = []
+        self.inflight: set[Future] = set()
         self.succeeded = 0
         self.unreachable_failures = 0
 
@@ -181,7 +184,10 @@ class _Runner:
                     continue
                 window.acquire()
                 future: Future = self.pool.submit(self._work, action)
-                future.add_done_callback(lambda _f: window.release())
+                with self.lock:
+                    self.inflight.add(future)
+                future.add_done_callback(self._settled(window))
+            self._wait_inflight()
             self.pool.shutdown(wait=True)
         except BaseException:
             self.stop()
@@ -200,11 +206,27 @@ class _Runner:
             hint = " (add --create-bucket to create it)" if self.job.direction == "upload" else ""
             raise NoSuchBucketError(f"bucket {self.job.location.bucket!r} does not exist{hint}") from None
 
+    def _settled(self, window: threading.BoundedSemaphore) -> Any:
+        def done(future: Future) -> None:
+            with self.lock:
+                self.inflight.discard(future)
+            window.release()
+        return done
+
+    def _wait_inflight(self) -> None:
+        # Waiting on futures, not Thread.join(): a join interrupted by Ctrl-C can leave the thread
+        # looking finished on CPython < 3.13, and a second join would then return at once.
+        with self.lock:
+            pending = list(self.inflight)
+        wait(pending)
+
     def stop(self) -> None:
+        """Cancel what has not started, let running items notice the stop flag, wait for them."""
         self.stopping.set()
-        self.bucket.close(cancel=True)
         if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool.shutdown(wait=False, cancel_futures=True)
+        self.bucket.close(cancel=True)
+        self._wait_inflight()
 
     def _decide_now(self, action: Action) -> bool:
         """Handle what needs no I/O on the main thread; return False for work for the pool."""
@@ -231,10 +253,14 @@ class _Runner:
         if self.stopping.is_set():
             return
         try:
-            if action.kind == "check" and not self._differs(action):
-                return
+            self._transfer(action)
         except Exception as exc:
-            self._fail(action.rel, self._message(exc))
+            if not self.stopping.is_set():
+                error = self.bucket.error(exc)
+                self._fail(action.rel, str(error), unreachable=isinstance(error, UnreachableError))
+
+    def _transfer(self, action: Action) -> None:
+        if action.kind == "check" and not self._differs(action):
             return
         kind = self.job.direction
         if self.options.dry_run:
@@ -243,16 +269,10 @@ class _Runner:
             return
         size = action.local.size if kind == "upload" else action.remote.size   # type: ignore[union-attr]
         self.reporter.started(action.rel, size)
-        try:
-            if kind == "upload":
-                self._upload(action)
-            else:
-                self._download(action)
-        except Exception as exc:
-            if self.stopping.is_set():
-                return
-            self._fail(action.rel, self._message(exc), unreachable=isinstance(self.bucket.error(exc), UnreachableError))
-            return
+        if kind == "upload":
+            self._upload(action)
+        else:
+            self._download(action)
         with self.lock:
             self.result.add(f"{kind}ed")
             self.result.bytes += size
@@ -279,7 +299,7 @@ class _Runner:
                            storage_class=self.options.storage_class, progress=self.reporter.advanced)
         after = os.stat(local.path)
         if (after.st_size, after.st_mtime_ns) != (local.size, local.mtime_ns):
-            raise NeurofetchError("the file changed while it was uploaded; run the sync again")
+            raise ItemError("the file changed while it was uploaded; run the sync again")
 
     def _download(self, action: Action) -> None:
         remote = action.remote
@@ -325,10 +345,10 @@ class _Runner:
     def _target(self, rel: str) -> str:
         if self.job.direction == "upload":
             return self.job.location.url(rel)
-        return str(local_path(self.job.root, rel))
+        return str(self.job.root.joinpath(*rel.split("/")))
 
     def _planned_copy(self, action: Action) -> None:
-        local = str(local_path(self.job.root, action.rel))
+        local = str(self.job.root.joinpath(*action.rel.split("/")))
         remote = self.job.location.url(action.rel)
         upload = self.job.direction == "upload"
         size = action.local.size if upload else action.remote.size  # type: ignore[union-attr]
@@ -340,9 +360,6 @@ class _Runner:
             self.result.planned.append(entry)
             if entry["action"] in ("upload", "download", "delete"):
                 self.result.add(f"to_{entry['action']}")
-
-    def _message(self, exc: BaseException) -> str:
-        return str(exc) if isinstance(exc, NeurofetchError) else str(self.bucket.error(exc))
 
     def _count(self, name: str) -> None:
         with self.lock:

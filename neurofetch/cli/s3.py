@@ -1,0 +1,161 @@
+"""`neurofetch s3-sync SRC DST`: a local folder ⇄ s3://bucket/prefix, aws-style, without aws's traps."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+import typer.core
+
+from neurofetch.cli.common import DryRunOption, JobsOption, ShardOption, finish, global_options, reporter_for
+
+if TYPE_CHECKING:
+    import click
+
+    from neurofetch.settings import Profile
+
+FILTER_ORDER = "neurofetch.s3.filter_order"
+
+
+class _FilterOrderCommand(typer.core.TyperCommand):
+    """Click hands --exclude and --include over as two lists; aws semantics need their interleaved
+    command-line order, so note it from the raw arguments."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        order: list[str] = []
+        index = 0
+        while index < len(args):
+            token = args[index]
+            if token == "--":
+                break
+            kind = token[2:9] if token.startswith(("--exclude", "--include")) else ""
+            if token in ("--exclude", "--include"):
+                order.append(kind)
+                index += 2
+                continue
+            if kind and token[9:10] == "=":
+                order.append(kind)
+            index += 1
+        ctx.meta[FILTER_ORDER] = order
+        return super().parse_args(ctx, args)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("s3-sync", cls=_FilterOrderCommand)(s3_sync_command)
+
+
+def s3_sync_command(
+    ctx: typer.Context,
+    src: Annotated[str, typer.Argument(help="A local folder, or s3://bucket/prefix to download from.")],
+    dst: Annotated[str, typer.Argument(help="s3://bucket/prefix to upload to, or a local folder (created if "
+                                            "missing).")],
+    endpoint_url: Annotated[str | None, typer.Option(
+        "--endpoint-url", metavar="URL",
+        help="S3-compatible endpoint (MinIO, Ceph, SeaweedFS...). Default: the profile's endpoint_url, then "
+             "AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, then AWS. Custom endpoints use path-style addressing.")] = None,
+    aws_profile: Annotated[str | None, typer.Option(
+        "--aws-profile", metavar="NAME",
+        help="Profile in ~/.aws/credentials and ~/.aws/config (default: AWS_PROFILE, then 'default'). "
+             "Credentials follow the standard AWS chain: environment, files, SSO, assume-role, instance role.")] = None,
+    region: Annotated[str | None, typer.Option(
+        "--region", metavar="REGION", help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION, the AWS "
+                                           "profile, then us-east-1).")] = None,
+    size_only: Annotated[bool, typer.Option(
+        "--size-only", help="Compare sizes only; ignore modification times.")] = False,
+    checksum: Annotated[bool, typer.Option(
+        "--checksum", help="When sizes match, compare content: the local MD5 against the ETag, multipart ETags "
+                           "included. Catches every change; reads every same-size file.")] = False,
+    delete: Annotated[bool, typer.Option(
+        "--delete", help="Delete destination files that are not in the source. Runs after the transfers, never "
+                         "when one failed, and never touches files the filters exclude.")] = False,
+    exclude: Annotated[list[str] | None, typer.Option(
+        "--exclude", metavar="PATTERN",
+        help="Leave out paths matching PATTERN (repeatable). aws-style: --exclude/--include are applied in "
+             "command-line order, the last match wins, '*' also matches '/', patterns are matched against the "
+             "path relative to SRC (unlike s5cmd, where excludes always win).")] = None,
+    include: Annotated[list[str] | None, typer.Option(
+        "--include", metavar="PATTERN",
+        help="Take paths matching PATTERN back in (repeatable; see --exclude). "
+             "Example: --exclude '*' --include '*.nii.gz'.")] = None,
+    dry_run: DryRunOption = False,
+    create_bucket: Annotated[bool, typer.Option(
+        "--create-bucket", help="Create the destination bucket if it does not exist.")] = False,
+    storage_class: Annotated[str | None, typer.Option(
+        "--storage-class", metavar="CLASS",
+        help="Storage class of uploaded objects: STANDARD, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, "
+             "GLACIER_IR, GLACIER, DEEP_ARCHIVE, ... Never compared by the sync.")] = None,
+    jobs: JobsOption = None,
+    shard: ShardOption = None,
+) -> None:
+    """Make DST like SRC: copy what is missing or changed (size, then modification time in whole seconds;
+    downloads also when the time differs at all, and set the local time, so a round trip is a no-op).
+    Multipart above 8 MiB with 8 MiB parts (ETags equal aws-cli's); downloads land in a temporary file
+    renamed into place. An interrupted sync resumes by running it again."""
+    from neurofetch.transfer.s3_sync import S3SyncOptions, s3_sync
+    from neurofetch.transfer.shard import Shard
+
+    profile = _s3_profile(ctx)
+    extra: dict[str, Any] = dict(profile.extra) if profile else {}
+    options = S3SyncOptions(
+        src=src, dst=dst,
+        endpoint_url=endpoint_url or extra.get("endpoint_url") or (profile.url if profile else None) or None,
+        aws_profile=aws_profile or extra.get("aws_profile"),
+        region=region or extra.get("region"),
+        jobs=_jobs(jobs, profile),
+        size_only=size_only, checksum=checksum, delete=delete,
+        filters=_ordered_filters(ctx, exclude or [], include or []),
+        dry_run=dry_run, create_bucket=create_bucket,
+        storage_class=storage_class.upper() if storage_class else None,
+        shard=Shard.parse(shard) if shard else None,
+        verify_tls=profile.verify_tls if profile else True,
+    )
+    finish(ctx, s3_sync(options, reporter=reporter_for(ctx)))
+
+
+def _ordered_filters(ctx: typer.Context, exclude: list[str], include: list[str]) -> list[tuple[str, str]]:
+    order: list[str] = ctx.meta.get(FILTER_ORDER, [])
+    if sorted(order) != sorted(["exclude"] * len(exclude) + ["include"] * len(include)):
+        order = ["exclude"] * len(exclude) + ["include"] * len(include)
+    values = {"exclude": iter(exclude), "include": iter(include)}
+    return [(kind, next(values[kind])) for kind in order]
+
+
+def _jobs(flag: int | None, profile: Profile | None) -> int:
+    from neurofetch.services.s3 import DEFAULT_JOBS
+    from neurofetch.settings import DEFAULT_JOBS as GENERIC_DEFAULT
+
+    if flag is not None:
+        return flag
+    if profile is not None and profile.jobs != GENERIC_DEFAULT:
+        return profile.jobs
+    return DEFAULT_JOBS   # S3 requests are cheap for the server; 16 in flight is what aws-cli-class tools use
+
+
+def _s3_profile(ctx: typer.Context) -> Profile | None:
+    """The selected profile when it is an S3 one. s3-sync also runs on flags and the AWS chain alone, so
+    no profile is fine, and a default_profile of another service is ignored."""
+    import os
+
+    from neurofetch.errors import ConfigError, UsageError
+    from neurofetch.settings import resolve_profile
+
+    options = global_options(ctx)
+    explicit = bool(options.profile or options.url or options.service
+                    or os.environ.get("NEUROFETCH_PROFILE") or os.environ.get("NEUROFETCH_URL")
+                    or os.environ.get("NEUROFETCH_SERVICE"))
+    try:
+        profile = resolve_profile(options)
+    except ConfigError:
+        if explicit:
+            raise
+        return None
+    if profile.service != "s3":
+        if explicit:
+            raise UsageError(f"profile {profile.name!r} is a {profile.service} profile; s3-sync needs service: s3")
+        return None
+    if profile.verify_tls is False:
+        from neurofetch.ui.output import print_warning
+
+        print_warning("TLS certificate verification is OFF for this S3 endpoint: anyone on the network path "
+                      "can read and alter this transfer")
+    return profile

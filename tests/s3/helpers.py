@@ -1,0 +1,82 @@
+"""Helpers for the S3 tests: a bucket on a running server, trees with explicit mtimes."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.s3.servers import REGION, S3Server
+
+OLD = int(time.time()) - 3600          # a whole-second mtime well before any upload of the session
+
+
+@dataclass
+class S3Env:
+    server: S3Server
+    bucket: str
+    client: Any
+
+    @property
+    def endpoint(self) -> str:
+        return self.server.endpoint
+
+    def url(self, prefix: str = "data") -> str:
+        return f"s3://{self.bucket}/{prefix}"
+
+    def sync(self, src: object, dst: object, **kwargs: Any) -> Any:
+        from neurofetch.transfer.s3_sync import S3SyncOptions, s3_sync
+
+        kwargs.setdefault("endpoint_url", self.endpoint)
+        kwargs.setdefault("jobs", 4)
+        return s3_sync(S3SyncOptions(str(src), str(dst), **kwargs))
+
+    def objects(self, prefix: str = "data/") -> dict[str, dict[str, Any]]:
+        found = {}
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for obj in page.get("Contents", ()):
+                found[obj["Key"][len(prefix):]] = obj
+        return found
+
+    def put(self, key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+
+    def get(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def last_modified(self, key: str) -> int:
+        return int(self.client.head_object(Bucket=self.bucket, Key=key)["LastModified"].timestamp())
+
+
+def make_client(server: S3Server) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
+                        aws_secret_access_key=server.secret_key, region_name=REGION,
+                        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}))
+
+
+def make_tree(root: Path, files: dict[str, bytes], mtime: int = OLD) -> Path:
+    for rel, data in files.items():
+        path = root.joinpath(*rel.split("/"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        os.utime(path, (mtime, mtime))
+    return root
+
+
+def read_tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def set_mtime(path: Path, mtime: float) -> None:
+    os.utime(path, (mtime, mtime))
+
+
+def wait_next_second() -> None:
+    """S3's LastModified has 1 s resolution: make the next write land in a later second."""
+    now = time.time()
+    time.sleep(int(now) + 1.05 - now)
