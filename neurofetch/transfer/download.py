@@ -178,6 +178,9 @@ def _disk_error(exc: OSError, where: Path) -> Exception:
 
 
 def _public_url(url: str, ctx: Context) -> str:
+    """The source recorded in the journal: the URL without its query (which may carry tokens)."""
+    if url.startswith(("http://", "https://")):
+        return url.split("?", 1)[0]
     full = ctx.client.base_url.join(url) if ctx.client.base_url else httpx.URL(url)
     return str(full.copy_with(query=None))
 
