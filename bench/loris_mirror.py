@@ -176,11 +176,13 @@ within {BOUND_TARGET}× of the bound: {verdict_bound}.
          f"{by_kind.get('file', 0):,}", f"{by_kind.get('qc', 0):,}", mib(rerun["run"].rss_mib), f"{share:.1%}"],
     ]
     listings = ", ".join(f"{v} {k}" for k, v in by_kind.items())
+    rerun_bound = rerun["stats"]["requests"] * args.latency / top
     rerun_text = f"""## 2. No-op re-run over the complete tree
 
 Same run and emulator as above: `neurofetch mirror` again into the complete --jobs {top} tree.
 The re-run's requests: {listings} (the listings a mirror must read to learn whether anything changed).
-Its bound: {rerun['stats']['requests']} × {args.latency * 1000:.0f} ms / {top} = {rerun['bound']:.2f} s.
+Its bound: {rerun['stats']['requests']} × {args.latency * 1000:.0f} ms / {top} = {rerun_bound:.2f} s
+(no file bytes to move).
 neurofetch reported: {rerun['result'].get('counts')}.
 
 {markdown_table(["run", "wall", "requests", "file GETs", "QC GETs", "peak RSS", "share of first run"], rerun_rows)}
