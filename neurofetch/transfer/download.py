@@ -57,7 +57,7 @@ async def download_file(item: FileItem, relpath: str, final: Path, ctx: Context)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise _disk_error(exc, final.parent) from None
+        raise disk_error(exc, final.parent) from None
     ctx.reporter.started(relpath, item.expected_size)
 
     async def attempt() -> tuple[int, str]:
@@ -68,7 +68,7 @@ async def download_file(item: FileItem, relpath: str, final: Path, ctx: Context)
         os.replace(part, final)
         mtime_ns = final.stat().st_mtime_ns
     except OSError as exc:
-        raise _disk_error(exc, final) from None
+        raise disk_error(exc, final) from None
     try:
         ctx.journal.record(relpath, size, digest, _public_url(item.url, ctx), mtime_ns)
     except sqlite3.Error as exc:   # e.g. "database or disk is full": the file is fetched again next time
@@ -107,7 +107,7 @@ async def _attempt(item: FileItem, relpath: str, part: Path, ctx: Context) -> tu
                     chunk = await anext(chunks, None)
         except OSError as exc:
             _remove(part)
-            raise _disk_error(exc, part) from None
+            raise disk_error(exc, part) from None
     if expected is not None and received != expected:
         raise RetryableError(f"{relpath}: body had {received} bytes, expected {expected}")
     if item.expected_size is not None and received != item.expected_size:
@@ -169,7 +169,7 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-def _disk_error(exc: OSError, where: Path) -> Exception:
+def disk_error(exc: OSError, where: Path) -> Exception:
     if exc.errno in DISK_ERRNOS:
         reason = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
                   errno.EROFS: "the file system is read-only"}.get(exc.errno or 0, "permission denied")

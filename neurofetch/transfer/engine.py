@@ -233,9 +233,9 @@ def _write_document(doc: Document, ctx: Context) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             temp.unlink()
-        from neurofetch.transfer.download import _disk_error
+        from neurofetch.transfer.download import disk_error
 
-        raise _disk_error(exc, final) from None
+        raise disk_error(exc, final) from None
     ctx.result.add("metadata_written")
 
 
