@@ -11,6 +11,7 @@ import httpx
 from neurofetch import __version__
 from neurofetch.errors import AuthError, ItemError, RemoteDataError, UnreachableError
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
+from neurofetch.net.wire import AiohttpTransport
 from neurofetch.settings import Profile
 
 USER_AGENT = f"neurofetch/{__version__}"
@@ -34,12 +35,13 @@ def make_client(
     httpx drops the Authorization header when a redirect leads to another origin.
     """
     connections = profile.jobs + extra_connections
+    verify = tls_setting(profile.verify_tls)
     return httpx.AsyncClient(
         auth=auth,
-        transport=transport,
-        verify=tls_setting(profile.verify_tls),
-        timeout=httpx.Timeout(profile.timeout, connect=min(30.0, profile.timeout)),
+        transport=transport or AiohttpTransport(verify=verify, max_connections=connections),
+        verify=verify,   # for the transports httpx mounts for proxies named in the environment
         limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        timeout=httpx.Timeout(profile.timeout, connect=min(30.0, profile.timeout)),
         headers={"User-Agent": USER_AGENT},
         follow_redirects=True,
     )
