@@ -7,7 +7,6 @@ then the keyring (`neurofetch login`), then a prompt on a terminal.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 import uuid
@@ -28,6 +27,7 @@ from neurofetch.credentials import (
     stored_secret,
 )
 from neurofetch.errors import AuthError, ItemError, UsageError
+from neurofetch.net import loop
 from neurofetch.net.auth import ApiKeyAuth
 from neurofetch.net.http import make_client, policy_for
 from neurofetch.services.datamint import BULK_CHUNK, DatamintApi
@@ -81,7 +81,7 @@ def with_api(profile: Profile, key: Secret, call: Callable[[DatamintApi], Awaita
         async with make_client(profile, auth=ApiKeyAuth(key)) as client:
             return await call(DatamintApi(client, profile.url, policy_for(profile)))
 
-    return asyncio.run(go())
+    return loop.run(go())
 
 
 def login_datamint(profile: Profile, key: Secret, *, store: bool = True) -> bool:

@@ -3,7 +3,6 @@ resume, then publish, add to a project and attach a segmentation as asked."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Sequence
@@ -13,6 +12,7 @@ from typing import IO, Any
 
 from neurofetch.credentials import Secret
 from neurofetch.errors import UsageError
+from neurofetch.net import loop
 from neurofetch.net.auth import ApiKeyAuth
 from neurofetch.net.http import make_client, policy_for
 from neurofetch.net.retry import RetryPolicy
@@ -96,10 +96,10 @@ def upload(profile: Profile, request: UploadRequest, *, reporter: Reporter | Non
             try:
                 items = _items(discovery.files, request, mung, base_metadata, journal)
                 if request.dry_run:
-                    asyncio.run(_dry_run(items, request, segmentation, journal, result, reporter))
+                    loop.run(_dry_run(items, request, segmentation, journal, result, reporter))
                 else:
                     key = key or api_key_for(profile, no_input=no_input)
-                    asyncio.run(_run(profile, key, items, request, segmentation, journal, result, reporter))
+                    loop.run(_run(profile, key, items, request, segmentation, journal, result, reporter))
             finally:
                 journal.close()
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from neurofetch.credentials import (
@@ -15,6 +14,7 @@ from neurofetch.credentials import (
     stored_secret,
 )
 from neurofetch.errors import AuthError, UsageError
+from neurofetch.net import loop
 from neurofetch.net.auth import RenewingBearerAuth, Token
 from neurofetch.net.http import make_client, policy_for
 from neurofetch.services.loris import LorisSelection, LorisSource, login
@@ -72,7 +72,7 @@ def login_loris(profile: Profile, username: str, password: Secret, *, store: boo
         async with make_client(profile) as client:
             return await login(client, profile.url, username, password, policy_for(profile))
 
-    token = asyncio.run(go())
+    token = loop.run(go())
     register_secret(token.value.value)
     if store:
         keyring_set(profile.keyring_service, username, password.value)

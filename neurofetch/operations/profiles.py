@@ -9,7 +9,6 @@ one-row project listing (reference/datamint.md §1.1). S3: a bucket listing thro
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 import time
@@ -24,6 +23,7 @@ from neurofetch.credentials import (
     stored_secret,
 )
 from neurofetch.errors import ExitCode, NeurofetchError
+from neurofetch.net import loop
 from neurofetch.settings import Profile
 from neurofetch.ui.logs import register_secret
 
@@ -117,7 +117,7 @@ def _get_json(profile: Profile, path: str, params: dict[str, Any], what: str) ->
         async with make_client(profile) as client:
             return await get_json(client, profile.url + path, policy_for(profile), what=what, params=params)
 
-    return asyncio.run(go())
+    return loop.run(go())
 
 
 def _check_s3(profile: Profile, bucket: str | None) -> CheckOutcome:

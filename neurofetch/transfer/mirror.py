@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 import time
 from collections.abc import Sequence
@@ -12,6 +11,7 @@ from typing import Protocol
 
 import httpx
 
+from neurofetch.net import loop
 from neurofetch.net.http import make_client, policy_for
 from neurofetch.settings import Profile
 from neurofetch.transfer import engine
@@ -62,7 +62,7 @@ def run_mirror(command: str, source: Source, profile: Profile, options: MirrorOp
                 if options.verify or options.verify_only:
                     verify_tree(dest, journal, result, reporter, forget=not options.verify_only)
                 if not options.verify_only:
-                    asyncio.run(_crawl(source, profile, dest, journal, result, reporter, options, transport))
+                    loop.run(_crawl(source, profile, dest, journal, result, reporter, options, transport))
             finally:
                 journal.close()
     except KeyboardInterrupt:
