@@ -16,6 +16,7 @@ import httpx
 from neurofetch.errors import ExitCode, ItemError, NeurofetchError
 from neurofetch.net.http import raise_for_status
 from neurofetch.net.retry import RetryableError, retrying
+from neurofetch.transfer.sink import HASH_BLOCK, PartSink, on_disk_thread
 from neurofetch.transfer.work import FileItem
 
 if TYPE_CHECKING:
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
-HASH_BLOCK = 1 << 20
 
 
 class DestinationError(NeurofetchError):
@@ -65,8 +65,7 @@ async def download_file(item: FileItem, relpath: str, final: Path, ctx: Context)
 
     size, digest = await retrying(attempt, ctx.policy)
     try:
-        os.replace(part, final)
-        mtime_ns = final.stat().st_mtime_ns
+        mtime_ns = await on_disk_thread(_place, part, final)
     except OSError as exc:
         raise disk_error(exc, final) from None
     try:
@@ -92,27 +91,30 @@ async def _attempt(item: FileItem, relpath: str, part: Path, ctx: Context) -> tu
         # Look at the first bytes before touching the .part: an error page must not replace a resumable prefix.
         first = await anext(chunks, None)
         _check_content(item, first or b"", response.headers.get("content-type", ""), relpath)
-        hasher = _hash_prefix(part, start)
-        received = start
+        sink = PartSink(part, start)
         try:
-            with open(part, "r+b" if start else "wb") as out:
-                out.seek(start)
-                out.truncate()
-                chunk = first
-                while chunk is not None:
-                    out.write(chunk)
-                    hasher.update(chunk)
-                    received += len(chunk)
-                    ctx.reporter.advanced(len(chunk))
-                    chunk = await anext(chunks, None)
+            chunk = first
+            while chunk is not None:
+                await sink.write(chunk)
+                ctx.reporter.advanced(len(chunk))
+                chunk = await anext(chunks, None)
+            digest = await sink.finish()
         except OSError as exc:
+            sink.abandon()
             _remove(part)
             raise disk_error(exc, part) from None
+        except httpx.TransportError:
+            await sink.keep_received()   # what arrived stays in the .part for the next attempt to resume from
+            raise
+        except BaseException:
+            sink.abandon()
+            raise
+    received = sink.size
     if expected is not None and received != expected:
         raise RetryableError(f"{relpath}: body had {received} bytes, expected {expected}")
     if item.expected_size is not None and received != item.expected_size:
         raise RetryableError(f"{relpath}: got {received} bytes, the listing said {item.expected_size}")
-    return received, hasher.hexdigest()
+    return received, digest
 
 
 def _resume_offset(response: httpx.Response, offset: int) -> int:
@@ -143,18 +145,10 @@ def _check_content(item: FileItem, first: bytes, content_type: str, relpath: str
             raise RetryableError(f"{relpath}: {problem}")
 
 
-def _hash_prefix(part: Path, length: int) -> hashlib._Hash:
-    hasher = hashlib.sha256()
-    if length:
-        with open(part, "rb") as existing:
-            remaining = length
-            while remaining:
-                block = existing.read(min(HASH_BLOCK, remaining))
-                if not block:
-                    raise RetryableError("partial file shrank while resuming", immediate=True)
-                hasher.update(block)
-                remaining -= len(block)
-    return hasher
+def _place(part: Path, final: Path) -> int:
+    """Rename the complete ``.part`` into place; return the file's mtime in ns for the journal."""
+    os.replace(part, final)
+    return final.stat().st_mtime_ns
 
 
 def _existing_size(part: Path) -> int:

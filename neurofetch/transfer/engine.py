@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import signal
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,12 +24,13 @@ import httpx
 
 from neurofetch.errors import AuthError, ItemError, NeurofetchError, RemoteDataError, UnreachableError
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe
-from neurofetch.transfer.download import DestinationError, download_file
+from neurofetch.transfer.download import DestinationError, disk_error, download_file
 from neurofetch.transfer.events import NullReporter, Reporter
 from neurofetch.transfer.journal import Journal
 from neurofetch.transfer.paths import UnsafeName, local_path, safe_relpath
 from neurofetch.transfer.results import RunResult
 from neurofetch.transfer.shard import Shard
+from neurofetch.transfer.sink import on_disk_thread
 from neurofetch.transfer.work import Document, FileItem, Listing, Work
 
 GIVE_UP_AFTER = 5   # consecutive unreachable failures, with nothing done yet, that end the run
@@ -144,7 +146,7 @@ async def _execute(work: Work, ctx: Context) -> Sequence[Work]:
         if isinstance(work, FileItem):
             await _fetch_file(work, ctx)
         else:
-            _write_document(work, ctx)
+            await _write_document(work, ctx)
         _succeeded(ctx)
     except asyncio.CancelledError:
         raise
@@ -211,32 +213,45 @@ async def _fetch_file(item: FileItem, ctx: Context) -> None:
     ctx.reporter.finished(relpath, "downloaded", size)
 
 
-def _write_document(doc: Document, ctx: Context) -> None:
+async def _write_document(doc: Document, ctx: Context) -> None:
     relpath = safe_relpath(doc.parts)
     final = local_path(ctx.dest, relpath)
     data = (json.dumps(doc.data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    try:
-        if final.read_bytes() == data:
-            return
-    except OSError:
-        pass
     if ctx.dry_run:
-        ctx.result.planned.append({"action": "write", "path": relpath})
+        if await on_disk_thread(_differs, final, data):
+            ctx.result.planned.append({"action": "write", "path": relpath})
         return
+    try:
+        written = await on_disk_thread(_store_document, final, data)
+    except OSError as exc:
+        raise disk_error(exc, final) from None
+    if written:
+        ctx.result.add("metadata_written")
+
+
+def _differs(final: Path, data: bytes) -> bool:
+    try:
+        return final.read_bytes() != data
+    except OSError:
+        return True
+
+
+def _store_document(final: Path, data: bytes) -> bool:
+    """Write ``data`` to ``final`` atomically unless it is already there; True when written."""
+    if not _differs(final, data):
+        return False
     # A name near the 255-byte limit is safe, but not with the temporary prefix and suffix added.
     stem = final.name if len(final.name.encode("utf-8")) <= 200 else hashlib.sha256(final.name.encode()).hexdigest()
-    temp = final.with_name(f".{stem}.{os.getpid()}.tmp")
+    temp = final.with_name(f".{stem}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         temp.write_bytes(data)
         os.replace(temp, final)
-    except OSError as exc:
+    except OSError:
         with contextlib.suppress(OSError):
             temp.unlink()
-        from neurofetch.transfer.download import disk_error
-
-        raise disk_error(exc, final) from None
-    ctx.result.add("metadata_written")
+        raise
+    return True
 
 
 def elapsed_since(start: float) -> float:
