@@ -61,7 +61,7 @@ def test_every_option_and_variable_of_every_help_screen_is_in_the_reference() ->
     for path in paths:
         screen = help_screen(path)
         part = section(text, path)
-        panel = "\n".join(re.findall(r"─ Options ─+╮\n(.*?)╰", screen, flags=re.S))
+        panel = "\n".join(re.findall(r"^Options:\n(.*?)(?:\n\S|\Z)", screen, flags=re.S | re.M))
         options = set(re.findall(r"(?<![\w-])--?[a-zA-Z][a-z0-9-]*", panel)) - {"--help", "-h"}
         if path == ("neurofetch", "mirror"):
             assert {"--shard", "--jobs", "-j"} <= options, screen              # the panel was read

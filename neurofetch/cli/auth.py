@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
 
 def login(
     ctx: typer.Context,
-    username: Annotated[str | None, typer.Option("--username", "-u", envvar="NEUROFETCH_USERNAME",
+    username: Annotated[str | None, typer.Option("--username", "-u", envvar="NEUROFETCH_USERNAME", metavar="NAME",
                                                  help="Account name (LORIS).")] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin",
                                                  help="Read the password from standard input.")] = False,
@@ -58,7 +58,7 @@ def login(
 
 def logout(
     ctx: typer.Context,
-    username: Annotated[str | None, typer.Option("--username", "-u", envvar="NEUROFETCH_USERNAME",
+    username: Annotated[str | None, typer.Option("--username", "-u", envvar="NEUROFETCH_USERNAME", metavar="NAME",
                                                  help="Account name (default: the last login).")] = None,
 ) -> None:
     """Remove the password and token that `login` kept in the keyring for this profile."""

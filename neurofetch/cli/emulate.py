@@ -10,23 +10,24 @@ if TYPE_CHECKING:
     from neurofetch.emulators.common import Emulator, Faults
 
 emulate_app = typer.Typer(
+    rich_markup_mode=None,   # plain help: it prints in a third of the time rich's takes
     name="emulate",
     help="Run a local emulator of a service on 127.0.0.1, for trying neurofetch offline and for tests. "
     "The first line printed is the base URL to use as a profile's url.",
     no_args_is_help=True,
 )
 
-PortOption = Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0 picks a free port).")]
+PortOption = Annotated[int, typer.Option("--port", metavar="PORT", help="Port on 127.0.0.1 (0 picks a free port).")]
 FaultsOption = Annotated[
     str,
     typer.Option(
-        "--faults",
+        "--faults", metavar="KNOBS",
         help="Fault knobs as key=value pairs separated by commas: latency (s), error_rate, rate_limit_rate, "
         "retry_after (s), truncate_rate, reset_rate, drip (bytes/s), token_expiry_after (requests), html_rate, "
         "missing_files (count), range_support, hostile_names, seed.",
     ),
 ]
-SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the synthetic dataset.")]
+SeedOption = Annotated[int, typer.Option("--seed", metavar="N", help="Seed of the synthetic dataset.")]
 
 
 def parse_faults(text: str) -> Faults:

@@ -15,7 +15,7 @@ def emulate_loris(
     port: PortOption = 8765,
     faults: FaultsOption = "",
     seed: SeedOption = 0,
-    candidates: Annotated[int, typer.Option("--candidates", min=0, help="Number of candidates in the dataset.")] = 6,
+    candidates: Annotated[int, typer.Option("--candidates", min=0, metavar="N", help="Number of candidates in the dataset.")] = 6,
     big_file_size: Annotated[int, typer.Option(
         "--big-file-size", min=0, metavar="BYTES",
         help="Add one file of exactly this many bytes to the first visit (0 = none). "
@@ -23,7 +23,7 @@ def emulate_loris(
     token_ttl: Annotated[float, typer.Option(
         "--token-ttl", min=0, metavar="SECONDS",
         help="Lifetime of the tokens /login hands out (LORIS uses 86400, one day).")] = 86400,
-    user: Annotated[str, typer.Option("--user", help="User name the emulator accepts.")] = "demo",
+    user: Annotated[str, typer.Option("--user", metavar="NAME", help="User name the emulator accepts.")] = "demo",
     password_stdin: Annotated[bool, typer.Option(
         "--password-stdin",
         help="Read the password the emulator accepts from the first line of standard input "

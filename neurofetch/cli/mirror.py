@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
 
 def mirror(
     ctx: typer.Context,
-    dest: Annotated[Path, typer.Argument(help="Destination folder (created if missing).")],
+    dest: Annotated[Path, typer.Argument(metavar="DEST", help="Destination folder (created if missing).")],
     candidate: Annotated[list[str] | None, typer.Option("--candidate", metavar="CANDID",
                                                         help="LORIS: only this candidate (repeatable).")] = None,
     visit: Annotated[list[str] | None, typer.Option("--visit", metavar="LABEL",
