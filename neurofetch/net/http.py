@@ -36,7 +36,7 @@ def make_client(
     """
     connections = profile.jobs + extra_connections
     verify = tls_setting(profile.verify_tls)
-    return httpx.AsyncClient(
+    return _Client(
         auth=auth,
         transport=transport or AiohttpTransport(verify=verify, max_connections=connections),
         verify=verify,   # for the transports httpx mounts for proxies named in the environment
@@ -45,6 +45,29 @@ def make_client(
         headers={"User-Agent": USER_AGENT},
         follow_redirects=True,
     )
+
+
+class _CookiesWhenSet(httpx.Cookies):
+    """httpx's cookie jar, which builds a urllib request and an email message for every response it looks
+    at (a tenth of a small request's CPU): here it looks only at responses that set a cookie."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        if "set-cookie" in response.headers:
+            super().extract_cookies(response)
+
+
+class _Client(httpx.AsyncClient):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cookies = self._cookies
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._cookies
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        self._cookies = _CookiesWhenSet(cookies)
 
 
 def policy_for(profile: Profile) -> RetryPolicy:
