@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -10,7 +10,8 @@ MAX_NAME_BYTES = 255
 WINDOWS_RESERVED = frozenset(
     ["CON", "PRN", "AUX", "NUL"] + [f"COM{i}" for i in range(1, 10)] + [f"LPT{i}" for i in range(1, 10)]
 )
-WINDOWS_FORBIDDEN = set('<>:"|?*')
+CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")   # Unicode category Cc
+WINDOWS_FORBIDDEN = re.compile('[<>:"|?*]')
 
 
 class UnsafeName(ValueError):
@@ -21,22 +22,29 @@ def check_component(name: object) -> str:
     """Return ``name`` if it is safe as one path component on every OS, else raise UnsafeName."""
     if not isinstance(name, str):
         raise UnsafeName(f"name {name!r} is not a string")
-    shown = repr(name) if len(name) <= 80 else repr(name[:77] + "...")
-    if name in ("", ".", ".."):
-        raise UnsafeName(f"name {shown} is empty or a relative reference")
-    if "/" in name or "\\" in name:
-        raise UnsafeName(f"name {shown} contains a path separator")
-    if any(unicodedata.category(ch) == "Cc" for ch in name):
-        raise UnsafeName(f"name {shown} contains a control character")
-    if any(ch in WINDOWS_FORBIDDEN for ch in name):
-        raise UnsafeName(f"name {shown} contains a character Windows forbids")
-    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
-        raise UnsafeName(f"name {shown} is longer than {MAX_NAME_BYTES} bytes")
-    if name.split(".")[0].upper().rstrip(" ") in WINDOWS_RESERVED:
-        raise UnsafeName(f"name {shown} is reserved on Windows")
-    if name.endswith((" ", ".")):
-        raise UnsafeName(f"name {shown} ends with a space or a dot")
+    problem = _problem(name)
+    if problem:
+        shown = repr(name) if len(name) <= 80 else repr(name[:77] + "...")
+        raise UnsafeName(f"name {shown} {problem}")
     return name
+
+
+def _problem(name: str) -> str | None:
+    if name in ("", ".", ".."):
+        return "is empty or a relative reference"
+    if "/" in name or "\\" in name:
+        return "contains a path separator"
+    if CONTROL_CHARACTER.search(name):
+        return "contains a control character"
+    if WINDOWS_FORBIDDEN.search(name):
+        return "contains a character Windows forbids"
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        return f"is longer than {MAX_NAME_BYTES} bytes"
+    if name.split(".")[0].upper().rstrip(" ") in WINDOWS_RESERVED:
+        return "is reserved on Windows"
+    if name.endswith((" ", ".")):
+        return "ends with a space or a dot"
+    return None
 
 
 def safe_relpath(parts: Iterable[object]) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import unicodedata
+import re
+
+CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")   # Unicode category Cc
 
 
 def human_bytes(n: float) -> str:
@@ -19,7 +21,6 @@ def plural(n: int, word: str) -> str:
 
 def printable(text: str) -> str:
     """``text`` with control characters shown as escapes: a name from a server must not drive the terminal."""
-    if not any(unicodedata.category(ch) == "Cc" for ch in text):
+    if not CONTROL_CHARACTER.search(text):
         return text
-    return "".join(ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) == "Cc" else ch
-                   for ch in text)
+    return CONTROL_CHARACTER.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
