@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 STATE_DIR = ".neurofetch"
+COMMIT_EVERY = 0.25   # seconds: a commit per file costs more than many files' downloads
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -44,6 +45,8 @@ class Journal:
     """One sqlite database per destination (per shard with --shard), safe against kill -9.
 
     ``source`` is the URL without its query string's secrets: callers pass what they fetched.
+    Changes are committed together at most ``COMMIT_EVERY`` seconds apart and on ``close``; after a
+    kill -9, the files of the last uncommitted moment are simply fetched again.
     """
 
     def __init__(self, path: Path) -> None:
@@ -54,6 +57,7 @@ class Journal:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
+            self._committed_at = time.monotonic()
         except (OSError, sqlite3.Error) as exc:
             from neurofetch.errors import UsageError
 
@@ -65,7 +69,22 @@ class Journal:
         return cls(state_dir(dest) / name)
 
     def close(self) -> None:
-        self._db.close()
+        try:
+            self.commit()
+        finally:
+            self._db.close()
+
+    def commit(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("COMMIT")
+        self._committed_at = time.monotonic()
+
+    def _change(self, sql: str, values: tuple[object, ...]) -> None:
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN")
+        self._db.execute(sql, values)
+        if time.monotonic() - self._committed_at >= COMMIT_EVERY:
+            self.commit()
 
     def get(self, path: str) -> Entry | None:
         row = self._db.execute(
@@ -73,13 +92,11 @@ class Journal:
         return Entry(*row) if row else None
 
     def record(self, path: str, size: int, sha256: str, source: str, mtime_ns: int) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
-            (path, size, sha256, source, mtime_ns, time.strftime("%Y-%m-%dT%H:%M:%S%z")),
-        )
+        self._change("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
+                     (path, size, sha256, source, mtime_ns, time.strftime("%Y-%m-%dT%H:%M:%S%z")))
 
     def forget(self, path: str) -> None:
-        self._db.execute("DELETE FROM files WHERE path = ?", (path,))
+        self._change("DELETE FROM files WHERE path = ?", (path,))
 
     def entries(self) -> Iterator[Entry]:
         yield from (Entry(*row) for row in self._db.execute(
@@ -93,8 +110,8 @@ class Journal:
         return row[0] if row else None
 
     def put_record(self, key: str, value: str) -> None:
-        self._db.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?)",
-                         (key, value, time.strftime("%Y-%m-%dT%H:%M:%S%z")))
+        self._change("INSERT OR REPLACE INTO records VALUES (?, ?, ?)",
+                     (key, value, time.strftime("%Y-%m-%dT%H:%M:%S%z")))
 
     def is_complete(self, path: str, local: Path) -> bool:
         """True when the journal has the file and the local copy still has its size and mtime."""
