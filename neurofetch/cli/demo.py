@@ -16,7 +16,8 @@ def register(app: typer.Typer) -> None:
 
 def demo(
     ctx: typer.Context,
-    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Where the demo mirror goes.")] = Path("neurofetch-demo"),
+    out: Annotated[Path, typer.Option("--out", metavar="DIR",
+                                      help="Where the demo mirror goes.")] = Path("neurofetch-demo"),
     candidates: Annotated[int, typer.Option("--candidates", min=1, max=50,
                                             help="Candidates in the demo dataset.")] = 3,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=64, help="Parallel transfers.")] = 4,

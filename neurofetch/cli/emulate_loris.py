@@ -15,7 +15,8 @@ def emulate_loris(
     port: PortOption = 8765,
     faults: FaultsOption = "",
     seed: SeedOption = 0,
-    candidates: Annotated[int, typer.Option("--candidates", min=0, metavar="N", help="Number of candidates in the dataset.")] = 6,
+    candidates: Annotated[int, typer.Option("--candidates", min=0, metavar="N",
+                                            help="Number of candidates in the dataset.")] = 6,
     big_file_size: Annotated[int, typer.Option(
         "--big-file-size", min=0, metavar="BYTES",
         help="Add one file of exactly this many bytes to the first visit (0 = none). "

@@ -14,7 +14,8 @@ IgnoreFiltersOption = Annotated[bool, typer.Option(
 ShuffleOption = Annotated[bool, typer.Option(
     "--shuffle", help="Reorder /api/collections/ and /api/images/ on every request (no ORDER BY on the real server).")]
 FileEncodingOption = Annotated[str, typer.Option(
-    "--file-encoding", metavar="ENCODING", help="Content-Encoding header of image files: utf-8 (like neurovault.org), gzip (to catch "
+    "--file-encoding", metavar="ENCODING",
+    help="Content-Encoding header of image files: utf-8 (like neurovault.org), gzip (to catch "
     "clients that let the HTTP library gunzip .nii.gz files) or none.")]
 
 

@@ -47,8 +47,8 @@ def register(app: typer.Typer) -> None:
 def s3_sync_command(
     ctx: typer.Context,
     src: Annotated[str, typer.Argument(metavar="SRC", help="A local folder, or s3://bucket/prefix to download from.")],
-    dst: Annotated[str, typer.Argument(metavar="DST", help="s3://bucket/prefix to upload to, or a local folder (created if "
-                                            "missing).")],
+    dst: Annotated[str, typer.Argument(metavar="DST", help="s3://bucket/prefix to upload to, or a local folder "
+                                                          "(created if missing).")],
     endpoint_url: Annotated[str | None, typer.Option(
         "--endpoint-url", metavar="URL",
         help="S3-compatible endpoint (MinIO, Ceph, SeaweedFS...). Default: the profile's endpoint_url, then "
