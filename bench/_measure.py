@@ -156,6 +156,24 @@ def measure(cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path 
     return run
 
 
+DROP_CACHES = Path("/proc/sys/vm/drop_caches")
+
+
+def settle() -> str:
+    """Before a timed run: flush what earlier runs wrote and, when allowed (root on Linux), drop the page cache.
+
+    Without it a run pays for its predecessors: their dirty pages are written back during it, and on ext4
+    without a journal, creating files soon after thousands were deleted costs extra kernel CPU (the inode
+    allocator skips each recently freed inode whose table block is still cached). Returns what was done,
+    for the report."""
+    os.sync()
+    try:
+        DROP_CACHES.write_text("1")
+    except OSError:
+        return "Each timed run started after `sync`."
+    return "Each timed run started after `sync` and a drop of the page cache (`vm.drop_caches=1`)."
+
+
 def _poll_hwm(pid: int, done: threading.Event, peak_kib: list[int]) -> None:
     path = f"/proc/{pid}/status"
     while True:

@@ -38,6 +38,7 @@ from _measure import (
     need,
     neurofetch_command,
     seconds,
+    settle,
     today,
     verdict,
     write_section,
@@ -62,6 +63,7 @@ def main() -> None:
     started, noise, where = time.perf_counter(), Noise(), machine()
     tmp = Path(tempfile.mkdtemp(prefix="neurofetch-bench-big-"))
     results: dict[str, list] = {"curl": [], "neurofetch": []}
+    settled = ""
     try:
         env = isolated_env(tmp / "home", NEUROFETCH_USERNAME="demo", NEUROFETCH_PASSWORD="demo")
         with Server("loris", "--candidates", "1", "--big-file-size", str(args.size)) as server:
@@ -70,6 +72,7 @@ def main() -> None:
             url = server.url + big["path"]
             for round_ in range(1, args.rounds + 1):
                 out = tmp / "curl.out"
+                settled = settle()
                 run = measure([curl, "-sS", "-f", "-H", f"@{header}", "-o", str(out), url])
                 assert out.stat().st_size == args.size, "curl got a short file"
                 out.unlink()
@@ -78,6 +81,7 @@ def main() -> None:
 
                 dest = tmp / "mirror"
                 server.clear()
+                settle()
                 run = measure([*neurofetch_command(), "--url", server.url, "--service", "loris", "--json", "mirror",
                                str(dest), "--candidate", big["candidate"], "--include", big["filename"]], env=env)
                 got = dest / big["candidate"] / big["visit"] / big["filename"]
@@ -89,6 +93,7 @@ def main() -> None:
             if not args.no_baseline:
                 dest = tmp / "baseline"
                 server.clear()
+                settle()
                 run = measure([PYTHON, str(BASELINE), server.url, str(dest), "--candidate", big["candidate"],
                                "--include", big["filename"]], env=env)
                 assert (dest / big["candidate"] / big["visit"] / big["filename"]).stat().st_size == args.size
@@ -121,6 +126,7 @@ Measured {today()} by `python bench/large_file.py` ({elapsed:.0f} s in all) on {
 
 The LORIS emulator (own process, no added latency) serves one file of {args.size:,} bytes, generated as it is sent.
 curl and neurofetch alternate for {args.rounds} rounds, each writing a new file to the same disk; medians shown.
+{settled}
 Throughput = file bytes / wall time of the whole command (neurofetch's includes its start-up, login, listings and
 the QC record; curl's only the file). Peak RSS is each client process's own (its VmHWM, read from /proc while it runs).
 

@@ -44,6 +44,7 @@ from _measure import (
     neurofetch_command,
     ratio,
     seconds,
+    settle,
     today,
     verdict,
     write_section,
@@ -82,21 +83,17 @@ def main() -> None:
         with Server("loris", *serve_args) as server:
             info = server.info
             runs: dict[str, dict] = {}
-            trash = tmp / "trash"
-            trash.mkdir(exist_ok=True)
-
-            def set_aside(tree: Path) -> None:
-                # Deleted only at the end: on ext4, files created right after thousands were deleted cost the
-                # next run extra kernel CPU (the inode allocator skips recently freed inodes one by one).
-                tree.rename(trash / f"{len(list(trash.iterdir()))}")
+            settled = ""
 
             def record(name: str, jobs: int, cmd: list[str], dest: Path, *, fresh: bool = True) -> dict:
                 """Run ``cmd``; a run shorter than REPEAT_UNDER seconds is repeated up to --repeat times in all
                 (into a fresh ``dest`` when ``fresh``) and the median run is kept."""
+                nonlocal settled
                 measured = []
                 while True:
                     if fresh and dest.exists():
-                        set_aside(dest)
+                        shutil.rmtree(dest)
+                    settled = settle()
                     server.clear()
                     print(f"{name} (jobs {jobs}) …", flush=True)
                     run = measure(cmd, env=env)
@@ -118,19 +115,19 @@ def main() -> None:
             base_dest = tmp / "baseline"
             runs["baseline"] = record("baseline", 1, [PYTHON, str(BASELINE), server.url, str(base_dest)], base_dest)
             transport = runs["baseline"]["run"].json()["transport"]
-            set_aside(base_dest)
+            shutil.rmtree(base_dest)
             for jobs in jobs_list:
                 dest = tmp / f"neurofetch-j{jobs}"
                 entry = record("neurofetch", jobs, mirror_cmd(server.url, dest, jobs), dest)
                 check(entry, info["files"], dest)
                 runs[f"j{jobs}"] = entry
                 if jobs != max(jobs_list):
-                    set_aside(dest)
+                    shutil.rmtree(dest)
             top = max(jobs_list)
             floor_dest = tmp / "floor"
             runs["floor"] = record("floor", top, [PYTHON, str(FLOOR), server.url, str(floor_dest), "--jobs", str(top)],
                                    floor_dest)
-            set_aside(floor_dest)
+            shutil.rmtree(floor_dest)
             dest = tmp / f"neurofetch-j{top}"
             rerun = record("neurofetch re-run", top, mirror_cmd(server.url, dest, top), dest, fresh=False)
             rerun["result"] = rerun["run"].json()
@@ -173,7 +170,7 @@ response. Loopback bandwidth (curl from the same emulator code without latency, 
 Bound = max(requests × {args.latency * 1000:.0f} ms / jobs, bytes / loopback bandwidth
 = {info['bytes'] / bandwidth:.2f} s). Peak RSS and client CPU (user + system seconds) are the measured process's
 own (VmHWM from /proc; CPU from wait4); emulator CPU is what the emulator process used during that run.
-Runs shorter than {REPEAT_UNDER:.0f} s were repeated (runs) and the median run is shown.
+Runs shorter than {REPEAT_UNDER:.0f} s were repeated (runs) and the median run is shown. {settled}
 
 {markdown_table(headers, rows)}
 
