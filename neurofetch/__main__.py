@@ -16,30 +16,42 @@ def run_app(module: str, argv: list[str] | None, *, prog_name: str) -> int:
     import importlib
 
     from neurofetch.errors import ExitCode, NeurofetchError
+    from neurofetch.ui.output import owe_nothing
 
+    owe_nothing()
     previous_sigterm = _sigterm_interrupts()
     try:
         app = importlib.import_module(module).app
         code = app(args=argv, prog_name=prog_name, standalone_mode=False)
     except NeurofetchError as exc:
         _error(str(exc))
-        return int(exc.exit_code)
+        done = exc.result.to_json() if hasattr(exc.result, "to_json") else None
+        return _failed(int(exc.exit_code), str(exc), done)
     except KeyboardInterrupt:
         _error("interrupted; run the same command again to resume")
-        return int(ExitCode.INTERRUPTED)
+        return _failed(int(ExitCode.INTERRUPTED), "interrupted")
     except Exception as exc:
         # Click's own usage errors carry .show() and an exit code; anything else is a bug.
         if hasattr(exc, "show") and hasattr(exc, "exit_code"):
             exc.show()
-            return int(exc.exit_code)
+            return _failed(int(exc.exit_code), exc.format_message() if hasattr(exc, "format_message") else str(exc))
         if type(exc).__name__ == "Abort":
             _error("interrupted")
-            return int(ExitCode.INTERRUPTED)
+            return _failed(int(ExitCode.INTERRUPTED), "interrupted")
         raise
     finally:
         if previous_sigterm is not None:
             signal.signal(signal.SIGTERM, previous_sigterm)
     return int(code or 0)
+
+
+def _failed(exit_code: int, error: str, done: dict[str, object] | None = None) -> int:
+    """With --json, the run's document still comes out, saying why it ended."""
+    from neurofetch.ui.logs import mask
+    from neurofetch.ui.output import print_failure_document
+
+    print_failure_document(exit_code, mask(error), done)
+    return exit_code
 
 
 def _sigterm_interrupts() -> object | None:

@@ -19,9 +19,13 @@ class ExitCode(IntEnum):
 
 
 class NeurofetchError(Exception):
-    """Base of every error a user can meet; ``str(error)`` is the one line shown to them."""
+    """Base of every error a user can meet; ``str(error)`` is the one line shown to them.
+
+    ``result`` is what a run had done when the error stopped it (a RunResult), for the --json document.
+    """
 
     exit_code: ClassVar[ExitCode] = ExitCode.PARTIAL
+    result: object | None = None
 
 
 class UsageError(NeurofetchError):

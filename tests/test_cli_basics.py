@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +95,22 @@ def test_unreachable_server_exits_5(tmp_path: Path) -> None:
     assert result.code == 5, result.stderr
     assert "cannot reach" in result.stderr or "cannot connect" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_with_json_a_run_that_an_error_ends_still_prints_its_document(tmp_path: Path, loris_env: dict) -> None:
+    refused = run_cli("--json", "mirror", tmp_path / "d", env={**loris_env, "NEUROFETCH_PASSWORD": "wrong"})
+    assert refused.code == 3
+    document = refused.json
+    assert document["status"] == "failed" and document["exit_code"] == 3 and document["command"] == "mirror"
+    assert "wrong" not in refused.stdout and document["error"] in refused.stderr
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    gone = run_cli("--json", "--url", f"http://127.0.0.1:{port}", "--service", "loris", "mirror", tmp_path / "e",
+                   env={**loris_env, "NEUROFETCH_RETRIES": "0"})
+    assert gone.code == 5 and gone.json["exit_code"] == 5 and "cannot connect" in gone.json["error"]
+
+    plain = run_cli("mirror", tmp_path / "d", env={**loris_env, "NEUROFETCH_PASSWORD": "wrong"})
+    assert plain.code == 3 and plain.stdout == ""     # without --json, stdout stays empty
+

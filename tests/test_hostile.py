@@ -161,6 +161,10 @@ def test_a_full_disk_stops_with_a_clear_error_and_the_next_run_completes(small_d
         assert full.code not in (0, 130) and full.code == 1, full.stderr
         assert "no space left on the device" in full.stderr or "disk is full" in full.stderr
         the_error_line(full.stderr)
+        document = full.json                    # --json still prints what the run had done before it stopped
+        assert document["status"] == "partial" and document["error"] in full.stderr
+        # a file placed but not yet recorded when the disk filled up is fetched again next time
+        assert 0 < document["counts"]["downloaded"] <= len(data_files(dest))
         assert_nothing_partial_taken_for_complete(dest, expected)       # no corrupt final file
         assert set(data_files(dest)) < set(expected)
 

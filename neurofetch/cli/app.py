@@ -63,6 +63,10 @@ def main_options(
     from neurofetch.ui.logs import configure_logging
 
     set_no_color(no_color)
+    if json_output:
+        from neurofetch.ui.output import owe_json_document
+
+        owe_json_document(ctx.invoked_subcommand)
     if quiet and verbose:
         raise typer.BadParameter("--quiet and --verbose exclude each other", param_hint="-q/-v")
     ctx.obj = GlobalOptions(config=config, profile=profile, url=url, service=service, json=json_output,

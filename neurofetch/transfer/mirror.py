@@ -11,6 +11,7 @@ from typing import Protocol
 
 import httpx
 
+from neurofetch.errors import NeurofetchError
 from neurofetch.net import loop
 from neurofetch.net.http import make_client, policy_for
 from neurofetch.settings import Profile
@@ -69,6 +70,9 @@ def run_mirror(command: str, source: Source, profile: Profile, options: MirrorOp
         # Ctrl-C or SIGTERM outside the transfer (logging in, verifying): the journal and the lock are
         # closed above, so the result is still the truth: say what was done, exit 130.
         result.interrupted = True
+    except NeurofetchError as exc:   # a stop (auth, disk full, lock): what was done goes into --json
+        exc.result = result
+        raise
     finally:
         reporter.close()
         result.seconds = time.monotonic() - started

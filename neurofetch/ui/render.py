@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 
 from neurofetch.transfer.results import RunResult
 from neurofetch.ui.console import make_console
+from neurofetch.ui.output import print_json_document
 from neurofetch.ui.text import human_bytes, plural, printable
 
 SHOWN_FAILURES = 20
@@ -37,8 +37,7 @@ def render_result(result: RunResult, *, json_mode: bool, quiet: bool, no_color: 
         for message in result.messages:
             console.print(message, markup=False)
     if json_mode:
-        sys.stdout.write(json.dumps(result.to_json(), sort_keys=True) + "\n")
-        sys.stdout.flush()
+        print_json_document(result.to_json())
     return int(result.exit_code)
 
 
