@@ -32,8 +32,6 @@ def main() -> None:
     args = parser.parse_args()
     started, noise, where = time.perf_counter(), Noise(), machine()
     found = {name: argv for name, argv in commands().items() if argv}
-    # What-if: Typer's plain (click) help instead of its rich one. `env` adds its own exec, about 1 ms.
-    found["TYPER_USE_RICH=0 neurofetch --help"] = ["env", "TYPER_USE_RICH=0", *found["neurofetch --help"]]
     walls = {}
     for name, argv in found.items():
         print(f"{name} …", flush=True)
@@ -63,8 +61,7 @@ measurement ({args.runs} fresh processes per command after one warm-up, wall tim
 {markdown_table(["command", "median", "best", "90th percentile", "peak RSS", "vs aws --help"], rows)}
 
 Target: median of `neurofetch --help` ≤ {TARGET_MS} ms: {verdict(help_ms <= TARGET_MS, f'{help_ms:.0f} ms')}
-({floor_ms:.0f} ms of it is the interpreter starting). The `TYPER_USE_RICH=0` row is the same command with Typer's
-rich help turned off (plain click help), to show what the rich help costs.{no_aws}
+({floor_ms:.0f} ms of it is the interpreter starting).{no_aws}
 
 Top-level imports that cost most in one `neurofetch --help` (PYTHONPROFILEIMPORTTIME, cumulative; the profiling
 itself slows imports down):
