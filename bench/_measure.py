@@ -159,14 +159,17 @@ def measure(cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path 
 DROP_CACHES = Path("/proc/sys/vm/drop_caches")
 
 
-def settle() -> str:
+def settle(*, drop_caches: bool = True) -> str:
     """Before a timed run: flush what earlier runs wrote and, when allowed (root on Linux), drop the page cache.
 
     Without it a run pays for its predecessors: their dirty pages are written back during it, and on ext4
     without a journal, creating files soon after thousands were deleted costs extra kernel CPU (the inode
-    allocator skips each recently freed inode whose table block is still cached). Returns what was done,
-    for the report."""
+    allocator skips each recently freed inode whose table block is still cached). A run that writes no files
+    (a no-op re-run) keeps the cache: dropping it would make it load Python and its libraries from disk.
+    Returns what was done, for the report."""
     os.sync()
+    if not drop_caches:
+        return "Each timed run started after `sync`."
     try:
         DROP_CACHES.write_text("1")
     except OSError:

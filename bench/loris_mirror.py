@@ -93,7 +93,8 @@ def main() -> None:
                 while True:
                     if fresh and dest.exists():
                         shutil.rmtree(dest)
-                    settled = settle()
+                    note = settle(drop_caches=fresh)
+                    settled = note if fresh else settled
                     server.clear()
                     print(f"{name} (jobs {jobs}) …", flush=True)
                     run = measure(cmd, env=env)
@@ -196,7 +197,8 @@ neurofetch --jobs {top} takes {top_entry['run'].wall / runs['floor']['run'].wall
     rerun_bound = rerun["stats"]["requests"] * args.latency / top
     rerun_text = f"""## 2. No-op re-run over the complete tree
 
-Same run and emulator as above: `neurofetch mirror` again into the complete --jobs {top} tree.
+Same run and emulator as above: `neurofetch mirror` again into the complete --jobs {top} tree, after `sync`
+but with the page cache kept (the re-run writes no files, and a cold cache would only time loading Python).
 The re-run's requests: {listings} (the listings a mirror must read to learn whether anything changed).
 Its bound: {rerun['stats']['requests']} × {args.latency * 1000:.0f} ms / {top} = {rerun_bound:.2f} s
 (no file bytes to move).
