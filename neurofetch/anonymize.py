@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import io
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -199,3 +200,73 @@ def _method_codes() -> Any:
         item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, "DCM", meaning
         codes.append(item)
     return Sequence(codes)
+
+
+PROCESSES_FROM = 32   # DICOM files to de-identify: below this, starting worker processes costs more than it saves
+
+
+class ParallelAnonymizer:
+    """De-identification for a whole upload, on all cores.
+
+    pydicom and dicognito are pure Python and hold the GIL, so on threads every file would wait for the same
+    core. With enough files, each of up to ``jobs`` worker processes (one per core at most) builds its own
+    DicomAnonymizer from the run's seed: dicognito's replacements depend only on the seed and the original
+    values, so every worker gives a patient, study or series the same new identifiers. Workers start on the
+    first file (a dry run starts none) and leave Ctrl-C and SIGTERM to the run, which stops them on ``close``.
+    """
+
+    def __init__(self, seed: str, retain: Iterable[int], *, files: int, jobs: int) -> None:
+        self._seed = seed
+        self._retain = tuple(retain)
+        cores = os.cpu_count() or 1
+        self._workers = min(cores, jobs) if files >= PROCESSES_FROM and cores > 1 and jobs > 1 else 0
+        self._local: DicomAnonymizer | None = None
+        self._pool: Any = None
+
+    async def anonymize_file(self, path: Path) -> bytes:
+        """The de-identified file's bytes (NotDicom for a file pydicom cannot take)."""
+        import asyncio
+
+        if not self._workers:
+            self._local = self._local or DicomAnonymizer(self._seed, self._retain)
+            return await asyncio.to_thread(self._local.anonymize_file, path)
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._start(), _anonymize_in_worker, str(path))
+        except BrokenProcessPool:
+            raise ItemError(f"{path.name}: the de-identification worker processes stopped unexpectedly "
+                            "(out of memory?)") from None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _start(self) -> Any:
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            # forkserver: workers forked from a clean server process, not from this one with its threads.
+            method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+            self._pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context(method),
+                                             initializer=_start_worker, initargs=(self._seed, self._retain))
+        return self._pool
+
+
+_worker_anonymizer: DicomAnonymizer | None = None
+
+
+def _start_worker(seed: str, retain: tuple[int, ...]) -> None:
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):   # the run handles these and then stops the workers
+        signal.signal(sig, signal.SIG_IGN)
+    global _worker_anonymizer
+    _worker_anonymizer = DicomAnonymizer(seed, retain)
+
+
+def _anonymize_in_worker(path: str) -> bytes:
+    assert _worker_anonymizer is not None
+    return _worker_anonymizer.anonymize_file(Path(path))

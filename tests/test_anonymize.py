@@ -132,3 +132,34 @@ def test_tags_are_read_as_users_write_them() -> None:
     assert parse_tag("(0010,0010)") == 0x00100010
     with pytest.raises(UsageError):
         parse_tag("(zz,10)")
+
+
+def test_a_large_upload_is_de_identified_on_worker_processes_and_stays_one_series(datamint, tmp_path: Path) -> None:
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    from neurofetch.anonymize import PROCESSES_FROM
+
+    folder = tmp_path / "series"
+    folder.mkdir()
+    planted = phi_dicom(tmp_path / "template.dcm")
+    template = pydicom.dcmread(tmp_path / "template.dcm")
+    count = PROCESSES_FROM + 8
+    for n in range(count):   # one series of slices: same patient, study and series, each its own instance
+        template.SOPInstanceUID = generate_uid()
+        template.file_meta.MediaStorageSOPInstanceUID = template.SOPInstanceUID
+        template.InstanceNumber = n + 1
+        template.save_as(folder / f"slice{n:03}.dcm")
+
+    result = run_cli("--json", "upload", folder, "--jobs", "4", env=env_for(datamint))
+    assert result.code == 0, result.stderr
+    records = datamint.resources()
+    assert len(records) == count
+    uploaded = [read(r.data) for r in records]
+    assert len({d.SeriesInstanceUID for d in uploaded}) == 1            # every worker mapped the series alike
+    assert len({d.StudyInstanceUID for d in uploaded}) == 1
+    assert len({str(d.PatientID) for d in uploaded}) == 1
+    assert len({d.SOPInstanceUID for d in uploaded}) == count
+    assert uploaded[0].SeriesInstanceUID != planted["SeriesInstanceUID"]
+    for record in records:
+        assert not any(needle in record.data for needle in phi_needles(planted))

@@ -3,12 +3,13 @@ resume, then publish, add to a project and attach a segmentation as asked."""
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from neurofetch.credentials import Secret
 from neurofetch.errors import UsageError
@@ -28,6 +29,9 @@ from neurofetch.transfer.upload import UploadItem, UploadRun, upload_all
 from neurofetch.transfer.upload_files import Discovery, FileSelection, LocalFile, find_files, mung_name, parse_mung
 from neurofetch.transfer.upload_journal import UploadJournal, default_state_root, journal_path
 from neurofetch.ui.text import human_bytes
+
+if TYPE_CHECKING:
+    from neurofetch.anonymize import ParallelAnonymizer
 
 
 @dataclass(frozen=True)
@@ -93,14 +97,17 @@ def upload(profile: Profile, request: UploadRequest, *, reporter: Reporter | Non
     try:
         with DestinationLock(path.parent, lock_name):
             journal = UploadJournal(path)
+            anonymizer = _anonymizer(discovery.files, request, journal, profile.jobs)
             try:
-                items = _items(discovery.files, request, mung, base_metadata, journal)
+                items = _items(discovery.files, request, mung, base_metadata, anonymizer)
                 if request.dry_run:
                     loop.run(_dry_run(items, request, segmentation, journal, result, reporter))
                 else:
                     key = key or api_key_for(profile, no_input=no_input)
                     loop.run(_run(profile, key, items, request, segmentation, journal, result, reporter))
             finally:
+                if anonymizer is not None:
+                    anonymizer.close()
                 journal.close()
     finally:
         reporter.close()
@@ -138,13 +145,19 @@ def _metadata_file(path: Path | None) -> dict[str, Any]:
     return data
 
 
-def _items(files: Sequence[LocalFile], request: UploadRequest, mung: list[int] | str | None,
-           base_metadata: dict[str, Any], journal: UploadJournal) -> list[UploadItem]:
-    anonymizer = None
-    if request.anonymize and any(f.is_dicom for f in files):
-        from neurofetch.anonymize import DicomAnonymizer, parse_tag
+def _anonymizer(files: Sequence[LocalFile], request: UploadRequest, journal: UploadJournal,
+                jobs: int) -> ParallelAnonymizer | None:
+    dicoms = sum(1 for f in files if f.is_dicom)
+    if not request.anonymize or not dicoms:
+        return None
+    from neurofetch.anonymize import ParallelAnonymizer, parse_tag
 
-        anonymizer = DicomAnonymizer(journal.anonymization_seed(), [parse_tag(t) for t in request.retain_tags])
+    return ParallelAnonymizer(journal.anonymization_seed(), [parse_tag(t) for t in request.retain_tags],
+                              files=dicoms, jobs=jobs)
+
+
+def _items(files: Sequence[LocalFile], request: UploadRequest, mung: list[int] | str | None,
+           base_metadata: dict[str, Any], anonymizer: ParallelAnonymizer | None) -> list[UploadItem]:
     items = []
     for local in files:
         metadata, problem = dict(base_metadata), None
@@ -157,7 +170,7 @@ def _items(files: Sequence[LocalFile], request: UploadRequest, mung: list[int] |
             except (OSError, ValueError) as exc:
                 problem = f"its sidecar {local.sidecar.name} is unusable ({exc})"
         modality = next((str(v) for k, v in metadata.items() if k.lower() == "modality" and v), None)
-        prepare = (lambda f, a=anonymizer: a.anonymize_file(f.path)) if anonymizer and local.is_dicom else None
+        prepare = functools.partial(anonymizer.anonymize_file, local.path) if anonymizer and local.is_dicom else None
         items.append(UploadItem(local, mung_name(local.source_path, mung), prepare=prepare, problem=problem,
                                 details={"metadata": metadata, "modality": modality}))
     return items

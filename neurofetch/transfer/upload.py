@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
@@ -33,7 +33,7 @@ NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 class UploadItem:
     local: LocalFile
     name: str                                           # the filename sent
-    prepare: Callable[[LocalFile], bytes] | None = None  # e.g. DICOM de-identification; None: send as is
+    prepare: Callable[[], Awaitable[bytes]] | None = None  # e.g. DICOM de-identification; None: as is
     problem: str | None = None                          # known before sending: the item fails
     details: dict[str, Any] = field(default_factory=dict)   # service-specific (metadata, ...)
 
@@ -139,7 +139,7 @@ async def _upload_one(item: UploadItem, run: UploadRun) -> None:
         if run.dry_run:
             _plan(item, run)
             return
-        body = await asyncio.to_thread(item.prepare, item.local) if item.prepare else None
+        body = await item.prepare() if item.prepare else None
         size = len(body) if body is not None else item.local.size
         resource_id = await _recover(item, run, entry.sent_size) if entry is not None else None
         if resource_id is None:
