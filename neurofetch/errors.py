@@ -44,6 +44,11 @@ class AuthError(NeurofetchError):
     exit_code = ExitCode.AUTH
 
 
+class ForbiddenError(AuthError):
+    """Logged in, but refused this one resource (HTTP 403): LORIS 22+ answers so for candidates of other sites
+    and projects. A mirror fails that item and goes on; where nothing else can work, it stops the run."""
+
+
 class LockedError(NeurofetchError):
     """Another run holds the destination."""
 

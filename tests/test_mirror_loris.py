@@ -120,3 +120,22 @@ def test_quiet_prints_nothing_on_success(loris, loris_env, tmp_path: Path) -> No
     result = run_cli("-q", "mirror", tmp_path / "q", env=loris_env)
     assert result.code == 0
     assert result.stderr == "" and result.stdout == ""
+
+
+def test_a_candidate_of_another_site_fails_alone_and_the_rest_is_mirrored(loris, loris_env, tmp_path: Path) -> None:
+    refused = loris.dataset.candidates[0].cand_id
+    loris.forbidden = {refused}               # LORIS 22+: 403 for candidates outside the user's sites
+    result = run_cli("--json", "mirror", tmp_path / "study", env=loris_env)
+    assert result.code == 1, result.stderr
+    [failure] = result.json["failures"]
+    assert failure["item"] == f"candidate {refused}"
+    assert "access refused (HTTP 403: Permission denied)" in failure["error"]
+    expected = {path: data for path, data in loris.dataset.expected_tree().items()
+                if not path.startswith(f"{refused}/")}
+    assert tree_files(tmp_path / "study") == expected
+
+    loris.forbidden = {c.cand_id for c in loris.dataset.candidates}   # nothing allowed (6 candidates): exit 3
+    nothing = run_cli("--json", "mirror", tmp_path / "other", env=loris_env)
+    assert nothing.code == 3, nothing.stderr
+    assert "refuses everything this account asks for" in nothing.json["error"]
+    assert tree_files(tmp_path / "other") == {}

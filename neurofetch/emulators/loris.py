@@ -157,6 +157,7 @@ class LorisEmulator(Emulator):
         self._suspended: set[str] = set()
         self._token_uses: dict[str, int] = {}
         self._missing = {f.key for f in self.dataset.files[:self.faults.missing_files]}
+        self.forbidden: set[str] = set()   # CandIDs of another site: 403 for them and all below (LORIS 22+)
 
     def build_app(self) -> Starlette:
         return Starlette(routes=[Route("/{path:path}", self._dispatch, methods=_ALL_METHODS)])
@@ -291,6 +292,8 @@ class LorisEmulator(Emulator):
         cand = self.dataset.candidate(groups[0])
         if cand is None:
             return legacy_error(404, "Unknown CandID")
+        if cand.cand_id in self.forbidden:
+            return module_response(403, {"error": "Permission denied"})
         if kind == "candidate":
             return self._with_etag(request, candidate_etag(cand), candidate_json(cand))
         visit = cand.visit(groups[1])

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from neurofetch import __version__
-from neurofetch.errors import AuthError, ItemError, RemoteDataError, UnreachableError
+from neurofetch.errors import AuthError, ForbiddenError, ItemError, RemoteDataError, UnreachableError
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
 from neurofetch.net.wire import AiohttpTransport
 from neurofetch.settings import Profile
@@ -81,8 +81,10 @@ def raise_for_status(response: httpx.Response, what: str) -> None:
     retryable = status_error(response, what)
     if retryable is not None:
         raise retryable
-    if response.status_code in (401, 403):
-        raise AuthError(f"{what}: access refused (HTTP {response.status_code}{_server_says(response)})")
+    if response.status_code == 403:
+        raise ForbiddenError(f"{what}: access refused (HTTP 403{_server_says(response)})")
+    if response.status_code == 401:
+        raise AuthError(f"{what}: access refused (HTTP 401{_server_says(response)})")
     raise ItemError(f"HTTP {response.status_code} for {what}{_server_says(response)}")
 
 

@@ -22,7 +22,14 @@ from pathlib import Path
 
 import httpx
 
-from neurofetch.errors import AuthError, ItemError, NeurofetchError, RemoteDataError, UnreachableError
+from neurofetch.errors import (
+    AuthError,
+    ForbiddenError,
+    ItemError,
+    NeurofetchError,
+    RemoteDataError,
+    UnreachableError,
+)
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe
 from neurofetch.transfer.download import DestinationError, disk_error, download_file
 from neurofetch.transfer.events import NullReporter, Reporter
@@ -51,6 +58,8 @@ class Context:
     shard: Shard | None = None
     successes: int = 0
     unreachable_streak: int = 0
+    refusals: int = 0          # items refused with HTTP 403
+    progressed: bool = False   # something below the root listings succeeded
     fatal: BaseException | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -142,14 +151,24 @@ async def _execute(work: Work, ctx: Context) -> Sequence[Work]:
             children = await work.fetch(ctx)
             ctx.reporter.queued(files=sum(isinstance(c, FileItem) for c in children))
             _succeeded(ctx)
+            ctx.progressed = ctx.progressed or not work.root
             return children
         if isinstance(work, FileItem):
             await _fetch_file(work, ctx)
         else:
             await _write_document(work, ctx)
         _succeeded(ctx)
+        ctx.progressed = True
     except asyncio.CancelledError:
         raise
+    except ForbiddenError as exc:   # one candidate of another site, say: the others go on
+        if isinstance(work, Listing) and work.root:
+            _stop(ctx, exc)
+            return ()
+        _failed(ctx, label, str(exc))
+        ctx.refusals += 1
+        if not ctx.progressed and ctx.refusals >= GIVE_UP_AFTER:
+            _stop(ctx, AuthError(f"the server refuses everything this account asks for ({exc})"))
     except (AuthError, DestinationError) as exc:
         _stop(ctx, exc)
     except (UnreachableError, RemoteDataError, RetryableError, httpx.TransportError) as exc:
