@@ -84,6 +84,18 @@ def test_each_shard_has_its_own_lock(loris, loris_env, tmp_path: Path) -> None:
     assert busy.code == 4 and free.code == 0, free.stderr
 
 
+def test_a_run_over_the_whole_tree_and_shards_exclude_each_other(loris, loris_env, tmp_path: Path) -> None:
+    dest = tmp_path / "d"
+    with LockHolder(dest, "lock") as whole_run:
+        shard = run_cli("mirror", dest, "--shard", "1/3", env=loris_env)
+    assert shard.code == 4 and f"pid {whole_run.proc.pid}" in shard.stderr
+    with LockHolder(dest, "lock-shard-2-of-3", within="lock"):   # shard 2 of 3 at work
+        whole = run_cli("mirror", dest, env=loris_env)
+        other = run_cli("mirror", dest, "--shard", "1/3", env=loris_env)
+    assert whole.code == 4 and "runs with --shard are working in it" in whole.stderr
+    assert other.code == 0, other.stderr
+
+
 def test_the_slurm_array_recipe_runs_as_written(loris, isolated_home: Path, tmp_path: Path) -> None:
     write_cron_setup(isolated_home, loris.url)           # the same profile and password file
     script = tmp_path / "mirror-preventad.sbatch"

@@ -140,11 +140,12 @@ def test_without_a_terminal_a_missing_password_is_exit_3_at_once(loris, tmp_path
 class LockHolder:
     """Another process holding DEST's lock, as a long previous run would."""
 
-    def __init__(self, dest: Path, name: str = "lock") -> None:
+    def __init__(self, dest: Path, name: str = "lock", within: str = "") -> None:
         code = ("import sys, time; from pathlib import Path; from neurofetch.transfer.lock import DestinationLock; "
-                "DestinationLock(Path(sys.argv[1]), sys.argv[2]).acquire(); print('held', flush=True); "
-                "time.sleep(120)")
-        self.proc = subprocess.Popen([sys.executable, "-c", code, str(dest), name], stdout=subprocess.PIPE, text=True)
+                "DestinationLock(Path(sys.argv[1]), sys.argv[2], within=sys.argv[3] or None).acquire(); "
+                "print('held', flush=True); time.sleep(120)")
+        self.proc = subprocess.Popen([sys.executable, "-c", code, str(dest), name, within], stdout=subprocess.PIPE,
+                                     text=True)
         assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "held"
 
     def __enter__(self) -> LockHolder:

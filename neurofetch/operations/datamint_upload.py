@@ -95,7 +95,7 @@ def upload(profile: Profile, request: UploadRequest, *, reporter: Reporter | Non
     shard = request.shard or Shard(1, 1)
     lock_name = path.stem + ("" if shard.count == 1 else f"-shard-{shard.index}-of-{shard.count}") + ".lock"
     try:
-        with DestinationLock(path.parent, lock_name):
+        with DestinationLock(path.parent, lock_name, within=None if shard.count == 1 else path.stem + ".lock"):
             journal = UploadJournal(path)
             anonymizer = _anonymizer(discovery.files, request, journal, profile.jobs)
             try:

@@ -57,7 +57,7 @@ def run_mirror(command: str, source: Source, profile: Profile, options: MirrorOp
     if options.dry_run and not dest.exists():
         dest = Path(tempfile.mkdtemp(prefix="neurofetch-dry-run-"))
     try:
-        with DestinationLock(dest, shard.lock_name):
+        with DestinationLock(dest, shard.lock_name, within=shard.tree_lock_name):
             journal = Journal.for_dest(dest, shard.journal_name)
             try:
                 if options.verify or options.verify_only:

@@ -36,3 +36,8 @@ class Shard:
     @property
     def lock_name(self) -> str:
         return "lock" if self.count == 1 else f"lock-shard-{self.index}-of-{self.count}"
+
+    @property
+    def tree_lock_name(self) -> str | None:
+        """The whole tree's lock, which a shard holds shared beside its own (None: this is the whole tree)."""
+        return None if self.count == 1 else "lock"
