@@ -88,13 +88,24 @@ def raise_for_status(response: httpx.Response, what: str) -> None:
     raise ItemError(f"HTTP {response.status_code} for {what}{_server_says(response)}")
 
 
-def _server_says(response: httpx.Response) -> str:
+def server_message(response: httpx.Response) -> str:
+    """The server's own words from a JSON error body (NestJS puts them in ``message``, LORIS in ``error``,
+    Django REST in ``detail``); empty when there are none or the body was streamed, not read."""
     try:
         body = response.json()
-    except (ValueError, UnicodeDecodeError, httpx.ResponseNotRead):   # a streamed body is not read
+    except (ValueError, UnicodeDecodeError, httpx.ResponseNotRead):
         return ""
-    message = body.get("error") or body.get("detail") or body.get("msg") if isinstance(body, dict) else None
-    return f": {str(message)[:200]}" if message else ""
+    if not isinstance(body, dict):
+        return ""
+    message = body.get("message") or body.get("error") or body.get("detail") or body.get("msg")
+    if isinstance(message, list):
+        message = "; ".join(str(m) for m in message)
+    return str(message)[:300] if message else ""
+
+
+def _server_says(response: httpx.Response) -> str:
+    said = server_message(response)
+    return f": {said}" if said else ""
 
 
 def parse_json(response: httpx.Response, what: str) -> Any:
@@ -103,6 +114,17 @@ def parse_json(response: httpx.Response, what: str) -> Any:
         return json.loads(response.content)
     except (ValueError, UnicodeDecodeError):
         raise RemoteDataError(f"{what} did not answer JSON ({response.url})") from None
+
+
+def json_field(body: Any, key: str, kind: type | tuple[type, ...], what: str, url: str | None = None) -> Any:
+    """``body[key]`` if the answer has it with the right type; otherwise an error naming what (and where)."""
+    where = f" ({url})" if url else ""
+    if not isinstance(body, dict) or key not in body:
+        raise RemoteDataError(f"{what}: the answer has no {key!r} field{where}")
+    value = body[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise RemoteDataError(f"{what}: {key!r} has the wrong type ({type(value).__name__}){where}")
+    return value
 
 
 async def get_json(client: httpx.AsyncClient, url: str, policy: RetryPolicy, *, what: str | None = None,

@@ -15,27 +15,13 @@ from urllib.parse import quote
 import httpx
 
 from neurofetch.errors import AuthError, ItemError, RemoteDataError, UnreachableError
-from neurofetch.net.http import parse_json
+from neurofetch.net.http import parse_json, server_message
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
 
 PAGE_SIZE = 5000          # the official client's page (§2.0)
 BULK_CHUNK = 500          # ids per bulk-publish / project-add request
 TEXT = "text/plain; charset=utf-8"
 PUBLISH_CONFLICT = "must be in inbox status"
-
-
-def server_message(response: httpx.Response) -> str:
-    """The server's own words (``message`` first: NestJS puts the detail there)."""
-    try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError):
-        return ""
-    if isinstance(body, dict):
-        message = body.get("message") or body.get("error") or body.get("detail")
-        if isinstance(message, list):
-            message = "; ".join(str(m) for m in message)
-        return str(message)[:300] if message else ""
-    return ""
 
 
 def check_response(response: httpx.Response, what: str) -> None:

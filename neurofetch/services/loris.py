@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -15,7 +14,7 @@ import httpx
 from neurofetch.credentials import Secret
 from neurofetch.errors import AuthError, RemoteDataError, UnreachableError
 from neurofetch.net.auth import RenewingBearerAuth, Token
-from neurofetch.net.http import get_json, parse_json
+from neurofetch.net.http import get_json, json_field, parse_json
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
 from neurofetch.transfer.engine import Context
 from neurofetch.transfer.filters import NameFilter
@@ -93,12 +92,12 @@ class LorisSource:
     async def _candidates(self, ctx: Context) -> Sequence[Work]:
         url = self._url("candidates") + "/"
         body = await get_json(ctx.client, url, ctx.policy, what="candidate list")
-        records = _field(body, "Candidates", list, "candidate list", url)
+        records = json_field(body, "Candidates", list, "candidate list", url)
         wanted = set(self.selection.candidates)
         found = set()
         work: list[Work] = []
         for record in records:
-            cand = str(_field(record, "CandID", (str, int), "candidate list", url))
+            cand = str(json_field(record, "CandID", (str, int), "candidate list", url))
             if wanted and cand not in wanted:
                 continue
             found.add(cand)
@@ -112,7 +111,7 @@ class LorisSource:
         async def fetch(ctx: Context) -> Sequence[Work]:
             url = self._url("candidates", cand)
             body = await get_json(ctx.client, url, ctx.policy, what=f"candidate {cand}")
-            visits = _field(body, "Visits", list, f"candidate {cand}", url)
+            visits = json_field(body, "Visits", list, f"candidate {cand}", url)
             if not all(isinstance(visit, str) for visit in visits):
                 raise RemoteDataError(f"candidate {cand}: 'Visits' holds something other than visit labels ({url})")
             work: list[Work] = [Document((cand, "candidate.json"), body)]
@@ -131,10 +130,10 @@ class LorisSource:
             session = await get_json(ctx.client, self._url("candidates", cand, visit), ctx.policy, what=what)
             url = self._url("candidates", cand, visit, "images")
             listing = await get_json(ctx.client, url, ctx.policy, what=f"image list of {cand}/{visit}")
-            files = _field(listing, "Files", list, f"image list of {cand}/{visit}", url)
+            files = json_field(listing, "Files", list, f"image list of {cand}/{visit}", url)
             work: list[Work] = [Document((cand, visit, "session.json"), session)]
             for record in files:
-                name = _field(record, "Filename", str, f"image list of {cand}/{visit}", url)
+                name = json_field(record, "Filename", str, f"image list of {cand}/{visit}", url)
                 if not self.selection.names.accepts(name):
                     continue
                 if not _safe(ctx, f"{cand}/{visit}/{name}", name):
@@ -156,16 +155,6 @@ class LorisSource:
             return [Document((cand, visit, f"{name}.qc.json"), body)]
 
         return fetch
-
-
-def _field(body: Any, key: str, kind: type | tuple[type, ...], what: str, url: str) -> Any:
-    """``body[key]`` if it is there with the right type; otherwise an error naming what and where."""
-    if not isinstance(body, dict) or key not in body:
-        raise RemoteDataError(f"{what}: the answer has no {key!r} field ({url})")
-    value = body[key]
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise RemoteDataError(f"{what}: {key!r} has the wrong type ({type(value).__name__}) ({url})")
-    return value
 
 
 def _safe(ctx: Context, item: str, name: str) -> bool:

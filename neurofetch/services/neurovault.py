@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from neurofetch.errors import AuthError, ItemError, RemoteDataError, UsageError
-from neurofetch.net.http import get_json
+from neurofetch.net.http import get_json, json_field
 from neurofetch.net.retry import RetryPolicy
 from neurofetch.transfer.engine import Context
 from neurofetch.transfer.filters import NameFilter
@@ -149,7 +149,7 @@ class NeuroVaultSource:
                 params = None   # ``next`` links carry the query
                 pages += 1
                 for record in _results(body, what):
-                    cid = _field(record, "id", int, what)
+                    cid = json_field(record, "id", int, what)
                     if cid in seen:
                         continue
                     seen.add(cid)
@@ -205,7 +205,7 @@ class NeuroVaultSource:
             body = await get_json(ctx.client, url, ctx.policy, what=what)
             work: list[Work] = []
             for record in _results(body, what):
-                iid = _field(record, "id", int, what)
+                iid = json_field(record, "id", int, what)
                 if iid in coll.seen_ids:   # offset paging can repeat an image (§2)
                     continue
                 coll.seen_ids.add(iid)
@@ -250,16 +250,7 @@ def _ignored_filter(doi: str, total: int, found: list[int]) -> str:
 
 
 def _results(body: Any, what: str) -> list[dict[str, Any]]:
-    results = _field(body, "results", list, what)
+    results = json_field(body, "results", list, what)
     if not all(isinstance(r, dict) for r in results):
         raise RemoteDataError(f"{what}: 'results' holds something other than records")
     return results
-
-
-def _field(body: Any, key: str, kind: type | tuple[type, ...], what: str) -> Any:
-    if not isinstance(body, dict) or key not in body:
-        raise RemoteDataError(f"{what}: the answer has no {key!r} field")
-    value = body[key]
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise RemoteDataError(f"{what}: {key!r} has the wrong type ({type(value).__name__})")
-    return value

@@ -16,7 +16,7 @@ import httpx
 from neurofetch.errors import ExitCode, ItemError, NeurofetchError
 from neurofetch.net.http import raise_for_status
 from neurofetch.net.retry import RetryableError, retrying
-from neurofetch.transfer.sink import HASH_BLOCK, PartSink, on_disk_thread
+from neurofetch.transfer.sink import PartSink, on_disk_thread
 from neurofetch.transfer.work import FileItem
 
 if TYPE_CHECKING:
@@ -177,11 +177,3 @@ def _public_url(url: str, ctx: Context) -> str:
         return url.split("?", 1)[0]
     full = ctx.client.base_url.join(url) if ctx.client.base_url else httpx.URL(url)
     return str(full.copy_with(query=None))
-
-
-def sha256_file(path: Path) -> str:
-    hasher = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(HASH_BLOCK):
-            hasher.update(block)
-    return hasher.hexdigest()

@@ -16,13 +16,13 @@ from neurofetch.net import loop
 from neurofetch.net.http import make_client, policy_for
 from neurofetch.settings import Profile
 from neurofetch.transfer import engine
-from neurofetch.transfer.download import sha256_file
 from neurofetch.transfer.events import NullReporter, Reporter
 from neurofetch.transfer.journal import Journal
 from neurofetch.transfer.lock import DestinationLock
 from neurofetch.transfer.paths import UnsafeName, local_path
 from neurofetch.transfer.results import Failure, RunResult
 from neurofetch.transfer.shard import Shard
+from neurofetch.transfer.sink import sha256_file
 from neurofetch.transfer.work import Work
 
 

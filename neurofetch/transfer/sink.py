@@ -122,3 +122,11 @@ class PartSink:
                     raise RetryableError("partial file shrank while resuming", immediate=True)
                 self._hasher.update(block)
                 remaining -= len(block)
+
+
+def sha256_file(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(HASH_BLOCK):
+            hasher.update(block)
+    return hasher.hexdigest()

@@ -22,8 +22,9 @@ from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying
 from neurofetch.transfer.events import Reporter
 from neurofetch.transfer.results import RunResult
 from neurofetch.transfer.shard import Shard
+from neurofetch.transfer.sink import sha256_file
 from neurofetch.transfer.upload_files import LocalFile
-from neurofetch.transfer.upload_journal import UploadJournal, sha256_of
+from neurofetch.transfer.upload_journal import UploadJournal
 
 GIVE_UP_AFTER = 5   # consecutive unreachable failures, with nothing done yet, that end the run
 NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -175,7 +176,7 @@ async def _content_hash(item: UploadItem, journal: UploadJournal) -> str:
     cached = journal.cached_hash(local.path, local.size, local.mtime_ns)
     if cached is not None:
         return cached
-    digest = await asyncio.to_thread(sha256_of, local.path)
+    digest = await asyncio.to_thread(sha256_file, local.path)
     journal.remember_hash(local.path, local.size, local.mtime_ns, digest)
     return digest
 

@@ -38,7 +38,6 @@ CREATE TABLE IF NOT EXISTS records (
     updated_at TEXT NOT NULL
 );
 """
-HASH_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -129,11 +128,3 @@ class UploadJournal:
             seed = self.get_record("anonymization_seed")
         assert seed is not None
         return seed
-
-
-def sha256_of(path: Path) -> str:
-    hasher = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(HASH_BLOCK):
-            hasher.update(block)
-    return hasher.hexdigest()
