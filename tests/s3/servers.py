@@ -153,6 +153,11 @@ def start_seaweed(timeout: float = 60) -> S3Server:
         shutil.rmtree(workdir, ignore_errors=True)
         raise ServerUnavailable(f"cannot run {weed}: {exc}") from exc
     server = S3Server("seaweedfs", f"http://127.0.0.1:{s3}", process, workdir, log=log)
+    return _ready(server, process, log, timeout)
+
+
+def _ready(server: S3Server, process: subprocess.Popen, log: Path, timeout: float) -> S3Server:
+    """``server`` once it answers S3 requests; stopped if it does not within ``timeout``."""
     try:
         _wait_http(server.endpoint, process, log, timeout)
         _wait_s3_ready(server, timeout)
@@ -171,10 +176,4 @@ def start_moto(timeout: float = 30) -> S3Server:
     log = workdir / "moto.log"
     process = _popen([moto, "-H", "127.0.0.1", "-p", str(port)], log)
     server = S3Server("moto", f"http://127.0.0.1:{port}", process, workdir, checks_auth=False, log=log)
-    try:
-        _wait_http(server.endpoint, process, log, timeout)
-        _wait_s3_ready(server, timeout)
-    except BaseException:
-        server.stop()
-        raise
-    return server
+    return _ready(server, process, log, timeout)
