@@ -150,15 +150,13 @@ async def _execute(work: Work, ctx: Context) -> Sequence[Work]:
         if isinstance(work, Listing):
             children = await work.fetch(ctx)
             ctx.reporter.queued(files=sum(isinstance(c, FileItem) for c in children))
-            _succeeded(ctx)
-            ctx.progressed = ctx.progressed or not work.root
+            _succeeded(ctx, work)
             return children
         if isinstance(work, FileItem):
             await _fetch_file(work, ctx)
         else:
             await _write_document(work, ctx)
-        _succeeded(ctx)
-        ctx.progressed = True
+        _succeeded(ctx, work)
     except asyncio.CancelledError:
         raise
     except ForbiddenError as exc:   # one candidate of another site, say: the others go on
@@ -198,9 +196,10 @@ def _label(work: Work) -> str:
     return "/".join(str(p) for p in work.parts)
 
 
-def _succeeded(ctx: Context) -> None:
+def _succeeded(ctx: Context, work: Work) -> None:
     ctx.successes += 1
     ctx.unreachable_streak = 0
+    ctx.progressed = ctx.progressed or not (isinstance(work, Listing) and work.root)
 
 
 def _failed(ctx: Context, label: str, error: str) -> None:
