@@ -11,7 +11,6 @@ Tree under the output folder (reference/allen.md §1–2):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import httpx
 
 from neurofetch.errors import RemoteDataError
+from neurofetch.net import json_limits
 from neurofetch.net.http import get_json
 from neurofetch.transfer.engine import Context
 from neurofetch.transfer.work import Document, FileItem, Listing, Work
@@ -301,8 +301,8 @@ class AllenSource:
 def _with_earlier_records(ctx: Context, folder: str, records: list[Record]) -> list[Record]:
     """images/ collects ids over several runs: its records file keeps the records of earlier runs."""
     try:
-        earlier = json.loads((ctx.dest / folder / RECORDS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        earlier = json_limits.loads((ctx.dest / folder / RECORDS_FILE).read_bytes(), RECORDS_FILE)
+    except (OSError, ValueError, RemoteDataError):
         return records
     if not isinstance(earlier, list):
         return records

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import hashlib
 import itertools
-import json
 import os
 import signal
 import threading
@@ -30,6 +29,7 @@ from neurofetch.errors import (
     RemoteDataError,
     UnreachableError,
 )
+from neurofetch.net import json_limits
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe
 from neurofetch.transfer.download import DestinationError, disk_error, download_file
 from neurofetch.transfer.events import NullReporter, Reporter
@@ -234,7 +234,7 @@ async def _fetch_file(item: FileItem, ctx: Context) -> None:
 async def _write_document(doc: Document, ctx: Context) -> None:
     relpath = safe_relpath(doc.parts)
     final = local_path(ctx.dest, relpath)
-    data = (json.dumps(doc.data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    data = json_limits.dumps_record(doc.data, relpath)
     if ctx.dry_run:
         if await on_disk_thread(_differs, final, data):
             ctx.result.planned.append({"action": "write", "path": relpath})
