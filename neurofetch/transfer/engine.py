@@ -23,6 +23,7 @@ import httpx
 
 from neurofetch.errors import (
     AuthError,
+    EndlessListingError,
     ForbiddenError,
     ItemError,
     NeurofetchError,
@@ -167,7 +168,7 @@ async def _execute(work: Work, ctx: Context) -> Sequence[Work]:
         ctx.refusals += 1
         if not ctx.progressed and ctx.refusals >= GIVE_UP_AFTER:
             _stop(ctx, AuthError(f"the server refuses everything this account asks for ({exc})"))
-    except (AuthError, DestinationError) as exc:
+    except (AuthError, DestinationError, EndlessListingError) as exc:
         _stop(ctx, exc)
     except (UnreachableError, RemoteDataError, RetryableError, httpx.TransportError) as exc:
         if isinstance(work, Listing) and work.root:
