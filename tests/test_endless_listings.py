@@ -22,8 +22,9 @@ def test_an_allen_answer_claiming_5_million_rows_one_per_page_stops_in_seconds_i
     with emulator.serve() as server:
         url = emulator.base_url(server)
         started = time.monotonic()
-        result = run_subprocess("--json", "atlas-image", "--atlas-images", "1", "--downsample", "6", "--out", tmp_path / "out",
-                                env={"NEUROFETCH_URL": url, "NEUROFETCH_SERVICE": "allen"}, timeout=60)
+        result = run_subprocess("--json", "atlas-image", "--atlas-images", "1", "--downsample", "6",
+                                "--out", tmp_path / "out", timeout=60,
+                                env={"NEUROFETCH_URL": url, "NEUROFETCH_SERVICE": "allen"})
         seconds = time.monotonic() - started
         queries = emulator.log.count(lambda e: e.path.endswith("/query.json"))
     assert result.code == 5, result.stderr

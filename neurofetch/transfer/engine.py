@@ -32,6 +32,7 @@ from neurofetch.errors import (
 )
 from neurofetch.net import json_limits
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe
+from neurofetch.transfer.claims import PathClaims
 from neurofetch.transfer.download import DestinationError, disk_error, download_file
 from neurofetch.transfer.events import NullReporter, Reporter
 from neurofetch.transfer.journal import Journal
@@ -63,6 +64,7 @@ class Context:
     progressed: bool = False   # something below the root listings succeeded
     fatal: BaseException | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    claims: PathClaims = field(default_factory=PathClaims)
 
     def is_complete(self, parts: Sequence[object]) -> bool:
         """True when the file at ``parts`` is recorded complete and unchanged on disk."""
@@ -103,6 +105,7 @@ async def run(roots: Sequence[Work], ctx: Context, jobs: int) -> None:
                 if pending == 0:
                     all_done.set()
 
+    roots = _admit(roots, ctx)
     for work in roots:
         put(work)
     if not roots:
@@ -146,10 +149,12 @@ async def _execute(work: Work, ctx: Context) -> Sequence[Work]:
         return ()
     if ctx.shard is not None and work.unit is not None and not ctx.shard.owns(work.unit):
         return ()
+    if not isinstance(work, Listing) and not ctx.claims.start(work):
+        return ()   # another source claims the same path: failed once, when that was found
     label = _label(work)
     try:
         if isinstance(work, Listing):
-            children = await work.fetch(ctx)
+            children = _admit(await work.fetch(ctx), ctx)
             ctx.reporter.queued(files=sum(isinstance(c, FileItem) for c in children))
             _succeeded(ctx, work)
             return children
@@ -187,6 +192,14 @@ async def _execute(work: Work, ctx: Context) -> Sequence[Work]:
     except Exception as exc:  # a bug: stop the run visibly instead of losing a worker and hanging
         _stop(ctx, exc)
     return ()
+
+
+def _admit(work: Sequence[Work], ctx: Context) -> list[Work]:
+    """``work`` without what this run already has (same path, same source); two sources for one path fail."""
+    admitted, conflicts = ctx.claims.admit(work)
+    for relpath, error in conflicts:
+        _failed(ctx, relpath, error)
+    return admitted
 
 
 def _label(work: Work) -> str:
