@@ -5,10 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 
-from neurofetch.emulators.common import Faults
+from neurofetch.emulators.common import Faults, RunningServer
 from tests.datamint_support import datamint_server, env_for
 from tests.helpers import run_cli, tree_files
 from tests.resilience_support import Recorder, assert_nothing_partial_taken_for_complete, data_files, serve_loris
@@ -68,13 +67,10 @@ def colliding(listing: bytes) -> bytes:
 def test_two_datamint_resources_with_one_destination_fail_naming_both_urls_and_neither_is_written(
         tmp_path: Path) -> None:
     dest = tmp_path / "dm"
-    proxy: Callable[[object], Recorder] = lambda app: Recorder(  # noqa: E731
-        app, transform=lambda path: colliding if path == "/resources" else None)
     with datamint_server() as emulator:
         records = [emulator.add_resource(f"scan{i}.bin", bytes([i]) * 1000, channel="ct") for i in range(3)]
-        from neurofetch.emulators.common import RunningServer
-
-        server = RunningServer(proxy(emulator.app)).start()
+        proxy = Recorder(emulator.app, transform=lambda path: colliding if path == "/resources" else None)
+        server = RunningServer(proxy).start()
         try:
             url = emulator.base_url(server)
             result = run_cli("--json", "mirror", dest, env={**env_for(emulator), "NEUROFETCH_URL": url})
