@@ -73,6 +73,11 @@ class RemoteDataError(NeurofetchError):
     exit_code = ExitCode.UNREACHABLE
 
 
+class EndlessListingError(RemoteDataError):
+    """A paged listing that cannot end (pages repeat, bring nothing, or outrun what the server announced):
+    the whole run stops, whichever page showed it."""
+
+
 class ItemError(NeurofetchError):
     """One item (file, image, resource) failed; the run goes on and ends PARTIAL."""
 

@@ -20,7 +20,9 @@ Faithful to reference/allen.md §5 where the facts are known; the invented choic
 - Unknown ids answer 404 with Rails' stock HTML page [body unconfirmed].
 - Faults: the middleware's knobs, plus ``missing_files=N`` (N images of every atlas and section data set
   answer 500 with an empty body; see ``missing_image_ids``) and ``range_support`` (206 on the JPEG).
-  ``hostile_names`` adds atlas 999000001 whose name tries to escape the destination.
+  ``hostile_names`` adds atlas 999000001 whose name tries to escape the destination. Paging faults:
+  ``claimed_total`` (the ``total_rows`` announced), ``page_rows`` (a lower ``num_rows`` cap), ``ignore_offset``
+  (``start_row`` ignored).
 """
 
 from __future__ import annotations
@@ -78,7 +80,8 @@ class AllenEmulator(Emulator):
         self.seed = seed
         self.max_pixels = max_pixels
         self.data: Dataset = build_dataset(seed, hostile=self.faults.hostile_names)
-        self.rma = RmaEngine(self.data, page_size_cap=page_size_cap)
+        self.rma = RmaEngine(self.data, page_size_cap=min(page_size_cap, self.faults.page_rows or page_size_cap),
+                             ignore_start_row=self.faults.ignore_offset)
         self.missing_image_ids: frozenset[int] = self._pick_missing(self.faults.missing_files)
         # path?query of the latest requests, in order (the request log keeps paths only)
         self.urls: deque[str] = deque(maxlen=100_000)
@@ -187,7 +190,7 @@ class AllenEmulator(Emulator):
             return _envelope({"success": False, "id": 0, "start_row": 0, "num_rows": 0, "total_rows": 0,
                               "msg": str(exc)}, 400)
         body = {"success": True, "id": 0, "start_row": page.start_row, "num_rows": len(page.rows),
-                "total_rows": page.total_rows, "msg": page.rows}
+                "total_rows": self.faults.claimed_total or page.total_rows, "msg": page.rows}
         return _envelope(body, 200, request.query_params.get("filename", "query.json"))
 
     # ----------------------------------------------------------------------------------------- images

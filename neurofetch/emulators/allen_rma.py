@@ -212,7 +212,8 @@ class Page:
 class RmaEngine:
     """Runs parsed queries against a :class:`Dataset`; ``page_size_cap`` bounds ``num_rows``."""
 
-    def __init__(self, data: Dataset, *, page_size_cap: int = 2000) -> None:
+    def __init__(self, data: Dataset, *, page_size_cap: int = 2000, ignore_start_row: bool = False) -> None:
+        self.ignore_start_row = ignore_start_row   # a fault: every page starts at the first row
         self.data = data
         self.page_size_cap = page_size_cap
         self._reverse: dict[tuple[str, str], dict[Any, list[Record]]] = {}
@@ -247,7 +248,7 @@ class RmaEngine:
         return model
 
     def _paging(self, options: Mapping[str, str], total: int) -> tuple[int, int]:
-        start = _int_option(options, "start_row", 0)
+        start = 0 if self.ignore_start_row else _int_option(options, "start_row", 0)
         raw = options.get("num_rows", str(DEFAULT_NUM_ROWS))
         count = total if raw.lower() == "all" else _int_option(options, "num_rows", DEFAULT_NUM_ROWS)
         if start < 0 or count < 0:

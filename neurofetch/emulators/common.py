@@ -45,6 +45,11 @@ class Faults:
     missing_files: int = 0        # this many listed files are broken (LORIS: 500, empty body; others: 404)
     range_support: bool = False   # serve 206 for Range requests on files
     hostile_names: bool = False   # dataset includes names that try to escape the destination
+    duplicate_entries: bool = False  # listings name each entry twice (LORIS: candidates, visits, files; Datamint)
+    ignore_offset: bool = False   # paged listings start at the first row whatever was asked (NeuroVault's ``next``
+    #                               still moves on; Datamint ``offset``, Allen ``start_row``)
+    claimed_total: int = 0        # paged listings announce this many rows (NeuroVault ``count``, Allen ``total_rows``)
+    page_rows: int = 0            # at most this many rows per page (NeuroVault, Allen; 0 = the usual cap)
     seed: int = 0                 # randomness is reproducible
 
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import mimetypes
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -154,9 +155,17 @@ class ResourceEndpoints:
         return reply({"id": record.id}, 201)
 
     async def list_resources(self, request: Request) -> Response:
-        page, total = select_resources(self.store, request.query_params)
+        page, total = select_resources(self.store, self._paging(request))
+        if self.emulator.faults.duplicate_entries:
+            page = [record for record in page for _twice in (1, 2)]
         with self.store.lock:
             return reply({"data": [{"resources": [resource_json(r, self.store) for r in page]}], "totalCount": total})
+
+    def _paging(self, request: Request) -> Mapping[str, str]:
+        """The query as the listing reads it: with ``ignore_offset``, every page starts at the first row."""
+        if not self.emulator.faults.ignore_offset:
+            return request.query_params
+        return {**request.query_params, "offset": "0"}
 
     async def not_annotated(self, request: Request) -> Response:
         annotated = {a.resource_id for a in self.store.annotations_of()}
@@ -251,7 +260,7 @@ class ResourceEndpoints:
     # --- projects --------------------------------------------------------------------------
 
     async def list_projects(self, request: Request) -> Response:
-        offset, limit = page_bounds(request.query_params)
+        offset, limit = page_bounds(self._paging(request))
         with_archived = parse_bool(request.query_params.get("includeArchived"), "includeArchived")
         with self.store.lock:
             projects = [p for p in self.store.projects.values() if with_archived or not p.archived]

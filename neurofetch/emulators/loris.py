@@ -286,7 +286,7 @@ class LorisEmulator(Emulator):
     def _legacy_get(self, kind: str, groups: tuple[str, ...], request: Request) -> Response:
         if kind == "candidates":
             rows = [candidate_row(c) for c in self.dataset.candidates]
-            return self._with_etag(request, self._candidates_etag(), {"Candidates": rows})
+            return self._with_etag(request, self._candidates_etag(), {"Candidates": self._listed(rows)})
         if not re.fullmatch(r"[0-9]{6,10}", groups[0]):
             return legacy_error(400, "Invalid CandID format")
         cand = self.dataset.candidate(groups[0])
@@ -295,20 +295,26 @@ class LorisEmulator(Emulator):
         if cand.cand_id in self.forbidden:
             return module_response(403, {"error": "Permission denied"})
         if kind == "candidate":
-            return self._with_etag(request, candidate_etag(cand), candidate_json(cand))
+            body = candidate_json(cand)
+            return self._with_etag(request, candidate_etag(cand), {**body, "Visits": self._listed(body["Visits"])})
         visit = cand.visit(groups[1])
         if visit is None:
             return legacy_error(404, f"Invalid visit {groups[1]}")
         if kind == "visit":
             return self._with_etag(request, candidate_etag(cand), visit_json(cand, visit))
         if kind == "images":
-            return self._with_etag(request, candidate_etag(cand), images_json(cand, visit))
+            body = images_json(cand, visit)
+            return self._with_etag(request, candidate_etag(cand), {**body, "Files": self._listed(body["Files"])})
         record = self.dataset.file(cand.cand_id, visit.label, groups[2])
         if record is None:
             return legacy_error(404, "File not found")
         if kind == "qc":
             return self._with_etag(request, "", qc_json(record))
         return self._file_response(record, request.headers.get("range"))
+
+    def _listed(self, entries: list[Any]) -> list[Any]:
+        """A listing's entries; with the ``duplicate_entries`` fault, each one twice."""
+        return [e for e in entries for _twice in (1, 2)] if self.faults.duplicate_entries else entries
 
     @staticmethod
     def _with_etag(request: Request, etag: str, body: Any) -> Response:

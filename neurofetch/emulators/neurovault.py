@@ -78,18 +78,23 @@ def remove_query_param(url: str, key: str) -> str:
 
 
 def paginate(items: list[Any], query: Mapping[str, str], url: str,
-             default_limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
-    """``{"count","next","previous","results"}`` for ``items`` exactly as DRF computes it for ``url``."""
+             default_limit: int = DEFAULT_LIMIT, faults: Faults | None = None) -> dict[str, Any]:
+    """``{"count","next","previous","results"}`` for ``items`` exactly as DRF computes it for ``url``
+    (unless ``faults`` asks for a page size cap, an announced count or an ignored offset)."""
+    faults = faults or Faults()
     try:
         limit = _positive_int(query["limit"], strict=True, cutoff=MAX_LIMIT)
     except (KeyError, ValueError):
         limit = default_limit
+    if faults.page_rows:
+        limit = min(limit, faults.page_rows)
     try:
         offset = _positive_int(query["offset"])
     except (KeyError, ValueError):
         offset = 0
-    count = len(items)
-    results = [] if count == 0 or offset > count else items[offset:offset + limit]
+    count = faults.claimed_total or len(items)
+    start = 0 if faults.ignore_offset else offset
+    results = [] if not items or start > len(items) else items[start:start + limit]
     following = None
     if offset + limit < count:
         following = replace_query_param(replace_query_param(url, "limit", limit), "offset", offset + limit)
@@ -230,7 +235,7 @@ class NeuroVaultEmulator(Emulator):
         items = self.data.public
         if not self.ignore_filters:
             items = _filter_collections(items, request.query_params)
-        page = paginate(self._unstable(items), request.query_params, _request_url(request), self.page_size)
+        page = paginate(self._unstable(items), request.query_params, _request_url(request), self.page_size, self.faults)
         page["results"] = [_render(c.record, _origin(request)) for c in page["results"]]
         return page
 
@@ -238,18 +243,19 @@ class NeuroVaultEmulator(Emulator):
         coll = self._collection(pk)
         origin = _origin(request)
         if sub == "nidm_results":
-            page = paginate(coll.nidm_packs, request.query_params, _request_url(request), self.page_size)
+            page = paginate(coll.nidm_packs, request.query_params, _request_url(request), self.page_size, self.faults)
             page["results"] = [_render(p, origin) for p in page["results"]]
             return page
         images = [i for i in coll.images if sub == "images" or i.record["image_type"] == "atlas"]
-        page = paginate(images, request.query_params, _request_url(request), self.page_size)
+        page = paginate(images, request.query_params, _request_url(request), self.page_size, self.faults)
         page["results"] = [self._render_image(i, origin) for i in page["results"]]
         return page
 
     def _image_list(self, request: Request, kind: str) -> dict[str, Any]:
         images = [i for c in self.data.public for i in c.images
                   if kind == "images" or i.record["image_type"] == "atlas"]
-        page = paginate(self._unstable(images), request.query_params, _request_url(request), self.page_size)
+        page = paginate(self._unstable(images), request.query_params, _request_url(request), self.page_size,
+                        self.faults)
         page["results"] = [self._render_image(i, _origin(request)) for i in page["results"]]
         return page
 

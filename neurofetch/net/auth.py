@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
@@ -12,6 +11,8 @@ from dataclasses import dataclass
 import httpx
 
 from neurofetch.credentials import Secret
+from neurofetch.errors import RemoteDataError
+from neurofetch.net import json_limits
 
 MAX_RENEWALS_PER_REQUEST = 3
 RENEW_MARGIN = 300.0   # re-login this many seconds before the token's exp ...
@@ -46,9 +47,9 @@ def jwt_expiry(token: str) -> float | None:
 def _jwt_claim(token: str, name: str) -> float | None:
     try:
         payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claims = json_limits.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)), "token")
         return float(claims[name])
-    except (IndexError, KeyError, TypeError, ValueError):
+    except (IndexError, KeyError, TypeError, ValueError, RemoteDataError):
         return None
 
 

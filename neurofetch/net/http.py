@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import ssl
 from typing import Any
 
@@ -10,6 +9,7 @@ import httpx
 
 from neurofetch import __version__
 from neurofetch.errors import AuthError, ForbiddenError, ItemError, RemoteDataError, UnreachableError
+from neurofetch.net import json_limits
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
 from neurofetch.net.wire import AiohttpTransport
 from neurofetch.settings import Profile
@@ -92,8 +92,8 @@ def server_message(response: httpx.Response) -> str:
     """The server's own words from a JSON error body (NestJS puts them in ``message``, LORIS in ``error``,
     Django REST in ``detail``); empty when there are none or the body was streamed, not read."""
     try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError, httpx.ResponseNotRead):
+        body = json_limits.loads(response.content, "error answer")
+    except (ValueError, RemoteDataError, httpx.ResponseNotRead):
         return ""
     if not isinstance(body, dict):
         return ""
@@ -109,10 +109,11 @@ def _server_says(response: httpx.Response) -> str:
 
 
 def parse_json(response: httpx.Response, what: str) -> Any:
-    """Decode a JSON body whatever its Content-Type (LORIS legacy serves JSON as text/html)."""
+    """Decode a JSON body whatever its Content-Type (LORIS legacy serves JSON as text/html); JSON nested
+    too deeply is refused, naming the URL."""
     try:
-        return json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
+        return json_limits.loads(response.content, f"{what} ({response.url})")
+    except ValueError:
         raise RemoteDataError(f"{what} did not answer JSON ({response.url})") from None
 
 

@@ -11,7 +11,6 @@ Tree under the output folder (reference/allen.md §1–2):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,13 +18,16 @@ from typing import Any
 import httpx
 
 from neurofetch.errors import RemoteDataError
+from neurofetch.net import json_limits
 from neurofetch.net.http import get_json
+from neurofetch.services.paging import Pager
 from neurofetch.transfer.engine import Context
 from neurofetch.transfer.work import Document, FileItem, Listing, Work
 
 QUERY_PATH = "/api/v2/data/query.json"
 PAGE_SIZE = 2000            # allensdk's pager uses 2000; a server that caps lower is followed
 IDS_PER_QUERY = 200         # keeps an [id$in...] query URL well under common length limits
+WINDOW = 4                  # pages of one query asked for at once
 ORDER = "[order$eq'sub_images.section_number']"
 RECORDS_FILE = "images.json"
 
@@ -140,11 +142,13 @@ def svg_check(first: bytes, content_type: str) -> str | None:
 
 
 class RecordSet:
-    """The records of one or more RMA queries, their pages fetched in parallel.
+    """The records of one or more RMA queries, their pages fetched a few at a time in parallel.
 
-    The first page's ``total_rows`` says how many more pages to enqueue. Records become downloads as
-    each page arrives; when the last page is in, ``complete`` adds the closing work (records file,
-    failures for ids nobody had). A page that failed means no closing work: the run is partial anyway.
+    The first page's ``total_rows`` and length say where the next pages start; up to ``WINDOW`` of them are
+    asked for at once, and each page that arrives asks for the next one, so nothing is sized from the server's
+    count. Records become downloads as each page arrives; when the last page is in, ``complete`` adds the
+    closing work (records file, failures for ids nobody had). A page that failed means no closing work: the
+    run is partial anyway.
     """
 
     def __init__(self, query_url: str, what: str, queries: Sequence[str], to_work: Callable[[Record], Sequence[Work]],
@@ -157,6 +161,9 @@ class RecordSet:
         self.page_size = page_size
         self.pending = len(self.queries)
         self.records: dict[int, Record] = {}
+        self.pagers = [Pager(what, query_url) for _ in self.queries]
+        self.next_start: list[int] = [0] * len(self.queries)   # the first row no page has been asked for yet
+        self.steps: list[int] = [page_size] * len(self.queries)
 
     def roots(self) -> list[Listing]:
         return [Listing(self._label(i, 0), self._page(i, criteria, 0, self.page_size, first=True), root=True)
@@ -174,20 +181,22 @@ class RecordSet:
                                   params={"criteria": paged(criteria, start, rows)})
             records, total = read_envelope(body, label)
             got = len(records)
-            expected = min(rows, total - start)
-            if got == 0 and expected > 0:
-                raise RemoteDataError(f"{label}: no rows, though total_rows is {total}")
+            expected = max(0, min(rows, total - start))
+            fresh = self.pagers[index].page([r["id"] for r in records], more=got < expected or start + got < total,
+                                            claimed=total)
             work: list[Work] = []
             if first:
                 # A server that caps num_rows below what was asked answers a short first page:
                 # its length is the page size that works.
-                step = got if got < expected else rows
-                work += [self._schedule(index, criteria, later, min(step, total - later))
-                         for later in range(got, total, step)]
+                self.steps[index] = got if got < expected else rows
+                self.next_start[index] = got
+                work += self._next_pages(index, criteria, total, WINDOW)
             elif got < expected:
                 work.append(self._schedule(index, criteria, start + got, expected - got))
+            else:
+                work += self._next_pages(index, criteria, total, 1)
             for record in records:
-                if record["id"] not in self.records:   # rows can shift between pages
+                if record["id"] in fresh and record["id"] not in self.records:   # rows can shift between pages
                     self.records[record["id"]] = record
                     work.extend(self.to_work(record))
             self.pending -= 1
@@ -197,6 +206,16 @@ class RecordSet:
             return work
 
         return fetch
+
+    def _next_pages(self, index: int, criteria: str, total: int, count: int) -> list[Listing]:
+        """Up to ``count`` more pages of query ``index``, from the first row not yet asked for."""
+        pages: list[Listing] = []
+        while len(pages) < count and self.next_start[index] < total:
+            start = self.next_start[index]
+            rows = min(self.steps[index], total - start)
+            self.next_start[index] = start + rows
+            pages.append(self._schedule(index, criteria, start, rows))
+        return pages
 
     def _schedule(self, index: int, criteria: str, start: int, rows: int) -> Listing:
         self.pending += 1
@@ -301,8 +320,8 @@ class AllenSource:
 def _with_earlier_records(ctx: Context, folder: str, records: list[Record]) -> list[Record]:
     """images/ collects ids over several runs: its records file keeps the records of earlier runs."""
     try:
-        earlier = json.loads((ctx.dest / folder / RECORDS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        earlier = json_limits.loads((ctx.dest / folder / RECORDS_FILE).read_bytes(), RECORDS_FILE)
+    except (OSError, ValueError, RemoteDataError):
         return records
     if not isinstance(earlier, list):
         return records

@@ -7,7 +7,7 @@ Every request carries the ``apikey`` header (net/auth.ApiKeyAuth, set on the cli
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import quote
@@ -17,6 +17,7 @@ import httpx
 from neurofetch.errors import AuthError, ItemError, RemoteDataError, UnreachableError
 from neurofetch.net.http import parse_json, server_message
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
+from neurofetch.services.paging import Pager
 
 PAGE_SIZE = 5000          # the official client's page (§2.0)
 BULK_CHUNK = 500          # ids per bulk-publish / project-add request
@@ -106,11 +107,15 @@ class DatamintApi:
 
     async def projects(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
+        pager = Pager("project list", self.url("projects"))
+        offset = 0
         while True:
             body = await self._call("GET", "project list", "projects",
-                                    params={"includeArchived": "true", "offset": len(found), "limit": PAGE_SIZE})
-            page = unwrap_list(body, "projects")
-            found.extend(p for p in page if isinstance(p, dict))
+                                    params={"includeArchived": "true", "offset": offset, "limit": PAGE_SIZE})
+            page = [p for p in unwrap_list(body, "projects") if isinstance(p, dict)]
+            fresh = pager.page(map(row_key, page), more=len(page) >= PAGE_SIZE)
+            found.extend(p for p in page if row_key(p) in fresh)
+            offset += len(page)
             if len(page) < PAGE_SIZE:
                 return found
 
@@ -120,15 +125,21 @@ class DatamintApi:
         return [r for r in unwrap_list(body, "resources") if isinstance(r, dict)]
 
     async def resources(self, params: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        """Every matching resource; pages of 5000 until a short or empty one (§2.0)."""
+        """Every matching resource, once; pages of 5000 until a short or empty one (§2.0)."""
         offset = 0
+        pager = self.resource_pager()
         while True:
             page = await self.resources_page(params, offset)
+            fresh = pager.page(map(row_key, page), more=len(page) >= PAGE_SIZE)
             for record in page:
-                yield record
+                if row_key(record) in fresh:
+                    yield record
             offset += len(page)
             if len(page) < PAGE_SIZE:
                 return
+
+    def resource_pager(self) -> Pager:
+        return Pager("resource list", self.url("resources"))
 
     async def find_uploaded(self, form: UploadForm, size: int) -> str | None:
         """Did an upload whose answer was lost arrive? Same name, source path and size (§2.3)."""
@@ -195,6 +206,12 @@ class DatamintApi:
         files = [("file", (quote(name, safe=""), png, "image/png"))]
         await self._call("POST", f"mask of {resource_id}", "annotations", resource_id, "annotations",
                          annotation_id, "file", files=files)
+
+
+def row_key(record: dict[str, Any]) -> Hashable:
+    """What identifies a listed record: its id, or (without one) the whole record."""
+    key = record.get("id")
+    return key if isinstance(key, (str, int)) else repr(sorted(record.items(), key=lambda item: str(item[0])))
 
 
 def unwrap_list(body: Any, endpoint: str) -> list[Any]:

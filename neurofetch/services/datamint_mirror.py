@@ -14,7 +14,8 @@ from neurofetch.credentials import Secret
 from neurofetch.net.auth import ApiKeyAuth
 from neurofetch.net.retry import RetryPolicy
 from neurofetch.services import datamint as api_module
-from neurofetch.services.datamint import DatamintApi
+from neurofetch.services.datamint import DatamintApi, row_key
+from neurofetch.services.paging import Pager
 from neurofetch.transfer.engine import Context
 from neurofetch.transfer.filters import NameFilter
 from neurofetch.transfer.paths import UnsafeName, safe_relpath
@@ -62,18 +63,22 @@ class DatamintSource:
         await DatamintApi(client, self.base_url, self.policy).check_key()
 
     def roots(self) -> Sequence[Work]:
-        return [Listing("resource list", self._page_task(0), root=True)]
+        return [Listing("resource list", self._page_task(0, None), root=True)]
 
-    def _page_task(self, offset: int):
+    def _page_task(self, offset: int, pager: Pager | None):
         async def fetch(ctx: Context) -> Sequence[Work]:
             api = DatamintApi(ctx.client, self.base_url, ctx.policy)
+            listing = pager or api.resource_pager()
             page = await api.resources_page(self.selection.params(), offset)
+            full = len(page) >= api_module.PAGE_SIZE
+            fresh = listing.page(map(row_key, page), more=full)
             work: list[Work] = []
             for record in page:
-                work.extend(self._resource_work(api, record, ctx))
-            if len(page) == api_module.PAGE_SIZE:
+                if row_key(record) in fresh:   # a row repeated within the page is the engine's to drop
+                    work.extend(self._resource_work(api, record, ctx))
+            if full:
                 following = offset + len(page)
-                work.append(Listing(f"resource list from {following}", self._page_task(following)))
+                work.append(Listing(f"resource list from {following}", self._page_task(following, listing)))
             return work
 
         return fetch

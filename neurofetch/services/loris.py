@@ -14,7 +14,7 @@ import httpx
 from neurofetch.credentials import Secret
 from neurofetch.errors import AuthError, RemoteDataError, UnreachableError
 from neurofetch.net.auth import RenewingBearerAuth, Token
-from neurofetch.net.http import get_json, json_field, parse_json
+from neurofetch.net.http import get_json, json_field, parse_json, server_message
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
 from neurofetch.transfer.engine import Context
 from neurofetch.transfer.filters import NameFilter
@@ -41,7 +41,7 @@ async def login(client: httpx.AsyncClient, base_url: str, username: str, passwor
     except httpx.TransportError as exc:
         raise UnreachableError(f"cannot reach LORIS at {base_url}: {describe(exc)}") from None
     if response.status_code in (400, 401, 403):
-        message = _error_text(response) or f"HTTP {response.status_code}"
+        message = server_message(response) or f"HTTP {response.status_code}"
         raise AuthError(f"LORIS refused the login for {username!r}: {message}")
     if not response.is_success:
         raise UnreachableError(f"LORIS login at {base_url} answered HTTP {response.status_code}")
@@ -50,14 +50,6 @@ async def login(client: httpx.AsyncClient, base_url: str, username: str, passwor
     if not isinstance(token, str) or not token:
         raise RemoteDataError(f"LORIS login answered without a token ({url})")
     return Token.from_jwt(token)
-
-
-def _error_text(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    return str(body.get("error", "")).strip() if isinstance(body, dict) else ""
 
 
 @dataclass(frozen=True)

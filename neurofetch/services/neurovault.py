@@ -18,6 +18,7 @@ import httpx
 from neurofetch.errors import AuthError, ItemError, RemoteDataError, UsageError
 from neurofetch.net.http import get_json, json_field
 from neurofetch.net.retry import RetryPolicy
+from neurofetch.services.paging import Pager
 from neurofetch.transfer.engine import Context
 from neurofetch.transfer.filters import NameFilter
 from neurofetch.transfer.paths import UnsafeName, check_component
@@ -84,10 +85,10 @@ def _matches(value: Any, wanted: Sequence[str]) -> bool:
 
 @dataclass
 class _Collection:
-    """What the page listings of one collection share: ids and file names already seen."""
+    """What the page listings of one collection share: the pager (ids seen), file names and pages already seen."""
 
     id: int
-    seen_ids: set[int] = field(default_factory=set)
+    pager: Pager
     names: dict[str, int] = field(default_factory=dict)
     pages: set[str] = field(default_factory=set)
 
@@ -133,39 +134,44 @@ class NeuroVaultSource:
             target = target.copy_with(scheme="https")
         return str(target)
 
+    def _next(self, body: dict[str, Any], visited: set[str]) -> str | None:
+        """The page after this one; None at the end, or when ``next`` goes back to a page already read."""
+        link = body.get("next")
+        following = self._follow(link) if isinstance(link, str) and link else None
+        return None if following in visited else following
+
     # DOI search ------------------------------------------------------------------------------------
 
     def _doi_task(self, doi: str) -> Fetch:
         async def fetch(ctx: Context) -> Sequence[Work]:
             what = f"collections with DOI {doi}"
+            pager = Pager(what, self._api("collections"))
             url: str | None = self._api("collections")
             params: dict[str, Any] | None = {"DOI": doi}
-            seen: set[int] = set()
             visited: set[str] = set()
             matches: list[dict[str, Any]] = []
-            pages = others = 0
+            others = 0
             while url:
                 body = await get_json(ctx.client, url, ctx.policy, what=what, params=params)
                 params = None   # ``next`` links carry the query
-                pages += 1
-                for record in _results(body, what):
-                    cid = json_field(record, "id", int, what)
-                    if cid in seen:
+                visited.add(url)
+                records = _results(body, what)
+                ids = [json_field(record, "id", int, what) for record in records]
+                following = self._next(body, visited)
+                fresh = pager.page(ids, more=following is not None, claimed=_count(body))
+                for cid, record in zip(ids, records, strict=True):
+                    if cid not in fresh:
                         continue
-                    seen.add(cid)
+                    fresh.discard(cid)
                     if same_doi(record.get("DOI"), doi):
                         matches.append(record)
                     else:
                         others += 1
-                link = body.get("next")
-                total = body.get("count") if isinstance(body.get("count"), int) else others
-                if link and others and (pages >= DOI_SCAN_PAGES or others >= DOI_SCAN_COLLECTIONS
-                                        or total > DOI_SCAN_COLLECTIONS):
+                total = _count(body) or others
+                if following and others and (pager.pages >= DOI_SCAN_PAGES or others >= DOI_SCAN_COLLECTIONS
+                                             or total > DOI_SCAN_COLLECTIONS):
                     raise RemoteDataError(_ignored_filter(doi, total, [m["id"] for m in matches]))
-                visited.add(url)
-                url = self._follow(link) if isinstance(link, str) and link else None
-                if url in visited:   # a server whose ``next`` goes round in circles
-                    url = None
+                url = following
             if not matches:
                 ctx.result.fail(f"DOI {doi}", "no public NeuroVault collection has this DOI")
             work: list[Work] = []
@@ -191,8 +197,8 @@ class NeuroVaultSource:
                 if not isinstance(body, dict) or body.get("id") != cid:
                     raise RemoteDataError(f"collection {cid}: the answer is not that collection's record")
             bisect.insort(ctx.result.extra.setdefault("collections", []), cid)
-            state = _Collection(cid)
             first = self._api("collections", str(cid), "images")
+            state = _Collection(cid, Pager(f"images of collection {cid}", first))
             return [Document((state.folder, "collection.json"), body),
                     Listing(f"images of collection {cid}", self._images_task(state, first, 1))]
 
@@ -203,16 +209,18 @@ class NeuroVaultSource:
             coll.pages.add(url)
             what = f"images of collection {coll.id}" + (f" (page {page})" if page > 1 else "")
             body = await get_json(ctx.client, url, ctx.policy, what=what)
+            records = _results(body, what)
+            ids = [json_field(record, "id", int, what) for record in records]
+            following = self._next(body, coll.pages)
+            fresh = coll.pager.page(ids, more=following is not None, claimed=_count(body))
             work: list[Work] = []
-            for record in _results(body, what):
-                iid = json_field(record, "id", int, what)
-                if iid in coll.seen_ids:   # offset paging can repeat an image (§2)
+            for iid, record in zip(ids, records, strict=True):
+                if iid not in fresh:   # offset paging can repeat an image (§2)
                     continue
-                coll.seen_ids.add(iid)
+                fresh.discard(iid)
                 if self.selection.wants(record):
                     work.extend(self._image_work(coll, iid, record, ctx))
-            link = body.get("next")
-            if isinstance(link, str) and link and (following := self._follow(link)) not in coll.pages:
+            if following is not None:
                 work.append(Listing(f"images of collection {coll.id} (page {page + 1})",
                                     self._images_task(coll, following, page + 1)))
             return work
@@ -247,6 +255,11 @@ def _ignored_filter(doi: str, total: int, found: list[int]) -> str:
             else "use --collection ID instead")
     return (f"NeuroVault ignored the DOI filter: asking for DOI {doi} answered {total} collections of any DOI; "
             f"stopped instead of crawling the whole site ({hint})")
+
+
+def _count(body: dict[str, Any]) -> int | None:
+    count = body.get("count")
+    return count if isinstance(count, int) and not isinstance(count, bool) else None
 
 
 def _results(body: Any, what: str) -> list[dict[str, Any]]:

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import hashlib
 import itertools
-import json
 import os
 import signal
 import threading
@@ -24,13 +23,16 @@ import httpx
 
 from neurofetch.errors import (
     AuthError,
+    EndlessListingError,
     ForbiddenError,
     ItemError,
     NeurofetchError,
     RemoteDataError,
     UnreachableError,
 )
+from neurofetch.net import json_limits
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe
+from neurofetch.transfer.claims import PathClaims
 from neurofetch.transfer.download import DestinationError, disk_error, download_file
 from neurofetch.transfer.events import NullReporter, Reporter
 from neurofetch.transfer.journal import Journal
@@ -62,6 +64,7 @@ class Context:
     progressed: bool = False   # something below the root listings succeeded
     fatal: BaseException | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    claims: PathClaims = field(default_factory=PathClaims)
 
     def is_complete(self, parts: Sequence[object]) -> bool:
         """True when the file at ``parts`` is recorded complete and unchanged on disk."""
@@ -102,6 +105,7 @@ async def run(roots: Sequence[Work], ctx: Context, jobs: int) -> None:
                 if pending == 0:
                     all_done.set()
 
+    roots = _admit(roots, ctx)
     for work in roots:
         put(work)
     if not roots:
@@ -145,10 +149,12 @@ async def _execute(work: Work, ctx: Context) -> Sequence[Work]:
         return ()
     if ctx.shard is not None and work.unit is not None and not ctx.shard.owns(work.unit):
         return ()
+    if not isinstance(work, Listing) and not ctx.claims.start(work):
+        return ()   # another source claims the same path: failed once, when that was found
     label = _label(work)
     try:
         if isinstance(work, Listing):
-            children = await work.fetch(ctx)
+            children = _admit(await work.fetch(ctx), ctx)
             ctx.reporter.queued(files=sum(isinstance(c, FileItem) for c in children))
             _succeeded(ctx, work)
             return children
@@ -167,7 +173,7 @@ async def _execute(work: Work, ctx: Context) -> Sequence[Work]:
         ctx.refusals += 1
         if not ctx.progressed and ctx.refusals >= GIVE_UP_AFTER:
             _stop(ctx, AuthError(f"the server refuses everything this account asks for ({exc})"))
-    except (AuthError, DestinationError) as exc:
+    except (AuthError, DestinationError, EndlessListingError) as exc:
         _stop(ctx, exc)
     except (UnreachableError, RemoteDataError, RetryableError, httpx.TransportError) as exc:
         if isinstance(work, Listing) and work.root:
@@ -186,6 +192,14 @@ async def _execute(work: Work, ctx: Context) -> Sequence[Work]:
     except Exception as exc:  # a bug: stop the run visibly instead of losing a worker and hanging
         _stop(ctx, exc)
     return ()
+
+
+def _admit(work: Sequence[Work], ctx: Context) -> list[Work]:
+    """``work`` without what this run already has (same path, same source); two sources for one path fail."""
+    admitted, conflicts = ctx.claims.admit(work)
+    for relpath, error in conflicts:
+        _failed(ctx, relpath, error)
+    return admitted
 
 
 def _label(work: Work) -> str:
@@ -234,7 +248,7 @@ async def _fetch_file(item: FileItem, ctx: Context) -> None:
 async def _write_document(doc: Document, ctx: Context) -> None:
     relpath = safe_relpath(doc.parts)
     final = local_path(ctx.dest, relpath)
-    data = (json.dumps(doc.data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    data = json_limits.dumps_record(doc.data, relpath)
     if ctx.dry_run:
         if await on_disk_thread(_differs, final, data):
             ctx.result.planned.append({"action": "write", "path": relpath})

@@ -16,7 +16,8 @@ ContentCheck = Callable[[bytes, str], str | None]
 @dataclass
 class Listing:
     """Fetch something (usually JSON) and return more work. ``root`` listings failing means the
-    service is unusable, so the run stops; other listings failing are failed items."""
+    service is unusable, so the run stops; other listings failing are failed items. ``label`` names
+    what is listed: a run reads each label once (a visit listed twice is one listing)."""
 
     label: str
     fetch: Callable[[Context], Awaitable[Sequence[Work]]]
