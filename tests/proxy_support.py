@@ -1,8 +1,8 @@
 """A real HTTP proxy (proxy.py) on loopback for the proxy tests, recording every request it passes on.
 
 It runs as its own process (`python -m proxy`); ``RecordRequests`` is loaded into it as a plugin and
-appends one line per request to the file named by NF_PROXY_RECORD: ``METHOD host:port path``. A tunnel
-(CONNECT) is one line: what goes through it is encrypted.
+appends one line per request to the file named by NF_PROXY_RECORD: ``METHOD host:port path``, a tab and
+the User-Agent. A tunnel (CONNECT) is one line: what goes through it is encrypted.
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ class RecordRequests(HttpProxyBasePlugin):  # type: ignore[misc,valid-type]
         method = (request.method or b"").decode("latin-1")
         host = (request.host or b"").decode("latin-1")
         path = (request.path or b"").decode("latin-1")
+        agent = (request.header(b"user-agent") if request.has_header(b"user-agent") else b"").decode("latin-1")
         with open(os.environ["NF_PROXY_RECORD"], "a", encoding="utf-8") as record:
-            record.write(f"{method} {host}:{request.port} {path}\n")
+            record.write(f"{method} {host}:{request.port} {path}\t{agent}\n")
         return request
 
 
@@ -58,6 +59,10 @@ class RunningProxy:
 
     def requests(self) -> list[str]:
         """``METHOD host:port path`` of every request passed on so far."""
+        return [line.split("\t")[0] for line in self.requests_and_agents()]
+
+    def requests_and_agents(self) -> list[str]:
+        """``METHOD host:port path<TAB>User-Agent`` of every request passed on so far."""
         return self.record.read_text().splitlines() if self.record.exists() else []
 
     def clear(self) -> None:
@@ -74,7 +79,8 @@ def http_proxy(workdir: Path, *, basic_auth: str = "") -> Iterator[RunningProxy]
     port_file, log = workdir / "proxy.port", workdir / "proxy.log"
     command = [sys.executable, "-m", "proxy", "--hostname", "127.0.0.1", "--port", "0", "--port-file",
                str(port_file), "--num-acceptors", "1", "--num-workers", "1", "--log-file", str(log),
-               "--log-level", os.environ.get("NF_PROXY_LOG_LEVEL", "WARNING"), "--plugins", f"{__name__}.RecordRequests"]
+               "--log-level", os.environ.get("NF_PROXY_LOG_LEVEL", "WARNING"),
+               "--plugins", f"{__name__}.RecordRequests"]
     if basic_auth:
         command += ["--basic-auth", basic_auth]
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}

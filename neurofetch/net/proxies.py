@@ -82,6 +82,10 @@ class ProxyEnvironment:
         entries = [e.strip() for e in (no_proxy[1] if no_proxy else "").split(",") if e.strip()]
         return cls(proxies, [_parse_bypass(e) for e in entries if e != "*"], "*" in entries)
 
+    @property
+    def proxies(self) -> tuple[Proxy, ...]:
+        return tuple(self._proxies.values())
+
     def proxy_for(self, scheme: str, host: str, port: int | None = None) -> Proxy | None:
         scheme = scheme.lower()
         key = (scheme, host, port or _DEFAULT_PORTS.get(scheme, 0))
