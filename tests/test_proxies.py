@@ -170,7 +170,11 @@ def test_no_proxy_bypasses_the_proxy(no_proxy: str, proxy: RunningProxy, tmp_pat
         result = run_cli("mirror", tmp_path / "d", env={**env, "ALL_PROXY": proxy.url, "no_proxy": value})
         assert result.code == 0, result.stderr
         assert data_files(tmp_path / "d") == loris.dataset.expected_tree()
-    assert proxy.requests() == []
+        assert proxy.requests() == []
+        # The same run without that entry goes through the proxy.
+        control = run_cli("mirror", tmp_path / "d2", env={**env, "ALL_PROXY": proxy.url, "no_proxy": "example.org"})
+        assert control.code == 0, control.stderr
+        assert proxy.requests()
 
 
 @pytest.mark.parametrize("no_proxy", ["127.0.0.1:1", "example.org,10.0.0.0/8,127.0.0.2"],

@@ -74,6 +74,10 @@ def test_no_proxy_with_a_port_sends_s3_direct(s3: S3Env, proxy: RunningProxy, tm
     assert down.code == 0, down.stderr
     assert read_tree(tmp_path / "dst") == TREE
     assert proxy.requests() == []
+    # The same sync without that entry goes through the proxy.
+    again = sync(s3, s3.url(), tmp_path / "dst2", {**env, "NO_PROXY": "example.org"})
+    assert again.code == 0, again.stderr
+    assert set(data_requests(proxy, s3, "GET")) == set(TREE)
 
 
 def test_an_unreachable_proxy_is_one_clear_line_and_exit_5(s3: S3Env, tmp_path: Path) -> None:
