@@ -200,7 +200,8 @@ def test_proxy_credentials_are_sent_to_the_proxy_and_never_shown(tmp_path: Path)
         refused = run_cli("-v", "--log-file", log_file, "--json", "mirror", tmp_path / "d2",
                           env={**loris.env(), "HTTP_PROXY": proxy.url.replace(SECRET, "not-it")})
         assert len(loris.emulator.log.entries()) == served_before
-    assert "debug:" in result.stderr and log_file.stat().st_size > 0
+    assert f"through the proxy {proxy.address} (from HTTP_PROXY)" in result.stderr      # -v says which proxy
+    assert log_file.stat().st_size > 0
     assert refused.code == 5
     line = [line for line in refused.stderr.splitlines() if line.startswith("neurofetch: error: ")]
     assert len(line) == 1 and f"the proxy {proxy.address} (from HTTP_PROXY) refused the credentials" in line[0]

@@ -10,12 +10,15 @@ shown: a ``Proxy`` prints as its address and the variable that named it.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
 from neurofetch.errors import UsageError
+
+log = logging.getLogger("neurofetch.net")
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -90,7 +93,8 @@ class ProxyEnvironment:
         scheme = scheme.lower()
         key = (scheme, host, port or _DEFAULT_PORTS.get(scheme, 0))
         if key not in self._decided:
-            self._decided[key] = self._decide(*key)
+            proxy = self._decided[key] = self._decide(*key)
+            log.debug("%s://%s:%d: %s", *key, f"through the proxy {proxy}" if proxy else "direct")
         return self._decided[key]
 
     def proxy_for_url(self, url: str) -> Proxy | None:
