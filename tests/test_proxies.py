@@ -230,6 +230,27 @@ def test_an_unreachable_proxy_is_one_clear_line_and_exit_5(service: str, tmp_pat
     assert result.json["status"] == "failed"
 
 
+def test_a_proxy_that_never_accepts_is_named_when_the_connection_times_out(tmp_path: Path) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    address = f"127.0.0.1:{listener.getsockname()[1]}"
+    waiting = socket.create_connection(listener.getsockname())     # fills the backlog: the next SYN is dropped
+    try:
+        with serve_loris(size_scale=0.005) as loris:
+            config = tmp_path / "config.yaml"
+            config.write_text(f"default_profile: lab\nprofiles:\n  lab:\n    service: loris\n    url: {loris.url}\n"
+                              "    username: demo\n    timeout: 1\n    retries: 0\n")
+            result = run_cli("--config", config, "mirror", tmp_path / "d",
+                             env={"NEUROFETCH_PASSWORD": "demo", "HTTP_PROXY": f"http://{address}"})
+            assert served(loris.emulator) == []
+    finally:
+        waiting.close()
+        listener.close()
+    assert result.code == 5, result.stderr
+    assert f"connecting through the proxy http://{address} (from HTTP_PROXY) timed out" in the_error_line(result.stderr)
+
+
 def test_a_socks_proxy_is_a_usage_error_naming_the_variable(tmp_path: Path) -> None:
     with loris_run(tmp_path) as (emulator, run):
         result = run({"ALL_PROXY": "socks5://127.0.0.1:1080"})

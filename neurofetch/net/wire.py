@@ -161,6 +161,8 @@ def _as_httpx_errors(proxy: Proxy | None = None, url: httpx.URL | None = None) -
         assert proxy is not None and url is not None
         raise _proxy_refused(proxy, url, exc.status) from exc
     except aiohttp.ConnectionTimeoutError as exc:
+        if proxy is not None:
+            raise ProxyFailed(f"connecting through the proxy {proxy} timed out") from exc
         raise httpx.ConnectTimeout(str(exc) or "connect timed out") from exc
     except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
         raise httpx.ReadTimeout(str(exc) or "read timed out") from exc
