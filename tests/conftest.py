@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 ISOLATED_VARS = ("NEUROFETCH_", "DATAMINT_", "AWS_", "XDG_", "PYTHON_KEYRING_BACKEND", "FORCE_COLOR",
-                 "NO_COLOR", "CI")
+                 "NO_COLOR", "CI", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy",
+                 "https_proxy", "all_proxy", "no_proxy")
 
 
 @pytest.fixture(autouse=True)

@@ -150,3 +150,21 @@ def test_the_transport_keeps_connections_within_the_jobs_limit() -> None:
 
         asyncio.run(go())
     assert len(peers) == 3
+
+
+def test_a_followed_redirect_sends_a_get_without_a_body() -> None:
+    """A GET after a redirect carried an empty chunked body, which a proxy or a strict server may refuse."""
+    seen: list[dict[str, str]] = []
+
+    async def moved(request: Request) -> Response:
+        return Response(status_code=302, headers={"location": "/there"})
+
+    async def there(request: Request) -> Response:
+        seen.append(dict(request.headers))
+        return JSONResponse({"ok": True})
+
+    with serve([Route("/here", moved), Route("/there", there)]) as url:
+        assert fetch(url, "/here") == {"ok": True}
+    assert len(seen) == 1
+    assert "transfer-encoding" not in seen[0] and "content-type" not in seen[0]
+    assert seen[0].get("content-length", "0") == "0"

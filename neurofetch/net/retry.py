@@ -31,6 +31,15 @@ class RetryableError(Exception):
         self.immediate = immediate
 
 
+class ProxyFailed(httpx.ConnectError):
+    """The proxy named in the environment could not be reached or would not pass the request on, so
+    nothing reached the server. The message names the proxy, never its credentials."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 6            # first try plus retries
@@ -71,6 +80,8 @@ def status_error(response: httpx.Response, what: str) -> RetryableError | None:
 
 def is_retryable(exc: BaseException) -> bool:
     """Server trouble and network trouble are; a certificate that does not verify never gets better."""
+    if isinstance(exc, ProxyFailed):
+        return exc.retryable
     if isinstance(exc, httpx.TransportError):
         return not tls_verification_failed(exc)
     return isinstance(exc, RetryableError)
@@ -90,6 +101,8 @@ def tls_verification_failed(exc: BaseException) -> bool:
 
 def describe(exc: BaseException) -> str:
     """One line for a failure, without URLs' query strings or any header."""
+    if isinstance(exc, ProxyFailed):
+        return str(exc)
     if isinstance(exc, httpx.ConnectError) and tls_verification_failed(exc):
         return ("the server's TLS certificate did not verify (for a private CA, set verify_tls: /path/to/ca.pem "
                 "in the profile)")

@@ -4,12 +4,14 @@ httpx stays the client the rest of neurofetch speaks (auth flows, redirects, coo
 only sending requests and parsing responses move to aiohttp, which costs a fifth of httpcore's CPU per
 request (docs/benchmarks.md §1). Bodies pass through raw: httpx decodes what it reads, and files are
 stored as sent. aiohttp's errors come out as the httpx errors httpcore would raise for the same failure.
-Proxies from the environment stay with httpx, which mounts its own transports for them.
+Proxies come from the environment (proxies.py), read once per transport; aiohttp is handed the proxy of
+each origin itself, never ``trust_env`` (which would also read ~/.netrc and attach its credentials).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import ssl
 from collections.abc import AsyncIterator, Iterator
@@ -17,6 +19,9 @@ from collections.abc import AsyncIterator, Iterator
 import aiohttp
 import httpx
 import yarl
+
+from neurofetch.net.proxies import Proxy, ProxyEnvironment
+from neurofetch.net.retry import ProxyFailed
 
 # Bytes aiohttp buffers per connection before it stops reading the socket; large reads mean few trips
 # through Python for a big file.
@@ -33,22 +38,38 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._max_connections = max_connections
         self._keepalive_expiry = keepalive_expiry
         self._session: aiohttp.ClientSession | None = None
+        self._proxies = ProxyEnvironment.from_environ()     # None without proxy variables: no work per request
+        self._proxy_args: dict[Proxy, tuple[yarl.URL, dict[str, str] | None]] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         session = self._session or self._open()
         timeout = request.extensions.get("timeout", {})
-        with _as_httpx_errors():
+        url = request.url
+        headers = list(request.headers.multi_items())
+        proxy = self._proxies.proxy_for(url.scheme, url.host, url.port) if self._proxies is not None else None
+        proxy_url, proxy_headers = None, None
+        if proxy is not None:
+            proxy_url, proxy_headers = self._proxy_arguments(proxy)
+            if proxy_headers and url.scheme != "https":     # no CONNECT: the request itself goes to the proxy
+                headers.extend(proxy_headers.items())
+                proxy_headers = None
+        with _as_httpx_errors(proxy, url):
             response = await session.request(
                 request.method,
-                yarl.URL(str(request.url), encoded=True),
-                headers=list(request.headers.multi_items()),
+                yarl.URL(str(url), encoded=True),
+                headers=headers,
                 data=_body(request),
                 allow_redirects=False,
-                ssl=self._tls() if request.url.scheme == "https" else True,
+                ssl=self._tls() if url.scheme == "https" else True,
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout.get("connect"),
                                               sock_read=timeout.get("read")),
                 server_hostname=request.extensions.get("sni_hostname"),
+                proxy=proxy_url,
+                proxy_headers=proxy_headers,
             )
+        if proxy is not None and response.status == 407:      # the proxy's answer to a plain-http request
+            response.release()
+            raise _proxy_refused(proxy, url, 407)
         return httpx.Response(
             status_code=response.status,
             headers=list(response.raw_headers),
@@ -71,6 +92,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             trust_env=False, read_bufsize=READ_BUFFER, timeout=aiohttp.ClientTimeout(total=None),
         )
         return self._session
+
+    def _proxy_arguments(self, proxy: Proxy) -> tuple[yarl.URL, dict[str, str] | None]:
+        """The proxy's URL and, with credentials, its Proxy-Authorization header; built once per proxy."""
+        if proxy not in self._proxy_args:
+            basic = base64.b64encode(f"{proxy.username}:{proxy.password}".encode()).decode("ascii")
+            self._proxy_args[proxy] = (yarl.URL(proxy.url),
+                                       {"Proxy-Authorization": f"Basic {basic}"} if proxy.username else None)
+        return self._proxy_args[proxy]
 
     def _tls(self) -> ssl.SSLContext | bool:
         # Built on the first https request only: loading the CA bundle is a noticeable part of a short run.
@@ -100,6 +129,10 @@ def _body(request: httpx.Request) -> bytes | AsyncIterator[bytes] | None:
     try:
         return request.content or None
     except httpx.RequestNotRead:
+        # A followed redirect carries the stream of the request before it; one held in memory (an empty one
+        # for a GET) is sent as bytes, not as a chunked body that a GET must not have.
+        if isinstance(request.stream, httpx.ByteStream):
+            return b"".join(request.stream) or None
         return _stream(request.stream)
 
 
@@ -108,11 +141,28 @@ async def _stream(stream: object) -> AsyncIterator[bytes]:
         yield chunk
 
 
+def _proxy_refused(proxy: Proxy, url: httpx.URL, status: int) -> ProxyFailed:
+    target = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+    if status == 407:
+        why = ("refused the credentials in the proxy URL" if proxy.username
+               else "asks for credentials: put them in the proxy URL (http://user:password@host:port)")
+        return ProxyFailed(f"the proxy {proxy} {why} (HTTP 407)", retryable=False)
+    return ProxyFailed(f"the proxy {proxy} would not connect to {target} (HTTP {status})",
+                       retryable=status not in (400, 403, 405))
+
+
 @contextlib.contextmanager
-def _as_httpx_errors() -> Iterator[None]:
+def _as_httpx_errors(proxy: Proxy | None = None, url: httpx.URL | None = None) -> Iterator[None]:
     try:
         yield
+    except aiohttp.ClientProxyConnectionError as exc:
+        raise ProxyFailed(f"cannot connect to the proxy {proxy}") from exc
+    except aiohttp.ClientHttpProxyError as exc:
+        assert proxy is not None and url is not None
+        raise _proxy_refused(proxy, url, exc.status) from exc
     except aiohttp.ConnectionTimeoutError as exc:
+        if proxy is not None:
+            raise ProxyFailed(f"connecting through the proxy {proxy} timed out") from exc
         raise httpx.ConnectTimeout(str(exc) or "connect timed out") from exc
     except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
         raise httpx.ReadTimeout(str(exc) or "read timed out") from exc

@@ -20,8 +20,10 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, BinaryIO
+from urllib.parse import urlsplit
 
 from neurofetch.errors import UsageError
+from neurofetch.net.proxies import ProxyEnvironment
 from neurofetch.services import s3_fast
 from neurofetch.services.s3_errors import client_error_code, translate
 from neurofetch.services.s3_etag import MULTIPART_CHUNK, MULTIPART_THRESHOLD, aws_part_size
@@ -113,6 +115,11 @@ class S3Bucket:
         self._session, self._credentials, self.credential_source = aws.session, aws.credentials, aws.source
         self.region, self.custom_endpoint, self.path_style = aws.region, aws.endpoint, aws.path_style
         self.max_attempts = aws.max_attempts or DEFAULT_MAX_ATTEMPTS
+        self.endpoint = self.custom_endpoint or f"https://s3.{self.region}.amazonaws.com"
+        # The proxy variables are read here, once, and both clients are told the outcome: botocore would
+        # ignore ALL_PROXY, reqwest would let upper case win.
+        self._proxy_environment = ProxyEnvironment.from_environ()
+        self._proxy = self._proxy_environment.proxy_for_url(self.endpoint) if self._proxy_environment else None
         config = Config(
             max_pool_connections=max(settings.jobs, 10) + 4,
             connect_timeout=10,
@@ -120,11 +127,12 @@ class S3Bucket:
             retries={"mode": "standard", "max_attempts": self.max_attempts},
             s3={"addressing_style": "path" if self.path_style else aws.addressing_style},
             user_agent_extra="neurofetch",
+            proxies={"http": self._proxy.url_with_credentials, "https": self._proxy.url_with_credentials}
+            if self._proxy else {},    # not None: botocore would read the environment again, its own way
         )
         self._client_args = {"endpoint_url": self.custom_endpoint, "region_name": self.region, "config": config,
                              "verify": None if settings.verify_tls is True else settings.verify_tls}
         self._client: Any = None
-        self.endpoint = self.custom_endpoint or f"https://s3.{self.region}.amazonaws.com"
         self._lock = threading.RLock()
         self._manager: Any = None
         self._closed = False
@@ -147,7 +155,8 @@ class S3Bucket:
 
     # -- errors -------------------------------------------------------------------------------------------------
     def error(self, exc: BaseException, what: str = "") -> Exception:
-        return translate(exc, endpoint=self.endpoint, credential_source=self.credential_source, what=what)
+        return translate(exc, endpoint=self.endpoint, credential_source=self.credential_source, what=what,
+                         proxy=self._proxy)
 
     # -- bucket -------------------------------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -174,8 +183,7 @@ class S3Bucket:
         """Flat ListObjectsV2 (no delimiter), one list per page, in whatever order the server sends.
         If the lean listing fails part-way, boto3 lists again from the start: consumers must
         tolerate repeated keys (the plan does)."""
-        if self.custom_endpoint and self.path_style and self.settings.backend != "boto3" \
-                and not s3_fast.proxies_configured():
+        if self.custom_endpoint and self.path_style and self.settings.backend != "boto3" and self._proxy is None:
             from neurofetch.services.s3_list import FastListFailed, list_pages
 
             try:
@@ -229,7 +237,9 @@ class S3Bucket:
                         bucket=self.bucket, endpoint=self.custom_endpoint,
                         region=self._bucket_region or self.region, path_style=self.path_style,
                         credentials=self._credentials, verify_tls=self.settings.verify_tls,
-                        jobs=self.settings.jobs, max_attempts=self.max_attempts)
+                        jobs=self.settings.jobs, max_attempts=self.max_attempts,
+                        proxy=s3_fast.proxy_options(self._proxy, self._proxy_environment,
+                                                    urlsplit(self.endpoint).hostname or ""))
                 except Exception:
                     log.debug("obstore fast path unavailable; using boto3 for every object", exc_info=True)
                     self._fast_ok = False

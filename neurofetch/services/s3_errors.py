@@ -36,20 +36,25 @@ def client_error_code(exc: BaseException) -> str | None:
     return None
 
 
-def translate(exc: BaseException, *, endpoint: str, credential_source: str = "", what: str = "") -> NeurofetchError:
+def translate(exc: BaseException, *, endpoint: str, credential_source: str = "", what: str = "",
+              proxy: object = None) -> NeurofetchError:
     """Map an exception from botocore/s3transfer/obstore to a NeurofetchError subclass.
 
     ``what`` names the operation for the message ("listing s3://b/p/"); ``credential_source`` says
-    where the credentials came from, so an auth failure tells the user what was tried.
+    where the credentials came from, so an auth failure tells the user what was tried; ``proxy`` is
+    the proxy in use, shown without its credentials.
     """
     if isinstance(exc, NeurofetchError):
         return exc
     import botocore.exceptions as bce
 
     where = f" ({what})" if what else ""
+    if isinstance(exc, bce.ProxyConnectionError):
+        return UnreachableError(f"cannot connect to the proxy {proxy}{where}")
+    through = f" through the proxy {proxy}" if proxy is not None else ""
     if isinstance(exc, (bce.EndpointConnectionError, bce.ConnectTimeoutError, bce.ReadTimeoutError,
                         bce.ConnectionClosedError)):
-        return UnreachableError(f"cannot reach the S3 endpoint {endpoint}{where}: {one_line(exc)}")
+        return UnreachableError(f"cannot reach the S3 endpoint {endpoint}{through}{where}: {one_line(exc)}")
     if isinstance(exc, bce.NoCredentialsError):
         return AuthError(f"no AWS credentials found for {endpoint}")
     if isinstance(exc, bce.ClientError):
@@ -67,7 +72,7 @@ def translate(exc: BaseException, *, endpoint: str, credential_source: str = "",
         if status >= 500:
             return UnreachableError(f"the S3 endpoint {endpoint} kept failing{where}: {code} {one_line(message)}")
         return ItemError(f"{code}: {one_line(message)}")
-    obstore_error = _translate_obstore(exc, endpoint, credential_source)
+    obstore_error = _translate_obstore(exc, endpoint, credential_source, through)
     if obstore_error is not None:
         return obstore_error
     if isinstance(exc, OSError):
@@ -75,7 +80,8 @@ def translate(exc: BaseException, *, endpoint: str, credential_source: str = "",
     return ItemError(one_line(f"{type(exc).__name__}: {exc}"))
 
 
-def _translate_obstore(exc: BaseException, endpoint: str, credential_source: str) -> NeurofetchError | None:
+def _translate_obstore(exc: BaseException, endpoint: str, credential_source: str,
+                       through: str) -> NeurofetchError | None:
     module = type(exc).__module__ or ""
     if not module.startswith("obstore"):
         return None
@@ -85,5 +91,5 @@ def _translate_obstore(exc: BaseException, endpoint: str, credential_source: str
         source = f" from {credential_source}" if credential_source else ""
         return AuthError(f"the S3 endpoint {endpoint} rejected the credentials{source}: {one_line(first)}")
     if any(hint in str(exc).lower() for hint in _UNREACHABLE_HINTS):
-        return UnreachableError(f"cannot reach the S3 endpoint {endpoint}: {one_line(first)}")
+        return UnreachableError(f"cannot reach the S3 endpoint {endpoint}{through}: {one_line(first)}")
     return ItemError(one_line(f"{name}: {first}"))

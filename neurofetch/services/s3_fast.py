@@ -22,12 +22,9 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 if TYPE_CHECKING:
     import botocore.credentials
 
-_PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+    from neurofetch.net.proxies import Proxy, ProxyEnvironment
+
 _UNSAFE_FOR_OBSTORE = re.compile(r"[\x00-\x1f\x7f]|//|^/|/$|(^|/)\.\.?(/|$)")
-
-
-def proxies_configured() -> bool:
-    return any(os.environ.get(name) for name in _PROXY_VARS)
 
 
 def available() -> bool:
@@ -35,8 +32,19 @@ def available() -> bool:
         import obstore  # noqa: F401
     except ImportError:
         return False
-    # Proxies are honoured differently by reqwest and botocore; keep one behaviour: boto3's.
-    return not proxies_configured()
+    return True
+
+
+def proxy_options(proxy: Proxy | None, environment: ProxyEnvironment | None, host: str) -> dict[str, str]:
+    """obstore's proxy settings for requests to ``host``, always explicit: left alone, reqwest reads the
+    proxy variables itself with other rules (upper case first, no ports in NO_PROXY). object_store has no
+    switch to ignore them, so going direct with variables set is a proxy that excludes this host (its
+    reqwest ignores a "*" there)."""
+    if proxy is not None:
+        return {"proxy_url": proxy.url_with_credentials}
+    if environment is not None:
+        return {"proxy_url": environment.proxies[0].url, "proxy_excludes": host}
+    return {}
 
 
 def key_supported(key: str) -> bool:
@@ -81,7 +89,7 @@ class _Credentials:
 class FastStore:
     def __init__(self, *, bucket: str, endpoint: str | None, region: str, path_style: bool,
                  credentials: botocore.credentials.Credentials, verify_tls: bool | str, jobs: int,
-                 max_attempts: int) -> None:
+                 max_attempts: int, proxy: dict[str, str]) -> None:
         from obstore.store import S3Store
 
         client_options: dict[str, Any] = {
@@ -89,6 +97,7 @@ class FastStore:
             "connect_timeout": "10s",
             "timeout": "300s",
             "user_agent": "neurofetch",
+            **proxy,
         }
         if endpoint and endpoint.startswith("http://"):
             client_options["allow_http"] = True
