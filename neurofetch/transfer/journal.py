@@ -113,6 +113,9 @@ class Journal:
         self._change("INSERT OR REPLACE INTO records VALUES (?, ?, ?)",
                      (key, value, time.strftime("%Y-%m-%dT%H:%M:%S%z")))
 
+    def forget_record(self, key: str) -> None:
+        self._change("DELETE FROM records WHERE key = ?", (key,))
+
     def is_complete(self, path: str, local: Path) -> bool:
         """True when the journal has the file and the local copy still has its size and mtime."""
         entry = self.get(path)
