@@ -7,16 +7,16 @@ import errno
 import hashlib
 import os
 import re
-import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 
-from neurofetch.errors import ExitCode, ItemError, NeurofetchError
+from neurofetch.errors import ItemError
 from neurofetch.net.http import raise_for_status
 from neurofetch.net.retry import RetryableError, retrying
-from neurofetch.transfer.sink import PartSink, on_disk_thread
+from neurofetch.transfer.journal import DestinationError, unchanged
+from neurofetch.transfer.sink import PartSink, on_disk_thread, sha256_file
 from neurofetch.transfer.work import FileItem
 
 if TYPE_CHECKING:
@@ -26,16 +26,6 @@ CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 PART_SIZE_KEY = "part-size:"   # journal record: the size announced when a file's .part began
 SNIFF_BYTES = 4096             # enough of a file's start for every content check
-
-
-class DestinationError(NeurofetchError):
-    """The destination cannot take more data (disk full, read-only, no permission): stop the run.
-
-    Files already complete stay complete and recorded; a ``.part`` being written is removed, the
-    others stay for the next run to resume.
-    """
-
-    exit_code = ExitCode.PARTIAL
 
 
 def part_path(final: Path) -> Path:
@@ -70,12 +60,31 @@ async def download_file(item: FileItem, relpath: str, final: Path, ctx: Context)
         mtime_ns = await on_disk_thread(_place, part, final)
     except OSError as exc:
         raise disk_error(exc, final) from None
-    try:
-        ctx.journal.record(relpath, size, digest, _public_url(item.url, ctx), mtime_ns)
-        ctx.journal.forget_record(PART_SIZE_KEY + relpath)
-    except sqlite3.Error as exc:   # e.g. "database or disk is full": the file is fetched again next time
-        raise DestinationError(f"cannot record {relpath} in {ctx.journal.path}: {exc}") from None
+    # A DestinationError here ("database or disk is full") leaves the file to be fetched again next time.
+    ctx.journal.record(relpath, size, digest, _public_url(item.url, ctx), mtime_ns)
+    ctx.journal.forget_record(PART_SIZE_KEY + relpath)
     return size
+
+
+async def already_complete(relpath: str, final: Path, ctx: Context) -> bool:
+    """Whether the journal records ``relpath`` complete and the local file is still it: same size and
+    mtime, or same size and sha256 under a new mtime (which the journal then takes, unless in a dry run)."""
+    entry = ctx.journal.get(relpath)
+    if entry is None:
+        return False
+    same = unchanged(entry, final)
+    if same is not None:
+        return same
+    try:
+        digest = await on_disk_thread(sha256_file, final)
+        mtime_ns = final.stat().st_mtime_ns
+    except OSError:
+        return False
+    if digest != entry.sha256:
+        return False
+    if not ctx.dry_run:
+        ctx.journal.touch(relpath, mtime_ns)
+    return True
 
 
 async def _attempt(item: FileItem, relpath: str, part: Path, ctx: Context) -> tuple[int, str]:
@@ -165,26 +174,16 @@ def _expected_total(response: httpx.Response, start: int) -> int | None:
 
 
 def _size_when_begun(ctx: Context, relpath: str) -> int | None:
-    try:
-        value = ctx.journal.get_record(PART_SIZE_KEY + relpath)
-    except sqlite3.Error as exc:
-        raise journal_error(ctx, exc) from None
+    value = ctx.journal.get_record(PART_SIZE_KEY + relpath)
     return int(value) if value is not None and value.isdigit() else None
 
 
 def _record_begun(ctx: Context, relpath: str, expected: int | None) -> None:
     """Remember the size the server announced when the ``.part`` began, to check later resumes against."""
-    try:
-        if expected is None:
-            ctx.journal.forget_record(PART_SIZE_KEY + relpath)
-        else:
-            ctx.journal.put_record(PART_SIZE_KEY + relpath, str(expected))
-    except sqlite3.Error as exc:
-        raise journal_error(ctx, exc) from None
-
-
-def journal_error(ctx: Context, exc: sqlite3.Error) -> DestinationError:
-    return DestinationError(f"cannot write the state journal {ctx.journal.path}: {exc}")
+    if expected is None:
+        ctx.journal.forget_record(PART_SIZE_KEY + relpath)
+    else:
+        ctx.journal.put_record(PART_SIZE_KEY + relpath, str(expected))
 
 
 async def _check_content(item: FileItem, first: bytes, content_type: str, relpath: str, part: Path,

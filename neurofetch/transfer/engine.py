@@ -31,7 +31,7 @@ from neurofetch.errors import (
     UnreachableError,
 )
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe
-from neurofetch.transfer.download import DestinationError, disk_error, download_file
+from neurofetch.transfer.download import DestinationError, already_complete, disk_error, download_file
 from neurofetch.transfer.events import NullReporter, Reporter
 from neurofetch.transfer.journal import Journal
 from neurofetch.transfer.paths import UnsafeName, local_path, safe_relpath
@@ -216,7 +216,7 @@ def _stop(ctx: Context, exc: BaseException) -> None:
 async def _fetch_file(item: FileItem, ctx: Context) -> None:
     relpath = safe_relpath(item.parts)
     final = local_path(ctx.dest, relpath)
-    if ctx.journal.is_complete(relpath, final):
+    if await already_complete(relpath, final, ctx):
         ctx.result.add("skipped")
         ctx.reporter.finished(relpath, "skipped")
         return
