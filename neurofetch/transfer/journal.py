@@ -75,7 +75,7 @@ class Journal:
             self._committed_at = time.monotonic()
         except (OSError, sqlite3.Error) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
                 raise DestinationError(f"cannot write the state journal {path}: {reason}") from None
             raise UsageError(f"cannot open the state journal {path}: {reason}") from None
 
