@@ -34,7 +34,7 @@ from neurofetch.net.retry import RetryableError, RetryPolicy, describe
 from neurofetch.transfer.download import DestinationError, already_complete, disk_error, download_file
 from neurofetch.transfer.events import NullReporter, Reporter
 from neurofetch.transfer.journal import Journal
-from neurofetch.transfer.paths import UnsafeName, local_path, safe_relpath
+from neurofetch.transfer.paths import OwnNames, UnsafeName, local_path, safe_relpath
 from neurofetch.transfer.results import RunResult
 from neurofetch.transfer.shard import Shard
 from neurofetch.transfer.sink import on_disk_thread
@@ -62,6 +62,7 @@ class Context:
     progressed: bool = False   # something below the root listings succeeded
     fatal: BaseException | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    own_names: OwnNames = field(default_factory=OwnNames)
 
     def is_complete(self, parts: Sequence[object]) -> bool:
         """True when the file at ``parts`` is recorded complete and unchanged on disk."""
@@ -148,7 +149,7 @@ async def _execute(work: Work, ctx: Context) -> Sequence[Work]:
     label = _label(work)
     try:
         if isinstance(work, Listing):
-            children = await work.fetch(ctx)
+            children = ctx.own_names.admit(await work.fetch(ctx), lambda item, error: _failed(ctx, item, error))
             ctx.reporter.queued(files=sum(isinstance(c, FileItem) for c in children))
             _succeeded(ctx, work)
             return children
