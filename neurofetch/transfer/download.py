@@ -16,6 +16,7 @@ from neurofetch.errors import ItemError
 from neurofetch.net.http import raise_for_status
 from neurofetch.net.retry import RetryableError, retrying
 from neurofetch.transfer.journal import DestinationError, unchanged
+from neurofetch.transfer.paths import PART_SUFFIX
 from neurofetch.transfer.sink import PartSink, on_disk_thread, sha256_file
 from neurofetch.transfer.work import FileItem
 
@@ -30,9 +31,9 @@ SNIFF_BYTES = 4096             # enough of a file's start for every content chec
 
 def part_path(final: Path) -> Path:
     """``<name>.part`` beside the file; a name too long for that gets a shortened temporary name."""
-    name = final.name + ".part"
+    name = final.name + PART_SUFFIX
     if len(name.encode("utf-8")) > 255:
-        name = hashlib.sha256(final.name.encode()).hexdigest()[:32] + ".part"
+        name = hashlib.sha256(final.name.encode()).hexdigest()[:32] + PART_SUFFIX
     return final.with_name(name)
 
 
@@ -204,8 +205,11 @@ async def _check_content(item: FileItem, first: bytes, content_type: str, relpat
 
 
 def _file_head(part: Path, start: int, first: bytes) -> bytes:
-    with open(part, "rb") as existing:
-        head = existing.read(min(start, SNIFF_BYTES))
+    try:
+        with open(part, "rb") as existing:
+            head = existing.read(min(start, SNIFF_BYTES))
+    except OSError:   # the .part is gone: nothing to resume, the check fails and the file starts over
+        return b""
     return head + first if len(head) == start else head
 
 
