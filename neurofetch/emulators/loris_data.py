@@ -186,17 +186,19 @@ class LorisDataset:
     Guaranteed quirks: the first candidate's second visit has no dated stage (``"Stages": []``), and
     the second candidate (the first if there is only one) has a last visit without files (``"Files": []``).
     ``big_file_size > 0`` appends one file of exactly that many bytes to the first visit;
-    ``hostile_names`` adds a last candidate whose names try to escape a download directory.
+    ``hostile_names`` adds a last candidate whose names try to escape a download directory;
+    ``colliding_names`` adds candidates whose names are those of a mirror's own files (``COLLIDING_*``).
     """
 
     def __init__(self, candidates: int = 6, seed: int = 0, size_scale: float = 0.02, big_file_size: int = 0,
-                 hostile_names: bool = False) -> None:
+                 hostile_names: bool = False, colliding_names: bool = False) -> None:
         if candidates < 0 or size_scale <= 0 or big_file_size < 0:
             raise ValueError("candidates and big_file_size must be >= 0 and size_scale > 0")
         self.seed = seed
         self.size_scale = size_scale
         self.big_file_size = big_file_size
         self.hostile_names = hostile_names
+        self.colliding_names = colliding_names
         self.candidate_count = candidates
         builder = _Builder(random.Random(f"loris-dataset:{seed}"), size_scale)
         # CandIDs are drawn first and sorted, as the API lists them, so "first candidate" means the same everywhere.
@@ -206,6 +208,8 @@ class LorisDataset:
             cands[0] = _with_big_file(builder, cands[0], big_file_size)
         if hostile_names:
             cands.append(_hostile_candidate(builder))
+        if colliding_names:
+            cands += _colliding_candidates(builder)
         self.candidates: list[Candidate] = cands
         self.files: list[ImageFile] = [f for c in cands for v in c.visits for f in v.files]
         self.big_file: ImageFile | None = next((f for f in self.files if f.big), None)
@@ -217,7 +221,8 @@ class LorisDataset:
         """The same dataset plus the hostile-names candidate."""
         if self.hostile_names:
             return self
-        return LorisDataset(self.candidate_count, self.seed, self.size_scale, self.big_file_size, hostile_names=True)
+        return LorisDataset(self.candidate_count, self.seed, self.size_scale, self.big_file_size, hostile_names=True,
+                            colliding_names=self.colliding_names)
 
     # -- generation ------------------------------------------------------------------------------
 
@@ -404,6 +409,28 @@ def _hostile_candidate(builder: _Builder) -> Candidate:
     visits = (VisitRecord("PREBL00", "2014-03-03", "Pass", tuple(files)),
               VisitRecord("..", "2015-03-03", "Pass", tuple(dotdot)))
     return Candidate(cand_id, builder.pscid(), "1950-06-01", "Female", visits)
+
+
+COLLIDING_CANDIDATE = ".neurofetch"        # the mirror's state folder
+COLLIDING_VISIT = "candidate.json"          # the candidate's record
+COLLIDING_FILES = ("a.mnc", "a.mnc.qc.json", "session.json", "b.mnc.part", "b.mnc")   # QC record, visit record, .part
+
+
+def _colliding_candidates(builder: _Builder) -> list[Candidate]:
+    """Candidates whose names are those of files a mirror writes itself (a state folder, records, a .part).
+
+    The files a client must refuse are marked ``hostile``; ``a.mnc`` and ``b.mnc`` are ordinary.
+    """
+    cand_id = builder.cand_id()
+    files = tuple(builder.image(cand_id, "PREBL00", name, 1024, "native", "bold", hostile=not name.endswith(".mnc"))
+                  for name in COLLIDING_FILES)
+    named_like_record = (builder.image(cand_id, COLLIDING_VISIT, "c.mnc", 1024, "native", "bold", hostile=True),)
+    state = (builder.image(COLLIDING_CANDIDATE, "PREBL00", "d.mnc", 1024, "native", "bold", hostile=True),)
+    return [Candidate(cand_id, builder.pscid(), "1950-06-01", "Female",
+                      (VisitRecord("PREBL00", "2014-03-03", "Pass", files),
+                       VisitRecord(COLLIDING_VISIT, "2015-03-03", "Pass", named_like_record))),
+            Candidate(COLLIDING_CANDIDATE, builder.pscid(), "1951-06-01", "Male",
+                      (VisitRecord("PREBL00", "2014-04-04", "Pass", state),))]
 
 
 def _events_text(record: ImageFile) -> bytes:

@@ -69,6 +69,7 @@ NUTBRAIN_IMAGE_FIELDS = ("age", "sex", "race", "ethnicity", "handedness", "BMI",
                          "bis_bas_score", "spsrq_score", "bis11_score")
 HOSTILE_FILENAMES = ("..\\..\\escape.nii.gz", "CON.nii.gz", "\x1b[31mred.nii.gz", ".hidden.nii.gz",
                      "x" * 240 + ".nii.gz")
+COLLIDING_FILENAMES = ("collide.nii.gz", "collide.nii.gz.part", "collide.nii.gz.json")   # a .part, a record
 HOSTILE_NAMES = ("../../../etc/passwd", "/absolute/path.nii.gz", "NUL", "nul\x00byte.nii.gz", "a/../../b.nii.gz")
 
 
@@ -200,7 +201,7 @@ class NeuroVaultData:
     """Public collections in ROLES order (then generic ones), plus one private collection reachable by token."""
 
     def __init__(self, *, seed: int = 0, collections: int = 6, large_images: int = 128, hostile_names: bool = False,
-                 missing_file: bool = False, missing_first: int = 0) -> None:
+                 missing_file: bool = False, missing_first: int = 0, colliding_names: bool = False) -> None:
         if collections < 1:
             raise ValueError("collections must be at least 1")
         self._rng = random.Random(seed)
@@ -222,7 +223,7 @@ class NeuroVaultData:
         self.private = self._new_collection(cid, "private", token=self._token())
         self._fill_generic(self.private, count=2)
         self.collections.append(self.private)
-        self._finish(hostile_names, missing_file, missing_first)
+        self._finish(hostile_names, missing_file, missing_first, colliding_names)
         self._cache: dict[int, bytes] = {}
         self._lock = threading.Lock()
 
@@ -437,12 +438,15 @@ class NeuroVaultData:
             self._add_image(coll, f"{prefix}{n}.nii.gz", map_type=map_type, modality=_weighted(rng, MODALITIES),
                             is_thresholded=rng.random() < 0.15, not_mni=rng.random() < 0.1)
 
-    def _finish(self, hostile_names: bool, missing_file: bool, missing_first: int) -> None:
+    def _finish(self, hostile_names: bool, missing_file: bool, missing_first: int, colliding_names: bool) -> None:
         public = self.public
         quirky = public[2] if len(public) > 2 else public[-1]
         if hostile_names:
             for filename, name in zip(HOSTILE_FILENAMES, HOSTILE_NAMES, strict=True):
                 self._add_image(quirky, filename, name=name, map_type="Z map")
+        if colliding_names:   # names of a mirror's own files: a download in progress, an image record
+            for filename in COLLIDING_FILENAMES:
+                self._add_image(quirky, filename, map_type="Z map")
         if missing_file:
             lost = [i for i in quirky.images if i.filename == "lost_upload.nii.gz"]
             (lost or quirky.images[-1:])[0].missing = True

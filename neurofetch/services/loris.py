@@ -130,7 +130,8 @@ class LorisSource:
                     continue
                 if not _safe(ctx, f"{cand}/{visit}/{name}", name):
                     continue   # neither the file nor its QC: a name that cannot be a local path is not asked for
-                work.append(FileItem((cand, visit, name), self._url("candidates", cand, visit, "images", name)))
+                work.append(FileItem((cand, visit, name), self._url("candidates", cand, visit, "images", name),
+                                     records=(f"{name}.qc.json",) if self.selection.qc else ()))
                 if self.selection.qc and not (ctx.is_complete((cand, visit, name))
                                               and ctx.exists((cand, visit, f"{name}.qc.json"))):
                     work.append(Listing(f"QC of {cand}/{visit}/{name}", self._qc_task(cand, visit, name)))

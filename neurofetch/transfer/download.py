@@ -7,16 +7,17 @@ import errno
 import hashlib
 import os
 import re
-import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 
-from neurofetch.errors import ExitCode, ItemError, NeurofetchError
+from neurofetch.errors import ItemError
 from neurofetch.net.http import raise_for_status
 from neurofetch.net.retry import RetryableError, retrying
-from neurofetch.transfer.sink import PartSink, on_disk_thread
+from neurofetch.transfer.journal import DestinationError, unchanged
+from neurofetch.transfer.paths import PART_SUFFIX
+from neurofetch.transfer.sink import PartSink, on_disk_thread, sha256_file
 from neurofetch.transfer.work import FileItem
 
 if TYPE_CHECKING:
@@ -24,23 +25,15 @@ if TYPE_CHECKING:
 
 CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
-
-
-class DestinationError(NeurofetchError):
-    """The destination cannot take more data (disk full, read-only, no permission): stop the run.
-
-    Files already complete stay complete and recorded; a ``.part`` being written is removed, the
-    others stay for the next run to resume.
-    """
-
-    exit_code = ExitCode.PARTIAL
+PART_SIZE_KEY = "part-size:"   # journal record: the size announced when a file's .part began
+SNIFF_BYTES = 4096             # enough of a file's start for every content check
 
 
 def part_path(final: Path) -> Path:
     """``<name>.part`` beside the file; a name too long for that gets a shortened temporary name."""
-    name = final.name + ".part"
+    name = final.name + PART_SUFFIX
     if len(name.encode("utf-8")) > 255:
-        name = hashlib.sha256(final.name.encode()).hexdigest()[:32] + ".part"
+        name = hashlib.sha256(final.name.encode()).hexdigest()[:32] + PART_SUFFIX
     return final.with_name(name)
 
 
@@ -68,11 +61,31 @@ async def download_file(item: FileItem, relpath: str, final: Path, ctx: Context)
         mtime_ns = await on_disk_thread(_place, part, final)
     except OSError as exc:
         raise disk_error(exc, final) from None
-    try:
-        ctx.journal.record(relpath, size, digest, _public_url(item.url, ctx), mtime_ns)
-    except sqlite3.Error as exc:   # e.g. "database or disk is full": the file is fetched again next time
-        raise DestinationError(f"cannot record {relpath} in {ctx.journal.path}: {exc}") from None
+    # A DestinationError here ("database or disk is full") leaves the file to be fetched again next time.
+    ctx.journal.record(relpath, size, digest, _public_url(item.url, ctx), mtime_ns)
+    ctx.journal.forget_record(PART_SIZE_KEY + relpath)
     return size
+
+
+async def already_complete(relpath: str, final: Path, ctx: Context) -> bool:
+    """Whether the journal records ``relpath`` complete and the local file is still it: same size and
+    mtime, or same size and sha256 under a new mtime (which the journal then takes, unless in a dry run)."""
+    entry = ctx.journal.get(relpath)
+    if entry is None:
+        return False
+    same = unchanged(entry, final)
+    if same is not None:
+        return same
+    try:
+        digest = await on_disk_thread(sha256_file, final)
+        mtime_ns = final.stat().st_mtime_ns
+    except OSError:
+        return False
+    if digest != entry.sha256:
+        return False
+    if not ctx.dry_run:
+        ctx.journal.touch(relpath, mtime_ns)
+    return True
 
 
 async def _attempt(item: FileItem, relpath: str, part: Path, ctx: Context) -> tuple[int, str]:
@@ -83,14 +96,21 @@ async def _attempt(item: FileItem, relpath: str, part: Path, ctx: Context) -> tu
             _remove(part)   # the .part is not a prefix of what the server has now
             raise RetryableError(f"{relpath}: server refused to resume; starting over", immediate=True)
         raise_for_status(response, relpath)
-        start = _resume_offset(response, offset)
+        known = item.expected_size if item.expected_size is not None else _size_when_begun(ctx, relpath)
+        problem = _range_problem(response, offset, known)
+        if problem:   # what came is not the rest of the .part: never splice it on
+            _remove(part)
+            raise RetryableError(f"{relpath}: {problem}; starting over", immediate=True)
+        start = offset if response.status_code == 206 else 0
         expected = _expected_total(response, start)
         if item.expected_size is not None and expected is not None and expected != item.expected_size:
             raise ItemError(f"{relpath}: server announces {expected} bytes, the listing said {item.expected_size}")
         chunks = response.aiter_raw()
         # Look at the first bytes before touching the .part: an error page must not replace a resumable prefix.
         first = await anext(chunks, None)
-        _check_content(item, first or b"", response.headers.get("content-type", ""), relpath)
+        await _check_content(item, first or b"", response.headers.get("content-type", ""), relpath, part, start)
+        if not start:
+            _record_begun(ctx, relpath, expected)
         sink = PartSink(part, start)
         try:
             chunk = first
@@ -117,19 +137,35 @@ async def _attempt(item: FileItem, relpath: str, part: Path, ctx: Context) -> tu
     return received, digest
 
 
-def _resume_offset(response: httpx.Response, offset: int) -> int:
-    """Where the body starts: ``offset`` only for a 206 whose Content-Range matches, else 0."""
-    if response.status_code != 206 or not offset:
-        if response.status_code == 206:
-            raise RetryableError("server sent a partial answer that was not asked for", immediate=True)
-        return 0
+def _range_problem(response: httpx.Response, offset: int, known: int | None) -> str | None:
+    """Why a response cannot continue a ``.part`` of ``offset`` bytes, or None.
+
+    A 200 is a whole file (the ``.part`` is overwritten); a 206 must be exactly the rest of the file
+    asked for: from ``offset`` to the end, of the size known from the listing or from when the
+    ``.part`` began.
+    """
+    if response.status_code != 206:
+        return None
+    if not offset:
+        return "server sent a partial answer that was not asked for"
     match = CONTENT_RANGE.fullmatch(response.headers.get("content-range", "").strip())
-    if not match or int(match.group(1)) != offset:
-        raise RetryableError("server answered a resume with a mismatched Content-Range", immediate=True)
-    return offset
+    if not match or match.group(3) == "*":
+        return "server answered a resume without a usable Content-Range"
+    first, last, total = int(match.group(1)), int(match.group(2)), int(match.group(3))
+    if first != offset or last != total - 1:
+        return f"server answered a resume from byte {offset} with bytes {first}-{last} of {total}"
+    if known is not None and total != known:
+        return f"server answered a resume of a {known}-byte file with part of a {total}-byte file"
+    length = response.headers.get("content-length")
+    if length is not None and length.strip() != str(total - offset):
+        return "server answered a resume with a Content-Length that does not match its Content-Range"
+    return None
 
 
 def _expected_total(response: httpx.Response, start: int) -> int | None:
+    if response.status_code == 206:   # checked by _range_problem: "bytes start-(total-1)/total"
+        match = CONTENT_RANGE.fullmatch(response.headers.get("content-range", "").strip())
+        return int(match.group(3)) if match else None
     # Raw bytes are stored as sent, so Content-Length applies even with a Content-Encoding.
     length = response.headers.get("content-length")
     try:
@@ -138,11 +174,43 @@ def _expected_total(response: httpx.Response, start: int) -> int | None:
         return None
 
 
-def _check_content(item: FileItem, first: bytes, content_type: str, relpath: str) -> None:
-    for check in (html_instead_of_file, item.check):
-        problem = check(first, content_type) if check else None
-        if problem:
-            raise RetryableError(f"{relpath}: {problem}")
+def _size_when_begun(ctx: Context, relpath: str) -> int | None:
+    value = ctx.journal.get_record(PART_SIZE_KEY + relpath)
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def _record_begun(ctx: Context, relpath: str, expected: int | None) -> None:
+    """Remember the size the server announced when the ``.part`` began, to check later resumes against."""
+    if expected is None:
+        ctx.journal.forget_record(PART_SIZE_KEY + relpath)
+    else:
+        ctx.journal.put_record(PART_SIZE_KEY + relpath, str(expected))
+
+
+async def _check_content(item: FileItem, first: bytes, content_type: str, relpath: str, part: Path,
+                         start: int) -> None:
+    problem = html_instead_of_file(first, content_type)
+    if problem:
+        raise RetryableError(f"{relpath}: {problem}")
+    if item.check is None:
+        return
+    # A resumed body begins in the middle of the file: the format is recognised by the file's own start.
+    head = await on_disk_thread(_file_head, part, start, first) if start else first
+    problem = item.check(head, content_type)
+    if problem and start:
+        _remove(part)   # the kept prefix is not such a file: fetch it whole
+        raise RetryableError(f"{relpath}: {problem}; starting over", immediate=True)
+    if problem:
+        raise RetryableError(f"{relpath}: {problem}")
+
+
+def _file_head(part: Path, start: int, first: bytes) -> bytes:
+    try:
+        with open(part, "rb") as existing:
+            head = existing.read(min(start, SNIFF_BYTES))
+    except OSError:   # the .part is gone: nothing to resume, the check fails and the file starts over
+        return b""
+    return head + first if len(head) == start else head
 
 
 def _place(part: Path, final: Path) -> int:

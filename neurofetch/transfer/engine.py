@@ -33,10 +33,10 @@ from neurofetch.errors import (
 from neurofetch.net import json_limits
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe
 from neurofetch.transfer.claims import PathClaims
-from neurofetch.transfer.download import DestinationError, disk_error, download_file
+from neurofetch.transfer.download import DestinationError, already_complete, disk_error, download_file
 from neurofetch.transfer.events import NullReporter, Reporter
 from neurofetch.transfer.journal import Journal
-from neurofetch.transfer.paths import UnsafeName, local_path, safe_relpath
+from neurofetch.transfer.paths import OwnNames, UnsafeName, local_path, safe_relpath
 from neurofetch.transfer.results import RunResult
 from neurofetch.transfer.shard import Shard
 from neurofetch.transfer.sink import on_disk_thread
@@ -65,6 +65,7 @@ class Context:
     fatal: BaseException | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     claims: PathClaims = field(default_factory=PathClaims)
+    own_names: OwnNames = field(default_factory=OwnNames)
 
     def is_complete(self, parts: Sequence[object]) -> bool:
         """True when the file at ``parts`` is recorded complete and unchanged on disk."""
@@ -195,8 +196,9 @@ async def _execute(work: Work, ctx: Context) -> Sequence[Work]:
 
 
 def _admit(work: Sequence[Work], ctx: Context) -> list[Work]:
-    """``work`` without what this run already has (same path, same source); two sources for one path fail."""
-    admitted, conflicts = ctx.claims.admit(work)
+    """``work`` without neurofetch's own names and what this run already has (same path, same source);
+    a server name that is neurofetch's own, or two sources for one path, fail."""
+    admitted, conflicts = ctx.claims.admit(ctx.own_names.admit(work, lambda item, error: _failed(ctx, item, error)))
     for relpath, error in conflicts:
         _failed(ctx, relpath, error)
     return admitted
@@ -230,7 +232,7 @@ def _stop(ctx: Context, exc: BaseException) -> None:
 async def _fetch_file(item: FileItem, ctx: Context) -> None:
     relpath = safe_relpath(item.parts)
     final = local_path(ctx.dest, relpath)
-    if ctx.journal.is_complete(relpath, final):
+    if await already_complete(relpath, final, ctx):
         ctx.result.add("skipped")
         ctx.reporter.finished(relpath, "skipped")
         return

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-STATE_DIR = ".neurofetch"
+from neurofetch.errors import ExitCode, NeurofetchError, UsageError
+from neurofetch.transfer.paths import STATE_DIR
+
 COMMIT_EVERY = 0.25   # seconds: a commit per file costs more than many files' downloads
 
 SCHEMA = """
@@ -26,6 +29,16 @@ CREATE TABLE IF NOT EXISTS records (
     updated_at TEXT NOT NULL
 );
 """
+
+
+class DestinationError(NeurofetchError):
+    """The destination cannot take more data (disk full, read-only, no permission): stop the run.
+
+    Files already complete stay complete and recorded; a ``.part`` being written is removed, the
+    others stay for the next run to resume.
+    """
+
+    exit_code = ExitCode.PARTIAL
 
 
 @dataclass(frozen=True)
@@ -49,47 +62,83 @@ class Journal:
     kill -9, the files of the last uncommitted moment are simply fetched again.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, db: sqlite3.Connection | None = None) -> None:
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            if db is None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+            self._db = db
             self._db.executescript(SCHEMA)
             self._committed_at = time.monotonic()
         except (OSError, sqlite3.Error) as exc:
-            from neurofetch.errors import UsageError
-
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+                raise DestinationError(f"cannot write the state journal {path}: {reason}") from None
             raise UsageError(f"cannot open the state journal {path}: {reason}") from None
+
+    @classmethod
+    def snapshot(cls, path: Path) -> Journal:
+        """An in-memory copy of the journal at ``path`` (empty if there is none), for a run that must
+        write nothing: what it changes is forgotten at the end."""
+        memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        if path.is_file():
+            # Reading a WAL database creates its -wal and -shm files unless it is opened immutable, which
+            # is right only when no -wal is left (by a killed run) holding the latest changes.
+            pending = path.with_name(path.name + "-wal").exists()
+            uri = path.absolute().as_uri() + ("?mode=ro" if pending else "?immutable=1")
+            try:
+                with contextlib.closing(sqlite3.connect(uri, uri=True)) as source:
+                    source.backup(memory)
+            except sqlite3.Error as exc:
+                raise UsageError(f"cannot read the state journal {path}: {exc}") from None
+        return cls(path, memory)
 
     @classmethod
     def for_dest(cls, dest: Path, name: str = "state.sqlite3") -> Journal:
         return cls(state_dir(dest) / name)
 
-    def close(self) -> None:
+    def close(self, *, quietly: bool = False) -> None:
+        """Commit and close; ``quietly`` when another error already ends the run (that one is reported)."""
         try:
             self.commit()
+        except DestinationError:
+            if not quietly:
+                raise
         finally:
             self._db.close()
 
     def commit(self) -> None:
-        if self._db.in_transaction:
-            self._db.execute("COMMIT")
+        with self._guard():
+            if self._db.in_transaction:
+                self._db.execute("COMMIT")
         self._committed_at = time.monotonic()
 
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Every sqlite error ("database or disk is full", an I/O error) is a destination error: one line."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise DestinationError(f"cannot write the state journal {self.path}: {exc}") from None
+
     def _change(self, sql: str, values: tuple[object, ...]) -> None:
-        if not self._db.in_transaction:
-            self._db.execute("BEGIN")
-        self._db.execute(sql, values)
+        with self._guard():
+            if not self._db.in_transaction:
+                self._db.execute("BEGIN")
+            self._db.execute(sql, values)
         if time.monotonic() - self._committed_at >= COMMIT_EVERY:
             self.commit()
 
+    def _rows(self, sql: str, values: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        with self._guard():
+            return self._db.execute(sql, values).fetchall()
+
     def get(self, path: str) -> Entry | None:
-        row = self._db.execute(
-            "SELECT path, size, sha256, source, mtime_ns FROM files WHERE path = ?", (path,)).fetchone()
-        return Entry(*row) if row else None
+        rows = self._rows("SELECT path, size, sha256, source, mtime_ns FROM files WHERE path = ?", (path,))
+        return Entry(*rows[0]) if rows else None  # type: ignore[arg-type]
 
     def record(self, path: str, size: int, sha256: str, source: str, mtime_ns: int) -> None:
         self._change("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
@@ -98,28 +147,41 @@ class Journal:
     def forget(self, path: str) -> None:
         self._change("DELETE FROM files WHERE path = ?", (path,))
 
+    def touch(self, path: str, mtime_ns: int) -> None:
+        """The file's content was found unchanged under a new modification time."""
+        self._change("UPDATE files SET mtime_ns = ? WHERE path = ?", (mtime_ns, path))
+
     def entries(self) -> Iterator[Entry]:
-        yield from (Entry(*row) for row in self._db.execute(
-            "SELECT path, size, sha256, source, mtime_ns FROM files ORDER BY path").fetchall())
+        yield from (Entry(*row) for row in self._rows(  # type: ignore[arg-type]
+            "SELECT path, size, sha256, source, mtime_ns FROM files ORDER BY path"))
 
     def count(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM files").fetchone()[0])
+        return int(self._rows("SELECT COUNT(*) FROM files")[0][0])  # type: ignore[call-overload]
 
     def get_record(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM records WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+        rows = self._rows("SELECT value FROM records WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
 
     def put_record(self, key: str, value: str) -> None:
         self._change("INSERT OR REPLACE INTO records VALUES (?, ?, ?)",
                      (key, value, time.strftime("%Y-%m-%dT%H:%M:%S%z")))
 
+    def forget_record(self, key: str) -> None:
+        self._change("DELETE FROM records WHERE key = ?", (key,))
+
     def is_complete(self, path: str, local: Path) -> bool:
         """True when the journal has the file and the local copy still has its size and mtime."""
         entry = self.get(path)
-        if entry is None:
-            return False
-        try:
-            stat = local.stat()
-        except OSError:
-            return False
-        return stat.st_size == entry.size and stat.st_mtime_ns == entry.mtime_ns
+        return entry is not None and unchanged(entry, local) is True
+
+
+def unchanged(entry: Entry, local: Path) -> bool | None:
+    """Whether ``local`` is still the recorded file by its size and mtime; None when only the mtime
+    differs (the content may be the same: only its sha256 can tell)."""
+    try:
+        stat = local.stat()
+    except OSError:
+        return False
+    if stat.st_size != entry.size:
+        return False
+    return True if stat.st_mtime_ns == entry.mtime_ns else None

@@ -38,8 +38,10 @@ class DestinationLock:
         except BaseException:
             self.release()
             raise
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}).encode())
+        holder = json.dumps({"pid": os.getpid(), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}).encode()
+        with contextlib.suppress(OSError):   # a full disk: the lock holds all the same, its holder unnamed
+            os.ftruncate(fd, 0)
+            os.write(fd, holder)
         self._fd = fd
         return self
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import tempfile
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +17,7 @@ from neurofetch.net.http import make_client, policy_for
 from neurofetch.settings import Profile
 from neurofetch.transfer import engine
 from neurofetch.transfer.events import NullReporter, Reporter
-from neurofetch.transfer.journal import Journal
+from neurofetch.transfer.journal import Journal, state_dir
 from neurofetch.transfer.lock import DestinationLock
 from neurofetch.transfer.paths import UnsafeName, local_path
 from neurofetch.transfer.results import Failure, RunResult
@@ -54,18 +54,21 @@ def run_mirror(command: str, source: Source, profile: Profile, options: MirrorOp
     started = time.monotonic()
     shard = options.shard or Shard(1, 1)
     dest = options.dest
-    if options.dry_run and not dest.exists():
-        dest = Path(tempfile.mkdtemp(prefix="neurofetch-dry-run-"))
     try:
-        with DestinationLock(dest, shard.lock_name, within=shard.tree_lock_name):
-            journal = Journal.for_dest(dest, shard.journal_name)
+        # A dry run writes nothing: no lock, and a copy of the journal in memory.
+        with contextlib.nullcontext() if options.dry_run else DestinationLock(
+                dest, shard.lock_name, within=shard.tree_lock_name):
+            journal = (Journal.snapshot(state_dir(dest) / shard.journal_name) if options.dry_run
+                       else Journal.for_dest(dest, shard.journal_name))
             try:
                 if options.verify or options.verify_only:
                     verify_tree(dest, journal, result, reporter, forget=not options.verify_only)
                 if not options.verify_only:
                     loop.run(_crawl(source, profile, dest, journal, result, reporter, options, transport))
-            finally:
-                journal.close()
+            except BaseException:
+                journal.close(quietly=True)
+                raise
+            journal.close()
     except KeyboardInterrupt:
         # Ctrl-C or SIGTERM outside the transfer (logging in, verifying): the journal and the lock are
         # closed above, so the result is still the truth: say what was done, exit 130.

@@ -37,6 +37,7 @@ class FileItem:
     unit: str | None = None
     label: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    records: Sequence[str] = ()   # names of the records a later listing writes beside this file
 
 
 @dataclass
