@@ -21,6 +21,7 @@ from neurofetch.operations.datamint import add_to_project, api_key_for, project_
 from neurofetch.operations.datamint_segment import Segmentation, attach_segmentation, load_segmentation
 from neurofetch.services.datamint import DatamintApi, UploadForm
 from neurofetch.settings import Profile
+from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.events import NullReporter, Reporter
 from neurofetch.transfer.lock import DestinationLock
 from neurofetch.transfer.results import RunResult
@@ -89,6 +90,7 @@ def upload(profile: Profile, request: UploadRequest, *, reporter: Reporter | Non
         raise UsageError(f"--segmentation attaches to one resource: upload exactly one file with it (found "
                          f"{len(discovery.files)}), or give --resource-id ID of an uploaded one")
     result = RunResult("upload", dry_run=request.dry_run)
+    control = RunControl(result, reporter)
     started = time.monotonic()
     root = state_root or default_state_root()
     path = journal_path(root, profile.url)
@@ -101,10 +103,10 @@ def upload(profile: Profile, request: UploadRequest, *, reporter: Reporter | Non
             try:
                 items = _items(discovery.files, request, mung, base_metadata, anonymizer)
                 if request.dry_run:
-                    loop.run(_dry_run(items, request, segmentation, journal, result, reporter))
+                    loop.run(_dry_run(items, request, segmentation, journal, control))
                 else:
                     key = key or api_key_for(profile, no_input=no_input)
-                    loop.run(_run(profile, key, items, request, segmentation, journal, result, reporter))
+                    loop.run(_run(profile, key, items, request, segmentation, journal, control))
             finally:
                 if anonymizer is not None:
                     anonymizer.close()
@@ -177,9 +179,9 @@ def _items(files: Sequence[LocalFile], request: UploadRequest, mung: list[int] |
 
 
 async def _dry_run(items: list[UploadItem], request: UploadRequest, segmentation: Segmentation | None,
-                   journal: UploadJournal, result: RunResult, reporter: Reporter) -> None:
-    run = UploadRun(journal=journal, target=None, policy=RetryPolicy(), result=result, reporter=reporter,
-                    shard=request.shard)
+                   journal: UploadJournal, control: RunControl) -> None:
+    result = control.result
+    run = UploadRun(journal=journal, target=None, policy=RetryPolicy(), control=control, shard=request.shard)
     await upload_all(items, run)
     result.extra["resources"] = dict(sorted(run.ids.items()))
     if segmentation is not None:
@@ -188,29 +190,35 @@ async def _dry_run(items: list[UploadItem], request: UploadRequest, segmentation
 
 
 async def _run(profile: Profile, key: Secret, items: list[UploadItem], request: UploadRequest,
-               segmentation: Segmentation | None, journal: UploadJournal, result: RunResult,
-               reporter: Reporter) -> None:
+               segmentation: Segmentation | None, journal: UploadJournal, control: RunControl) -> None:
     async with make_client(profile, auth=ApiKeyAuth(key)) as client:
         api = DatamintApi(client, profile.url, policy_for(profile))
-        await api.check_key()
-        pid = await project_id(api, request.project) if request.project else None
-        run = UploadRun(journal=journal, target=DatamintTarget(api, request), policy=api.policy, result=result,
-                        reporter=reporter, jobs=profile.jobs, shard=request.shard)
-        try:
-            await upload_all(items, run)
-        finally:
-            result.extra["resources"] = dict(sorted(run.ids.items()))
-        if result.interrupted:
-            return
-        earlier = [i for i in run.ids.values() if i not in set(run.new_ids)]
-        if (request.publish or pid) and earlier:
-            await publish_ids(api, earlier, result, reporter)
-        if pid is not None and run.ids:
-            await add_to_project(api, pid, list(dict.fromkeys(run.ids.values())), result)
-        if segmentation is not None:
-            target = request.resource_id or next(iter(run.ids.values()), None)
-            if target is not None:
-                await attach_segmentation(api, journal, target, segmentation, result)
+        with control.signals():   # from the key check to the last project addition
+            await control.guard(_steps(api, profile.jobs, items, request, segmentation, journal, control))
+
+
+async def _steps(api: DatamintApi, jobs: int, items: list[UploadItem], request: UploadRequest,
+                 segmentation: Segmentation | None, journal: UploadJournal, control: RunControl) -> None:
+    result = control.result
+    await api.check_key()
+    pid = await project_id(api, request.project) if request.project else None
+    run = UploadRun(journal=journal, target=DatamintTarget(api, request), policy=api.policy, control=control,
+                    jobs=jobs, shard=request.shard)
+    try:
+        await upload_all(items, run)
+    finally:
+        result.extra["resources"] = dict(sorted(run.ids.items()))
+    if result.interrupted:
+        return
+    earlier = [i for i in run.ids.values() if i not in set(run.new_ids)]
+    if (request.publish or pid) and earlier:
+        await publish_ids(api, earlier, control)
+    if pid is not None and run.ids:
+        await add_to_project(api, pid, list(dict.fromkeys(run.ids.values())), result)
+    if segmentation is not None:
+        target = request.resource_id or next(iter(run.ids.values()), None)
+        if target is not None:
+            await attach_segmentation(api, journal, target, segmentation, result)
 
 
 def _explain(discovery: Discovery, request: UploadRequest, result: RunResult) -> None:
