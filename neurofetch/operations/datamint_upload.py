@@ -28,7 +28,12 @@ from neurofetch.transfer.results import RunResult
 from neurofetch.transfer.shard import Shard
 from neurofetch.transfer.upload import UploadItem, UploadRun, upload_all
 from neurofetch.transfer.upload_files import Discovery, FileSelection, LocalFile, find_files, mung_name, parse_mung
-from neurofetch.transfer.upload_journal import UploadJournal, default_state_root, journal_path
+from neurofetch.transfer.upload_journal import (
+    UploadJournal,
+    adopt_earlier_journal,
+    default_state_root,
+    journal_path,
+)
 from neurofetch.ui.text import human_bytes
 
 if TYPE_CHECKING:
@@ -91,6 +96,8 @@ def upload(profile: Profile, request: UploadRequest, *, reporter: Reporter | Non
                          f"{len(discovery.files)}), or give --resource-id ID of an uploaded one")
     result = RunResult("upload", dry_run=request.dry_run)
     control = RunControl(result, reporter)
+    for source_path, problem in discovery.unreadable:
+        control.fail(source_path, problem)
     started = time.monotonic()
     root = state_root or default_state_root()
     path = journal_path(root, profile.url)
@@ -98,7 +105,12 @@ def upload(profile: Profile, request: UploadRequest, *, reporter: Reporter | Non
     lock_name = path.stem + ("" if shard.count == 1 else f"-shard-{shard.index}-of-{shard.count}") + ".lock"
     try:
         with DestinationLock(path.parent, lock_name, within=None if shard.count == 1 else path.stem + ".lock"):
+            adopt_earlier_journal(root, profile.url)
             journal = UploadJournal(path)
+            if journal.set_aside is not None:
+                reporter.note(f"warning: the upload journal was damaged; it was moved to {journal.set_aside} and a "
+                              "new one started (files the service already holds are not sent again)")
+                result.extra["upload_journal_set_aside"] = str(journal.set_aside)
             anonymizer = _anonymizer(discovery.files, request, journal, profile.jobs)
             try:
                 items = _items(discovery.files, request, mung, base_metadata, anonymizer)

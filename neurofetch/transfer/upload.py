@@ -9,6 +9,7 @@ the service is asked whether the file arrived before it is sent again.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
@@ -23,7 +24,7 @@ from neurofetch.transfer.results import RunResult
 from neurofetch.transfer.shard import Shard
 from neurofetch.transfer.sink import sha256_file
 from neurofetch.transfer.upload_files import LocalFile
-from neurofetch.transfer.upload_journal import UploadJournal
+from neurofetch.transfer.upload_journal import UploadJournal, UploadJournalError
 
 NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -127,7 +128,12 @@ async def _upload_one(item: UploadItem, run: UploadRun) -> None:
             return
         body = await item.prepare() if item.prepare else None
         size = len(body) if body is not None else item.local.size
-        resource_id = await _recover(item, run, entry.sent_size) if entry is not None else None
+        if entry is not None:
+            resource_id = await _recover(item, run, entry.sent_size)
+        elif not run.journal.knows(label):
+            resource_id = await _held_already(item, run, size, digest)
+        else:
+            resource_id = None   # a new version of a file sent before: it goes
         if resource_id is None:
             run.journal.begin(digest, label, item.name, size)
             run.reporter.started(label, size)
@@ -149,6 +155,8 @@ async def _upload_one(item: UploadItem, run: UploadRun) -> None:
         run.control.fail(label, str(exc))
     except OSError as exc:
         run.control.fail(label, f"cannot read {item.local.path}: {exc.strerror or exc}")
+    except sqlite3.Error as exc:   # e.g. "database or disk is full": the next run asks the service first
+        run.control.halt(UploadJournalError(f"cannot record {label} in the upload journal {run.journal.path}: {exc}"))
 
 
 async def _content_hash(item: UploadItem, journal: UploadJournal) -> str:
@@ -177,6 +185,17 @@ async def _recover(item: UploadItem, run: UploadRun, size: int) -> str | None:
     if found is not None:
         run.result.add("found_already_uploaded")
         run.reporter.note(f"{item.label}: an interrupted earlier upload did arrive; not sending it again")
+    return found
+
+
+async def _held_already(item: UploadItem, run: UploadRun, size: int, digest: str) -> str | None:
+    """The journal has no record of this file (a first upload, or a lost journal): does the service hold it?"""
+    assert run.target is not None
+    found = await run.target.find(item, size)
+    if found is not None:
+        run.journal.record(digest, item.label, item.name, size, found)
+        run.result.add("already_on_server")
+        run.reporter.finished(item.label, "skipped")
     return found
 
 
