@@ -186,3 +186,20 @@ def test_unreadable_files_and_folders_are_failures_naming_them(datamint: Any, tm
         assert f"failed: {item}" in run.stderr
     assert sorted(r.source_filepath for r in datamint.resources()) == [
         "study/readable/img00.png", "study/readable/img01.png", "study/readable/slice"]
+
+
+def test_a_journal_that_cannot_be_opened_is_never_set_aside(datamint: Any, tmp_path: Path) -> None:
+    folder = images(tmp_path / "imgs")
+    first_upload(datamint, folder)
+    [journal] = upload_journals()
+    data = journal.read_bytes()
+    journal.chmod(0)
+    try:
+        env = {k: v for k, v in env_for(datamint).items() if v is not None}
+        run = run_without_read_override("upload", folder, env=env)
+    finally:
+        journal.chmod(0o644)
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr and "cannot open the upload journal" in run.stderr
+    assert journal.read_bytes() == data and not list(journal.parent.glob("*.corrupt-*"))
+    assert upload_posts(datamint) == FILES

@@ -139,7 +139,9 @@ class UploadJournal:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             try:
                 self._db = self._open(path)
-            except sqlite3.DatabaseError:
+            except sqlite3.OperationalError:   # locked, read-only, disk full: the journal itself is sound
+                raise
+            except sqlite3.DatabaseError:      # not a database, or a damaged one
                 self.set_aside = _set_aside(path)
                 self._db = self._open(path)
         except (OSError, sqlite3.Error) as exc:
