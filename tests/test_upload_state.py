@@ -203,3 +203,20 @@ def test_a_journal_that_cannot_be_opened_is_never_set_aside(datamint: Any, tmp_p
     assert "Traceback" not in run.stderr and "cannot open the upload journal" in run.stderr
     assert journal.read_bytes() == data and not list(journal.parent.glob("*.corrupt-*"))
     assert upload_posts(datamint) == FILES
+
+
+def test_a_journal_that_cannot_record_stops_the_run_with_one_line(datamint: Any, tmp_path: Path) -> None:
+    folder = images(tmp_path / "imgs")
+    first_upload(datamint, folder)
+    (folder / "new.png").write_bytes(png_bytes((30, 30)))
+    [journal] = upload_journals()
+    journal.chmod(0o444)   # readable, so the run starts; every write to it fails, as on a full disk
+    try:
+        env = {k: v for k, v in env_for(datamint).items() if v is not None}
+        run = run_without_read_override("--json", "upload", folder, env=env)
+    finally:
+        journal.chmod(0o644)
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    assert "cannot record imgs/new.png in the upload journal" in json.loads(run.stdout)["error"]
+    assert upload_posts(datamint) == FILES   # nothing sent that could not be recorded
