@@ -89,3 +89,19 @@ def test_mirror_interrupted_mid_files(tmp_path: Path, sig: int) -> None:
                    what="a file half-way", process=run)
         document = stopped_with_a_document(run, sig)
     assert document["command"] == "mirror"
+
+
+@SIGNALS
+def test_atlas_image_interrupted_mid_files(tmp_path: Path, sig: int) -> None:
+    from neurofetch.emulators.allen import AllenEmulator
+    from neurofetch.emulators.common import Faults
+
+    emulator = AllenEmulator(faults=Faults(latency=0.2))
+    with emulator.serve() as server:
+        env = {"NEUROFETCH_URL": emulator.base_url(server), "NEUROFETCH_SERVICE": "allen"}
+        out = tmp_path / "atlas"
+        run = start_background("--json", "atlas-image", "--atlas-images", "1", "--downsample", "6", "--out", out,
+                               env=env, logs=tmp_path / "logs")
+        wait_until(lambda: len(list(out.rglob("*.jpg"))) >= 2, what="two plates", process=run)
+        document = stopped_with_a_document(run, sig)
+    assert document["command"] == "atlas-image" and document["counts"]["downloaded"] >= 2
