@@ -39,8 +39,8 @@ class RunControl:
     fatal: BaseException | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     interrupted: asyncio.Event = field(default_factory=asyncio.Event)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _signals_held: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _signals_held: bool = field(default=False, init=False, repr=False)
 
     @property
     def stopping(self) -> bool:
