@@ -47,7 +47,10 @@ class DatamintEmulator(Emulator):
     :meth:`resources`, :meth:`uploaded_bytes`, :meth:`segmentations`, :attr:`upload_posts`, ``log``.
 
     ``drop_after_receive = N``: the next N upload POSTs are stored in full, then their connection
-    is closed without any response (a client's "outcome unknown" case)."""
+    is closed without any response (a client's "outcome unknown" case).
+
+    ``project_add_delay = S``: each request adding resources to a project waits S seconds before it is
+    handled; ``project_adds_begun`` counts those requests as they arrive."""
 
     base_path = ""
 
@@ -58,6 +61,8 @@ class DatamintEmulator(Emulator):
         self.store = DatamintStore(seed=seed)
         self.drop_after_receive = 0
         self.dropped = 0
+        self.project_add_delay = 0.0
+        self.project_adds_begun = 0
         self._upload_posts = 0
         self._counter_lock = threading.Lock()
         for name in (DEFAULT_PROJECTS if projects is None else projects):
@@ -127,6 +132,12 @@ class DatamintEmulator(Emulator):
     def count_upload_post(self) -> None:
         with self._counter_lock:
             self._upload_posts += 1
+
+    async def begin_project_add(self) -> None:
+        with self._counter_lock:
+            self.project_adds_begun += 1
+        if self.project_add_delay:
+            await asyncio.sleep(self.project_add_delay)
 
     def take_drop(self) -> bool:
         with self._counter_lock:

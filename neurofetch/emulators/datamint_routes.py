@@ -301,6 +301,7 @@ class ResourceEndpoints:
             return reply([resource_json(r, self.store) for r in records])   # a bare list (§2.1)
 
     async def add_to_project(self, request: Request) -> Response:
+        await self.emulator.begin_project_add()
         pid = path_id(request, "pid", "Project")
         ids = id_list(await read_json(request), "resource_ids_to_add")
         added = self.store.add_to_project(pid, ids)

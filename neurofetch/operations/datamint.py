@@ -33,6 +33,7 @@ from neurofetch.net.http import make_client, policy_for
 from neurofetch.services.datamint import BULK_CHUNK, DatamintApi
 from neurofetch.services.datamint_mirror import DatamintSelection, DatamintSource
 from neurofetch.settings import Profile
+from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.events import NullReporter, Reporter
 from neurofetch.transfer.mirror import MirrorOptions, run_mirror
 from neurofetch.transfer.results import RunResult
@@ -129,15 +130,22 @@ def publish(profile: Profile, request: PublishRequest, *, reporter: Reporter | N
             raise UsageError(f"{resource_id!r} is not a resource id (ids look like 3f2b8c1e-...-...)")
     key = key or api_key_for(profile, no_input=no_input)
     result = RunResult("publish")
+    control = RunControl(result, reporter or NullReporter())
     started = time.monotonic()
     try:
-        with_api(profile, key, lambda api: _publish(api, request, result, reporter or NullReporter()))
+        with_api(profile, key, lambda api: _interruptible(control, _publish(api, request, control)))
     finally:
         result.seconds = time.monotonic() - started
     return result
 
 
-async def _publish(api: DatamintApi, request: PublishRequest, result: RunResult, reporter: Reporter) -> None:
+async def _interruptible(control: RunControl, steps: Awaitable[None]) -> None:
+    with control.signals():
+        await control.guard(steps)
+
+
+async def _publish(api: DatamintApi, request: PublishRequest, control: RunControl) -> None:
+    result = control.result
     await api.check_key()
     pid = await project_id(api, request.project) if request.project else None
     to_publish = list(dict.fromkeys(request.resource_ids))
@@ -153,18 +161,18 @@ async def _publish(api: DatamintApi, request: PublishRequest, result: RunResult,
                                    if request.channel else "nothing to publish: the inbox is empty")
     if already:
         result.add("already_published", len(already))
-    failed = await publish_ids(api, to_publish, result, reporter)
+    failed = await publish_ids(api, to_publish, control)
     if pid is not None:
         members = [i for i in [*to_publish, *already] if i not in failed]
         await add_to_project(api, pid, members, result)
     result.extra["resource_ids"] = [i for i in [*to_publish, *already] if i not in failed]
 
 
-async def publish_ids(api: DatamintApi, resource_ids: Sequence[str], result: RunResult,
-                      reporter: Reporter) -> set[str]:
+async def publish_ids(api: DatamintApi, resource_ids: Sequence[str], control: RunControl) -> set[str]:
     """Bulk-publish in chunks; a chunk the server refuses (an unknown id) is retried one id at a time
     so the good ids still get published and the bad one is named. Returns the ids that failed."""
     failed: set[str] = set()
+    result = control.result
     for start in range(0, len(resource_ids), BULK_CHUNK):
         chunk = list(resource_ids[start:start + BULK_CHUNK])
         try:
@@ -180,8 +188,7 @@ async def publish_ids(api: DatamintApi, resource_ids: Sequence[str], result: Run
                 result.add("published" if await api.publish_one(resource_id) else "already_published")
             except ItemError as exc:
                 failed.add(resource_id)
-                result.fail(resource_id, str(exc))
-                reporter.failed(resource_id, str(exc))
+                control.fail(resource_id, str(exc))
     return failed
 
 

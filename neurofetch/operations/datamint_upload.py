@@ -21,13 +21,19 @@ from neurofetch.operations.datamint import add_to_project, api_key_for, project_
 from neurofetch.operations.datamint_segment import Segmentation, attach_segmentation, load_segmentation
 from neurofetch.services.datamint import DatamintApi, UploadForm
 from neurofetch.settings import Profile
+from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.events import NullReporter, Reporter
 from neurofetch.transfer.lock import DestinationLock
 from neurofetch.transfer.results import RunResult
 from neurofetch.transfer.shard import Shard
 from neurofetch.transfer.upload import UploadItem, UploadRun, upload_all
 from neurofetch.transfer.upload_files import Discovery, FileSelection, LocalFile, find_files, mung_name, parse_mung
-from neurofetch.transfer.upload_journal import UploadJournal, default_state_root, journal_path
+from neurofetch.transfer.upload_journal import (
+    UploadJournal,
+    adopt_earlier_journal,
+    default_state_root,
+    journal_path,
+)
 from neurofetch.ui.text import human_bytes
 
 if TYPE_CHECKING:
@@ -89,6 +95,9 @@ def upload(profile: Profile, request: UploadRequest, *, reporter: Reporter | Non
         raise UsageError(f"--segmentation attaches to one resource: upload exactly one file with it (found "
                          f"{len(discovery.files)}), or give --resource-id ID of an uploaded one")
     result = RunResult("upload", dry_run=request.dry_run)
+    control = RunControl(result, reporter)
+    for source_path, problem in discovery.unreadable:
+        control.fail(source_path, problem)
     started = time.monotonic()
     root = state_root or default_state_root()
     path = journal_path(root, profile.url)
@@ -96,15 +105,20 @@ def upload(profile: Profile, request: UploadRequest, *, reporter: Reporter | Non
     lock_name = path.stem + ("" if shard.count == 1 else f"-shard-{shard.index}-of-{shard.count}") + ".lock"
     try:
         with DestinationLock(path.parent, lock_name, within=None if shard.count == 1 else path.stem + ".lock"):
+            adopt_earlier_journal(root, profile.url)
             journal = UploadJournal(path)
+            if journal.set_aside is not None:
+                reporter.note(f"warning: the upload journal was damaged; it was moved to {journal.set_aside} and a "
+                              "new one started (files the service already holds are not sent again)")
+                result.extra["upload_journal_set_aside"] = str(journal.set_aside)
             anonymizer = _anonymizer(discovery.files, request, journal, profile.jobs)
             try:
                 items = _items(discovery.files, request, mung, base_metadata, anonymizer)
                 if request.dry_run:
-                    loop.run(_dry_run(items, request, segmentation, journal, result, reporter))
+                    loop.run(_dry_run(items, request, segmentation, journal, control))
                 else:
                     key = key or api_key_for(profile, no_input=no_input)
-                    loop.run(_run(profile, key, items, request, segmentation, journal, result, reporter))
+                    loop.run(_run(profile, key, items, request, segmentation, journal, control))
             finally:
                 if anonymizer is not None:
                     anonymizer.close()
@@ -177,9 +191,9 @@ def _items(files: Sequence[LocalFile], request: UploadRequest, mung: list[int] |
 
 
 async def _dry_run(items: list[UploadItem], request: UploadRequest, segmentation: Segmentation | None,
-                   journal: UploadJournal, result: RunResult, reporter: Reporter) -> None:
-    run = UploadRun(journal=journal, target=None, policy=RetryPolicy(), result=result, reporter=reporter,
-                    shard=request.shard)
+                   journal: UploadJournal, control: RunControl) -> None:
+    result = control.result
+    run = UploadRun(journal=journal, target=None, policy=RetryPolicy(), control=control, shard=request.shard)
     await upload_all(items, run)
     result.extra["resources"] = dict(sorted(run.ids.items()))
     if segmentation is not None:
@@ -188,29 +202,35 @@ async def _dry_run(items: list[UploadItem], request: UploadRequest, segmentation
 
 
 async def _run(profile: Profile, key: Secret, items: list[UploadItem], request: UploadRequest,
-               segmentation: Segmentation | None, journal: UploadJournal, result: RunResult,
-               reporter: Reporter) -> None:
+               segmentation: Segmentation | None, journal: UploadJournal, control: RunControl) -> None:
     async with make_client(profile, auth=ApiKeyAuth(key)) as client:
         api = DatamintApi(client, profile.url, policy_for(profile))
-        await api.check_key()
-        pid = await project_id(api, request.project) if request.project else None
-        run = UploadRun(journal=journal, target=DatamintTarget(api, request), policy=api.policy, result=result,
-                        reporter=reporter, jobs=profile.jobs, shard=request.shard)
-        try:
-            await upload_all(items, run)
-        finally:
-            result.extra["resources"] = dict(sorted(run.ids.items()))
-        if result.interrupted:
-            return
-        earlier = [i for i in run.ids.values() if i not in set(run.new_ids)]
-        if (request.publish or pid) and earlier:
-            await publish_ids(api, earlier, result, reporter)
-        if pid is not None and run.ids:
-            await add_to_project(api, pid, list(dict.fromkeys(run.ids.values())), result)
-        if segmentation is not None:
-            target = request.resource_id or next(iter(run.ids.values()), None)
-            if target is not None:
-                await attach_segmentation(api, journal, target, segmentation, result)
+        with control.signals():   # from the key check to the last project addition
+            await control.guard(_steps(api, profile.jobs, items, request, segmentation, journal, control))
+
+
+async def _steps(api: DatamintApi, jobs: int, items: list[UploadItem], request: UploadRequest,
+                 segmentation: Segmentation | None, journal: UploadJournal, control: RunControl) -> None:
+    result = control.result
+    await api.check_key()
+    pid = await project_id(api, request.project) if request.project else None
+    run = UploadRun(journal=journal, target=DatamintTarget(api, request), policy=api.policy, control=control,
+                    jobs=jobs, shard=request.shard)
+    try:
+        await upload_all(items, run)
+    finally:
+        result.extra["resources"] = dict(sorted(run.ids.items()))
+    if result.interrupted:
+        return
+    earlier = [i for i in run.ids.values() if i not in set(run.new_ids)]
+    if (request.publish or pid) and earlier:
+        await publish_ids(api, earlier, control)
+    if pid is not None and run.ids:
+        await add_to_project(api, pid, list(dict.fromkeys(run.ids.values())), result)
+    if segmentation is not None:
+        target = request.resource_id or next(iter(run.ids.values()), None)
+        if target is not None:
+            await attach_segmentation(api, journal, target, segmentation, result)
 
 
 def _explain(discovery: Discovery, request: UploadRequest, result: RunResult) -> None:

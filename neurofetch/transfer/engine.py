@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import itertools
 import os
-import signal
 import threading
 import time
 from collections.abc import Sequence
@@ -33,6 +32,7 @@ from neurofetch.errors import (
 from neurofetch.net import json_limits
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe
 from neurofetch.transfer.claims import PathClaims
+from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.download import DestinationError, already_complete, disk_error, download_file
 from neurofetch.transfer.events import NullReporter, Reporter
 from neurofetch.transfer.journal import Journal
@@ -41,8 +41,6 @@ from neurofetch.transfer.results import RunResult
 from neurofetch.transfer.shard import Shard
 from neurofetch.transfer.sink import on_disk_thread
 from neurofetch.transfer.work import Document, FileItem, Listing, Work
-
-GIVE_UP_AFTER = 5   # consecutive unreachable failures, with nothing done yet, that end the run
 
 
 @dataclass
@@ -58,14 +56,12 @@ class Context:
     dry_run: bool = False
     resume_parts: bool = True
     shard: Shard | None = None
-    successes: int = 0
-    unreachable_streak: int = 0
-    refusals: int = 0          # items refused with HTTP 403
-    progressed: bool = False   # something below the root listings succeeded
-    fatal: BaseException | None = None
-    stop: asyncio.Event = field(default_factory=asyncio.Event)
     claims: PathClaims = field(default_factory=PathClaims)
     own_names: OwnNames = field(default_factory=OwnNames)
+    control: RunControl = field(init=False)   # signals, stop rules, failure accounting
+
+    def __post_init__(self) -> None:
+        self.control = RunControl(self.result, self.reporter)
 
     def is_complete(self, parts: Sequence[object]) -> bool:
         """True when the file at ``parts`` is recorded complete and unchanged on disk."""
@@ -111,42 +107,22 @@ async def run(roots: Sequence[Work], ctx: Context, jobs: int) -> None:
         put(work)
     if not roots:
         return
-    loop = asyncio.get_running_loop()
-    installed = _install_signal_handlers(loop, ctx)
-    workers = [asyncio.create_task(worker()) for _ in range(max(1, jobs))]
-    waiters = [asyncio.create_task(all_done.wait()), asyncio.create_task(ctx.stop.wait())]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in workers + waiters:
-            task.cancel()
-        await asyncio.gather(*workers, *waiters, return_exceptions=True)
-        for sig, previous in installed.items():
-            loop.remove_signal_handler(sig)
-            with contextlib.suppress(TypeError, ValueError):
-                signal.signal(sig, previous)   # asyncio would leave the default, not what was there before
-    if ctx.fatal is not None:
-        raise ctx.fatal
-
-
-def _install_signal_handlers(loop: asyncio.AbstractEventLoop, ctx: Context) -> dict[int, object]:
-    """Ctrl-C and SIGTERM stop starting new work; files in flight are abandoned, their .part kept."""
-    installed: dict[int, object] = {}
-
-    def interrupted() -> None:
-        ctx.result.interrupted = True
-        ctx.stop.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            previous = signal.getsignal(sig)
-            loop.add_signal_handler(sig, interrupted)
-            installed[sig] = previous
-    return installed
+    control = ctx.control
+    with control.signals():   # files in flight when a signal comes are abandoned, their .part kept
+        workers = [asyncio.create_task(worker()) for _ in range(max(1, jobs))]
+        waiters = [asyncio.create_task(all_done.wait()), asyncio.create_task(control.stop.wait())]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in workers + waiters:
+                task.cancel()
+            await asyncio.gather(*workers, *waiters, return_exceptions=True)
+    control.raise_fatal()
 
 
 async def _execute(work: Work, ctx: Context) -> Sequence[Work]:
-    if ctx.stop.is_set():
+    control = ctx.control
+    if control.stopping:
         return ()
     if ctx.shard is not None and work.unit is not None and not ctx.shard.owns(work.unit):
         return ()
@@ -157,50 +133,43 @@ async def _execute(work: Work, ctx: Context) -> Sequence[Work]:
         if isinstance(work, Listing):
             children = _admit(await work.fetch(ctx), ctx)
             ctx.reporter.queued(files=sum(isinstance(c, FileItem) for c in children))
-            _succeeded(ctx, work)
+            control.succeeded(progressed=not work.root)
             return children
         if isinstance(work, FileItem):
             await _fetch_file(work, ctx)
         else:
             await _write_document(work, ctx)
-        _succeeded(ctx, work)
+        control.succeeded()
     except asyncio.CancelledError:
         raise
     except ForbiddenError as exc:   # one candidate of another site, say: the others go on
         if isinstance(work, Listing) and work.root:
-            _stop(ctx, exc)
+            control.halt(exc)
             return ()
-        _failed(ctx, label, str(exc))
-        ctx.refusals += 1
-        if not ctx.progressed and ctx.refusals >= GIVE_UP_AFTER:
-            _stop(ctx, AuthError(f"the server refuses everything this account asks for ({exc})"))
+        control.refused(label, str(exc))
     except (AuthError, DestinationError, EndlessListingError) as exc:
-        _stop(ctx, exc)
+        control.halt(exc)
     except (UnreachableError, RemoteDataError, RetryableError, httpx.TransportError) as exc:
         if isinstance(work, Listing) and work.root:
-            _stop(ctx, exc if isinstance(exc, NeurofetchError) else UnreachableError(f"{label}: {describe(exc)}"))
+            control.halt(exc if isinstance(exc, NeurofetchError) else UnreachableError(f"{label}: {describe(exc)}"))
             return ()
-        _failed(ctx, label, describe(exc))
-        ctx.unreachable_streak += 1
-        if ctx.successes == 0 and ctx.unreachable_streak >= GIVE_UP_AFTER:
-            ctx.result.unreachable = True
-            _stop(ctx, UnreachableError(f"the service keeps failing ({describe(exc)}); nothing was transferred"))
+        control.unreachable(label, describe(exc))
     except (ItemError, UnsafeName) as exc:
         if isinstance(work, Listing) and work.root:
-            _stop(ctx, exc)
+            control.halt(exc)
             return ()
-        _failed(ctx, label, str(exc))
+        control.fail(label, str(exc))
     except Exception as exc:  # a bug: stop the run visibly instead of losing a worker and hanging
-        _stop(ctx, exc)
+        control.halt(exc)
     return ()
 
 
 def _admit(work: Sequence[Work], ctx: Context) -> list[Work]:
     """``work`` without neurofetch's own names and what this run already has (same path, same source);
     a server name that is neurofetch's own, or two sources for one path, fail."""
-    admitted, conflicts = ctx.claims.admit(ctx.own_names.admit(work, lambda item, error: _failed(ctx, item, error)))
+    admitted, conflicts = ctx.claims.admit(ctx.own_names.admit(work, ctx.control.fail))
     for relpath, error in conflicts:
-        _failed(ctx, relpath, error)
+        ctx.control.fail(relpath, error)
     return admitted
 
 
@@ -210,23 +179,6 @@ def _label(work: Work) -> str:
     if work.__dict__.get("label"):
         return str(work.label)  # type: ignore[union-attr]
     return "/".join(str(p) for p in work.parts)
-
-
-def _succeeded(ctx: Context, work: Work) -> None:
-    ctx.successes += 1
-    ctx.unreachable_streak = 0
-    ctx.progressed = ctx.progressed or not (isinstance(work, Listing) and work.root)
-
-
-def _failed(ctx: Context, label: str, error: str) -> None:
-    ctx.result.fail(label, error)
-    ctx.reporter.failed(label, error)
-
-
-def _stop(ctx: Context, exc: BaseException) -> None:
-    if ctx.fatal is None:
-        ctx.fatal = exc
-    ctx.stop.set()
 
 
 async def _fetch_file(item: FileItem, ctx: Context) -> None:

@@ -28,6 +28,7 @@ from neurofetch.services.s3 import (
 )
 from neurofetch.services.s3_errors import NoSuchBucketError
 from neurofetch.services.s3_etag import etag_matches
+from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.events import NullReporter, Reporter
 from neurofetch.transfer.paths import local_path
 from neurofetch.transfer.results import RunResult
@@ -136,13 +137,15 @@ def s3_sync(options: S3SyncOptions, *, reporter: Any = None) -> RunResult:
         if options.delete:
             result.counts["to_delete" if options.dry_run else "deleted"] = 0
         result.extra.update({"direction": job.direction, "source": options.src, "destination": options.dst})
+        control = RunControl(result, events)
         with S3Bucket(settings, job.location.bucket) as bucket:
-            runner = _Runner(bucket, job, options, result, events)
+            runner = _Runner(bucket, job, options, control)
             try:
-                runner.run()
+                with control.signals():
+                    runner.run()
             except KeyboardInterrupt:
                 runner.stop()
-                result.interrupted = True
+                control.interrupt()
     finally:
         events.close()
     result.seconds = time.monotonic() - started
@@ -150,9 +153,9 @@ def s3_sync(options: S3SyncOptions, *, reporter: Any = None) -> RunResult:
 
 
 class _Runner:
-    def __init__(self, bucket: S3Bucket, job: _Job, options: S3SyncOptions, result: RunResult,
-                 reporter: Reporter) -> None:
-        self.bucket, self.job, self.options, self.result, self.reporter = bucket, job, options, result, reporter
+    def __init__(self, bucket: S3Bucket, job: _Job, options: S3SyncOptions, control: RunControl) -> None:
+        self.bucket, self.job, self.options, self.control = bucket, job, options, control
+        self.result, self.reporter = control.result, control.reporter
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.pool: ThreadPoolExecutor | None = None
@@ -366,7 +369,6 @@ class _Runner:
             self.result.add(name)
 
     def _fail(self, item: str, error: str, *, unreachable: bool = False) -> None:
+        self.control.fail(item, error)
         with self.lock:
-            self.result.fail(item, error)
             self.unreachable_failures += unreachable
-        self.reporter.failed(item, error)

@@ -9,8 +9,7 @@ the service is asked whether the file arrived before it is sent again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
+import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
@@ -19,14 +18,14 @@ import httpx
 
 from neurofetch.errors import AuthError, ItemError, NeurofetchError, UnreachableError
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying
+from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.events import Reporter
 from neurofetch.transfer.results import RunResult
 from neurofetch.transfer.shard import Shard
 from neurofetch.transfer.sink import sha256_file
 from neurofetch.transfer.upload_files import LocalFile
-from neurofetch.transfer.upload_journal import UploadJournal
+from neurofetch.transfer.upload_journal import UploadJournal, UploadJournalError
 
-GIVE_UP_AFTER = 5   # consecutive unreachable failures, with nothing done yet, that end the run
 NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
@@ -56,20 +55,23 @@ class UploadRun:
     journal: UploadJournal
     target: UploadTarget | None          # None for a dry run: nothing is contacted
     policy: RetryPolicy
-    result: RunResult
-    reporter: Reporter
+    control: RunControl                  # signals, stop rules, failure accounting
     jobs: int = 4
     shard: Shard | None = None
     ids: dict[str, str] = field(default_factory=dict)    # source path -> remote id (new and earlier)
     new_ids: list[str] = field(default_factory=list)
-    successes: int = 0
-    unreachable_streak: int = 0
-    fatal: BaseException | None = None
-    stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def dry_run(self) -> bool:
         return self.target is None
+
+    @property
+    def result(self) -> RunResult:
+        return self.control.result
+
+    @property
+    def reporter(self) -> Reporter:
+        return self.control.reporter
 
 
 async def upload_all(items: Sequence[UploadItem], run: UploadRun) -> None:
@@ -80,48 +82,32 @@ async def upload_all(items: Sequence[UploadItem], run: UploadRun) -> None:
         queue.put_nowait(item)
     run.reporter.queued(files=len(mine), nbytes=sum(i.local.size for i in mine))
 
+    control = run.control
+
     async def worker() -> None:
-        while not run.stop.is_set():
+        while not control.stopping:
             try:
                 item = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
             await _upload_one(item, run)
 
-    loop = asyncio.get_running_loop()
-    installed = _install_signal_handlers(loop, run)
-    workers = [asyncio.create_task(worker()) for _ in range(max(1, run.jobs))]
-    stopper = asyncio.create_task(run.stop.wait())
-    all_done = asyncio.gather(*workers)   # also ends at a worker's first unexpected exception
-    outcomes: list[Any] = []
-    try:
-        await asyncio.wait([all_done, stopper], return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in [*workers, stopper]:
-            task.cancel()
-        outcomes = await asyncio.gather(*workers, stopper, return_exceptions=True)
-        await asyncio.gather(all_done, return_exceptions=True)
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-    if run.fatal is not None:
-        raise run.fatal
+    with control.signals():   # uploads in flight when a signal comes are abandoned; a re-run asks first
+        workers = [asyncio.create_task(worker()) for _ in range(max(1, run.jobs))]
+        stopper = asyncio.create_task(control.stop.wait())
+        all_done = asyncio.gather(*workers)   # also ends at a worker's first unexpected exception
+        outcomes: list[Any] = []
+        try:
+            await asyncio.wait([all_done, stopper], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in [*workers, stopper]:
+                task.cancel()
+            outcomes = await asyncio.gather(*workers, stopper, return_exceptions=True)
+            await asyncio.gather(all_done, return_exceptions=True)
+    control.raise_fatal()
     for outcome in outcomes:
         if isinstance(outcome, Exception):
             raise outcome
-
-
-def _install_signal_handlers(loop: asyncio.AbstractEventLoop, run: UploadRun) -> list[int]:
-    installed = []
-
-    def interrupted() -> None:
-        run.result.interrupted = True
-        run.stop.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, interrupted)
-            installed.append(sig)
-    return installed
 
 
 async def _upload_one(item: UploadItem, run: UploadRun) -> None:
@@ -142,7 +128,12 @@ async def _upload_one(item: UploadItem, run: UploadRun) -> None:
             return
         body = await item.prepare() if item.prepare else None
         size = len(body) if body is not None else item.local.size
-        resource_id = await _recover(item, run, entry.sent_size) if entry is not None else None
+        if entry is not None:
+            resource_id = await _recover(item, run, entry.sent_size)
+        elif not run.journal.knows(label):
+            resource_id = await _held_already(item, run, size, digest)
+        else:
+            resource_id = None   # a new version of a file sent before: it goes
         if resource_id is None:
             run.journal.begin(digest, label, item.name, size)
             run.reporter.started(label, size)
@@ -153,22 +144,19 @@ async def _upload_one(item: UploadItem, run: UploadRun) -> None:
             run.reporter.finished(label, "uploaded", size)
         run.journal.complete(digest, label, resource_id)
         run.ids[label] = resource_id
-        run.successes += 1
-        run.unreachable_streak = 0
+        run.control.succeeded()
     except asyncio.CancelledError:
         raise
     except AuthError as exc:
-        _stop(run, exc)
+        run.control.halt(exc)
     except (UnreachableError, RetryableError, httpx.TransportError) as exc:
-        _failed(run, label, describe(exc))
-        run.unreachable_streak += 1
-        if run.successes == 0 and run.unreachable_streak >= GIVE_UP_AFTER:
-            run.result.unreachable = True
-            _stop(run, UnreachableError(f"the service keeps failing ({describe(exc)}); nothing was uploaded"))
+        run.control.unreachable(label, describe(exc), nothing_done="nothing was uploaded")
     except NeurofetchError as exc:
-        _failed(run, label, str(exc))
+        run.control.fail(label, str(exc))
     except OSError as exc:
-        _failed(run, label, f"cannot read {item.local.path}: {exc.strerror or exc}")
+        run.control.fail(label, f"cannot read {item.local.path}: {exc.strerror or exc}")
+    except sqlite3.Error as exc:   # e.g. "database or disk is full": the next run asks the service first
+        run.control.halt(UploadJournalError(f"cannot record {label} in the upload journal {run.journal.path}: {exc}"))
 
 
 async def _content_hash(item: UploadItem, journal: UploadJournal) -> str:
@@ -197,6 +185,17 @@ async def _recover(item: UploadItem, run: UploadRun, size: int) -> str | None:
     if found is not None:
         run.result.add("found_already_uploaded")
         run.reporter.note(f"{item.label}: an interrupted earlier upload did arrive; not sending it again")
+    return found
+
+
+async def _held_already(item: UploadItem, run: UploadRun, size: int, digest: str) -> str | None:
+    """The journal has no record of this file (a first upload, or a lost journal): does the service hold it?"""
+    assert run.target is not None
+    found = await run.target.find(item, size)
+    if found is not None:
+        run.journal.record(digest, item.label, item.name, size, found)
+        run.result.add("already_on_server")
+        run.reporter.finished(item.label, "skipped")
     return found
 
 
@@ -255,13 +254,3 @@ class ProgressReader:
     def fileno(self) -> int:
         return self._handle.fileno()
 
-
-def _failed(run: UploadRun, label: str, error: str) -> None:
-    run.result.fail(label, error)
-    run.reporter.failed(label, error)
-
-
-def _stop(run: UploadRun, exc: BaseException) -> None:
-    if run.fatal is None:
-        run.fatal = exc
-    run.stop.set()

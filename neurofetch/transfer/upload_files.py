@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
+from stat import S_ISREG
 
 from neurofetch.errors import UsageError
 
@@ -43,6 +44,11 @@ class FileSelection:
     default_exclusions: bool = True
 
     def takes_file(self, name: str, path: Path) -> bool:
+        verdict = self.takes_name(name)
+        return _sniff_dicom(path) if verdict is None else verdict
+
+    def takes_name(self, name: str) -> bool | None:
+        """Whether the name alone selects the file; None when only its content can tell."""
         if any(fnmatchcase(name, p) for p in self.exclude):
             return False
         if self.include:
@@ -52,7 +58,7 @@ class FileSelection:
         if any(fnmatchcase(name, p) for p in DEFAULT_EXCLUDED_FILES):
             return False
         # Extensionless files (README, Makefile, ...) go only when they are DICOM (series often are).
-        return "." in name or _sniff_dicom(path)
+        return True if "." in name else None
 
     def enters_folder(self, name: str) -> bool:
         if name in ALWAYS_EXCLUDED_FOLDERS:
@@ -75,6 +81,7 @@ class LocalFile:
 class Discovery:
     files: list[LocalFile] = field(default_factory=list)
     folders_not_entered: int = 0   # subfolders left out for want of -r
+    unreadable: list[tuple[str, str]] = field(default_factory=list)   # (source path, why): each a failure
 
 
 def find_files(paths: Iterable[Path], selection: FileSelection) -> Discovery:
@@ -88,7 +95,13 @@ def find_files(paths: Iterable[Path], selection: FileSelection) -> Discovery:
             _add(found, seen, given, given.name, selection, named=True)
             continue
         root_name = given.resolve().name
-        for folder, dirnames, filenames in os.walk(given):
+
+        def cannot_enter(exc: OSError, given: Path = given, root_name: str = root_name) -> None:
+            rel = Path(exc.filename).relative_to(given) if exc.filename else Path(".")
+            found.unreadable.append(((Path(root_name) / rel).as_posix(),
+                                     f"cannot read the folder: {exc.strerror or exc}"))
+
+        for folder, dirnames, filenames in os.walk(given, onerror=cannot_enter):
             rel_folder = Path(folder).relative_to(given)
             if not selection.recursive and rel_folder != Path("."):
                 continue
@@ -110,9 +123,19 @@ def _add(found: Discovery, seen: set[str], path: Path, source_path: str, selecti
          *, named: bool) -> None:
     try:
         stat = path.stat()
-    except OSError:
+    except FileNotFoundError:
         return   # a broken symlink or a file gone meanwhile
-    if not path.is_file() or (not named and not selection.takes_file(path.name, path)):
+    except OSError as exc:
+        found.unreadable.append((source_path, f"cannot read the file: {exc.strerror or exc}"))
+        return
+    if not S_ISREG(stat.st_mode) or (not named and selection.takes_name(path.name) is False):
+        return
+    try:
+        os.close(os.open(path, os.O_RDONLY))
+    except OSError as exc:
+        found.unreadable.append((source_path, f"cannot read the file: {exc.strerror or exc}"))
+        return
+    if not named and not selection.takes_file(path.name, path):
         return
     key = os.path.realpath(path)
     if key in seen:

@@ -1,0 +1,25 @@
+"""`s3-sync` stopped by Ctrl-C or SIGTERM: exit 130 and its `--json` document, like every command."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests.resilience_support import start_background, wait_until
+from tests.s3.helpers import S3Env
+from tests.test_interrupt_every_command import stopped_with_a_document
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_s3_sync_upload_interrupted_mid_files(s3: S3Env, tmp_path: Path, sig: int) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    for index in range(400):
+        (src / f"f{index:03d}.bin").write_bytes(b"x" * 2048)
+    run = start_background("--json", "s3-sync", src, s3.url(), "--endpoint-url", s3.endpoint, "-j", "1",
+                           env={}, logs=tmp_path / "logs")
+    wait_until(lambda: len(s3.objects()) >= 5, what="five objects", process=run, timeout=60)
+    document = stopped_with_a_document(run, sig)
+    assert document["command"] == "s3-sync" and 5 <= document["counts"]["uploaded"] < 400
