@@ -108,8 +108,8 @@ class OriginBoundClient(httpx.AsyncClient):
         if not same_origin(request.url, redirect.url) and not is_https_upgrade(request.url, redirect.url):
             if request.method not in FOLLOWED_ACROSS_ORIGINS or has_body(request):
                 raise UnreachableError(
-                    f"{origin_text(request.url)} redirected a {request.method} to another origin, "
-                    f"{origin_text(redirect.url)}: neurofetch never re-sends a login or an upload elsewhere")
+                    f"{origin_text(request.url)} redirected {request.method} {request.url.path} to another origin, "
+                    f"{origin_text(redirect.url)}: a login or an upload is never re-sent to another server")
             for name in self._credential_headers:
                 redirect.headers.pop(name, None)
         self._by_origin.set_cookie_header(redirect)
