@@ -315,3 +315,104 @@ def test_a_401_from_where_a_redirect_led_does_not_log_in_again(tmp_path: Path) -
 def front_and_foreign_origins(front: Front) -> tuple[str, str]:
     """The origin the profile named and the one it redirected to, as error lines write them."""
     return front.origin, front.target
+
+
+# -- S3 ------------------------------------------------------------------------------------------------------
+
+SESSION_TOKEN = "SessTok-Sekr1t-9999"
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[Any]:
+    from tests.s3.servers import ServerUnavailable, start_moto
+
+    try:
+        server = start_moto()
+    except ServerUnavailable as exc:
+        pytest.skip(f"S3 server cannot run here: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def forwarding_to(upstream: str) -> Callable[..., Any]:
+    """An ASGI app that passes each request on to ``upstream`` as it came (moto checks no signature)."""
+    import asyncio
+    import http.client
+    from urllib.parse import urlsplit
+
+    where = urlsplit(upstream)
+
+    def forward(method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[int, list, bytes]:
+        connection = http.client.HTTPConnection(where.hostname or "", where.port, timeout=30)
+        try:
+            connection.request(method, target, body=body, headers={**headers, "host": where.netloc})
+            response = connection.getresponse()
+            return response.status, response.getheaders(), response.read()
+        finally:
+            connection.close()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        target = scope["raw_path"].decode() + ("?" + scope["query_string"].decode() if scope["query_string"] else "")
+        headers = {k.decode(): v.decode() for k, v in scope["headers"] if k not in (b"host", b"transfer-encoding")}
+        status, answer_headers, content = await asyncio.to_thread(forward, scope["method"], target, headers, body)
+        kept = [(k.lower().encode(), v.encode()) for k, v in answer_headers
+                if k.lower() not in ("transfer-encoding", "content-length", "connection")]
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [*kept, (b"content-length", str(len(content)).encode())]})
+        await send({"type": "http.response.body", "body": content})
+
+    return app
+
+
+def is_object_transfer(method: str, path: str) -> bool:
+    return method in ("GET", "PUT") and path.count("/") >= 2 and not path.endswith("/")
+
+
+@pytest.mark.parametrize("profile", ["default", "ad-hoc"])
+@pytest.mark.parametrize("backend", ["auto", "boto3"])
+@pytest.mark.parametrize("direction", ["upload", "download"])
+@pytest.mark.parametrize("status", [302, 307])
+def test_s3_sync_sends_no_signature_to_another_origin(moto: Any, status: int, direction: str, backend: str,
+                                                      profile: str, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Object GETs and PUTs are redirected: boto3 follows no redirect; obstore (reqwest) follows a GET's,
+    without the Authorization header that carries the SigV4 signature."""
+    import uuid
+
+    from tests.s3.helpers import make_client
+
+    for name, value in {"AWS_ACCESS_KEY_ID": moto.access_key, "AWS_SECRET_ACCESS_KEY": moto.secret_key,
+                        "AWS_SESSION_TOKEN": SESSION_TOKEN, "AWS_EC2_METADATA_DISABLED": "true",
+                        "NEUROFETCH_S3_BACKEND": backend, "AWS_MAX_ATTEMPTS": "1"}.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"nf-{uuid.uuid4().hex[:12]}"
+    client = make_client(moto)
+    client.create_bucket(Bucket=bucket)
+    client.put_object(Bucket=bucket, Key="data/there.bin", Body=b"x" * 100)
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "here.bin").write_bytes(b"y" * 100)
+    upstream = forwarding_to(moto.endpoint)
+    foreign = Foreign(upstream, None)
+    with RunningServer(foreign) as foreign_server:
+        front = Front(upstream, status, is_object_transfer, foreign_server.origin)
+        with RunningServer(front) as origin:
+            remote = f"s3://{bucket}/data"
+            src, dst = (local, remote) if direction == "upload" else (remote, tmp_path / "copy")
+            result = run_cli(*profile_args(profile, "s3", origin.origin, tmp_path), "s3-sync", src, dst)
+    assert front.redirected > 0 and "Traceback" not in result.stderr
+    assert result.code in (1, 5), result.stderr          # the redirected objects failed, visibly
+    assert foreign.leaked([moto.secret_key, "AWS4-HMAC-SHA256", "Signature="]) == []
+    if backend == "auto" and direction == "download":
+        assert foreign.seen   # reqwest followed the GET ...
+        if foreign.leaked([SESSION_TOKEN]):
+            pytest.xfail("... with x-amz-security-token: obstore offers no way to turn reqwest's redirects off")
+    assert foreign.leaked([SESSION_TOKEN]) == []
