@@ -10,7 +10,7 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from dataclasses import dataclass
 
 import httpx
@@ -150,7 +150,7 @@ class ApiKeyAuth(httpx.Auth):
         self._header = header
         self.credential_headers = (header,)
 
-    def auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:  # type: ignore[override]
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers[self._header] = self._key.value
         yield request
 
