@@ -168,3 +168,31 @@ def test_a_followed_redirect_sends_a_get_without_a_body() -> None:
     assert len(seen) == 1
     assert "transfer-encoding" not in seen[0] and "content-type" not in seen[0]
     assert seen[0].get("content-length", "0") == "0"
+
+
+def test_cookies_go_back_only_to_the_host_and_port_that_set_them() -> None:
+    async def login(request: Request) -> Response:
+        response = JSONResponse({"ok": True})
+        response.set_cookie("session", "s3cret-session")
+        return response
+
+    async def data(request: Request) -> Response:
+        return JSONResponse({"cookie": request.headers.get("cookie")})
+
+    routes = [Route("/login", login), Route("/data", data)]
+    with serve(routes) as first, serve(routes) as second:   # 127.0.0.1 both, another port
+        async def go() -> Any:
+            async with make_client(profile(first)) as client:
+                await get_json(client, first + "/login", NO_RETRIES)
+                return [await get_json(client, url + "/data", NO_RETRIES) for url in (second, first)]
+
+        assert asyncio.run(go()) == [{"cookie": None}, {"cookie": "session=s3cret-session"}]
+
+
+def test_a_redirect_loop_ends_with_one_clear_error() -> None:
+    async def loop(request: Request) -> Response:
+        return Response(status_code=302, headers={"location": "/loop"})
+
+    with serve([Route("/loop", loop)]) as url, pytest.raises(
+            UnreachableError, match=r"^http://127\.0\.0\.1:\d+ redirected more than 10 times"):
+        fetch(url, "/loop")

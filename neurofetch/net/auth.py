@@ -1,11 +1,15 @@
-"""httpx.Auth classes: a bearer token that re-obtains itself, and an API-key header."""
+"""httpx.Auth classes: a bearer token that re-obtains itself, and an API-key header.
+
+Each declares in ``credential_headers`` the headers it sets, so the client (net/http.py) drops them when a
+redirect leads to another origin.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from dataclasses import dataclass
 
 import httpx
@@ -13,6 +17,7 @@ import httpx
 from neurofetch.credentials import Secret
 from neurofetch.errors import RemoteDataError
 from neurofetch.net import json_limits
+from neurofetch.net.origins import same_origin
 
 MAX_RENEWALS_PER_REQUEST = 3
 RENEW_MARGIN = 300.0   # re-login this many seconds before the token's exp ...
@@ -63,7 +68,11 @@ class RenewingBearerAuth(httpx.Auth):
     and that error ends the run: a refused login is never tried again, by this request or any
     other one waiting for it (repeated bad logins lock the account).
     Concurrent requests share one login (single flight).
+    A 401 from another origin (where a redirect led, without the token) is that server's answer, not a
+    sign that the token expired: it triggers no login.
     """
+
+    credential_headers = ("Authorization",)
 
     def __init__(self, obtain: Obtain | None, token: Token | None = None) -> None:
         self._obtain = obtain
@@ -122,7 +131,7 @@ class RenewingBearerAuth(httpx.Auth):
         for _ in range(MAX_RENEWALS_PER_REQUEST):
             request.headers["Authorization"] = f"Bearer {token.value.value}"
             response = yield request
-            if response.status_code != 401:
+            if response.status_code != 401 or not same_origin(response.url, request.url):
                 return
             # Re-login once for this token; if the fresh token is refused again before our retry
             # (others used it up, or it expired at once), a few more rounds, each with a new login.
@@ -140,7 +149,9 @@ class ApiKeyAuth(httpx.Auth):
     def __init__(self, key: Secret, header: str = "apikey") -> None:
         self._key = key
         self._header = header
+        self.credential_headers = (header,)
 
-    def auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:  # type: ignore[override]
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers[self._header] = self._key.value
         yield request
+

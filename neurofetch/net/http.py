@@ -10,6 +10,7 @@ import httpx
 from neurofetch import __version__
 from neurofetch.errors import AuthError, ForbiddenError, ItemError, RemoteDataError, UnreachableError
 from neurofetch.net import json_limits
+from neurofetch.net.origins import OriginBoundClient
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
 from neurofetch.net.wire import AiohttpTransport
 from neurofetch.settings import Profile
@@ -30,13 +31,11 @@ def make_client(
     transport: httpx.AsyncBaseTransport | None = None,
     extra_connections: int = 2,
 ) -> httpx.AsyncClient:
-    """The run's client: pooled to the profile's jobs, generous read timeout, redirects followed.
-
-    httpx drops the Authorization header when a redirect leads to another origin.
-    """
+    """The run's client: pooled to the profile's jobs, generous read timeout, redirects followed within
+    one origin; across origins only as net/origins.py allows (no credential ever leaves its origin)."""
     connections = profile.jobs + extra_connections
     verify = tls_setting(profile.verify_tls)
-    return _Client(
+    return OriginBoundClient(
         auth=auth,
         transport=transport or AiohttpTransport(verify=verify, max_connections=connections),
         verify=verify,   # for the transports httpx mounts for proxies named in the environment
@@ -45,29 +44,6 @@ def make_client(
         headers={"User-Agent": USER_AGENT},
         follow_redirects=True,
     )
-
-
-class _CookiesWhenSet(httpx.Cookies):
-    """httpx's cookie jar, which builds a urllib request and an email message for every response it looks
-    at (a tenth of a small request's CPU): here it looks only at responses that set a cookie."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        if "set-cookie" in response.headers:
-            super().extract_cookies(response)
-
-
-class _Client(httpx.AsyncClient):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.cookies = self._cookies
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return self._cookies
-
-    @cookies.setter
-    def cookies(self, cookies: Any) -> None:
-        self._cookies = _CookiesWhenSet(cookies)
 
 
 def policy_for(profile: Profile) -> RetryPolicy:
