@@ -39,12 +39,18 @@ def main_options(
     config: Annotated[str | None, typer.Option("--config", envvar="NEUROFETCH_CONFIG", metavar="PATH",
                                                help="Config file (default: the user config dir's "
                                                     "neurofetch/config.yaml).")] = None,
-    profile: Annotated[str | None, typer.Option("--profile", "-p", envvar="NEUROFETCH_PROFILE", metavar="NAME",
-                                                help="Profile to use (default: default_profile).")] = None,
-    url: Annotated[str | None, typer.Option("--url", envvar="NEUROFETCH_URL", metavar="URL",
-                                            help="Service URL for an ad-hoc profile (with --service).")] = None,
-    service: Annotated[str | None, typer.Option("--service", envvar="NEUROFETCH_SERVICE", metavar="SERVICE",
-                                                help="loris | neurovault | allen | datamint | s3.")] = None,
+    # No envvar= on these three: settings.select_profile reads NEUROFETCH_PROFILE/_URL/_SERVICE itself, since
+    # a flag must beat the environment and the two kinds of choice exclude each other only at the same level.
+    profile: Annotated[str | None, typer.Option("--profile", "-p", metavar="NAME",
+                                                help="Profile to use (default: default_profile) "
+                                                     "[env var: NEUROFETCH_PROFILE].")] = None,
+    url: Annotated[str | None, typer.Option("--url", metavar="URL",
+                                            help="Service URL for an ad-hoc profile, which inherits nothing "
+                                                 "from the config file [env var: NEUROFETCH_URL].")] = None,
+    service: Annotated[str | None, typer.Option("--service", metavar="SERVICE",
+                                                help="loris | neurovault | allen | datamint | s3: an ad-hoc "
+                                                     "profile, at the service's public URL unless --url is given "
+                                                     "[env var: NEUROFETCH_SERVICE].")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON result document on stdout; "
                                                              "human text goes to stderr.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Errors and the final summary only.")] = False,
