@@ -151,8 +151,9 @@ def _choose(options: GlobalOptions, env: Mapping[str, str]) -> _Choice:
     env_url, env_service = env.get("NEUROFETCH_URL") or None, env.get("NEUROFETCH_SERVICE") or None
     if options.url or options.service:
         return _Choice(url=options.url or env_url, service=options.service or env_service,
-                       url_source="--url" if options.url else "NEUROFETCH_URL",
-                       service_source="--service" if options.service else "NEUROFETCH_SERVICE", explicit=True)
+                       url_source="NEUROFETCH_URL" if env_url and not options.url else "--url",
+                       service_source="NEUROFETCH_SERVICE" if env_service and not options.service else "--service",
+                       explicit=True)
     env_profile = env.get("NEUROFETCH_PROFILE") or None
     if env_profile and (env_url or env_service):
         given = "NEUROFETCH_URL" if env_url else "NEUROFETCH_SERVICE"
