@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from neurofetch.errors import ConfigError, UsageError
-from neurofetch.settings import SERVICES, Profile, load_config, profile_from_mapping
+from neurofetch.settings import SERVICES, Profile, load_config, looks_secret, profile_from_mapping
 
 HEADER = """\
 # neurofetch configuration: one profile per service you use; pick one with --profile NAME.
@@ -24,7 +24,6 @@ HEADER = """\
 # Secrets never go here: they live in the OS keyring or in environment variables
 # (NEUROFETCH_PASSWORD, NEUROFETCH_API_KEY); see docs/credentials.md.
 """
-SECRET_KEYS = frozenset({"password", "token", "api_key", "apikey", "secret", "aws_secret_access_key"})
 INT_KEYS = frozenset({"jobs", "retries"})
 FLOAT_KEYS = frozenset({"timeout", "retry_wait_max"})
 YAML11_WORDS = re.compile(r"y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF"
@@ -129,7 +128,7 @@ class ConfigFile:
         from ruamel.yaml.comments import CommentedMap
 
         check_profile_name(name)
-        secret = next((k for k in values if k.lower() in SECRET_KEYS), None)
+        secret = next((k for k in values if looks_secret(k)), None)
         if secret:
             raise UsageError(f"{secret} is a secret and never goes into the config file: use the keyring "
                              "(neurofetch-config, neurofetch login) or an environment variable")

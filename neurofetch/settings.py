@@ -22,6 +22,13 @@ DEFAULT_JOBS = 4
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_RETRIES = 5
 DEFAULT_RETRY_WAIT_MAX = 60.0
+SECRET_KEY_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key", "api-key", "credential")
+MASK = "********"
+
+
+def looks_secret(key: str) -> bool:
+    """Whether a config key names a secret (password, aws_secret_access_key, session_token, ...)."""
+    return any(word in key.lower() for word in SECRET_KEY_WORDS)
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,17 @@ class Profile:
     retries: int = DEFAULT_RETRIES
     retry_wait_max: float = DEFAULT_RETRY_WAIT_MAX
     extra: Mapping[str, Any] = field(default_factory=dict)   # service-specific keys (endpoint_url, ...)
+
+    def __repr__(self) -> str:
+        from neurofetch.urls import redact_url
+
+        shown = {k: (MASK if looks_secret(str(k)) else v) for k, v in self.extra.items()}
+        return (f"Profile(name={self.name!r}, service={self.service!r}, url={redact_url(self.url)!r}, "
+                f"username={self.username!r}, jobs={self.jobs}, timeout={self.timeout}, "
+                f"verify_tls={self.verify_tls!r}, retries={self.retries}, retry_wait_max={self.retry_wait_max}, "
+                f"extra={shown!r})")
+
+    __str__ = __repr__
 
     @property
     def keyring_service(self) -> str:
@@ -249,6 +267,9 @@ def profile_from_mapping(name: str, raw: Mapping[str, Any], env: Mapping[str, st
     url = raw.get("url") or _service_default_url(service, env)
     if not url and service != "s3":
         raise ConfigError(f"profile {name!r} has no url; set url: in the config")
+    if "@" in str(url or "").split("?", 1)[0]:   # also "user:pa/ss@host", which a URL parser reads as a path
+        raise ConfigError(f"profile {name!r}: the url holds a user name or password (user:...@); give the user as "
+                          "username: or NEUROFETCH_USERNAME, and the password to the keyring or NEUROFETCH_PASSWORD")
     known = {"service", "url", "username", "jobs", "timeout", "verify_tls", "retries", "retry_wait_max"}
     return Profile(
         name=name,

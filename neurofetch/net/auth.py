@@ -72,6 +72,9 @@ class RenewingBearerAuth(httpx.Auth):
         self._refused: BaseException | None = None
         self.logins = 0
 
+    def __repr__(self) -> str:
+        return f"RenewingBearerAuth(token={self._token!r}, logins={self.logins})"
+
     def bind(self, client: httpx.AsyncClient) -> None:
         self._client = client
 
@@ -139,6 +142,9 @@ class ApiKeyAuth(httpx.Auth):
     def __init__(self, key: Secret, header: str = "apikey") -> None:
         self._key = key
         self._header = header
+
+    def __repr__(self) -> str:
+        return f"ApiKeyAuth(header={self._header!r}, key={self._key!r})"
 
     def auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:  # type: ignore[override]
         request.headers[self._header] = self._key.value
