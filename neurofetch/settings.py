@@ -260,6 +260,7 @@ def _service_of_public_url(url: str) -> str | None:
 
 def profile_from_mapping(name: str, raw: Mapping[str, Any], env: Mapping[str, str] = os.environ) -> Profile:
     service = raw.get("service")
+    service = service.strip().lower() if isinstance(service, str) else service
     if service not in SERVICES:
         if service is None:
             raise ConfigError(f"profile {name!r} names no service; use one of: {', '.join(SERVICES)}")

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from neurofetch.ui.logs import mask, mask_strings
+from neurofetch.urls import redact_urls_in
 
 _owed: dict[str, Any] = {}   # with --json: the command whose result document stdout still owes
 
@@ -23,12 +24,12 @@ def print_error_line(text: str) -> None:
 
 
 def print_message(text: str) -> None:
-    sys.stderr.write(mask(text) + "\n")
+    sys.stderr.write(redact_urls_in(text) + "\n")
     sys.stderr.flush()
 
 
 def print_warning(text: str) -> None:
-    sys.stderr.write(f"neurofetch: warning: {mask(text)}\n")
+    sys.stderr.write(f"neurofetch: warning: {redact_urls_in(text)}\n")
     sys.stderr.flush()
 
 
