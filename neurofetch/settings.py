@@ -143,7 +143,6 @@ def _config_loader() -> type:
 
 
 ADHOC_NAME = "(command line)"
-SELECTING_VARIABLES = ("NEUROFETCH_PROFILE", "NEUROFETCH_URL", "NEUROFETCH_SERVICE")
 
 
 @dataclass(frozen=True)

@@ -74,8 +74,8 @@ def test_profile_flag_beats_a_url_in_the_environment(loris: Any, datamint: Any, 
 def test_service_is_case_insensitive_and_reaches_the_url_given(loris: Any, allen: Any, lab_config: dict[str, str],
                                                                tmp_path: Path) -> None:
     plate = allen.atlas_images(1)[0]
-    result = run_cli("--service", "Allen", "atlas-image", str(plate["id"]), "--downsample", "6", "--out", tmp_path / "o",
-                     env={**lab_config, "NEUROFETCH_URL": allen.url})
+    result = run_cli("--service", "Allen", "atlas-image", str(plate["id"]), "--downsample", "6",
+                     "--out", tmp_path / "o", env={**lab_config, "NEUROFETCH_URL": allen.url})
     assert result.code == 0, result.stderr
     assert loris.log.entries() == [] and allen.log.entries()
 
