@@ -33,24 +33,26 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _from_command_line(ctx: typer.Context, name: str, value: str | None) -> str | None:
+    """The flag's value, or None when it came from its environment variable: settings.select_profile reads
+    NEUROFETCH_PROFILE/_URL/_SERVICE itself, because a flag beats a variable and they exclude each other
+    only at the same level."""
+    source = ctx.get_parameter_source(name)
+    return value if source is not None and source.name == "COMMANDLINE" else None
+
+
 @app.callback()
 def main_options(
     ctx: typer.Context,
     config: Annotated[str | None, typer.Option("--config", envvar="NEUROFETCH_CONFIG", metavar="PATH",
                                                help="Config file (default: the user config dir's "
                                                     "neurofetch/config.yaml).")] = None,
-    # No envvar= on these three: settings.select_profile reads NEUROFETCH_PROFILE/_URL/_SERVICE itself, since
-    # a flag must beat the environment and the two kinds of choice exclude each other only at the same level.
-    profile: Annotated[str | None, typer.Option("--profile", "-p", metavar="NAME",
-                                                help="Profile to use (default: default_profile) "
-                                                     "[env var: NEUROFETCH_PROFILE].")] = None,
-    url: Annotated[str | None, typer.Option("--url", metavar="URL",
-                                            help="Service URL for an ad-hoc profile, which inherits nothing "
-                                                 "from the config file [env var: NEUROFETCH_URL].")] = None,
-    service: Annotated[str | None, typer.Option("--service", metavar="SERVICE",
-                                                help="loris | neurovault | allen | datamint | s3: an ad-hoc "
-                                                     "profile, at the service's public URL unless --url is given "
-                                                     "[env var: NEUROFETCH_SERVICE].")] = None,
+    profile: Annotated[str | None, typer.Option("--profile", "-p", envvar="NEUROFETCH_PROFILE", metavar="NAME",
+                                                help="Profile to use (default: default_profile).")] = None,
+    url: Annotated[str | None, typer.Option("--url", envvar="NEUROFETCH_URL", metavar="URL",
+                                            help="Service URL for an ad-hoc profile (with --service).")] = None,
+    service: Annotated[str | None, typer.Option("--service", envvar="NEUROFETCH_SERVICE", metavar="SERVICE",
+                                                help="loris | neurovault | allen | datamint | s3.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON result document on stdout; "
                                                              "human text goes to stderr.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Errors and the final summary only.")] = False,
@@ -75,6 +77,8 @@ def main_options(
         owe_json_document(ctx.invoked_subcommand)
     if quiet and verbose:
         raise typer.BadParameter("--quiet and --verbose exclude each other", param_hint="-q/-v")
+    profile, url, service = (_from_command_line(ctx, name, value)
+                             for name, value in (("profile", profile), ("url", url), ("service", service)))
     ctx.obj = GlobalOptions(config=config, profile=profile, url=url, service=service, json=json_output,
                             quiet=quiet, verbose=verbose, no_input=no_input, log_file=log_file, no_color=no_color)
     configure_logging(verbose=verbose, log_file=log_file)
