@@ -7,6 +7,7 @@ always with mode 0600 and an atomic rename, and only after the result reads back
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
 import tempfile
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from neurofetch.errors import ConfigError, UsageError
-from neurofetch.settings import SERVICES, Profile, load_config, profile_from_mapping
+from neurofetch.settings import SERVICES, Profile, load_config, looks_secret, profile_from_mapping
 
 HEADER = """\
 # neurofetch configuration: one profile per service you use; pick one with --profile NAME.
@@ -23,9 +24,10 @@ HEADER = """\
 # Secrets never go here: they live in the OS keyring or in environment variables
 # (NEUROFETCH_PASSWORD, NEUROFETCH_API_KEY); see docs/credentials.md.
 """
-SECRET_KEYS = frozenset({"password", "token", "api_key", "apikey", "secret", "aws_secret_access_key"})
 INT_KEYS = frozenset({"jobs", "retries"})
 FLOAT_KEYS = frozenset({"timeout", "retry_wait_max"})
+YAML11_WORDS = re.compile(r"y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF"
+                          r"|null|Null|NULL|~")
 PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -41,6 +43,8 @@ def parse_value(key: str, text: str) -> Any:
             number = float(text)
         except ValueError:
             raise UsageError(f"{key} must be a number, not {text!r}") from None
+        if not math.isfinite(number):
+            raise UsageError(f"{key} must be a finite number, not {text!r}")
         return int(number) if number.is_integer() else number
     if key == "verify_tls" and text.lower() in ("true", "false", "yes", "no"):
         return text.lower() in ("true", "yes")
@@ -76,6 +80,8 @@ class ConfigFile:
             text = ""
         except OSError as exc:
             raise ConfigError(f"cannot read config file {self.path}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"config file {self.path} is not UTF-8 text (byte {exc.start})") from None
         indent = _guess_indent(text)
         self._yaml.indent(mapping=indent, sequence=indent + 2, offset=indent)
         try:
@@ -122,7 +128,7 @@ class ConfigFile:
         from ruamel.yaml.comments import CommentedMap
 
         check_profile_name(name)
-        secret = next((k for k in values if k.lower() in SECRET_KEYS), None)
+        secret = next((k for k in values if looks_secret(k)), None)
         if secret:
             raise UsageError(f"{secret} is a secret and never goes into the config file: use the keyring "
                              "(neurofetch-config, neurofetch login) or an environment variable")
@@ -138,11 +144,11 @@ class ConfigFile:
         node = profiles.get(name)
         if not isinstance(node, dict):
             node = CommentedMap()
-            profiles[name] = node
+            profiles[_unambiguous(name)] = node
         for key in remove:
             node.pop(key, None)
         for key, value in values.items():
-            node[key] = value
+            node[key] = _unambiguous(value)
         return profile
 
     def delete_profile(self, name: str) -> None:
@@ -154,9 +160,9 @@ class ConfigFile:
     def set_default(self, name: str) -> None:
         self.raw(name)
         if "default_profile" in self._doc:
-            self._doc["default_profile"] = name
+            self._doc["default_profile"] = _unambiguous(name)
         else:
-            self._doc.insert(0, "default_profile", name)
+            self._doc.insert(0, "default_profile", _unambiguous(name))
 
     # -- writing -------------------------------------------------------------------------------------------------
     def render(self) -> str:
@@ -206,6 +212,16 @@ def _round_trip_yaml() -> Any:
     yaml.preserve_quotes = True
     yaml.width = 4096
     return yaml
+
+
+def _unambiguous(value: Any) -> Any:
+    """Text that a YAML 1.1 reader (PyYAML, many other tools) would take for a boolean or null, quoted:
+    ruamel writes YAML 1.2, where ``off`` is plain text."""
+    if isinstance(value, str) and YAML11_WORDS.fullmatch(value):
+        from ruamel.yaml.scalarstring import SingleQuotedScalarString
+
+        return SingleQuotedScalarString(value)
+    return value
 
 
 def _guess_indent(text: str) -> int:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from neurofetch.errors import ConfigError
+from neurofetch.errors import ConfigError, UsageError
 
 SERVICES = ("loris", "neurovault", "allen", "datamint", "s3")
 DEFAULT_URLS = {
@@ -21,6 +22,13 @@ DEFAULT_JOBS = 4
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_RETRIES = 5
 DEFAULT_RETRY_WAIT_MAX = 60.0
+SECRET_KEY_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key", "api-key", "credential")
+MASK = "********"
+
+
+def looks_secret(key: str) -> bool:
+    """Whether a config key names a secret (password, aws_secret_access_key, session_token, ...)."""
+    return any(word in key.lower() for word in SECRET_KEY_WORDS)
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,17 @@ class Profile:
     retry_wait_max: float = DEFAULT_RETRY_WAIT_MAX
     extra: Mapping[str, Any] = field(default_factory=dict)   # service-specific keys (endpoint_url, ...)
 
+    def __repr__(self) -> str:
+        from neurofetch.urls import redact_url
+
+        shown = {k: (MASK if looks_secret(str(k)) else v) for k, v in self.extra.items()}
+        return (f"Profile(name={self.name!r}, service={self.service!r}, url={redact_url(self.url)!r}, "
+                f"username={self.username!r}, jobs={self.jobs}, timeout={self.timeout}, "
+                f"verify_tls={self.verify_tls!r}, retries={self.retries}, retry_wait_max={self.retry_wait_max}, "
+                f"extra={shown!r})")
+
+    __str__ = __repr__
+
     @property
     def keyring_service(self) -> str:
         """The keyring service name: derived from the URL so profiles for one server share secrets."""
@@ -79,10 +98,12 @@ def load_config(path: Path) -> dict[str, Any]:
         return {}   # before importing yaml: runs set up by environment variables alone start 20 ms sooner
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start})") from None
     import yaml
 
     try:
-        data = yaml.safe_load(text) or {}
+        data = yaml.load(text, Loader=_config_loader()) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -92,46 +113,163 @@ def load_config(path: Path) -> dict[str, Any]:
     return data
 
 
-def resolve_profile(options: GlobalOptions, env: Mapping[str, str] = os.environ) -> Profile:
-    """Build the profile this run uses from the config file, the environment and the flags."""
+def _config_loader() -> type:
+    """PyYAML's safe loader, but mapping keys stay the text written (``off:`` is the profile "off", not False)
+    and only true/false are booleans, as in YAML 1.2 (what neurofetch-config writes)."""
+    import re
+
+    import yaml
+
+    class ConfigLoader(yaml.SafeLoader):
+        pass
+
+    def string_keys(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+        loader.flatten_mapping(node)
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise yaml.constructor.ConstructorError(None, None, "a key must be plain text", key_node.start_mark)
+            mapping[key_node.value] = loader.construct_object(value_node, deep=True)
+        return mapping
+
+    ConfigLoader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    ConfigLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                       list("tTfF"))
+    ConfigLoader.add_constructor("tag:yaml.org,2002:map", string_keys)
+    return ConfigLoader
+
+
+ADHOC_NAME = "(command line)"
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """What selects the profile: a named one, or the URL and service of an ad-hoc one, and where each came from."""
+
+    name: str | None = None
+    url: str | None = None
+    service: str | None = None
+    url_source: str = "--url"
+    service_source: str = "--service"
+    explicit: bool = False
+
+
+def _choose(options: GlobalOptions, env: Mapping[str, str]) -> _Choice:
+    """Flags beat the environment; a named profile and an ad-hoc one given at the same level exclude each other."""
+    if options.profile and (options.url or options.service):
+        given = "--url" if options.url else "--service"
+        raise UsageError(f"--profile and {given} exclude each other: a profile already says where to connect; "
+                         f"drop one of them")
+    if options.profile:
+        return _Choice(name=options.profile, explicit=True)
+    env_url, env_service = env.get("NEUROFETCH_URL") or None, env.get("NEUROFETCH_SERVICE") or None
+    if options.url or options.service:
+        return _Choice(url=options.url or env_url, service=options.service or env_service,
+                       url_source="NEUROFETCH_URL" if env_url and not options.url else "--url",
+                       service_source="NEUROFETCH_SERVICE" if env_service and not options.service else "--service",
+                       explicit=True)
+    env_profile = env.get("NEUROFETCH_PROFILE") or None
+    if env_profile and (env_url or env_service):
+        given = "NEUROFETCH_URL" if env_url else "NEUROFETCH_SERVICE"
+        raise UsageError(f"NEUROFETCH_PROFILE and {given} are both set and exclude each other; unset one of them")
+    if env_profile:
+        return _Choice(name=env_profile, explicit=True)
+    if env_url or env_service:
+        return _Choice(url=env_url, service=env_service, url_source="NEUROFETCH_URL",
+                       service_source="NEUROFETCH_SERVICE", explicit=True)
+    return _Choice()
+
+
+def profile_chosen(options: GlobalOptions, env: Mapping[str, str] = os.environ) -> bool:
+    """Whether flags or the environment choose the profile (rather than the config's default_profile)."""
+    return _choose(options, env).explicit
+
+
+def select_profile(options: GlobalOptions, env: Mapping[str, str] = os.environ, *,
+                   only_service: str | None = None) -> Profile:
+    """The one place a run's profile is chosen: ``-p``/``NEUROFETCH_PROFILE`` name one from the config file,
+    ``--url``/``--service`` (or their variables) build a self-contained ad-hoc one, else ``default_profile``.
+
+    ``only_service`` is for commands that speak one service: when nothing chooses a profile and the config
+    has no default_profile, they run on that service's ad-hoc profile (its public URL).
+    """
+    choice = _choose(options, env)
+    if choice.url or choice.service:
+        return _adhoc_profile(choice, env)
     path = config_path(options, env)
     config = load_config(path)
-    profiles: dict[str, Any] = config.get("profiles") or {}
-    name = options.profile or env.get("NEUROFETCH_PROFILE") or config.get("default_profile")
-    url = options.url or env.get("NEUROFETCH_URL")
-    service = options.service or env.get("NEUROFETCH_SERVICE")
-
-    raw: dict[str, Any] = {}
+    name = choice.name or _optional_str(config.get("default_profile"))
     if name:
-        if name not in profiles:
-            known = ", ".join(sorted(profiles)) or "none"
-            raise ConfigError(f"no profile named {name!r} in {path} (profiles: {known})")
-        raw = dict(profiles[name] or {})
-        if not isinstance(profiles[name], dict):
-            raise ConfigError(f"profile {name!r} in {path} must be a mapping")
-    elif not url and not service:
-        raise ConfigError(
-            f"no profile selected: pass --profile NAME (or set default_profile in {path}), "
-            "or --url URL --service KIND for a one-off run"
-        )
-    if url:
-        raw["url"] = url
-    if service:
-        raw["service"] = service
+        return _named_profile(name, config, path, env)
+    if only_service is not None:
+        return _adhoc_profile(_Choice(service=only_service, service_source=only_service), env)
+    raise ConfigError(
+        f"no profile selected: pass --profile NAME (or set default_profile in {path}), "
+        "or --service KIND [--url URL] for a one-off run"
+    )
+
+
+def _named_profile(name: str, config: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Profile:
+    profiles: dict[str, Any] = config.get("profiles") or {}
+    if name not in profiles:
+        known = ", ".join(sorted(map(str, profiles))) or "none"
+        raise ConfigError(f"no profile named {name!r} in {path} (profiles: {known})")
+    if not isinstance(profiles[name], dict):
+        raise ConfigError(f"profile {name!r} in {path} must be a mapping")
+    raw = dict(profiles[name])
     if env.get("NEUROFETCH_USERNAME"):
         raw["username"] = env["NEUROFETCH_USERNAME"]
-    return profile_from_mapping(name or "(command line)", raw, env)
+    return profile_from_mapping(name, raw, env)
+
+
+def _adhoc_profile(choice: _Choice, env: Mapping[str, str]) -> Profile:
+    """Built from scratch: nothing of the config file (URL, user, keyring entry, jobs) leaks into it."""
+    service = choice.service.strip().lower() if choice.service else _service_of_public_url(choice.url or "")
+    if service is None:
+        raise UsageError(f"{_given(choice.url_source, choice.url)} needs {choice.service_source} KIND "
+                         f"({', '.join(SERVICES)}): only the public servers' URLs tell their service")
+    if service not in SERVICES:
+        raise UsageError(f"{_given(choice.service_source, choice.service)}: unknown service; use one of: "
+                         f"{', '.join(SERVICES)}")
+    raw: dict[str, Any] = {"service": service}
+    if choice.url:
+        raw["url"] = choice.url
+    elif service != "s3" and not _service_default_url(service, env):
+        raise UsageError(f"{_given(choice.service_source, service)} needs {choice.url_source}: {service} has no "
+                         "public default server")
+    if env.get("NEUROFETCH_USERNAME"):
+        raw["username"] = env["NEUROFETCH_USERNAME"]
+    return profile_from_mapping(ADHOC_NAME, raw, env)
+
+
+def _given(source: str, value: str | None) -> str:
+    return f"{source} {value}" if source.startswith("-") else f"{source}={value}"
+
+
+def _service_of_public_url(url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "").lower()
+    public = {**DEFAULT_URLS, "loris": PREVENTAD_URL}
+    return next((svc for svc, known in public.items() if urlsplit(known).hostname == host), None)
 
 
 def profile_from_mapping(name: str, raw: Mapping[str, Any], env: Mapping[str, str] = os.environ) -> Profile:
     service = raw.get("service")
+    service = service.strip().lower() if isinstance(service, str) else service
     if service not in SERVICES:
         if service is None:
             raise ConfigError(f"profile {name!r} names no service; use one of: {', '.join(SERVICES)}")
         raise ConfigError(f"profile {name!r}: unknown service {service!r}; use one of: {', '.join(SERVICES)}")
     url = raw.get("url") or _service_default_url(service, env)
     if not url and service != "s3":
-        raise ConfigError(f"profile {name!r} has no url; set url: in the config or pass --url")
+        raise ConfigError(f"profile {name!r} has no url; set url: in the config")
+    if "@" in str(url or "").split("?", 1)[0]:   # also "user:pa/ss@host", which a URL parser reads as a path
+        raise ConfigError(f"profile {name!r}: the url holds a user name or password (user:...@); give the user as "
+                          "username: or NEUROFETCH_USERNAME, and the password to the keyring or NEUROFETCH_PASSWORD")
     known = {"service", "url", "username", "jobs", "timeout", "verify_tls", "retries", "retry_wait_max"}
     return Profile(
         name=name,
@@ -163,7 +301,7 @@ def _optional_str(value: Any) -> str | None:
 def _positive_int(profile: str, key: str, value: Any, minimum: int = 1) -> int:
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"profile {profile!r}: {key} must be a whole number, not {value!r}") from None
     if number < minimum:
         raise ConfigError(f"profile {profile!r}: {key} must be at least {minimum}")
@@ -175,6 +313,8 @@ def _positive_float(profile: str, key: str, value: Any) -> float:
         number = float(value)
     except (TypeError, ValueError):
         raise ConfigError(f"profile {profile!r}: {key} must be a number, not {value!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"profile {profile!r}: {key} must be a finite number, not {value!r}")
     if number < 0:
         raise ConfigError(f"profile {profile!r}: {key} must not be negative")
     return number
@@ -183,8 +323,8 @@ def _positive_float(profile: str, key: str, value: Any) -> float:
 def _verify_tls(profile: str, value: Any) -> bool | str:
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no"):
-        return value.lower() in ("true", "yes")
+    if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "on", "off"):
+        return value.lower() in ("true", "yes", "on")
     if isinstance(value, str) and value:
         path = Path(value).expanduser()
         if not path.is_file():

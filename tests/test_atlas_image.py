@@ -224,15 +224,14 @@ def test_nothing_asked_and_wrong_service_are_usage_errors(allen: AllenEmulator, 
 
 
 def test_without_any_profile_the_public_service_is_used(tmp_path: Path) -> None:
-    from neurofetch.operations.allen import default_allen_profile
-    from neurofetch.settings import GlobalOptions
+    from neurofetch.settings import GlobalOptions, select_profile
 
-    profile = default_allen_profile(GlobalOptions(), {})
-    assert profile is not None and (profile.service, profile.url) == ("allen", "https://api.brain-map.org")
-    assert default_allen_profile(GlobalOptions(url="http://x", service="allen"), {}) is None
+    profile = select_profile(GlobalOptions(), {}, only_service="allen")
+    assert (profile.service, profile.url) == ("allen", "https://api.brain-map.org")
+    assert select_profile(GlobalOptions(url="http://x", service="allen"), {}, only_service="allen").url == "http://x"
     config = tmp_path / "c.yaml"
     config.write_text("default_profile: lab\nprofiles:\n  lab: {service: loris, url: http://h}\n")
-    assert default_allen_profile(GlobalOptions(config=str(config)), {}) is None
+    assert select_profile(GlobalOptions(config=str(config)), {}, only_service="allen").name == "lab"
     result = run_cli("--config", config, "atlas-image", "100960224")
     assert result.code == 2 and "profile 'lab' is a loris profile" in result.stderr
 

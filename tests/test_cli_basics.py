@@ -61,17 +61,17 @@ def test_broken_yaml(tmp_path: Path) -> None:
 
 
 def test_config_profile_env_and_flag_precedence(loris, tmp_path: Path) -> None:
-    from neurofetch.settings import GlobalOptions, resolve_profile
+    from neurofetch.settings import GlobalOptions, select_profile
 
     config = tmp_path / "c.yaml"
     config.write_text(f"default_profile: lab\nprofiles:\n  lab: {{service: loris, url: {loris.url}, jobs: 3, "
                       "username: alice}\n  other: {service: allen}\n")
     env = {"NEUROFETCH_CONFIG": str(config)}
-    assert resolve_profile(GlobalOptions(), env).jobs == 3
-    assert resolve_profile(GlobalOptions(), {**env, "NEUROFETCH_USERNAME": "bob"}).username == "bob"
-    assert resolve_profile(GlobalOptions(), {**env, "NEUROFETCH_PROFILE": "other"}).url == "https://api.brain-map.org"
-    flagged = resolve_profile(GlobalOptions(profile="lab", url="http://elsewhere/api"), env)
-    assert flagged.url == "http://elsewhere/api" and flagged.username == "alice"
+    assert select_profile(GlobalOptions(), env).jobs == 3
+    assert select_profile(GlobalOptions(), {**env, "NEUROFETCH_USERNAME": "bob"}).username == "bob"
+    assert select_profile(GlobalOptions(), {**env, "NEUROFETCH_PROFILE": "other"}).url == "https://api.brain-map.org"
+    adhoc = select_profile(GlobalOptions(url="http://elsewhere/api", service="loris"), env)
+    assert (adhoc.url, adhoc.username, adhoc.jobs) == ("http://elsewhere/api", None, 4)   # nothing of "lab"
 
 
 def test_profile_from_config_file_mirrors(loris, tmp_path: Path) -> None:

@@ -293,9 +293,9 @@ def test_set_keeps_comments_and_unknown_keys(config: Path) -> None:
     assert run_config("set", "nv", "jobs=8").code == 0
     assert config.read_text() == ("# top\ndefault_profile: nv\nprofiles:\n    nv:   # my collections\n"
                                   "        service: neurovault\n        note: keep\n        jobs: 8\ncolour: blue\n")
-    from neurofetch.settings import GlobalOptions, resolve_profile
+    from neurofetch.settings import GlobalOptions, select_profile
 
-    assert resolve_profile(GlobalOptions(config=str(config))).jobs == 8
+    assert select_profile(GlobalOptions(config=str(config))).jobs == 8
 
 
 def test_test_subcommand_exit_codes(config: Path, loris) -> None:

@@ -3,13 +3,14 @@ tested against that service's emulator (the URL pointed at it, as a user of a lo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from neurofetch.settings import SERVICES, GlobalOptions, resolve_profile
+from neurofetch.settings import SERVICES, GlobalOptions, select_profile
 from tests.test_config_wizard import run_config
 
 CONFIGS = Path(__file__).parents[1] / "configs"
@@ -28,7 +29,7 @@ def test_example_loads_as_a_commented_profile(name: str) -> None:
     text = path.read_text()
     assert text.startswith("# neurofetch profile for")
     assert sum(line.lstrip().startswith("#") for line in text.splitlines()) >= 4
-    profile = resolve_profile(GlobalOptions(config=str(path)), {})
+    profile = select_profile(GlobalOptions(config=str(path)), {})
     assert profile.service == EXAMPLES[name]
     assert profile.url.startswith("https://") or profile.extra.get("endpoint_url", "").startswith("https://")
     assert not {"password", "token", "api_key"} & set(profile.extra)
@@ -66,15 +67,17 @@ def emulator_for(service: str) -> Iterator[tuple[str, dict[str, str]]]:
 
 
 @pytest.mark.parametrize("name", ["preventad.yaml", "allen.yaml", "neurovault.yaml", "datamint.yaml"])
-def test_example_works_against_the_emulator(name: str) -> None:
+def test_example_works_against_the_emulator(name: str, tmp_path: Path) -> None:
     with emulator_for(EXAMPLES[name]) as (url, env):
-        result = run_config("--config", str(CONFIGS / name), "test", env={**env, "NEUROFETCH_URL": url})
+        config = tmp_path / name
+        config.write_text(re.sub(r"(?m)^(    url: )\S+", lambda m: m.group(1) + url, (CONFIGS / name).read_text()))
+        result = run_config("--config", str(config), "test", env=env)
     assert result.code == 0, result.stderr
     assert "connection test passed" in result.stderr
 
 
 def test_s3_example_names_its_endpoint_and_aws_profile() -> None:
-    profile = resolve_profile(GlobalOptions(config=str(CONFIGS / "s3.yaml")), {})
+    profile = select_profile(GlobalOptions(config=str(CONFIGS / "s3.yaml")), {})
     assert profile.extra["endpoint_url"] == "https://s3.example.org"
     assert profile.extra["aws_profile"] == "lab" and profile.jobs == 16
 

@@ -33,6 +33,14 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _from_command_line(ctx: typer.Context, name: str, value: str | None) -> str | None:
+    """The flag's value, or None when it came from its environment variable: settings.select_profile reads
+    NEUROFETCH_PROFILE/_URL/_SERVICE itself, because a flag beats a variable and they exclude each other
+    only at the same level."""
+    source = ctx.get_parameter_source(name)
+    return value if source is not None and source.name == "COMMANDLINE" else None
+
+
 @app.callback()
 def main_options(
     ctx: typer.Context,
@@ -69,6 +77,8 @@ def main_options(
         owe_json_document(ctx.invoked_subcommand)
     if quiet and verbose:
         raise typer.BadParameter("--quiet and --verbose exclude each other", param_hint="-q/-v")
+    profile, url, service = (_from_command_line(ctx, name, value)
+                             for name, value in (("profile", profile), ("url", url), ("service", service)))
     ctx.obj = GlobalOptions(config=config, profile=profile, url=url, service=service, json=json_output,
                             quiet=quiet, verbose=verbose, no_input=no_input, log_file=log_file, no_color=no_color)
     configure_logging(verbose=verbose, log_file=log_file)

@@ -12,14 +12,12 @@ from neurofetch.cli.common import (
     JobsOption,
     ShardOption,
     finish,
-    global_options,
     load_profile,
     reporter_for,
 )
 
 if TYPE_CHECKING:
     from neurofetch.services.allen import ImageParams
-    from neurofetch.settings import Profile
 
 
 def register(app: typer.Typer) -> None:
@@ -82,7 +80,6 @@ def atlas_image(
     Without a profile or --url, the public service https://api.brain-map.org is used.
     """
     from neurofetch.operations.allen import atlas_image as run_atlas_image
-    from neurofetch.operations.allen import default_allen_profile
     from neurofetch.services.allen import AtlasImageRequest
     from neurofetch.transfer.mirror import MirrorOptions
     from neurofetch.transfer.shard import Shard
@@ -94,7 +91,7 @@ def atlas_image(
     request = AtlasImageRequest(tuple(image_ids or ()), tuple(atlas_images or ()), tuple(section_data_set or ()),
                                 params, svg=svg)
     options = MirrorOptions(dest=out, dry_run=dry_run, shard=Shard.parse(shard) if shard else None)
-    profile = _with_jobs(default_allen_profile(global_options(ctx)), jobs) or load_profile(ctx, jobs=jobs)
+    profile = load_profile(ctx, jobs=jobs, only_service="allen")
     finish(ctx, run_atlas_image(profile, request, options, reporter_for(ctx)))
 
 
@@ -134,9 +131,3 @@ def _check_ids(name: str, values: list[int]) -> None:
     bad = [v for v in values if v <= 0]
     if bad:
         raise UsageError(f"{name} takes ids (positive whole numbers), not {bad[0]}")
-
-
-def _with_jobs(profile: Profile | None, jobs: int | None) -> Profile | None:
-    import dataclasses
-
-    return dataclasses.replace(profile, jobs=jobs) if profile is not None and jobs is not None else profile

@@ -42,12 +42,13 @@ def global_options(ctx: typer.Context) -> GlobalOptions:
     return root.obj if isinstance(root.obj, GlobalOptions) else GlobalOptions()
 
 
-def load_profile(ctx: typer.Context, *, jobs: int | None = None) -> Profile:
+def load_profile(ctx: typer.Context, *, jobs: int | None = None, only_service: str | None = None) -> Profile:
+    """The run's profile (settings.select_profile); ``only_service`` for commands that speak one service."""
     import dataclasses
 
-    from neurofetch.settings import resolve_profile
+    from neurofetch.settings import select_profile
 
-    profile = resolve_profile(global_options(ctx))
+    profile = select_profile(global_options(ctx), only_service=only_service)
     if jobs is not None:
         profile = dataclasses.replace(profile, jobs=jobs)
     if profile.verify_tls is False:

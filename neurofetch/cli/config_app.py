@@ -171,11 +171,11 @@ def test(
     LORIS: a login; Allen, NeuroVault: a one-row listing; Datamint: the API key; S3: a bucket listing.
     """
     from neurofetch.operations.profiles import check_profile
-    from neurofetch.settings import GlobalOptions, resolve_profile
+    from neurofetch.settings import GlobalOptions, select_profile
     from neurofetch.ui.output import print_message
 
     name = _name_or_default(_open(ctx), name)
-    profile = resolve_profile(GlobalOptions(config=str(_path(ctx)), profile=name))   # as a real run sees it
+    profile = select_profile(GlobalOptions(config=str(_path(ctx)), profile=name))   # as a real run sees it
     outcome = check_profile(profile, bucket=bucket)
     word = {True: "passed", False: "FAILED", None: "skipped"}[outcome.ok]
     print_message(f"{name}: connection test {word}: {outcome.message}")

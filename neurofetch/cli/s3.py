@@ -134,23 +134,13 @@ def _jobs(flag: int | None, profile: Profile | None) -> int:
 def _s3_profile(ctx: typer.Context) -> Profile | None:
     """The selected profile when it is an S3 one. s3-sync also runs on flags and the AWS chain alone, so
     no profile is fine, and a default_profile of another service is ignored."""
-    import os
-
-    from neurofetch.errors import ConfigError, UsageError
-    from neurofetch.settings import resolve_profile
+    from neurofetch.errors import UsageError
+    from neurofetch.settings import profile_chosen, select_profile
 
     options = global_options(ctx)
-    explicit = bool(options.profile or options.url or options.service
-                    or os.environ.get("NEUROFETCH_PROFILE") or os.environ.get("NEUROFETCH_URL")
-                    or os.environ.get("NEUROFETCH_SERVICE"))
-    try:
-        profile = resolve_profile(options)
-    except ConfigError:
-        if explicit:
-            raise
-        return None
+    profile = select_profile(options, only_service="s3")
     if profile.service != "s3":
-        if explicit:
+        if profile_chosen(options):
             raise UsageError(f"profile {profile.name!r} is a {profile.service} profile; s3-sync needs service: s3")
         return None
     if profile.verify_tls is False:

@@ -82,6 +82,9 @@ class RenewingBearerAuth(httpx.Auth):
         self._refused: BaseException | None = None
         self.logins = 0
 
+    def __repr__(self) -> str:
+        return f"RenewingBearerAuth(token={self._token!r}, logins={self.logins})"
+
     def bind(self, client: httpx.AsyncClient) -> None:
         self._client = client
 
@@ -150,6 +153,9 @@ class ApiKeyAuth(httpx.Auth):
         self._key = key
         self._header = header
         self.credential_headers = (header,)
+
+    def __repr__(self) -> str:
+        return f"ApiKeyAuth(header={self._header!r}, key={self._key!r})"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers[self._header] = self._key.value

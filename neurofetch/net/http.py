@@ -14,6 +14,7 @@ from neurofetch.net.origins import OriginBoundClient
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
 from neurofetch.net.wire import AiohttpTransport
 from neurofetch.settings import Profile
+from neurofetch.urls import redact_url
 
 USER_AGENT = f"neurofetch/{__version__}"
 
@@ -88,14 +89,14 @@ def parse_json(response: httpx.Response, what: str) -> Any:
     """Decode a JSON body whatever its Content-Type (LORIS legacy serves JSON as text/html); JSON nested
     too deeply is refused, naming the URL."""
     try:
-        return json_limits.loads(response.content, f"{what} ({response.url})")
+        return json_limits.loads(response.content, f"{what} ({redact_url(str(response.url))})")
     except ValueError:
-        raise RemoteDataError(f"{what} did not answer JSON ({response.url})") from None
+        raise RemoteDataError(f"{what} did not answer JSON ({redact_url(str(response.url))})") from None
 
 
 def json_field(body: Any, key: str, kind: type | tuple[type, ...], what: str, url: str | None = None) -> Any:
     """``body[key]`` if the answer has it with the right type; otherwise an error naming what (and where)."""
-    where = f" ({url})" if url else ""
+    where = f" ({redact_url(url)})" if url else ""
     if not isinstance(body, dict) or key not in body:
         raise RemoteDataError(f"{what}: the answer has no {key!r} field{where}")
     value = body[key]
@@ -107,7 +108,7 @@ def json_field(body: Any, key: str, kind: type | tuple[type, ...], what: str, ur
 async def get_json(client: httpx.AsyncClient, url: str, policy: RetryPolicy, *, what: str | None = None,
                    params: dict[str, Any] | None = None) -> Any:
     """GET a JSON document with retries; errors name what was asked for."""
-    label = what or url
+    label = what or redact_url(url)
 
     async def attempt() -> Any:
         response = await client.get(url, params=params)

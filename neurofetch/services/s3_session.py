@@ -6,7 +6,7 @@ Missing or refused credentials become one-line AuthErrors that say what was trie
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from neurofetch.errors import AuthError
@@ -15,7 +15,7 @@ from neurofetch.errors import AuthError
 @dataclass(frozen=True)
 class AwsSession:
     session: Any                  # boto3.session.Session
-    credentials: Any              # botocore.credentials.Credentials (refreshable ones refresh themselves)
+    credentials: Any = field(repr=False)   # botocore.credentials.Credentials (refreshable ones refresh themselves)
     source: str                   # where the credentials came from, for messages
     region: str
     endpoint: str | None          # a custom endpoint, or None for AWS itself

@@ -240,8 +240,9 @@ def disk_error(exc: OSError, where: Path) -> Exception:
 
 
 def _public_url(url: str, ctx: Context) -> str:
-    """The source recorded in the journal: the URL without its query (which may carry tokens)."""
-    if url.startswith(("http://", "https://")):
-        return url.split("?", 1)[0]
-    full = ctx.client.base_url.join(url) if ctx.client.base_url else httpx.URL(url)
-    return str(full.copy_with(query=None))
+    """The source recorded in the journal: the URL without its userinfo and query (which may carry secrets)."""
+    from neurofetch.urls import redact_url
+
+    if not url.startswith(("http://", "https://")) and ctx.client.base_url:
+        url = str(ctx.client.base_url.join(url))
+    return redact_url(url)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
+
+from neurofetch.urls import redact_urls_in
 
 SECRET_PATTERNS = [
     re.compile(r"(Authorization:\s*\w+\s+)\S+", re.IGNORECASE),
@@ -21,11 +24,25 @@ def register_secret(value: str) -> None:
 
 
 def mask(text: str) -> str:
+    """``text`` as it may be shown or kept: known secrets, credential-looking pairs and URLs' userinfo and
+    query (see neurofetch.urls) removed."""
+    text = redact_urls_in(text)
     for secret in _known_secrets:
         text = text.replace(secret, "***")
     for pattern in SECRET_PATTERNS:
         text = pattern.sub(r"\1***", text)
     return text
+
+
+def mask_strings(value: Any) -> Any:
+    """``value`` (a JSON document) with :func:`mask` applied to every string in it, keys included."""
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {mask_strings(k): mask_strings(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask_strings(v) for v in value]
+    return value
 
 
 class MaskingFormatter(logging.Formatter):

@@ -6,6 +6,9 @@ import json
 import sys
 from typing import Any
 
+from neurofetch.ui.logs import mask, mask_strings
+from neurofetch.urls import redact_urls_in
+
 _owed: dict[str, Any] = {}   # with --json: the command whose result document stdout still owes
 
 
@@ -16,17 +19,17 @@ def print_data_line(text: str) -> None:
 
 
 def print_error_line(text: str) -> None:
-    sys.stderr.write(f"neurofetch: error: {text}\n")
+    sys.stderr.write(f"neurofetch: error: {mask(text)}\n")
     sys.stderr.flush()
 
 
 def print_message(text: str) -> None:
-    sys.stderr.write(text + "\n")
+    sys.stderr.write(redact_urls_in(text) + "\n")
     sys.stderr.flush()
 
 
 def print_warning(text: str) -> None:
-    sys.stderr.write(f"neurofetch: warning: {text}\n")
+    sys.stderr.write(f"neurofetch: warning: {redact_urls_in(text)}\n")
     sys.stderr.flush()
 
 
@@ -43,7 +46,7 @@ def owe_nothing() -> None:
 
 def print_json_document(document: dict[str, Any]) -> None:
     _owed.clear()
-    sys.stdout.write(json.dumps(document, sort_keys=True) + "\n")
+    sys.stdout.write(json.dumps(mask_strings(document), sort_keys=True) + "\n")
     sys.stdout.flush()
 
 

@@ -8,6 +8,7 @@ import threading
 import time
 
 from neurofetch.ui.console import make_console, stderr_is_live_terminal
+from neurofetch.ui.logs import mask
 from neurofetch.ui.text import human_bytes, printable
 
 log = logging.getLogger("neurofetch")
@@ -49,7 +50,7 @@ class PlainReporter:
             self._emit(f"progress: {self.tally.line()}")
 
     def _emit(self, text: str) -> None:
-        text = printable(text)
+        text = printable(mask(text))
         self._console.print(text, markup=False, highlight=False)
         log.info(text)
 
@@ -88,7 +89,7 @@ class QuietReporter(PlainReporter):
     """-q: errors only; they are in the closing summary, so nothing while running."""
 
     def _emit(self, text: str) -> None:
-        log.info(printable(text))
+        log.info(printable(mask(text)))
 
     def _maybe_print(self) -> None:
         pass
@@ -109,7 +110,7 @@ class LiveReporter(PlainReporter):
         self._progress.start()
 
     def _emit(self, text: str) -> None:
-        text = printable(text)
+        text = printable(mask(text))
         self._progress.console.print(text, markup=False, highlight=False)
         log.info(text)
 

@@ -7,6 +7,7 @@ import sys
 
 from neurofetch.transfer.results import RunResult
 from neurofetch.ui.console import make_console
+from neurofetch.ui.logs import mask
 from neurofetch.ui.output import print_json_document
 from neurofetch.ui.text import human_bytes, plural, printable
 
@@ -23,19 +24,21 @@ def render_result(result: RunResult, *, json_mode: bool, quiet: bool, no_color: 
     console = make_console(no_color=no_color)
     if result.dry_run and not json_mode and not quiet:
         for action in result.planned:
-            sys.stdout.write(f"{action.get('action', '?')}: {action.get('path') or action.get('item', '')}\n")
+            shown = action.get("path") or action.get("item", "")
+            sys.stdout.write(mask(f"{action.get('action', '?')}: {shown}") + "\n")
         sys.stdout.flush()
     for failure in result.failures[:SHOWN_FAILURES]:
-        console.print(printable(f"failed: {failure.item}: {failure.error}"), markup=False, style="red")
+        console.print(printable(mask(f"failed: {failure.item}: {failure.error}")), markup=False, style="red")
     if len(result.failures) > SHOWN_FAILURES:
         console.print(f"... and {len(result.failures) - SHOWN_FAILURES} more failures (see --json)", markup=False)
     for problem in result.integrity_problems[:SHOWN_FAILURES]:
-        console.print(printable(f"changed on disk: {problem.item}: {problem.error}"), markup=False, style="yellow")
+        console.print(printable(mask(f"changed on disk: {problem.item}: {problem.error}")), markup=False,
+                      style="yellow")
     logging.getLogger("neurofetch").info(summary_line(result))   # --log-file ends with what happened
     if not quiet or result.failures or result.interrupted:
         console.print(summary_line(result), markup=False)
         for message in result.messages:
-            console.print(message, markup=False)
+            console.print(mask(message), markup=False)
     if json_mode:
         print_json_document(result.to_json())
     return int(result.exit_code)
