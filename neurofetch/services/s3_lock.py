@@ -62,8 +62,8 @@ class PrefixLock:
         self.stale = stale_seconds()
         self.lost = False               # another run took it over: this run must not delete anything
         self._etag: str | None = None
-        self._body = json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
-                                 "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}).encode()
+        self._holder = {"host": socket.gethostname(), "pid": os.getpid(),
+                        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
         self._stop = threading.Event()
         self._refresher: threading.Thread | None = None
 
@@ -117,7 +117,10 @@ class PrefixLock:
     def _put(self, condition: dict[str, str]) -> str | None:
         """PutObject under ``condition``; the new ETag, or None when another run got there first."""
         try:
-            answer = self.bucket.client.put_object(Bucket=self.bucket.bucket, Key=self.key, Body=self._body,
+            # "written" makes every write's ETag new, so a run that read the lock stale cannot take it
+            # over (If-Match) after its holder rewrote it.
+            body = json.dumps({**self._holder, "written": time.time()}).encode()
+            answer = self.bucket.client.put_object(Bucket=self.bucket.bucket, Key=self.key, Body=body,
                                                    ContentType="application/json", **condition)
         except Exception as exc:
             code = client_error_code(exc)
