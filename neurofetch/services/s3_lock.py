@@ -34,7 +34,7 @@ log = logging.getLogger("neurofetch.s3")
 
 LOCK_FOLDER = ".neurofetch/"       # below the prefix; s3-sync never lists, uploads, downloads or deletes it
 WHOLE_PREFIX = "lock"
-DEFAULT_STALE_SECONDS = 600.0
+DEFAULT_STALE_SECONDS = 120.0     # rewritten every 30 s: a killed run blocks the prefix for 2 minutes
 STALE_ENV = "NEUROFETCH_S3_LOCK_STALE"
 _CONFLICT = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409")
 _ATTEMPTS = 5
