@@ -42,6 +42,7 @@ OTHER_ENV = {
     "NEUROFETCH_RETRY_WAIT_MAX": "default longest wait between retries, in seconds (60)",
     "NEUROFETCH_PROGRESS_INTERVAL": "seconds between progress lines when stderr is not a terminal (5)",
     "NEUROFETCH_S3_BACKEND": "`boto3`: S3 transfers through boto3 only (no obstore fast path)",
+    "NEUROFETCH_S3_LOCK_STALE": "seconds after which the lock object of a killed `s3-sync` upload is taken over (120)",
     "DATAMINT_API_URL": "default URL of `datamint` profiles without one (the official client's variable)",
     "DATAMINT_API_KEY": "the Datamint API key when `NEUROFETCH_API_KEY` is not set",
     "AWS_*": "S3 credentials, profile, region and endpoint, as for the AWS CLI (`AWS_ACCESS_KEY_ID`, "

@@ -17,7 +17,8 @@ emulate_app = typer.Typer(
     no_args_is_help=True,
 )
 
-PortOption = Annotated[int, typer.Option("--port", metavar="PORT", help="Port on 127.0.0.1 (0 picks a free port).")]
+PortOption = Annotated[int, typer.Option("--port", metavar="PORT", min=0, max=65535,
+                                        help="Port on 127.0.0.1 (0 picks a free port).")]
 FaultsOption = Annotated[
     str,
     typer.Option(

@@ -90,7 +90,9 @@ def s3_sync_command(
     """Make DST like SRC: copy what is missing or changed (size, then modification time in whole seconds;
     downloads also when the time differs at all, and set the local time, so a round trip is a no-op).
     Multipart above 8 MiB with 8 MiB parts (ETags equal aws-cli's); downloads land in a temporary file
-    renamed into place. An interrupted sync resumes by running it again."""
+    renamed into place. An interrupted sync resumes by running it again. One run at a time per destination:
+    a download holds DST/.neurofetch/lock, an upload the object .neurofetch/lock below the prefix (taken
+    over 2 minutes after its run was killed); another run exits 4 naming the holder."""
     from neurofetch.transfer.s3_sync import S3SyncOptions, s3_sync
     from neurofetch.transfer.shard import Shard
 

@@ -235,6 +235,7 @@ class RunningServer:
         self.origin = f"{scheme}://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             app, log_level="critical", lifespan="off", access_log=False, timeout_keep_alive=30,
+            timeout_graceful_shutdown=1,   # a dripping body to a client that left must not hold stop() up
             ssl_certfile=tls.certfile if tls else None, ssl_keyfile=tls.keyfile if tls else None,
         )
         self._server = uvicorn.Server(config)
@@ -267,8 +268,15 @@ class RunningServer:
 
 
 def serve_forever(app: ASGIApp, *, port: int, announce: Callable[[int], None]) -> None:
-    """Run an emulator in the foreground until Ctrl-C; ``announce(port)`` is called once bound."""
-    server = RunningServer(app, port=port).start()
+    """Run an emulator in the foreground until Ctrl-C; ``announce(port)`` is called once bound.
+    A port that cannot be bound (in use, privileged) is a usage error: the user chose it."""
+    from neurofetch.errors import UsageError
+
+    try:
+        server = RunningServer(app, port=port).start()
+    except OSError as exc:
+        raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}; "
+                         "choose another --port (0 picks a free one)") from None
     announce(server.port)
     try:
         while server._thread.is_alive():

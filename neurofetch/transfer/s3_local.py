@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from neurofetch.transfer.journal import STATE_DIR
 from neurofetch.transfer.s3_plan import LocalFile, OrderedFilters, in_shard
 from neurofetch.transfer.shard import Shard
 
-TEMP_SUFFIX = ".nf-partial"     # our in-progress downloads; never listed, uploaded or deleted
+TEMP_SUFFIX = ".nf-partial"     # our in-progress downloads; never listed or uploaded
+_TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{8}" + re.escape(TEMP_SUFFIX), re.DOTALL)
 
 
 @dataclass
@@ -22,14 +25,17 @@ class LocalScan:
     files: dict[str, LocalFile] = field(default_factory=dict)
     failures: list[tuple[str, str]] = field(default_factory=list)    # (name, error): block --delete
     notes: list[str] = field(default_factory=list)                   # skipped oddities, for the summary
+    partials: list[str] = field(default_factory=list)                # paths of downloads a killed run left
 
 
 def is_temp_name(name: str) -> bool:
-    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+    return _TEMP_NAME.fullmatch(name) is not None
 
 
 def scan_local(root: Path, filters: OrderedFilters, shard: Shard | None) -> LocalScan:
-    """Regular files below ``root`` (symlinks followed, loops cut), keyed by "/"-separated relative name."""
+    """Readable regular files below ``root`` (symlinks followed, loops cut), keyed by "/"-separated relative
+    name. neurofetch's own state folder at the top is not part of the tree; a file or folder that cannot
+    be read is a failure, never silently left out."""
     scan = LocalScan()
     if not root.exists():
         return scan
@@ -45,19 +51,27 @@ def scan_local(root: Path, filters: OrderedFilters, shard: Shard | None) -> Loca
             visited.add((st.st_dev, st.st_ino))
             entries = list(os.scandir(dir_path))
         except OSError as exc:
-            scan.failures.append((rel_dir or ".", f"cannot read directory: {exc.strerror or exc}"))
+            scan.failures.append((rel_dir or ".", f"cannot read folder: {exc.strerror or exc}"))
             continue
         for entry in entries:
             rel = rel_dir + entry.name
+            if rel == STATE_DIR:
+                continue
             try:
                 if entry.is_dir():
                     if not filters.prunes(rel):
                         stack.append((rel + "/", entry.path))
                     continue
                 if entry.is_file():
-                    if is_temp_name(entry.name) or not filters.included(rel) or not in_shard(rel, shard):
+                    if is_temp_name(entry.name):
+                        scan.partials.append(entry.path)
+                        continue
+                    if not filters.included(rel) or not in_shard(rel, shard):
                         continue
                     info = entry.stat()
+                    if not os.access(entry.path, os.R_OK):
+                        scan.failures.append((rel, "cannot read: permission denied"))
+                        continue
                     scan.files[rel] = LocalFile(entry.path, info.st_size, info.st_mtime_ns)
                 elif filters.included(rel):
                     kind = "broken symbolic link" if entry.is_symlink() else "not a regular file"
@@ -65,6 +79,16 @@ def scan_local(root: Path, filters: OrderedFilters, shard: Shard | None) -> Loca
             except OSError as exc:
                 scan.failures.append((rel, f"cannot read: {exc.strerror or exc}"))
     return scan
+
+
+def remove_files(paths: list[str]) -> int:
+    """Remove what can be removed; how many were."""
+    removed = 0
+    for path in paths:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+            removed += 1
+    return removed
 
 
 def _temp_name(final: Path) -> Path:

@@ -8,7 +8,7 @@ Rules (whole seconds everywhere: S3's LastModified has 1 s resolution):
   after each download, so a round trip is a no-op);
 * --size-only: sizes alone; --checksum: same size → compare content with the ETag (a ``check`` action);
 * only at the destination → delete, with --delete; keys excluded by filters never reach the plan,
-  so they are never deleted.
+  so they are never deleted; nor do keys below ``.neurofetch/`` (the upload lock, services/s3_lock.py).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Literal
 
 from neurofetch.errors import UsageError
 from neurofetch.services.s3 import ARCHIVED_CLASSES, RemoteObject
+from neurofetch.services.s3_lock import LOCK_FOLDER
 from neurofetch.transfer.paths import UnsafeName, safe_relpath
 from neurofetch.transfer.shard import Shard
 
@@ -142,6 +143,8 @@ def plan(rules: Rules, local: dict[str, LocalFile], remote_pages: Iterable[Itera
         for remote in page:
             rel = remote.key[len(prefix):]
             if not rel or rel.endswith("/") or rel in seen:   # folder markers; duplicates from a buggy server
+                continue
+            if rel.startswith(LOCK_FOLDER):                  # neurofetch's own lock objects
                 continue
             if not filters.included(rel) or not in_shard(rel, shard):
                 continue

@@ -8,10 +8,13 @@ half-written downloads were never renamed into place.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +31,13 @@ from neurofetch.services.s3 import (
 )
 from neurofetch.services.s3_errors import NoSuchBucketError
 from neurofetch.services.s3_etag import etag_matches
+from neurofetch.services.s3_lock import PrefixLock
 from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.events import NullReporter, Reporter
+from neurofetch.transfer.lock import DestinationLock
 from neurofetch.transfer.paths import local_path
 from neurofetch.transfer.results import RunResult
-from neurofetch.transfer.s3_local import scan_local, set_mtime, write_atomically
+from neurofetch.transfer.s3_local import remove_files, scan_local, set_mtime, write_atomically
 from neurofetch.transfer.s3_plan import Action, Direction, OrderedFilters, Rules, parse_shard, plan
 from neurofetch.transfer.shard import Shard
 
@@ -146,6 +151,9 @@ def s3_sync(options: S3SyncOptions, *, reporter: Any = None) -> RunResult:
             except KeyboardInterrupt:
                 runner.stop()
                 control.interrupt()
+            except NoSuchBucketError:
+                hint = " (add --create-bucket to create it)" if job.direction == "upload" else ""
+                raise NoSuchBucketError(f"bucket {job.location.bucket!r} does not exist{hint}") from None
     finally:
         events.close()
     result.seconds = time.monotonic() - started
@@ -163,6 +171,7 @@ class _Runner:
         self.inflight: set[Future] = set()
         self.succeeded = 0
         self.unreachable_failures = 0
+        self.prefix_lock: PrefixLock | None = None
 
     # -- phases -------------------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -174,11 +183,37 @@ class _Runner:
             else:
                 self.bucket.create()
             remote_pages = iter(())
+        if job.direction == "download":    # reach the bucket before creating the destination and its lock
+            first = next(remote_pages, None)
+            remote_pages = itertools.chain(() if first is None else (first,), remote_pages)
+        with self._destination_lock():
+            self._run_locked(remote_pages)
+
+    @contextlib.contextmanager
+    def _destination_lock(self) -> Iterator[None]:
+        """One run at a time per destination, as `mirror`: the local folder's lock for downloads, the
+        prefix's lock object for uploads (shards lock their own part). A dry run writes nothing, locks nothing."""
+        shard = self.job.shard or Shard(1, 1)
+        if self.options.dry_run:
+            yield
+        elif self.job.direction == "download":
+            with DestinationLock(self.job.root, shard.lock_name, within=shard.tree_lock_name):
+                yield
+        else:
+            self.prefix_lock = PrefixLock(self.bucket, self.job.location.prefix, shard.lock_name)
+            with self.prefix_lock:
+                yield
+
+    def _run_locked(self, remote_pages: Any) -> None:
+        job = self.job
         scan = scan_local(job.root, job.filters, job.shard)
+        if job.direction == "download" and not self.options.dry_run and (gone := remove_files(scan.partials)):
+            # Half-written downloads of a killed run: none is being written now, this run holds the lock.
+            self.result.messages.append(f"removed {gone} partial download(s) of an interrupted run")
         for name, error in scan.failures:
             self._fail(name, error)
         self.result.messages.extend(scan.notes)
-        actions = plan(job.rules, scan.files, self._checked(remote_pages), job.location.prefix, job.filters, job.shard)
+        actions = plan(job.rules, scan.files, remote_pages, job.location.prefix, job.filters, job.shard)
         window = threading.BoundedSemaphore(self.options.jobs * 4)
         self.pool = ThreadPoolExecutor(self.options.jobs, thread_name_prefix="nf-s3")
         try:
@@ -201,13 +236,6 @@ class _Runner:
         if self.options.dry_run:
             order = {"make_bucket": 0, "upload": 1, "download": 1, "delete": 2}
             self.result.planned.sort(key=lambda e: (order.get(e["action"], 3), e.get("path", "")))
-
-    def _checked(self, pages: Any) -> Any:
-        try:
-            yield from pages
-        except NoSuchBucketError:
-            hint = " (add --create-bucket to create it)" if self.job.direction == "upload" else ""
-            raise NoSuchBucketError(f"bucket {self.job.location.bucket!r} does not exist{hint}") from None
 
     def _settled(self, window: threading.BoundedSemaphore) -> Any:
         def done(future: Future) -> None:
@@ -316,6 +344,8 @@ class _Runner:
     def _delete(self) -> None:
         if not self.deletes or self.stopping.is_set():
             return
+        if self.prefix_lock is not None and self.prefix_lock.lost:
+            self._fail(self.job.location.url(), "another run took over this prefix's lock; no deletion done")
         if self.result.failures:
             self.result.extra["deletions_skipped"] = len(self.deletes)
             self.result.messages.append(

@@ -69,7 +69,9 @@ def make_tree(root: Path, files: dict[str, bytes], mtime: int = OLD) -> Path:
 
 
 def read_tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every file below ``root`` except neurofetch's state folder (the destination lock)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.relative_to(root).parts[0] != ".neurofetch"}
 
 
 def set_mtime(path: Path, mtime: float) -> None:

@@ -88,17 +88,16 @@ def test_unreachable_endpoint_exits_5(s3: S3Env, tmp_path: Path, monkeypatch: py
 
 
 @pytest.mark.parametrize("backend", ["auto", "boto3"])
-def test_a_key_that_cannot_write_fails_per_file(s3: S3Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                backend: str) -> None:
+def test_a_key_that_cannot_write_stops_at_the_prefix_lock(s3: S3Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          backend: str) -> None:
     s3.put("data/stale", b"x")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", READER_KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", READER_SECRET)
     src = make_tree(tmp_path / "src", {"a": b"a", "b": b"b"})
-    result = s3.sync(src, s3.url(), delete=True, backend=backend)
-    assert result.exit_code == ExitCode.PARTIAL
-    assert sorted(f.item for f in result.failures) == ["a", "b"]
-    assert all("rejected the credentials" in f.error or "AccessDenied" in f.error for f in result.failures)
-    assert READER_SECRET not in repr(result.to_json())
-    assert sorted(s3.objects()) == ["stale"]                           # no delete after failed transfers
+    with pytest.raises(AuthError) as caught:          # before any transfer: the upload's lock cannot be written
+        s3.sync(src, s3.url(), delete=True, backend=backend)
+    assert "rejected the credentials" in str(caught.value) and "taking the lock" in str(caught.value)
+    assert READER_SECRET not in str(caught.value) and "\n" not in str(caught.value)
+    assert sorted(s3.objects()) == ["stale"]                           # nothing sent, nothing deleted
     dst = tmp_path / "dst"
     assert s3.sync(s3.url(), dst, backend=backend).counts["downloaded"] == 1   # reading works
