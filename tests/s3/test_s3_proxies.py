@@ -33,12 +33,13 @@ def origin(s3: S3Env) -> str:
 
 
 def data_requests(proxy: RunningProxy, s3: S3Env, method: str) -> dict[str, set[str]]:
-    """Object keys the proxy passed on with ``method``, each with the User-Agents that asked."""
+    """Object keys the proxy passed on with ``method``, each with the User-Agents that asked; the upload's
+    lock object (``.neurofetch/lock``) goes through the proxy too, but is not data."""
     found: dict[str, set[str]] = {}
     prefix = f"{method} {origin(s3)} /{s3.bucket}/data/"
     for line in proxy.requests_and_agents():
         request, agent = line.split("\t", 1)
-        if request.startswith(prefix):
+        if request.startswith(prefix) and not request[len(prefix):].startswith(".neurofetch/"):
             found.setdefault(request[len(prefix):].split("?")[0], set()).add(agent)
     return found
 
