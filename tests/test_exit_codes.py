@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import signal
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from tests.s3.conftest import moto_server  # noqa: F401  (fixture)
 from tests.test_full_disk_journal import tiny_disk  # noqa: F401  (fixture)
 from tests.test_hostile import read_only_dir  # noqa: F401  (fixture)
 from tests.test_no_tracebacks import SERVICES, profile_env, served
+from tests.test_upload_state import run_without_read_override
 
 ALL = sorted(SERVICES)
 
@@ -206,6 +208,23 @@ def test_7_a_read_only_destination(service: str, read_only_dir: Path, tmp_path: 
             result = run(*download_command(service, emulator, dest), env=env)
             assert result.code == 7, result.stderr
             assert "Read-only file system" in the_error_line(result.stderr)
+
+
+@pytest.mark.parametrize("service", ["loris", "neurovault"])
+def test_7_a_destination_without_write_permission(service: str, tmp_path: Path) -> None:
+    parent = tmp_path / "locked"
+    parent.mkdir()
+    with served(service, Faults()) as (emulator, url):
+        env = profile_env(service, url, tmp_path)
+        parent.chmod(0o555)
+        try:
+            result = run_without_read_override("--json", *download_command(service, emulator, parent / "d"),
+                                               env=env)
+        finally:
+            parent.chmod(0o755)
+    assert result.returncode == 7, result.stderr
+    assert "Permission denied" in the_error_line(result.stderr)
+    assert json.loads(result.stdout)["exit_code"] == 7
 
 
 def test_7_an_upload_journal_that_cannot_be_written(read_only_dir: Path, tmp_path: Path) -> None:  # noqa: F811
