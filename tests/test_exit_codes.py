@@ -170,6 +170,19 @@ def test_5_a_url_that_is_not_the_service_api(service: str, server: Any, tmp_path
             the_error_line(result.stderr)
 
 
+@pytest.mark.parametrize("service", ["neurovault", "allen"])
+def test_5_neurofetch_config_test_of_a_url_that_is_not_the_api(service: str, tmp_path: Path) -> None:
+    from tests.test_config_wizard import run_config
+
+    config = tmp_path / "config.yaml"
+    with RunningServer(NOT_FOUND) as web:
+        config.write_text(f"default_profile: p\nprofiles:\n  p:\n    service: {service}\n    url: {web.origin}\n"
+                          "    retries: 0\n")
+        result = run_config("--config", str(config), "test")
+    assert result.code == 5, result.stderr
+    assert "HTTP 404" in result.stderr and "not an answer of the service's API" in result.stderr
+
+
 def test_5_a_loris_url_without_its_api_path_names_the_path(tmp_path: Path) -> None:
     with serve_loris(size_scale=0.005) as loris:
         origin = loris.url.split("/api/")[0]
