@@ -149,6 +149,40 @@ def test_a_server_that_never_answers_times_out_with_its_own_line(service: str, t
     assert "timed out waiting for the server to answer" in line and f"({origin})" in line
 
 
+@contextlib.contextmanager
+def full_backlog() -> Iterator[str]:
+    """A listener whose accept queue is full and never emptied: the kernel leaves new connections unanswered."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    waiting = []
+    for _ in range(4):
+        client = socket.socket()
+        client.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            client.connect(("127.0.0.1", port))
+        waiting.append(client)
+    time.sleep(0.1)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        for client in waiting:
+            client.close()
+        listener.close()
+
+
+def test_a_connection_that_is_never_accepted_says_timed_out_connecting(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    with full_backlog() as origin:
+        config.write_text(f"default_profile: p\nprofiles:\n  p:\n    service: neurovault\n    url: {origin}\n"
+                          "    timeout: 0.5\n    retries: 0\n")
+        result = run_cli("--config", config, *command("neurovault", tmp_path))
+    assert result.code == 5
+    line = the_error_line(result.stderr)
+    assert "timed out connecting" in line and f"({origin})" in line
+
+
 class FirstAnswers503:
     """ASGI front: the first ``count`` requests get 503, the rest reach the emulator."""
 
