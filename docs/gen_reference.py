@@ -26,8 +26,12 @@ EXIT_MEANINGS = {
     "USAGE": "bad flags, arguments or configuration",
     "AUTH": "missing, wrong or expired credentials that re-login could not fix",
     "LOCKED": "another run holds the destination (exits at once; cron overlaps are harmless)",
-    "UNREACHABLE": "the service could not be reached or kept failing; nothing more was transferred",
+    "UNREACHABLE": "the service could not be reached (name not resolved, refused, TLS, timeout), kept failing, or "
+                   "the URL is not its API (a 404 or a web page where the API should answer); nothing more was "
+                   "transferred",
     "INTEGRITY": "a verification found a local file that does not match what was recorded",
+    "DESTINATION": "the destination cannot be written (disk full, read-only, no permission), the upload journal "
+                   "included; what was complete stays complete",
     "INTERRUPTED": "Ctrl-C or SIGTERM; the state is consistent and the same command resumes",
 }
 

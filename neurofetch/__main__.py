@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import signal
 import sys
 import threading
@@ -22,7 +23,8 @@ def run_app(module: str, argv: list[str] | None, *, prog_name: str) -> int:
     previous_sigterm = _sigterm_interrupts()
     try:
         app = importlib.import_module(module).app
-        code = app(args=argv, prog_name=prog_name, standalone_mode=False)
+        # A context of its own: what one command sets for its run (the retry observer) ends with it.
+        code = contextvars.copy_context().run(app, args=argv, prog_name=prog_name, standalone_mode=False)
     except NeurofetchError as exc:
         _error(str(exc))
         done = exc.result.to_json() if hasattr(exc.result, "to_json") else None

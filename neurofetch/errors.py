@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 from enum import IntEnum
 from typing import ClassVar
 
@@ -15,6 +16,7 @@ class ExitCode(IntEnum):
     LOCKED = 4
     UNREACHABLE = 5
     INTEGRITY = 6
+    DESTINATION = 7
     INTERRUPTED = 130
 
 
@@ -78,10 +80,39 @@ class EndlessListingError(RemoteDataError):
     the whole run stops, whichever page showed it."""
 
 
+class DestinationError(NeurofetchError):
+    """The destination cannot be written (disk full, read-only, no permission): the run stops.
+
+    Files already complete stay complete and recorded; a ``.part`` being written is removed, the
+    others stay for the next run to resume.
+    """
+
+    exit_code = ExitCode.DESTINATION
+
+
+UNWRITABLE_REASONS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+                      errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+                      errno.EPERM: "permission denied"}
+
+
+def unwritable(exc: OSError, where: object) -> DestinationError | None:
+    """The DestinationError for an OSError that says the destination cannot take data; None for other errors."""
+    reason = UNWRITABLE_REASONS.get(exc.errno or 0)
+    return DestinationError(f"cannot write {where}: {reason}") if reason else None
+
+
 class ItemError(NeurofetchError):
     """One item (file, image, resource) failed; the run goes on and ends PARTIAL."""
 
     exit_code = ExitCode.PARTIAL
+
+
+class HttpStatusError(ItemError):
+    """The service answered a request with an error status that no retry or login changes (404, 400, ...)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Interrupted(NeurofetchError):

@@ -270,6 +270,9 @@ def profile_from_mapping(name: str, raw: Mapping[str, Any], env: Mapping[str, st
     if "@" in str(url or "").split("?", 1)[0]:   # also "user:pa/ss@host", which a URL parser reads as a path
         raise ConfigError(f"profile {name!r}: the url holds a user name or password (user:...@); give the user as "
                           "username: or NEUROFETCH_USERNAME, and the password to the keyring or NEUROFETCH_PASSWORD")
+    if url and "://" not in str(url):
+        raise ConfigError(f"profile {name!r}: the url {url!r} has no scheme; write https://{url} (or http:// "
+                          "for a server without TLS)")
     known = {"service", "url", "username", "jobs", "timeout", "verify_tls", "retries", "retry_wait_max"}
     return Profile(
         name=name,

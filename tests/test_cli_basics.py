@@ -109,7 +109,7 @@ def test_with_json_a_run_that_an_error_ends_still_prints_its_document(tmp_path: 
         port = probe.getsockname()[1]
     gone = run_cli("--json", "--url", f"http://127.0.0.1:{port}", "--service", "loris", "mirror", tmp_path / "e",
                    env={**loris_env, "NEUROFETCH_RETRIES": "0"})
-    assert gone.code == 5 and gone.json["exit_code"] == 5 and "cannot connect" in gone.json["error"]
+    assert gone.code == 5 and gone.json["exit_code"] == 5 and "connection refused" in gone.json["error"]
 
     plain = run_cli("mirror", tmp_path / "d", env={**loris_env, "NEUROFETCH_PASSWORD": "wrong"})
     assert plain.code == 3 and plain.stdout == ""     # without --json, stdout stays empty

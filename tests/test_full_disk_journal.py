@@ -54,9 +54,9 @@ def test_a_disk_full_at_any_moment_is_one_line_and_the_next_run_completes(tiny_d
         expected = loris.dataset.expected_tree()
         filler = fill(tiny_disk, free_kib * 1024)
         full = run_cli("--json", "mirror", dest, env=loris.env())
-        assert full.code == 1, full.stderr
+        assert full.code == 7, full.stderr
         assert "full" in the_error_line(full.stderr) or "no space left" in full.stderr or "I/O error" in full.stderr
-        assert full.json["status"] == "partial"
+        assert full.json["status"] == "failed"
         kept = recorded(dest)
         if kept:
             assert_nothing_partial_taken_for_complete(dest, expected)

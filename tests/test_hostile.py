@@ -158,11 +158,11 @@ def test_a_full_disk_stops_with_a_clear_error_and_the_next_run_completes(small_d
     with serve_loris(size_scale=0.02) as loris:   # about 7 MB for a 2 MB disk
         expected = loris.dataset.expected_tree()
         full = run_cli("--json", "mirror", dest, env=loris.env())
-        assert full.code not in (0, 130) and full.code == 1, full.stderr
+        assert full.code == 7, full.stderr
         assert "no space left on the device" in full.stderr or "disk is full" in full.stderr
         the_error_line(full.stderr)
         document = full.json                    # --json still prints what the run had done before it stopped
-        assert document["status"] == "partial" and document["error"] in full.stderr
+        assert document["status"] == "failed" and document["error"] in full.stderr
         # a file placed but not yet recorded when the disk filled up is fetched again next time
         assert 0 < document["counts"]["downloaded"] <= len(data_files(dest))
         assert_nothing_partial_taken_for_complete(dest, expected)       # no corrupt final file
@@ -179,7 +179,7 @@ def test_a_read_only_destination_is_a_clear_error(read_only_dir: Path, tmp_path:
     with serve_loris(size_scale=0.005) as loris:
         for dest in (read_only_dir, read_only_dir / "new"):
             result = run_cli("mirror", dest, env=loris.env())
-            assert result.code == 2
+            assert result.code == 7
             assert "cannot write to the destination" in result.stderr and "Read-only file system" in result.stderr
             the_error_line(result.stderr)
         assert loris.file_gets() == []

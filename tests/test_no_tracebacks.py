@@ -16,7 +16,7 @@ from neurofetch.emulators.common import Emulator, Faults
 from tests.datamint_support import png_bytes
 from tests.helpers import CliRun, run_cli
 
-DOCUMENTED_EXIT_CODES = {0, 1, 2, 3, 4, 5, 6, 130}
+DOCUMENTED_EXIT_CODES = {0, 1, 2, 3, 4, 5, 6, 7, 130}
 VALUE_PER_TYPE: dict[str, Any] = {"float": 0.5, "int": 2, "bool": True}
 
 

@@ -199,8 +199,8 @@ def test_a_journal_that_cannot_be_opened_is_never_set_aside(datamint: Any, tmp_p
         run = run_without_read_override("upload", folder, env=env)
     finally:
         journal.chmod(0o644)
-    assert run.returncode == 2, run.stderr
-    assert "Traceback" not in run.stderr and "cannot open the upload journal" in run.stderr
+    assert run.returncode == 7, run.stderr
+    assert "Traceback" not in run.stderr and "cannot write the upload journal" in run.stderr
     assert journal.read_bytes() == data and not list(journal.parent.glob("*.corrupt-*"))
     assert upload_posts(datamint) == FILES
 
@@ -216,7 +216,7 @@ def test_a_journal_that_cannot_record_stops_the_run_with_one_line(datamint: Any,
         run = run_without_read_override("--json", "upload", folder, env=env)
     finally:
         journal.chmod(0o644)
-    assert run.returncode == 1, run.stderr
+    assert run.returncode == 7, run.stderr
     assert "Traceback" not in run.stderr
     assert "cannot record imgs/new.png in the upload journal" in json.loads(run.stdout)["error"]
     assert upload_posts(datamint) == FILES   # nothing sent that could not be recorded

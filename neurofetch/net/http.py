@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from neurofetch import __version__
-from neurofetch.errors import AuthError, ForbiddenError, ItemError, RemoteDataError, UnreachableError
+from neurofetch.errors import AuthError, ForbiddenError, HttpStatusError, RemoteDataError, UnreachableError
 from neurofetch.net import json_limits
 from neurofetch.net.origins import OriginBoundClient
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
@@ -62,7 +62,13 @@ def raise_for_status(response: httpx.Response, what: str) -> None:
         raise ForbiddenError(f"{what}: access refused (HTTP 403{_server_says(response)})")
     if response.status_code == 401:
         raise AuthError(f"{what}: access refused (HTTP 401{_server_says(response)})")
-    raise ItemError(f"HTTP {response.status_code} for {what}{_server_says(response)}")
+    raise HttpStatusError(f"HTTP {response.status_code} for {what}{_server_says(response)}", response.status_code)
+
+
+def not_the_api(exc: HttpStatusError) -> UnreachableError:
+    """An error status where the service's API must answer (its first request, a root listing): the URL is
+    not that API (a bare host, a wrong path), so the run stops as for a server that cannot be reached."""
+    return UnreachableError(f"{exc}: not an answer of the service's API; check the URL")
 
 
 def server_message(response: httpx.Response) -> str:
@@ -116,13 +122,8 @@ async def get_json(client: httpx.AsyncClient, url: str, policy: RetryPolicy, *, 
         return parse_json(response, label)
 
     try:
-        return await retrying(attempt, policy)
+        return await retrying(attempt, policy, label)
     except RetryableError as exc:
         raise UnreachableError(f"{label}: {exc} (gave up after {policy.attempts} attempts)") from None
     except httpx.TransportError as exc:
-        raise UnreachableError(f"{label}: {describe(exc)} ({_origin(url, client)})") from None
-
-
-def _origin(url: str, client: httpx.AsyncClient) -> str:
-    full = client.base_url.join(url) if client.base_url else httpx.URL(url)
-    return f"{full.scheme}://{full.host}" + (f":{full.port}" if full.port else "")
+        raise UnreachableError(f"{label}: {describe(exc)}") from None

@@ -111,11 +111,15 @@ def _check_public(profile: Profile) -> CheckOutcome:
 
 
 def _get_json(profile: Profile, path: str, params: dict[str, Any], what: str) -> Any:
-    from neurofetch.net.http import get_json, make_client, policy_for
+    from neurofetch.errors import HttpStatusError
+    from neurofetch.net.http import get_json, make_client, not_the_api, policy_for
 
     async def go() -> Any:
         async with make_client(profile) as client:
-            return await get_json(client, profile.url + path, policy_for(profile), what=what, params=params)
+            try:
+                return await get_json(client, profile.url + path, policy_for(profile), what=what, params=params)
+            except HttpStatusError as exc:
+                raise not_the_api(exc) from None
 
     return loop.run(go())
 

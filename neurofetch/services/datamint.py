@@ -14,8 +14,8 @@ from urllib.parse import quote
 
 import httpx
 
-from neurofetch.errors import AuthError, ItemError, RemoteDataError, UnreachableError
-from neurofetch.net.http import parse_json, server_message
+from neurofetch.errors import AuthError, HttpStatusError, ItemError, RemoteDataError, UnreachableError
+from neurofetch.net.http import not_the_api, parse_json, server_message
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
 from neurofetch.services.paging import Pager
 
@@ -37,7 +37,7 @@ def check_response(response: httpx.Response, what: str) -> None:
     if response.status_code in (401, 403):
         raise AuthError(f"the Datamint server refused the API key ({detail}); check it and run "
                         "`neurofetch login` again, or set NEUROFETCH_API_KEY")
-    raise ItemError(f"{what}: {detail}")
+    raise HttpStatusError(f"{what}: {detail}", response.status_code)
 
 
 @dataclass(frozen=True)
@@ -95,15 +95,18 @@ class DatamintApi:
 
     async def _retried(self, attempt: Callable[[], Any], what: str) -> Any:
         try:
-            return await retrying(attempt, self.policy)
+            return await retrying(attempt, self.policy, what)
         except RetryableError as exc:
             raise UnreachableError(f"{what}: {exc} (gave up after {self.policy.attempts} attempts)") from None
         except httpx.TransportError as exc:
-            raise UnreachableError(f"{what}: {describe(exc)} ({self.base_url})") from None
+            raise UnreachableError(f"{what}: {describe(exc)}") from None
 
     async def check_key(self) -> None:
         """The official client's connection check: ``GET /projects?offset=0&limit=1``."""
-        await self._call("GET", "Datamint key check", "projects", params={"offset": 0, "limit": 1})
+        try:
+            await self._call("GET", "Datamint key check", "projects", params={"offset": 0, "limit": 1})
+        except HttpStatusError as exc:
+            raise not_the_api(exc) from None
 
     async def projects(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []

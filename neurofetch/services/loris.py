@@ -21,6 +21,8 @@ from neurofetch.transfer.filters import NameFilter
 from neurofetch.transfer.paths import UnsafeName, check_component
 from neurofetch.transfer.work import Document, FileItem, Listing, Work
 
+API_VERSIONS = ("v0.0.3-dev", "v0.0.4-dev", "v0.0.3")   # the paths LORIS servers serve their API under
+
 
 async def login(client: httpx.AsyncClient, base_url: str, username: str, password: Secret,
                 policy: RetryPolicy) -> Token:
@@ -35,21 +37,30 @@ async def login(client: httpx.AsyncClient, base_url: str, username: str, passwor
         return response
 
     try:
-        response = await retrying(attempt, policy)
+        response = await retrying(attempt, policy, "LORIS login")
     except RetryableError as exc:
         raise UnreachableError(f"LORIS login at {base_url}: {exc}") from None
     except httpx.TransportError as exc:
-        raise UnreachableError(f"cannot reach LORIS at {base_url}: {describe(exc)}") from None
+        raise UnreachableError(f"cannot reach LORIS: {describe(exc)}") from None
     if response.status_code in (400, 401, 403):
         message = server_message(response) or f"HTTP {response.status_code}"
         raise AuthError(f"LORIS refused the login for {username!r}: {message}")
     if not response.is_success:
-        raise UnreachableError(f"LORIS login at {base_url} answered HTTP {response.status_code}")
+        raise UnreachableError(f"LORIS login at {base_url} answered HTTP {response.status_code}"
+                               + (_api_path_hint(base_url) if response.status_code in (404, 405) else ""))
     body = parse_json(response, "LORIS login")
     token = body.get("token") if isinstance(body, dict) else None
     if not isinstance(token, str) or not token:
         raise RemoteDataError(f"LORIS login answered without a token ({url})")
     return Token.from_jwt(token)
+
+
+def _api_path_hint(base_url: str) -> str:
+    """A login that is not there: most often a URL without the API's path, or with another version."""
+    if "/api/" not in base_url + "/":
+        return (f": the LORIS API base usually ends in /api/{API_VERSIONS[0]} (or "
+                f"{', '.join('/api/' + v for v in API_VERSIONS[1:])}), e.g. {base_url}/api/{API_VERSIONS[0]}")
+    return f": check the API version in the URL (LORIS servers answer {', '.join(API_VERSIONS)})"
 
 
 @dataclass(frozen=True)

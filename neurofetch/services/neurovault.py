@@ -15,8 +15,8 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from neurofetch.errors import AuthError, ItemError, RemoteDataError, UsageError
-from neurofetch.net.http import get_json, json_field
+from neurofetch.errors import AuthError, HttpStatusError, ItemError, RemoteDataError, UsageError
+from neurofetch.net.http import get_json, json_field, not_the_api
 from neurofetch.net.retry import RetryPolicy
 from neurofetch.services.paging import Pager
 from neurofetch.transfer.engine import Context
@@ -112,7 +112,10 @@ class NeuroVaultSource:
     async def prepare(self, client: httpx.AsyncClient) -> None:
         """Check that the URL is a NeuroVault API before any work starts (unreachable: exit 5)."""
         url = self._api()
-        body = await get_json(client, url, self._policy, what=f"NeuroVault API at {url}")
+        try:
+            body = await get_json(client, url, self._policy, what=f"NeuroVault API at {url}")
+        except HttpStatusError as exc:
+            raise not_the_api(exc) from None
         if not isinstance(body, dict) or "collections" not in body:
             raise RemoteDataError(f"{url} does not look like the NeuroVault API (no 'collections' link)")
 

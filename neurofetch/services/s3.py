@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
-from neurofetch.errors import UsageError
+from neurofetch.errors import UsageError, unwritable
 from neurofetch.net.proxies import ProxyEnvironment
 from neurofetch.services import s3_fast
 from neurofetch.services.s3_errors import client_error_code, translate
@@ -323,6 +323,8 @@ class S3Bucket:
                                                            subscribers=[_KnownSize(size, etag, progress)])
                 future.result()
         except Exception as exc:
+            if isinstance(exc, OSError) and (unwritten := unwritable(exc, os.path.dirname(str(out.name)))):
+                raise unwritten from None   # the local disk, not the bucket: the sync stops
             raise self.error(exc) from None
 
     def _part_pool(self) -> ThreadPoolExecutor:

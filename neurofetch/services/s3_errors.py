@@ -66,8 +66,11 @@ def translate(exc: BaseException, *, endpoint: str, credential_source: str = "",
             return AuthError(f"the S3 endpoint {endpoint} rejected the credentials{source}: {code}{where}")
         if code == "InvalidBucketName":
             return UsageError(f"invalid bucket name{where}: {one_line(message)}")
-        if code in ("NoSuchBucket", "404", "NotFound") and what.startswith("listing"):
+        if code == "NoSuchBucket" and what.startswith("listing"):
             return NoSuchBucketError(f"the bucket does not exist{where}")
+        if code in ("404", "NotFound") and what.startswith("listing"):   # S3 says NoSuchBucket, in XML
+            return UnreachableError(f"{endpoint} answered HTTP 404 without an S3 error{where}: not an S3 API; "
+                                    "check --endpoint-url")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
         if status >= 500:
             return UnreachableError(f"the S3 endpoint {endpoint} kept failing{where}: {code} {one_line(message)}")

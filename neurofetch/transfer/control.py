@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from neurofetch.errors import AuthError, UnreachableError
+from neurofetch.net.retry import observe_retries
 from neurofetch.transfer.events import Reporter
 from neurofetch.transfer.results import RunResult
 
@@ -41,6 +42,9 @@ class RunControl:
     interrupted: asyncio.Event = field(default_factory=asyncio.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _signals_held: bool = field(default=False, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        observe_retries(self.retried)
 
     @property
     def stopping(self) -> bool:
@@ -73,6 +77,12 @@ class RunControl:
         with self._lock:
             self.result.fail(label, error)
         self.reporter.failed(label, error)
+
+    def retried(self, label: str, reason: str, attempt: int, wait: float) -> None:
+        """A transient failure that is being retried: counted in the result (``retries``) and shown."""
+        with self._lock:
+            self.result.add("retries")
+        self.reporter.retrying(label, reason, attempt, wait)
 
     def unreachable(self, label: str, error: str, *, nothing_done: str = "nothing was transferred") -> None:
         """One item failed because the service could not be reached; enough of them in a row, with

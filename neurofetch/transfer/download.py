@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import os
 import re
@@ -12,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from neurofetch.errors import ItemError
+from neurofetch.errors import ItemError, unwritable
 from neurofetch.net.http import raise_for_status
 from neurofetch.net.retry import RetryableError, retrying
-from neurofetch.transfer.journal import DestinationError, unchanged
+from neurofetch.transfer.journal import unchanged
 from neurofetch.transfer.paths import PART_SUFFIX
 from neurofetch.transfer.sink import PartSink, on_disk_thread, sha256_file
 from neurofetch.transfer.work import FileItem
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
     from neurofetch.transfer.engine import Context
 
 CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
-DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 PART_SIZE_KEY = "part-size:"   # journal record: the size announced when a file's .part began
 SNIFF_BYTES = 4096             # enough of a file's start for every content check
 
@@ -56,7 +54,7 @@ async def download_file(item: FileItem, relpath: str, final: Path, ctx: Context)
     async def attempt() -> tuple[int, str]:
         return await _attempt(item, relpath, part, ctx)
 
-    size, digest = await retrying(attempt, ctx.policy)
+    size, digest = await retrying(attempt, ctx.policy, relpath)
     try:
         mtime_ns = await on_disk_thread(_place, part, final)
     except OSError as exc:
@@ -232,11 +230,7 @@ def _remove(path: Path) -> None:
 
 
 def disk_error(exc: OSError, where: Path) -> Exception:
-    if exc.errno in DISK_ERRNOS:
-        reason = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
-                  errno.EROFS: "the file system is read-only"}.get(exc.errno or 0, "permission denied")
-        return DestinationError(f"cannot write {where}: {reason}")
-    return ItemError(f"cannot write {where}: {exc.strerror or exc}")
+    return unwritable(exc, where) or ItemError(f"cannot write {where}: {exc.strerror or exc}")
 
 
 def _public_url(url: str, ctx: Context) -> str:

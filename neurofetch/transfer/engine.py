@@ -22,18 +22,21 @@ import httpx
 
 from neurofetch.errors import (
     AuthError,
+    DestinationError,
     EndlessListingError,
     ForbiddenError,
+    HttpStatusError,
     ItemError,
     NeurofetchError,
     RemoteDataError,
     UnreachableError,
 )
 from neurofetch.net import json_limits
+from neurofetch.net.http import not_the_api
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe
 from neurofetch.transfer.claims import PathClaims
 from neurofetch.transfer.control import RunControl
-from neurofetch.transfer.download import DestinationError, already_complete, disk_error, download_file
+from neurofetch.transfer.download import already_complete, disk_error, download_file
 from neurofetch.transfer.events import NullReporter, Reporter
 from neurofetch.transfer.journal import Journal
 from neurofetch.transfer.paths import OwnNames, UnsafeName, local_path, safe_relpath
@@ -156,7 +159,7 @@ async def _execute(work: Work, ctx: Context) -> Sequence[Work]:
         control.unreachable(label, describe(exc))
     except (ItemError, UnsafeName) as exc:
         if isinstance(work, Listing) and work.root:
-            control.halt(exc)
+            control.halt(not_the_api(exc) if isinstance(exc, HttpStatusError) else exc)
             return ()
         control.fail(label, str(exc))
     except Exception as exc:  # a bug: stop the run visibly instead of losing a worker and hanging

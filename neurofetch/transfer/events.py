@@ -24,6 +24,9 @@ class Reporter(Protocol):
     def note(self, message: str) -> None:
         """A line worth showing now (e.g. re-login, a verification finding)."""
 
+    def retrying(self, label: str, reason: str, attempt: int, wait: float) -> None:
+        """Attempt ``attempt`` at ``label`` failed for ``reason``; the next one starts in ``wait`` seconds."""
+
     def close(self) -> None:
         """The run is over; stop any live display."""
 
@@ -45,6 +48,9 @@ class NullReporter:
         pass
 
     def note(self, message: str) -> None:
+        pass
+
+    def retrying(self, label: str, reason: str, attempt: int, wait: float) -> None:
         pass
 
     def close(self) -> None:

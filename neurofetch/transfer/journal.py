@@ -9,9 +9,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from neurofetch.errors import ExitCode, NeurofetchError, UsageError
+from neurofetch.errors import DestinationError, UsageError
 from neurofetch.transfer.paths import STATE_DIR
 
+# sqlite's primary result codes for a place it cannot write (full, read-only, no permission, I/O error)
+UNWRITABLE = (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN,
+              sqlite3.SQLITE_PERM)
 COMMIT_EVERY = 0.25   # seconds: a commit per file costs more than many files' downloads
 
 SCHEMA = """
@@ -29,16 +32,6 @@ CREATE TABLE IF NOT EXISTS records (
     updated_at TEXT NOT NULL
 );
 """
-
-
-class DestinationError(NeurofetchError):
-    """The destination cannot take more data (disk full, read-only, no permission): stop the run.
-
-    Files already complete stay complete and recorded; a ``.part`` being written is removed, the
-    others stay for the next run to resume.
-    """
-
-    exit_code = ExitCode.PARTIAL
 
 
 @dataclass(frozen=True)
@@ -75,7 +68,7 @@ class Journal:
             self._committed_at = time.monotonic()
         except (OSError, sqlite3.Error) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+            if isinstance(exc, OSError) or getattr(exc, "sqlite_errorcode", 0) & 0xFF in UNWRITABLE:
                 raise DestinationError(f"cannot write the state journal {path}: {reason}") from None
             raise UsageError(f"cannot open the state journal {path}: {reason}") from None
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from neurofetch.errors import LockedError, UsageError
+from neurofetch.errors import DestinationError, LockedError
 from neurofetch.transfer.journal import state_dir
 
 
@@ -60,7 +60,7 @@ class DestinationLock:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise UsageError(f"cannot write to the destination {path.parent.parent}: {exc.strerror}") from None
+            raise DestinationError(f"cannot write to the destination {path.parent.parent}: {exc.strerror}") from None
         if not _try_lock(fd, shared=shared):
             holder = _describe_holder(fd)
             os.close(fd)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from neurofetch.errors import ItemError, UnreachableError, UsageError
+from neurofetch.errors import DestinationError, ItemError, UnreachableError, UsageError, unwritable
 from neurofetch.services.s3 import (
     DEFAULT_JOBS,
     STORAGE_CLASSES,
@@ -53,6 +53,7 @@ class _ItemReporter:
     def queued(self, files: int = 0, nbytes: int = 0) -> None: ...
     def advanced(self, nbytes: int) -> None: ...
     def note(self, message: str) -> None: ...
+    def retrying(self, label: str, reason: str, attempt: int, wait: float) -> None: ...
     def close(self) -> None: ...
 
     def started(self, label: str, total: int | None) -> None:
@@ -148,9 +149,14 @@ def s3_sync(options: S3SyncOptions, *, reporter: Any = None) -> RunResult:
             try:
                 with control.signals():
                     runner.run()
+                control.raise_fatal()
             except KeyboardInterrupt:
                 runner.stop()
                 control.interrupt()
+            except DestinationError as exc:   # what was done before the stop goes into --json
+                result.seconds = time.monotonic() - started
+                exc.result = result
+                raise
             except NoSuchBucketError:
                 hint = " (add --create-bucket to create it)" if job.direction == "upload" else ""
                 raise NoSuchBucketError(f"bucket {job.location.bucket!r} does not exist{hint}") from None
@@ -288,6 +294,10 @@ class _Runner:
         except Exception as exc:
             if not self.stopping.is_set():
                 error = self.bucket.error(exc)
+                if isinstance(error, DestinationError):   # every other file would fail the same way: stop
+                    self.control.halt(error)
+                    self.stopping.set()
+                    return
                 self._fail(action.rel, str(error), unreachable=isinstance(error, UnreachableError))
 
     def _transfer(self, action: Action) -> None:
@@ -336,9 +346,12 @@ class _Runner:
         remote = action.remote
         assert remote is not None
         final = local_path(self.job.root, action.rel)
-        write_atomically(final, remote.size, remote.mtime,
-                         lambda out: self.bucket.download(remote.key, remote.size, remote.etag, out,
-                                                          progress=self.reporter.advanced))
+        try:
+            write_atomically(final, remote.size, remote.mtime,
+                             lambda out: self.bucket.download(remote.key, remote.size, remote.etag, out,
+                                                              progress=self.reporter.advanced))
+        except OSError as exc:
+            raise unwritable(exc, final) or exc from None
 
     # -- deletes ------------------------------------------------------------------------------------------------
     def _delete(self) -> None:

@@ -226,7 +226,7 @@ async def _send(item: UploadItem, body: bytes | None, size: int, run: UploadRun,
             raise
 
     try:
-        return await retrying(attempt, run.policy)
+        return await retrying(attempt, run.policy, item.label)
     except (ItemError, AuthError):
         run.journal.abandon(digest, item.label)   # refused for sure: nothing to look for next time
         raise

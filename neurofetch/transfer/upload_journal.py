@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from neurofetch.errors import NeurofetchError, UsageError
+from neurofetch.errors import DestinationError, UsageError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS uploads (
@@ -66,7 +66,7 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 SQLITE_COMPANIONS = ("", "-wal", "-shm")
 
 
-class UploadJournalError(NeurofetchError):
+class UploadJournalError(DestinationError):
     """The upload journal cannot record what was sent (disk full, damaged meanwhile): the run stops.
     What was sent but not recorded is found on the service by the next run, not sent twice."""
 
@@ -144,9 +144,11 @@ class UploadJournal:
             except sqlite3.DatabaseError:      # not a database, or a damaged one
                 self.set_aside = _set_aside(path)
                 self._db = self._open(path)
-        except (OSError, sqlite3.Error) as exc:
+        except (OSError, sqlite3.OperationalError) as exc:   # a place it cannot write (full, read-only, no access)
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise UsageError(f"cannot open the upload journal {path}: {reason}") from None
+            raise UploadJournalError(f"cannot write the upload journal {path}: {reason}") from None
+        except sqlite3.Error as exc:
+            raise UsageError(f"cannot open the upload journal {path}: {exc}") from None
 
     @staticmethod
     def _open(path: Path) -> sqlite3.Connection:

@@ -24,13 +24,15 @@ class Tally:
         self.skipped = 0
         self.failed = 0
         self.bytes = 0
+        self.retries = 0
         self.started = time.monotonic()
 
     def line(self) -> str:
         elapsed = max(time.monotonic() - self.started, 1e-6)
         total = f"/{self.known}" if self.known else ""
+        retries = f", {self.retries} retries" if self.retries else ""
         return (f"{self.done + self.skipped}{total} files ({self.done} transferred, {self.skipped} skipped, "
-                f"{self.failed} failed), {human_bytes(self.bytes)} at {human_bytes(self.bytes / elapsed)}/s")
+                f"{self.failed} failed{retries}), {human_bytes(self.bytes)} at {human_bytes(self.bytes / elapsed)}/s")
 
 
 class PlainReporter:
@@ -81,6 +83,10 @@ class PlainReporter:
     def note(self, message: str) -> None:
         self._emit(message)
 
+    def retrying(self, label: str, reason: str, attempt: int, wait: float) -> None:
+        # The line itself is in the log (-v, --log-file); the display counts them.
+        self.tally.retries += 1
+
     def close(self) -> None:
         pass
 
@@ -130,6 +136,10 @@ class LiveReporter(PlainReporter):
     def finished(self, label: str, outcome: str, nbytes: int = 0) -> None:
         super().finished(label, outcome, nbytes)
         self._progress.update(self._files, completed=self.tally.done + self.tally.skipped)
+
+    def retrying(self, label: str, reason: str, attempt: int, wait: float) -> None:
+        super().retrying(label, reason, attempt, wait)
+        self._progress.update(self._files, description=f"files ({self.tally.retries} retries)")
 
     def close(self) -> None:
         self._progress.stop()
