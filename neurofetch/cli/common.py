@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 JobsOption = Annotated[
     int | None,
-    typer.Option("--jobs", "-j", min=1, max=64, envvar="NEUROFETCH_JOBS",
+    typer.Option("--jobs", "-j", min=1, max=64, metavar="N", envvar="NEUROFETCH_JOBS",
                  help="Parallel transfers (default: the profile's jobs, else 4). Be polite to small servers."),
 ]
 DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Show what would be done; change nothing.")]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import typer.core
 
 from neurofetch.cli.common import DryRunOption, JobsOption, ShardOption, finish, global_options, reporter_for
+from neurofetch.cli.options import Command
 
 if TYPE_CHECKING:
     import click
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 FILTER_ORDER = "neurofetch.s3.filter_order"
 
 
-class _FilterOrderCommand(typer.core.TyperCommand):
+class _FilterOrderCommand(Command):
     """Click hands --exclude and --include over as two lists; aws semantics need their interleaved
     command-line order, so note it from the raw arguments."""
 
@@ -40,8 +40,15 @@ class _FilterOrderCommand(typer.core.TyperCommand):
         return super().parse_args(ctx, args)
 
 
+S3_SYNC_EXAMPLES = """
+    neurofetch s3-sync ~/data/preventad s3://lab-bucket/preventad --dry-run
+    neurofetch s3-sync s3://lab-bucket/preventad ~/data/preventad --exclude '*' --include '*.json'
+    neurofetch -p lab-bucket s3-sync out s3://lab-bucket/out --delete --checksum
+"""
+
+
 def register(app: typer.Typer) -> None:
-    app.command("s3-sync", cls=_FilterOrderCommand)(s3_sync_command)
+    app.command("s3-sync", epilog=S3_SYNC_EXAMPLES, cls=_FilterOrderCommand)(s3_sync_command)
 
 
 def s3_sync_command(
