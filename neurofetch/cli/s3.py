@@ -147,14 +147,14 @@ def _s3_profile(ctx: typer.Context) -> Profile | None:
     from neurofetch.settings import profile_chosen, select_profile
 
     options = global_options(ctx)
-    profile = select_profile(options, only_service="s3")
+    from neurofetch.ui.output import print_warning
+
+    profile = select_profile(options, only_service="s3", warn=print_warning)
     if profile.service != "s3":
         if profile_chosen(options):
             raise UsageError(f"profile {profile.name!r} is a {profile.service} profile; s3-sync needs service: s3")
         return None
     if profile.verify_tls is False:
-        from neurofetch.ui.output import print_warning
-
         print_warning("TLS certificate verification is OFF for this S3 endpoint: anyone on the network path "
                       "can read and alter this transfer")
     return profile
