@@ -142,12 +142,18 @@ def use_shared_command_class(app: typer.Typer) -> None:
 
 # -- shell completion -------------------------------------------------------------------------------------------
 def _config_path(ctx: Context) -> str | None:
+    """--config as typed, after the command or before it. (While completing, Click records no parameter
+    sources, and every level reads NEUROFETCH_CONFIG: a value that differs from it was typed.)"""
+    import os
+
+    from_env = os.environ.get("NEUROFETCH_CONFIG")
     here: Context | None = ctx
     while here is not None:
-        if here.params.get("config"):
-            return str(here.params["config"])
+        value = here.params.get("config")
+        if value and value != from_env:
+            return str(value)
         here = here.parent
-    return None
+    return from_env
 
 
 def complete_profile(ctx: typer.Context, incomplete: str) -> list[str]:
