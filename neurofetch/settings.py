@@ -230,8 +230,9 @@ def select_profile(options: GlobalOptions, env: Mapping[str, str] = os.environ, 
         return _adhoc_profile(choice, env)
     path = config_path(options, env)
     config = load_config(path)
-    for line in unknown_key_warnings(config, path) if warn else ():
-        warn(line)
+    if warn is not None:
+        for line in unknown_key_warnings(config, path):
+            warn(line)
     name = choice.name or _optional_str(config.get("default_profile"))
     if (only_service is not None and not choice.name and _service_of(config, name) != only_service
             and (name is None or name in (config.get("profiles") or {}))):

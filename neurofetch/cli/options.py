@@ -83,7 +83,6 @@ class Command(typer.core.TyperCommand):
                 _adopt(ctx, given)
         except Exception:   # the original usage error is the one to report
             pass
-            pass
 
     def invoke(self, ctx: Context) -> Any:
         own = {p.name for p in self.params}
@@ -100,7 +99,9 @@ class Command(typer.core.TyperCommand):
 
     def format_options(self, ctx: Context, formatter: HelpFormatter) -> None:
         shared = {p.name for p in global_params(ctx)} - {p.name for p in self.params}
-        arguments, options, globals_ = [], [], []
+        arguments: list[tuple[str, str]] = []
+        options: list[tuple[str, str]] = []
+        globals_: list[tuple[str, str]] = []
         for param in self.get_params(ctx):
             record = param.get_help_record(ctx)
             if record is None:
