@@ -70,6 +70,13 @@ def test_verbose_log_file_no_color_no_input_after_the_command(loris, loris_env, 
     assert "\x1b[" not in result.stderr
 
 
+def test_an_option_value_that_looks_like_a_global_flag_stays_a_value(loris, loris_env, tmp_path: Path) -> None:
+    result = run_cli("mirror", tmp_path / "v", "--include", "-v", "--json", env=loris_env)
+    assert result.code == 0, result.stderr
+    assert "debug: " not in result.stderr
+    assert result.json["counts"].get("downloaded", 0) == 0
+
+
 def test_a_bad_option_after_the_command_still_gets_its_json_document(tmp_path: Path) -> None:
     result = run_cli("mirror", tmp_path / "f", "--json", "--bogus")
     assert result.code == 2
