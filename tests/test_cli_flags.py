@@ -265,3 +265,17 @@ def test_examples_are_not_rewrapped() -> None:
     screen = help_screen(("neurofetch-config", "set"))
     assert ("  neurofetch-config set preventad service=loris url=https://openpreventad.loris.ca/api/v0.0.3-dev "
             "username=jdoe\n") in screen
+
+
+def test_publish_uses_the_only_datamint_profile_when_the_default_is_loris(tmp_path: Path) -> None:
+    from tests.datamint_support import KEY, datamint_server, png_bytes
+
+    with datamint_server() as datamint:
+        ids = [datamint.add_resource(f"f{i}.png", png_bytes(), mimetype="image/png").id for i in range(2)]
+        config = write_config(tmp_path / "config.yaml", "default_profile: preventad\nprofiles:\n"
+                              "  preventad: {service: loris, url: 'http://127.0.0.1:9/api/v0.0.3-dev'}\n"
+                              f"  platform: {{service: datamint, url: '{datamint.url}'}}\n")
+        result = run_cli("publish", "--all-inbox", "--config", config, "--json", env={"NEUROFETCH_API_KEY": KEY})
+        assert result.code == 0, result.stderr
+        assert result.json["counts"] == {"published": 2}
+        assert all(datamint.resource(i).status == "published" for i in ids)
