@@ -147,6 +147,10 @@ def command_section(path: tuple[str, ...], command: Any) -> list[str]:
             env = f"`{option.envvar}`" if option.envvar else ""
             lines.append(f"| {option_cell(option)} | {env} | {cell(option.help or '')}{default_text(option)} |")
         lines.append("")
+    if len(path) > 1 and not getattr(command, "commands", None):
+        lines += [f"Also takes the global options of `{path[0]}`, before or after `{' '.join(path[1:])}`.", ""]
+    if command.epilog:
+        lines += ["Examples:", "", "```sh", inspect.cleandoc(command.epilog), "```", ""]
     return lines
 
 

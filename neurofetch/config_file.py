@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from neurofetch.errors import ConfigError, UsageError
-from neurofetch.settings import SERVICES, Profile, load_config, looks_secret, profile_from_mapping
+from neurofetch.settings import SERVICES, Profile, known_keys, load_config, looks_secret, profile_from_mapping
 
 HEADER = """\
 # neurofetch configuration: one profile per service you use; pick one with --profile NAME.
@@ -49,6 +49,29 @@ def parse_value(key: str, text: str) -> Any:
     if key == "verify_tls" and text.lower() in ("true", "false", "yes", "no"):
         return text.lower() in ("true", "yes")
     return text
+
+
+def check_url(url: str) -> str:
+    """A service URL as neurofetch needs it: http(s), a host, no trailing slash."""
+    from urllib.parse import urlsplit
+
+    if not url.startswith(("http://", "https://")) or not urlsplit(url).hostname:
+        raise UsageError(f"{url!r} is not a URL: it starts with http:// or https:// and names a host")
+    return url.rstrip("/")
+
+
+def _check_keys(service: str, values: Mapping[str, Any]) -> None:
+    """Keys nothing would read are refused (with the closest known one); URLs must be URLs."""
+    import difflib
+
+    known = known_keys(service)
+    for key, value in values.items():
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise UsageError(f"unknown key {key!r} for a {service} profile: {hint}known keys: {', '.join(known)}")
+        if key in ("url", "endpoint_url"):
+            check_url(str(value))
 
 
 def check_profile_name(name: str) -> str:
@@ -137,6 +160,7 @@ class ConfigFile:
             merged.pop(key, None)
         if merged.get("service") not in SERVICES:
             raise UsageError(f"profile {name!r} needs service: one of {', '.join(SERVICES)}")
+        _check_keys(str(merged["service"]), values)
         profile = profile_from_mapping(name, merged, {})
         profiles = self._doc["profiles"]
         if not profiles:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,11 @@ DEFAULT_JOBS = 4
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_RETRIES = 5
 DEFAULT_RETRY_WAIT_MAX = 60.0
+PROFILE_KEYS = ("service", "url", "username", "jobs", "timeout", "verify_tls", "retries", "retry_wait_max")
+SERVICE_KEYS: dict[str, tuple[str, ...]] = {   # the keys of Profile.extra that a service reads
+    "s3": ("endpoint_url", "aws_profile", "region"),
+}
+CONFIG_KEYS = ("default_profile", "profiles")
 SECRET_KEY_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key", "api-key", "credential")
 MASK = "********"
 
@@ -188,28 +193,76 @@ def profile_chosen(options: GlobalOptions, env: Mapping[str, str] = os.environ) 
     return _choose(options, env).explicit
 
 
+def known_keys(service: object) -> tuple[str, ...]:
+    """The profile keys neurofetch reads for ``service``."""
+    return PROFILE_KEYS + SERVICE_KEYS.get(str(service).strip().lower(), ())
+
+
+def unknown_key_warnings(config: Mapping[str, Any], path: Path) -> list[str]:
+    """One line per key that nothing reads (a typo, most often), with the closest known key."""
+    import difflib
+
+    def line(key: str, where: str, known: tuple[str, ...]) -> str:
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        return f"unknown key {key!r}{where} in {path} is ignored{hint}"
+
+    lines = [line(str(key), "", CONFIG_KEYS) for key in config if key not in CONFIG_KEYS]
+    for name, raw in (config.get("profiles") or {}).items():
+        if isinstance(raw, dict):
+            known = known_keys(raw.get("service"))
+            lines += [line(str(key), f" of profile {name!r}", known) for key in raw if key not in known]
+    return lines
+
+
 def select_profile(options: GlobalOptions, env: Mapping[str, str] = os.environ, *,
-                   only_service: str | None = None) -> Profile:
+                   only_service: str | None = None, warn: Callable[[str], None] | None = None) -> Profile:
     """The one place a run's profile is chosen: ``-p``/``NEUROFETCH_PROFILE`` name one from the config file,
     ``--url``/``--service`` (or their variables) build a self-contained ad-hoc one, else ``default_profile``.
 
-    ``only_service`` is for commands that speak one service: when nothing chooses a profile and the config
-    has no default_profile, they run on that service's ad-hoc profile (its public URL).
+    ``only_service`` is for commands that speak one service: when nothing chooses a profile and the
+    default_profile (if any) is of another service, they run on that service's only profile, else on its
+    public server; with several profiles of it, the user has to choose. ``warn`` receives a line per
+    config key that nothing reads.
     """
     choice = _choose(options, env)
     if choice.url or choice.service:
         return _adhoc_profile(choice, env)
     path = config_path(options, env)
     config = load_config(path)
+    if warn is not None:
+        for line in unknown_key_warnings(config, path):
+            warn(line)
     name = choice.name or _optional_str(config.get("default_profile"))
+    if (only_service is not None and not choice.name and _service_of(config, name) != only_service
+            and (name is None or name in (config.get("profiles") or {}))):
+        return _profile_of_service(only_service, name, config, path, env)
     if name:
         return _named_profile(name, config, path, env)
-    if only_service is not None:
-        return _adhoc_profile(_Choice(service=only_service, service_source=only_service), env)
     raise ConfigError(
         f"no profile selected: pass --profile NAME (or set default_profile in {path}), "
         "or --service KIND [--url URL] for a one-off run"
     )
+
+
+def _service_of(config: Mapping[str, Any], name: str | None) -> str | None:
+    raw = (config.get("profiles") or {}).get(name) if name else None
+    service = raw.get("service") if isinstance(raw, dict) else None
+    return service.strip().lower() if isinstance(service, str) else None
+
+
+def _profile_of_service(service: str, default: str | None, config: Mapping[str, Any], path: Path,
+                        env: Mapping[str, str]) -> Profile:
+    """For a command of one service run without -p: its only profile, else its public server."""
+    names = sorted(str(name) for name in config.get("profiles") or {} if _service_of(config, str(name)) == service)
+    if len(names) == 1:
+        return _named_profile(names[0], config, path, env)
+    if not names:
+        return _adhoc_profile(_Choice(service=service, service_source=service), env)
+    other = f"the default profile {default!r} is not a {service} profile and " if default else ""
+    public = f", or --service {service} for its public server" if _service_default_url(service, env) else ""
+    raise UsageError(f"{other}{path} has several {service} profiles: choose one with "
+                     f"{', '.join(f'-p {n}' for n in names)}{public}")
 
 
 def _named_profile(name: str, config: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Profile:
@@ -273,7 +326,7 @@ def profile_from_mapping(name: str, raw: Mapping[str, Any], env: Mapping[str, st
     if url and "://" not in str(url):
         raise ConfigError(f"profile {name!r}: the url {url!r} has no scheme; write https://{url} (or http:// "
                           "for a server without TLS)")
-    known = {"service", "url", "username", "jobs", "timeout", "verify_tls", "retries", "retry_wait_max"}
+    known = set(PROFILE_KEYS)
     return Profile(
         name=name,
         service=service,

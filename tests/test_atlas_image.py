@@ -231,8 +231,9 @@ def test_without_any_profile_the_public_service_is_used(tmp_path: Path) -> None:
     assert select_profile(GlobalOptions(url="http://x", service="allen"), {}, only_service="allen").url == "http://x"
     config = tmp_path / "c.yaml"
     config.write_text("default_profile: lab\nprofiles:\n  lab: {service: loris, url: http://h}\n")
-    assert select_profile(GlobalOptions(config=str(config)), {}, only_service="allen").name == "lab"
-    result = run_cli("--config", config, "atlas-image", "100960224")
+    public = select_profile(GlobalOptions(config=str(config)), {}, only_service="allen")   # lab is not allen
+    assert (public.service, public.url) == ("allen", "https://api.brain-map.org")
+    result = run_cli("--config", config, "-p", "lab", "atlas-image", "100960224")
     assert result.code == 2 and "profile 'lab' is a loris profile" in result.stderr
 
 

@@ -116,10 +116,10 @@ def test_progress_lines_without_a_terminal(loris, loris_env, tmp_path: Path) -> 
     assert "\r" not in result.stderr
 
 
-def test_quiet_prints_nothing_on_success(loris, loris_env, tmp_path: Path) -> None:
+def test_quiet_prints_only_the_summary_on_success(loris, loris_env, tmp_path: Path) -> None:
     result = run_cli("-q", "mirror", tmp_path / "q", env=loris_env)
     assert result.code == 0
-    assert result.stderr == "" and result.stdout == ""
+    assert result.stdout == "" and result.stderr.startswith("mirror: done: ") and result.stderr.count("\n") == 1
 
 
 def test_a_candidate_of_another_site_fails_alone_and_the_rest_is_mirrored(loris, loris_env, tmp_path: Path) -> None:

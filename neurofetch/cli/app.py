@@ -11,8 +11,10 @@ from neurofetch.cli import atlas_image, auth, demo, mirror, s3
 from neurofetch.cli import publish as publish_command
 from neurofetch.cli import upload as upload_command
 from neurofetch.cli.emulate import emulate_app
+from neurofetch.cli.options import Group, complete_profile, complete_service, use_shared_command_class
 
 app = typer.Typer(
+    cls=Group,
     rich_markup_mode=None,   # plain help: it prints in a third of the time rich's takes
     name="neurofetch",
     help="Fast, resumable, verified bulk downloads and uploads for neuroimaging data services "
@@ -22,6 +24,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="""
+    neurofetch -p preventad mirror ~/data/preventad --candidate 300001
+    neurofetch --service allen atlas-image --atlas-images 1 --downsample 4 -o plates
+    neurofetch mirror ~/data/preventad -q --json > result.json
+    """,
 )
 
 
@@ -48,10 +55,12 @@ def main_options(
                                                help="Config file (default: the user config dir's "
                                                     "neurofetch/config.yaml).")] = None,
     profile: Annotated[str | None, typer.Option("--profile", "-p", envvar="NEUROFETCH_PROFILE", metavar="NAME",
+                                                autocompletion=complete_profile,
                                                 help="Profile to use (default: default_profile).")] = None,
     url: Annotated[str | None, typer.Option("--url", envvar="NEUROFETCH_URL", metavar="URL",
                                             help="Service URL for an ad-hoc profile (with --service).")] = None,
     service: Annotated[str | None, typer.Option("--service", envvar="NEUROFETCH_SERVICE", metavar="SERVICE",
+                                                autocompletion=complete_service,
                                                 help="loris | neurovault | allen | datamint | s3.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON result document on stdout; "
                                                              "human text goes to stderr.")] = False,
@@ -92,3 +101,4 @@ atlas_image.register(app)
 s3.register(app)
 demo.register(app)
 app.add_typer(emulate_app)
+use_shared_command_class(app)

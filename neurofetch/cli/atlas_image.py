@@ -20,8 +20,15 @@ if TYPE_CHECKING:
     from neurofetch.services.allen import ImageParams
 
 
+ATLAS_IMAGE_EXAMPLES = """
+    neurofetch atlas-image 100960224 --downsample 4
+    neurofetch atlas-image --atlas-images 1 --downsample 4 --annotation -o plates
+    neurofetch atlas-image --section-data-set 100048576 --quality 80 -j 2
+"""
+
+
 def register(app: typer.Typer) -> None:
-    app.command("atlas-image")(atlas_image)
+    app.command("atlas-image", epilog=ATLAS_IMAGE_EXAMPLES)(atlas_image)
 
 
 def atlas_image(

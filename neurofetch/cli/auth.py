@@ -12,9 +12,22 @@ if TYPE_CHECKING:
     from neurofetch.settings import Profile
 
 
+LOGIN_EXAMPLES = """
+    neurofetch -p preventad login --username jdoe
+    printf '%s\\n' "$PASSWORD" | neurofetch -p preventad login -u jdoe --password-stdin
+    neurofetch -p datamint login --api-key-stdin < key.txt
+"""
+
+
+LOGOUT_EXAMPLES = """
+    neurofetch -p preventad logout
+    neurofetch logout -p preventad --username jdoe
+"""
+
+
 def register(app: typer.Typer) -> None:
-    app.command("login")(login)
-    app.command("logout")(logout)
+    app.command("login", epilog=LOGIN_EXAMPLES)(login)
+    app.command("logout", epilog=LOGOUT_EXAMPLES)(logout)
 
 
 def login(

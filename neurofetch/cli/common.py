@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 JobsOption = Annotated[
     int | None,
-    typer.Option("--jobs", "-j", min=1, max=64, envvar="NEUROFETCH_JOBS",
+    typer.Option("--jobs", "-j", min=1, max=64, metavar="N", envvar="NEUROFETCH_JOBS",
                  help="Parallel transfers (default: the profile's jobs, else 4). Be polite to small servers."),
 ]
 DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Show what would be done; change nothing.")]
@@ -47,13 +47,12 @@ def load_profile(ctx: typer.Context, *, jobs: int | None = None, only_service: s
     import dataclasses
 
     from neurofetch.settings import select_profile
+    from neurofetch.ui.output import print_warning
 
-    profile = select_profile(global_options(ctx), only_service=only_service)
+    profile = select_profile(global_options(ctx), only_service=only_service, warn=print_warning)
     if jobs is not None:
         profile = dataclasses.replace(profile, jobs=jobs)
     if profile.verify_tls is False:
-        from neurofetch.ui.output import print_warning
-
         print_warning(f"TLS certificate verification is OFF for {profile.url}: anyone on the network path "
                       "can read and alter this transfer")
     return profile

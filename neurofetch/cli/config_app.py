@@ -9,12 +9,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from neurofetch import __version__
+from neurofetch.cli.options import Group, complete_profile, use_shared_command_class
+
 if TYPE_CHECKING:
     from pathlib import Path
 
     from neurofetch.config_file import ConfigFile
 
 app = typer.Typer(
+    cls=Group,
     rich_markup_mode=None,   # plain help: it prints in a third of the time rich's takes
     name="neurofetch-config",
     help="Set up neurofetch: profiles (service, URL, user, jobs) in the config file and their secrets in the OS "
@@ -26,11 +30,58 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="""
+    neurofetch-config
+    neurofetch-config set preventad service=loris url=https://openpreventad.loris.ca/api/v0.0.3-dev --default
+    neurofetch-config test preventad
+    """,
 )
 
-NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="Profile name.")]
-OptionalName = Annotated[str | None, typer.Argument(metavar="[NAME]",
+NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="Profile name.", autocompletion=complete_profile)]
+OptionalName = Annotated[str | None, typer.Argument(metavar="[NAME]", autocompletion=complete_profile,
                                                     help="Profile name (default: the default profile).")]
+
+
+EXAMPLES = {
+    "list": """
+        neurofetch-config list
+        neurofetch-config --config ./lab.yaml list
+        """,
+    "show": """
+        neurofetch-config show
+        neurofetch-config show preventad
+        """,
+    "set": """
+        neurofetch-config set preventad service=loris url=https://openpreventad.loris.ca/api/v0.0.3-dev username=jdoe
+        neurofetch-config set preventad jobs=2 --default
+        neurofetch-config set preventad username=
+        """,
+    "default": """
+        neurofetch-config default preventad
+        neurofetch-config default allen
+        """,
+    "delete": """
+        neurofetch-config delete old-server
+        neurofetch-config delete preventad --forget-secrets
+        """,
+    "test": """
+        neurofetch-config test
+        neurofetch-config test preventad
+        neurofetch-config test lab-bucket --bucket my-bucket
+        """,
+    "path": """
+        neurofetch-config path
+        $EDITOR "$(neurofetch-config path)"
+        """,
+}
+
+
+def _version(value: bool) -> None:
+    if value:
+        from neurofetch.ui.output import print_data_line
+
+        print_data_line(f"neurofetch-config {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -42,6 +93,8 @@ def wizard(
     no_input: Annotated[bool, typer.Option("--no-input", envvar="NEUROFETCH_NO_INPUT",
                                            help="Never prompt: the wizard refuses, subcommands work.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colours (NO_COLOR is honoured too).")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
 ) -> None:
     """Without a subcommand: the interactive wizard (needs a terminal)."""
     from neurofetch.settings import GlobalOptions
@@ -64,7 +117,7 @@ def wizard(
     raise typer.Exit(run_wizard(path))
 
 
-@app.command("list")
+@app.command("list", epilog=EXAMPLES["list"])
 def list_profiles(ctx: typer.Context) -> None:
     """One line per profile on stdout: name, service, URL, and which one is the default."""
     from neurofetch.ui.config_wizard import profile_table_lines
@@ -78,7 +131,7 @@ def list_profiles(ctx: typer.Context) -> None:
         print_data_line(line)
 
 
-@app.command("show")
+@app.command("show", epilog=EXAMPLES["show"])
 def show(ctx: typer.Context, name: OptionalName = None) -> None:
     """A profile's settings and where its secrets come from (secrets are masked, never printed)."""
     from neurofetch.ui.config_wizard import profile_detail_lines
@@ -89,7 +142,7 @@ def show(ctx: typer.Context, name: OptionalName = None) -> None:
         print_data_line(line)
 
 
-@app.command("set")
+@app.command("set", epilog=EXAMPLES["set"])
 def set_profile(
     ctx: typer.Context,
     name: NameArgument,
@@ -124,7 +177,7 @@ def set_profile(
     print_message(f"{'Added' if created else 'Updated'} profile {name!r}{default} in {config.path}.")
 
 
-@app.command("default")
+@app.command("default", epilog=EXAMPLES["default"])
 def set_default(ctx: typer.Context, name: NameArgument) -> None:
     """Make NAME the profile used when --profile is not given."""
     from neurofetch.ui.output import print_message
@@ -135,7 +188,7 @@ def set_default(ctx: typer.Context, name: NameArgument) -> None:
     print_message(f"The default profile is now {name!r}.")
 
 
-@app.command("delete")
+@app.command("delete", epilog=EXAMPLES["delete"])
 def delete(
     ctx: typer.Context,
     name: NameArgument,
@@ -159,7 +212,7 @@ def delete(
     print_message(f"Deleted profile {name!r} from {config.path}{also}.")
 
 
-@app.command("test")
+@app.command("test", epilog=EXAMPLES["test"])
 def test(
     ctx: typer.Context,
     name: OptionalName = None,
@@ -182,7 +235,7 @@ def test(
     raise typer.Exit(outcome.exit_code)
 
 
-@app.command("path")
+@app.command("path", epilog=EXAMPLES["path"])
 def path(ctx: typer.Context) -> None:
     """Print the config file's path (whether or not it exists yet)."""
     from neurofetch.ui.output import print_data_line
@@ -210,6 +263,9 @@ def _name_or_default(config: ConfigFile, name: str | None) -> str:
     if not chosen:
         raise UsageError(f"no profile named and no default_profile in {config.path}")
     return chosen
+
+
+use_shared_command_class(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from neurofetch.cli.options import Group
+
 if TYPE_CHECKING:
     from neurofetch.emulators.common import Emulator, Faults
 
@@ -15,6 +17,11 @@ emulate_app = typer.Typer(
     help="Run a local emulator of a service on 127.0.0.1, for trying neurofetch offline and for tests. "
     "The first line printed is the base URL to use as a profile's url.",
     no_args_is_help=True,
+    cls=Group,
+    epilog="""
+    neurofetch emulate loris --port 8765
+    neurofetch emulate neurovault --port 0 --faults error_rate=0.1,seed=1
+    """,
 )
 
 PortOption = Annotated[int, typer.Option("--port", metavar="PORT", min=0, max=65535,

@@ -9,11 +9,15 @@ import typer
 from neurofetch.cli.emulate import FaultsOption, PortOption, SeedOption, emulate_app, parse_faults, run_emulator
 
 PageSizeCapOption = Annotated[
-    int, typer.Option("--page-size-cap", min=1, help="Most rows one RMA query returns, num_rows=all included.")
+    int, typer.Option("--page-size-cap", min=1, metavar="N",
+                      help="Most rows one RMA query returns, num_rows=all included.")
 ]
 
 
-@emulate_app.command("allen")
+@emulate_app.command("allen", epilog="""
+    neurofetch emulate allen --port 8767
+    neurofetch emulate allen --page-size-cap 50 --faults drip=100000
+""")
 def emulate_allen(
     port: PortOption = 8766,
     faults: FaultsOption = "",

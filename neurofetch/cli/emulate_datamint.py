@@ -13,7 +13,10 @@ DEFAULT_PORT = 8768
 DEFAULT_SAMPLES = 12
 
 
-@emulate_app.command("datamint")
+@emulate_app.command("datamint", epilog="""
+    neurofetch emulate datamint --port 8768
+    neurofetch emulate datamint --samples 20
+""")
 def emulate_datamint(
     port: PortOption = DEFAULT_PORT,
     faults: FaultsOption = "",
@@ -24,7 +27,7 @@ def emulate_datamint(
                      "(default key: demo-key)."),
     ] = False,
     samples: Annotated[
-        int, typer.Option("--samples", min=0, help="How many synthetic resources to preload."),
+        int, typer.Option("--samples", min=0, metavar="N", help="How many synthetic resources to preload."),
     ] = DEFAULT_SAMPLES,
 ) -> None:
     """Datamint-style platform: resources, projects, publish, segmentations (API key in the apikey header)."""

@@ -10,7 +10,11 @@ import typer
 from neurofetch.cli.emulate import FaultsOption, PortOption, SeedOption, emulate_app, parse_faults, run_emulator
 
 
-@emulate_app.command("loris")
+@emulate_app.command("loris", epilog="""
+    neurofetch emulate loris --port 8765
+    neurofetch emulate loris --candidates 20 --faults latency=0.2,error_rate=0.05
+    echo s3cret | neurofetch emulate loris --user jdoe --password-stdin
+""")
 def emulate_loris(
     port: PortOption = 8765,
     faults: FaultsOption = "",

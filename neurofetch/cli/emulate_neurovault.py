@@ -19,7 +19,10 @@ FileEncodingOption = Annotated[str, typer.Option(
     "clients that let the HTTP library gunzip .nii.gz files) or none.")]
 
 
-@emulate_app.command("neurovault")
+@emulate_app.command("neurovault", epilog="""
+    neurofetch emulate neurovault --port 8766
+    neurofetch emulate neurovault --collections 3 --page-size 10
+""")
 def emulate_neurovault(
     port: PortOption = 8767,
     faults: FaultsOption = "",
@@ -27,9 +30,11 @@ def emulate_neurovault(
     ignore_filters: IgnoreFiltersOption = False,
     shuffle: ShuffleOption = False,
     file_encoding: FileEncodingOption = "utf-8",
-    collections: Annotated[int, typer.Option("--collections", min=1, help="Number of public collections.")] = 6,
+    collections: Annotated[int, typer.Option("--collections", min=1, metavar="N",
+                                             help="Number of public collections.")] = 6,
     page_size: Annotated[int, typer.Option(
-        "--page-size", min=1, help="Default page size (limit) of the lists; the reference's is 100.")] = 100,
+        "--page-size", min=1, metavar="N",
+        help="Default page size (limit) of the lists; the reference's is 100.")] = 100,
 ) -> None:
     """Run a NeuroVault emulator: /api/collections/, /api/images/ and .nii.gz files under /media/images/.
 

@@ -19,9 +19,15 @@ from neurofetch.cli.common import (
     reporter_for,
 )
 
+MIRROR_EXAMPLES = """
+    neurofetch mirror ~/data/preventad -p preventad --candidate 300001 --visit BL00
+    neurofetch mirror ~/data/nv --service neurovault --collection 1952 --map-type 'Z map'
+    neurofetch mirror ~/data/preventad --include '*.mnc' -q --json > result.json
+"""
+
 
 def register(app: typer.Typer) -> None:
-    app.command("mirror")(mirror)
+    app.command("mirror", epilog=MIRROR_EXAMPLES)(mirror)
 
 
 def mirror(

@@ -9,9 +9,15 @@ import typer
 from neurofetch.cli.common import finish, global_options
 from neurofetch.cli.datamint_profile import datamint_profile
 
+PUBLISH_EXAMPLES = """
+    neurofetch publish 3f2a9c1e-0000-4000-8000-000000000001 -p datamint
+    neurofetch publish --channel study1 --project 'Lung CT'
+    neurofetch --json publish --all-inbox -p datamint
+"""
+
 
 def register(app: typer.Typer) -> None:
-    app.command("publish")(publish)
+    app.command("publish", epilog=PUBLISH_EXAMPLES)(publish)
 
 
 def publish(

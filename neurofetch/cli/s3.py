@@ -5,23 +5,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import typer.core
 
 from neurofetch.cli.common import DryRunOption, JobsOption, ShardOption, finish, global_options, reporter_for
+from neurofetch.cli.options import Command
 
 if TYPE_CHECKING:
-    import click
+    from typer._click.core import Context
 
     from neurofetch.settings import Profile
 
 FILTER_ORDER = "neurofetch.s3.filter_order"
 
 
-class _FilterOrderCommand(typer.core.TyperCommand):
+class _FilterOrderCommand(Command):
     """Click hands --exclude and --include over as two lists; aws semantics need their interleaved
     command-line order, so note it from the raw arguments."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         order: list[str] = []
         index = 0
         while index < len(args):
@@ -40,8 +40,15 @@ class _FilterOrderCommand(typer.core.TyperCommand):
         return super().parse_args(ctx, args)
 
 
+S3_SYNC_EXAMPLES = """
+    neurofetch s3-sync ~/data/preventad s3://lab-bucket/preventad --dry-run
+    neurofetch s3-sync s3://lab-bucket/preventad ~/data/preventad --exclude '*' --include '*.json'
+    neurofetch -p lab-bucket s3-sync out s3://lab-bucket/out --delete --checksum
+"""
+
+
 def register(app: typer.Typer) -> None:
-    app.command("s3-sync", cls=_FilterOrderCommand)(s3_sync_command)
+    app.command("s3-sync", epilog=S3_SYNC_EXAMPLES, cls=_FilterOrderCommand)(s3_sync_command)
 
 
 def s3_sync_command(
@@ -140,14 +147,14 @@ def _s3_profile(ctx: typer.Context) -> Profile | None:
     from neurofetch.settings import profile_chosen, select_profile
 
     options = global_options(ctx)
-    profile = select_profile(options, only_service="s3")
+    from neurofetch.ui.output import print_warning
+
+    profile = select_profile(options, only_service="s3", warn=print_warning)
     if profile.service != "s3":
         if profile_chosen(options):
             raise UsageError(f"profile {profile.name!r} is a {profile.service} profile; s3-sync needs service: s3")
         return None
     if profile.verify_tls is False:
-        from neurofetch.ui.output import print_warning
-
         print_warning("TLS certificate verification is OFF for this S3 endpoint: anyone on the network path "
                       "can read and alter this transfer")
     return profile

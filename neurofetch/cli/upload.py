@@ -41,8 +41,15 @@ metadata, not as a file.
 """
 
 
+UPLOAD_EXAMPLES = """
+    neurofetch upload scans/ -r --channel study1 -p datamint
+    neurofetch upload study1 -r --mung-filename 1,2 --tag ct --dry-run
+    neurofetch upload brain.nii.gz --segmentation brain_seg.nii.gz --segmentation-name tumor
+"""
+
+
 def register(app: typer.Typer) -> None:
-    app.command("upload", help=UPLOAD_HELP)(upload)
+    app.command("upload", epilog=UPLOAD_EXAMPLES, help=UPLOAD_HELP)(upload)
 
 
 def upload(

@@ -207,13 +207,9 @@ class Wizard:
 
     @staticmethod
     def valid_url(url: str) -> str:
-        from urllib.parse import urlsplit
+        from neurofetch.config_file import check_url
 
-        from neurofetch.errors import UsageError
-
-        if not url.startswith(("http://", "https://")) or not urlsplit(url).hostname:
-            raise UsageError(f"{url!r} is not a URL: it starts with http:// or https:// and names a host")
-        return url.rstrip("/")
+        return check_url(url)
 
     def ask_new_name(self, service: str, values: dict[str, Any]) -> str:
         suggestion = "preventad" if values.get("url") == PREVENTAD_URL else service

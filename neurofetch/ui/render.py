@@ -35,8 +35,8 @@ def render_result(result: RunResult, *, json_mode: bool, quiet: bool, no_color: 
         console.print(printable(mask(f"changed on disk: {problem.item}: {problem.error}")), markup=False,
                       style="yellow")
     logging.getLogger("neurofetch").info(summary_line(result))   # --log-file ends with what happened
+    console.print(summary_line(result), markup=False)   # -q too: errors and this line
     if not quiet or result.failures or result.interrupted:
-        console.print(summary_line(result), markup=False)
         for message in result.messages:
             console.print(mask(message), markup=False)
     if json_mode:
