@@ -102,6 +102,6 @@ class DatamintSource:
         return [
             FileItem((channel, name), api.url("resources", resource_id, "file"),
                      expected_size=size if isinstance(size, int) else None, unit=resource_id,
-                     label=f"{channel}/{name}"),
+                     label=f"{channel}/{name}", records=(f"{name}.json",)),
             Document((channel, f"{name}.json"), record, unit=resource_id),
         ]
