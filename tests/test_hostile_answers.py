@@ -93,3 +93,32 @@ def test_a_file_url_with_credentials_in_it_fails_that_file_and_nothing_is_sent(t
     folder = f"collection-{cid}"
     assert tree_files(tmp_path) == {f"{folder}/{Path(i['file']).name}": emulator.file_bytes(i)
                                     for i in images if urlsplit(i["file"]).path != planted["path"]}
+
+
+def test_a_redirect_to_a_url_with_credentials_in_it_fails_that_file(tmp_path: Path) -> None:
+    from neurofetch.emulators.loris import LorisDataset
+
+    first = LorisDataset(candidates=1, size_scale=0.005).files[0]
+
+    def redirect_with_credentials(app: ASGIApp) -> ASGIApp:
+        async def front(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] != "http" or not scope["path"].endswith("/" + first.filename):
+                await app(scope, receive, send)
+                return
+            host = dict(scope["headers"])[b"host"]
+            location = b"http://someone:s3cretpw@" + host + b"/elsewhere/" + first.filename.encode()
+            await send({"type": "http.response.start", "status": 302,
+                        "headers": [(b"location", location), (b"content-length", b"0")]})
+            await send({"type": "http.response.body", "body": b""})
+        return front
+
+    with serve_loris(size_scale=0.005, recorder=redirect_with_credentials, record=True) as loris:  # type: ignore[arg-type]
+        result = run_cli("--json", "mirror", tmp_path / "d", env=loris.env())
+        asked = [e.path for e in loris.emulator.log.entries()]
+        expected = {p: b for p, b in loris.dataset.expected_tree().items() if not p.endswith("/" + first.filename)}
+    assert result.code == 1, result.stderr
+    [failure] = result.json["failures"]
+    assert "user name or password" in failure["error"] and f"/elsewhere/{first.filename}" in failure["error"]
+    assert "s3cretpw" not in result.stdout + result.stderr
+    assert not [path for path in asked if path.startswith("/elsewhere/")]
+    assert data_files(tmp_path / "d") == expected
