@@ -158,6 +158,7 @@ class ResourceEndpoints:
         page, total = select_resources(self.store, self._paging(request))
         if self.emulator.faults.duplicate_entries:
             page = [record for record in page for _twice in (1, 2)]
+        total = self.emulator.faults.claimed_total or total
         with self.store.lock:
             return reply({"data": [{"resources": [resource_json(r, self.store) for r in page]}], "totalCount": total})
 

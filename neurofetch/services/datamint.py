@@ -219,10 +219,10 @@ class Page:
     def read(self, pager: Pager) -> tuple[list[dict[str, Any]], bool]:
         """The rows not listed on earlier pages, and whether to ask for the next page. A page shorter than
         the one asked for is not the end: a server may cap ``limit`` below ours. The listing ends with an
-        empty page, or once as many distinct rows as the announced total have arrived."""
+        empty page, or with a short page once as many distinct rows as the announced total have arrived."""
         keys = [row_key(record) for record in self.rows]
         arrived = len(pager.seen) + len({key for key in keys if key not in pager.seen})
-        more = bool(self.rows) and (self.claimed is None or arrived < self.claimed)
+        more = bool(self.rows) and (self.claimed is None or arrived < self.claimed or len(self.rows) >= PAGE_SIZE)
         fresh = pager.page(keys, more=more, claimed=self.claimed)
         return [record for record, key in zip(self.rows, keys, strict=True) if key in fresh], more
 
