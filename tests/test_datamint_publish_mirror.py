@@ -128,6 +128,32 @@ def test_mirror_pages_past_one_page(datamint, tmp_path: Path, monkeypatch: pytes
     assert any("offset=4" in q for q in offsets)
 
 
+def test_mirror_gets_every_page_from_a_server_that_caps_the_page_below_ours(tmp_path: Path) -> None:
+    from neurofetch.emulators.common import Faults
+
+    with datamint_server(faults=Faults(page_rows=3)) as capped:
+        records = [capped.add_resource(f"r{i}.png", png_bytes((4 + i, 4)), mimetype="image/png") for i in range(10)]
+        result = run_cli("mirror", tmp_path / "d", env=env_for(capped))
+        pages = [e.query for e in capped.log.entries() if e.path == "/resources"]
+    assert result.code == 0, result.stderr
+    assert tree_files(tmp_path / "d") == {f"Unknown/{r.id}_{r.filename}": r.data for r in records}
+    assert len(pages) == 4   # 3 + 3 + 3 + 1: the announced total reached, no page asked for beyond it
+
+
+def test_mirror_goes_on_past_full_pages_whatever_total_the_server_announces(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from neurofetch.emulators.common import Faults
+    from neurofetch.services import datamint as service
+
+    monkeypatch.setattr(service, "PAGE_SIZE", 3)
+    with datamint_server(faults=Faults(claimed_total=2)) as understated:
+        records = [understated.add_resource(f"r{i}.png", png_bytes((4 + i, 4)), mimetype="image/png")
+                   for i in range(7)]
+        result = run_cli("mirror", tmp_path / "d", env=env_for(understated))
+    assert result.code == 0, result.stderr
+    assert tree_files(tmp_path / "d") == {f"Unknown/{r.id}_{r.filename}": r.data for r in records}
+
+
 def test_mirror_with_a_wrong_key_exits_3(datamint, tmp_path: Path) -> None:
     result = run_cli("mirror", tmp_path / "d", env=env_for(datamint, key="nope-nope"))
     assert result.code == 3 and len(result.stderr.strip().splitlines()) == 1

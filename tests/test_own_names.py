@@ -45,6 +45,8 @@ def test_loris_names_of_records_and_of_the_state_folder_are_refused_by_name(tmp_
     assert json.loads((dest / visit / "session.json").read_text())["Meta"]["Visit"] == "PREBL00"
     assert json.loads((dest / cand / COLLIDING_VISIT).read_text())["Meta"]["CandID"] == cand
     assert sorted(p.name for p in (dest / ".neurofetch").iterdir()) == ["lock", "state.sqlite3"]
+    # A refused file's own records are not written either.
+    assert not (dest / visit / "b.mnc.part.qc.json").exists()
     for result in shards:
         assert result.code in (0, 1), result.stderr
     assert all(p.name.startswith(("lock", "state")) for p in (tmp_path / "s" / ".neurofetch").iterdir())
@@ -66,3 +68,5 @@ def test_neurovault_files_named_like_a_part_or_a_record_are_refused_by_name(tmp_
     assert (tmp_path / folder / "collide.nii.gz").read_bytes() == emulator.file_bytes(images["collide.nii.gz"])
     assert json.loads((tmp_path / folder / "collide.nii.gz.json").read_text())["id"] == images["collide.nii.gz"]["id"]
     assert part_files(tmp_path) == []
+    # A refused file's own records are not written either.
+    assert sorted(p.name for p in (tmp_path / folder).glob("collide*")) == ["collide.nii.gz", "collide.nii.gz.json"]

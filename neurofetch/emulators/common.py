@@ -48,8 +48,9 @@ class Faults:
     duplicate_entries: bool = False  # listings name each entry twice (LORIS: candidates, visits, files; Datamint)
     ignore_offset: bool = False   # paged listings start at the first row whatever was asked (NeuroVault's ``next``
     #                               still moves on; Datamint ``offset``, Allen ``start_row``)
-    claimed_total: int = 0        # paged listings announce this many rows (NeuroVault ``count``, Allen ``total_rows``)
-    page_rows: int = 0            # at most this many rows per page (NeuroVault, Allen; 0 = the usual cap)
+    claimed_total: int = 0        # paged listings announce this many rows (NeuroVault ``count``, Allen ``total_rows``,
+    #                               Datamint ``totalCount``)
+    page_rows: int = 0            # at most this many rows per page (NeuroVault, Allen, Datamint; 0 = the usual cap)
     seed: int = 0                 # randomness is reproducible
 
     @classmethod

@@ -158,14 +158,22 @@ class ResourceEndpoints:
         page, total = select_resources(self.store, self._paging(request))
         if self.emulator.faults.duplicate_entries:
             page = [record for record in page for _twice in (1, 2)]
+        total = self.emulator.faults.claimed_total or total
         with self.store.lock:
             return reply({"data": [{"resources": [resource_json(r, self.store) for r in page]}], "totalCount": total})
 
     def _paging(self, request: Request) -> Mapping[str, str]:
-        """The query as the listing reads it: with ``ignore_offset``, every page starts at the first row."""
-        if not self.emulator.faults.ignore_offset:
+        """The query as the listing reads it: with ``ignore_offset``, every page starts at the first row; with
+        ``page_rows``, ``limit`` is capped below what was asked (the answer says nothing of it)."""
+        faults = self.emulator.faults
+        if not faults.ignore_offset and not faults.page_rows:
             return request.query_params
-        return {**request.query_params, "offset": "0"}
+        params = dict(request.query_params)
+        if faults.ignore_offset:
+            params["offset"] = "0"
+        if faults.page_rows:
+            params["limit"] = str(min(page_bounds(params)[1], faults.page_rows))
+        return params
 
     async def not_annotated(self, request: Request) -> Response:
         annotated = {a.resource_id for a in self.store.annotations_of()}

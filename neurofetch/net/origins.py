@@ -9,6 +9,12 @@
   of the same server, not another one.
 - Cookies go back only to the origin that set them: http.cookiejar alone ignores ports (two servers on one
   host would share them) and sends a ``Domain=`` cookie to every subdomain.
+- A URL with a user name or password in it (``http://user:pass@host/``) is never requested, nor followed
+  as a redirect: profiles refuse them, so such a URL came from a server, and its credentials are not ours
+  to send. The item fails, the userinfo never shown.
+
+A body that does not decode as its Content-Encoding says (``gzip`` on plain bytes) is a RemoteDataError
+naming the URL. Downloads read the raw bytes and are not decoded.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from typing import Any
 
 import httpx
 
-from neurofetch.errors import UnreachableError
+from neurofetch.errors import ItemError, RemoteDataError, UnreachableError
+from neurofetch.urls import redact_url
 
 MAX_REDIRECTS = 10
 ALWAYS_CREDENTIALS = frozenset({"authorization", "proxy-authorization", "cookie"})
@@ -97,14 +104,19 @@ class OriginBoundClient(httpx.AsyncClient):
         return request
 
     async def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        refuse_credentials_in(request.url)
         try:
             return await super().send(request, **kwargs)
         except httpx.TooManyRedirects:
             raise UnreachableError(f"{origin_text(request.url)} redirected more than {MAX_REDIRECTS} times "
                                    f"for {request.url.path}; giving up") from None
+        except httpx.DecodingError:
+            raise RemoteDataError(f"the answer from {redact_url(str(request.url))} does not decode as its "
+                                  "Content-Encoding says") from None
 
     def _build_redirect_request(self, request: httpx.Request, response: httpx.Response) -> httpx.Request:
         redirect = super()._build_redirect_request(request, response)
+        refuse_credentials_in(redirect.url)
         if not same_origin(request.url, redirect.url) and not is_https_upgrade(request.url, redirect.url):
             if request.method not in FOLLOWED_ACROSS_ORIGINS or has_body(request):
                 raise UnreachableError(
@@ -114,3 +126,9 @@ class OriginBoundClient(httpx.AsyncClient):
                 redirect.headers.pop(name, None)
         self._by_origin.set_cookie_header(redirect)
         return redirect
+
+
+def refuse_credentials_in(url: httpx.URL) -> None:
+    if url.userinfo:
+        raise ItemError(f"{redact_url(str(url))}: the server gave this URL with a user name or password in it; "
+                        "neurofetch does not send credentials a server put in a URL")

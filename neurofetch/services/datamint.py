@@ -111,35 +111,30 @@ class DatamintApi:
     async def projects(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         pager = Pager("project list", self.url("projects"))
-        offset = 0
-        while True:
+        offset, more = 0, True
+        while more:
             body = await self._call("GET", "project list", "projects",
                                     params={"includeArchived": "true", "offset": offset, "limit": PAGE_SIZE})
-            page = [p for p in unwrap_list(body, "projects") if isinstance(p, dict)]
-            fresh = pager.page(map(row_key, page), more=len(page) >= PAGE_SIZE)
-            found.extend(p for p in page if row_key(p) in fresh)
-            offset += len(page)
-            if len(page) < PAGE_SIZE:
-                return found
+            page = list_page(body, "projects")
+            fresh, more = page.read(pager)
+            found.extend(fresh)
+            offset += len(page.rows)
+        return found
 
-    async def resources_page(self, params: Mapping[str, Any], offset: int) -> list[dict[str, Any]]:
+    async def resources_page(self, params: Mapping[str, Any], offset: int) -> Page:
         query = {"status": "", **params, "offset": offset, "limit": PAGE_SIZE}
-        body = await self._call("GET", "resource list", "resources", params=query)
-        return [r for r in unwrap_list(body, "resources") if isinstance(r, dict)]
+        return list_page(await self._call("GET", "resource list", "resources", params=query), "resources")
 
     async def resources(self, params: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        """Every matching resource, once; pages of 5000 until a short or empty one (§2.0)."""
-        offset = 0
+        """Every matching resource, once, page after page (see :meth:`Page.read`)."""
+        offset, more = 0, True
         pager = self.resource_pager()
-        while True:
+        while more:
             page = await self.resources_page(params, offset)
-            fresh = pager.page(map(row_key, page), more=len(page) >= PAGE_SIZE)
-            for record in page:
-                if row_key(record) in fresh:
-                    yield record
-            offset += len(page)
-            if len(page) < PAGE_SIZE:
-                return
+            fresh, more = page.read(pager)
+            for record in fresh:
+                yield record
+            offset += len(page.rows)
 
     def resource_pager(self) -> Pager:
         return Pager("resource list", self.url("resources"))
@@ -215,6 +210,31 @@ def row_key(record: dict[str, Any]) -> Hashable:
     """What identifies a listed record: its id, or (without one) the whole record."""
     key = record.get("id")
     return key if isinstance(key, (str, int)) else repr(sorted(record.items(), key=lambda item: str(item[0])))
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing: its records, and the total the server announces (``totalCount``), if any."""
+
+    rows: list[dict[str, Any]]
+    claimed: int | None
+
+    def read(self, pager: Pager) -> tuple[list[dict[str, Any]], bool]:
+        """The rows not listed on earlier pages, and whether to ask for the next page. A page shorter than
+        the one asked for is not the end: a server may cap ``limit`` below ours. The listing ends with an
+        empty page, or with a short page once as many distinct rows as the announced total have arrived."""
+        keys = [row_key(record) for record in self.rows]
+        arrived = len(pager.seen) + len({key for key in keys if key not in pager.seen})
+        more = bool(self.rows) and (self.claimed is None or arrived < self.claimed or len(self.rows) >= PAGE_SIZE)
+        fresh = pager.page(keys, more=more, claimed=self.claimed)
+        return [record for record, key in zip(self.rows, keys, strict=True) if key in fresh], more
+
+
+def list_page(body: Any, endpoint: str) -> Page:
+    rows = [row for row in unwrap_list(body, endpoint) if isinstance(row, dict)]
+    claimed = body.get("totalCount") if isinstance(body, dict) else None
+    return Page(rows, claimed if isinstance(claimed, int) and not isinstance(claimed, bool) and claimed >= 0
+                else None)
 
 
 def unwrap_list(body: Any, endpoint: str) -> list[Any]:

@@ -13,8 +13,7 @@ import httpx
 from neurofetch.credentials import Secret
 from neurofetch.net.auth import ApiKeyAuth
 from neurofetch.net.retry import RetryPolicy
-from neurofetch.services import datamint as api_module
-from neurofetch.services.datamint import DatamintApi, row_key
+from neurofetch.services.datamint import DatamintApi
 from neurofetch.services.paging import Pager
 from neurofetch.transfer.engine import Context
 from neurofetch.transfer.filters import NameFilter
@@ -70,14 +69,12 @@ class DatamintSource:
             api = DatamintApi(ctx.client, self.base_url, ctx.policy)
             listing = pager or api.resource_pager()
             page = await api.resources_page(self.selection.params(), offset)
-            full = len(page) >= api_module.PAGE_SIZE
-            fresh = listing.page(map(row_key, page), more=full)
+            fresh, more = page.read(listing)
             work: list[Work] = []
-            for record in page:
-                if row_key(record) in fresh:   # a row repeated within the page is the engine's to drop
-                    work.extend(self._resource_work(api, record, ctx))
-            if full:
-                following = offset + len(page)
+            for record in fresh:   # a row repeated within the page is the engine's to drop
+                work.extend(self._resource_work(api, record, ctx))
+            if more:
+                following = offset + len(page.rows)
                 work.append(Listing(f"resource list from {following}", self._page_task(following, listing)))
             return work
 
@@ -102,6 +99,6 @@ class DatamintSource:
         return [
             FileItem((channel, name), api.url("resources", resource_id, "file"),
                      expected_size=size if isinstance(size, int) else None, unit=resource_id,
-                     label=f"{channel}/{name}"),
+                     label=f"{channel}/{name}", records=(f"{name}.json",)),
             Document((channel, f"{name}.json"), record, unit=resource_id),
         ]

@@ -242,7 +242,7 @@ class NeuroVaultSource:
         size = record.get("file_size")
         item = FileItem((coll.folder, name), self._follow(link), label=label,
                         expected_size=size if isinstance(size, int) and size > 0 else None,
-                        check=gzip_body if name.lower().endswith(".gz") else None)
+                        check=gzip_body if name.lower().endswith(".gz") else None, records=(f"{name}.json",))
         try:
             check_component(name)
         except UnsafeName:

@@ -24,7 +24,8 @@ import time
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
-from neurofetch.errors import LockedError, UsageError
+from neurofetch.environment import env_number
+from neurofetch.errors import LockedError
 from neurofetch.services.s3_errors import NoSuchBucketError, client_error_code
 
 if TYPE_CHECKING:
@@ -41,16 +42,7 @@ _ATTEMPTS = 5
 
 
 def stale_seconds() -> float:
-    raw = os.environ.get(STALE_ENV, "").strip()
-    if not raw:
-        return DEFAULT_STALE_SECONDS
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 1.0 <= value < float("inf"):
-        raise UsageError(f"{STALE_ENV} must be a number of seconds, at least 1, not {raw!r}")
-    return value
+    return env_number(STALE_ENV, DEFAULT_STALE_SECONDS, minimum=1.0)
 
 
 class PrefixLock:

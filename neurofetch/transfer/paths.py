@@ -80,7 +80,9 @@ class OwnNames:
 
     A server's file never takes a record's path or a ``.part`` name, and a record never takes the path
     of a server's file; the one that comes second is refused as a failure naming it. A listing's records
-    are claimed before its files, so within one listing the record is kept and the file refused.
+    are claimed before its files, so within one listing the record is kept and the file refused. The
+    records of a refused file are not written either, whichever listing brings them: that file's failure
+    already names it.
     """
 
     def __init__(self) -> None:
@@ -88,11 +90,15 @@ class OwnNames:
         self._files: set[str] = set()
         self._folders: set[str] = set()
         self._refused_records: set[str] = set()
+        self._orphans: set[str] = set()     # the records of refused files
 
     def admit(self, children: Sequence[Work], fail: Callable[[str, str], None]) -> list[Work]:
         """The children of a listing that may be written; each refused one is reported to ``fail``."""
         dropped: set[int] = set()
         for index, work in enumerate(children):
+            if isinstance(work, Document) and _relpath(work.parts) in self._orphans:
+                dropped.add(index)
+                continue
             for path in _record_paths(work):
                 if path not in self._refused_records and (problem := self._claim(path, record=True)):
                     self._refused_records.add(path)
@@ -108,6 +114,9 @@ class OwnNames:
                 if problem:
                     fail(work.label or path, f"refused the server's file {path}: {problem}")
                     dropped.add(index)
+                    self._orphans.update(_record_paths(work))
+        dropped.update(index for index, work in enumerate(children)
+                       if isinstance(work, Document) and _relpath(work.parts) in self._orphans)
         return [work for index, work in enumerate(children) if index not in dropped]
 
     def _claim(self, path: str, *, record: bool) -> str | None:

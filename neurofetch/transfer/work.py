@@ -37,7 +37,7 @@ class FileItem:
     unit: str | None = None
     label: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
-    records: Sequence[str] = ()   # names of the records a later listing writes beside this file
+    records: Sequence[str] = ()   # names of its records, written beside it by this listing or a later one
 
 
 @dataclass

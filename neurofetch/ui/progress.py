@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 
+from neurofetch.environment import env_number
 from neurofetch.ui.console import make_console, stderr_is_live_terminal
 from neurofetch.ui.logs import mask
 from neurofetch.ui.text import human_bytes, printable
@@ -41,7 +41,8 @@ class PlainReporter:
     def __init__(self, interval: float | None = None, verbose: bool = False) -> None:
         self.tally = Tally()
         self.verbose = verbose
-        self.interval = interval if interval is not None else float(os.environ.get("NEUROFETCH_PROGRESS_INTERVAL", 5))
+        self.interval = interval if interval is not None else env_number("NEUROFETCH_PROGRESS_INTERVAL", 5.0,
+                                                                         minimum=0.0)
         self._last = time.monotonic()
         self._console = make_console()
 
