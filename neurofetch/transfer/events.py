@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from neurofetch.transfer.results import RunResult
 
 
 class Reporter(Protocol):
@@ -12,8 +15,14 @@ class Reporter(Protocol):
     def started(self, label: str, total: int | None) -> None:
         """A transfer began; ``total`` is its size when known."""
 
-    def advanced(self, nbytes: int) -> None:
-        """Bytes moved (downloaded or uploaded)."""
+    def advanced(self, nbytes: int, label: str | None = None) -> None:
+        """Bytes moved (downloaded or uploaded), for the transfer ``label`` when the caller knows it."""
+
+    def sized(self, label: str, total: int) -> None:
+        """The server announced the full size of a transfer in flight (Content-Length)."""
+
+    def listed(self) -> None:
+        """Every listing is done: the number of files is final from now on."""
 
     def finished(self, label: str, outcome: str, nbytes: int = 0) -> None:
         """One item ended: ``downloaded``, ``skipped``, ``uploaded``, ``written``, ..."""
@@ -23,6 +32,9 @@ class Reporter(Protocol):
 
     def note(self, message: str) -> None:
         """A line worth showing now (e.g. re-login, a verification finding)."""
+
+    def ended(self, result: RunResult) -> None:
+        """The run's result, just before ``close``: a live display's last frame shows these counts."""
 
     def close(self) -> None:
         """The run is over; stop any live display."""
@@ -35,7 +47,13 @@ class NullReporter:
     def started(self, label: str, total: int | None) -> None:
         pass
 
-    def advanced(self, nbytes: int) -> None:
+    def advanced(self, nbytes: int, label: str | None = None) -> None:
+        pass
+
+    def sized(self, label: str, total: int) -> None:
+        pass
+
+    def listed(self) -> None:
         pass
 
     def finished(self, label: str, outcome: str, nbytes: int = 0) -> None:
@@ -45,6 +63,9 @@ class NullReporter:
         pass
 
     def note(self, message: str) -> None:
+        pass
+
+    def ended(self, result: RunResult) -> None:
         pass
 
     def close(self) -> None:

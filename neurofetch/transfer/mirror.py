@@ -74,8 +74,9 @@ def run_mirror(command: str, source: Source, profile: Profile, options: MirrorOp
         exc.result = result
         raise
     finally:
-        reporter.close()
         result.seconds = time.monotonic() - started
+        reporter.ended(result)
+        reporter.close()
     return result
 
 
