@@ -7,6 +7,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,3 +115,30 @@ def test_resumed_and_skipped_files_count_the_same_in_the_last_frame_and_the_summ
     assert screen.code == 0, screen.text[-2000:]
     assert screen.document["counts"]["skipped"] == 1
     assert_final_frame_is_the_summary(screen)
+
+
+def test_nothing_draws_under_the_password_prompt_and_errors_get_their_own_lines(tmp_path: Path) -> None:
+    emulator = LorisEmulator(LorisDataset(candidates=2, size_scale=0.004), faults=Faults(missing_files=1, latency=0.1))
+    with emulator.serve() as server:
+        env = {**os.environ, "TERM": "xterm", "COLUMNS": "200", "NEUROFETCH_URL": emulator.base_url(server),
+               "NEUROFETCH_SERVICE": "loris", "NEUROFETCH_USERNAME": "demo", "NEUROFETCH_NO_KEYRING": "1",
+               "NEUROFETCH_RETRIES": "0"}
+        child = pexpect.spawn(sys.executable, ["-m", "neurofetch", "mirror", str(tmp_path / "study")], env=env,
+                              encoding="utf-8", timeout=60, dimensions=(50, 200))
+        child.expect("password for demo: ")
+        time.sleep(1.0)           # a display started too early would redraw now, under the prompt
+        try:
+            before_answer = child.before + child.read_nonblocking(100_000, timeout=0.5)
+        except pexpect.TIMEOUT:
+            before_answer = child.before
+        child.sendline("demo")
+        raw = child.read()
+        child.close()
+    assert "files" not in ESCAPE.sub("", before_answer), before_answer
+    assert child.exitstatus == 1, raw
+    failures = [m.start() for m in re.finditer("failed: ", raw)]
+    assert failures, raw
+    for start in failures:        # the bar is cleared first: only cursor moves and erases since the line began
+        line_start = max(raw.rfind("\n", 0, start), raw.rfind("\r", 0, start)) + 1
+        assert not ESCAPE.sub("", raw[line_start:start]).strip(), repr(raw[line_start - 200:start + 20])
+    assert STATUS.search(ESCAPE.sub("", raw[failures[0]:])), "the bar is drawn again after the error line"
