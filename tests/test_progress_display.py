@@ -142,3 +142,35 @@ def test_nothing_draws_under_the_password_prompt_and_errors_get_their_own_lines(
         line_start = max(raw.rfind("\n", 0, start), raw.rfind("\r", 0, start)) + 1
         assert not ESCAPE.sub("", raw[line_start:start]).strip(), repr(raw[line_start - 200:start + 20])
     assert STATUS.search(ESCAPE.sub("", raw[failures[0]:])), "the bar is drawn again after the error line"
+
+
+def test_a_reporter_written_for_the_older_events_still_hears_every_byte(loris, tmp_path: Path) -> None:
+    """A notebook's own reporter knows neither ``sized``/``listed``/``ended`` nor the label of ``advanced``."""
+    from neurofetch.credentials import Secret
+    from neurofetch.operations.loris import mirror_loris
+    from neurofetch.services.loris import LorisSelection
+    from neurofetch.settings import Profile
+    from neurofetch.transfer.mirror import MirrorOptions
+
+    class OlderReporter:
+        def __init__(self) -> None:
+            self.bytes, self.files = 0, 0
+
+        def queued(self, files: int = 0, nbytes: int = 0) -> None: ...
+        def started(self, label: str, total: int | None) -> None: ...
+        def failed(self, label: str, error: str) -> None: ...
+        def note(self, message: str) -> None: ...
+        def close(self) -> None: ...
+
+        def advanced(self, nbytes: int) -> None:
+            self.bytes += nbytes
+
+        def finished(self, label: str, outcome: str, nbytes: int = 0) -> None:
+            self.files += 1
+
+    older = OlderReporter()
+    profile = Profile(name="t", service="loris", url=loris.url, username="demo")  # type: ignore[attr-defined]
+    result = mirror_loris(profile, LorisSelection(), MirrorOptions(tmp_path / "study"), reporter=older,
+                          password=Secret("demo"))
+    assert result.exit_code == 0, result.failures
+    assert older.files == result.counts["downloaded"] and older.bytes == result.bytes

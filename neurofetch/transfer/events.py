@@ -70,3 +70,45 @@ class NullReporter:
 
     def close(self) -> None:
         pass
+
+
+class _Completed:
+    """A reporter written before ``sized``, ``listed``, ``ended`` and the label of ``advanced``:
+    what it lacks does nothing, what it has is called as it expects."""
+
+    def __init__(self, inner: object) -> None:
+        self._inner = inner
+        self._labelled = _takes_label(getattr(inner, "advanced", None))
+
+    def __getattr__(self, name: str) -> object:
+        found = getattr(self._inner, name, None)
+        if found is None and hasattr(NullReporter, name):
+            return getattr(NullReporter(), name)
+        if found is None:
+            raise AttributeError(name)
+        return found
+
+    def advanced(self, nbytes: int, label: str | None = None) -> None:
+        if self._labelled:
+            self._inner.advanced(nbytes, label)  # type: ignore[attr-defined]
+        else:
+            self._inner.advanced(nbytes)  # type: ignore[attr-defined]
+
+
+def _takes_label(method: object) -> bool:
+    import inspect
+
+    try:
+        return len(inspect.signature(method).parameters) >= 2  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+def complete(reporter: object | None) -> Reporter:
+    """``reporter`` able to take every event of this protocol; a NullReporter for None."""
+    if reporter is None:
+        return NullReporter()
+    missing = [n for n in ("sized", "listed", "ended") if not hasattr(reporter, n)]
+    if missing or not _takes_label(getattr(reporter, "advanced", None)):
+        return _Completed(reporter)  # type: ignore[return-value]
+    return reporter  # type: ignore[return-value]

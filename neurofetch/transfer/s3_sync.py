@@ -28,7 +28,7 @@ from neurofetch.services.s3 import (
 )
 from neurofetch.services.s3_errors import NoSuchBucketError
 from neurofetch.services.s3_etag import etag_matches
-from neurofetch.transfer.events import NullReporter, Reporter
+from neurofetch.transfer.events import Reporter, complete
 from neurofetch.transfer.paths import local_path
 from neurofetch.transfer.results import RunResult
 from neurofetch.transfer.s3_local import scan_local, set_mtime, write_atomically
@@ -61,9 +61,7 @@ class _ItemReporter:
 
 
 def as_reporter(reporter: Any) -> Reporter:
-    if reporter is None:
-        return NullReporter()
-    return _ItemReporter(reporter) if hasattr(reporter, "item_started") else reporter
+    return complete(_ItemReporter(reporter) if hasattr(reporter, "item_started") else reporter)
 
 
 @dataclass
@@ -187,6 +185,7 @@ class _Runner:
                 with self.lock:
                     self.inflight.add(future)
                 future.add_done_callback(self._settled(window))
+            self.reporter.listed()
             self._wait_inflight()
             self.pool.shutdown(wait=True)
         except BaseException:

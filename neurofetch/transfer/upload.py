@@ -79,6 +79,7 @@ async def upload_all(items: Sequence[UploadItem], run: UploadRun) -> None:
     for item in mine:
         queue.put_nowait(item)
     run.reporter.queued(files=len(mine), nbytes=sum(i.local.size for i in mine))
+    run.reporter.listed()
 
     async def worker() -> None:
         while not run.stop.is_set():
