@@ -102,8 +102,9 @@ class Tally:
     def line(self) -> str:
         elapsed = max(time.monotonic() - self.started, 1e-6)
         total = f"/{self.known}" if self.known else ""
+        moved = self.moved()
         return (f"{self.done + self.skipped}{total} files ({self.done} transferred, {self.skipped} skipped, "
-                f"{self.failed} failed), {human_bytes(self.bytes)} at {human_bytes(self.bytes / elapsed)}/s")
+                f"{self.failed} failed), {human_bytes(moved)} at {human_bytes(moved / elapsed)}/s")
 
 
 class PlainReporter:
@@ -215,8 +216,7 @@ class LiveReporter(PlainReporter):
 
     def close(self) -> None:
         if self._live is not None:
-            self._live.update(self._frame(), refresh=True)   # type: ignore[attr-defined]
-            self._live.stop()                                   # type: ignore[attr-defined]
+            self._live.stop()   # type: ignore[attr-defined]   # draws the last frame once more, then lets go
             self._live = None
 
     # drawing ---------------------------------------------------------------------------------------------
@@ -261,6 +261,8 @@ class LiveReporter(PlainReporter):
         with tally.lock:
             flights = [(label, f.received, f.total) for label, f in tally.in_flight.items()
                        if max(f.total or 0, f.received) >= self.big_file]
+        for gone in self._files.keys() - {label for label, _, _ in flights}:
+            del self._files[gone]
         for label, received, size in flights:
             history = self._files.setdefault(label, deque())
             of = f"/{human_bytes(size)}" if size else ""
