@@ -250,7 +250,8 @@ class LiveReporter(PlainReporter):
         total_bytes = tally.known_bytes
         exact = not listing and tally.unsized == 0 and total_bytes >= self._shown_bytes
         if total_bytes:
-            parts.append(f"{human_bytes(self._shown_bytes)}/{'' if exact else '≥'}{human_bytes(total_bytes)}")
+            bound = human_bytes(total_bytes) if exact else f"≥{human_bytes(max(total_bytes, self._shown_bytes))}"
+            parts.append(f"{human_bytes(self._shown_bytes)}/{bound}")
         else:
             parts.append(human_bytes(self._shown_bytes))
         parts.append(f"{human_bytes(rate)}/s")
