@@ -45,6 +45,7 @@ OTHER_ENV = {
     "NEUROFETCH_RETRIES": "default retries of a failed request (5)",
     "NEUROFETCH_RETRY_WAIT_MAX": "default longest wait between retries, in seconds (60)",
     "NEUROFETCH_PROGRESS_INTERVAL": "seconds between progress lines when stderr is not a terminal (5)",
+    "NEUROFETCH_PROGRESS_BIG_FILE": "bytes from which a file in flight gets its own progress line (50000000)",
     "NEUROFETCH_S3_BACKEND": "`boto3`: S3 transfers through boto3 only (no obstore fast path)",
     "NEUROFETCH_S3_LOCK_STALE": "seconds after which the lock object of a killed `s3-sync` upload is taken over (120)",
     "DATAMINT_API_URL": "default URL of `datamint` profiles without one (the official client's variable)",

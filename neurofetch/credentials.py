@@ -155,3 +155,36 @@ def stored_secret(service: str, key: str) -> Secret | None:
         logging.getLogger("neurofetch").info("keyring not used: %s", exc)
         return None
     return Secret(value, source="keyring") if value else None
+
+
+PROBE_ENTRY = "(probe)"
+
+
+def keyring_problem(service: str) -> str | None:
+    """Why the keyring cannot keep a secret here, in a few words; None when it can.
+
+    Probed with a throwaway entry written, read back and removed, so a backend that accepts
+    writes and keeps nothing (the null one) is found before anyone types a password.
+    """
+    if keyring_disabled():
+        return "NEUROFETCH_NO_KEYRING is set"
+
+    def probe() -> str | None:
+        import keyring
+        import keyring.errors
+
+        try:
+            keyring.set_password(service, PROBE_ENTRY, "probe")
+            kept = keyring.get_password(service, PROBE_ENTRY) == "probe"
+            if kept:
+                keyring.delete_password(service, PROBE_ENTRY)
+        except keyring.errors.NoKeyringError:
+            return "no keyring backend"
+        except keyring.errors.KeyringError as exc:
+            return f"the keyring refused: {type(exc).__name__}"
+        return None if kept else "the keyring backend keeps nothing"
+
+    try:
+        return _with_timeout(probe)
+    except KeyringUnavailable:
+        return "the keyring did not answer within 10 s"

@@ -22,7 +22,7 @@ from neurofetch.operations.datamint_segment import Segmentation, attach_segmenta
 from neurofetch.services.datamint import DatamintApi, UploadForm
 from neurofetch.settings import Profile
 from neurofetch.transfer.control import RunControl
-from neurofetch.transfer.events import NullReporter, Reporter
+from neurofetch.transfer.events import Reporter, complete
 from neurofetch.transfer.lock import DestinationLock
 from neurofetch.transfer.results import RunResult
 from neurofetch.transfer.shard import Shard
@@ -85,7 +85,7 @@ def upload(profile: Profile, request: UploadRequest, *, reporter: Reporter | Non
            key: Secret | None = None, state_root: Path | None = None) -> RunResult:
     """Upload ``request.paths``; the result's ``extra["resources"]`` maps each source path to its resource id."""
     require_datamint(profile, "upload")
-    reporter = reporter or NullReporter()
+    reporter = complete(reporter)
     _check_request(request)
     mung = parse_mung(request.mung)
     base_metadata = _metadata_file(request.metadata_file)

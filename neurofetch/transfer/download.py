@@ -101,6 +101,8 @@ async def _attempt(item: FileItem, relpath: str, part: Path, ctx: Context) -> tu
             raise RetryableError(f"{relpath}: {problem}; starting over", immediate=True)
         start = offset if response.status_code == 206 else 0
         expected = _expected_total(response, start)
+        if expected is not None and item.expected_size is None:
+            ctx.reporter.sized(relpath, expected)
         if item.expected_size is not None and expected is not None and expected != item.expected_size:
             raise ItemError(f"{relpath}: server announces {expected} bytes, the listing said {item.expected_size}")
         chunks = response.aiter_raw()
@@ -114,7 +116,7 @@ async def _attempt(item: FileItem, relpath: str, part: Path, ctx: Context) -> tu
             chunk = first
             while chunk is not None:
                 await sink.write(chunk)
-                ctx.reporter.advanced(len(chunk))
+                ctx.reporter.advanced(len(chunk), relpath)
                 chunk = await anext(chunks, None)
             digest = await sink.finish()
         except OSError as exc:

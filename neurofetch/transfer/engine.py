@@ -86,15 +86,17 @@ async def run(roots: Sequence[Work], ctx: Context, jobs: int) -> None:
     queue: asyncio.PriorityQueue[tuple[int, int, Work]] = asyncio.PriorityQueue()
     order = itertools.count()
     pending = 0
+    listings = 0   # queued or running; at 0 no listing can appear any more: the file count is final
     all_done = asyncio.Event()
 
     def put(work: Work) -> None:
-        nonlocal pending
+        nonlocal pending, listings
         pending += 1
+        listings += isinstance(work, Listing)
         queue.put_nowait((1 if isinstance(work, Listing) else 0, next(order), work))
 
     async def worker() -> None:
-        nonlocal pending
+        nonlocal pending, listings
         while True:
             _, _, work = await queue.get()
             try:
@@ -102,6 +104,10 @@ async def run(roots: Sequence[Work], ctx: Context, jobs: int) -> None:
                     put(child)
             finally:
                 pending -= 1
+                if isinstance(work, Listing):
+                    listings -= 1
+                    if listings == 0 and not ctx.control.stopping:
+                        ctx.reporter.listed()
                 if pending == 0:
                     all_done.set()
 
@@ -135,7 +141,8 @@ async def _execute(work: Work, ctx: Context) -> Sequence[Work]:
     try:
         if isinstance(work, Listing):
             children = _admit(await work.fetch(ctx), ctx)
-            ctx.reporter.queued(files=sum(isinstance(c, FileItem) for c in children))
+            files = [c for c in children if isinstance(c, FileItem)]
+            ctx.reporter.queued(files=len(files), nbytes=sum(f.expected_size or 0 for f in files))
             control.succeeded(progressed=not work.root)
             return children
         if isinstance(work, FileItem):

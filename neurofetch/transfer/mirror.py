@@ -16,7 +16,7 @@ from neurofetch.net import loop
 from neurofetch.net.http import make_client, policy_for
 from neurofetch.settings import Profile
 from neurofetch.transfer import engine
-from neurofetch.transfer.events import NullReporter, Reporter
+from neurofetch.transfer.events import Reporter, complete
 from neurofetch.transfer.journal import Journal, state_dir
 from neurofetch.transfer.lock import DestinationLock
 from neurofetch.transfer.paths import UnsafeName, local_path
@@ -49,7 +49,7 @@ class MirrorOptions:
 def run_mirror(command: str, source: Source, profile: Profile, options: MirrorOptions,
                reporter: Reporter | None = None, transport: httpx.AsyncBaseTransport | None = None) -> RunResult:
     """Mirror ``source`` into ``options.dest``; the returned result says what happened."""
-    reporter = reporter or NullReporter()
+    reporter = complete(reporter)
     result = RunResult(command, dry_run=options.dry_run)
     started = time.monotonic()
     shard = options.shard or Shard(1, 1)
@@ -77,8 +77,9 @@ def run_mirror(command: str, source: Source, profile: Profile, options: MirrorOp
         exc.result = result
         raise
     finally:
-        reporter.close()
         result.seconds = time.monotonic() - started
+        reporter.ended(result)
+        reporter.close()
     return result
 
 

@@ -33,7 +33,7 @@ from neurofetch.services.s3_errors import NoSuchBucketError
 from neurofetch.services.s3_etag import etag_matches
 from neurofetch.services.s3_lock import PrefixLock
 from neurofetch.transfer.control import RunControl
-from neurofetch.transfer.events import NullReporter, Reporter
+from neurofetch.transfer.events import Reporter, complete
 from neurofetch.transfer.lock import DestinationLock
 from neurofetch.transfer.paths import local_path
 from neurofetch.transfer.results import RunResult
@@ -68,9 +68,7 @@ class _ItemReporter:
 
 
 def as_reporter(reporter: Any) -> Reporter:
-    if reporter is None:
-        return NullReporter()
-    return _ItemReporter(reporter) if hasattr(reporter, "item_started") else reporter
+    return complete(_ItemReporter(reporter) if hasattr(reporter, "item_started") else reporter)
 
 
 @dataclass
@@ -231,6 +229,7 @@ class _Runner:
                 with self.lock:
                     self.inflight.add(future)
                 future.add_done_callback(self._settled(window))
+            self.reporter.listed()
             self._wait_inflight()
             self.pool.shutdown(wait=True)
         except BaseException:

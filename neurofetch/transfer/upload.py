@@ -81,6 +81,7 @@ async def upload_all(items: Sequence[UploadItem], run: UploadRun) -> None:
     for item in mine:
         queue.put_nowait(item)
     run.reporter.queued(files=len(mine), nbytes=sum(i.local.size for i in mine))
+    run.reporter.listed()
 
     control = run.control
 

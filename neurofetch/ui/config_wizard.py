@@ -85,6 +85,7 @@ class Wizard:
     def __init__(self, console: Console, config: ConfigFile) -> None:
         self.console = console
         self.config = config
+        self.keyring_usable = True   # found out when a secret is asked for
 
     # prompts ---------------------------------------------------------------------------------------------------
     def ask(self, question: str, *, default: str | None = None, choices: list[str] | None = None,
@@ -247,7 +248,7 @@ class Wizard:
 
     def ask_secret(self, profile: Profile) -> Secret | None:
         """The secret to test with (and keep); None when the user skips it or it comes from the environment."""
-        from neurofetch.credentials import KeyringUnavailable, Secret, keyring_get
+        from neurofetch.credentials import Secret, keyring_problem
 
         label = SECRET_LABEL.get(profile.service)
         if label is None:
@@ -258,13 +259,12 @@ class Wizard:
         if os.environ.get(env_name):
             self.say(f"Using the {label} in {env_name} for the test; it is not stored.")
             return None
-        try:
-            keyring_get(profile.keyring_service, "(probe)")
-            where = "kept in the OS keyring, never in the config file"
-        except KeyringUnavailable as exc:
-            self.say(f"No usable keyring on this machine ({exc}).", style="yellow")
-            self.say(f"The {label} will only be used for the connection test. For later runs, set {env_name} "
-                     "in the job's environment (see docs/credentials.md).", style="yellow")
+        where = "kept in the OS keyring, never in the config file"
+        problem = keyring_problem(profile.keyring_service)
+        self.keyring_usable = problem is None
+        if problem:
+            self.say(f"No usable keyring here ({problem}), so the {label} is only used for the connection test; "
+                     f"later runs need {env_name} in their environment.", style="yellow")
             where = "used for the test only"
         value = self.ask(f"{label[0].upper()}{label[1:]} ({where}; Enter to skip)", default="", password=True)
         return Secret(value, source="prompt") if value else None
@@ -273,7 +273,8 @@ class Wizard:
     def finish(self, name: str, values: dict[str, Any], *, new: bool) -> None:
         profile = self.config.set_profile(name, values)   # validated; on disk only after save()
         bucket = self.ask_bucket() if profile.service == "s3" else None
-        outcome = self.check(profile, self.ask_secret(profile), store=True, bucket=bucket)
+        secret = self.ask_secret(profile)
+        outcome = self.check(profile, secret, store=self.keyring_usable, bucket=bucket)
         self.report(outcome)
         if outcome.ok is False and not self.confirm("Save the profile anyway?", default=False):
             self.config = ConfigFile(self.config.path)
