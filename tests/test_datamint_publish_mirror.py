@@ -108,7 +108,7 @@ def test_mirror_filters(datamint, tmp_path: Path) -> None:
     assert mirrored("--project", "Brain MRI Study") == {b.id}
     assert mirrored("--mimetype", "application/dicom") == {b.id}
     assert mirrored("--from", "2024-02-01", "--to", "2024-03-01") == {b.id}
-    assert mirrored("--include", "*.png", "--exclude", "c*") == {a.id}
+    assert mirrored("--include", "*.png", "--exclude", "c.*") == {a.id}
     bad = run_cli("mirror", tmp_path / "x", "--from", "last week", env=env)
     assert bad.code == 2 and "--from" in bad.stderr
     wrong_service = run_cli("mirror", tmp_path / "y", "--candidate", "123", env=env)

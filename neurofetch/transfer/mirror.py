@@ -17,6 +17,7 @@ from neurofetch.net.http import make_client, policy_for
 from neurofetch.settings import Profile
 from neurofetch.transfer import engine
 from neurofetch.transfer.events import NullReporter, Reporter
+from neurofetch.transfer.filters import FilterLedger
 from neurofetch.transfer.journal import Journal, state_dir
 from neurofetch.transfer.lock import DestinationLock
 from neurofetch.transfer.paths import UnsafeName, local_path
@@ -44,6 +45,7 @@ class MirrorOptions:
     verify: bool = False
     verify_only: bool = False
     shard: Shard | None = None
+    filters: FilterLedger | None = None   # the selection's filters, to warn about those that matched nothing
 
 
 def run_mirror(command: str, source: Source, profile: Profile, options: MirrorOptions,
@@ -65,6 +67,8 @@ def run_mirror(command: str, source: Source, profile: Profile, options: MirrorOp
                     verify_tree(dest, journal, result, reporter, forget=not options.verify_only)
                 if not options.verify_only:
                     loop.run(_crawl(source, profile, dest, journal, result, reporter, options, transport))
+                    if options.filters is not None and not (result.interrupted or result.unreachable):
+                        result.warnings.extend(options.filters.warnings())
             except BaseException:
                 journal.close(quietly=True)
                 raise

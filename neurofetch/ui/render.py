@@ -34,6 +34,8 @@ def render_result(result: RunResult, *, json_mode: bool, quiet: bool, no_color: 
     for problem in result.integrity_problems[:SHOWN_FAILURES]:
         console.print(printable(mask(f"changed on disk: {problem.item}: {problem.error}")), markup=False,
                       style="yellow")
+    for warning in result.warnings:
+        console.print(printable(mask(f"neurofetch: warning: {warning}")), markup=False, style="yellow")
     logging.getLogger("neurofetch").info(summary_line(result))   # --log-file ends with what happened
     if not quiet or result.failures or result.interrupted:
         console.print(summary_line(result), markup=False)
