@@ -59,7 +59,8 @@ def run_mirror(command: str, source: Source, profile: Profile, options: MirrorOp
     result = RunResult(command, dry_run=options.dry_run)
     started = time.monotonic()
     try:
-        refuse_nested_destination(options.dest)
+        if command == "mirror":   # atlas-image output folders may nest: they fetch only what they are told
+            refuse_nested_destination(options.dest)
         if options.verify_only:   # the local tree alone: no service to ask
             with _destination(options) as journal:
                 verify_tree(options.dest, journal, result, reporter, forget=False)
