@@ -48,7 +48,8 @@ class FilterLedger:
                  for (flag, value), matched in self._matched.items() if not matched]
         if self._excludes and self.excluded and not self.taken:
             given = " ".join(f"--exclude {shlex.quote(p)}" for p in self._excludes)
-            lines.append(f"{given} left out every file ({self.excluded})")
+            files = "1 file" if self.excluded == 1 else f"{self.excluded} files"
+            lines.append(f"{given} left out every file ({files})")
         return lines
 
 
