@@ -85,3 +85,26 @@ def test_datamint_unmatched_filters_warn_and_include_matches_the_channel(tmp_pat
         assert by_path.code == 0, by_path.stderr
         assert set(tree_files(dest)) == {f"c1/{a.id}_a.png"}
         assert "warnings" not in by_path.json
+
+
+def test_upload_include_matches_the_path_below_the_folder(tmp_path: Path) -> None:
+    study = tmp_path / "study"
+    for subject in ("sub-01", "sub-02"):
+        (study / subject).mkdir(parents=True)
+        (study / subject / "photo.png").write_bytes(png_bytes())
+    with datamint_server() as datamint:
+        result = run_cli("--json", "upload", study, "--recursive", "--include", "sub-01/*", env=env_for(datamint))
+        assert result.code == 0, result.stderr
+        assert [r.source_filepath for r in datamint.resources()] == ["study/sub-01/photo.png"]
+
+
+def test_upload_include_or_exclude_that_leave_nothing_warn(tmp_path: Path) -> None:
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "photo.png").write_bytes(png_bytes())
+    with datamint_server() as datamint:
+        nothing = run_cli("--json", "upload", study, "--include", "*.nothing", env=env_for(datamint))
+        everything = run_cli("--json", "upload", study, "--exclude", "*.png", env=env_for(datamint))
+        assert datamint.resources() == []
+    assert nothing.code == 0 and nothing.json["warnings"] == ["--include '*.nothing' matched nothing"]
+    assert everything.code == 0 and everything.json["warnings"] == ["--exclude '*.png' left out every file (1 file)"]
