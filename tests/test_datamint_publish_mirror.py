@@ -131,6 +131,7 @@ def test_mirror_pages_past_one_page(datamint, tmp_path: Path, monkeypatch: pytes
 def test_mirror_with_a_wrong_key_exits_3(datamint, tmp_path: Path) -> None:
     result = run_cli("mirror", tmp_path / "d", env=env_for(datamint, key="nope-nope"))
     assert result.code == 3 and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "d").exists()   # nothing created before the service answered
     assert "nope-nope" not in result.stderr
 
 
