@@ -152,7 +152,7 @@ def stored_secret(service: str, key: str) -> Secret | None:
     try:
         value = keyring_get(service, key)
     except KeyringUnavailable as exc:
-        logging.getLogger("neurofetch").info("keyring not used: %s", exc)
+        logging.getLogger("neurofetch").debug("keyring not used: %s", exc)
         return None
     return Secret(value, source="keyring") if value else None
 

@@ -108,7 +108,7 @@ def test_mirror_filters(datamint, tmp_path: Path) -> None:
     assert mirrored("--project", "Brain MRI Study") == {b.id}
     assert mirrored("--mimetype", "application/dicom") == {b.id}
     assert mirrored("--from", "2024-02-01", "--to", "2024-03-01") == {b.id}
-    assert mirrored("--include", "*.png", "--exclude", "c*") == {a.id}
+    assert mirrored("--include", "*.png", "--exclude", "c.*") == {a.id}
     bad = run_cli("mirror", tmp_path / "x", "--from", "last week", env=env)
     assert bad.code == 2 and "--from" in bad.stderr
     wrong_service = run_cli("mirror", tmp_path / "y", "--candidate", "123", env=env)
@@ -157,6 +157,7 @@ def test_mirror_goes_on_past_full_pages_whatever_total_the_server_announces(
 def test_mirror_with_a_wrong_key_exits_3(datamint, tmp_path: Path) -> None:
     result = run_cli("mirror", tmp_path / "d", env=env_for(datamint, key="nope-nope"))
     assert result.code == 3 and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "d").exists()   # nothing created before the service answered
     assert "nope-nope" not in result.stderr
 
 

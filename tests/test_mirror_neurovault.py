@@ -90,14 +90,14 @@ def test_server_ignoring_the_doi_filter_on_a_big_site_stops_with_one_clear_line(
         assert tree_files(dest) == {}
 
 
-def test_doi_without_a_collection_is_a_failure_and_the_rest_completes(tmp_path: Path) -> None:
+def test_doi_without_a_collection_is_a_warning_and_the_rest_completes(tmp_path: Path) -> None:
     with neurovault() as (emulator, env):
         doi_collection = collection(emulator, "doi")["id"]
         result = run_cli("--json", "mirror", tmp_path / "nv", "--doi", "10.9999/nothing.here",
                          "--collection", str(doi_collection), env=env)
-        assert result.code == 1
-        assert result.json["failures"] == [{"item": "DOI 10.9999/nothing.here",
-                                            "error": "no public NeuroVault collection has this DOI"}]
+        assert result.code == 0, result.stderr
+        assert result.json["failures"] == []
+        assert result.json["warnings"] == ["--doi 10.9999/nothing.here matched nothing"]
         assert tree_files(tmp_path / "nv") == expected_tree(emulator, doi_collection)
 
 
@@ -171,13 +171,13 @@ def test_missing_file_is_a_failure_and_the_rest_completes(tmp_path: Path) -> Non
         assert not list(dest.rglob("*.part"))
 
 
-def test_unknown_collection_is_a_failure_and_the_rest_completes(tmp_path: Path) -> None:
+def test_unknown_collection_is_a_warning_and_the_rest_completes(tmp_path: Path) -> None:
     with neurovault() as (emulator, env):
         doi_collection = collection(emulator, "doi")["id"]
         result = run_cli("mirror", tmp_path / "nv", "--collection", "99999", "--collection", str(doi_collection),
                          env=env)
-        assert result.code == 1
-        assert "failed: collection 99999: HTTP 404 for collection 99999: Not found." in result.stderr
+        assert result.code == 0, result.stderr
+        assert "neurofetch: warning: --collection 99999 matched nothing" in result.stderr
         assert tree_files(tmp_path / "nv") == expected_tree(emulator, doi_collection)
 
 

@@ -211,7 +211,7 @@ def test_verify_reports_changed_and_vanished_files_then_fetches_them_again(tmp_p
         problems = {p["item"]: p["error"] for p in only.json["integrity"]}
         assert set(problems) == {changed, vanished}
         assert "sha256" in problems[changed] and "missing" in problems[vanished]
-        assert f"changed on disk: {changed}" in only.stderr
+        assert "2 files changed on disk:" in only.stderr and f"  {changed}: " in only.stderr
         assert loris.file_gets() == []                    # --verify-only fetches nothing
         assert not (dest / vanished).exists()
 

@@ -20,12 +20,15 @@ DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Show what would b
 IncludeOption = Annotated[
     list[str] | None,
     typer.Option("--include", metavar="GLOB",
-                 help="Only file names matching this glob (repeatable; any match is enough)."),
+                 help="Only files whose name, or path below DEST (upload: below the folder given), matches this glob, "
+                      "e.g. '*.nii.gz' or 'sub-01/*' (repeatable; any match is enough; '*' also matches '/'; "
+                      "a glob that matches nothing is warned about)."),
 ]
 ExcludeOption = Annotated[
     list[str] | None,
     typer.Option("--exclude", metavar="GLOB",
-                 help="Skip file names matching this glob (repeatable; exclude wins over include)."),
+                 help="Skip files whose name or path below DEST (upload: below the folder given) matches this glob "
+                      "(repeatable; exclude wins over include)."),
 ]
 ShardOption = Annotated[
     str | None,

@@ -85,9 +85,9 @@ def mirror(
     from neurofetch.transfer.shard import Shard
 
     profile = load_profile(ctx, jobs=jobs)
-    options = MirrorOptions(dest=dest, dry_run=dry_run, verify=verify, verify_only=verify_only,
-                            shard=Shard.parse(shard) if shard else None)
     names = NameFilter(tuple(include or ()), tuple(exclude or ()))
+    options = MirrorOptions(dest=dest, dry_run=dry_run, verify=verify, verify_only=verify_only,
+                            shard=Shard.parse(shard) if shard else None, filters=names.ledger)
     _only_for(profile.service, {
         "loris": {"--candidate": candidate, "--visit": visit, "--no-qc": no_qc},
         "neurovault": {"--collection": collection, "--doi": doi, "--map-type": map_type, "--modality": modality},

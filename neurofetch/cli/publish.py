@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from neurofetch.cli.common import finish, global_options
+from neurofetch.cli.common import finish, global_options, reporter_for
 from neurofetch.cli.datamint_profile import datamint_profile
 
 PUBLISH_EXAMPLES = """
@@ -41,4 +41,4 @@ def publish(
     profile = datamint_profile(ctx)
     request = PublishRequest(resource_ids=tuple(resource_ids or ()), channel=channel, all_inbox=all_inbox,
                              project=project)
-    finish(ctx, run_publish(profile, request, no_input=global_options(ctx).no_input))
+    finish(ctx, run_publish(profile, request, reporter=reporter_for(ctx), no_input=global_options(ctx).no_input))

@@ -237,6 +237,8 @@ def _explain(discovery: Discovery, request: UploadRequest, result: RunResult) ->
     if discovery.folders_not_entered and not request.selection.recursive:
         result.messages.append(f"{discovery.folders_not_entered} subfolder(s) not entered: add -r to upload "
                                "what is inside them")
+    if request.paths and not result.interrupted:
+        result.warnings.extend(request.selection.ledger.warnings())
     if request.paths and not discovery.files:
         result.messages.append("nothing to upload: no file matched (see `neurofetch upload --help` for the "
                                "default exclusions)")

@@ -34,6 +34,23 @@ class DatamintSelection:
     date_to: str | None = None
     names: NameFilter = field(default_factory=NameFilter)
 
+    def __post_init__(self) -> None:
+        for flag, values in self._server_filters():
+            self.names.ledger.expect(flag, values)
+
+    def _server_filters(self) -> list[tuple[str, Sequence[str | None]]]:
+        return [("--channel", (self.channel,)), ("--status", (self.status,)), ("--tag", self.tags),
+                ("--project", self.projects), ("--mimetype", (self.mimetype,)), ("--from", (self.date_from,)),
+                ("--to", (self.date_to,))]
+
+    def note_matches(self, record: dict[str, Any]) -> None:
+        """The server applied the filters: a resource it lists matched them all (each tag only if it has it)."""
+        tags = record.get("tags")
+        for flag, values in self._server_filters():
+            for value in values:
+                if value and (flag != "--tag" or not isinstance(tags, list) or value in tags):
+                    self.names.ledger.hit(flag, value)
+
     def params(self) -> dict[str, str]:
         # Oldest first keeps offsets stable while new uploads arrive during the crawl.
         params = {"order_field": "created_at", "order_by_asc": "true"}
@@ -85,10 +102,11 @@ class DatamintSource:
         if not isinstance(resource_id, str) or not isinstance(filename, str):
             ctx.result.fail(f"resource {resource_id or '?'}", "the resource list gives it no id or filename")
             return []
-        if not self.selection.names.accepts(filename):
-            return []
+        self.selection.note_matches(record)
         channel = str(record.get("upload_channel") or UNKNOWN_CHANNEL)
         name = f"{resource_id}_{filename}"
+        if not self.selection.names.accepts(filename, (channel, name)):
+            return []
         try:   # one clear failure per unusable name, rather than one for the file and one for its record
             safe_relpath((channel, f"{name}.json"))
         except UnsafeName as exc:

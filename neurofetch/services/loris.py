@@ -70,6 +70,10 @@ class LorisSelection:
     names: NameFilter = field(default_factory=NameFilter)
     qc: bool = True
 
+    def __post_init__(self) -> None:
+        self.names.ledger.expect("--candidate", self.candidates)
+        self.names.ledger.expect("--visit", self.visits)
+
 
 class LorisSource:
     """The mirror's view of a LORIS server."""
@@ -97,17 +101,14 @@ class LorisSource:
         body = await get_json(ctx.client, url, ctx.policy, what="candidate list")
         records = json_field(body, "Candidates", list, "candidate list", url)
         wanted = set(self.selection.candidates)
-        found = set()
         work: list[Work] = []
         for record in records:
             cand = str(json_field(record, "CandID", (str, int), "candidate list", url))
             if wanted and cand not in wanted:
                 continue
-            found.add(cand)
+            self.selection.names.ledger.hit("--candidate", cand)
             if _safe(ctx, f"candidate {cand}", cand):
                 work.append(Listing(f"candidate {cand}", self._candidate_task(cand), unit=cand))
-        for missing in sorted(wanted - found):
-            ctx.result.fail(f"candidate {missing}", "not in the server's candidate list")
         return work
 
     def _candidate_task(self, cand: str):
@@ -121,6 +122,7 @@ class LorisSource:
             for visit in visits:
                 if self.selection.visits and visit not in self.selection.visits:
                     continue
+                self.selection.names.ledger.hit("--visit", visit)
                 if _safe(ctx, f"visit {cand}/{visit}", visit):
                     work.append(Listing(f"visit {cand}/{visit}", self._visit_task(cand, visit)))
             return work
@@ -137,7 +139,7 @@ class LorisSource:
             work: list[Work] = [Document((cand, visit, "session.json"), session)]
             for record in files:
                 name = json_field(record, "Filename", str, f"image list of {cand}/{visit}", url)
-                if not self.selection.names.accepts(name):
+                if not self.selection.names.accepts(name, (cand, visit, name)):
                     continue
                 if not _safe(ctx, f"{cand}/{visit}/{name}", name):
                     continue   # neither the file nor its QC: a name that cannot be a local path is not asked for

@@ -72,15 +72,26 @@ class NeuroVaultSelection:
     modalities: Sequence[str] = ()
     names: NameFilter = field(default_factory=NameFilter)
 
+    def __post_init__(self) -> None:
+        ledger = self.names.ledger
+        ledger.expect("--collection", self.collections)
+        ledger.expect("--doi", self.dois)
+        ledger.expect("--map-type", self.map_types)
+        ledger.expect("--modality", self.modalities)
+
     def wants(self, record: dict[str, Any]) -> bool:
         """Image filters; there are none on the server (§3), so they apply to each record."""
-        return _matches(record.get("map_type"), self.map_types) and _matches(record.get("modality"), self.modalities)
+        map_type = self._match("--map-type", record.get("map_type"), self.map_types)
+        modality = self._match("--modality", record.get("modality"), self.modalities)
+        return map_type and modality
 
-
-def _matches(value: Any, wanted: Sequence[str]) -> bool:
-    if not wanted:
-        return True
-    return isinstance(value, str) and value.casefold() in {w.casefold() for w in wanted}
+    def _match(self, flag: str, value: Any, wanted: Sequence[str]) -> bool:
+        if not wanted:
+            return True
+        hits = [w for w in wanted if isinstance(value, str) and value.casefold() == w.casefold()]
+        for w in hits:
+            self.names.ledger.hit(flag, w)
+        return bool(hits)
 
 
 @dataclass
@@ -175,8 +186,8 @@ class NeuroVaultSource:
                                              or total > DOI_SCAN_COLLECTIONS):
                     raise RemoteDataError(_ignored_filter(doi, total, [m["id"] for m in matches]))
                 url = following
-            if not matches:
-                ctx.result.fail(f"DOI {doi}", "no public NeuroVault collection has this DOI")
+            if matches:
+                self.selection.names.ledger.hit("--doi", doi)
             work: list[Work] = []
             for record in matches:
                 if record["id"] not in self._claimed:
@@ -197,8 +208,13 @@ class NeuroVaultSource:
                                           what=f"collection {cid}")
                 except AuthError:
                     raise ItemError(f"collection {cid} is private: NeuroVault refused access (HTTP 403)") from None
+                except ItemError as exc:
+                    if str(exc).startswith("HTTP 404 "):   # no such collection: the run warns that it matched nothing
+                        return []
+                    raise
                 if not isinstance(body, dict) or body.get("id") != cid:
                     raise RemoteDataError(f"collection {cid}: the answer is not that collection's record")
+            self.selection.names.ledger.hit("--collection", cid)
             bisect.insort(ctx.result.extra.setdefault("collections", []), cid)
             first = self._api("collections", str(cid), "images")
             state = _Collection(cid, Pager(f"images of collection {cid}", first))
@@ -236,7 +252,7 @@ class NeuroVaultSource:
             ctx.result.fail(f"{coll.folder}/image {iid}", "the image record has no file URL")
             return []
         name = unquote(urlsplit(link).path.rsplit("/", 1)[-1])
-        if not self.selection.names.accepts(name):
+        if not self.selection.names.accepts(name, (coll.folder, name)):
             return []
         label = f"{coll.folder}/{name if name.isprintable() else repr(name)}"
         size = record.get("file_size")

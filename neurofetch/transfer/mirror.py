@@ -3,27 +3,32 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import httpx
 
-from neurofetch.errors import NeurofetchError
+from neurofetch.errors import LockedError, NeurofetchError
 from neurofetch.net import loop
 from neurofetch.net.http import make_client, policy_for
 from neurofetch.settings import Profile
 from neurofetch.transfer import engine
+from neurofetch.transfer.download import part_path
 from neurofetch.transfer.events import Reporter, complete
+from neurofetch.transfer.filters import FilterLedger
 from neurofetch.transfer.journal import Journal, state_dir
 from neurofetch.transfer.lock import DestinationLock
-from neurofetch.transfer.paths import UnsafeName, local_path
+from neurofetch.transfer.paths import PART_SUFFIX, STATE_DIR, UnsafeName, local_path
 from neurofetch.transfer.results import Failure, RunResult
 from neurofetch.transfer.shard import Shard
 from neurofetch.transfer.sink import sha256_file
 from neurofetch.transfer.work import Work
+
+SHOWN_PARTS = 5
 
 
 class Source(Protocol):
@@ -44,6 +49,7 @@ class MirrorOptions:
     verify: bool = False
     verify_only: bool = False
     shard: Shard | None = None
+    filters: FilterLedger | None = None   # the selection's filters, to warn about those that matched nothing
 
 
 def run_mirror(command: str, source: Source, profile: Profile, options: MirrorOptions,
@@ -52,26 +58,19 @@ def run_mirror(command: str, source: Source, profile: Profile, options: MirrorOp
     reporter = complete(reporter)
     result = RunResult(command, dry_run=options.dry_run)
     started = time.monotonic()
-    shard = options.shard or Shard(1, 1)
-    dest = options.dest
     try:
-        # A dry run writes nothing: no lock, and a copy of the journal in memory.
-        with contextlib.nullcontext() if options.dry_run else DestinationLock(
-                dest, shard.lock_name, within=shard.tree_lock_name):
-            journal = (Journal.snapshot(state_dir(dest) / shard.journal_name) if options.dry_run
-                       else Journal.for_dest(dest, shard.journal_name))
-            try:
-                if options.verify or options.verify_only:
-                    verify_tree(dest, journal, result, reporter, forget=not options.verify_only)
-                if not options.verify_only:
-                    loop.run(_crawl(source, profile, dest, journal, result, reporter, options, transport))
-            except BaseException:
-                journal.close(quietly=True)
-                raise
-            journal.close()
+        if command == "mirror":   # atlas-image output folders may nest: they fetch only what they are told
+            refuse_nested_destination(options.dest)
+        if options.verify_only:   # the local tree alone: no service to ask
+            with _destination(options) as journal:
+                verify_tree(options.dest, journal, result, reporter, forget=False)
+        else:
+            loop.run(_mirror(source, profile, result, reporter, options, transport))
+            if options.filters is not None and not (result.interrupted or result.unreachable):
+                result.warnings.extend(options.filters.warnings())
     except KeyboardInterrupt:
         # Ctrl-C or SIGTERM outside the transfer (logging in, verifying): the journal and the lock are
-        # closed above, so the result is still the truth: say what was done, exit 130.
+        # closed by then, so the result is still the truth: say what was done, exit 130.
         result.interrupted = True
     except NeurofetchError as exc:   # a stop (auth, disk full, lock): what was done goes into --json
         exc.result = result
@@ -83,13 +82,65 @@ def run_mirror(command: str, source: Source, profile: Profile, options: MirrorOp
     return result
 
 
-async def _crawl(source: Source, profile: Profile, dest: Path, journal: Journal, result: RunResult,
-                 reporter: Reporter, options: MirrorOptions, transport: httpx.AsyncBaseTransport | None) -> None:
+async def _mirror(source: Source, profile: Profile, result: RunResult, reporter: Reporter, options: MirrorOptions,
+                  transport: httpx.AsyncBaseTransport | None) -> None:
     async with make_client(profile, auth=source.auth(), transport=transport) as client:
-        ctx = engine.Context(client=client, dest=dest, journal=journal, policy=policy_for(profile),
-                             result=result, reporter=reporter, dry_run=options.dry_run, shard=options.shard)
+        # The service answers first: a wrong URL or password leaves no DEST behind.
         await source.prepare(client)
-        await engine.run(source.roots(), ctx, profile.jobs)
+        with _destination(options) as journal:
+            if options.verify:
+                verify_tree(options.dest, journal, result, reporter, forget=True)
+            ctx = engine.Context(client=client, dest=options.dest, journal=journal, policy=policy_for(profile),
+                                 result=result, reporter=reporter, dry_run=options.dry_run, shard=options.shard)
+            await engine.run(source.roots(), ctx, profile.jobs)
+            if not (result.interrupted or result.unreachable or (options.shard and options.shard.count > 1)):
+                report_unselected_parts(options.dest, set(ctx.claims.paths), result)
+
+
+@contextlib.contextmanager
+def _destination(options: MirrorOptions) -> Iterator[Journal]:
+    """DEST locked and its journal open; a dry run writes nothing: no lock, and a copy of the journal in memory."""
+    shard = options.shard or Shard(1, 1)
+    dest = options.dest
+    with contextlib.nullcontext() if options.dry_run else DestinationLock(
+            dest, shard.lock_name, within=shard.tree_lock_name):
+        journal = (Journal.snapshot(state_dir(dest) / shard.journal_name) if options.dry_run
+                   else Journal.for_dest(dest, shard.journal_name))
+        try:
+            yield journal
+        except BaseException:
+            journal.close(quietly=True)
+            raise
+        journal.close()
+
+
+def report_unselected_parts(dest: Path, selected: set[str], result: RunResult) -> None:
+    """Name the ``.part`` files left by earlier runs for files this run did not select (a narrower filter):
+    kept, since a later run that selects them again resumes them, but they take room."""
+    expected = {part_path(local_path(dest, relpath)) for relpath in selected}
+    stale: list[str] = []
+    for folder, subfolders, files in os.walk(dest):
+        if Path(folder) == dest:
+            subfolders[:] = [name for name in subfolders if name != STATE_DIR]
+        stale += [(Path(folder) / name).relative_to(dest).as_posix() for name in files
+                  if name.endswith(PART_SUFFIX) and Path(folder) / name not in expected]
+    if stale:
+        stale.sort()
+        shown = ", ".join(stale[:SHOWN_PARTS]) + (f", ... ({len(stale) - SHOWN_PARTS} more)"
+                                                  if len(stale) > SHOWN_PARTS else "")
+        noun = "partial download" if len(stale) == 1 else "partial downloads"
+        result.messages.append(f"{len(stale)} {noun} of items not selected this run: {shown} "
+                               "(kept for a run that selects them; delete them to free the space)")
+        result.extra["unselected_parts"] = stale
+
+
+def refuse_nested_destination(dest: Path) -> None:
+    """A DEST inside a tree another mirror holds would mirror that tree's service again, one level down."""
+    for parent in dest.resolve().parents:
+        if any(state_dir(parent).glob("*.sqlite3")):
+            raise LockedError(f"{dest} is inside {parent}, which is itself a mirror (it has "
+                              f"{state_dir(parent).name}/); mirror into {parent} itself, or choose a DEST "
+                              "outside it")
 
 
 def verify_tree(dest: Path, journal: Journal, result: RunResult, reporter: Reporter, *, forget: bool) -> None:

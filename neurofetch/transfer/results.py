@@ -34,6 +34,7 @@ class RunResult:
     planned: list[dict[str, Any]] = field(default_factory=list)   # dry-run: one entry per action
     extra: dict[str, Any] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)             # notes for the closing summary
+    warnings: list[str] = field(default_factory=list)             # e.g. a filter that matched nothing
 
     def add(self, counter: str, n: int = 1) -> None:
         self.counts[counter] = self.counts.get(counter, 0) + n
@@ -73,6 +74,8 @@ class RunResult:
             "seconds": round(self.seconds, 3),
             "failures": [{"item": f.item, "error": f.error} for f in self.failures],
         }
+        if self.warnings:
+            doc["warnings"] = list(self.warnings)
         if self.integrity_problems:
             doc["integrity"] = [{"item": f.item, "error": f.error} for f in self.integrity_problems]
         if self.dry_run:

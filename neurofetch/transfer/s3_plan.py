@@ -22,6 +22,7 @@ from typing import Literal
 from neurofetch.errors import UsageError
 from neurofetch.services.s3 import ARCHIVED_CLASSES, RemoteObject
 from neurofetch.services.s3_lock import LOCK_FOLDER
+from neurofetch.transfer.filters import FilterLedger
 from neurofetch.transfer.paths import UnsafeName, safe_relpath
 from neurofetch.transfer.shard import Shard
 
@@ -62,12 +63,21 @@ class OrderedFilters:
             if not pattern:
                 raise UsageError(f"empty --{kind} pattern")
         self.rules = [(kind, pattern.replace(os.sep, "/") if os.sep != "/" else pattern) for kind, pattern in rules]
+        self.ledger = FilterLedger()   # to warn about an --include that matched nothing, or excludes that left nothing
+        self.ledger.expect("--include", [pattern for kind, pattern in self.rules if kind == "include"])
+        self.ledger.expect_excludes([pattern for kind, pattern in self.rules if kind == "exclude"])
 
     def included(self, rel: str) -> bool:
         verdict = True
         for kind, pattern in self.rules:
             if fnmatch.fnmatchcase(rel, pattern):
                 verdict = kind == "include"
+                if verdict:
+                    self.ledger.hit("--include", pattern)
+        if verdict:
+            self.ledger.taken += 1
+        else:
+            self.ledger.excluded += 1
         return verdict
 
     def prunes(self, rel_dir: str) -> bool:

@@ -238,6 +238,8 @@ class _Runner:
         self._delete()
         if self.unreachable_failures and not self.succeeded and self.unreachable_failures == len(self.result.failures):
             self.result.unreachable = True
+        if not self.result.unreachable:
+            self.result.warnings.extend(job.filters.ledger.warnings())
         if self.options.dry_run:
             order = {"make_bucket": 0, "upload": 1, "download": 1, "delete": 2}
             self.result.planned.sort(key=lambda e: (order.get(e["action"], 3), e.get("path", "")))

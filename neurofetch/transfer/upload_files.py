@@ -16,6 +16,7 @@ from pathlib import Path
 from stat import S_ISREG
 
 from neurofetch.errors import UsageError
+from neurofetch.transfer.filters import FilterLedger, glob_matches
 
 # Shown in `upload --help`; --no-default-exclusions lifts them.
 DEFAULT_EXCLUDED_FILES = (
@@ -42,17 +43,30 @@ class FileSelection:
     include: Sequence[str] = ()
     exclude: Sequence[str] = ()
     default_exclusions: bool = True
+    ledger: FilterLedger = field(default_factory=FilterLedger, compare=False, repr=False)
 
-    def takes_file(self, name: str, path: Path) -> bool:
-        verdict = self.takes_name(name)
+    def __post_init__(self) -> None:
+        self.ledger.expect("--include", self.include)
+        self.ledger.expect_excludes(self.exclude)
+
+    def takes_file(self, name: str, path: Path, below: str = "") -> bool:
+        verdict = self.takes_name(name, below)
         return _sniff_dicom(path) if verdict is None else verdict
 
-    def takes_name(self, name: str) -> bool | None:
-        """Whether the name alone selects the file; None when only its content can tell."""
-        if any(fnmatchcase(name, p) for p in self.exclude):
+    def takes_name(self, name: str, below: str = "") -> bool | None:
+        """Whether the name (or ``below``, the path under the folder given) alone selects the file; None when
+        only its content can tell."""
+        included = [p for p in self.include if glob_matches(p, name, below)]
+        for pattern in included:
+            self.ledger.hit("--include", pattern)
+        if any(glob_matches(p, name, below) for p in self.exclude):
+            self.ledger.excluded += 1
             return False
+        if self.include and not included:
+            return False
+        self.ledger.taken += 1
         if self.include:
-            return any(fnmatchcase(name, p) for p in self.include)
+            return True
         if not self.default_exclusions:
             return True
         if any(fnmatchcase(name, p) for p in DEFAULT_EXCLUDED_FILES):
@@ -113,14 +127,15 @@ def find_files(paths: Iterable[Path], selection: FileSelection) -> Discovery:
             for name in sorted(filenames):
                 source = (Path(root_name) / rel_folder / name).as_posix() if root_name else \
                     (rel_folder / name).as_posix()
-                _add(found, seen, Path(folder) / name, source, selection, named=False)
+                _add(found, seen, Path(folder) / name, source, selection, named=False,
+                     below=(rel_folder / name).as_posix())
     _attach_sidecars(found)
     found.files.sort(key=lambda f: f.source_path)
     return found
 
 
 def _add(found: Discovery, seen: set[str], path: Path, source_path: str, selection: FileSelection,
-         *, named: bool) -> None:
+         *, named: bool, below: str = "") -> None:
     try:
         stat = path.stat()
     except FileNotFoundError:
@@ -128,14 +143,14 @@ def _add(found: Discovery, seen: set[str], path: Path, source_path: str, selecti
     except OSError as exc:
         found.unreadable.append((source_path, f"cannot read the file: {exc.strerror or exc}"))
         return
-    if not S_ISREG(stat.st_mode) or (not named and selection.takes_name(path.name) is False):
+    if not S_ISREG(stat.st_mode) or (not named and selection.takes_name(path.name, below) is False):
         return
     try:
         os.close(os.open(path, os.O_RDONLY))
     except OSError as exc:
         found.unreadable.append((source_path, f"cannot read the file: {exc.strerror or exc}"))
         return
-    if not named and not selection.takes_file(path.name, path):
+    if not named and not selection.takes_file(path.name, path, below):
         return
     key = os.path.realpath(path)
     if key in seen:

@@ -50,6 +50,12 @@ class MaskingFormatter(logging.Formatter):
         return mask(super().format(record))
 
 
+def _not_shown_already(record: logging.LogRecord) -> bool:
+    """neurofetch's INFO records are the lines already printed (progress, failures, the summary), kept
+    for --log-file: -v must not print them a second time. Its details are DEBUG."""
+    return not (record.name == "neurofetch" and record.levelno == logging.INFO)
+
+
 _installed: list[tuple[logging.Logger, logging.Handler]] = []
 
 
@@ -74,6 +80,7 @@ def configure_logging(*, verbose: bool, log_file: str | None) -> None:
     if verbose:
         stream = logging.StreamHandler()
         stream.setLevel(logging.DEBUG)
+        stream.addFilter(_not_shown_already)
         stream.setFormatter(MaskingFormatter("debug: %(message)s"))
         _install(root, stream)
         for name in ("httpx", "httpcore"):

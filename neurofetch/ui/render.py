@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import sys
 
-from neurofetch.transfer.results import RunResult
+from rich.console import Console
+
+from neurofetch.transfer.results import Failure, RunResult
 from neurofetch.ui.console import make_console
 from neurofetch.ui.logs import mask
 from neurofetch.ui.output import print_json_document
@@ -27,13 +29,13 @@ def render_result(result: RunResult, *, json_mode: bool, quiet: bool, no_color: 
             shown = action.get("path") or action.get("item", "")
             sys.stdout.write(mask(f"{action.get('action', '?')}: {shown}") + "\n")
         sys.stdout.flush()
-    for failure in result.failures[:SHOWN_FAILURES]:
-        console.print(printable(mask(f"failed: {failure.item}: {failure.error}")), markup=False, style="red")
-    if len(result.failures) > SHOWN_FAILURES:
-        console.print(f"... and {len(result.failures) - SHOWN_FAILURES} more failures (see --json)", markup=False)
-    for problem in result.integrity_problems[:SHOWN_FAILURES]:
-        console.print(printable(mask(f"changed on disk: {problem.item}: {problem.error}")), markup=False,
-                      style="yellow")
+    # Each failure was shown as it happened; here they are listed again under a heading, so that the
+    # last one is never the same line twice in a row.
+    _print_list(console, plural(len(result.failures), "failure") + ":", result.failures, "red")
+    _print_list(console, plural(len(result.integrity_problems), "file") + " changed on disk:",
+                result.integrity_problems, "yellow")
+    for warning in result.warnings:
+        console.print(printable(mask(f"neurofetch: warning: {warning}")), markup=False, style="yellow")
     logging.getLogger("neurofetch").info(summary_line(result))   # --log-file ends with what happened
     console.print(summary_line(result), markup=False)   # -q too: errors and this line
     if not quiet or result.failures or result.interrupted:
@@ -42,6 +44,16 @@ def render_result(result: RunResult, *, json_mode: bool, quiet: bool, no_color: 
     if json_mode:
         print_json_document(result.to_json())
     return int(result.exit_code)
+
+
+def _print_list(console: Console, heading: str, items: list[Failure], style: str) -> None:
+    if not items:
+        return
+    console.print(heading, markup=False, style=style)
+    for item in items[:SHOWN_FAILURES]:
+        console.print(printable(mask(f"  {item.item}: {item.error}")), markup=False, style=style)
+    if len(items) > SHOWN_FAILURES:
+        console.print(f"  ... and {len(items) - SHOWN_FAILURES} more (see --json)", markup=False)
 
 
 def summary_line(result: RunResult) -> str:
