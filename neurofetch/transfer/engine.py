@@ -55,16 +55,13 @@ class Context:
     journal: Journal
     policy: RetryPolicy
     result: RunResult
+    control: RunControl   # signals, stop rules, failure accounting; made before logging in, whose retries count
     reporter: Reporter = field(default_factory=NullReporter)
     dry_run: bool = False
     resume_parts: bool = True
     shard: Shard | None = None
     claims: PathClaims = field(default_factory=PathClaims)
     own_names: OwnNames = field(default_factory=OwnNames)
-    control: RunControl = field(init=False)   # signals, stop rules, failure accounting
-
-    def __post_init__(self) -> None:
-        self.control = RunControl(self.result, self.reporter)
 
     def is_complete(self, parts: Sequence[object]) -> bool:
         """True when the file at ``parts`` is recorded complete and unchanged on disk."""

@@ -17,6 +17,7 @@ from neurofetch.net import loop
 from neurofetch.net.http import make_client, policy_for
 from neurofetch.settings import Profile
 from neurofetch.transfer import engine
+from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.download import part_path
 from neurofetch.transfer.events import Reporter, complete
 from neurofetch.transfer.filters import FilterLedger
@@ -84,6 +85,7 @@ def run_mirror(command: str, source: Source, profile: Profile, options: MirrorOp
 
 async def _mirror(source: Source, profile: Profile, result: RunResult, reporter: Reporter, options: MirrorOptions,
                   transport: httpx.AsyncBaseTransport | None) -> None:
+    control = RunControl(result, reporter)   # from here on, retries (logging in too) are counted
     async with make_client(profile, auth=source.auth(), transport=transport) as client:
         # The service answers first: a wrong URL or password leaves no DEST behind.
         await source.prepare(client)
@@ -91,7 +93,8 @@ async def _mirror(source: Source, profile: Profile, result: RunResult, reporter:
             if options.verify:
                 verify_tree(options.dest, journal, result, reporter, forget=True)
             ctx = engine.Context(client=client, dest=options.dest, journal=journal, policy=policy_for(profile),
-                                 result=result, reporter=reporter, dry_run=options.dry_run, shard=options.shard)
+                                 result=result, control=control, reporter=reporter, dry_run=options.dry_run,
+                                 shard=options.shard)
             await engine.run(source.roots(), ctx, profile.jobs)
             if not (result.interrupted or result.unreachable or (options.shard and options.shard.count > 1)):
                 report_unselected_parts(options.dest, set(ctx.claims.paths), result)
