@@ -17,7 +17,7 @@ from neurofetch.net.http import make_client, policy_for
 from neurofetch.settings import Profile
 from neurofetch.transfer import engine
 from neurofetch.transfer.events import NullReporter, Reporter
-from neurofetch.transfer.journal import Journal, state_dir
+from neurofetch.transfer.journal import SERVICE_RECORD, Journal, state_dir
 from neurofetch.transfer.lock import DestinationLock
 from neurofetch.transfer.paths import UnsafeName, local_path
 from neurofetch.transfer.results import Failure, RunResult
@@ -64,6 +64,8 @@ def run_mirror(command: str, source: Source, profile: Profile, options: MirrorOp
                 if options.verify or options.verify_only:
                     verify_tree(dest, journal, result, reporter, forget=not options.verify_only)
                 if not options.verify_only:
+                    if not options.dry_run:
+                        journal.put_record(SERVICE_RECORD, profile.service)
                     loop.run(_crawl(source, profile, dest, journal, result, reporter, options, transport))
             except BaseException:
                 journal.close(quietly=True)
