@@ -267,3 +267,10 @@ def test_api_index_and_to_pandas(loris_tree: Path) -> None:
             "try:\n    api.to_pandas([{'a': 1}])\nexcept Exception as exc:\n    print(type(exc).__name__, exc)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "UsageError to_pandas needs pandas: pip install pandas"
+
+
+def test_the_journal_names_the_service_when_the_records_are_gone(loris_tree: Path) -> None:
+    for record in loris_tree.glob("*/candidate.json"):
+        record.unlink()
+    rows = index_rows(loris_tree)
+    assert rows and all(r["service"] == "loris" and r["output_type"] for r in rows)
