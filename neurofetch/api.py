@@ -161,7 +161,7 @@ def bag(dest: str | Path, rows: Iterable[IndexRow], bagdir: str | Path) -> BagOu
 def to_pandas(rows: Iterable[Any]) -> Any:
     """A pandas DataFrame of ``rows`` (IndexRow objects, dataclasses or dicts); needs pandas installed."""
     try:
-        import pandas
+        import pandas  # type: ignore[import-untyped]
     except ImportError:
         raise UsageError("to_pandas needs pandas: pip install pandas") from None
     return pandas.DataFrame.from_records([_as_dict(row) for row in rows])

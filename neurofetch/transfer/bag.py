@@ -71,7 +71,7 @@ def make_bag(dest: Path, files: Sequence[BagFile], bagdir: Path, info: dict[str,
 
 def _bagit() -> Any:
     try:
-        import bagit
+        import bagit  # type: ignore[import-untyped]
     except ImportError:
         raise UsageError(f"--bagit needs the bagit library: {BAGIT_EXTRA}") from None
     return bagit
