@@ -274,3 +274,12 @@ def test_the_journal_names_the_service_when_the_records_are_gone(loris_tree: Pat
         record.unlink()
     rows = index_rows(loris_tree)
     assert rows and all(r["service"] == "loris" and r["output_type"] for r in rows)
+
+
+def test_shards_of_one_tree_are_indexed_together(loris, loris_env, tmp_path: Path) -> None:
+    dest = tmp_path / "sharded"
+    for shard in ("1/2", "2/2"):
+        assert run_cli("mirror", dest, "--shard", shard, env=loris_env).code == 0
+    rows = index_rows(dest)
+    assert [r["path"] for r in rows] == sorted(loris.dataset.expected_tree())
+    assert rows[0]["candidate.dob"]

@@ -9,9 +9,15 @@ import typer
 
 from neurofetch.cli.common import finish, global_options
 
+INDEX_EXAMPLES = """
+    neurofetch index ~/data/preventad -o preventad.parquet
+    neurofetch index ~/data/preventad --format sha256sum -o ~/data/preventad/SHA256SUMS
+    neurofetch index ~/data/preventad --verify --bagit ~/bags/preventad
+"""
+
 
 def register(app: typer.Typer) -> None:
-    app.command("index")(index)
+    app.command("index", epilog=INDEX_EXAMPLES)(index)
 
 
 def index(

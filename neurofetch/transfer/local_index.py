@@ -146,7 +146,7 @@ def write_sha256sum(rows: Iterable[tuple[str, str]], stream: IO[str]) -> int:
 
 def column_name(key: str) -> str:
     """A record's key as a column name: "AcquisitionType" → "acquisition_type", "QC_status" → "qc_status"."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key).replace(" ", "_").lower()
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z][a-z])", "_", key).replace(" ", "_").lower()
 
 
 def flatten(record: Any, prefix: str, *, skip: Iterable[str] = ()) -> dict[str, Any]:
