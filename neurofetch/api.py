@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from neurofetch.errors import IntegrityError, UsageError
 
@@ -43,7 +44,7 @@ class IndexIntegrityError(IntegrityError):
     """`index --verify` found files that differ from the journal."""
 
     def __init__(self, problems: list[Failure]) -> None:
-        named = ", ".join(f"{p.item} ({p.error})" for p in problems[:SHOWN_PROBLEMS])
+        named = "; ".join(f"{p.item}: {p.error}" for p in problems[:SHOWN_PROBLEMS])
         more = f" and {len(problems) - SHOWN_PROBLEMS} more" if len(problems) > SHOWN_PROBLEMS else ""
         count = "1 file differs" if len(problems) == 1 else f"{len(problems)} files differ"
         super().__init__(f"{count} from the journal: {named}{more}")
@@ -150,11 +151,10 @@ def bag(dest: str | Path, rows: Iterable[IndexRow], bagdir: str | Path) -> BagOu
     files = [BagFile(row.path, row.size, row.sha256) for row in rows]
     for relpath in other_files(dest, recorded):
         files.append(BagFile(relpath, (dest / relpath).stat().st_size, None))
-    services = sorted({row.service for row in rows if row.service})
-    sources = sorted({row.source_url.split("/")[2] for row in rows if row.source_url.count("/") >= 2})
-    info = {"Bag-Software-Agent": f"neurofetch {__version__}", "External-Description":
-            f"neurofetch mirror of {', '.join(services) or 'a service'}" + (f" ({', '.join(sources)})" if sources
-                                                                             else "")}
+    services = ", ".join(sorted({row.service for row in rows if row.service})) or "a service"
+    hosts = ", ".join(sorted({urlsplit(row.source_url).netloc for row in rows} - {""}))
+    info = {"Bag-Software-Agent": f"neurofetch {__version__}",
+            "External-Description": f"neurofetch mirror of {services}" + (f" ({hosts})" if hosts else "")}
     return make_bag(dest, sorted(files, key=lambda f: f.relpath), Path(bagdir), info)
 
 

@@ -245,7 +245,7 @@ def test_verify_is_exit_6_naming_the_changed_file(loris_tree: Path) -> None:
     (loris_tree / victim).write_bytes(bytes([data[0] ^ 1]) + data[1:])    # same size, one bit changed
     changed = run_cli("index", loris_tree, "--verify")
     assert changed.code == 6 and changed.stdout == ""
-    assert f"{victim} (content changed (sha256 differs))" in changed.stderr
+    assert f"1 file differs from the journal: {victim}: content changed (sha256 differs)" in changed.stderr
     assert len(changed.stderr.strip().splitlines()) == 1
 
 
