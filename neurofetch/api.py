@@ -64,7 +64,7 @@ def index(dest: str | Path, *, verify: bool = False) -> list[IndexRow]:
     IndexIntegrityError (exit 6) naming the files that changed."""
     from neurofetch.transfer.local_index import SidecarReader, read_mirror, verify_mirror
 
-    dest = Path(dest)
+    dest = Path(dest).expanduser()
     state = read_mirror(dest)
     if verify and (problems := verify_mirror(dest)):
         raise IndexIntegrityError(problems)
@@ -145,7 +145,7 @@ def bag(dest: str | Path, rows: Iterable[IndexRow], bagdir: str | Path) -> BagOu
     from neurofetch.transfer.bag import BagFile, make_bag
     from neurofetch.transfer.local_index import other_files
 
-    dest = Path(dest)
+    dest = Path(dest).expanduser()
     rows = list(rows)
     recorded = {row.path for row in rows}
     files = [BagFile(row.path, row.size, row.sha256) for row in rows]
@@ -155,7 +155,7 @@ def bag(dest: str | Path, rows: Iterable[IndexRow], bagdir: str | Path) -> BagOu
     hosts = ", ".join(sorted({urlsplit(row.source_url).netloc for row in rows} - {""}))
     info = {"Bag-Software-Agent": f"neurofetch {__version__}",
             "External-Description": f"neurofetch mirror of {services}" + (f" ({hosts})" if hosts else "")}
-    return make_bag(dest, sorted(files, key=lambda f: f.relpath), Path(bagdir), info)
+    return make_bag(dest, sorted(files, key=lambda f: f.relpath), Path(bagdir).expanduser(), info)
 
 
 def to_pandas(rows: Iterable[Any]) -> Any:
