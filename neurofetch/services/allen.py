@@ -22,6 +22,7 @@ from neurofetch.net import json_limits
 from neurofetch.net.http import get_json
 from neurofetch.services.paging import Pager
 from neurofetch.transfer.engine import Context
+from neurofetch.transfer.local_index import SidecarReader
 from neurofetch.transfer.work import Document, FileItem, Listing, Work
 
 QUERY_PATH = "/api/v2/data/query.json"
@@ -333,3 +334,21 @@ def _with_earlier_records(ctx: Context, folder: str, records: list[Record]) -> l
 def _fail(ctx: Context, item: str, error: str) -> None:
     ctx.result.fail(item, error)
     ctx.reporter.failed(item, error)
+
+
+def index_columns(records: SidecarReader, relpath: str) -> dict[str, Any] | None:
+    """A downloaded image's columns for `index`, from <folder>/images.json and its name
+    (<section>_<id>_...); None when the file is not where atlas-image puts one."""
+    folder, _, name = relpath.rpartition("/")
+    images = records.json(f"{folder}/{RECORDS_FILE}") if folder and "/" not in folder else None
+    fields = name.split("_")
+    if not isinstance(images, list) or len(fields) < 3 or not fields[1].isdigit():
+        return None
+    by_id = records.derived(f"{folder}/{RECORDS_FILE} by id", lambda: {
+        r["id"]: r for r in images if isinstance(r, dict) and isinstance(r.get("id"), int)})
+    record = by_id.get(int(fields[1]), {})
+    atlas = folder.removeprefix("atlas-")
+    return {"atlas": int(atlas) if folder.startswith("atlas-") and atlas.isdigit() else None,
+            "section_data_set": record.get("data_set_id"), "section_number": record.get("section_number"),
+            "image_id": int(fields[1]), "annotated": record.get("annotated"),
+            "image_width": record.get("image_width"), "image_height": record.get("image_height")}

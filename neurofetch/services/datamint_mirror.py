@@ -17,6 +17,7 @@ from neurofetch.services.datamint import DatamintApi
 from neurofetch.services.paging import Pager
 from neurofetch.transfer.engine import Context
 from neurofetch.transfer.filters import NameFilter
+from neurofetch.transfer.local_index import SidecarReader
 from neurofetch.transfer.paths import UnsafeName, safe_relpath
 from neurofetch.transfer.work import Document, FileItem, Listing, Work
 
@@ -120,3 +121,27 @@ class DatamintSource:
                      label=f"{channel}/{name}", records=(f"{name}.json",)),
             Document((channel, f"{name}.json"), record, unit=resource_id),
         ]
+
+
+def index_columns(records: SidecarReader, relpath: str) -> dict[str, Any] | None:
+    """A mirrored resource's columns for `index`, from its record <id>_<filename>.json, with the other files
+    of the same resource in its folder (segmentations: <id>_<...> beside it); None when the file is not
+    where a Datamint mirror puts one."""
+    channel, _, name = relpath.rpartition("/")
+    record = records.json(f"{relpath}.json", keep=False)
+    if not channel or "/" in channel or not isinstance(record, dict):
+        return None
+    resource_id = record.get("id")
+    if not isinstance(resource_id, str) or name != f"{resource_id}_{record.get('filename')}":
+        return None
+    own = {name, f"{name}.json"}
+    segmentations = [f"{channel}/{n}" for n in records.names_in(channel)
+                     if n.startswith(f"{resource_id}_") and n not in own and not n.endswith(".json")]
+    return {"id": resource_id, "channel": channel, "filename": record.get("filename"),
+            "status": record.get("status"), "tags": record.get("tags") or None,
+            "mimetype": record.get("mimetype"), "uploaded": record.get("created_at"),
+            "projects": [str(p.get("name", p)) if isinstance(p, dict) else str(p)
+                         for p in record.get("projects") or []] or None,
+            "labels": [str(x.get("name", x)) if isinstance(x, dict) else str(x)
+                       for x in record.get("labels") or []] or None,
+            "segmentations": segmentations or None}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -18,6 +19,7 @@ from neurofetch.net.http import get_json, json_field, parse_json, server_message
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
 from neurofetch.transfer.engine import Context
 from neurofetch.transfer.filters import NameFilter
+from neurofetch.transfer.local_index import SidecarReader, flatten
 from neurofetch.transfer.paths import UnsafeName, check_component
 from neurofetch.transfer.work import Document, FileItem, Listing, Work
 
@@ -144,7 +146,9 @@ class LorisSource:
                 if not _safe(ctx, f"{cand}/{visit}/{name}", name):
                     continue   # neither the file nor its QC: a name that cannot be a local path is not asked for
                 work.append(FileItem((cand, visit, name), self._url("candidates", cand, visit, "images", name),
-                                     records=(f"{name}.qc.json",) if self.selection.qc else ()))
+                                     records=(f"{name}.qc.json",) if self.selection.qc else (),
+                                     meta={"output_type": record.get("OutputType"),
+                                           "acquisition_type": record.get("AcquisitionType")}))
                 if self.selection.qc and not (ctx.is_complete((cand, visit, name))
                                               and ctx.exists((cand, visit, f"{name}.qc.json"))):
                     work.append(Listing(f"QC of {cand}/{visit}/{name}", self._qc_task(cand, visit, name)))
@@ -173,3 +177,26 @@ def _safe(ctx: Context, item: str, name: str) -> bool:
         ctx.reporter.failed(item, error)
         return False
     return True
+
+
+def index_columns(records: SidecarReader, relpath: str) -> dict[str, Any] | None:
+    """A mirrored file's columns for `index`, from candidate.json, session.json and <file>.qc.json beside it;
+    None when the file is not where a LORIS mirror puts one."""
+    parts = relpath.split("/")
+    if len(parts) != 3:
+        return None
+    cand, visit, _ = parts
+    candidate = records.json(f"{cand}/candidate.json")
+    meta = candidate.get("Meta") if isinstance(candidate, dict) else None
+    if not isinstance(meta, dict):
+        return None
+    session = records.json(f"{cand}/{visit}/session.json")
+    columns: dict[str, Any] = {"candid": str(meta.get("CandID") or cand), "pscid": meta.get("PSCID"),
+                               "site": meta.get("Site"), "visit": visit}
+    columns.update(flatten(meta, "candidate.", skip=("CandID", "PSCID", "Site")))
+    if isinstance(session, dict):
+        columns.update(flatten(session.get("Meta"), "session.", skip=("CandID", "Visit")))
+        if isinstance(session.get("Stages"), dict):   # legacy LORIS sends [] for a visit without stages
+            columns.update(flatten(session["Stages"], "session.stages."))
+    columns.update(flatten(records.json(f"{relpath}.qc.json", keep=False), "qc.", skip=("Meta",)))
+    return columns

@@ -21,6 +21,7 @@ from neurofetch.net.retry import RetryPolicy
 from neurofetch.services.paging import Pager
 from neurofetch.transfer.engine import Context
 from neurofetch.transfer.filters import NameFilter
+from neurofetch.transfer.local_index import SidecarReader
 from neurofetch.transfer.paths import UnsafeName, check_component
 from neurofetch.transfer.work import Document, FileItem, Listing, Work
 
@@ -286,3 +287,18 @@ def _results(body: Any, what: str) -> list[dict[str, Any]]:
     if not all(isinstance(r, dict) for r in results):
         raise RemoteDataError(f"{what}: 'results' holds something other than records")
     return results
+
+
+def index_columns(records: SidecarReader, relpath: str) -> dict[str, Any] | None:
+    """A mirrored image's columns for `index`, from collection-<id>/collection.json and <file>.json beside it;
+    None when the file is not where a NeuroVault mirror puts one."""
+    folder = relpath.rpartition("/")[0]
+    match = re.fullmatch(r"collection-(\d+)", folder)
+    collection = records.json(f"{folder}/collection.json") if match else None
+    if match is None or not isinstance(collection, dict):
+        return None
+    image = records.json(f"{relpath}.json", keep=False)
+    image = image if isinstance(image, dict) else {}
+    return {"collection": int(match.group(1)), "collection_name": collection.get("name"),
+            "doi": collection.get("DOI"), "image_id": image.get("id"), "map_type": image.get("map_type"),
+            "modality": image.get("modality"), "name": image.get("name")}

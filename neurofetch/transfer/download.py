@@ -60,7 +60,7 @@ async def download_file(item: FileItem, relpath: str, final: Path, ctx: Context)
     except OSError as exc:
         raise disk_error(exc, final) from None
     # A DestinationError here ("database or disk is full") leaves the file to be fetched again next time.
-    ctx.journal.record(relpath, size, digest, _public_url(item.url, ctx), mtime_ns)
+    ctx.journal.record(relpath, size, digest, _public_url(item.url, ctx), mtime_ns, item.meta)
     ctx.journal.forget_record(PART_SIZE_KEY + relpath)
     return size
 

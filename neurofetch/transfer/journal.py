@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from neurofetch.errors import DestinationError, UsageError
 from neurofetch.transfer.paths import STATE_DIR
@@ -26,6 +28,10 @@ CREATE TABLE IF NOT EXISTS files (
     mtime_ns INTEGER NOT NULL,
     completed_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS file_meta (
+    path TEXT PRIMARY KEY,
+    meta TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS records (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL,
@@ -41,6 +47,11 @@ class Entry:
     sha256: str
     source: str
     mtime_ns: int
+    completed_at: str = ""   # when the file was fetched (local time, ISO 8601)
+    meta: str | None = None  # the service's listing columns of the file, as JSON
+
+
+SERVICE_RECORD = "service"   # which kind of service the tree mirrors (loris, neurovault, ...)
 
 
 def state_dir(dest: Path) -> Path:
@@ -133,12 +144,20 @@ class Journal:
         rows = self._rows("SELECT path, size, sha256, source, mtime_ns FROM files WHERE path = ?", (path,))
         return Entry(*rows[0]) if rows else None  # type: ignore[arg-type]
 
-    def record(self, path: str, size: int, sha256: str, source: str, mtime_ns: int) -> None:
+    def record(self, path: str, size: int, sha256: str, source: str, mtime_ns: int,
+               meta: Mapping[str, Any] | None = None) -> None:
         self._change("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
                      (path, size, sha256, source, mtime_ns, time.strftime("%Y-%m-%dT%H:%M:%S%z")))
+        # A table of its own, so that journals stay readable and writable by earlier versions.
+        if meta:
+            self._change("INSERT OR REPLACE INTO file_meta VALUES (?, ?)",
+                         (path, json.dumps(dict(meta), ensure_ascii=False, default=str)))
+        else:
+            self._change("DELETE FROM file_meta WHERE path = ?", (path,))
 
     def forget(self, path: str) -> None:
         self._change("DELETE FROM files WHERE path = ?", (path,))
+        self._change("DELETE FROM file_meta WHERE path = ?", (path,))
 
     def touch(self, path: str, mtime_ns: int) -> None:
         """The file's content was found unchanged under a new modification time."""
@@ -146,7 +165,8 @@ class Journal:
 
     def entries(self) -> Iterator[Entry]:
         yield from (Entry(*row) for row in self._rows(  # type: ignore[arg-type]
-            "SELECT path, size, sha256, source, mtime_ns FROM files ORDER BY path"))
+            "SELECT files.path, size, sha256, source, mtime_ns, completed_at, meta FROM files "
+            "LEFT JOIN file_meta ON file_meta.path = files.path ORDER BY files.path"))
 
     def count(self) -> int:
         return int(self._rows("SELECT COUNT(*) FROM files")[0][0])  # type: ignore[call-overload]

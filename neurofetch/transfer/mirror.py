@@ -21,7 +21,7 @@ from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.download import part_path
 from neurofetch.transfer.events import Reporter, complete
 from neurofetch.transfer.filters import FilterLedger
-from neurofetch.transfer.journal import Journal, state_dir
+from neurofetch.transfer.journal import SERVICE_RECORD, Journal, state_dir
 from neurofetch.transfer.lock import DestinationLock
 from neurofetch.transfer.paths import PART_SUFFIX, STATE_DIR, UnsafeName, local_path
 from neurofetch.transfer.results import Failure, RunResult
@@ -90,6 +90,8 @@ async def _mirror(source: Source, profile: Profile, result: RunResult, reporter:
         # The service answers first: a wrong URL or password leaves no DEST behind.
         await source.prepare(client)
         with _destination(options) as journal:
+            if not options.dry_run:
+                journal.put_record(SERVICE_RECORD, profile.service)
             if options.verify:
                 verify_tree(options.dest, journal, result, reporter, forget=True)
             ctx = engine.Context(client=client, dest=options.dest, journal=journal, policy=policy_for(profile),

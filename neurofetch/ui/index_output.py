@@ -1,0 +1,59 @@
+"""Where `neurofetch index` puts its table: stdout or a file, in a table format, as sha256sum lines, or as a rich
+table on a terminal."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from neurofetch.transfer.catalog import Column, TableWriter, open_output
+from neurofetch.transfer.local_index import write_sha256sum
+from neurofetch.ui.text import human_bytes, printable
+
+SHA256SUM = "sha256sum"
+TERMINAL_META_COLUMNS = 4   # on a terminal: the first few metadata columns; the formats have them all
+
+
+def write_index(columns: Sequence[Column], rows: Sequence[Mapping[str, Any]], fmt: str, output: Path | None,
+                *, no_color: bool = False) -> None:
+    if fmt == "table":
+        _print_terminal_table(columns, rows, no_color=no_color)
+        return
+    stream: Any = (open_output(output, "tsv" if fmt == SHA256SUM else fmt) if output is not None
+                   else sys.stdout.buffer if fmt == "parquet" else sys.stdout)
+    try:
+        if fmt == SHA256SUM:
+            write_sha256sum(((row["sha256"], row["path"]) for row in rows), stream)
+        else:
+            writer = TableWriter(fmt, columns, stream)
+            writer.write_all(rows)
+            writer.close()
+    finally:
+        if output is not None:
+            stream.close()
+
+
+def _print_terminal_table(columns: Sequence[Column], rows: Sequence[Mapping[str, Any]], *, no_color: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    extra = [c.name for c in columns if c.name not in ("path", "size", "sha256", "service", "source_url",
+                                                       "fetched_at")][:TERMINAL_META_COLUMNS]
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for name in ("path", "size", "sha256", "fetched_at", *extra):
+        table.add_column(name, justify="right" if name == "size" else "left", overflow="fold")
+    for row in rows:
+        cells = [printable(row["path"]), human_bytes(row["size"]), row["sha256"][:12], row["fetched_at"] or ""]
+        cells += [_cell(row.get(name)) for name in extra]
+        table.add_row(*cells)
+    Console(no_color=no_color or None, highlight=False).print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return printable(", ".join(map(str, value)))
+    return printable(str(value))
