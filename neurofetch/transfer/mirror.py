@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -18,6 +19,7 @@ from neurofetch.settings import Profile
 from neurofetch.transfer import engine
 from neurofetch.transfer.events import NullReporter, Reporter
 from neurofetch.transfer.journal import Journal, state_dir
+from neurofetch.transfer.listing import CatalogSink, Manifest, Row
 from neurofetch.transfer.lock import DestinationLock
 from neurofetch.transfer.paths import UnsafeName, local_path
 from neurofetch.transfer.results import Failure, RunResult
@@ -44,6 +46,7 @@ class MirrorOptions:
     verify: bool = False
     verify_only: bool = False
     shard: Shard | None = None
+    manifest: Manifest | None = None
 
 
 def run_mirror(command: str, source: Source, profile: Profile, options: MirrorOptions,
@@ -86,9 +89,39 @@ async def _crawl(source: Source, profile: Profile, dest: Path, journal: Journal,
                  reporter: Reporter, options: MirrorOptions, transport: httpx.AsyncBaseTransport | None) -> None:
     async with make_client(profile, auth=source.auth(), transport=transport) as client:
         ctx = engine.Context(client=client, dest=dest, journal=journal, policy=policy_for(profile),
-                             result=result, reporter=reporter, dry_run=options.dry_run, shard=options.shard)
+                             result=result, reporter=reporter, dry_run=options.dry_run, shard=options.shard,
+                             manifest=options.manifest)
         await source.prepare(client)
         await engine.run(source.roots(), ctx, profile.jobs)
+    if options.manifest is not None and not result.interrupted:
+        options.manifest.report_missing(result)
+
+
+def run_catalog(command: str, source: Source, profile: Profile, emit: Callable[[Row], None], *,
+                shard: Shard | None = None, transport: httpx.AsyncBaseTransport | None = None) -> RunResult:
+    """The mirror's crawl with every file handed to ``emit`` as a row instead of fetched: no destination,
+    no lock, no journal, nothing written. ``counts["rows"]`` and ``bytes`` (the known sizes) say what was found."""
+    result = RunResult(command)
+    started = time.monotonic()
+
+    async def crawl() -> None:
+        async with make_client(profile, auth=source.auth(), transport=transport) as client:
+            ctx = engine.Context(client=client, dest=Path(), journal=Journal(Path(":memory:"), sqlite3.connect(
+                ":memory:", check_same_thread=False)), policy=policy_for(profile), result=result,
+                shard=shard, catalog=CatalogSink(emit, result))
+            await source.prepare(client)
+            await engine.run(source.roots(), ctx, profile.jobs)
+
+    try:
+        loop.run(crawl())
+    except KeyboardInterrupt:
+        result.interrupted = True
+    except NeurofetchError as exc:
+        exc.result = result
+        raise
+    finally:
+        result.seconds = time.monotonic() - started
+    return result
 
 
 def verify_tree(dest: Path, journal: Journal, result: RunResult, reporter: Reporter, *, forget: bool) -> None:

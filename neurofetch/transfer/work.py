@@ -38,6 +38,7 @@ class FileItem:
     label: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     records: Sequence[str] = ()   # names of the records a later listing writes beside this file
+    meta: dict[str, Any] = field(default_factory=dict)   # the service's columns of this file's `ls` row
 
 
 @dataclass
