@@ -3,6 +3,7 @@ copies that one object."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.catalog_support import jsonl_rows
@@ -45,3 +46,20 @@ def test_s3_sync_of_one_key_copies_that_object(s3: S3Env, tmp_path: Path) -> Non
     assert sorted(p.name for p in (tmp_path / "dest").iterdir() if p.name != ".neurofetch") == ["key.nii"]
     listing = run_cli("ls", "-f", "jsonl", f"s3://{s3.bucket}/one/key.nii", "--endpoint-url", s3.endpoint, env=ENV)
     assert [r["path"] for r in jsonl_rows(listing.stdout)] == ["key.nii"]
+
+
+def test_s3_sync_from_manifest_downloads_exactly_its_rows(s3: S3Env, tmp_path: Path) -> None:
+    for name in ("a", "b", "c"):
+        s3.client.put_object(Bucket=s3.bucket, Key=f"data/{name}.nii", Body=name.encode() * 3)
+    listing = run_cli("ls", "-f", "jsonl", s3.url("data"), "--endpoint-url", s3.endpoint, env=ENV)
+    rows = [r for r in jsonl_rows(listing.stdout) if r["path"] != "b.nii"]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in [*rows, {**rows[0], "path": "gone.nii"}]))
+    result = run_cli("--json", "s3-sync", s3.url("data"), tmp_path / "down", "--endpoint-url", s3.endpoint,
+                     "--from-manifest", manifest, env=ENV)
+    assert result.code == 1
+    assert [f["item"] for f in result.json["failures"]] == ["gone.nii"]
+    assert sorted(read_tree(tmp_path / "down")) == ["a.nii", "c.nii"]
+    other = run_cli("s3-sync", "s3://other-bucket/data", tmp_path / "down2", "--endpoint-url", s3.endpoint,
+                    "--from-manifest", manifest, env=ENV)
+    assert other.code == 2 and "not on this profile's server (s3://other-bucket)" in other.stderr
