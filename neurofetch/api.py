@@ -11,6 +11,7 @@ and then ``neurofetch mirror DEST --from-manifest chosen.csv``.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -60,7 +61,7 @@ def ls_s3(url: str, settings: S3Settings, filters: Sequence[tuple[str, str]] = (
 def to_pandas(rows: Rows | Sequence[Row]) -> Any:
     """A pandas DataFrame of ``rows`` (from :func:`ls`), with the table's columns in order."""
     try:
-        import pandas
+        pandas = importlib.import_module("pandas")
     except ImportError:
         raise ImportError("to_pandas needs pandas: pip install pandas") from None
     columns = [c.name for c in rows.columns] if isinstance(rows, Rows) else None

@@ -125,7 +125,34 @@ def ls(
         settings = S3Settings(**connection, jobs=s3_jobs(jobs, profile))
         rows = api.ls_s3(given[0], settings, ordered_filters(ctx, exclude or [], include or []), shard)
     else:
-        rows = _service_rows(ctx, given, locals())
+        from neurofetch.cli.common import load_profile
+
+        profile = load_profile(ctx, jobs=jobs)
+        if profile.service == "s3":
+            raise UsageError("S3: name what to list, e.g. neurofetch ls s3://BUCKET/PREFIX")
+        allen_flags = {"--atlas-images": atlas_images, "--section-data-set": section_data_set,
+                       "--downsample": downsample is not None, "--quality": quality is not None,
+                       "--annotation": annotation is not None, "--atlas": atlas, "--svg": svg,
+                       "--left/--top/--width/--height": (left, top, width, height) != (None,) * 4}
+        only_for(profile.service, {
+            "loris": {"--candidate": candidate, "--visit": visit, "--qc": qc, "--level": level != "files"},
+            "neurovault": {"--collection": collection, "--doi": doi, "--map-type": map_type, "--modality": modality},
+            "datamint": {"--channel": channel, "--status": status, "--tag": tag, "--project": project,
+                         "--mimetype": mimetype, "--from": date_from, "--to": date_to},
+            "allen": {"IMAGE_ID": given, **allen_flags},
+            "s3": {"--endpoint-url": endpoint_url, "--aws-profile": aws_profile, "--region": region},
+        })
+        allen = None
+        if profile.service == "allen":
+            from neurofetch.cli.atlas_image import image_params, image_request
+
+            params = image_params(downsample, quality, annotation, atlas, (left, top, width, height))
+            allen = image_request(_image_ids(given), atlas_images, section_data_set, svg, params)
+        rows = api.ls(profile=profile, no_input=options.no_input, candidate=candidate or (), visit=visit or (),
+                      qc=qc, level=level, collection=collection or (), doi=doi or (), map_type=map_type or (),
+                      modality=modality or (), channel=channel, status=status, tag=tag or (), project=project or (),
+                      mimetype=mimetype, date_from=date_from, date_to=date_to, allen=allen,
+                      include=include or (), exclude=exclude or (), shard=shard)
     table = TableOutput(output_format, rows.columns, output)
     try:
         for row in rows:
@@ -136,42 +163,11 @@ def ls(
     finish(ctx, rows.result)
 
 
-def _service_rows(ctx: typer.Context, given: list[str], flags: dict[str, object]) -> object:
-    from neurofetch import api
-    from neurofetch.cli.atlas_image import image_params, image_request
-    from neurofetch.cli.common import load_profile
+
+def _image_ids(given: list[str]) -> list[int]:
     from neurofetch.errors import UsageError
 
-    profile = load_profile(ctx, jobs=flags["jobs"])  # type: ignore[arg-type]
-    service = profile.service
-    if service == "s3":
-        raise UsageError("S3: name what to list, e.g. neurofetch ls s3://BUCKET/PREFIX")
-    allen_flags = ("atlas_images", "section_data_set", "downsample", "quality", "annotation", "atlas", "left",
-                   "top", "width", "height", "svg")
-    only_for(service, {
-        "loris": {"--candidate": flags["candidate"], "--visit": flags["visit"], "--qc": flags["qc"],
-                  "--level": flags["level"] != "files"},
-        "neurovault": {f"--{n.replace('_', '-')}": flags[n] for n in ("collection", "doi", "map_type", "modality")},
-        "datamint": {f"--{n.replace('_', '-')}": flags[n] for n in ("channel", "status", "tag", "project",
-                                                                     "mimetype")}
-                    | {"--from": flags["date_from"], "--to": flags["date_to"]},
-        "allen": {"IMAGE_ID": given} | {f"--{n.replace('_', '-')}": flags[n] for n in allen_flags},
-        "s3": {"--endpoint-url": flags["endpoint_url"], "--aws-profile": flags["aws_profile"],
-               "--region": flags["region"]},
-    })
-    allen = None
-    if service == "allen":
-        ids: list[int] = []
-        for text in given:
-            if not text.isdigit():
-                raise UsageError(f"IMAGE_ID takes AtlasImage ids (positive whole numbers), not {text!r}")
-            ids.append(int(text))
-        params = image_params(flags["downsample"], flags["quality"], flags["annotation"],  # type: ignore[arg-type]
-                              flags["atlas"], (flags["left"], flags["top"], flags["width"], flags["height"]))
-        allen = image_request(ids, flags["atlas_images"], flags["section_data_set"], bool(flags["svg"]), params)  # type: ignore[arg-type]
-    selection = {name: flags[name] or () for name in ("candidate", "visit", "collection", "doi", "map_type",
-                                                      "modality", "tag", "project", "include", "exclude")}
-    return api.ls(profile=profile, no_input=global_options(ctx).no_input, qc=flags["qc"], level=flags["level"],
-                  channel=flags["channel"], status=flags["status"], mimetype=flags["mimetype"],
-                  date_from=flags["date_from"], date_to=flags["date_to"], allen=allen, shard=flags["shard"],
-                  **selection)
+    for text in given:
+        if not text.isdigit():
+            raise UsageError(f"IMAGE_ID takes AtlasImage ids (positive whole numbers), not {text!r}")
+    return [int(text) for text in given]
