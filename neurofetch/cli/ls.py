@@ -39,28 +39,19 @@ from neurofetch.cli.options import (
     only_for,
 )
 
-COLUMNS_HELP = """Columns (stable names): path (relative to DEST, where the download puts the file), url (without query
-string), size (bytes, when the service says; empty otherwise), then per service:
-  loris       candid pscid site visit output_type acquisition_type [qc]
-  neurovault  collection image_id map_type modality name
-  allen       atlas section_number image_id
-  datamint    id channel status tags mimetype uploaded   (tags: ";"-joined in TSV/CSV)
-  s3          key etag storage_class modified
-A table (filtered, reordered, re-saved as CSV, JSON lines...) goes back with
-`mirror --from-manifest FILE` (also atlas-image and s3-sync downloads), which fetches exactly its rows."""
-
 
 def register(app: typer.Typer) -> None:
     from neurofetch.cli.s3 import _FilterOrderCommand
 
-    app.command("ls", cls=_FilterOrderCommand, epilog=COLUMNS_HELP)(ls)
+    app.command("ls", cls=_FilterOrderCommand)(ls)
 
 
 def ls(
     ctx: typer.Context,
     targets: Annotated[list[str] | None, typer.Argument(
-        metavar="[s3://BUCKET/PREFIX | IMAGE_ID...]", show_default=False,
-        help="S3: the bucket and prefix to list. Allen: AtlasImage ids. Other services: none.")] = None,
+        metavar="[TARGET]...", show_default=False,
+        help="S3: s3://BUCKET/PREFIX (or one object's s3://BUCKET/KEY). Allen: AtlasImage ids. "
+             "Other services: none.")] = None,
     output_format: Annotated[str | None, typer.Option(
         "--format", "-f", metavar="FORMAT",
         help="table, tsv, csv, jsonl, json or parquet (default: from -o's suffix; a table on a terminal, "
@@ -106,7 +97,22 @@ def ls(
     """List what `mirror` (LORIS, NeuroVault, Datamint), `atlas-image` (Allen) or `s3-sync` (S3) would fetch,
     one row per file, with the same selection options. Fetches and writes nothing but the table.
     With --json, the result document (counts.rows, bytes: the sum of the known sizes) is on stdout, so
-    the table needs -o FILE."""
+    the table needs -o FILE.
+
+    \b
+    Columns (stable names): path (relative to DEST: where the download puts the file), url (without
+    query string), size (bytes, when the service says; empty otherwise), then per service:
+      loris       candid pscid site visit output_type acquisition_type [qc]
+                  (--level candidates: candid pscid site; --level visits: + visit)
+      neurovault  collection image_id map_type modality name
+      allen       atlas section_number image_id
+      datamint    id channel status tags mimetype uploaded   (tags ";"-joined in TSV/CSV)
+      s3          key etag storage_class modified
+
+    The table, filtered, reordered or re-saved (TSV, CSV, JSON lines, JSON, Parquet), goes back with
+    `mirror --from-manifest FILE` (also on atlas-image and s3-sync downloads): exactly its rows are
+    fetched, matched by path. Its url column must be on the profile's server (S3: the same bucket).
+    """
     from neurofetch import api
     from neurofetch.errors import UsageError
     from neurofetch.ui.table import TableOutput
