@@ -140,6 +140,8 @@ def test_datamint_rows_are_what_mirror_fetches(tmp_path: Path) -> None:
         assert len(rows) == 3 and {r["channel"] for r in rows} == {"ch1"}
         assert {tuple(r["tags"] or ()) for r in rows} == {(), ("train",)}
         assert all(r["mimetype"] == "image/png" and r["status"] and r["uploaded"] for r in rows)
+        counted = run_cli("--json", "ls", "--channel", "ch1", "-o", tmp_path / "dm.csv", env=env)
+        assert counted.json["counts"] == {"rows": 3} and counted.json["bytes"] == sum(r["size"] for r in rows)
         assert run_cli("mirror", tmp_path / "dm", "--channel", "ch1", env=env).code == 0
     assert_rows_match(rows, fetched(tmp_path / "dm"))
     assert all(r["size"] for r in rows)
