@@ -54,7 +54,9 @@ class TableOutput:
         from rich.table import Table
         from rich.text import Text
 
-        table = Table(*[c.name for c in self.columns], box=None, header_style="bold")
+        table = Table(box=None, header_style="bold")
+        for column in self.columns:
+            table.add_column(column.name, overflow="fold")   # a path cut short would be a wrong path
         for row in self._held:
             table.add_row(*[Text(_shown(row.get(c.name))) for c in self.columns])
         console = Console(highlight=False)
