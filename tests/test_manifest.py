@@ -49,6 +49,8 @@ def test_a_filtered_reordered_manifest_fetches_exactly_its_rows(loris, loris_env
     assert len(gets) == len(kept)
     candidates = {r["candid"] for r in kept}
     assert {p.name for p in dest.iterdir() if p.name != ".neurofetch"} == candidates
+    listed = {e.path.split("/candidates/")[1].split("/")[0] for e in loris.log.entries() if "/candidates/" in e.path}
+    assert listed - {""} == candidates   # the crawl is pruned to the manifest's candidates
     qcs = {p.relative_to(dest).as_posix().removesuffix(".qc.json") for p in dest.rglob("*.qc.json")}
     assert qcs == {r["path"] for r in kept}   # records only beside the chosen files
 

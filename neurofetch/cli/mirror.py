@@ -97,7 +97,11 @@ def mirror(
         from neurofetch.operations.loris import mirror_loris
         from neurofetch.services.loris import LorisSelection
 
-        selection = LorisSelection(tuple(candidate or ()), tuple(visit or ()), names, qc=not no_qc)
+        candidates, visits = tuple(candidate or ()), tuple(visit or ())
+        if manifest is not None:   # list only the candidates and visits the manifest's rows are in
+            candidates = candidates or tuple(sorted(manifest.values["candid"] - {""}))
+            visits = visits or tuple(sorted(manifest.values["visit"] - {""}))
+        selection = LorisSelection(candidates, visits, names, qc=not no_qc)
         result = mirror_loris(profile, selection, options, reporter=reporter_for(ctx),
                               no_input=global_options(ctx).no_input)
     elif profile.service == "neurovault":

@@ -79,8 +79,13 @@ def columns(service: str, query: LsQuery) -> list[Column]:
     return [*COMMON, *SERVICE_COLUMNS[service]]
 
 
+# Columns whose values narrow the crawl of a manifest's mirror (LORIS: only its candidates and visits are listed).
+PRUNE_BY = {"loris": ("candid", "visit")}
+
+
 def load_manifest(path: Path, service: str, server: str) -> Manifest:
-    return Manifest.load(path, service=service, key_column=KEY_COLUMN[service], server=server)
+    return Manifest.load(path, service=service, key_column=KEY_COLUMN[service], server=server,
+                         prune_by=PRUNE_BY.get(service, ()))
 
 
 def _source(profile: Profile, query: LsQuery, no_input: bool) -> Source:

@@ -69,11 +69,15 @@ class Manifest:
     dirs: set[str] = field(default_factory=set)
     met: set[str] = field(default_factory=set)
     dropped: set[str] = field(default_factory=set)
+    values: dict[str, set[str]] = field(default_factory=dict)   # column → the values in it (to prune a crawl)
 
     @classmethod
-    def load(cls, path: Path, *, service: str, key_column: str, server: str) -> Manifest:
-        """Read ``path``; exit 2 when it is malformed (line and column named) or from another service or server."""
+    def load(cls, path: Path, *, service: str, key_column: str, server: str,
+             prune_by: tuple[str, ...] = ()) -> Manifest:
+        """Read ``path``; exit 2 when it is malformed (line and column named) or from another service or server.
+        The values of the ``prune_by`` columns are kept: a crawl may skip what none of the rows is in."""
         rows: dict[str, int] = {}
+        values: dict[str, set[str]] = {column: set() for column in prune_by}
         expected = origin(server)
         for number, row in enumerate(read_table(path), start=1):
             if number == 1:
@@ -86,7 +90,9 @@ class Manifest:
                 raise UsageError(f"{path}, row {number}: its url {url} is not on this profile's server "
                                  f"({expected}); the table was written for another service or server")
             rows.setdefault(relpath.strip().strip("/"), number)
-        return cls(path, rows, dirs=_ancestors(rows))
+            for column, seen in values.items():
+                seen.add(str(row.get(column) or ""))
+        return cls(path, rows, dirs=_ancestors(rows), values=values)
 
     def admits(self, work: Work) -> bool:
         """Files only when the manifest names them; a record only beside a named file; listings always."""
