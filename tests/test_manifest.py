@@ -36,7 +36,8 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 @pytest.mark.parametrize("save", [write_csv, write_jsonl], ids=["csv", "jsonl"])
 def test_a_filtered_reordered_manifest_fetches_exactly_its_rows(loris, loris_env, tmp_path: Path, save) -> None:
     rows = loris_rows(loris_env)
-    kept = [r for r in rows if r["acquisition_type"] in ("t1w", "bold")][::-1]
+    two = sorted({r["candid"] for r in rows})[:2]
+    kept = [r for r in rows if r["acquisition_type"] in ("t1w", "bold") and r["candid"] in two][::-1]
     assert 0 < len(kept) < len(rows)
     manifest = save(tmp_path / f"chosen.{save.__name__[6:]}", kept)
     dest = tmp_path / "study"
