@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from neurofetch import __version__
-from neurofetch.cli import atlas_image, auth, demo, mirror, s3
+from neurofetch.cli import atlas_image, auth, demo, ls, mirror, s3
 from neurofetch.cli import index as index_command
 from neurofetch.cli import publish as publish_command
 from neurofetch.cli import upload as upload_command
@@ -100,6 +100,7 @@ upload_command.register(app)
 publish_command.register(app)
 atlas_image.register(app)
 s3.register(app)
+ls.register(app)
 index_command.register(app)
 demo.register(app)
 app.add_typer(emulate_app)

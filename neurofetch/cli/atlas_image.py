@@ -15,9 +15,23 @@ from neurofetch.cli.common import (
     load_profile,
     reporter_for,
 )
+from neurofetch.cli.options import (
+    AnnotationOption,
+    AtlasImagesOption,
+    AtlasOption,
+    DownsampleOption,
+    HeightOption,
+    LeftOption,
+    ManifestOption,
+    QualityOption,
+    SectionDataSetOption,
+    SvgOption,
+    TopOption,
+    WidthOption,
+)
 
 if TYPE_CHECKING:
-    from neurofetch.services.allen import ImageParams
+    from neurofetch.services.allen import AtlasImageRequest, ImageParams
 
 
 ATLAS_IMAGE_EXAMPLES = """
@@ -35,44 +49,23 @@ def atlas_image(
     ctx: typer.Context,
     image_ids: Annotated[list[int] | None, typer.Argument(metavar="IMAGE_ID", show_default=False,
                                                           help="AtlasImage ids to download.")] = None,
-    atlas_images: Annotated[list[int] | None, typer.Option(
-        "--atlas-images", metavar="ATLAS_ID", show_default=False,
-        help="Every annotated plate of this atlas, e.g. 1 (Mouse P56 Coronal, 132 plates). Repeatable.")] = None,
-    section_data_set: Annotated[list[int] | None, typer.Option(
-        "--section-data-set", metavar="ID", show_default=False,
-        help="Every SectionImage of this section data set. Repeatable.")] = None,
-    downsample: Annotated[int | None, typer.Option(
-        "--downsample", metavar="N", show_default=False,
-        help="Halve width and height N times (0 = full resolution, the service's default). "
-             "Whole plates are large: 4 gives about 1000×500 px.")] = None,
-    quality: Annotated[int | None, typer.Option(
-        "--quality", metavar="Q", show_default=False, help="JPEG quality 0–100 (default: the highest).")] = None,
-    annotation: Annotated[bool | None, typer.Option(
-        "--annotation/--no-annotation", show_default=False,
-        help="Draw the atlas's coloured structure annotation into the image (default: the service's, none).")
-    ] = None,
-    atlas: Annotated[int | None, typer.Option(
-        "--atlas", metavar="ATLAS_ID", show_default=False,
-        help="Whose annotation --annotation draws (default: the atlas of --atlas-images).")] = None,
-    left: Annotated[int | None, typer.Option(
-        "--left", metavar="PX", show_default=False,
-        help="Region of interest: leftmost column, in full-resolution pixels.")] = None,
-    top: Annotated[int | None, typer.Option(
-        "--top", metavar="PX", show_default=False, help="Region of interest: top row, in full-resolution pixels.")
-    ] = None,
-    width: Annotated[int | None, typer.Option(
-        "--width", metavar="PX", show_default=False, help="Region of interest: width, in downsampled pixels.")
-    ] = None,
-    height: Annotated[int | None, typer.Option(
-        "--height", metavar="PX", show_default=False, help="Region of interest: height, in downsampled pixels.")
-    ] = None,
-    svg: Annotated[bool, typer.Option(
-        "--svg", help="Also fetch the SVG annotation of each annotated AtlasImage.")] = False,
+    atlas_images: AtlasImagesOption = None,
+    section_data_set: SectionDataSetOption = None,
+    downsample: DownsampleOption = None,
+    quality: QualityOption = None,
+    annotation: AnnotationOption = None,
+    atlas: AtlasOption = None,
+    left: LeftOption = None,
+    top: TopOption = None,
+    width: WidthOption = None,
+    height: HeightOption = None,
+    svg: SvgOption = False,
     out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Output folder (created if missing).")
                    ] = Path("."),
     jobs: JobsOption = None,
     dry_run: DryRunOption = False,
     shard: ShardOption = None,
+    from_manifest: ManifestOption = None,
 ) -> None:
     """Download Allen Brain Map images (api.brain-map.org): AtlasImages by id, every annotated plate
     of an atlas, or every image of a section data set. Re-running skips complete files.
@@ -87,22 +80,34 @@ def atlas_image(
     Without a profile or --url, the public service https://api.brain-map.org is used.
     """
     from neurofetch.operations.allen import atlas_image as run_atlas_image
-    from neurofetch.services.allen import AtlasImageRequest
     from neurofetch.transfer.mirror import MirrorOptions
     from neurofetch.transfer.shard import Shard
 
-    params = _image_params(downsample, quality, annotation, atlas, (left, top, width, height))
-    ids = {"IMAGE_ID": image_ids, "--atlas-images": atlas_images, "--section-data-set": section_data_set}
-    for name, values in ids.items():
-        _check_ids(name, values or [])
-    request = AtlasImageRequest(tuple(image_ids or ()), tuple(atlas_images or ()), tuple(section_data_set or ()),
-                                params, svg=svg)
-    options = MirrorOptions(dest=out, dry_run=dry_run, shard=Shard.parse(shard) if shard else None)
+    request = image_request(image_ids, atlas_images, section_data_set, svg,
+                            image_params(downsample, quality, annotation, atlas, (left, top, width, height)))
     profile = load_profile(ctx, jobs=jobs, only_service="allen")
+    manifest = None
+    if from_manifest is not None:
+        from neurofetch.operations.ls import load_manifest
+
+        manifest = load_manifest(from_manifest, profile.service, profile.url)
+    options = MirrorOptions(dest=out, dry_run=dry_run, shard=Shard.parse(shard) if shard else None, manifest=manifest)
     finish(ctx, run_atlas_image(profile, request, options, reporter_for(ctx)))
 
 
-def _image_params(downsample: int | None, quality: int | None, annotation: bool | None, atlas: int | None,
+def image_request(image_ids: list[int] | None, atlas_images: list[int] | None, section_data_set: list[int] | None,
+                  svg: bool, params: ImageParams) -> AtlasImageRequest:
+    """What to fetch, checked: ids are positive whole numbers."""
+    from neurofetch.services.allen import AtlasImageRequest
+
+    ids = {"IMAGE_ID": image_ids, "--atlas-images": atlas_images, "--section-data-set": section_data_set}
+    for name, values in ids.items():
+        _check_ids(name, values or [])
+    return AtlasImageRequest(tuple(image_ids or ()), tuple(atlas_images or ()), tuple(section_data_set or ()),
+                             params, svg=svg)
+
+
+def image_params(downsample: int | None, quality: int | None, annotation: bool | None, atlas: int | None,
                   region: tuple[int | None, ...]) -> ImageParams:
     """Check the download parameters before any request; each problem is one line and exit 2."""
     from neurofetch.errors import UsageError

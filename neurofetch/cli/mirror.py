@@ -18,6 +18,23 @@ from neurofetch.cli.common import (
     load_profile,
     reporter_for,
 )
+from neurofetch.cli.options import (
+    CandidateOption,
+    ChannelOption,
+    CollectionOption,
+    DateFromOption,
+    DateToOption,
+    DoiOption,
+    ManifestOption,
+    MapTypeOption,
+    MimetypeOption,
+    ModalityOption,
+    ProjectOption,
+    StatusOption,
+    TagOption,
+    VisitOption,
+    only_for,
+)
 
 MIRROR_EXAMPLES = """
     neurofetch mirror ~/data/preventad -p preventad --candidate 300001 --visit BL00
@@ -33,38 +50,20 @@ def register(app: typer.Typer) -> None:
 def mirror(
     ctx: typer.Context,
     dest: Annotated[Path, typer.Argument(metavar="DEST", help="Destination folder (created if missing).")],
-    candidate: Annotated[list[str] | None, typer.Option("--candidate", metavar="CANDID",
-                                                        help="LORIS: only this candidate (repeatable).")] = None,
-    visit: Annotated[list[str] | None, typer.Option("--visit", metavar="LABEL",
-                                                    help="LORIS: only this visit label (repeatable).")] = None,
+    candidate: CandidateOption = None,
+    visit: VisitOption = None,
     no_qc: Annotated[bool, typer.Option("--no-qc", help="LORIS: skip the <file>.qc.json records.")] = False,
-    collection: Annotated[list[str] | None, typer.Option("--collection", metavar="ID",
-                                                         help="NeuroVault: this collection (repeatable).")] = None,
-    doi: Annotated[list[str] | None, typer.Option("--doi", metavar="DOI",
-                                                  help="NeuroVault: the collections of this paper's DOI "
-                                                       "(repeatable).")] = None,
-    map_type: Annotated[list[str] | None, typer.Option("--map-type", metavar="TYPE",
-                                                       help='NeuroVault: only images of this map type, e.g. '
-                                                            '"Z map" (repeatable).')] = None,
-    modality: Annotated[list[str] | None, typer.Option("--modality", metavar="NAME",
-                                                       help='NeuroVault: only images of this modality, e.g. '
-                                                            '"fMRI-BOLD" (repeatable).')] = None,
-    channel: Annotated[str | None, typer.Option("--channel", metavar="NAME",
-                                                help="Datamint: only this channel.")] = None,
-    status: Annotated[str | None, typer.Option("--status", metavar="inbox|published",
-                                               help="Datamint: only resources in this state.")] = None,
-    tag: Annotated[list[str] | None, typer.Option("--tag", metavar="TAG",
-                                                  help="Datamint: only resources with this tag (repeatable; "
-                                                       "any of them).")] = None,
-    project: Annotated[list[str] | None, typer.Option("--project", metavar="NAME",
-                                                      help="Datamint: only resources of this project "
-                                                           "(repeatable).")] = None,
-    mimetype: Annotated[str | None, typer.Option("--mimetype", metavar="TYPE",
-                                                 help="Datamint: only this mimetype, e.g. application/dicom.")] = None,
-    date_from: Annotated[str | None, typer.Option("--from", metavar="YYYY-MM-DD",
-                                                  help="Datamint: uploaded on or after this date.")] = None,
-    date_to: Annotated[str | None, typer.Option("--to", metavar="YYYY-MM-DD",
-                                                help="Datamint: uploaded before this date.")] = None,
+    collection: CollectionOption = None,
+    doi: DoiOption = None,
+    map_type: MapTypeOption = None,
+    modality: ModalityOption = None,
+    channel: ChannelOption = None,
+    status: StatusOption = None,
+    tag: TagOption = None,
+    project: ProjectOption = None,
+    mimetype: MimetypeOption = None,
+    date_from: DateFromOption = None,
+    date_to: DateToOption = None,
     include: IncludeOption = None,
     exclude: ExcludeOption = None,
     jobs: JobsOption = None,
@@ -74,6 +73,7 @@ def mirror(
                                                           "and fetched again.")] = False,
     verify_only: Annotated[bool, typer.Option("--verify-only", help="Like --verify, but fetch nothing.")] = False,
     shard: ShardOption = None,
+    from_manifest: ManifestOption = None,
 ) -> None:
     """Mirror a service into DEST. LORIS: DEST/<CandID>/<Visit>/<file> with candidate.json,
     session.json and <file>.qc.json beside them. NeuroVault: DEST/collection-<id>/<file> with
@@ -86,19 +86,28 @@ def mirror(
 
     profile = load_profile(ctx, jobs=jobs)
     names = NameFilter(tuple(include or ()), tuple(exclude or ()))
-    options = MirrorOptions(dest=dest, dry_run=dry_run, verify=verify, verify_only=verify_only,
-                            shard=Shard.parse(shard) if shard else None, filters=names.ledger)
-    _only_for(profile.service, {
+    only_for(profile.service, {
         "loris": {"--candidate": candidate, "--visit": visit, "--no-qc": no_qc},
         "neurovault": {"--collection": collection, "--doi": doi, "--map-type": map_type, "--modality": modality},
         "datamint": {"--channel": channel, "--status": status, "--tag": tag, "--project": project,
                      "--mimetype": mimetype, "--from": date_from, "--to": date_to},
     })
+    manifest = None
+    if from_manifest is not None:
+        from neurofetch.operations.ls import load_manifest
+
+        manifest = load_manifest(from_manifest, profile.service, profile.url)
+    options = MirrorOptions(dest=dest, dry_run=dry_run, verify=verify, verify_only=verify_only,
+                            shard=Shard.parse(shard) if shard else None, filters=names.ledger, manifest=manifest)
     if profile.service == "loris":
         from neurofetch.operations.loris import mirror_loris
         from neurofetch.services.loris import LorisSelection
 
-        selection = LorisSelection(tuple(candidate or ()), tuple(visit or ()), names, qc=not no_qc)
+        candidates, visits = tuple(candidate or ()), tuple(visit or ())
+        if manifest is not None:   # list only the candidates and visits the manifest's rows are in
+            candidates = candidates or tuple(sorted(manifest.values["candid"] - {""}))
+            visits = visits or tuple(sorted(manifest.values["visit"] - {""}))
+        selection = LorisSelection(candidates, visits, names, qc=not no_qc)
         result = mirror_loris(profile, selection, options, reporter=reporter_for(ctx),
                               no_input=global_options(ctx).no_input)
     elif profile.service == "neurovault":
@@ -118,12 +127,3 @@ def mirror(
         raise UsageError(f"mirror is not available for {profile.service} profiles")
     finish(ctx, result)
 
-
-def _only_for(service: str, options_by_service: dict[str, dict[str, object]]) -> None:
-    """Options of one service given to a profile of another are a usage error, not silently ignored."""
-    from neurofetch.errors import UsageError
-
-    for owner, options in options_by_service.items():
-        given = [flag for flag, value in options.items() if value]
-        if owner != service and given:
-            raise UsageError(f"{', '.join(given)}: only for {owner} profiles; this profile is {service}")

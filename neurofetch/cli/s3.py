@@ -7,12 +7,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from neurofetch.cli.common import DryRunOption, JobsOption, ShardOption, finish, global_options, reporter_for
-from neurofetch.cli.options import Command
+from neurofetch.cli.options import AwsProfileOption, Command, EndpointUrlOption, ManifestOption, RegionOption
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from typer._click.core import Context
 
     from neurofetch.settings import Profile
+    from neurofetch.transfer.listing import Manifest
 
 FILTER_ORDER = "neurofetch.s3.filter_order"
 
@@ -56,17 +59,9 @@ def s3_sync_command(
     src: Annotated[str, typer.Argument(metavar="SRC", help="A local folder, or s3://bucket/prefix to download from.")],
     dst: Annotated[str, typer.Argument(metavar="DST", help="s3://bucket/prefix to upload to, or a local folder "
                                                           "(created if missing).")],
-    endpoint_url: Annotated[str | None, typer.Option(
-        "--endpoint-url", metavar="URL",
-        help="S3-compatible endpoint (MinIO, Ceph, SeaweedFS...). Default: the profile's endpoint_url, then "
-             "AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, then AWS. Custom endpoints use path-style addressing.")] = None,
-    aws_profile: Annotated[str | None, typer.Option(
-        "--aws-profile", metavar="NAME",
-        help="Profile in ~/.aws/credentials and ~/.aws/config (default: AWS_PROFILE, then 'default'). "
-             "Credentials follow the standard AWS chain: environment, files, SSO, assume-role, instance role.")] = None,
-    region: Annotated[str | None, typer.Option(
-        "--region", metavar="REGION", help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION, the AWS "
-                                           "profile, then us-east-1).")] = None,
+    endpoint_url: EndpointUrlOption = None,
+    aws_profile: AwsProfileOption = None,
+    region: RegionOption = None,
     size_only: Annotated[bool, typer.Option(
         "--size-only", help="Compare sizes only; ignore modification times.")] = False,
     checksum: Annotated[bool, typer.Option(
@@ -93,6 +88,7 @@ def s3_sync_command(
              "GLACIER_IR, GLACIER, DEEP_ARCHIVE, ... Never compared by the sync.")] = None,
     jobs: JobsOption = None,
     shard: ShardOption = None,
+    from_manifest: ManifestOption = None,
 ) -> None:
     """Make DST like SRC: copy what is missing or changed (size, then modification time in whole seconds;
     downloads also when the time differs at all, and set the local time, so a round trip is a no-op).
@@ -103,25 +99,45 @@ def s3_sync_command(
     from neurofetch.transfer.s3_sync import S3SyncOptions, s3_sync
     from neurofetch.transfer.shard import Shard
 
-    profile = _s3_profile(ctx)
-    extra: dict[str, Any] = dict(profile.extra) if profile else {}
+    profile, connection = s3_options(ctx, endpoint_url, aws_profile, region)
     options = S3SyncOptions(
-        src=src, dst=dst,
-        endpoint_url=endpoint_url or extra.get("endpoint_url") or (profile.url if profile else None) or None,
-        aws_profile=aws_profile or extra.get("aws_profile"),
-        region=region or extra.get("region"),
-        jobs=_jobs(jobs, profile),
+        src=src, dst=dst, **connection,
+        jobs=s3_jobs(jobs, profile),
         size_only=size_only, checksum=checksum, delete=delete,
-        filters=_ordered_filters(ctx, exclude or [], include or []),
+        filters=ordered_filters(ctx, exclude or [], include or []),
         dry_run=dry_run, create_bucket=create_bucket,
         storage_class=storage_class.upper() if storage_class else None,
         shard=Shard.parse(shard) if shard else None,
-        verify_tls=profile.verify_tls if profile else True,
+        manifest=_manifest(from_manifest, src),
     )
     finish(ctx, s3_sync(options, reporter=reporter_for(ctx)))
 
 
-def _ordered_filters(ctx: typer.Context, exclude: list[str], include: list[str]) -> list[tuple[str, str]]:
+def _manifest(path: Path | None, src: str) -> Manifest | None:
+    if path is None:
+        return None
+    from neurofetch.errors import UsageError
+    from neurofetch.operations.ls import load_manifest
+
+    if not src.startswith("s3://"):
+        raise UsageError("--from-manifest takes downloads only: SRC must be s3://BUCKET/PREFIX")
+    return load_manifest(path, "s3", src)
+
+
+def s3_options(ctx: typer.Context, endpoint_url: str | None, aws_profile: str | None,
+               region: str | None) -> tuple[Profile | None, dict[str, Any]]:
+    """The S3 profile (if one is selected) and the connection settings the flags and it give."""
+    profile = _s3_profile(ctx)
+    extra: dict[str, Any] = dict(profile.extra) if profile else {}
+    return profile, {
+        "endpoint_url": endpoint_url or extra.get("endpoint_url") or (profile.url if profile else None) or None,
+        "aws_profile": aws_profile or extra.get("aws_profile"),
+        "region": region or extra.get("region"),
+        "verify_tls": profile.verify_tls if profile else True,
+    }
+
+
+def ordered_filters(ctx: typer.Context, exclude: list[str], include: list[str]) -> list[tuple[str, str]]:
     order: list[str] = ctx.meta.get(FILTER_ORDER, [])
     if sorted(order) != sorted(["exclude"] * len(exclude) + ["include"] * len(include)):
         order = ["exclude"] * len(exclude) + ["include"] * len(include)
@@ -129,7 +145,7 @@ def _ordered_filters(ctx: typer.Context, exclude: list[str], include: list[str])
     return [(kind, next(values[kind])) for kind in order]
 
 
-def _jobs(flag: int | None, profile: Profile | None) -> int:
+def s3_jobs(flag: int | None, profile: Profile | None) -> int:
     from neurofetch.services.s3 import DEFAULT_JOBS
     from neurofetch.settings import DEFAULT_JOBS as GENERIC_DEFAULT
 

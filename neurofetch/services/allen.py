@@ -298,7 +298,7 @@ class AllenSource:
                 _fail(ctx, what, empty)
             if not records:
                 return []
-            if keep_earlier:
+            if keep_earlier and ctx.catalog is None:   # `ls` reads no local tree
                 records = _with_earlier_records(ctx, folder, records)
             return [Document((folder, RECORDS_FILE), records)]
 
@@ -308,13 +308,14 @@ class AllenSource:
         params = self.request.params
         image_id = record["id"]
         url = f"{self.base_url}/api/v2/{endpoint}/{image_id}"
-        work: list[Work] = [FileItem((folder, image_name(record, params, folder_atlas)), url,
+        meta = {"atlas": folder_atlas, "section_number": record.get("section_number"), "image_id": image_id}
+        work: list[Work] = [FileItem((folder, image_name(record, params, folder_atlas)), url, meta=meta,
                                      check=jpeg_check, unit=str(image_id), params=params.query(folder_atlas))]
         if self.request.svg and endpoint == "atlas_image_download" and record.get("annotated") is True:
             svg_params = {"downsample": str(params.downsample)} if params.downsample is not None else {}
             work.append(FileItem((folder, svg_name(record, params)),
                                  f"{self.base_url}/api/v2/svg_download/{image_id}", check=svg_check,
-                                 unit=str(image_id), params=svg_params))
+                                 unit=str(image_id), params=svg_params, meta=meta))
         return work
 
 

@@ -118,7 +118,7 @@ class DatamintSource:
         return [
             FileItem((channel, name), api.url("resources", resource_id, "file"),
                      expected_size=size if isinstance(size, int) else None, unit=resource_id,
-                     label=f"{channel}/{name}", records=(f"{name}.json",)),
+                     label=f"{channel}/{name}", records=(f"{name}.json",), meta=ls_meta(record, channel)),
             Document((channel, f"{name}.json"), record, unit=resource_id),
         ]
 
@@ -145,3 +145,11 @@ def index_columns(records: SidecarReader, relpath: str) -> dict[str, Any] | None
             "labels": [str(x.get("name", x)) if isinstance(x, dict) else str(x)
                        for x in record.get("labels") or []] or None,
             "segmentations": segmentations or None}
+
+
+def ls_meta(record: dict[str, Any], channel: str) -> dict[str, Any]:
+    """The Datamint columns of an `ls` row."""
+    tags = record.get("tags")
+    return {"id": record.get("id"), "channel": channel, "status": record.get("status"),
+            "tags": [str(t) for t in tags] if isinstance(tags, list) else None,
+            "mimetype": record.get("mimetype"), "uploaded": record.get("created_at")}

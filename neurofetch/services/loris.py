@@ -71,10 +71,18 @@ class LorisSelection:
     visits: Sequence[str] = ()
     names: NameFilter = field(default_factory=NameFilter)
     qc: bool = True
+    level: str = "files"      # `ls --level`: one row per candidate, visit or file
 
     def __post_init__(self) -> None:
         self.names.ledger.expect("--candidate", self.candidates)
         self.names.ledger.expect("--visit", self.visits)
+
+
+LS_COLUMNS = {
+    "candidates": ("candid", "pscid", "site"),
+    "visits": ("candid", "pscid", "site", "visit"),
+    "files": ("candid", "pscid", "site", "visit", "output_type", "acquisition_type"),
+}
 
 
 class LorisSource:
@@ -109,11 +117,14 @@ class LorisSource:
             if wanted and cand not in wanted:
                 continue
             self.selection.names.ledger.hit("--candidate", cand)
-            if _safe(ctx, f"candidate {cand}", cand):
-                work.append(Listing(f"candidate {cand}", self._candidate_task(cand), unit=cand))
+            meta = {"candid": cand, "pscid": _text(record.get("PSCID")), "site": _text(record.get("Site"))}
+            if ctx.catalog is not None and self.selection.level == "candidates":
+                ctx.catalog.row({"path": cand, "url": self._url("candidates", cand), **meta})
+            elif _safe(ctx, f"candidate {cand}", cand):
+                work.append(Listing(f"candidate {cand}", self._candidate_task(cand, meta), unit=cand))
         return work
 
-    def _candidate_task(self, cand: str):
+    def _candidate_task(self, cand: str, meta: dict[str, str | None]):
         async def fetch(ctx: Context) -> Sequence[Work]:
             url = self._url("candidates", cand)
             body = await get_json(ctx.client, url, ctx.policy, what=f"candidate {cand}")
@@ -125,13 +136,16 @@ class LorisSource:
                 if self.selection.visits and visit not in self.selection.visits:
                     continue
                 self.selection.names.ledger.hit("--visit", visit)
-                if _safe(ctx, f"visit {cand}/{visit}", visit):
-                    work.append(Listing(f"visit {cand}/{visit}", self._visit_task(cand, visit)))
+                if ctx.catalog is not None and self.selection.level == "visits":
+                    ctx.catalog.row({"path": f"{cand}/{visit}", "url": self._url("candidates", cand, visit),
+                                     **meta, "visit": visit})
+                elif _safe(ctx, f"visit {cand}/{visit}", visit):
+                    work.append(Listing(f"visit {cand}/{visit}", self._visit_task(cand, visit, meta)))
             return work
 
         return fetch
 
-    def _visit_task(self, cand: str, visit: str):
+    def _visit_task(self, cand: str, visit: str, meta: dict[str, str | None]):
         async def fetch(ctx: Context) -> Sequence[Work]:
             what = f"visit {cand}/{visit}"
             session = await get_json(ctx.client, self._url("candidates", cand, visit), ctx.policy, what=what)
@@ -145,10 +159,14 @@ class LorisSource:
                     continue
                 if not _safe(ctx, f"{cand}/{visit}/{name}", name):
                     continue   # neither the file nor its QC: a name that cannot be a local path is not asked for
-                work.append(FileItem((cand, visit, name), self._url("candidates", cand, visit, "images", name),
-                                     records=(f"{name}.qc.json",) if self.selection.qc else (),
-                                     meta={"output_type": record.get("OutputType"),
-                                           "acquisition_type": record.get("AcquisitionType")}))
+                item = FileItem((cand, visit, name), self._url("candidates", cand, visit, "images", name),
+                                records=(f"{name}.qc.json",) if self.selection.qc else (),
+                                meta={**meta, "visit": visit, "output_type": _text(record.get("OutputType")),
+                                      "acquisition_type": _text(record.get("AcquisitionType"))})
+                if ctx.catalog is not None and self.selection.qc:   # `ls --qc`: the row waits for its QC
+                    work.append(Listing(f"QC of {cand}/{visit}/{name}", self._qc_row_task(item)))
+                    continue
+                work.append(item)
                 if self.selection.qc and not (ctx.is_complete((cand, visit, name))
                                               and ctx.exists((cand, visit, f"{name}.qc.json"))):
                     work.append(Listing(f"QC of {cand}/{visit}/{name}", self._qc_task(cand, visit, name)))
@@ -165,6 +183,21 @@ class LorisSource:
             return [Document((cand, visit, f"{name}.qc.json"), body)]
 
         return fetch
+
+    def _qc_row_task(self, item: FileItem):
+        cand, visit, name = item.parts
+
+        async def fetch(ctx: Context) -> Sequence[Work]:
+            (record,) = await self._qc_task(cand, visit, name)(ctx)
+            qc = record.data.get("QC") if isinstance(record, Document) else None
+            item.meta["qc"] = _text(qc) if qc != "" else None
+            return [item]
+
+        return fetch
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def _safe(ctx: Context, item: str, name: str) -> bool:

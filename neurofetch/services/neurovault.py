@@ -259,7 +259,9 @@ class NeuroVaultSource:
         size = record.get("file_size")
         item = FileItem((coll.folder, name), self._follow(link), label=label,
                         expected_size=size if isinstance(size, int) and size > 0 else None,
-                        check=gzip_body if name.lower().endswith(".gz") else None, records=(f"{name}.json",))
+                        check=gzip_body if name.lower().endswith(".gz") else None, records=(f"{name}.json",),
+                        meta={"collection": coll.id, "image_id": iid, "map_type": _text(record.get("map_type")),
+                              "modality": _text(record.get("modality")), "name": _text(record.get("name"))})
         try:
             check_component(name)
         except UnsafeName:
@@ -268,6 +270,10 @@ class NeuroVaultSource:
             ctx.result.fail(label, f"image {iid}: another file of the collection already uses this name")
             return []
         return [item, Document((coll.folder, f"{name}.json"), record)]
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
 
 
 def _ignored_filter(doi: str, total: int, found: list[int]) -> str:

@@ -39,6 +39,7 @@ from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.download import already_complete, disk_error, download_file
 from neurofetch.transfer.events import NullReporter, Reporter
 from neurofetch.transfer.journal import Journal
+from neurofetch.transfer.listing import CatalogSink, Manifest
 from neurofetch.transfer.paths import OwnNames, UnsafeName, local_path, safe_relpath
 from neurofetch.transfer.results import RunResult
 from neurofetch.transfer.shard import Shard
@@ -62,9 +63,13 @@ class Context:
     shard: Shard | None = None
     claims: PathClaims = field(default_factory=PathClaims)
     own_names: OwnNames = field(default_factory=OwnNames)
+    catalog: CatalogSink | None = None    # `ls`: files become rows; nothing is downloaded or written
+    manifest: Manifest | None = None      # --from-manifest: only the files it names
 
     def is_complete(self, parts: Sequence[object]) -> bool:
         """True when the file at ``parts`` is recorded complete and unchanged on disk."""
+        if self.catalog is not None:
+            return False
         try:
             relpath = safe_relpath(parts)
             return self.journal.is_complete(relpath, local_path(self.dest, relpath))
@@ -72,6 +77,8 @@ class Context:
             return False
 
     def exists(self, parts: Sequence[object]) -> bool:
+        if self.catalog is not None:
+            return False
         try:
             return local_path(self.dest, safe_relpath(parts)).exists()
         except UnsafeName:
@@ -174,6 +181,8 @@ async def _execute(work: Work, ctx: Context) -> Sequence[Work]:
 def _admit(work: Sequence[Work], ctx: Context) -> list[Work]:
     """``work`` without neurofetch's own names and what this run already has (same path, same source);
     a server name that is neurofetch's own, or two sources for one path, fail."""
+    if ctx.manifest is not None:
+        work = [w for w in work if ctx.manifest.admits(w)]
     admitted, conflicts = ctx.claims.admit(ctx.own_names.admit(work, ctx.control.fail))
     for relpath, error in conflicts:
         ctx.control.fail(relpath, error)
@@ -190,6 +199,9 @@ def _label(work: Work) -> str:
 
 async def _fetch_file(item: FileItem, ctx: Context) -> None:
     relpath = safe_relpath(item.parts)
+    if ctx.catalog is not None:
+        ctx.catalog.file(item, relpath)
+        return
     final = local_path(ctx.dest, relpath)
     if await already_complete(relpath, final, ctx):
         ctx.result.add("skipped")
@@ -207,6 +219,8 @@ async def _fetch_file(item: FileItem, ctx: Context) -> None:
 
 
 async def _write_document(doc: Document, ctx: Context) -> None:
+    if ctx.catalog is not None:
+        return
     relpath = safe_relpath(doc.parts)
     final = local_path(ctx.dest, relpath)
     data = json_limits.dumps_record(doc.data, relpath)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -19,9 +20,10 @@ from neurofetch.settings import Profile
 from neurofetch.transfer import engine
 from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.download import part_path
-from neurofetch.transfer.events import Reporter, complete
+from neurofetch.transfer.events import NullReporter, Reporter, complete
 from neurofetch.transfer.filters import FilterLedger
 from neurofetch.transfer.journal import SERVICE_RECORD, Journal, state_dir
+from neurofetch.transfer.listing import CatalogSink, Manifest, Row
 from neurofetch.transfer.lock import DestinationLock
 from neurofetch.transfer.paths import PART_SUFFIX, STATE_DIR, UnsafeName, local_path
 from neurofetch.transfer.results import Failure, RunResult
@@ -51,6 +53,7 @@ class MirrorOptions:
     verify_only: bool = False
     shard: Shard | None = None
     filters: FilterLedger | None = None   # the selection's filters, to warn about those that matched nothing
+    manifest: Manifest | None = None      # --from-manifest: only the files it names
 
 
 def run_mirror(command: str, source: Source, profile: Profile, options: MirrorOptions,
@@ -96,8 +99,10 @@ async def _mirror(source: Source, profile: Profile, result: RunResult, reporter:
                 verify_tree(options.dest, journal, result, reporter, forget=True)
             ctx = engine.Context(client=client, dest=options.dest, journal=journal, policy=policy_for(profile),
                                  result=result, control=control, reporter=reporter, dry_run=options.dry_run,
-                                 shard=options.shard)
+                                 shard=options.shard, manifest=options.manifest)
             await engine.run(source.roots(), ctx, profile.jobs)
+            if options.manifest is not None and not result.interrupted:
+                options.manifest.report_missing(result)
             if not (result.interrupted or result.unreachable or (options.shard and options.shard.count > 1)):
                 report_unselected_parts(options.dest, set(ctx.claims.paths), result)
 
@@ -146,6 +151,34 @@ def refuse_nested_destination(dest: Path) -> None:
             raise LockedError(f"{dest} is inside {parent}, which is itself a mirror (it has "
                               f"{state_dir(parent).name}/); mirror into {parent} itself, or choose a DEST "
                               "outside it")
+
+
+def run_catalog(command: str, source: Source, profile: Profile, emit: Callable[[Row], None], *,
+                shard: Shard | None = None, transport: httpx.AsyncBaseTransport | None = None) -> RunResult:
+    """The mirror's crawl with every file handed to ``emit`` as a row instead of fetched: no destination,
+    no lock, no journal, nothing written. ``counts["rows"]`` and ``bytes`` (the known sizes) say what was found."""
+    result = RunResult(command)
+    started = time.monotonic()
+
+    async def crawl() -> None:
+        async with make_client(profile, auth=source.auth(), transport=transport) as client:
+            control = RunControl(result, NullReporter())
+            ctx = engine.Context(client=client, dest=Path(), journal=Journal(Path(":memory:"), sqlite3.connect(
+                ":memory:", check_same_thread=False)), policy=policy_for(profile), result=result, control=control,
+                shard=shard, catalog=CatalogSink(emit, result))
+            await source.prepare(client)
+            await engine.run(source.roots(), ctx, profile.jobs)
+
+    try:
+        loop.run(crawl())
+    except KeyboardInterrupt:
+        result.interrupted = True
+    except NeurofetchError as exc:
+        exc.result = result
+        raise
+    finally:
+        result.seconds = time.monotonic() - started
+    return result
 
 
 def verify_tree(dest: Path, journal: Journal, result: RunResult, reporter: Reporter, *, forget: bool) -> None:

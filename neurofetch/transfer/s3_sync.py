@@ -9,7 +9,7 @@ half-written downloads were never renamed into place.
 from __future__ import annotations
 
 import contextlib
-import itertools
+import dataclasses
 import logging
 import os
 import threading
@@ -29,11 +29,13 @@ from neurofetch.services.s3 import (
     S3Settings,
     backend_from_env,
 )
+from neurofetch.services.s3_catalog import remote_listing
 from neurofetch.services.s3_errors import NoSuchBucketError
 from neurofetch.services.s3_etag import etag_matches
 from neurofetch.services.s3_lock import PrefixLock
 from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.events import Reporter, complete
+from neurofetch.transfer.listing import Manifest
 from neurofetch.transfer.lock import DestinationLock
 from neurofetch.transfer.paths import local_path
 from neurofetch.transfer.results import RunResult
@@ -89,6 +91,7 @@ class S3SyncOptions:
     shard: tuple[int, int] | Shard | None = None                     # (k, n): keep names whose hash % n == k-1
     verify_tls: bool | str = True
     backend: str | None = None                                       # None: $NEUROFETCH_S3_BACKEND or "auto"
+    manifest: Manifest | None = None                                 # download only the rows of an `ls` table
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,8 @@ def _prepare(options: S3SyncOptions) -> _Job:
         raise UsageError(f"destination is not a folder: {root}")
     if direction == "download" and options.create_bucket:
         raise UsageError("--create-bucket only applies when the destination is an S3 URL")
+    if options.manifest is not None and (direction == "upload" or options.delete):
+        raise UsageError("--from-manifest takes downloads only, and never with --delete")
     rules = Rules(direction, options.size_only, options.checksum, options.delete)
     filters = OrderedFilters(options.filters)
     return _Job(direction, root.absolute(), location, rules, filters, parse_shard(options.shard))
@@ -180,7 +185,7 @@ class _Runner:
     # -- phases -------------------------------------------------------------------------------------------------
     def run(self) -> None:
         job = self.job
-        remote_pages: Any = self.bucket.list_pages(job.location.prefix)
+        remote_pages: Any = self.bucket.list_pages(job.location.prefix) if job.direction == "upload" else ()
         if job.direction == "upload" and self.options.create_bucket and not self.bucket.exists():
             if self.options.dry_run:
                 self._planned({"action": "make_bucket", "target": f"s3://{job.location.bucket}"})
@@ -188,8 +193,10 @@ class _Runner:
                 self.bucket.create()
             remote_pages = iter(())
         if job.direction == "download":    # reach the bucket before creating the destination and its lock
-            first = next(remote_pages, None)
-            remote_pages = itertools.chain(() if first is None else (first,), remote_pages)
+            location, remote_pages = remote_listing(self.bucket, self.options.src)   # or the one object named
+            if location != job.location and self.options.delete:
+                raise UsageError(f"{self.options.src} is one object, not a folder: --delete does not apply")
+            self.job = job = dataclasses.replace(job, location=location)
         with self._destination_lock():
             self._run_locked(remote_pages)
 
@@ -218,6 +225,8 @@ class _Runner:
             self._fail(name, error)
         self.result.messages.extend(scan.notes)
         actions = plan(job.rules, scan.files, remote_pages, job.location.prefix, job.filters, job.shard)
+        if self.options.manifest is not None:
+            actions = (a for a in actions if self.options.manifest.take(a.rel))
         window = threading.BoundedSemaphore(self.options.jobs * 4)
         self.pool = ThreadPoolExecutor(self.options.jobs, thread_name_prefix="nf-s3")
         try:
@@ -236,6 +245,8 @@ class _Runner:
             self.stop()
             raise
         self._delete()
+        if self.options.manifest is not None and not self.stopping.is_set():
+            self.options.manifest.report_missing(self.result)
         if self.unreachable_failures and not self.succeeded and self.unreachable_failures == len(self.result.failures):
             self.result.unreachable = True
         if not self.result.unreachable:
