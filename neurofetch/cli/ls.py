@@ -39,11 +39,17 @@ from neurofetch.cli.options import (
     only_for,
 )
 
+LS_EXAMPLES = """
+    neurofetch ls -p preventad --visit NAPBL00 -o study.tsv
+    neurofetch ls s3://lab-data/preventad --endpoint-url https://s3.example.org --format jsonl
+    neurofetch mirror ~/data/preventad -p preventad --from-manifest chosen.csv
+"""
+
 
 def register(app: typer.Typer) -> None:
     from neurofetch.cli.s3 import _FilterOrderCommand
 
-    app.command("ls", cls=_FilterOrderCommand)(ls)
+    app.command("ls", cls=_FilterOrderCommand, epilog=LS_EXAMPLES)(ls)
 
 
 def ls(
