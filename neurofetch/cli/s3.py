@@ -10,7 +10,7 @@ import typer.core
 from neurofetch.cli.common import DryRunOption, JobsOption, ShardOption, finish, global_options, reporter_for
 
 if TYPE_CHECKING:
-    import click
+    from typer._click.core import Context as ClickContext  # Typer vendors click; its commands get this
 
     from neurofetch.settings import Profile
 
@@ -21,7 +21,7 @@ class _FilterOrderCommand(typer.core.TyperCommand):
     """Click hands --exclude and --include over as two lists; aws semantics need their interleaved
     command-line order, so note it from the raw arguments."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
         order: list[str] = []
         index = 0
         while index < len(args):

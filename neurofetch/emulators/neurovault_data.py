@@ -395,7 +395,7 @@ class NeuroVaultData:
 
     def _fill_quirky(self, coll: CollectionEntry) -> None:
         """Names with spaces, ``_1`` suffixes, ``%`` and non-ASCII, "None"-like strings, extra keys, http URLs."""
-        none_like = {"cognitive_paradigm_cogatlas": "None / Other", "contrast_definition": "N/A",
+        none_like: dict[str, Any] = {"cognitive_paradigm_cogatlas": "None / Other", "contrast_definition": "N/A",
                      "analysis_level": None, "cognitive_paradigm_cogatlas_id": "None", "figure": ""}
         for _ in range(3):
             self._add_image(coll, "zstat1.nii.gz", http_scheme=True)

@@ -19,7 +19,7 @@ from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying
 from neurofetch.transfer.engine import Context
 from neurofetch.transfer.filters import NameFilter
 from neurofetch.transfer.paths import UnsafeName, check_component
-from neurofetch.transfer.work import Document, FileItem, Listing, Work
+from neurofetch.transfer.work import Document, Fetch, FileItem, Listing, Work
 
 
 async def login(client: httpx.AsyncClient, base_url: str, username: str, password: Secret,
@@ -28,7 +28,8 @@ async def login(client: httpx.AsyncClient, base_url: str, username: str, passwor
     url = f"{base_url}/login"
 
     async def attempt() -> httpx.Response:
-        response = await client.post(url, json={"username": username, "password": password.value}, auth=None)
+        response = await client.post(url, json={"username": username, "password": password.value},
+                                     auth=None)  # type: ignore[arg-type]  # None (no auth) works; httpx types omit it
         retryable = status_error(response, "login")
         if retryable is not None:
             raise retryable
@@ -99,7 +100,7 @@ class LorisSource:
             ctx.result.fail(f"candidate {missing}", "not in the server's candidate list")
         return work
 
-    def _candidate_task(self, cand: str):
+    def _candidate_task(self, cand: str) -> Fetch:
         async def fetch(ctx: Context) -> Sequence[Work]:
             url = self._url("candidates", cand)
             body = await get_json(ctx.client, url, ctx.policy, what=f"candidate {cand}")
@@ -116,7 +117,7 @@ class LorisSource:
 
         return fetch
 
-    def _visit_task(self, cand: str, visit: str):
+    def _visit_task(self, cand: str, visit: str) -> Fetch:
         async def fetch(ctx: Context) -> Sequence[Work]:
             what = f"visit {cand}/{visit}"
             session = await get_json(ctx.client, self._url("candidates", cand, visit), ctx.policy, what=what)
@@ -139,7 +140,7 @@ class LorisSource:
 
         return fetch
 
-    def _qc_task(self, cand: str, visit: str, name: str):
+    def _qc_task(self, cand: str, visit: str, name: str) -> Fetch:
         async def fetch(ctx: Context) -> Sequence[Work]:
             url = self._url("candidates", cand, visit, "images", name, "qc")
             body = await get_json(ctx.client, url, ctx.policy, what=f"QC of {cand}/{visit}/{name}")

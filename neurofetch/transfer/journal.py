@@ -12,6 +12,10 @@ from pathlib import Path
 from neurofetch.errors import ExitCode, NeurofetchError, UsageError
 from neurofetch.transfer.paths import STATE_DIR
 
+# SQLite primary result codes (stable C API values; sqlite3 names them only from Python 3.11).
+_SQLITE_IOERR = 10
+_SQLITE_FULL = 13
+
 COMMIT_EVERY = 0.25   # seconds: a commit per file costs more than many files' downloads
 
 SCHEMA = """
@@ -75,7 +79,7 @@ class Journal:
             self._committed_at = time.monotonic()
         except (OSError, sqlite3.Error) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_FULL, _SQLITE_IOERR):
                 raise DestinationError(f"cannot write the state journal {path}: {reason}") from None
             raise UsageError(f"cannot open the state journal {path}: {reason}") from None
 
