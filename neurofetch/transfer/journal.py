@@ -12,9 +12,10 @@ from pathlib import Path
 from neurofetch.errors import ExitCode, NeurofetchError, UsageError
 from neurofetch.transfer.paths import STATE_DIR
 
-# SQLite primary result codes (stable C API values; sqlite3 names them only from Python 3.11).
-_SQLITE_IOERR = 10
-_SQLITE_FULL = 13
+# SQLite's primary result codes for a full or failing disk, and their messages (sqlite3_errstr): Python
+# 3.10's sqlite3 errors carry only the message, 3.11+ also the code.
+_SQLITE_IOERR, _SQLITE_FULL = 10, 13
+_DISK_MESSAGES = ("disk I/O error", "database or disk is full")
 
 COMMIT_EVERY = 0.25   # seconds: a commit per file costs more than many files' downloads
 
@@ -58,6 +59,13 @@ def state_dir(dest: Path) -> Path:
     return dest / STATE_DIR
 
 
+def _disk_trouble(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (_SQLITE_FULL, _SQLITE_IOERR)
+    return isinstance(exc, sqlite3.Error) and str(exc).startswith(_DISK_MESSAGES)
+
+
 class Journal:
     """One sqlite database per destination (per shard with --shard), safe against kill -9.
 
@@ -79,7 +87,7 @@ class Journal:
             self._committed_at = time.monotonic()
         except (OSError, sqlite3.Error) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_FULL, _SQLITE_IOERR):
+            if _disk_trouble(exc):
                 raise DestinationError(f"cannot write the state journal {path}: {reason}") from None
             raise UsageError(f"cannot open the state journal {path}: {reason}") from None
 
