@@ -6,6 +6,13 @@ import contextvars
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import FrameType
+
+    SignalHandler = Callable[[int, FrameType | None], Any] | int | None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,7 +63,7 @@ def _failed(exit_code: int, error: str, done: dict[str, object] | None = None) -
     return exit_code
 
 
-def _sigterm_interrupts() -> object | None:
+def _sigterm_interrupts() -> SignalHandler:
     """Make SIGTERM behave like Ctrl-C (exit 130, state consistent) wherever it lands; returns the old handler.
 
     While files transfer, the engine handles both signals itself and stops cleanly.
@@ -64,7 +71,7 @@ def _sigterm_interrupts() -> object | None:
     if threading.current_thread() is not threading.main_thread():
         return None
 
-    def interrupt(signum: int, frame: object) -> None:
+    def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     try:

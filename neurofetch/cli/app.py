@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from neurofetch import __version__
 from neurofetch.cli import atlas_image, auth, demo, ls, mirror, s3
 from neurofetch.cli import index as index_command
 from neurofetch.cli import publish as publish_command
@@ -35,6 +34,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        from neurofetch import __version__
         from neurofetch.ui.output import print_data_line
 
         print_data_line(f"neurofetch {__version__}")

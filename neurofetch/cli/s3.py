@@ -12,7 +12,7 @@ from neurofetch.cli.options import AwsProfileOption, Command, EndpointUrlOption,
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from typer._click.core import Context
+    from typer._click.core import Context as ClickContext  # Typer vendors click; its commands get this
 
     from neurofetch.settings import Profile
     from neurofetch.transfer.listing import Manifest
@@ -24,7 +24,7 @@ class _FilterOrderCommand(Command):
     """Click hands --exclude and --include over as two lists; aws semantics need their interleaved
     command-line order, so note it from the raw arguments."""
 
-    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
         order: list[str] = []
         index = 0
         while index < len(args):

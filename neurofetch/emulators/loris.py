@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from neurofetch.emulators.common import FILE_RESPONSE_HEADER, Emulator, Faults
+from neurofetch.emulators.common import FILE_RESPONSE_HEADER, Emulator, Faults, Scope
 from neurofetch.emulators.loris_data import (
     PROJECT,
     SERVER_TZ,
@@ -109,7 +109,7 @@ def apache_not_found() -> Response:
     return Response(APACHE_NOT_FOUND, 404, media_type="text/html; charset=iso-8859-1")
 
 
-def api_path(scope: dict[str, Any], base_path: str) -> str | None:
+def api_path(scope: Scope, base_path: str) -> str | None:
     """The percent-decoded path after the API base, or None when Apache would answer 404 itself.
 
     Runs of slashes collapse (Apache merges them); an encoded slash is refused (AllowEncodedSlashes Off).

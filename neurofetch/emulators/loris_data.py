@@ -65,12 +65,14 @@ PROTOCOL = (
 )
 EVENTS_MB = (0.040, 0.094)
 
-VIOLATIONS = (
+Caveat = dict[str, str | None]
+
+VIOLATIONS: tuple[Caveat, ...] = (
     {"Severity": "warning", "Header": "repetition_time", "Value": "2.3", "ValidRange": "2.0-2.2", "ValidRegex": None},
     {"Severity": "warning", "Header": "echo_time", "Value": "0.031", "ValidRange": "0.028-0.030", "ValidRegex": None},
     {"Severity": "exclude", "Header": "slice_thickness", "Value": "4", "ValidRange": "1-3", "ValidRegex": None},
 )
-NO_CAVEAT = {"Severity": None, "Header": None, "Value": None, "ValidRange": None, "ValidRegex": None}
+NO_CAVEAT: Caveat = {"Severity": None, "Header": None, "Value": None, "ValidRange": None, "ValidRegex": None}
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,7 @@ class _Builder:
         qc = "Pass" if roll < 0.72 else None if roll < 0.99 else "Fail"
         roll = self.rng.random()
         selected = "true" if roll < 0.15 else "false" if roll < 0.18 else None
-        caveats = (self.rng.choice(VIOLATIONS),) if self.rng.random() < 0.04 else (NO_CAVEAT,)
+        caveats: tuple[Caveat, ...] = (self.rng.choice(VIOLATIONS),) if self.rng.random() < 0.04 else (NO_CAVEAT,)
         # The first few files get fixed QC so that even a tiny dataset shows every shape.
         self.made += 1
         if self.made == 2:

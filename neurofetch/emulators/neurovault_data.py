@@ -1,22 +1,22 @@
 """Synthetic, deterministic NeuroVault dataset for the emulator (reference/neurovault.md §4, §8.5).
 
 Records keep their URLs as paths; the emulator makes them absolute per request, the way Django's
-``build_absolute_uri`` does. Files are small gzip-compressed NIfTI-1 volumes written with ``struct``
-(numpy and nibabel are not runtime dependencies), generated on first access and cached.
+``build_absolute_uri`` does. Files are small gzip-compressed NIfTI-1 volumes (emulators/formats.py),
+generated on first access and cached.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import math
 import random
-import struct
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
+
+from neurofetch.emulators import formats
 
 DOI_OF_AGING_COLLECTION = "10.1016/j.neurobiolaging.2012.11.002"
 ROLES = ("doi", "large", "quirky", "atlas", "nidm")  # then "generic" for every further collection
@@ -75,8 +75,6 @@ HOSTILE_NAMES = ("../../../etc/passwd", "/absolute/path.nii.gz", "NUL", "nul\x00
 
 # ---------------------------------------------------------------------------------------------- NIfTI-1
 
-NIFTI1_HEADER = struct.Struct("<i10s18sihsb8h3f4h8f3fhbb4f2i80s24s2h6f4f4f4f16s4s")  # 348 bytes
-DTYPES = {"float32": (16, 32, "f"), "int16": (4, 16, "h"), "uint8": (2, 8, "B")}
 INTENTS = {"Z map": 5, "T map": 3, "F map": 4}  # NIFTI_INTENT_ZSCORE / TTEST / FTEST
 
 
@@ -97,19 +95,9 @@ SHAPES = (((9, 11, 9), 20.0), ((8, 8, 8), 24.0), ((12, 14, 12), 15.0), ((8, 8, 8
 
 def nifti1_gz(volume: Volume, key: str) -> bytes:
     """A single-file NIfTI-1 (.nii) volume in MNI space, gzip-compressed reproducibly (mtime 0)."""
-    code, bitpix, fmt = DTYPES[volume.dtype]
-    dims = (len(volume.shape), *volume.shape, *([1] * (7 - len(volume.shape))))
-    v = volume.voxel_mm
-    origin = (-90.0, -126.0, -72.0)
-    header = NIFTI1_HEADER.pack(
-        348, b"", b"", 0, 0, b"r", 0, *dims, 0.0, 0.0, 0.0, volume.intent, code, bitpix, 0,
-        1.0, v, v, v, 2.0, 1.0, 1.0, 1.0, 352.0, 0.0, 0.0, 0, 0, 10, 0.0, 0.0, 0.0, 0.0, 0, 0,
-        b"neurofetch NeuroVault emulator", b"", 4, 4, 0.0, 0.0, 0.0, *origin,
-        v, 0.0, 0.0, origin[0], 0.0, v, 0.0, origin[1], 0.0, 0.0, v, origin[2], b"", b"n+1\0",
-    )
-    values = _voxels(volume, random.Random(key))
-    data = struct.pack(f"<{len(values)}{fmt}", *values)
-    return gzip.compress(header + b"\0\0\0\0" + data, compresslevel=6, mtime=0)
+    return formats.nifti1_gz(volume.shape, volume.dtype, _voxels(volume, random.Random(key)),
+                             voxel_mm=volume.voxel_mm, origin=(-90.0, -126.0, -72.0), intent=volume.intent,
+                             space=formats.NIFTI_SPACE_MNI, description=b"neurofetch NeuroVault emulator")
 
 
 def _voxels(volume: Volume, rng: random.Random) -> list[float] | list[int]:
@@ -395,7 +383,7 @@ class NeuroVaultData:
 
     def _fill_quirky(self, coll: CollectionEntry) -> None:
         """Names with spaces, ``_1`` suffixes, ``%`` and non-ASCII, "None"-like strings, extra keys, http URLs."""
-        none_like = {"cognitive_paradigm_cogatlas": "None / Other", "contrast_definition": "N/A",
+        none_like: dict[str, Any] = {"cognitive_paradigm_cogatlas": "None / Other", "contrast_definition": "N/A",
                      "analysis_level": None, "cognitive_paradigm_cogatlas_id": "None", "figure": ""}
         for _ in range(3):
             self._add_image(coll, "zstat1.nii.gz", http_scheme=True)

@@ -63,6 +63,7 @@ def api_key_for(profile: Profile, *, no_input: bool) -> Secret:
 
 
 def key_for_login(api_key_stdin: bool, *, no_input: bool) -> Secret:
+    key: Secret | None
     if api_key_stdin:
         key = read_secret_stdin("api_key")
     else:

@@ -107,7 +107,7 @@ def label_masks(png: bytes, names: dict[str, str]) -> list[tuple[str, bytes]]:
     """One binary (0/255) PNG per label value present in a grayscale or palette mask."""
     from PIL import Image
 
-    image = Image.open(io.BytesIO(png))
+    image: Image.Image = Image.open(io.BytesIO(png))
     if image.mode == "1":
         image = image.convert("L").point(lambda v: 1 if v else 0)
     elif image.mode not in ("L", "P"):

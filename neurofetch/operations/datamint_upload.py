@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from neurofetch.credentials import Secret
 from neurofetch.errors import UsageError
@@ -26,7 +26,7 @@ from neurofetch.transfer.events import Reporter, complete
 from neurofetch.transfer.lock import DestinationLock
 from neurofetch.transfer.results import RunResult
 from neurofetch.transfer.shard import Shard
-from neurofetch.transfer.upload import UploadItem, UploadRun, upload_all
+from neurofetch.transfer.upload import UploadBody, UploadItem, UploadRun, upload_all
 from neurofetch.transfer.upload_files import Discovery, FileSelection, LocalFile, find_files, mung_name, parse_mung
 from neurofetch.transfer.upload_journal import (
     UploadJournal,
@@ -74,7 +74,7 @@ class DatamintTarget:
                           publish=self.request.publish or self.request.project is not None,
                           tags=self.request.tags, metadata=metadata)
 
-    async def send(self, item: UploadItem, body: IO[bytes] | bytes, size: int) -> str:
+    async def send(self, item: UploadItem, body: UploadBody | bytes, size: int) -> str:
         return await self.api.post_resource(self.form(item), body, item.label)
 
     async def find(self, item: UploadItem, size: int) -> str | None:

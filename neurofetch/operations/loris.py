@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from neurofetch.credentials import (
     Secret,
@@ -23,6 +24,10 @@ from neurofetch.transfer.events import Reporter
 from neurofetch.transfer.mirror import MirrorOptions, run_mirror
 from neurofetch.transfer.results import RunResult
 from neurofetch.ui.logs import register_secret
+
+if TYPE_CHECKING:
+    import httpx
+    from rich.console import Console
 
 USER_KEY = "(default user)"
 
@@ -53,7 +58,7 @@ def resolve_username(profile: Profile, explicit: str | None, *, no_input: bool) 
                     "or set NEUROFETCH_USERNAME")
 
 
-def _stderr_console():
+def _stderr_console() -> Console:
     from neurofetch.ui.console import make_console
 
     return make_console()
@@ -126,14 +131,14 @@ def mirror_auth(profile: Profile, *, no_input: bool, password: Secret | None = N
         if secret:
             register_secret(secret.value)
     policy = policy_for(profile)
-    obtain = None
-    if password is not None:
-        pw = password
+    if password is None:
+        return RenewingBearerAuth(None, token)
+    pw = password
 
-        async def obtain(client):
-            renewed = await login(client, profile.url, username, pw, policy)
-            register_secret(renewed.value.value)
-            return renewed
+    async def obtain(client: httpx.AsyncClient) -> Token:
+        renewed = await login(client, profile.url, username, pw, policy)
+        register_secret(renewed.value.value)
+        return renewed
 
     return RenewingBearerAuth(obtain, token)
 

@@ -11,7 +11,7 @@ Tree under the output folder (reference/allen.md §1–2):
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,7 @@ from neurofetch.net.http import get_json
 from neurofetch.services.paging import Pager
 from neurofetch.transfer.engine import Context
 from neurofetch.transfer.local_index import SidecarReader
-from neurofetch.transfer.work import Document, FileItem, Listing, Work
+from neurofetch.transfer.work import Document, Fetch, FileItem, Listing, Work
 
 QUERY_PATH = "/api/v2/data/query.json"
 PAGE_SIZE = 2000            # allensdk's pager uses 2000; a server that caps lower is followed
@@ -175,7 +175,7 @@ class RecordSet:
         return f"{self.what}{query}, rows from {start}"
 
     def _page(self, index: int, criteria: str, start: int, rows: int, *,
-              first: bool = False) -> Callable[[Context], Awaitable[Sequence[Work]]]:
+              first: bool = False) -> Fetch:
         async def fetch(ctx: Context) -> Sequence[Work]:
             label = self._label(index, start)
             body = await get_json(ctx.client, self.query_url, ctx.policy, what=label,

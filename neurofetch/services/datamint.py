@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
@@ -18,6 +18,9 @@ from neurofetch.errors import AuthError, HttpStatusError, ItemError, RemoteDataE
 from neurofetch.net.http import not_the_api, parse_json, server_message
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
 from neurofetch.services.paging import Pager
+
+if TYPE_CHECKING:
+    from neurofetch.transfer.upload import UploadBody
 
 PAGE_SIZE = 5000          # the official client's page (§2.0)
 BULK_CHUNK = 500          # ids per bulk-publish / project-add request
@@ -53,7 +56,7 @@ class UploadForm:
     tags: Sequence[str] = ()
     metadata: Mapping[str, Any] | None = None
 
-    def parts(self, body: IO[bytes] | bytes) -> list[tuple[str, tuple[str | None, Any, str]]]:
+    def parts(self, body: UploadBody | bytes) -> list[tuple[str, tuple[str | None, Any, str]]]:
         """Multipart parts in the official client's order; httpx streams a file object in 64 KiB chunks."""
         parts: list[tuple[str, tuple[str | None, Any, str]]] = [
             ("source", (None, b"api", TEXT)),
@@ -147,7 +150,7 @@ class DatamintApi:
                 return record["id"]
         return None
 
-    async def post_resource(self, form: UploadForm, body: IO[bytes] | bytes, label: str) -> str:
+    async def post_resource(self, form: UploadForm, body: UploadBody | bytes, label: str) -> str:
         """One ``POST /resources``; returns the new resource id."""
         response = await self.client.post(self.url("resources"), files=form.parts(body))
         check_response(response, f"upload of {label}")

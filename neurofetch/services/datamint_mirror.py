@@ -19,7 +19,7 @@ from neurofetch.transfer.engine import Context
 from neurofetch.transfer.filters import NameFilter
 from neurofetch.transfer.local_index import SidecarReader
 from neurofetch.transfer.paths import UnsafeName, safe_relpath
-from neurofetch.transfer.work import Document, FileItem, Listing, Work
+from neurofetch.transfer.work import Document, Fetch, FileItem, Listing, Work
 
 UNKNOWN_CHANNEL = "Unknown"   # what the server calls resources uploaded without a channel
 
@@ -82,7 +82,7 @@ class DatamintSource:
     def roots(self) -> Sequence[Work]:
         return [Listing("resource list", self._page_task(0, None), root=True)]
 
-    def _page_task(self, offset: int, pager: Pager | None):
+    def _page_task(self, offset: int, pager: Pager | None) -> Fetch:
         async def fetch(ctx: Context) -> Sequence[Work]:
             api = DatamintApi(ctx.client, self.base_url, ctx.policy)
             listing = pager or api.resource_pager()

@@ -21,7 +21,7 @@ from neurofetch.transfer.engine import Context
 from neurofetch.transfer.filters import NameFilter
 from neurofetch.transfer.local_index import SidecarReader, flatten
 from neurofetch.transfer.paths import UnsafeName, check_component
-from neurofetch.transfer.work import Document, FileItem, Listing, Work
+from neurofetch.transfer.work import Document, Fetch, FileItem, Listing, Work
 
 API_VERSIONS = ("v0.0.3-dev", "v0.0.4-dev", "v0.0.3")   # the paths LORIS servers serve their API under
 
@@ -32,7 +32,8 @@ async def login(client: httpx.AsyncClient, base_url: str, username: str, passwor
     url = f"{base_url}/login"
 
     async def attempt() -> httpx.Response:
-        response = await client.post(url, json={"username": username, "password": password.value}, auth=None)
+        response = await client.post(url, json={"username": username, "password": password.value},
+                                     auth=None)  # type: ignore[arg-type]  # None (no auth) works; httpx types omit it
         retryable = status_error(response, "login")
         if retryable is not None:
             raise retryable
@@ -124,7 +125,7 @@ class LorisSource:
                 work.append(Listing(f"candidate {cand}", self._candidate_task(cand, meta), unit=cand))
         return work
 
-    def _candidate_task(self, cand: str, meta: dict[str, str | None]):
+    def _candidate_task(self, cand: str, meta: dict[str, str | None]) -> Fetch:
         async def fetch(ctx: Context) -> Sequence[Work]:
             url = self._url("candidates", cand)
             body = await get_json(ctx.client, url, ctx.policy, what=f"candidate {cand}")
@@ -145,7 +146,7 @@ class LorisSource:
 
         return fetch
 
-    def _visit_task(self, cand: str, visit: str, meta: dict[str, str | None]):
+    def _visit_task(self, cand: str, visit: str, meta: dict[str, str | None]) -> Fetch:
         async def fetch(ctx: Context) -> Sequence[Work]:
             what = f"visit {cand}/{visit}"
             session = await get_json(ctx.client, self._url("candidates", cand, visit), ctx.policy, what=what)
@@ -174,7 +175,7 @@ class LorisSource:
 
         return fetch
 
-    def _qc_task(self, cand: str, visit: str, name: str):
+    def _qc_task(self, cand: str, visit: str, name: str) -> Fetch:
         async def fetch(ctx: Context) -> Sequence[Work]:
             url = self._url("candidates", cand, visit, "images", name, "qc")
             body = await get_json(ctx.client, url, ctx.policy, what=f"QC of {cand}/{visit}/{name}")

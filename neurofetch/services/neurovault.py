@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -23,16 +23,13 @@ from neurofetch.transfer.engine import Context
 from neurofetch.transfer.filters import NameFilter
 from neurofetch.transfer.local_index import SidecarReader
 from neurofetch.transfer.paths import UnsafeName, check_component
-from neurofetch.transfer.work import Document, FileItem, Listing, Work
+from neurofetch.transfer.work import Document, Fetch, FileItem, Listing, Work
 
 GZIP_MAGIC = b"\x1f\x8b"
 DOI_SCAN_PAGES = 5           # a DOI search that brings other collections stops after this many pages...
 DOI_SCAN_COLLECTIONS = 500   # ...or this many other collections: the server ignored the filter
 DOI_PREFIXES = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.IGNORECASE)
 RESERVED_NAMES = frozenset({"collection.json"})
-
-Fetch = Callable[[Context], Awaitable[Sequence[Work]]]
-
 
 def collection_id(text: str) -> int:
     """A ``--collection`` value: NeuroVault collection ids are whole numbers."""

@@ -53,7 +53,8 @@ def candidate_part_sizes(size: int, parts: int) -> list[int]:
 def file_etags(path: str | Path, part_sizes: list[int], *, whole: bool) -> tuple[str | None, dict[int, str]]:
     """Read the file once; return its MD5 (if ``whole``) and its multipart ETag for each part size."""
     whole_md5 = hashlib.md5(usedforsecurity=False) if whole else None
-    states = {p: (hashlib.md5(usedforsecurity=False), [], 0) for p in part_sizes}   # current, digests, filled
+    PartState = tuple["hashlib._Hash", list[bytes], int]   # current, digests, filled
+    states: dict[int, PartState] = {p: (hashlib.md5(usedforsecurity=False), [], 0) for p in part_sizes}
     with open(path, "rb") as fh:
         while block := fh.read(_READ_BLOCK):
             if whole_md5 is not None:

@@ -17,10 +17,11 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:
     import botocore.credentials
+    from obstore.store import ClientConfig, S3Config, S3Credential
 
     from neurofetch.net.proxies import Proxy, ProxyEnvironment
 
@@ -35,7 +36,7 @@ def available() -> bool:
     return True
 
 
-def proxy_options(proxy: Proxy | None, environment: ProxyEnvironment | None, host: str) -> dict[str, str]:
+def proxy_options(proxy: Proxy | None, environment: ProxyEnvironment | None, host: str) -> ClientConfig:
     """obstore's proxy settings for requests to ``host``, always explicit: left alone, reqwest reads the
     proxy variables itself with other rules (upper case first, no ports in NO_PROXY). object_store has no
     switch to ignore them, so going direct with variables set is a proxy that excludes this host (its
@@ -76,7 +77,7 @@ class _Credentials:
     def __init__(self, credentials: botocore.credentials.Credentials) -> None:
         self._credentials = credentials
 
-    def __call__(self) -> dict[str, Any]:
+    def __call__(self) -> S3Credential:
         frozen = self._credentials.get_frozen_credentials()
         return {
             "access_key_id": frozen.access_key,
@@ -89,10 +90,10 @@ class _Credentials:
 class FastStore:
     def __init__(self, *, bucket: str, endpoint: str | None, region: str, path_style: bool,
                  credentials: botocore.credentials.Credentials, verify_tls: bool | str, jobs: int,
-                 max_attempts: int, proxy: dict[str, str]) -> None:
+                 max_attempts: int, proxy: ClientConfig) -> None:
         from obstore.store import S3Store
 
-        client_options: dict[str, Any] = {
+        client_options: ClientConfig = {
             "pool_max_idle_per_host": str(max(jobs, 1)),
             "connect_timeout": "10s",
             "timeout": "300s",
@@ -107,7 +108,7 @@ class FastStore:
             bundle = verify_tls if isinstance(verify_tls, str) else os.environ.get("AWS_CA_BUNDLE")
             if bundle:
                 client_options["root_certificate"] = Path(bundle).expanduser().read_bytes()   # PEM contents
-        config: dict[str, Any] = {
+        config: S3Config = {
             "region": region,
             "virtual_hosted_style_request": not path_style,
             "skip_signature": False,

@@ -13,8 +13,8 @@ import ssl
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote_plus, urlencode, urlsplit
+from typing import TYPE_CHECKING
+from urllib.parse import quote, unquote_plus, urlsplit
 
 if TYPE_CHECKING:
     import botocore.credentials
@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 
-def _quote(text: str, safe: str = "", encoding: str | None = None, errors: str | None = None) -> str:
-    return quote(text, safe="-_.~", encoding=encoding, errors=errors)     # SigV4's canonical encoding
+def _canonical_query(params: dict[str, str]) -> str:
+    """SigV4's canonical query string: sorted by name, everything but -_.~ percent-encoded."""
+    return "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(params.items()))
 
 
 class FastListFailed(Exception):
@@ -66,10 +67,10 @@ def list_pages(*, endpoint: str, bucket: str, prefix: str, region: str,
     token: str | None = None
     try:
         while True:
-            query: dict[str, Any] = {"list-type": "2", "prefix": prefix, "encoding-type": "url"}
+            query: dict[str, str] = {"list-type": "2", "prefix": prefix, "encoding-type": "url"}
             if token:
                 query["continuation-token"] = token
-            path = f"{base_path}/{quote(bucket)}?{urlencode(sorted(query.items()), quote_via=_quote)}"
+            path = f"{base_path}/{quote(bucket)}?{_canonical_query(query)}"
             request = AWSRequest(method="GET", url=f"{endpoint.rstrip('/')}{path[len(base_path):]}")
             S3SigV4Auth(credentials.get_frozen_credentials(), "s3", region).add_auth(request)
             try:

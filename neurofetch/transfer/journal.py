@@ -14,9 +14,13 @@ from typing import Any
 from neurofetch.errors import DestinationError, UsageError
 from neurofetch.transfer.paths import STATE_DIR
 
-# sqlite's primary result codes for a place it cannot write (full, read-only, no permission, I/O error)
-UNWRITABLE = (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN,
-              sqlite3.SQLITE_PERM)
+# SQLite's primary result codes for a place it cannot write (full, I/O error, read-only, cannot open, no
+# permission), and their messages (sqlite3_errstr): Python 3.10's sqlite3 errors carry only the message.
+_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN = 3, 8, 10, 13, 14
+_UNWRITABLE = (_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN)
+_DISK_MESSAGES = ("disk I/O error", "database or disk is full", "attempt to write a readonly database",
+                  "unable to open database file", "access permission denied")
+
 COMMIT_EVERY = 0.25   # seconds: a commit per file costs more than many files' downloads
 
 SCHEMA = """
@@ -58,6 +62,13 @@ def state_dir(dest: Path) -> Path:
     return dest / STATE_DIR
 
 
+def _disk_trouble(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _UNWRITABLE
+    return isinstance(exc, sqlite3.Error) and str(exc).startswith(_DISK_MESSAGES)
+
+
 class Journal:
     """One sqlite database per destination (per shard with --shard), safe against kill -9.
 
@@ -79,7 +90,7 @@ class Journal:
             self._committed_at = time.monotonic()
         except (OSError, sqlite3.Error) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            if isinstance(exc, OSError) or getattr(exc, "sqlite_errorcode", 0) & 0xFF in UNWRITABLE:
+            if isinstance(exc, OSError) or _disk_trouble(exc):
                 raise DestinationError(f"cannot write the state journal {path}: {reason}") from None
             raise UsageError(f"cannot open the state journal {path}: {reason}") from None
 

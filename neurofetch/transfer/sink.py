@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from neurofetch.net.retry import RetryableError
 
@@ -52,7 +52,7 @@ class PartSink:
         self._pending_size = 0
         self._opened = False
         self._handed_at = time.monotonic()
-        self._writing: asyncio.Future[object] | None = None
+        self._writing: asyncio.Future[Any] | None = None
 
     async def write(self, chunk: bytes) -> None:
         self._pending.append(chunk)

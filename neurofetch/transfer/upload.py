@@ -42,8 +42,14 @@ class UploadItem:
         return self.local.source_path
 
 
+class UploadBody(Protocol):
+    """What a target sends: an open binary file, or anything that reads like one."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 class UploadTarget(Protocol):
-    async def send(self, item: UploadItem, body: IO[bytes] | bytes, size: int) -> str:
+    async def send(self, item: UploadItem, body: UploadBody | bytes, size: int) -> str:
         """One attempt; returns the remote id. RetryableError/TransportError: may be retried."""
 
     async def find(self, item: UploadItem, size: int) -> str | None:
@@ -97,9 +103,10 @@ async def upload_all(items: Sequence[UploadItem], run: UploadRun) -> None:
         workers = [asyncio.create_task(worker()) for _ in range(max(1, run.jobs))]
         stopper = asyncio.create_task(control.stop.wait())
         all_done = asyncio.gather(*workers)   # also ends at a worker's first unexpected exception
+        either: list[asyncio.Future[Any]] = [all_done, stopper]
         outcomes: list[Any] = []
         try:
-            await asyncio.wait([all_done, stopper], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in [*workers, stopper]:
                 task.cancel()

@@ -222,7 +222,7 @@ def mung_name(source_path: str, mung: list[int] | str | None) -> str:
     parts = source_path.split("/")
     if mung is None:
         return parts[-1]
-    if mung == "all":
+    if isinstance(mung, str):   # "all"
         return "_".join(parts)
     folders = parts[:-1]
     chosen = [folders[i - 1] for i in mung if i <= len(folders)]

@@ -20,7 +20,7 @@ class Listing:
     what is listed: a run reads each label once (a visit listed twice is one listing)."""
 
     label: str
-    fetch: Callable[[Context], Awaitable[Sequence[Work]]]
+    fetch: Fetch
     root: bool = False
     unit: str | None = None
 
@@ -51,3 +51,5 @@ class Document:
 
 
 Work = Listing | FileItem | Document
+Fetch = Callable[["Context"], Awaitable[Sequence[Work]]]
+"""What a listing runs: fetch a page and return the work it finds."""
