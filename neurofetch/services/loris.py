@@ -185,7 +185,7 @@ class LorisSource:
 
         return fetch
 
-    def _qc_row_task(self, item: FileItem):
+    def _qc_row_task(self, item: FileItem) -> Fetch:
         cand, visit, name = item.parts
 
         async def fetch(ctx: Context) -> Sequence[Work]:
