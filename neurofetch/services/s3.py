@@ -11,6 +11,7 @@ All third-party imports are lazy.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import mimetypes
 import os
@@ -227,6 +228,16 @@ class S3Bucket:
                 self._manager = TransferManager(self.client, config)
             return self._manager
 
+    @functools.cached_property
+    def _has_session_token(self) -> bool:
+        if not self._fast_ok:
+            return False
+        try:
+            credentials = self._credentials
+            return bool(credentials is not None and credentials.get_frozen_credentials().token)
+        except Exception:   # no usable credentials: the request itself will say so
+            return False
+
     def _fast_store(self, key: str) -> s3_fast.FastStore | None:
         if not self._fast_ok or not s3_fast.key_supported(key):
             return None
@@ -303,7 +314,9 @@ class S3Bucket:
 
     def download(self, key: str, size: int, etag: str, out: BinaryIO, *, progress: Progress | None = None) -> None:
         """Write the object into ``out`` (a file opened "wb"); callers own temp files and renames."""
-        fast = self._fast_store(key)
+        # obstore follows a GET's redirect to another host with the session token still attached (it has no
+        # switch to refuse redirects); botocore follows none, so session credentials download through boto3.
+        fast = None if self._has_session_token else self._fast_store(key)
         try:
             if size < MULTIPART_THRESHOLD:
                 if fast is not None:
