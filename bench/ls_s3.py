@@ -31,7 +31,6 @@ from _measure import (  # noqa: E402
     measure,
     mib,
     neurofetch_command,
-    ratio,
     seconds,
     today,
     verdict,
@@ -110,8 +109,9 @@ def main() -> None:
                    seconds(r.wall), seconds(r.line_at) if r.line_at is not None else "–", mib(r.rss_mib),
                    seconds(r.cpu)]
                   for (p, way), r in runs.items()]
-    growth = max(runs[(big, w)].rss_mib for w in ("file", "pipe")) / max(runs[(small, w)].rss_mib
-                                                                          for w in ("file", "pipe"))
+    big_rss, small_rss = (max(runs[(p, w)].rss_mib for w in ("file", "pipe")) for p in (big, small))
+    growth = big_rss / small_rss
+    per_key = (big_rss - small_rss) * 1024 * 1024 / (args.keys - args.small)
     complete = all(rows_of(r.out) == counts[p] for (p, _), r in runs.items())
     piped = runs[(big, "pipe")]
     first = piped.line_at if piped.line_at is not None else piped.wall
@@ -127,8 +127,9 @@ stdout); "first row" is when the first row (after the header) reached the readin
 {note}
 {markdown_table(["keys", "output", "rows", "wall", "first row", "peak RSS", "client CPU"], table_rows)}
 
-- flat memory: {verdict(growth <= FLAT, f"peak RSS of the {args.keys:,}-key listing is {ratio(growth)} that of the "
-                                        f"{args.small:,}-key one")};
+- flat memory (within {FLAT:.1f}× of the small listing): {verdict(
+    growth <= FLAT, f"{mib(big_rss)} for {args.keys:,} keys, {mib(small_rss)} for {args.small:,}: {growth:.2f}×, "
+                    f"{big_rss - small_rss:+.0f} MiB, {per_key:.0f} bytes per key more")};
 - rows stream: {verdict(first <= one_page, f"the first of {args.keys:,} rows after {seconds(first)}, the whole "
                                            f"{args.small:,}-key listing in {seconds(one_page)}, all {args.keys:,} "
                                            f"in {seconds(piped.wall)}")};
