@@ -26,6 +26,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -114,6 +115,7 @@ class Run:
     code: int
     out: str
     err: str
+    line_at: float | None = None   # seconds from spawn until stdout had delivered `timed_line` lines (a pipe)
 
     def json(self) -> dict:
         """The last line of stdout as JSON (neurofetch --json)."""
@@ -121,8 +123,11 @@ class Run:
 
 
 def measure(cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
-            check: bool = True, stdin: bytes | None = None) -> Run:
+            check: bool = True, stdin: bytes | None = None, timed_line: int | None = None) -> Run:
     """Run ``cmd`` to completion: wall time, CPU time (wait4) and peak RSS.
+
+    With ``timed_line=N`` stdout is a pipe, read as it comes (as ``| awk`` would), and ``Run.line_at`` is when its
+    N-th line arrived: with a header line, N=2 is the time to the first row.
 
     Peak RSS is the child's own VmHWM, read from /proc every 5 ms while it runs: ``ru_maxrss`` from wait4 is not
     usable alone, because Linux carries the parent's high-water mark into the child across fork/vfork + exec
@@ -135,7 +140,13 @@ def measure(cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path 
         adopting = _become_subreaper()
         ours = set(_children_of(os.getpid())) if adopting else set()
         started = time.perf_counter()
-        proc = subprocess.Popen(list(cmd), stdout=out, stderr=err, stdin=inp, env=env, cwd=cwd)
+        proc = subprocess.Popen(list(cmd), stdout=out if timed_line is None else subprocess.PIPE, stderr=err,
+                                stdin=inp, env=env, cwd=cwd)
+        line_at: list[float] = []
+        reader = None
+        if timed_line is not None:
+            reader = threading.Thread(target=_drain, args=(proc, out, timed_line, started, line_at), daemon=True)
+            reader.start()
         done = threading.Event()
         peak_kib = [0]
         poller = threading.Thread(target=_poll_hwm, args=(proc.pid, done, peak_kib), daemon=True)
@@ -145,6 +156,8 @@ def measure(cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path 
         orphans_cpu = _reap_orphans(ours) if adopting else 0.0
         done.set()
         poller.join()
+        if reader is not None:
+            reader.join()
         proc.returncode = code = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -153,10 +166,24 @@ def measure(cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path 
         else:
             rss = usage.ru_maxrss / 1024 if sys.platform != "darwin" else usage.ru_maxrss / MiB
         run = Run(wall, rss, usage.ru_utime + usage.ru_stime + orphans_cpu, code,
-                  out.read().decode(errors="replace"), err.read().decode(errors="replace"))
+                  out.read().decode(errors="replace"), err.read().decode(errors="replace"),
+                  line_at[0] if line_at else None)
     if check and code != 0:
         raise SystemExit(f"{' '.join(cmd[:4])} … failed with exit code {code}:\n{run.err[-3000:]}\n{run.out[-2000:]}")
     return run
+
+
+def _drain(proc: subprocess.Popen, out: IO[bytes], line: int, started: float, line_at: list[float]) -> None:
+    """Copy the child's stdout pipe into ``out``; note when its ``line``-th line has arrived."""
+    assert proc.stdout is not None
+    seen = 0
+    while chunk := proc.stdout.read1(65536):
+        out.write(chunk)
+        if not line_at:
+            seen += chunk.count(b"\n")
+            if seen >= line:
+                line_at.append(time.perf_counter() - started)
+    proc.stdout.close()
 
 
 DROP_CACHES = Path("/proc/sys/vm/drop_caches")
