@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from neurofetch.emulators.common import TLSFiles
+
 ISOLATED_VARS = ("NEUROFETCH_", "DATAMINT_", "AWS_", "XDG_", "PYTHON_KEYRING_BACKEND", "FORCE_COLOR",
                  "NO_COLOR", "CI", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy",
                  "https_proxy", "all_proxy", "no_proxy")
@@ -61,3 +63,18 @@ def loris_env(loris: object) -> dict[str, str]:
     """Environment for an unattended LORIS run against the emulator (password from the environment)."""
     return {"NEUROFETCH_URL": loris.url, "NEUROFETCH_SERVICE": "loris",  # type: ignore[attr-defined]
             "NEUROFETCH_USERNAME": "demo", "NEUROFETCH_PASSWORD": "demo"}
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[TLSFiles, Path]:
+    """A server certificate for 127.0.0.1/localhost from a throwaway CA (trustme), and that CA's PEM."""
+    import trustme
+
+    where = tmp_path_factory.mktemp("tls")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    files = TLSFiles(str(where / "cert.pem"), str(where / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(files.certfile)
+    cert.private_key_pem.write_to_path(files.keyfile)
+    ca.cert_pem.write_to_path(str(where / "ca.pem"))
+    return files, where / "ca.pem"

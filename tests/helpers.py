@@ -6,7 +6,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,3 +55,23 @@ def tree_files(root: Path) -> dict[str, bytes]:
         if path.is_file() and not rel.startswith(".neurofetch") and not rel.endswith(".json"):
             found[rel] = path.read_bytes()
     return found
+
+
+@contextmanager
+def small_tmpfs(where: Path, size: str) -> Iterator[Path]:
+    """A real tmpfs of ``size`` (e.g. "2m") mounted at ``where``; skips the test without root and mount."""
+    import pytest
+
+    where.mkdir()
+    try:
+        mount("-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where))
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"cannot mount a small tmpfs here ({exc}); needs root")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def mount(*args: str) -> None:
+    subprocess.run(["mount", *args], check=True, capture_output=True)

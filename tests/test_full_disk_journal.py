@@ -4,30 +4,20 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import run_cli, small_tmpfs
 from tests.resilience_support import assert_nothing_partial_taken_for_complete, data_files, serve_loris, the_error_line
-from tests.test_hostile import mount
 
 
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 3 MiB file system (tmpfs), remounted empty for each use; needs root and mount permission."""
-    where = tmp_path / "tiny"
-    where.mkdir()
-    try:
-        mount("-t", "tmpfs", "-o", "size=3m", "tmpfs", str(where))
-    except (OSError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"cannot mount a small tmpfs here ({exc}); needs root")
-    try:
+    with small_tmpfs(tmp_path / "tiny", "3m") as where:
         yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True)
 
 
 def fill(disk: Path, leave: int) -> Path:

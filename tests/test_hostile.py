@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import mount, run_cli, small_tmpfs
 from tests.resilience_support import (
     Recorder,
     assert_nothing_partial_taken_for_complete,
@@ -117,23 +117,11 @@ def test_a_hostile_candidate_id_from_a_proxy_is_refused(tmp_path: Path) -> None:
 # -- disks -------------------------------------------------------------------------------------------
 
 
-def mount(*args: str) -> None:
-    subprocess.run(["mount", *args], check=True, capture_output=True)
-
-
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 2 MB file system (tmpfs); needs root and mount permission."""
-    where = tmp_path / "small"
-    where.mkdir()
-    try:
-        mount("-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where))
-    except (OSError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"cannot mount a small tmpfs here ({exc}); needs root")
-    try:
+    with small_tmpfs(tmp_path / "small", "2m") as where:
         yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True)
 
 
 @pytest.fixture

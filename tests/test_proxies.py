@@ -113,19 +113,6 @@ def test_the_lower_case_variable_wins_over_the_upper_case_one(proxy: RunningProx
 
 # ------------------------------------------------------------------------------- https: CONNECT
 
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[TLSFiles, Path]:
-    import trustme
-
-    where = tmp_path_factory.mktemp("tls")
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    files = TLSFiles(str(where / "cert.pem"), str(where / "key.pem"))
-    cert.cert_chain_pems[0].write_to_path(files.certfile)
-    cert.private_key_pem.write_to_path(files.keyfile)
-    ca.cert_pem.write_to_path(str(where / "ca.pem"))
-    return files, where / "ca.pem"
-
 
 def https_profile(tmp_path: Path, url: str, ca: Path) -> Path:
     config = tmp_path / "config.yaml"

@@ -47,19 +47,6 @@ def test_no_password_or_token_in_output_logs_state_or_json(tmp_path: Path, memor
 # -- TLS -------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[TLSFiles, Path]:
-    import trustme
-
-    where = tmp_path_factory.mktemp("tls")
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    files = TLSFiles(str(where / "cert.pem"), str(where / "key.pem"))
-    cert.cert_chain_pems[0].write_to_path(files.certfile)
-    cert.private_key_pem.write_to_path(files.keyfile)
-    ca.cert_pem.write_to_path(str(where / "ca.pem"))
-    return files, where / "ca.pem"
-
 
 @pytest.fixture
 def https_loris(tls_files: tuple[TLSFiles, Path]) -> Iterator[Any]:
