@@ -154,3 +154,12 @@ def test_table_format_draws_every_row(loris, loris_env) -> None:
     assert {"path", "url", "size"} <= set(" ".join(result.stdout.splitlines()[:3]).split())
     assert "…" not in result.stdout   # folded, never cut short
     assert result.stdout.count("NAPBL00") >= 2 * 12
+
+
+def test_a_terminal_table_shows_control_characters_from_the_server_as_escapes() -> None:
+    """A tag a server sends with an escape sequence must not drive the terminal the table is drawn on."""
+    with datamint_server() as emulator:
+        emulator.add_resource("f.png", png_bytes(), mimetype="image/png", channel="ch1", tags=["\x1b[2Jwiped"])
+        result = run_cli("ls", "-f", "table", "--channel", "ch1", env={**datamint_env(emulator), "COLUMNS": "400"})
+    assert result.code == 0, result.stderr
+    assert "\x1b[2J" not in result.stdout and "\\x1b[2Jwiped" in result.stdout

@@ -8,8 +8,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from neurofetch.transfer.catalog import Column, TableWriter, open_output
+from neurofetch.transfer.catalog import Column, open_output
 from neurofetch.transfer.local_index import write_sha256sum
+from neurofetch.ui.table import TableOutput, cell_text
 from neurofetch.ui.text import human_bytes, printable
 
 SHA256SUM = "sha256sum"
@@ -21,15 +22,15 @@ def write_index(columns: Sequence[Column], rows: Sequence[Mapping[str, Any]], fm
     if fmt == "table":
         _print_terminal_table(columns, rows, no_color=no_color)
         return
-    stream: Any = (open_output(output, "tsv" if fmt == SHA256SUM else fmt) if output is not None
-                   else sys.stdout.buffer if fmt == "parquet" else sys.stdout)
+    if fmt != SHA256SUM:
+        table = TableOutput(fmt, columns, output)
+        for row in rows:
+            table.write(row)
+        table.close()
+        return
+    stream: Any = open_output(output, "tsv") if output is not None else sys.stdout
     try:
-        if fmt == SHA256SUM:
-            write_sha256sum(((row["sha256"], row["path"]) for row in rows), stream)
-        else:
-            writer = TableWriter(fmt, columns, stream)
-            writer.write_all(rows)
-            writer.close()
+        write_sha256sum(((row["sha256"], row["path"]) for row in rows), stream)
     finally:
         if output is not None:
             stream.close()
@@ -46,14 +47,7 @@ def _print_terminal_table(columns: Sequence[Column], rows: Sequence[Mapping[str,
         table.add_column(name, justify="right" if name == "size" else "left", overflow="fold")
     for row in rows:
         cells = [printable(row["path"]), human_bytes(row["size"]), row["sha256"][:12], row["fetched_at"] or ""]
-        cells += [_cell(row.get(name)) for name in extra]
+        cells += [cell_text(row.get(name)) for name in extra]
         table.add_row(*cells)
     Console(no_color=no_color or None, highlight=False).print(table)
 
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return printable(", ".join(map(str, value)))
-    return printable(str(value))

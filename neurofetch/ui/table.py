@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from neurofetch.transfer.catalog import Column, TableWriter, open_output, table_format
+from neurofetch.ui.text import printable
 
 TERMINAL_ROWS = 10_000   # a terminal table beyond this is unreadable: the rest is counted, not drawn
 
@@ -58,16 +59,17 @@ class TableOutput:
         for column in self.columns:
             table.add_column(column.name, overflow="fold")   # a path cut short would be a wrong path
         for row in self._held:
-            table.add_row(*[Text(_shown(row.get(c.name))) for c in self.columns])
+            table.add_row(*[Text(cell_text(row.get(c.name))) for c in self.columns])
         console = Console(highlight=False)
         console.print(table)
         if self._more:
             console.print(f"... and {self._more} more rows: write them with --format tsv or -o FILE", markup=False)
 
 
-def _shown(value: Any) -> str:
+def cell_text(value: Any) -> str:
+    """A value as a terminal cell: lists joined, control characters from a server shown as escapes."""
     if value is None:
         return ""
     if isinstance(value, list):
-        return ";".join(str(v) for v in value)
-    return str(value)
+        return printable(";".join(str(v) for v in value))
+    return printable(str(value))
