@@ -65,7 +65,7 @@ def classify(service: str, method: str, path: str) -> str:
 def build(args: argparse.Namespace) -> tuple[Emulator, dict[str, object]]:
     faults = Faults(latency=args.latency, seed=args.seed)
     if args.service == "loris":
-        from neurofetch.emulators.loris import LorisDataset, LorisEmulator
+        from neurofetch.emulators.loris.app import LorisDataset, LorisEmulator
 
         dataset = LorisDataset(candidates=args.candidates, seed=args.seed, size_scale=args.size_scale,
                                big_file_size=args.big_file_size)
@@ -82,12 +82,12 @@ def build(args: argparse.Namespace) -> tuple[Emulator, dict[str, object]]:
                                 "size": big.size, "path": f"/candidates/{big.cand}/{big.visit}/images/{big.filename}"}
         return emulator, info
     if args.service == "allen":
-        from neurofetch.emulators.allen import AllenEmulator
+        from neurofetch.emulators.allen.app import AllenEmulator
 
         emulator = AllenEmulator(faults=faults, seed=args.seed)
         return emulator, {"atlas_1_plates": len(emulator.atlas_images(1))}
     if args.service == "datamint":
-        from neurofetch.emulators.datamint import DatamintEmulator
+        from neurofetch.emulators.datamint.app import DatamintEmulator
 
         return DatamintEmulator(faults=faults, seed=args.seed, preload=0), {"api_key": "demo-key"}
     raise SystemExit(f"unknown service {args.service}")

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from neurofetch.errors import IntegrityError, UsageError
 
 if TYPE_CHECKING:
-    from neurofetch.services.s3 import S3Settings
+    from neurofetch.services.s3.bucket import S3Settings
     from neurofetch.settings import Profile
     from neurofetch.transfer.bag import BagOutcome
     from neurofetch.transfer.catalog import Column
@@ -67,7 +67,8 @@ class IndexIntegrityError(IntegrityError):
 
 
 def _service_readers() -> dict[str, Callable[[SidecarReader, str], dict[str, Any] | None]]:
-    from neurofetch.services import allen, datamint_mirror, loris, neurovault
+    from neurofetch.services import allen, loris, neurovault
+    from neurofetch.services.datamint import mirror as datamint_mirror
 
     return {"loris": loris.index_columns, "neurovault": neurovault.index_columns,
             "allen": allen.index_columns, "datamint": datamint_mirror.index_columns}
@@ -197,7 +198,7 @@ def ls(target: str | None = None, *, profile: str | Profile | None = None, url: 
     from neurofetch.operations import ls as catalog
 
     if target is not None and target.startswith("s3://"):
-        from neurofetch.services.s3 import S3Settings
+        from neurofetch.services.s3.bucket import S3Settings
 
         settings = S3Settings(endpoint_url, aws_profile, region)
         filters = [("exclude", p) for p in selection.pop("exclude", ())] + [("include", p) for p in

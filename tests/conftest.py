@@ -50,7 +50,7 @@ def memory_keyring(request: pytest.FixtureRequest) -> Iterator[object]:
 @pytest.fixture
 def loris() -> Iterator[object]:
     """A LORIS emulator with the default dataset on a free loopback port; ``.url`` is the API base."""
-    from neurofetch.emulators.loris import LorisEmulator
+    from neurofetch.emulators.loris.app import LorisEmulator
 
     emulator = LorisEmulator()
     with emulator.serve() as server:

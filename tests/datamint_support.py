@@ -116,7 +116,7 @@ def mixed_study(root: Path) -> Path:
 
 @contextlib.contextmanager
 def datamint_server(**kwargs: Any) -> Iterator[Any]:
-    from neurofetch.emulators.datamint import DatamintEmulator
+    from neurofetch.emulators.datamint.app import DatamintEmulator
 
     emulator = DatamintEmulator(**kwargs)
     with emulator.serve() as server:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from neurofetch.emulators.common import Faults, RunningServer
-from neurofetch.emulators.loris import LorisDataset, LorisEmulator
+from neurofetch.emulators.loris.app import LorisDataset, LorisEmulator
 
 Scope = dict[str, Any]
 Message = dict[str, Any]

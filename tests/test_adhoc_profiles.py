@@ -21,7 +21,7 @@ def datamint() -> Iterator[Any]:
 
 @pytest.fixture
 def allen() -> Iterator[Any]:
-    from neurofetch.emulators.allen import AllenEmulator
+    from neurofetch.emulators.allen.app import AllenEmulator
 
     emulator = AllenEmulator()
     with emulator.serve() as server:

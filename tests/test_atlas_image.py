@@ -17,8 +17,8 @@ from PIL import Image
 from starlette.requests import Request
 from starlette.responses import Response
 
-from neurofetch.emulators.allen import NOT_FOUND_PAGE, AllenEmulator
-from neurofetch.emulators.allen_data import Record, Region
+from neurofetch.emulators.allen.app import NOT_FOUND_PAGE, AllenEmulator
+from neurofetch.emulators.allen.data import Record, Region
 from neurofetch.emulators.common import Faults
 from tests.helpers import run_cli, tree_files
 

@@ -215,7 +215,7 @@ def test_completion_reads_the_config_given_on_the_command_line(tmp_path: Path) -
 # -- 5. commands of one service choose its profile ----------------------------------------------------------------
 @pytest.fixture
 def allen() -> Iterator[object]:
-    from neurofetch.emulators.allen import AllenEmulator
+    from neurofetch.emulators.allen.app import AllenEmulator
 
     emulator = AllenEmulator(page_size_cap=50)
     with emulator.serve() as server:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from neurofetch.emulators.allen import AllenEmulator
-from neurofetch.emulators.neurovault import NeuroVaultEmulator
+from neurofetch.emulators.allen.app import AllenEmulator
+from neurofetch.emulators.neurovault.app import NeuroVaultEmulator
 from tests.helpers import run_cli, run_subprocess
 from tests.resilience_support import data_files, serve_loris
 

@@ -119,8 +119,8 @@ def test_without_a_keyring_the_wizard_explains_the_environment_variables(loris, 
 
 
 def test_public_services_and_s3_offer_their_known_urls_and_are_tested(tty_env, isolated_home) -> None:
-    from neurofetch.emulators.allen import AllenEmulator
-    from neurofetch.emulators.neurovault import NeuroVaultEmulator
+    from neurofetch.emulators.allen.app import AllenEmulator
+    from neurofetch.emulators.neurovault.app import NeuroVaultEmulator
 
     allen, neurovault = AllenEmulator(), NeuroVaultEmulator()
     with allen.serve() as allen_server, neurovault.serve() as nv_server:
@@ -158,7 +158,7 @@ def test_public_services_and_s3_offer_their_known_urls_and_are_tested(tty_env, i
 
 
 def test_datamint_api_key_is_checked_and_kept_in_the_keyring(tty_env) -> None:
-    from neurofetch.emulators.datamint import DatamintEmulator
+    from neurofetch.emulators.datamint.app import DatamintEmulator
 
     emulator = DatamintEmulator()
     with emulator.serve() as server:

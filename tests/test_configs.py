@@ -47,19 +47,19 @@ def test_neurofetch_config_keeps_the_example_byte_for_byte(name: str) -> None:
 def emulator_for(service: str) -> Iterator[tuple[str, dict[str, str]]]:
     """The emulator's URL and the credentials a user would have in the environment."""
     if service == "loris":
-        from neurofetch.emulators.loris import LorisEmulator
+        from neurofetch.emulators.loris.app import LorisEmulator
 
         emulator, env = LorisEmulator(), {"NEUROFETCH_USERNAME": "demo", "NEUROFETCH_PASSWORD": "demo"}
     elif service == "allen":
-        from neurofetch.emulators.allen import AllenEmulator
+        from neurofetch.emulators.allen.app import AllenEmulator
 
         emulator, env = AllenEmulator(), {}
     elif service == "neurovault":
-        from neurofetch.emulators.neurovault import NeuroVaultEmulator
+        from neurofetch.emulators.neurovault.app import NeuroVaultEmulator
 
         emulator, env = NeuroVaultEmulator(), {}
     else:
-        from neurofetch.emulators.datamint import DatamintEmulator
+        from neurofetch.emulators.datamint.app import DatamintEmulator
 
         emulator, env = DatamintEmulator(), {"NEUROFETCH_API_KEY": "demo-key"}
     with emulator.serve() as server:

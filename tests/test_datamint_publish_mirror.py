@@ -116,7 +116,7 @@ def test_mirror_filters(datamint, tmp_path: Path) -> None:
 
 
 def test_mirror_pages_past_one_page(datamint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from neurofetch.services import datamint as service
+    from neurofetch.services.datamint import api as service
 
     monkeypatch.setattr(service, "PAGE_SIZE", 2)   # the emulator honours any page size
     records = [datamint.add_resource(f"r{i}.png", png_bytes((4 + i, 4)), mimetype="image/png") for i in range(5)]
@@ -143,7 +143,7 @@ def test_mirror_gets_every_page_from_a_server_that_caps_the_page_below_ours(tmp_
 def test_mirror_goes_on_past_full_pages_whatever_total_the_server_announces(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from neurofetch.emulators.common import Faults
-    from neurofetch.services import datamint as service
+    from neurofetch.services.datamint import api as service
 
     monkeypatch.setattr(service, "PAGE_SIZE", 3)
     with datamint_server(faults=Faults(claimed_total=2)) as understated:

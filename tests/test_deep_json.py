@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from neurofetch.emulators.common import RunningServer
-from neurofetch.emulators.loris import LorisDataset
-from neurofetch.emulators.neurovault import NeuroVaultEmulator
+from neurofetch.emulators.loris.app import LorisDataset
+from neurofetch.emulators.neurovault.app import NeuroVaultEmulator
 from tests.helpers import run_cli
 from tests.resilience_support import Recorder, data_files, serve_loris, the_error_line
 

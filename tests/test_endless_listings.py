@@ -10,10 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-from neurofetch.emulators.allen import AllenEmulator
+from neurofetch.emulators.allen.app import AllenEmulator
 from neurofetch.emulators.common import Faults
-from neurofetch.emulators.neurovault import NeuroVaultEmulator
-from neurofetch.services.datamint import PAGE_SIZE
+from neurofetch.emulators.neurovault.app import NeuroVaultEmulator
+from neurofetch.services.datamint.api import PAGE_SIZE
 from tests.datamint_support import datamint_server, env_for
 from tests.helpers import run_cli
 from tests.resilience_support import the_error_line

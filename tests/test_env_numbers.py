@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from neurofetch.emulators.neurovault import NeuroVaultEmulator
+from neurofetch.emulators.neurovault.app import NeuroVaultEmulator
 from tests.helpers import run_cli
 from tests.resilience_support import the_error_line
 

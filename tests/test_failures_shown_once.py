@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from neurofetch.emulators.allen import AllenEmulator
+from neurofetch.emulators.allen.app import AllenEmulator
 from tests.datamint_support import datamint_server, env_for, png_bytes
 from tests.helpers import CliRun, run_cli
 from tests.resilience_support import serve_loris

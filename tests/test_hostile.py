@@ -84,7 +84,7 @@ def test_a_candidate_list_of_the_wrong_shape_is_one_clear_line_naming_the_url(
 
 
 def test_a_visit_listing_of_the_wrong_shape_fails_that_visit_only(tmp_path: Path) -> None:
-    from neurofetch.emulators.loris import LorisDataset
+    from neurofetch.emulators.loris.app import LorisDataset
 
     first = LorisDataset(candidates=1, size_scale=0.005).files[0]
     images = f"/candidates/{first.cand}/{first.visit}/images"
@@ -208,7 +208,7 @@ def test_emulate_with_faults_serves_a_mirror_that_survives_them(tmp_path: Path) 
         proc.terminate()
         proc.wait(timeout=10)
     assert result.code == 0, result.stderr
-    from neurofetch.emulators.loris import LorisDataset
+    from neurofetch.emulators.loris.app import LorisDataset
 
     expected = {p: b for p, b in LorisDataset(candidates=1).expected_tree().items() if "fieldmap" in p}
     assert data_files(tmp_path / "d") == expected

@@ -10,8 +10,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from neurofetch.emulators.common import RunningServer
-from neurofetch.emulators.datamint import DatamintEmulator
-from neurofetch.emulators.neurovault import NeuroVaultEmulator
+from neurofetch.emulators.datamint.app import DatamintEmulator
+from neurofetch.emulators.neurovault.app import NeuroVaultEmulator
 from tests.datamint_support import KEY, png_bytes
 from tests.helpers import run_cli, tree_files
 from tests.resilience_support import Recorder, data_files, serve_loris, the_error_line
@@ -96,7 +96,7 @@ def test_a_file_url_with_credentials_in_it_fails_that_file_and_nothing_is_sent(t
 
 
 def test_a_redirect_to_a_url_with_credentials_in_it_fails_that_file(tmp_path: Path) -> None:
-    from neurofetch.emulators.loris import LorisDataset
+    from neurofetch.emulators.loris.app import LorisDataset
 
     first = LorisDataset(candidates=1, size_scale=0.005).files[0]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from neurofetch.emulators.allen import AllenEmulator
+from neurofetch.emulators.allen.app import AllenEmulator
 from neurofetch.transfer.catalog import read_table
 from tests.datamint_support import datamint_server, png_bytes
 from tests.datamint_support import env_for as datamint_env

@@ -93,7 +93,7 @@ def test_mirror_interrupted_mid_files(tmp_path: Path, sig: int) -> None:
 
 @SIGNALS
 def test_atlas_image_interrupted_mid_files(tmp_path: Path, sig: int) -> None:
-    from neurofetch.emulators.allen import AllenEmulator
+    from neurofetch.emulators.allen.app import AllenEmulator
     from neurofetch.emulators.common import Faults
 
     emulator = AllenEmulator(faults=Faults(latency=0.2))

@@ -101,7 +101,7 @@ def test_api_ls_streams_rows_and_to_pandas(loris, loris_env, monkeypatch: pytest
 
 # ------------------------------------------------------------------------------------------- NeuroVault
 def test_neurovault_rows_are_what_mirror_fetches(tmp_path: Path) -> None:
-    from neurofetch.emulators.neurovault import NeuroVaultEmulator
+    from neurofetch.emulators.neurovault.app import NeuroVaultEmulator
 
     emulator = NeuroVaultEmulator()
     with emulator.serve() as server:
@@ -117,7 +117,7 @@ def test_neurovault_rows_are_what_mirror_fetches(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------------------------------ Allen
 def test_allen_rows_are_what_atlas_image_fetches(tmp_path: Path) -> None:
-    from neurofetch.emulators.allen import AllenEmulator
+    from neurofetch.emulators.allen.app import AllenEmulator
 
     emulator = AllenEmulator(page_size_cap=50)
     with emulator.serve() as server:

@@ -96,7 +96,7 @@ def test_a_malformed_table_names_line_and_column(loris, loris_env, tmp_path: Pat
 
 
 def test_atlas_image_from_manifest(tmp_path: Path) -> None:
-    from neurofetch.emulators.allen import AllenEmulator
+    from neurofetch.emulators.allen.app import AllenEmulator
 
     emulator = AllenEmulator(page_size_cap=50)
     with emulator.serve() as server:

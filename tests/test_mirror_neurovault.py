@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from neurofetch.emulators.common import Faults
-from neurofetch.emulators.neurovault import NeuroVaultEmulator
+from neurofetch.emulators.neurovault.app import NeuroVaultEmulator
 from neurofetch.services.neurovault import gzip_body
 from tests.helpers import run_cli, tree_files
 

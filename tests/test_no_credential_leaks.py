@@ -141,7 +141,7 @@ def gets(method: str, path: str) -> bool:
 
 
 def loris_case(what: str) -> Case:
-    from neurofetch.emulators.loris import LorisDataset, LorisEmulator
+    from neurofetch.emulators.loris.app import LorisDataset, LorisEmulator
 
     emulator = LorisEmulator(LorisDataset(candidates=1, size_scale=0.005), users={"demo": PASSWORD})
     token = f"Bearer {emulator.issue_token('demo')}".encode()
@@ -157,7 +157,7 @@ def loris_case(what: str) -> Case:
 
 
 def datamint_case(what: str) -> Case:
-    from neurofetch.emulators.datamint import DatamintEmulator
+    from neurofetch.emulators.datamint.app import DatamintEmulator
 
     emulator = DatamintEmulator(api_keys={API_KEY}, preload=4)
     credential = (b"apikey", API_KEY.encode())
@@ -194,7 +194,7 @@ def datamint_case(what: str) -> Case:
 
 
 def allen_case() -> Case:
-    from neurofetch.emulators.allen import AllenEmulator
+    from neurofetch.emulators.allen.app import AllenEmulator
 
     emulator = AllenEmulator(page_size_cap=50)
     plates = [str(p["id"]) for p in emulator.atlas_images(1)[:2]]
@@ -207,7 +207,7 @@ def allen_case() -> Case:
 
 
 def neurovault_case() -> Case:
-    from neurofetch.emulators.neurovault import NeuroVaultEmulator
+    from neurofetch.emulators.neurovault.app import NeuroVaultEmulator
 
     emulator = NeuroVaultEmulator(collections=2)
     cid = emulator.collections[0]["id"]

@@ -29,25 +29,25 @@ def knob_settings() -> list[tuple[str, Any]]:
 
 
 def loris(faults: Faults) -> Emulator:
-    from neurofetch.emulators.loris import LorisDataset, LorisEmulator
+    from neurofetch.emulators.loris.app import LorisDataset, LorisEmulator
 
     return LorisEmulator(LorisDataset(candidates=1), faults=faults)
 
 
 def neurovault(faults: Faults) -> Emulator:
-    from neurofetch.emulators.neurovault import NeuroVaultEmulator
+    from neurofetch.emulators.neurovault.app import NeuroVaultEmulator
 
     return NeuroVaultEmulator(faults=faults, collections=1)
 
 
 def allen(faults: Faults) -> Emulator:
-    from neurofetch.emulators.allen import AllenEmulator
+    from neurofetch.emulators.allen.app import AllenEmulator
 
     return AllenEmulator(faults=faults, page_size_cap=50)
 
 
 def datamint(faults: Faults) -> Emulator:
-    from neurofetch.emulators.datamint import DatamintEmulator
+    from neurofetch.emulators.datamint.app import DatamintEmulator
 
     return DatamintEmulator(faults=faults, preload=2)
 

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 from neurofetch.emulators.common import RunningServer
-from neurofetch.emulators.loris import LorisDataset, LorisEmulator
-from neurofetch.emulators.loris_data import COLLIDING_CANDIDATE, COLLIDING_VISIT, qc_json
-from neurofetch.emulators.neurovault import NeuroVaultEmulator
+from neurofetch.emulators.loris.app import LorisDataset, LorisEmulator
+from neurofetch.emulators.loris.data import COLLIDING_CANDIDATE, COLLIDING_VISIT, qc_json
+from neurofetch.emulators.neurovault.app import NeuroVaultEmulator
 from tests.helpers import run_cli
 from tests.resilience_support import data_files, part_files
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from neurofetch.emulators.common import Faults
-from neurofetch.emulators.loris import LorisEmulator
-from neurofetch.emulators.loris_data import LorisDataset
+from neurofetch.emulators.loris.app import LorisEmulator
+from neurofetch.emulators.loris.data import LorisDataset
 from neurofetch.ui.text import human_bytes
 
 pexpect = pytest.importorskip("pexpect", reason="the display is read through a pseudo-terminal (POSIX only)")

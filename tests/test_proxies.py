@@ -46,7 +46,7 @@ def loris_run(tmp_path: Path) -> Iterator[tuple[Emulator, Callable[[dict[str, st
 
 @contextmanager
 def neurovault_run(tmp_path: Path) -> Iterator[tuple[Emulator, Callable[[dict[str, str]], CliRun]]]:
-    from neurofetch.emulators.neurovault import NeuroVaultEmulator
+    from neurofetch.emulators.neurovault.app import NeuroVaultEmulator
 
     emulator = NeuroVaultEmulator()
     with emulator.serve() as server:
@@ -58,7 +58,7 @@ def neurovault_run(tmp_path: Path) -> Iterator[tuple[Emulator, Callable[[dict[st
 
 @contextmanager
 def allen_run(tmp_path: Path) -> Iterator[tuple[Emulator, Callable[[dict[str, str]], CliRun]]]:
-    from neurofetch.emulators.allen import AllenEmulator
+    from neurofetch.emulators.allen.app import AllenEmulator
 
     emulator = AllenEmulator()
     with emulator.serve() as server:

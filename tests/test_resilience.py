@@ -104,7 +104,7 @@ def add_ghost_file(visit_suffix: str, ghost: str) -> Callable[[str], Callable[[b
 
 
 def test_a_4xx_file_is_not_retried_and_the_others_finish(tmp_path: Path) -> None:
-    from neurofetch.emulators.loris import LorisDataset
+    from neurofetch.emulators.loris.app import LorisDataset
 
     dataset = LorisDataset(candidates=1)
     first = dataset.files[0]

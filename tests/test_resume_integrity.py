@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from neurofetch.emulators.allen import AllenEmulator
+from neurofetch.emulators.allen.app import AllenEmulator
 from neurofetch.emulators.common import Faults
-from neurofetch.emulators.neurovault import NeuroVaultEmulator
+from neurofetch.emulators.neurovault.app import NeuroVaultEmulator
 from tests.helpers import run_cli
 from tests.resilience_support import data_files, part_files, serve_loris
 

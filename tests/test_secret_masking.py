@@ -43,7 +43,7 @@ def secret_holders(tmp_path: Path) -> dict[str, object]:
     try:
         import boto3
 
-        from neurofetch.services.s3_session import AwsSession
+        from neurofetch.services.s3.session import AwsSession
     except ImportError:
         return holders
     session = boto3.session.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key=SECRET,
@@ -77,7 +77,7 @@ def test_a_url_with_a_password_is_refused_without_echoing_it(tmp_path: Path) -> 
 @pytest.fixture
 def signed_neurovault() -> Iterator[tuple[Any, str, int]]:
     """A NeuroVault emulator whose file URLs are signed (a query carrying secrets), one of them lost (404)."""
-    from neurofetch.emulators.neurovault import NeuroVaultEmulator
+    from neurofetch.emulators.neurovault.app import NeuroVaultEmulator
 
     emulator = NeuroVaultEmulator()
     with emulator.serve() as server:

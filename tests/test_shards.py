@@ -19,7 +19,7 @@ from tests.test_unattended import LockHolder, doc_block, write_cron_setup
 @pytest.fixture
 def loris() -> Iterator[object]:
     """The default dataset (6 candidates, 242 files; every one of 3 shards gets some) with small files."""
-    from neurofetch.emulators.loris import LorisDataset, LorisEmulator
+    from neurofetch.emulators.loris.app import LorisDataset, LorisEmulator
 
     emulator = LorisEmulator(LorisDataset(size_scale=0.002))
     with emulator.serve() as server:

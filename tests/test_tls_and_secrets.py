@@ -137,7 +137,7 @@ class RedirectingFront:
 
 
 def test_authorization_is_not_sent_to_another_host_after_a_redirect(tmp_path: Path) -> None:
-    from neurofetch.emulators.loris import LorisDataset
+    from neurofetch.emulators.loris.app import LorisDataset
 
     dataset = LorisDataset(candidates=1, size_scale=0.005)
     host = FileHost(dataset)

@@ -35,7 +35,7 @@ def doc_block(name: str, first_line: str) -> str:
 def slow_loris() -> Iterator[object]:
     """A small LORIS with some latency, so a run lasts long enough for progress lines."""
     from neurofetch.emulators.common import Faults
-    from neurofetch.emulators.loris import LorisDataset, LorisEmulator
+    from neurofetch.emulators.loris.app import LorisDataset, LorisEmulator
 
     emulator = LorisEmulator(LorisDataset(candidates=1), faults=Faults(latency=0.02), users={"demo": SECRET})
     with emulator.serve() as server:
@@ -188,7 +188,7 @@ def write_cron_setup(home: Path, url: str) -> Path:
 
 @pytest.fixture
 def small_loris() -> Iterator[object]:
-    from neurofetch.emulators.loris import LorisDataset, LorisEmulator
+    from neurofetch.emulators.loris.app import LorisDataset, LorisEmulator
 
     emulator = LorisEmulator(LorisDataset(candidates=2, size_scale=0.002))
     with emulator.serve() as server:

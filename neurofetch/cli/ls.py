@@ -129,7 +129,7 @@ def ls(
     given = list(targets or [])
     if given and given[0].startswith("s3://"):
         from neurofetch.cli.s3 import ordered_filters, s3_jobs, s3_options
-        from neurofetch.services.s3 import S3Settings
+        from neurofetch.services.s3.bucket import S3Settings
 
         if len(given) > 1:
             raise UsageError("ls takes one s3://BUCKET/PREFIX")

@@ -19,7 +19,7 @@ from neurofetch.cli.common import (
 )
 from neurofetch.cli.datamint_profile import datamint_profile
 
-# Kept in step with transfer/upload_files.py (importing it here would slow down --help).
+# Kept in step with transfer/local_files.py (importing it here would slow down --help).
 UPLOAD_HELP = """Upload files and folders to a Datamint-style platform, resumably.
 
 Each file is sent once: a journal in the user state folder records its content hash and resource id,
@@ -92,8 +92,8 @@ def upload(
 ) -> None:
     from neurofetch.operations.datamint_upload import UploadRequest
     from neurofetch.operations.datamint_upload import upload as run_upload
+    from neurofetch.transfer.local_files import FileSelection
     from neurofetch.transfer.shard import Shard
-    from neurofetch.transfer.upload_files import FileSelection
 
     options = global_options(ctx)
     profile = datamint_profile(ctx, jobs=jobs)

@@ -30,8 +30,8 @@ from neurofetch.errors import AuthError, ItemError, UsageError
 from neurofetch.net import loop
 from neurofetch.net.auth import ApiKeyAuth
 from neurofetch.net.http import make_client, policy_for
-from neurofetch.services.datamint import BULK_CHUNK, DatamintApi
-from neurofetch.services.datamint_mirror import DatamintSelection, DatamintSource
+from neurofetch.services.datamint.api import BULK_CHUNK, DatamintApi
+from neurofetch.services.datamint.mirror import DatamintSelection, DatamintSource
 from neurofetch.settings import Profile
 from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.events import NullReporter, Reporter

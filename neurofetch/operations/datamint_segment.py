@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from neurofetch.errors import RemoteDataError, UsageError
-from neurofetch.services.datamint import DatamintApi
+from neurofetch.services.datamint.api import DatamintApi
 from neurofetch.transfer.results import RunResult
 from neurofetch.transfer.upload_journal import UploadJournal
 

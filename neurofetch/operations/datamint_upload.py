@@ -19,15 +19,15 @@ from neurofetch.net.http import make_client, policy_for
 from neurofetch.net.retry import RetryPolicy
 from neurofetch.operations.datamint import add_to_project, api_key_for, project_id, publish_ids, require_datamint
 from neurofetch.operations.datamint_segment import Segmentation, attach_segmentation, load_segmentation
-from neurofetch.services.datamint import DatamintApi, UploadForm
+from neurofetch.services.datamint.api import DatamintApi, UploadForm
 from neurofetch.settings import Profile
 from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.events import Reporter, complete
+from neurofetch.transfer.local_files import Discovery, FileSelection, LocalFile, find_files, mung_name, parse_mung
 from neurofetch.transfer.lock import DestinationLock
 from neurofetch.transfer.results import RunResult
 from neurofetch.transfer.shard import Shard
 from neurofetch.transfer.upload import UploadBody, UploadItem, UploadRun, upload_all
-from neurofetch.transfer.upload_files import Discovery, FileSelection, LocalFile, find_files, mung_name, parse_mung
 from neurofetch.transfer.upload_journal import (
     UploadJournal,
     adopt_earlier_journal,

@@ -17,7 +17,7 @@ DEMO_PASSWORD = "demo-throwaway-password"
 
 def run_demo(dest: Path, *, candidates: int, jobs: int, reporter: Reporter | None = None) -> RunResult:
     """Start the emulator on a free loopback port and mirror it; no keyring, no network."""
-    from neurofetch.emulators.loris import LorisDataset, LorisEmulator
+    from neurofetch.emulators.loris.app import LorisDataset, LorisEmulator
     from neurofetch.operations.loris import mirror_loris
 
     emulator = LorisEmulator(LorisDataset(candidates=candidates), users={DEMO_USER: DEMO_PASSWORD})

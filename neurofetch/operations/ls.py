@@ -21,7 +21,7 @@ from typing import Any
 
 from neurofetch.errors import UsageError
 from neurofetch.services.allen import AtlasImageRequest
-from neurofetch.services.s3 import S3Settings
+from neurofetch.services.s3.bucket import S3Settings
 from neurofetch.settings import Profile
 from neurofetch.transfer.catalog import Column
 from neurofetch.transfer.filters import NameFilter
@@ -110,7 +110,7 @@ def _source(profile: Profile, query: LsQuery, no_input: bool) -> Source:
         return NeuroVaultSource(profile.url, nv, policy_for(profile))
     if service == "datamint":
         from neurofetch.operations.datamint import api_key_for, datamint_selection
-        from neurofetch.services.datamint_mirror import DatamintSource
+        from neurofetch.services.datamint.mirror import DatamintSource
 
         dm = datamint_selection(**query.datamint, names=query.names)
         return DatamintSource(profile.url, api_key_for(profile, no_input=no_input), dm, policy_for(profile))
@@ -147,9 +147,9 @@ def prepare(profile: Profile, query: LsQuery, *, no_input: bool = True) -> Calla
 def prepare_s3(url: str, settings: S3Settings, filters: Sequence[tuple[str, str]] = (),
                shard: str | None = None) -> Callable[[Callable[[Row], None]], RunResult]:
     """`ls s3://BUCKET/PREFIX`: the objects `s3-sync` would download, with the sync's aws-style filters."""
-    from neurofetch.services.s3 import S3Bucket, S3Location
-    from neurofetch.services.s3_catalog import list_rows as s3_rows
-    from neurofetch.transfer.s3_plan import OrderedFilters
+    from neurofetch.services.s3.bucket import S3Bucket, S3Location
+    from neurofetch.services.s3.catalog import list_rows as s3_rows
+    from neurofetch.transfer.sync.plan import OrderedFilters
 
     S3Location.parse(url)
     ordered = OrderedFilters(filters)

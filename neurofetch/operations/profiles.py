@@ -131,7 +131,7 @@ def _check_s3(profile: Profile, bucket: str | None) -> CheckOutcome:
         return CheckOutcome(None, "no bucket given to list", exit_code=ExitCode.USAGE)
     if importlib.util.find_spec("boto3") is None:
         return CheckOutcome(None, "boto3 is not installed (pip install boto3)", exit_code=ExitCode.USAGE)
-    from neurofetch.services.s3 import S3Bucket, S3Settings
+    from neurofetch.services.s3.bucket import S3Bucket, S3Settings
 
     settings = S3Settings(endpoint_url=profile.extra.get("endpoint_url") or profile.url or None,
                           aws_profile=profile.extra.get("aws_profile"), region=profile.extra.get("region"),

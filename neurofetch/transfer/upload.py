@@ -20,10 +20,10 @@ from neurofetch.errors import AuthError, ItemError, NeurofetchError, Unreachable
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying
 from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.events import Reporter
+from neurofetch.transfer.local_files import LocalFile
 from neurofetch.transfer.results import RunResult
 from neurofetch.transfer.shard import Shard
 from neurofetch.transfer.sink import sha256_file
-from neurofetch.transfer.upload_files import LocalFile
 from neurofetch.transfer.upload_journal import UploadJournal, UploadJournalError
 
 NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from neurofetch.emulators.allen import AllenEmulator
+from neurofetch.emulators.allen.app import AllenEmulator
 from neurofetch.emulators.common import Faults
 
 ATLAS_QUERY = ("model::AtlasImage,rma::criteria,[annotated$eqtrue],atlas_data_set(atlases[id$eq{atlas}]),"

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from neurofetch.emulators.common import Faults
-from neurofetch.emulators.datamint import DatamintEmulator
+from neurofetch.emulators.datamint.app import DatamintEmulator
 
 KEY = "demo-key"
 REQUIRED_RESOURCE_FIELDS = {"id", "storage", "location", "filename", "mimetype", "status", "created_at", "created_by",

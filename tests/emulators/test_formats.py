@@ -11,8 +11,8 @@ import pydicom
 from PIL import Image
 
 from neurofetch.emulators import formats
-from neurofetch.emulators.datamint_samples import sample_files
-from neurofetch.emulators.neurovault_data import Volume, nifti1_gz
+from neurofetch.emulators.datamint.samples import sample_files
+from neurofetch.emulators.neurovault.data import Volume, nifti1_gz
 
 
 def test_nifti_volumes_load_with_their_shape_values_and_affine() -> None:

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from neurofetch.emulators.common import Faults, RunningServer
-from neurofetch.emulators.loris import LorisDataset, LorisEmulator
-from neurofetch.emulators.loris_data import HDF5_SIGNATURE, HOSTILE_FILENAMES, VISIT_LABELS, ImageFile
+from neurofetch.emulators.loris.app import LorisDataset, LorisEmulator
+from neurofetch.emulators.loris.data import HDF5_SIGNATURE, HOSTILE_FILENAMES, VISIT_LABELS, ImageFile
 
 LEGACY_CT = "text/html; charset=UTF-8"
 NAME_RE = re.compile(r"preventad_(\d{7})_([A-Z]{5}\d{2})_([-A-Za-z0-9]+)_(\d{3})"

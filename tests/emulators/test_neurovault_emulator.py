@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from neurofetch.emulators.common import Faults, RunningServer
-from neurofetch.emulators.neurovault import NeuroVaultEmulator, paginate
-from neurofetch.emulators.neurovault_data import DOI_OF_AGING_COLLECTION
+from neurofetch.emulators.neurovault.app import NeuroVaultEmulator, paginate
+from neurofetch.emulators.neurovault.data import DOI_OF_AGING_COLLECTION
 
 DOI = "10.1016/j.neurobiolaging.2012.11.002"
 

@@ -35,7 +35,7 @@ def secret_tool(service: str, username: str) -> str | None:
 @pytest.fixture
 def short_token_loris() -> Iterator[object]:
     """Tokens that expire after a second, until the test says otherwise."""
-    from neurofetch.emulators.loris import LorisDataset, LorisEmulator
+    from neurofetch.emulators.loris.app import LorisDataset, LorisEmulator
 
     emulator = LorisEmulator(LorisDataset(candidates=2), token_ttl=1)
     with emulator.serve() as server:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from neurofetch.services.s3 import S3Bucket, S3Settings
+from neurofetch.services.s3.bucket import S3Bucket, S3Settings
 from tests.s3.helpers import S3Env, make_tree
 
 ODD_KEYS = ["a b.txt", "a+b", "x%2Fy", "q?.bin", "h#.bin", "ü/é.bin", "dir/", "dir/x", "dir-2/x", "trail ",
@@ -14,7 +14,7 @@ ODD_KEYS = ["a b.txt", "a+b", "x%2Fy", "q?.bin", "h#.bin", "ü/é.bin", "dir/", 
 
 
 def _both(env: S3Env, prefix: str) -> tuple[list[tuple], list[tuple]]:
-    from neurofetch.services.s3_list import list_pages
+    from neurofetch.services.s3.listing import list_pages
 
     with S3Bucket(S3Settings(endpoint_url=env.endpoint), env.bucket) as bucket:
         pages = list_pages(endpoint=env.endpoint, bucket=env.bucket, prefix=prefix, region=bucket.region,

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from neurofetch.errors import UsageError
-from neurofetch.services.s3 import RemoteObject, S3Location
-from neurofetch.services.s3_etag import MiB, aws_part_size, candidate_part_sizes, etag_matches, file_etags
-from neurofetch.transfer.s3_plan import LocalFile, OrderedFilters, Rules, compare, parse_shard, plan, plan_line
+from neurofetch.services.s3.bucket import RemoteObject, S3Location
+from neurofetch.transfer.sync.etag import MiB, aws_part_size, candidate_part_sizes, etag_matches, file_etags
+from neurofetch.transfer.sync.plan import LocalFile, OrderedFilters, Rules, compare, parse_shard, plan, plan_line
 
 T = 1_700_000_000
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from neurofetch.services import s3_fast
+from neurofetch.services.s3 import fast as s3_fast
 from tests.helpers import CliRun, run_cli
 from tests.proxy_support import RunningProxy, http_proxy
 from tests.s3.helpers import S3Env, make_tree, read_tree

@@ -72,7 +72,7 @@ def test_upload_with_an_undecodable_name_blocks_deletes(s3: S3Env, tmp_path: Pat
 
 
 def test_dry_run_changes_nothing_and_lists_every_action(s3: S3Env, tmp_path: Path) -> None:
-    from neurofetch.transfer.s3_plan import plan_line
+    from neurofetch.transfer.sync.plan import plan_line
 
     src = make_tree(tmp_path / "src", TREE)
     s3.put("data/old.txt", b"old")
@@ -169,7 +169,7 @@ class _InterruptAfter:
 
 
 def test_an_interrupted_sync_resumes_by_running_again(s3: S3Env, tmp_path: Path) -> None:
-    from neurofetch.transfer.s3_sync import S3SyncOptions, s3_sync
+    from neurofetch.transfer.sync.run import S3SyncOptions, s3_sync
 
     files = {f"f{i:03d}.bin": os.urandom(2000) for i in range(200)}
     src = make_tree(tmp_path / "src", files)
@@ -192,7 +192,7 @@ def test_an_interrupted_sync_resumes_by_running_again(s3: S3Env, tmp_path: Path)
 
 
 def test_reporter_events(s3: S3Env, tmp_path: Path) -> None:
-    from neurofetch.transfer.s3_sync import S3SyncOptions, s3_sync
+    from neurofetch.transfer.sync.run import S3SyncOptions, s3_sync
 
     class Events:
         def __init__(self) -> None:
@@ -252,7 +252,7 @@ class _InterruptAfterBytes:
 
 @pytest.mark.parametrize("backend", ["auto", "boto3"])
 def test_interrupting_big_transfers_leaves_nothing_half_done(s3: S3Env, tmp_path: Path, backend: str) -> None:
-    from neurofetch.transfer.s3_sync import S3SyncOptions, s3_sync
+    from neurofetch.transfer.sync.run import S3SyncOptions, s3_sync
 
     files = {f"big{i}.bin": os.urandom(20 * 1024 * 1024) for i in range(3)}
     src = make_tree(tmp_path / "src", files)

@@ -12,12 +12,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from neurofetch.emulators.common import FILE_RESPONSE_HEADER
-from neurofetch.emulators.datamint_routes import MAX_TEXT_PART, path_id, read_json, reply
-from neurofetch.emulators.datamint_store import ApiError, is_uuid
-from neurofetch.emulators.datamint_views import annotation_json, page_bounds, worklist_json
+from neurofetch.emulators.datamint.routes import MAX_TEXT_PART, path_id, read_json, reply
+from neurofetch.emulators.datamint.store import ApiError, is_uuid
+from neurofetch.emulators.datamint.views import annotation_json, page_bounds, worklist_json
 
 if TYPE_CHECKING:
-    from neurofetch.emulators.datamint import DatamintEmulator
+    from neurofetch.emulators.datamint.app import DatamintEmulator
 
 # DTO keys that map onto StoredAnnotation attributes; the rest stay in `fields`.
 _DTO_KEYS = {"frame_index": "frame_index", "source": "source", "annotation_worklist_id": "worklist_id",

@@ -41,8 +41,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from neurofetch.emulators.allen_data import Dataset, Record, Region, build_dataset, render_jpeg, render_svg
-from neurofetch.emulators.allen_rma import (
+from neurofetch.emulators.allen.data import Dataset, Record, Region, build_dataset, render_jpeg, render_svg
+from neurofetch.emulators.allen.rma import (
     Filter,
     Page,
     PathNode,

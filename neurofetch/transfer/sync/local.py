@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from neurofetch.transfer.journal import STATE_DIR
-from neurofetch.transfer.s3_plan import LocalFile, OrderedFilters, in_shard
 from neurofetch.transfer.shard import Shard
+from neurofetch.transfer.sync.plan import LocalFile, OrderedFilters, in_shard
 
 TEMP_SUFFIX = ".nf-partial"     # our in-progress downloads; never listed or uploaded
 _TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{8}" + re.escape(TEMP_SUFFIX), re.DOTALL)

@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 from neurofetch.environment import env_number
 from neurofetch.errors import LockedError
-from neurofetch.services.s3_errors import NoSuchBucketError, client_error_code
+from neurofetch.services.s3.errors import NoSuchBucketError, client_error_code
 
 if TYPE_CHECKING:
-    from neurofetch.services.s3 import S3Bucket
+    from neurofetch.services.s3.bucket import S3Bucket
 
 log = logging.getLogger("neurofetch.s3")
 

@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from neurofetch.emulators.common import FILE_RESPONSE_HEADER, Emulator, Faults, RunningServer, TLSFiles
-from neurofetch.emulators.neurovault_data import OWNERS, CollectionEntry, ImageEntry, NeuroVaultData
+from neurofetch.emulators.neurovault.data import OWNERS, CollectionEntry, ImageEntry, NeuroVaultData
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000

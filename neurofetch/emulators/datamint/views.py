@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime, timezone
 from typing import Any
 
-from neurofetch.emulators.datamint_store import (
+from neurofetch.emulators.datamint.store import (
     ApiError,
     DatamintStore,
     StoredAnnotation,

@@ -29,7 +29,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from neurofetch.emulators.common import FILE_RESPONSE_HEADER, Emulator, Faults, Scope
-from neurofetch.emulators.loris_data import (
+from neurofetch.emulators.loris.data import (
     PROJECT,
     SERVER_TZ,
     VISIT_LABELS,

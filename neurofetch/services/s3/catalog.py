@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 
-from neurofetch.services.s3 import RemoteObject, S3Bucket, S3Location
+from neurofetch.services.s3.bucket import RemoteObject, S3Bucket, S3Location
 from neurofetch.transfer.listing import Row
 from neurofetch.transfer.results import RunResult
-from neurofetch.transfer.s3_plan import OrderedFilters, Rules, plan
 from neurofetch.transfer.shard import Shard
+from neurofetch.transfer.sync.plan import OrderedFilters, Rules, plan
 
 LISTED = ("download", "archived")   # archived objects are listed (storage_class says why a sync skips them)
 

@@ -13,7 +13,7 @@ import httpx
 from neurofetch.credentials import Secret
 from neurofetch.net.auth import ApiKeyAuth
 from neurofetch.net.retry import RetryPolicy
-from neurofetch.services.datamint import DatamintApi
+from neurofetch.services.datamint.api import DatamintApi
 from neurofetch.services.paging import Pager
 from neurofetch.transfer.engine import Context
 from neurofetch.transfer.filters import NameFilter

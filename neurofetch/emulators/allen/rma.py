@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from neurofetch.emulators.allen_data import ASSOCIATIONS, HIDDEN_NULL_COLUMNS, TABLES, Dataset, Record
+from neurofetch.emulators.allen.data import ASSOCIATIONS, HIDDEN_NULL_COLUMNS, TABLES, Dataset, Record
 
 DEFAULT_NUM_ROWS = 50  # commonly cited default when num_rows is omitted [unconfirmed]
 OPERATORS = frozenset({"eq", "ne", "lt", "gt", "le", "ge", "in", "li", "il"})

@@ -19,7 +19,7 @@ from urllib.parse import quote, unquote_plus, urlsplit
 if TYPE_CHECKING:
     import botocore.credentials
 
-    from neurofetch.services.s3 import RemoteObject
+    from neurofetch.services.s3.bucket import RemoteObject
 
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
@@ -61,7 +61,7 @@ def list_pages(*, endpoint: str, bucket: str, prefix: str, region: str,
     from botocore.auth import S3SigV4Auth
     from botocore.awsrequest import AWSRequest
 
-    from neurofetch.services.s3 import RemoteObject
+    from neurofetch.services.s3.bucket import RemoteObject
 
     connection, base_path = _connection(endpoint, verify, timeout)
     token: str | None = None

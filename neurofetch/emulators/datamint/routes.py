@@ -15,8 +15,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from neurofetch.emulators.common import FILE_RESPONSE_HEADER
-from neurofetch.emulators.datamint_store import ApiError, is_uuid
-from neurofetch.emulators.datamint_views import (
+from neurofetch.emulators.datamint.store import ApiError, is_uuid
+from neurofetch.emulators.datamint.views import (
     channels_json,
     page_bounds,
     project_json,
@@ -26,7 +26,7 @@ from neurofetch.emulators.datamint_views import (
 )
 
 if TYPE_CHECKING:
-    from neurofetch.emulators.datamint import DatamintEmulator
+    from neurofetch.emulators.datamint.app import DatamintEmulator
 
 MAX_TEXT_PART = 16 * 1024 * 1024   # the `metadata` JSON part can be large
 GENERIC_MIME = "application/octet-stream"

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from neurofetch.errors import UsageError
-from neurofetch.services.s3 import ARCHIVED_CLASSES, RemoteObject
-from neurofetch.services.s3_lock import LOCK_FOLDER
+from neurofetch.services.s3.bucket import ARCHIVED_CLASSES, RemoteObject
+from neurofetch.services.s3.lock import LOCK_FOLDER
 from neurofetch.transfer.filters import FilterLedger
 from neurofetch.transfer.paths import UnsafeName, safe_relpath
 from neurofetch.transfer.shard import Shard

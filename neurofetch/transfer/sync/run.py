@@ -1,6 +1,6 @@
 """`s3-sync`: one local folder ⇄ one ``s3://bucket/prefix``, aws-style, without aws's traps.
 
-``s3_sync(options)`` lists both sides, plans with transfer/s3_plan.py, runs the transfers on a
+``s3_sync(options)`` lists both sides, plans with transfer/sync/plan.py, runs the transfers on a
 bounded pool of ``jobs`` workers, deletes (with --delete) only after every transfer succeeded,
 and returns a RunResult. Interrupted runs resume by running again: finished files compare equal,
 half-written downloads were never renamed into place.
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from neurofetch.errors import DestinationError, ItemError, UnreachableError, UsageError, unwritable
-from neurofetch.services.s3 import (
+from neurofetch.services.s3.bucket import (
     DEFAULT_JOBS,
     STORAGE_CLASSES,
     S3Bucket,
@@ -29,19 +29,19 @@ from neurofetch.services.s3 import (
     S3Settings,
     backend_from_env,
 )
-from neurofetch.services.s3_catalog import remote_listing
-from neurofetch.services.s3_errors import NoSuchBucketError
-from neurofetch.services.s3_etag import etag_matches
-from neurofetch.services.s3_lock import PrefixLock
+from neurofetch.services.s3.catalog import remote_listing
+from neurofetch.services.s3.errors import NoSuchBucketError
+from neurofetch.services.s3.lock import PrefixLock
 from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.events import Reporter, complete
 from neurofetch.transfer.listing import Manifest
 from neurofetch.transfer.lock import DestinationLock
 from neurofetch.transfer.paths import local_path
 from neurofetch.transfer.results import RunResult
-from neurofetch.transfer.s3_local import remove_files, scan_local, set_mtime, write_atomically
-from neurofetch.transfer.s3_plan import Action, Direction, OrderedFilters, Rules, parse_shard, plan
 from neurofetch.transfer.shard import Shard
+from neurofetch.transfer.sync.etag import etag_matches
+from neurofetch.transfer.sync.local import remove_files, scan_local, set_mtime, write_atomically
+from neurofetch.transfer.sync.plan import Action, Direction, OrderedFilters, Rules, parse_shard, plan
 
 log = logging.getLogger("neurofetch.s3")
 

@@ -25,10 +25,10 @@ from urllib.parse import urlsplit
 
 from neurofetch.errors import UsageError, unwritable
 from neurofetch.net.proxies import ProxyEnvironment
-from neurofetch.services import s3_fast
-from neurofetch.services.s3_errors import client_error_code, translate
-from neurofetch.services.s3_etag import MULTIPART_CHUNK, MULTIPART_THRESHOLD, aws_part_size
-from neurofetch.services.s3_session import open_aws_session
+from neurofetch.services.s3 import fast as s3_fast
+from neurofetch.services.s3.errors import client_error_code, translate
+from neurofetch.services.s3.session import open_aws_session
+from neurofetch.transfer.sync.etag import MULTIPART_CHUNK, MULTIPART_THRESHOLD, aws_part_size
 
 log = logging.getLogger("neurofetch.s3")
 Progress = Callable[[int], None]
@@ -185,7 +185,7 @@ class S3Bucket:
         If the lean listing fails part-way, boto3 lists again from the start: consumers must
         tolerate repeated keys (the plan does)."""
         if self.custom_endpoint and self.path_style and self.settings.backend != "boto3" and self._proxy is None:
-            from neurofetch.services.s3_list import FastListFailed, list_pages
+            from neurofetch.services.s3.listing import FastListFailed, list_pages
 
             try:
                 verify = self.settings.verify_tls

@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from neurofetch.emulators.common import ASGIApp, Emulator, Faults, Receive, Scope, Send
-from neurofetch.emulators.datamint_samples import sample_files
-from neurofetch.emulators.datamint_store import (
+from neurofetch.emulators.datamint.samples import sample_files
+from neurofetch.emulators.datamint.store import (
     ApiError,
     DatamintStore,
     StoredAnnotation,
@@ -171,8 +171,8 @@ class DatamintEmulator(Emulator):
         from starlette.requests import Request
         from starlette.responses import JSONResponse
 
-        from neurofetch.emulators.datamint_annotations import AnnotationEndpoints
-        from neurofetch.emulators.datamint_routes import ResourceEndpoints
+        from neurofetch.emulators.datamint.annotations import AnnotationEndpoints
+        from neurofetch.emulators.datamint.routes import ResourceEndpoints
 
         async def api_error(_request: Request, exc: Exception) -> JSONResponse:
             assert isinstance(exc, ApiError)
