@@ -67,8 +67,9 @@ class IndexIntegrityError(IntegrityError):
 
 
 def _service_readers() -> dict[str, Callable[[SidecarReader, str], dict[str, Any] | None]]:
-    from neurofetch.services import allen, loris, neurovault
+    from neurofetch.services import allen, neurovault
     from neurofetch.services.datamint import mirror as datamint_mirror
+    from neurofetch.services.loris import source as loris
 
     return {"loris": loris.index_columns, "neurovault": neurovault.index_columns,
             "allen": allen.index_columns, "datamint": datamint_mirror.index_columns}

@@ -148,7 +148,7 @@ def test_a_reporter_written_for_the_older_events_still_hears_every_byte(loris, t
     """A notebook's own reporter knows neither ``sized``/``listed``/``ended`` nor the label of ``advanced``."""
     from neurofetch.credentials import Secret
     from neurofetch.operations.loris import mirror_loris
-    from neurofetch.services.loris import LorisSelection
+    from neurofetch.services.loris.source import LorisSelection
     from neurofetch.settings import Profile
     from neurofetch.transfer.mirror import MirrorOptions
 

@@ -101,7 +101,7 @@ def mirror(
                             shard=Shard.parse(shard) if shard else None, filters=names.ledger, manifest=manifest)
     if profile.service == "loris":
         from neurofetch.operations.loris import mirror_loris
-        from neurofetch.services.loris import LorisSelection
+        from neurofetch.services.loris.source import LorisSelection
 
         candidates, visits = tuple(candidate or ()), tuple(visit or ())
         if manifest is not None:   # list only the candidates and visits the manifest's rows are in

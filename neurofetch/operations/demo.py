@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from neurofetch.credentials import Secret
-from neurofetch.services.loris import LorisSelection
+from neurofetch.services.loris.source import LorisSelection
 from neurofetch.settings import Profile
 from neurofetch.transfer.events import Reporter
 from neurofetch.transfer.mirror import MirrorOptions

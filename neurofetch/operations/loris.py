@@ -18,7 +18,7 @@ from neurofetch.errors import AuthError, UsageError
 from neurofetch.net import loop
 from neurofetch.net.auth import RenewingBearerAuth, Token
 from neurofetch.net.http import make_client, policy_for
-from neurofetch.services.loris import LorisSelection, LorisSource, login
+from neurofetch.services.loris.source import LorisSelection, LorisSource, login
 from neurofetch.settings import Profile
 from neurofetch.transfer.events import Reporter
 from neurofetch.transfer.mirror import MirrorOptions, run_mirror

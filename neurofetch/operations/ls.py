@@ -96,7 +96,7 @@ def _source(profile: Profile, query: LsQuery, no_input: bool) -> Source:
         raise UsageError("--level is for loris profiles")
     if service == "loris":
         from neurofetch.operations.loris import mirror_auth
-        from neurofetch.services.loris import LorisSelection, LorisSource
+        from neurofetch.services.loris.source import LorisSelection, LorisSource
 
         selection = LorisSelection(tuple(query.candidates), tuple(query.visits), query.names, qc=query.qc,
                                    level=query.level)
