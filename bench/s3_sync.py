@@ -57,7 +57,9 @@ def make_data(root: Path) -> None:
 
 
 def tree_stats(root: Path) -> tuple[int, int]:
-    sizes = [p.stat().st_size for p in root.rglob("*") if p.is_file()]
+    """Files and bytes of user data (neurofetch's own .neurofetch folder, its lock and journal, is not data)."""
+    sizes = [p.stat().st_size for p in root.rglob("*")
+             if p.is_file() and ".neurofetch" not in p.relative_to(root).parts]
     return len(sizes), sum(sizes)
 
 
@@ -152,7 +154,8 @@ def run_round(server: S3Server, client: object, data: Path, scratch: Path, tools
               n: int, results: dict[tuple[str, str, str], list[tuple[float, float]]]) -> None:
     env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
            "AWS_DEFAULT_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true"}
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN"):
+    # AWS_CA_BUNDLE (harmless for http endpoints elsewhere) makes rclone 1.60 refuse to start.
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN", "AWS_CA_BUNDLE"):
         env.pop(name, None)
     env.update(rclone_env(server.endpoint))
     for workload in workloads:
