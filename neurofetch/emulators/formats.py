@@ -65,7 +65,7 @@ def minc2_template(shape: tuple[int, int, int], step_mm: float = 1.0) -> Minc2Te
     """A MINC2 (HDF5) volume of ``shape`` (z, y, x) int16 voxels, with a header like the ones
     mincconvert writes for PREVENT-AD: /minc-2.0/{dimensions,image/0,info}, ``dimorder``, per-slice
     image-min/image-max, x/y/z dimension variables with step, start and direction cosines."""
-    import h5py
+    import h5py  # type: ignore[import-untyped,unused-ignore]
     import numpy as np
 
     phantom = _head_phantom(shape)
@@ -88,19 +88,21 @@ def minc2_template(shape: tuple[int, int, int], step_mm: float = 1.0) -> Minc2Te
             dim.attrs["start"] = np.float64(-length * step_mm / 2)
             dim.attrs["direction_cosines"] = np.array(cosines, dtype=np.float64)
         info = root.create_group("info")
-        for group, fields in (("patient", {"sex": "female__"}),
-                              ("acquisition", {"repetition_time": 2.3, "echo_time": 0.00298, "flip_angle": 9.0}),
-                              ("study", {"modality": "MRI__", "manufacturer": "SIEMENS"})):
+        info_fields: tuple[tuple[str, dict[str, str | float]], ...] = (
+            ("patient", {"sex": "female__"}),
+            ("acquisition", {"repetition_time": 2.3, "echo_time": 0.00298, "flip_angle": 9.0}),
+            ("study", {"modality": "MRI__", "manufacturer": "SIEMENS"}))
+        for group, fields in info_fields:
             part = info.create_group(group)
-            for key, value in fields.items():
-                part.attrs[key] = np.bytes_(value) if isinstance(value, str) else np.float64(value)
+            for key, setting in fields.items():
+                part.attrs[key] = np.bytes_(setting) if isinstance(setting, str) else np.float64(setting)
         images = root.create_group("image").create_group("0")
         image = images.create_dataset("image", data=phantom.astype("<i2"), track_times=False)
         image.attrs["dimorder"] = np.bytes_("zspace,yspace,xspace")
         image.attrs["valid_range"] = np.array(MINC2_VALID_RANGE, dtype=np.float64)
         image.attrs["complete"] = np.bytes_("true_")
-        for name, value in (("image-min", 0.0), ("image-max", float(MINC2_VALID_RANGE[1]))):
-            scale = images.create_dataset(name, data=np.full(shape[0], value), track_times=False)
+        for name, limit in (("image-min", 0.0), ("image-max", float(MINC2_VALID_RANGE[1]))):
+            scale = images.create_dataset(name, data=np.full(shape[0], limit), track_times=False)
             scale.attrs["dimorder"] = np.bytes_("zspace")
         offset = image.id.get_offset()
     if offset is None:

@@ -105,7 +105,8 @@ def _voxels(volume: Volume, key: str) -> np.ndarray:
     ellipsoid (zero outside, as masked group maps are), with noise."""
     import numpy as np
 
-    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()[:8]))
+    seed = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()[:8]
+    rng = np.random.default_rng(int.from_bytes(seed, "big"))
     nx, ny, nz = volume.shape[:3]
     x, y, z = np.meshgrid(*(np.arange(n) / n for n in (nx, ny, nz)), indexing="ij")
     centre = rng.uniform(0.3, 0.7, 3)
