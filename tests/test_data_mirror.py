@@ -145,8 +145,8 @@ def test_target_and_transform(loris_tree: Path) -> None:
     dataset = MirrorDataset(loris_tree, transform=lambda v: v.mean(), target=lambda m: m.get("qc.qc") == "Pass")
     value, label = dataset[0]
     assert isinstance(label, bool) and float(value) > 0
-    arrays, labels = collate([dataset[0], dataset[1]])
-    assert arrays.shape == (2,) and labels.dtype == bool
+    arrays, labels = collate([dataset[0], dataset[1]])     # numpy arrays, or tensors once torch is imported
+    assert tuple(arrays.shape) == (2,) and labels.tolist() == [label, dataset[1][1]]
 
 
 # ------------------------------------------------------------------------------------------ errors
