@@ -84,11 +84,16 @@ class LorisBidsSource(LorisSource):
                               DATASET_UNIT)
             if item is not None:
                 work.append(item)
-        for entry in json_field(body, "SessionFiles", list, "the BIDS export", url):
-            work += self._entry_files(ctx, entry, ("TsvLink", "JsonLink"), session_file=True)
+        images: list[FileItem] = []
         for entry in json_field(body, "Images", list, "the BIDS export", url):
-            work += self._entry_files(ctx, entry, IMAGE_LINKS, session_file=False)
-        return work
+            images += self._entry_files(ctx, entry, IMAGE_LINKS, session_file=False)
+        # With --datatype/--suffix, a session's scans files come only with an image of that session.
+        sessions = {item.parts[:2] for item in images}
+        narrowed = bool(self.bids.datatypes or self.bids.suffixes)
+        for entry in json_field(body, "SessionFiles", list, "the BIDS export", url):
+            work += [item for item in self._entry_files(ctx, entry, ("TsvLink", "JsonLink"), session_file=True)
+                     if not narrowed or item.parts[:2] in sessions]
+        return work + images
 
     def _entry_files(self, ctx: Context, entry: object, link_keys: Sequence[str], *,
                      session_file: bool) -> list[FileItem]:
