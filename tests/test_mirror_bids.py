@@ -164,7 +164,7 @@ def journal_count(dest: Path) -> int:
 
 def test_an_interrupted_bids_mirror_resumes_without_fetching_finished_files(tmp_path: Path) -> None:
     dest = tmp_path / "bids"
-    with serve_loris("drip=20000", candidates=2) as loris:
+    with serve_loris("drip=4000", candidates=2) as loris:
         assert loris.emulator.bids is not None
         expected = expected_tree(loris.emulator.bids)
         run = start_background("mirror", dest, "--bids", "--jobs", "2", env=loris.env(), logs=tmp_path / "logs")
