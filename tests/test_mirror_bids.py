@@ -266,3 +266,11 @@ def test_the_emulators_hostile_names_stay_inside_dest(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == ["inner"] and os.listdir(tmp_path / "inner") == ["bids"]
     assert list(dest.glob(f"sub-{hostile}/ses-PREBL00/anat/*_T1w.nii.gz"))   # its ordinary image still comes
     assert not list(dest.glob(f"sub-{hostile}/ses-.*")) and "Traceback" not in result.stderr
+
+
+def test_a_dry_run_plans_the_export_and_writes_nothing(loris, loris_env, export, tmp_path: Path) -> None:
+    dest = tmp_path / "bids"
+    result = run_cli("--json", "mirror", dest, "--bids", "--dry-run", env=loris_env)
+    assert result.code == 0, result.stderr
+    assert not dest.exists() and bids_gets(loris) == []
+    assert {p["path"] for p in result.json["planned"]} == set(expected_tree(export))
