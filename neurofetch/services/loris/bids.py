@@ -79,6 +79,8 @@ class LorisBidsSource(LorisSource):
         self._export = None
         work: list[Work] = []
         for key, link_key in TOP_LEVEL:
+            if isinstance(body, dict) and body.get(key) is None:
+                continue   # an export without, say, a validator config still has its images
             entry = json_field(body, key, dict, "the BIDS export", url)
             item = self._file(ctx, json_field(entry, link_key, str, f"the BIDS export's {key}", url), (),
                               DATASET_UNIT)
