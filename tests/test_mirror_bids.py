@@ -3,6 +3,7 @@ resume, filters, shards, a server without the export, hostile listings, and a re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -162,6 +163,11 @@ def journal_count(dest: Path) -> int:
         return 0
 
 
+def journaled(dest: Path) -> set[str]:
+    with contextlib.closing(sqlite3.connect(dest / ".neurofetch" / "state.sqlite3")) as db:
+        return {row[0] for row in db.execute("SELECT path FROM files")}
+
+
 def test_an_interrupted_bids_mirror_resumes_without_fetching_finished_files(tmp_path: Path) -> None:
     dest = tmp_path / "bids"
     with serve_loris("drip=4000", candidates=2) as loris:
@@ -171,9 +177,10 @@ def test_an_interrupted_bids_mirror_resumes_without_fetching_finished_files(tmp_
         wait_until(lambda: journal_count(dest) >= 10, what="ten complete files", process=run)
         run.signal(signal.SIGTERM)
         assert run.wait(timeout=10) == 130, run.stderr
-        done = {p: b for p, b in mirrored(dest).items() if not p.endswith(".part")}
-        assert 10 <= len(done) < len(expected)
-        assert all(expected[p] == b for p, b in done.items())
+        on_disk = {p: b for p, b in mirrored(dest).items() if not p.endswith(".part")}
+        assert all(expected[p] == b for p, b in on_disk.items())
+        done = journaled(dest)   # a file renamed into place but not yet journaled is fetched again, rightly
+        assert 10 <= len(done) < len(expected) and done <= set(on_disk)
 
         loris.faults.drip = 0
         loris.emulator.log.clear()
