@@ -19,9 +19,11 @@ from neurofetch.cli.common import (
     reporter_for,
 )
 from neurofetch.cli.options import (
+    BidsOption,
     CandidateOption,
     ChannelOption,
     CollectionOption,
+    DatatypeOption,
     DateFromOption,
     DateToOption,
     DoiOption,
@@ -31,6 +33,7 @@ from neurofetch.cli.options import (
     ModalityOption,
     ProjectOption,
     StatusOption,
+    SuffixOption,
     TagOption,
     VisitOption,
     only_for,
@@ -53,6 +56,9 @@ def mirror(
     candidate: CandidateOption = None,
     visit: VisitOption = None,
     no_qc: Annotated[bool, typer.Option("--no-qc", help="LORIS: skip the <file>.qc.json records.")] = False,
+    bids: BidsOption = False,
+    datatype: DatatypeOption = None,
+    suffix: SuffixOption = None,
     collection: CollectionOption = None,
     doi: DoiOption = None,
     map_type: MapTypeOption = None,
@@ -87,7 +93,8 @@ def mirror(
     profile = load_profile(ctx, jobs=jobs)
     names = NameFilter(tuple(include or ()), tuple(exclude or ()))
     only_for(profile.service, {
-        "loris": {"--candidate": candidate, "--visit": visit, "--no-qc": no_qc},
+        "loris": {"--candidate": candidate, "--visit": visit, "--no-qc": no_qc, "--bids": bids,
+                  "--datatype": datatype, "--suffix": suffix},
         "neurovault": {"--collection": collection, "--doi": doi, "--map-type": map_type, "--modality": modality},
         "datamint": {"--channel": channel, "--status": status, "--tag": tag, "--project": project,
                      "--mimetype": mimetype, "--from": date_from, "--to": date_to},
@@ -100,14 +107,15 @@ def mirror(
     options = MirrorOptions(dest=dest, dry_run=dry_run, verify=verify, verify_only=verify_only,
                             shard=Shard.parse(shard) if shard else None, filters=names.ledger, manifest=manifest)
     if profile.service == "loris":
-        from neurofetch.operations.loris import mirror_loris
+        from neurofetch.operations.loris import bids_selection, mirror_loris
         from neurofetch.services.loris.source import LorisSelection
 
         candidates, visits = tuple(candidate or ()), tuple(visit or ())
         if manifest is not None:   # list only the candidates and visits the manifest's rows are in
             candidates = candidates or tuple(sorted(manifest.values["candid"] - {""}))
             visits = visits or tuple(sorted(manifest.values["visit"] - {""}))
-        selection = LorisSelection(candidates, visits, names, qc=not no_qc)
+        selection = bids_selection(LorisSelection(candidates, visits, names, qc=not no_qc), bids=bids,
+                                   datatypes=datatype or (), suffixes=suffix or (), manifest=manifest is not None)
         result = mirror_loris(profile, selection, options, reporter=reporter_for(ctx),
                               no_input=global_options(ctx).no_input)
     elif profile.service == "neurovault":

@@ -181,6 +181,15 @@ CandidateOption = Annotated[list[str] | None, typer.Option("--candidate", metava
                                                            help="LORIS: only this candidate (repeatable).")]
 VisitOption = Annotated[list[str] | None, typer.Option("--visit", metavar="LABEL",
                                                        help="LORIS: only this visit label (repeatable).")]
+BidsOption = Annotated[bool, typer.Option(
+    "--bids", help="LORIS: the server's BIDS export (openpreventad) instead of its MINC files: "
+                   "DEST/sub-<CandID>/ses-<Visit>/<datatype>/ with the dataset's top-level files as served.")]
+DatatypeOption = Annotated[list[str] | None, typer.Option(
+    "--datatype", metavar="NAME", help="LORIS --bids: only this BIDS datatype folder, e.g. anat, func, dwi, fmap "
+                                       "(repeatable).")]
+SuffixOption = Annotated[list[str] | None, typer.Option(
+    "--suffix", metavar="SUFFIX", help="LORIS --bids: only images with this BIDS suffix, e.g. T1w, bold "
+                                       "(repeatable).")]
 CollectionOption = Annotated[list[str] | None, typer.Option("--collection", metavar="ID",
                                                             help="NeuroVault: this collection (repeatable).")]
 DoiOption = Annotated[list[str] | None, typer.Option("--doi", metavar="DOI",

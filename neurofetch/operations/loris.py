@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ from neurofetch.errors import AuthError, UsageError
 from neurofetch.net import loop
 from neurofetch.net.auth import RenewingBearerAuth, Token
 from neurofetch.net.http import make_client, policy_for
+from neurofetch.services.loris.bids import BidsSelection, LorisBidsSource
 from neurofetch.services.loris.source import LorisSelection, LorisSource, login
 from neurofetch.settings import Profile
 from neurofetch.transfer.events import Reporter
@@ -143,11 +145,24 @@ def mirror_auth(profile: Profile, *, no_input: bool, password: Secret | None = N
     return RenewingBearerAuth(obtain, token)
 
 
-def mirror_loris(profile: Profile, selection: LorisSelection, options: MirrorOptions, *,
+def bids_selection(selection: LorisSelection, *, bids: bool, datatypes: Sequence[str] = (),
+                   suffixes: Sequence[str] = (), manifest: bool = False) -> LorisSelection | BidsSelection:
+    """``selection`` as `mirror --bids` takes it, or unchanged without --bids (then --datatype/--suffix are errors)."""
+    if not bids:
+        if datatypes or suffixes:
+            raise UsageError("--datatype and --suffix select files of the BIDS export: add --bids")
+        return selection
+    if manifest:
+        raise UsageError("--from-manifest is not available with --bids (`ls` lists the MINC files)")
+    return BidsSelection(selection, tuple(datatypes), tuple(suffixes))
+
+
+def mirror_loris(profile: Profile, selection: LorisSelection | BidsSelection, options: MirrorOptions, *,
                  reporter: Reporter | None = None, no_input: bool = True,
                  password: Secret | None = None) -> RunResult:
     if profile.service != "loris":
         raise UsageError(f"profile {profile.name!r} is a {profile.service} profile, not loris")
     auth = mirror_auth(profile, no_input=no_input, password=password)
-    source = LorisSource(profile.url, auth, selection)
+    source = (LorisBidsSource(profile.url, auth, selection, policy_for(profile)) if isinstance(selection, BidsSelection)
+              else LorisSource(profile.url, auth, selection))
     return run_mirror("mirror", source, profile, options, reporter)

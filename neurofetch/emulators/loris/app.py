@@ -29,7 +29,9 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from neurofetch.emulators.common import FILE_RESPONSE_HEADER, Emulator, Faults, Scope
+from neurofetch.emulators.loris.bids import BIDS_ETAG, BidsExport
 from neurofetch.emulators.loris.data import (
+    OCTET_STREAM,
     PROJECT,
     SERVER_TZ,
     VISIT_LABELS,
@@ -72,6 +74,11 @@ class _Rule:
 
 _CAND, _VISIT, _FILE = r"([0-9]+)", r"([a-zA-Z0-9_.]+)", r"([a-zA-Z0-9_.-]+)"
 _RULES = (
+    # openpreventad's BIDS export (legacy scripts; reference/loris.md §3.6)
+    _Rule("bids", re.compile(rf"projects/{PROJECT}/bids/?"), ("GET",)),
+    _Rule("bids_top", re.compile(rf"projects/{PROJECT}/bids/{_FILE}"), ("GET",)),
+    _Rule("bids_session", re.compile(rf"candidates/{_CAND}/{_VISIT}/bidsfiles/{_FILE}"), ("GET",)),
+    _Rule("bids_image", re.compile(rf"candidates/{_CAND}/{_VISIT}/images/{_FILE}/bids/{_FILE}"), ("GET",)),
     _Rule("login", re.compile(r"login/?"), ("POST",), module=True),
     _Rule("projects", re.compile(r"projects/?(.*)"), ("GET",), module=True),
     _Rule("images", re.compile(rf"candidates/{_CAND}/{_VISIT}/images"), ("GET",)),
@@ -142,7 +149,8 @@ class LorisEmulator(Emulator):
     base_path = "/api/v0.0.3-dev"
 
     def __init__(self, dataset: LorisDataset | None = None, *, faults: Faults | None = None,
-                 users: dict[str, str] | None = None, token_ttl: float = 86400, lockout_after: int = 5) -> None:
+                 users: dict[str, str] | None = None, token_ttl: float = 86400, lockout_after: int = 5,
+                 bids_export: bool = True) -> None:
         super().__init__(faults=faults)
         dataset = LorisDataset() if dataset is None else dataset
         self.dataset = dataset.with_hostile_names() if self.faults.hostile_names else dataset
@@ -158,6 +166,7 @@ class LorisEmulator(Emulator):
         self._token_uses: dict[str, int] = {}
         self._missing = {f.key for f in self.dataset.files[:self.faults.missing_files]}
         self.forbidden: set[str] = set()   # CandIDs of another site: 403 for them and all below (LORIS 22+)
+        self.bids = BidsExport(self.dataset) if bids_export else None   # None: a stock LORIS without the export
 
     def build_app(self) -> Starlette:
         return Starlette(routes=[Route("/{path:path}", self._dispatch, methods=_ALL_METHODS)])
@@ -183,6 +192,8 @@ class LorisEmulator(Emulator):
             if rule.module:
                 return module_response(401, {"error": "unauthorized"})
             return legacy_error(401, "User not authenticated")
+        if rule.kind.startswith("bids"):
+            return self._bids_get(rule.kind, match.groups(), request)
         if rule.kind == "projects":
             return project_response(self.dataset, match.group(1), request.query_params.get("since"))
         if request.method != "GET":
@@ -311,6 +322,22 @@ class LorisEmulator(Emulator):
         if kind == "qc":
             return self._with_etag(request, "", qc_json(record))
         return self._file_response(record, request.headers.get("range"))
+
+    def _bids_get(self, kind: str, groups: tuple[str, ...], request: Request) -> Response:
+        if self.bids is None:   # stock LORIS: the module API knows no such project path, Apache no such script
+            return module_response(404, {"error": "not found"}) if kind in ("bids", "bids_top") else apache_not_found()
+        if kind == "bids":
+            return self._with_etag(request, BIDS_ETAG, self.bids.listing())
+        if kind == "bids_top":
+            content = self.bids.top_level(groups[0])
+        elif kind == "bids_session":
+            content = self.bids.session_file(*groups)
+        else:
+            content = self.bids.image_file(*groups)
+        if content is None:
+            return legacy_error(404, "File not found")
+        headers = {**CORS_HEADERS, "content-length": str(len(content)), FILE_RESPONSE_HEADER.decode("latin-1"): "1"}
+        return Response(content, 200, headers, media_type=OCTET_STREAM)
 
     def _listed(self, entries: list[Any]) -> list[Any]:
         """A listing's entries; with the ``duplicate_entries`` fault, each one twice."""
