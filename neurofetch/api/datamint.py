@@ -83,7 +83,7 @@ def _datamint(profile: str | Profile | None, url: str | None, config: str | None
 def _key(profile: Profile, api_key: str | None, no_input: bool) -> Secret:
     from neurofetch.credentials.datamint import api_key_for
 
-    return given_secret(api_key) or api_key_for(profile, no_input=no_input)  # type: ignore[no-any-return]
+    return given_secret(api_key) or api_key_for(profile, no_input=no_input)
 
 
 def _path(value: str | Path | None) -> Path | None:

@@ -113,7 +113,7 @@ def _loris(profile: Profile, candidates: tuple[str, ...], visits: tuple[str, ...
 def _api_key(profile: Profile, api_key: str | None, no_input: bool) -> Secret:
     from neurofetch.credentials.datamint import api_key_for
 
-    return given_secret(api_key) or api_key_for(profile, no_input=no_input)  # type: ignore[no-any-return]
+    return given_secret(api_key) or api_key_for(profile, no_input=no_input)
 
 
 def _policy(profile: Profile) -> RetryPolicy:

@@ -87,7 +87,8 @@ def outside_running_loop(call: Callable[[], T], watcher: _LoopWatcher | None = N
     worker.join()
     if "error" in box:
         raise box["error"]
-    return box["value"]  # type: ignore[no-any-return]
+    value: T = box["value"]
+    return value
 
 
 @contextlib.contextmanager
@@ -97,7 +98,7 @@ def _interrupts_to(asked: threading.Event) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     for sig in INTERRUPT_SIGNALS:
         with contextlib.suppress(ValueError, OSError):
             previous[sig] = signal.signal(sig, lambda signum, frame: asked.set())
