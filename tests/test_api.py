@@ -210,3 +210,16 @@ def test_nothing_is_printed_without_progress(loris: Any, tmp_path: Path, capfd: 
     api.mirror(tmp_path / "q", url=loris.url, service="loris", username="demo", password="demo", progress=False)
     captured = capfd.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+def test_the_config_wizard_is_handed_what_it_calls() -> None:
+    """ui/ draws and asks; the checks and the keyring are handed to it (neurofetch-config builds them)."""
+    import ast
+
+    import neurofetch.ui
+
+    higher = ("neurofetch.api", "neurofetch.credentials", "neurofetch.operations")
+    for path in Path(neurofetch.ui.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not node.module.startswith(higher), f"{path.name} imports {node.module}"

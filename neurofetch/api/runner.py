@@ -44,9 +44,9 @@ def run_engine(call: Callable[[Reporter], RunResult], *, progress: bool = False,
     try:
         result = outside_running_loop(lambda: call(watcher), watcher)
     except KeyboardInterrupt:
-        raise Interrupted("interrupted; run the same call again to resume") from None
+        raise Interrupted("interrupted; run the same command again to resume") from None
     if result.interrupted:
-        error = Interrupted("interrupted; run the same call again to resume")
+        error = Interrupted("interrupted; run the same command again to resume")
         error.result = result
         raise error
     return result
