@@ -208,9 +208,9 @@ def delete(
     config.save()
     removed = []
     if forget_secrets:
-        from neurofetch.credentials.status import forget_secrets as forget
+        from neurofetch import api
 
-        removed = forget(profile)
+        removed = api.logout(profile=profile).removed
     also = f"; removed the stored {', '.join(removed)}" if removed else ""
     print_message(f"Deleted profile {name!r} from {config.path}{also}.")
 
@@ -240,13 +240,14 @@ def _profile_tools() -> ProfileTools:
     """The checks and keyring functions the wizard calls."""
     from neurofetch import api
     from neurofetch.credentials import keyring_problem
-    from neurofetch.credentials.status import forget_secrets, secret_status
+    from neurofetch.credentials.status import secret_status
     from neurofetch.ui.config_wizard import ProfileTools
 
     return ProfileTools(
         check=lambda profile, secret, store, bucket: api.check_profile(profile, secret=secret, store=store,
                                                                        bucket=bucket),
-        forget_secrets=forget_secrets, secret_status=secret_status, keyring_problem=keyring_problem)
+        forget_secrets=lambda profile: api.logout(profile=profile).removed, secret_status=secret_status,
+        keyring_problem=keyring_problem)
 
 
 @app.command("path", epilog=EXAMPLES["path"])
