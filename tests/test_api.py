@@ -206,10 +206,16 @@ def test_an_interrupt_stops_the_run_and_the_next_call_resumes_without_refetching
         assert not refetched & {p.rsplit("/", 1)[1] for p in done_before}
 
 
-def test_nothing_is_printed_without_progress(loris: Any, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_progress_goes_to_stderr_and_nothing_is_printed_without_it(loris: Any, tmp_path: Path,
+                                                                  capfd: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEUROFETCH_PROGRESS_INTERVAL", "0.1")
     api.mirror(tmp_path / "q", url=loris.url, service="loris", username="demo", password="demo", progress=False)
-    captured = capfd.readouterr()
-    assert captured.out == "" and captured.err == ""
+    quiet = capfd.readouterr()
+    assert quiet.out == "" and quiet.err == ""
+    api.mirror(tmp_path / "p", url=loris.url, service="loris", username="demo", password="demo")
+    shown = capfd.readouterr()
+    assert shown.out == "" and "progress:" in shown.err and "demo" not in shown.err
 
 
 def test_the_config_wizard_is_handed_what_it_calls() -> None:
