@@ -174,3 +174,15 @@ def bids_suffix(link: object) -> str | None:
         if name.endswith(extension):
             return name.removesuffix(extension).rsplit("_", 1)[-1]
     return None
+
+
+def bids_selection(selection: LorisSelection, *, bids: bool, datatypes: Sequence[str] = (),
+                   suffixes: Sequence[str] = (), manifest: bool = False) -> LorisSelection | BidsSelection:
+    """``selection`` as `mirror --bids` takes it, or unchanged without --bids (then --datatype/--suffix are errors)."""
+    if not bids:
+        if datatypes or suffixes:
+            raise UsageError("--datatype and --suffix select files of the BIDS export: add --bids")
+        return selection
+    if manifest:
+        raise UsageError("--from-manifest is not available with --bids (`ls` lists the MINC files)")
+    return BidsSelection(selection, tuple(datatypes), tuple(suffixes))
