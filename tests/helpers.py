@@ -75,3 +75,15 @@ def small_tmpfs(where: Path, size: str) -> Iterator[Path]:
 
 def mount(*args: str) -> None:
     subprocess.run(["mount", *args], check=True, capture_output=True)
+
+
+def high_water_kib(pid: int) -> int:
+    """A running process's peak resident memory (VmHWM), 0 once it has ended."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:   # it has just ended
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0

@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -19,8 +21,9 @@ from starlette.responses import Response
 
 from neurofetch.emulators.allen.app import NOT_FOUND_PAGE, AllenEmulator
 from neurofetch.emulators.allen.data import Record, Region
+from neurofetch.emulators.allen.render import Look
 from neurofetch.emulators.common import Faults
-from tests.helpers import run_cli, tree_files
+from tests.helpers import high_water_kib, run_cli, tree_files
 
 DOWNLOADS = ("/api/v2/atlas_image_download/", "/api/v2/section_image_download/", "/api/v2/svg_download/",
              "/cgi-bin/imageservice")
@@ -287,8 +290,8 @@ class PickyEmulator(AllenEmulator):
             return Response(NOT_FOUND_PAGE, 404, media_type="text/html; charset=utf-8")
         return super()._download(request, kind)
 
-    def _jpeg(self, record: Record, atlas: int | None, region: Region, quality: int) -> bytes:
-        body = super()._jpeg(record, atlas, region, quality)
+    def _jpeg(self, record: Record, atlas: int | None, region: Region, quality: int, look: Look) -> bytes:
+        body = super()._jpeg(record, atlas, region, quality, look)
         return b"\x89PNG\r\n\x1a\n" + body if record["id"] == self.png else body
 
 
@@ -315,3 +318,34 @@ def test_help_imports_nothing_heavy() -> None:
                          capture_output=True, text=True, check=True)
     loaded = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if "|" in line}
     assert not loaded & {"httpx", "yaml", "tenacity", "starlette", "PIL"}
+
+
+# ---------------------------------------------------------------------------------- the default: full resolution
+
+def peak_memory_of_download(emulator: AllenEmulator, url: str, image_id: int, out: Path, *args: str) -> int:
+    """`neurofetch atlas-image ID ARGS` in a child process; its peak resident memory in KiB."""
+    with subprocess.Popen([sys.executable, "-m", "neurofetch", "atlas-image", str(image_id), *args, "--out", str(out)],
+                          env={**os.environ, "NEUROFETCH_URL": url, "NEUROFETCH_SERVICE": "allen"},
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as child:
+        peak = 0
+        while child.poll() is None:
+            peak = max(peak, high_water_kib(child.pid))
+            time.sleep(0.02)
+        assert child.returncode == 0, child.stderr.read() if child.stderr else ""
+    return peak
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_the_default_full_resolution_download_is_streamed_to_disk(tmp_path: Path) -> None:
+    emulator = AllenEmulator()
+    plate = max(emulator.atlas_images(1), key=lambda p: p["width"] * p["height"])   # 91 megapixels
+    with emulator.serve() as server:
+        small = peak_memory_of_download(emulator, server.origin, plate["id"], tmp_path / "small", "--downsample", "6")
+        full = peak_memory_of_download(emulator, server.origin, plate["id"], tmp_path / "full")
+        sent = [u for u in emulator.urls if u.startswith(f"/api/v2/atlas_image_download/{plate['id']}")]
+    path = tmp_path / "full" / "images" / name(plate, "ds0.jpg")
+    size = path.stat().st_size
+    assert sent[-1] == f"/api/v2/atlas_image_download/{plate['id']}"     # no parameter: the service's default
+    assert jpeg_size(path) == (plate["width"], plate["height"]) == emulator.image_size(plate["id"])
+    assert size > 25_000_000
+    assert full - small < size / 1024 / 2, (small, full, size)    # a body held in memory would add all of it

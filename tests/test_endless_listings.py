@@ -15,7 +15,7 @@ from neurofetch.emulators.common import Faults
 from neurofetch.emulators.neurovault.app import NeuroVaultEmulator
 from neurofetch.services.datamint.api import PAGE_SIZE
 from tests.datamint_support import datamint_server, env_for
-from tests.helpers import run_cli
+from tests.helpers import high_water_kib, run_cli
 from tests.resilience_support import the_error_line
 
 
@@ -35,7 +35,7 @@ def test_an_allen_answer_claiming_5_million_rows_one_per_page_stops_in_seconds_i
                                      stdout=stdout_file, stderr=stderr_file)
             peak_kib = 0
             while child.poll() is None and time.monotonic() - started < 60:
-                peak_kib = max(peak_kib, _high_water_kib(child.pid))
+                peak_kib = max(peak_kib, high_water_kib(child.pid))
                 time.sleep(0.05)
             child.wait(timeout=5)
         stdout, stderr = out.read_text(), err.read_text()
@@ -100,13 +100,3 @@ def test_a_datamint_server_that_ignores_offset_stops_the_run(tmp_path: Path) -> 
     assert "resource list: the server's paging does not end" in line and f"{emulator.url}/resources" in line
     assert pages == 3 and time.monotonic() - started < 30
 
-
-def _high_water_kib(pid: int) -> int:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:   # it has just ended
-        return 0
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -291,3 +292,36 @@ def test_gzip_check_refuses_a_body_that_is_not_gzip() -> None:
     assert gzip_body(b"\x1f", "application/octet-stream") is None   # first chunk of one byte
     assert "not gzip" in (gzip_body(b"\x5c\x01\x00\x00", "application/octet-stream") or "")
     assert "empty" in (gzip_body(b"", "application/octet-stream") or "")
+
+
+# ------------------------------------------------------------------------------------------ over TLS
+
+def tls_profile(tmp_path: Path, url: str, ca: Path) -> Path:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"default_profile: nv\nprofiles:\n  nv:\n    service: neurovault\n    url: {url}\n"
+                      f"    verify_tls: {ca}\n")
+    return config
+
+
+def test_http_links_of_an_https_server_are_fetched_over_https(tls_files: Any, tmp_path: Path) -> None:
+    emulator = NeuroVaultEmulator()
+    with emulator.serve(tls=tls_files[0]) as server:
+        quirky = collection(emulator, "quirky")
+        http_files = [i["file"] for i in emulator.images(quirky["id"]) if i["file"].startswith("http://")]
+        config = tls_profile(tmp_path, emulator.base_url(server), tls_files[1])
+        result = run_cli("--config", config, "mirror", tmp_path / "nv", "--collection", str(quirky["id"]))
+    assert http_files     # the collection has records whose links say http://
+    assert result.code == 0, result.stderr
+    assert tree_files(tmp_path / "nv") == expected_tree(emulator, quirky["id"])
+
+
+def test_next_links_in_the_other_scheme_are_followed(tls_files: Any, tmp_path: Path) -> None:
+    emulator = NeuroVaultEmulator(page_size=2, http_links=True)
+    with emulator.serve(tls=tls_files[0]) as server:
+        big = collection(emulator, "large")
+        config = tls_profile(tmp_path, emulator.base_url(server), tls_files[1])
+        result = run_cli("--config", config, "mirror", tmp_path / "nv", "--collection", str(big["id"]))
+        pages = [e.query for e in emulator.log.entries() if e.path == f"/api/collections/{big['id']}/images/"]
+    assert result.code == 0, result.stderr
+    assert tree_files(tmp_path / "nv") == expected_tree(emulator, big["id"])
+    assert len(pages) == math.ceil(len(emulator.images(big["id"])) / 2)

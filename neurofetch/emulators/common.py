@@ -7,6 +7,8 @@ Every emulator is a starlette app wrapped by :class:`FaultMiddleware`; tests sta
 from __future__ import annotations
 
 import asyncio
+import email.utils
+import itertools
 import random
 import socket
 import threading
@@ -37,6 +39,9 @@ class Faults:
     error_rate: float = 0.0       # fraction answered 503 with Retry-After
     rate_limit_rate: float = 0.0  # fraction answered 429 with Retry-After
     retry_after: float = 0.0      # value of Retry-After on 503/429 (seconds)
+    retry_after_date: bool = False  # send that Retry-After as an HTTP-date (now + retry_after) instead of seconds
+    html_outage: float = 0.0      # fraction answered 502/503/504 with a proxy's HTML page and no Retry-After
+    #                               (API and file requests alike: what an Apache/nginx front shows in an outage)
     truncate_rate: float = 0.0    # fraction of file bodies cut short (connection closed early)
     reset_rate: float = 0.0       # fraction of file bodies aborted mid-way (connection reset)
     drip: float = 0.0             # bytes per second for file bodies (0 = full speed)
@@ -120,6 +125,7 @@ class FaultMiddleware:
         self.log = log
         self._random = random.Random(faults.seed)
         self._lock = threading.Lock()
+        self._outage_statuses = itertools.cycle(sorted(OUTAGE_PAGES))
 
     def _roll(self, rate: float) -> bool:
         if rate <= 0:
@@ -141,9 +147,17 @@ class FaultMiddleware:
         for rate, status in ((faults.error_rate, 503), (faults.rate_limit_rate, 429)):
             if self._roll(rate):
                 self.log.add(LoggedRequest(method, path, status, headers, query))
+                retry_after = (email.utils.formatdate(time.time() + faults.retry_after, usegmt=True)
+                               if faults.retry_after_date else f"{faults.retry_after:g}")
                 await _send_simple(send, status, b'{"error":"try again later"}',
-                                   [(b"retry-after", f"{faults.retry_after:g}".encode())])
+                                   [(b"retry-after", retry_after.encode())])
                 return
+        if self._roll(faults.html_outage):
+            with self._lock:
+                status = next(self._outage_statuses)
+            self.log.add(LoggedRequest(method, path, status, headers, query))
+            await _send_simple(send, status, OUTAGE_PAGES[status], [], content_type=b"text/html")
+            return
         state: dict[str, Any] = {"status": 0, "file": False, "sent": 0, "limit": None, "reset": False,
                                  "html": False}
 
@@ -198,6 +212,16 @@ class FaultMiddleware:
         state["sent"] += len(body)
         await send({**message, "body": body})
 
+
+OUTAGE_PAGES = {   # as nginx (502, 504) and Apache httpd (503) word them
+    502: b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1>"
+         b"</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+    503: b"<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n<title>503 Service Unavailable</title>\n"
+         b"</head><body>\n<h1>Service Unavailable</h1>\n<p>The server is temporarily unable to service your\n"
+         b"request due to maintenance downtime or capacity\nproblems. Please try again later.</p>\n</body></html>\n",
+    504: b"<html>\r\n<head><title>504 Gateway Time-out</title></head>\r\n<body>\r\n<center><h1>504 Gateway Time-out"
+         b"</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+}
 
 PROXY_ERROR_PAGE = (b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
                     b"<body><h1>Bad Gateway</h1><p>The proxy server received an invalid response.</p></body></html>")

@@ -139,10 +139,13 @@ class NeuroVaultSource:
         return "/".join((self.base_url, "api", *segments)) + "/"
 
     def _follow(self, link: str) -> str:
-        """A link from a record or a ``next``; http:// links to our https host are upgraded (§4.3)."""
+        """A link from a record or a ``next``; http:// links to our https host are upgraded (§4.3): those on the
+        default port (Django behind nginx writes http://neurovault.org/...) and those naming the very port that
+        serves us TLS, where plain HTTP cannot be answered."""
         base = httpx.URL(self.base_url + "/")
         target = base.join(link)
-        if base.scheme == "https" and target.scheme == "http" and target.host == base.host and target.port is None:
+        if (base.scheme == "https" and target.scheme == "http" and target.host == base.host
+                and target.port in (None, base.port)):
             target = target.copy_with(scheme="https")
         return str(target)
 

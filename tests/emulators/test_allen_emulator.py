@@ -7,6 +7,7 @@ import math
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -276,14 +277,62 @@ def test_bad_parameters_answer_400(client: httpx.Client, params: dict) -> None:
     assert response.status_code == 400
 
 
-def test_emulator_pixel_limit() -> None:
-    emulator = AllenEmulator(max_pixels=30_000)
-    with emulator.serve() as server, httpx.Client(base_url=server.origin, follow_redirects=True) as client:
-        assert client.get("/api/v2/section_image_download/69750516", params={"downsample": 4}).status_code == 400
-        assert client.get("/api/v2/section_image_download/69750516", params={"downsample": 6}).status_code == 200
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_a_whole_section_at_full_resolution(emulator: AllenEmulator, client: httpx.Client) -> None:
+    response = client.get("/api/v2/section_image_download/69750516", follow_redirects=True)
+    assert response.status_code == 200 and len(response.content) > 5_000_000
+    assert jpeg(response).size == (14065, 7297) == emulator.image_size(69750516)
 
 
-# ---------------------------------------------------------------------------------------------------- SVG
+def test_a_27_megapixel_plate_renders_in_well_under_a_second(emulator: AllenEmulator) -> None:
+    from neurofetch.emulators.allen.data import Region
+    from neurofetch.emulators.allen.render import render_jpeg
+
+    record = emulator.image(69750516)
+    assert record is not None
+    render_jpeg(record, None, Region(0, 0, 0, 64, 64), 100)    # the grain tile and palette, made once
+    started = time.perf_counter()
+    body = render_jpeg(record, None, Region(0, 0, 0, 6000, 4500), 100)
+    assert time.perf_counter() - started < 1.5 and body[:2] == b"\xff\xd8"
+
+
+def colours(response: httpx.Response) -> tuple[float, ...]:
+    """The picture's mean red, green and blue."""
+    from PIL import ImageStat
+
+    assert response.status_code == 200, response.text
+    return tuple(round(v, 1) for v in ImageStat.Stat(jpeg(response).convert("RGB")).mean)
+
+
+def test_view_range_colormap_and_the_equalization_change_the_picture(client: httpx.Client) -> None:
+    url = "/api/v2/section_image_download/69750516"
+
+    def get(**params: object) -> httpx.Response:
+        return client.get(url, params={"downsample": 5, **params}, follow_redirects=True)
+
+    query = ("model::Equalization,rma::criteria,section_data_set(section_images[id$in69750516]),"
+             "rma::options[num_rows$eq'all'][count$eqfalse]"
+             "[only$eq'blue_lower,blue_upper,red_lower,red_upper,green_lower,green_upper']")
+    (eq,) = client.get("/api/v2/data/query.json", params={"q": query}).json()["msg"]
+    equalized = [eq["red_lower"], eq["red_upper"], eq["green_lower"], eq["green_upper"], eq["blue_lower"],
+                 eq["blue_upper"]]
+    default = get()
+    assert default.content == get(range=",".join(map(str, equalized))).content   # the Equalization is the default
+    looks = {"default": colours(default), "full range": colours(get(range="0,4095,0,4095,0,4095")),
+             "red and blue swapped": colours(get(range=",".join(map(str, [*equalized[4:], *equalized[2:4],
+                                                                            *equalized[:2]])))),
+             "expression": colours(get(view="expression")), "projection": colours(get(view="projection")),
+             "jet": colours(get(colormap="jet")), "hotmetal": colours(get(colormap="0.5,0,0,256,1"))}
+    assert len(set(looks.values())) == len(looks), looks
+    assert colours(get(expression="true")) == looks["expression"]
+    assert colours(get(projection="true")) == looks["projection"]
+    assert colours(get(colormap="0.5,0,0,256,2")) == looks["jet"]
+    location = client.get(url, params={"view": "expression"}).headers["location"]
+    assert "_expression.aff" in location
+    for bad in ({"range": "0,4095,0,4095"}, {"range": "9,1,0,4095,0,4095"}, {"view": "sideways"},
+                {"colormap": "rainbow"}):
+        assert get(**bad).status_code == 400, bad
+
 
 def test_svg_for_annotated_plates(emulator: AllenEmulator, client: httpx.Client) -> None:
     plate = emulator.atlas_images(1)[5]

@@ -13,8 +13,13 @@ Faithful to reference/allen.md §5 where the facts are known; the invented choic
   ``downsample`` is clamped to ``0..tier_count-1``, ``quality`` to ``0..100``; a non-integer answers 400
   [invented]. ``annotation=true`` on an image without a drawing for ``atlas`` serves the plain image [invented].
 - The imageservice renders a baseline RGB JPEG (default quality 100) of ``width×height`` tier pixels clipped to
-  the slide (``ceil(image_width / 2**downsample)`` wide); a region outside the slide, or one larger than
-  ``max_pixels`` (an emulator limit, so use ``downsample >= 2`` for whole plates), answers 400 [invented].
+  the slide (``ceil(image_width / 2**downsample)`` wide), at any size (a whole 91-megapixel plate at full
+  resolution: about 29 MB); a region outside the slide answers 400 [invented].
+- ``view`` (``expression`` also as ``expression=true``: the image's ``expression_path``; ``projection`` also as
+  ``projection=true``), ``range`` and ``colormap`` (a name or allensdk's ``0.5,<threshold>,0,256,<id>``) change
+  the picture; a SectionImage without ``range`` is shown with its data set's Equalization (``model::Equalization``,
+  ``section_data_set(section_images[…])``). The redirect carries them as ``filter=range&filterVals=`` (seen in the
+  wild), ``colormap=``, ``view=``; colours, those two names and a 400 for a malformed value are invented.
 - ``/api/v2/svg/{id}`` and ``/api/v2/svg_download/{id}`` (``groups=``, ``downsample=``) serve ``image/svg+xml``
   with ``<path structure_id=…>`` for annotated AtlasImages; other ids answer 404 (invented, per §5).
 - Unknown ids answer 404 with Rails' stock HTML page [body unconfirmed].
@@ -41,7 +46,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from neurofetch.emulators.allen.data import Dataset, Record, Region, build_dataset, render_jpeg, render_svg
+from neurofetch.emulators.allen.data import Dataset, Record, Region, build_dataset, render_svg
+from neurofetch.emulators.allen.render import FULL_RANGE, VIEWS, Look, parse_colormap, parse_range, render_jpeg
 from neurofetch.emulators.allen.rma import (
     Filter,
     Page,
@@ -72,13 +78,11 @@ class BadParameter(ValueError):
 class AllenEmulator(Emulator):
     base_path = ""
 
-    def __init__(self, *, faults: Faults | None = None, seed: int = 0, page_size_cap: int = 2000,
-                 max_pixels: int = 16_000_000) -> None:
+    def __init__(self, *, faults: Faults | None = None, seed: int = 0, page_size_cap: int = 2000) -> None:
         if importlib.util.find_spec("PIL") is None:
             raise RuntimeError("the Allen emulator renders JPEGs with Pillow: pip install pillow")
         super().__init__(faults=faults)
         self.seed = seed
-        self.max_pixels = max_pixels
         self.data: Dataset = build_dataset(seed, hostile=self.faults.hostile_names)
         self.rma = RmaEngine(self.data, page_size_cap=min(page_size_cap, self.faults.page_rows or page_size_cap),
                              ignore_start_row=self.faults.ignore_offset)
@@ -218,6 +222,7 @@ class AllenEmulator(Emulator):
                 _int(params, "width"), _int(params, "height"))
             quality = _int(params, "quality")
             atlas = _int(params, "atlas")
+            look = self._look(record, params)
         except BadParameter as exc:
             return _bad_request(str(exc))
         path = record["path"]
@@ -225,9 +230,36 @@ class AllenEmulator(Emulator):
             atlases = self.data.atlases_of_image(record)
             chosen = atlas if atlas is not None else (atlases[0] if atlases else None)
             path = self.data.rendered.get((record["id"], chosen), path) if chosen is not None else path
+        if look.view == "expression" and record.get("expression_path"):
+            path = record["expression_path"]
         query = f"mime=1&path={quote(path, safe='/')}&left={left}&top={top}&width={width}&height={height}"
         query += f"&downsample={ds}" + (f"&quality={max(0, min(100, quality))}" if quality is not None else "")
+        if look.channel_range != FULL_RANGE:
+            query += "&filter=range&filterVals=" + ",".join(map(str, look.channel_range))
+        if look.colormap is not None:
+            query += f"&colormap=0.5,{look.colormap[1]:g},0,256,{look.colormap[0]}"
+        if look.view is not None and look.view != "expression":
+            query += f"&view={look.view}"
         return RedirectResponse(f"{request.base_url}cgi-bin/imageservice?{query}", status_code=302)
+
+    def _look(self, record: Record, params: Any) -> Look:
+        """View, range and colormap as allensdk sends them; a SectionImage without ``range`` gets its data
+        set's Equalization (§1.3)."""
+        view = params.get("view") or next((v for v in ("expression", "projection")
+                                           if params.get(v, "").lower() == "true"), None)
+        try:
+            if view is not None and view not in VIEWS:
+                raise ValueError(f"unknown view {view!r}")
+            if params.get("range"):
+                channel_range = parse_range(params["range"])
+            else:
+                equalization = self.data.equalization(record)
+                channel_range = FULL_RANGE if equalization is None else tuple(
+                    equalization[f"{c}_{end}"] for c in ("red", "green", "blue") for end in ("lower", "upper"))
+            colormap = parse_colormap(params["colormap"]) if params.get("colormap") else None
+        except ValueError as exc:
+            raise BadParameter(str(exc)) from None
+        return Look(view, channel_range, colormap)
 
     def _imageservice(self, request: Request) -> Response:
         params = request.query_params
@@ -239,6 +271,13 @@ class AllenEmulator(Emulator):
         if image_id in self.missing_image_ids:
             return Response(b"", 500)
         try:
+            view = "expression" if params.get("path") == record.get("expression_path") else params.get("view")
+            look = Look(view if view in VIEWS else None,
+                        parse_range(params["filterVals"]) if params.get("filter") == "range" else FULL_RANGE,
+                        parse_colormap(params["colormap"]) if params.get("colormap") else None)
+        except ValueError as exc:
+            return _bad_request(str(exc))
+        try:
             ds = _clamp_downsample(record, _int(params, "downsample", 0))
             quality = _int(params, "quality")
             quality = DEFAULT_QUALITY if quality is None else max(0, min(100, quality))
@@ -247,20 +286,17 @@ class AllenEmulator(Emulator):
                            _int(params, "height", math.ceil(record["image_height"] / 2**ds)))
         except BadParameter as exc:
             return _bad_request(str(exc))
-        if region.width * region.height > self.max_pixels:
-            return _bad_request(f"emulator limit: {region.width}x{region.height} px is more than {self.max_pixels}; "
-                                "ask for a higher downsample or a smaller region")
-        body = self._jpeg(record, atlas, region, quality)
+        body = self._jpeg(record, atlas, region, quality, look)
         return _file_response(body, "image/jpeg", request, self.faults.range_support)
 
-    def _jpeg(self, record: Record, atlas: int | None, region: Region, quality: int) -> bytes:
-        key = (record["id"], atlas, region, quality)
+    def _jpeg(self, record: Record, atlas: int | None, region: Region, quality: int, look: Look) -> bytes:
+        key = (record["id"], atlas, region, quality, look)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
                 return cached
-        body = render_jpeg(record, atlas, region, quality, seed=self.seed)
+        body = render_jpeg(record, atlas, region, quality, look, seed=self.seed)
         with self._lock:
             self._cache[key] = body
             self._cache_size += len(body)

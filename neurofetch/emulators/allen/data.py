@@ -8,13 +8,12 @@ Section data set 69782969 holds 56 SectionImages, one of them the real fixture 6
 
 Ids, sizes and the shuffle of ids against section numbers come from ``seed``; counts do not.
 Full-resolution sizes are realistic (a mouse plate is about 11k×8k px, a human one 27k×34k);
-the emulator renders only what a request asks for, so clients should ask for downsampled tiers.
+the emulator renders only what a request asks for (allen_render.py), the full resolution included.
 JPEGs and SVGs are drawn from the records: the same request always gets the same bytes.
 """
 
 from __future__ import annotations
 
-import io
 import math
 import random
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ TABLES: dict[str, str] = {
     "AtlasImage": "sub_images", "SectionImage": "sub_images", "AlternateImage": "alternate_images",
     "GraphicGroupLabel": "graphic_group_labels", "StructureGraph": "structure_graphs",
     "Ontology": "ontologies", "Product": "products", "Gene": "genes",
-    "PlaneOfSection": "plane_of_sections", "Treatment": "treatments",
+    "PlaneOfSection": "plane_of_sections", "Treatment": "treatments", "Equalization": "equalizations",
 }
 
 # model → association → (target model, how): "fk:<field>" to-one by foreign key on the record,
@@ -63,7 +62,9 @@ ASSOCIATIONS: dict[str, dict[str, tuple[str, str]]] = {
         "genes": ("Gene", "link:genes"),
         "treatments": ("Treatment", "link:treatments"),
         "plane_of_section": ("PlaneOfSection", "fk:plane_of_section_id"),
+        "equalization": ("Equalization", "rev:section_data_set_id"),
     },
+    "Equalization": {"section_data_set": ("SectionDataSet", "fk:section_data_set_id")},
     "StructureGraph": {"ontology": ("Ontology", "fk:ontology_id")},
 }
 
@@ -159,6 +160,10 @@ class Dataset:
             if record is not None:
                 return model, record
         return None
+
+    def equalization(self, record: Record) -> Record | None:
+        """The channel ranges a SectionImage is shown with by default (none for atlas plates)."""
+        return self.models.get("Equalization", {}).get(record["data_set_id"])
 
     def atlases_of_image(self, record: Record) -> list[int]:
         return list(self.links.get("data_set_atlases", {}).get(record["data_set_id"], []))
@@ -273,6 +278,11 @@ def _add_section_set(data: Dataset, spec: SectionSetSpec, rng: random.Random) ->
     })
     for name, value in (("products", spec.product), ("genes", spec.gene), ("treatments", spec.treatment)):
         data.link(name, spec.data_set_id, value)
+    # keyed by the data set's id (one each), drawn apart from ``rng`` so that the images stay as they were
+    bounds = random.Random(f"{spec.data_set_id}:equalization")
+    data.add("Equalization", {"id": spec.data_set_id, "section_data_set_id": spec.data_set_id,
+                              **{f"{c}_lower": bounds.randrange(0, 300) for c in ("red", "green", "blue")},
+                              **{f"{c}_upper": bounds.randrange(1500, 4096) for c in ("red", "green", "blue")}})
     for index in range(spec.images):
         section = spec.first_section + spec.step * index
         image_id = spec.id_base + 4 * index
@@ -287,7 +297,7 @@ def _add_section_set(data: Dataset, spec: SectionSetSpec, rng: random.Random) ->
             resolution=1.049, tier_count=7,
         )
         data.add("SectionImage", record)
-        data.paths[record["path"]] = (image_id, None)
+        data.paths[record["path"]] = data.paths[record["expression_path"]] = (image_id, None)
 
 
 # ------------------------------------------------------------------------------------ rendered content
@@ -306,40 +316,6 @@ class Region:
     row: int
     width: int
     height: int
-
-
-def _section_box(record: Record, region: Region) -> tuple[float, float, float, float]:
-    """The tissue's bounding box (the record's x/y/width/height) in output pixels."""
-    factor = 2**region.downsample
-    left, top = record["x"] / factor - region.column, record["y"] / factor - region.row
-    return left, top, left + record["width"] / factor, top + record["height"] / factor
-
-
-def render_jpeg(record: Record, atlas: int | None, region: Region, quality: int, *, seed: int = 0) -> bytes:
-    """A deterministic Nissl-like picture: tissue ellipse, structure colours when annotated, grain."""
-    from PIL import Image, ImageChops, ImageDraw
-
-    size = (region.width, region.height)
-    image = Image.new("RGB", size, (236, 234, 240))
-    draw = ImageDraw.Draw(image)
-    x0, y0, x1, y1 = _section_box(record, region)
-    if atlas is None:
-        draw.ellipse((x0, y0, x1, y1), fill=(150, 120, 180))
-        draw.ellipse((x0 + (x1 - x0) * 0.2, y0 + (y1 - y0) * 0.2, x1 - (x1 - x0) * 0.2, y1 - (y1 - y0) * 0.4),
-                     fill=(120, 90, 160))
-    else:
-        for _, colour, scale in STRUCTURES:
-            cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2 * scale, (y1 - y0) / 2 * scale
-            draw.ellipse((cx - rx, cy - ry, cx + rx, cy + ry), fill=colour, outline=(0, 0, 0))
-    # Grain at half resolution keeps the JPEG near the sizes the reference estimates (§4).
-    rng = random.Random(f"{seed}:{record['id']}:{atlas}:{region}")
-    small = (max(1, size[0] // 2), max(1, size[1] // 2))
-    grain = Image.frombytes("L", small, rng.randbytes(small[0] * small[1])).point(lambda v: v // 64)
-    grain = grain.resize(size, Image.Resampling.BILINEAR)
-    image = ImageChops.subtract(image, Image.merge("RGB", (grain, grain, grain)))
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=quality)
-    return out.getvalue()
 
 
 def render_svg(record: Record, groups: list[int], downsample: int) -> bytes:

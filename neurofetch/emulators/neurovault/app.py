@@ -111,15 +111,18 @@ def paginate(items: list[Any], query: Mapping[str, str], url: str,
 class NeuroVaultEmulator(Emulator):
     """NeuroVault on loopback. ``ignore_filters`` mimics a server where ``?DOI=``/``?name=``/``?owner=`` do nothing;
     ``shuffle`` reorders the top-level lists on every call; ``file_encoding`` is the files' Content-Encoding
-    (``"utf-8"`` like the real server, ``"gzip"`` to catch clients that let httpx decode, ``None`` for none)."""
+    (``"utf-8"`` like the real server, ``"gzip"`` to catch clients that let httpx decode, ``None`` for none);
+    ``http_links`` plays Django behind a TLS front that does not pass the scheme on: every absolute link it builds
+    (``next``, ``previous``, record URLs) says http:// while the server answers only https."""
 
     base_path = ""
 
     def __init__(self, *, faults: Faults | None = None, seed: int = 0, ignore_filters: bool = False,
                  page_size: int = DEFAULT_LIMIT, collections: int = 6, shuffle: bool = False,
                  missing_file: bool = False, file_encoding: str | None = "utf-8",
-                 colliding_names: bool = False, realistic_sizes: bool = False) -> None:
+                 colliding_names: bool = False, realistic_sizes: bool = False, http_links: bool = False) -> None:
         super().__init__(faults=faults)
+        self.http_links = http_links
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         self.ignore_filters = ignore_filters
@@ -175,6 +178,8 @@ class NeuroVaultEmulator(Emulator):
         return Starlette(routes=[Route("/{path:path}", self._endpoint, methods=methods)])
 
     async def _endpoint(self, request: Request) -> Response:
+        if self.http_links:
+            request.scope["scheme"] = "http"
         response = self._route(request)
         response.headers["access-control-allow-origin"] = "*"
         return _nginx_gzip(request, response)
