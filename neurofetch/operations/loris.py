@@ -19,6 +19,7 @@ from neurofetch.net import loop
 from neurofetch.net.auth import RenewingBearerAuth, Token
 from neurofetch.net.http import make_client, policy_for
 from neurofetch.services.loris.source import LorisSelection, LorisSource, login
+from neurofetch.services.loris.versions import LorisApi, check_api_version
 from neurofetch.settings import Profile
 from neurofetch.transfer.events import Reporter
 from neurofetch.transfer.mirror import MirrorOptions, run_mirror
@@ -72,10 +73,11 @@ def _stored_username(profile: Profile) -> str | None:
 def login_loris(profile: Profile, username: str, password: Secret, *, store: bool = True) -> LoginOutcome:
     """Log in; on success keep the password and the token in the keyring for unattended runs."""
     register_secret(password.value)
+    api = loris_api(profile)
 
     async def go() -> Token:
         async with make_client(profile) as client:
-            return await login(client, profile.url, username, password, policy_for(profile))
+            return await login(client, await api.resolve(client), username, password, policy_for(profile))
 
     token = loop.run(go())
     register_secret(token.value.value)
@@ -113,7 +115,20 @@ def password_for_login(password_stdin: bool, *, no_input: bool) -> Secret:
                     "or set NEUROFETCH_PASSWORD")
 
 
-def mirror_auth(profile: Profile, *, no_input: bool, password: Secret | None = None) -> RenewingBearerAuth:
+def loris_api(profile: Profile) -> LorisApi:
+    """The profile's API base and version (from the url, the key api_version, or asked of the server)."""
+    return LorisApi(profile.url, check_api_version(profile.name, profile.extra.get("api_version")),
+                    policy_for(profile))
+
+
+def loris_source(profile: Profile, selection: LorisSelection, *, no_input: bool,
+                 password: Secret | None = None) -> LorisSource:
+    api = loris_api(profile)
+    return LorisSource(api, mirror_auth(profile, no_input=no_input, password=password, api=api), selection)
+
+
+def mirror_auth(profile: Profile, *, no_input: bool, password: Secret | None = None,
+                api: LorisApi | None = None) -> RenewingBearerAuth:
     """The mirror's credentials: a fresh token if we have one, and the password to log in again."""
     username = resolve_username(profile, None, no_input=no_input)
     password = password or secret_from_env("password") or stored_secret(profile.keyring_service, username)
@@ -134,9 +149,10 @@ def mirror_auth(profile: Profile, *, no_input: bool, password: Secret | None = N
     if password is None:
         return RenewingBearerAuth(None, token)
     pw = password
+    where = api or loris_api(profile)
 
     async def obtain(client: httpx.AsyncClient) -> Token:
-        renewed = await login(client, profile.url, username, pw, policy)
+        renewed = await login(client, await where.resolve(client), username, pw, policy)
         register_secret(renewed.value.value)
         return renewed
 
@@ -148,6 +164,5 @@ def mirror_loris(profile: Profile, selection: LorisSelection, options: MirrorOpt
                  password: Secret | None = None) -> RunResult:
     if profile.service != "loris":
         raise UsageError(f"profile {profile.name!r} is a {profile.service} profile, not loris")
-    auth = mirror_auth(profile, no_input=no_input, password=password)
-    source = LorisSource(profile.url, auth, selection)
+    source = loris_source(profile, selection, no_input=no_input, password=password)
     return run_mirror("mirror", source, profile, options, reporter)

@@ -95,12 +95,12 @@ def _source(profile: Profile, query: LsQuery, no_input: bool) -> Source:
     if query.level != "files" and service != "loris":
         raise UsageError("--level is for loris profiles")
     if service == "loris":
-        from neurofetch.operations.loris import mirror_auth
-        from neurofetch.services.loris.source import LorisSelection, LorisSource
+        from neurofetch.operations.loris import loris_source
+        from neurofetch.services.loris.source import LorisSelection
 
         selection = LorisSelection(tuple(query.candidates), tuple(query.visits), query.names, qc=query.qc,
                                    level=query.level)
-        return LorisSource(profile.url, mirror_auth(profile, no_input=no_input), selection)
+        return loris_source(profile, selection, no_input=no_input)
     if service == "neurovault":
         from neurofetch.operations.neurovault import neurovault_selection
         from neurofetch.services.neurovault import NeuroVaultSource

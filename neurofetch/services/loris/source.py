@@ -17,6 +17,7 @@ from neurofetch.errors import AuthError, RemoteDataError, UnreachableError
 from neurofetch.net.auth import RenewingBearerAuth, Token
 from neurofetch.net.http import get_json, json_field, parse_json, server_message
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
+from neurofetch.services.loris.versions import LorisApi
 from neurofetch.transfer.engine import Context
 from neurofetch.transfer.filters import NameFilter
 from neurofetch.transfer.local_index import SidecarReader, flatten
@@ -89,8 +90,9 @@ LS_COLUMNS = {
 class LorisSource:
     """The mirror's view of a LORIS server."""
 
-    def __init__(self, base_url: str, auth: RenewingBearerAuth, selection: LorisSelection) -> None:
-        self.base_url = base_url.rstrip("/")
+    def __init__(self, api: LorisApi, auth: RenewingBearerAuth, selection: LorisSelection) -> None:
+        self.api = api
+        self.base_url = api.base_url or api.url
         self._auth = auth
         self.selection = selection
 
@@ -98,6 +100,7 @@ class LorisSource:
         return self._auth
 
     async def prepare(self, client: httpx.AsyncClient) -> None:
+        self.base_url = await self.api.resolve(client)
         self._auth.bind(client)
         await self._auth.current()
 
