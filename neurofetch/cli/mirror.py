@@ -40,6 +40,7 @@ MIRROR_EXAMPLES = """
     neurofetch mirror ~/data/preventad -p preventad --candidate 300001 --visit BL00
     neurofetch mirror ~/data/nv --service neurovault --collection 1952 --map-type 'Z map'
     neurofetch mirror ~/data/preventad --include '*.mnc' -q --json > result.json
+    neurofetch mirror ~/data/loris --since last      # LORIS v0.0.4-dev: only what changed since the last run
 """
 
 
@@ -53,6 +54,12 @@ def mirror(
     candidate: CandidateOption = None,
     visit: VisitOption = None,
     no_qc: Annotated[bool, typer.Option("--no-qc", help="LORIS: skip the <file>.qc.json records.")] = False,
+    since: Annotated[str | None, typer.Option(
+        "--since", metavar="DATE|last",
+        help="LORIS: list only the files inserted after DATE (2024-05-01, or a date and time in ISO 8601; "
+        "local time without a zone), or after the start of the last complete run into DEST (last). Needs a "
+        "server whose project images take ?since= (API v0.0.4-dev); elsewhere everything is listed, "
+        "with a warning.")] = None,
     collection: CollectionOption = None,
     doi: DoiOption = None,
     map_type: MapTypeOption = None,
@@ -87,7 +94,7 @@ def mirror(
     profile = load_profile(ctx, jobs=jobs)
     names = NameFilter(tuple(include or ()), tuple(exclude or ()))
     only_for(profile.service, {
-        "loris": {"--candidate": candidate, "--visit": visit, "--no-qc": no_qc},
+        "loris": {"--candidate": candidate, "--visit": visit, "--no-qc": no_qc, "--since": since},
         "neurovault": {"--collection": collection, "--doi": doi, "--map-type": map_type, "--modality": modality},
         "datamint": {"--channel": channel, "--status": status, "--tag": tag, "--project": project,
                      "--mimetype": mimetype, "--from": date_from, "--to": date_to},
@@ -101,13 +108,15 @@ def mirror(
                             shard=Shard.parse(shard) if shard else None, filters=names.ledger, manifest=manifest)
     if profile.service == "loris":
         from neurofetch.operations.loris import mirror_loris
+        from neurofetch.services.loris.changes import parse_since
         from neurofetch.services.loris.source import LorisSelection
 
         candidates, visits = tuple(candidate or ()), tuple(visit or ())
         if manifest is not None:   # list only the candidates and visits the manifest's rows are in
             candidates = candidates or tuple(sorted(manifest.values["candid"] - {""}))
             visits = visits or tuple(sorted(manifest.values["visit"] - {""}))
-        selection = LorisSelection(candidates, visits, names, qc=not no_qc)
+        selection = LorisSelection(candidates, visits, names, qc=not no_qc,
+                                   since=parse_since(since) if since is not None else None)
         result = mirror_loris(profile, selection, options, reporter=reporter_for(ctx),
                               no_input=global_options(ctx).no_input)
     elif profile.service == "neurovault":
