@@ -84,7 +84,7 @@ async def _probe(client: httpx.AsyncClient, root: str, policy: RetryPolicy) -> s
         url = f"{root}/{version}/projects"
 
         async def attempt(url: str = url) -> httpx.Response:
-            response = await client.get(url, auth=None)  # type: ignore[arg-type]  # None (no auth) works
+            response = await client.get(url, auth=None)   # no credentials: only the status matters
             retryable = status_error(response, "LORIS API version probe")
             if retryable is not None:
                 raise retryable
