@@ -39,8 +39,7 @@ from neurofetch.cli.options import (
 MIRROR_EXAMPLES = """
     neurofetch mirror ~/data/preventad -p preventad --candidate 300001 --visit BL00
     neurofetch mirror ~/data/nv --service neurovault --collection 1952 --map-type 'Z map'
-    neurofetch mirror ~/data/preventad --include '*.mnc' -q --json > result.json
-    neurofetch mirror ~/data/loris --since last      # LORIS v0.0.4-dev: only what changed since the last run
+    neurofetch mirror ~/data/loris -p lab --since last --include '*.mnc' -q --json > result.json
 """
 
 
