@@ -69,7 +69,7 @@ def build(args: argparse.Namespace) -> tuple[Emulator, dict[str, object]]:
 
         dataset = LorisDataset(candidates=args.candidates, seed=args.seed, size_scale=args.size_scale,
                                big_file_size=args.big_file_size)
-        emulator: Emulator = LorisEmulator(dataset, faults=faults, users={"demo": "demo"})
+        emulator: Emulator = LorisEmulator(dataset, faults=faults, users={"demo": "demo"}, api_version=args.api_version)
         sizes = [f.size for f in dataset.files]
         info: dict[str, object] = {
             "candidates": len(dataset.candidates), "visits": sum(len(c.visits) for c in dataset.candidates),
@@ -101,6 +101,7 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=6, help="LORIS: candidates in the dataset")
     parser.add_argument("--size-scale", type=float, default=0.02, help="LORIS: file sizes × this (1 = real sizes)")
     parser.add_argument("--big-file-size", type=int, default=0, help="LORIS: add one file of this many bytes")
+    parser.add_argument("--api-version", default="v0.0.3-dev", help="LORIS: the API version served")
     args = parser.parse_args()
 
     emulator, info = build(args)

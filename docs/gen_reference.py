@@ -59,6 +59,22 @@ OTHER_ENV = {
     "PYTHON_KEYRING_BACKEND": "which keyring backend python-keyring uses (see docs/credentials.md)",
 }
 
+PROFILE_KEY_MEANINGS = {
+    "service": "`loris`, `neurovault`, `allen`, `datamint` or `s3`",
+    "url": "the service's address; LORIS: the API base, e.g. `https://openpreventad.loris.ca/api/v0.0.3-dev`",
+    "username": "the account name (LORIS)",
+    "jobs": "parallel transfers",
+    "timeout": "seconds to wait for a slow answer before retrying",
+    "verify_tls": "`true`, `false` or the path of a CA bundle",
+    "retries": "retries of a failed request",
+    "retry_wait_max": "longest wait between retries, in seconds",
+    "endpoint_url": "S3-compatible endpoint (MinIO, Ceph, ...)",
+    "aws_profile": "the AWS CLI profile with the S3 credentials",
+    "region": "the S3 region",
+    "api_version": "the LORIS API version (`v0.0.3-dev`, `v0.0.3`, `v0.0.4-dev`) when `url` is the LORIS host or its "
+                   "`/api` rather than the API base; with neither, neurofetch asks the server once which one it serves",
+}
+
 
 def _program(module: str) -> Any:
     import importlib
@@ -166,6 +182,7 @@ def option_env() -> dict[str, list[str]]:
 
 def render() -> str:
     from neurofetch.errors import ExitCode
+    from neurofetch.settings import PROFILE_KEYS, SERVICE_KEYS
 
     lines = ["# neurofetch reference", "",
              "Every command, option, environment variable and exit code. Generated from the commands "
@@ -181,6 +198,11 @@ def render() -> str:
     for name, where in sorted(option_env().items()):
         lines.append(f"| `{name}` | same as {', '.join(sorted(set(where)))} |")
     lines += [f"| `{name}` | {meaning} |" for name, meaning in OTHER_ENV.items() if name not in option_env()]
+    lines += ["", "## Profile keys", "", "Keys of a profile in the config file (`neurofetch-config set` writes them).",
+              "", "| key | services | meaning |", "|---|---|---|"]
+    lines += [f"| `{key}` | all | {PROFILE_KEY_MEANINGS[key]} |" for key in PROFILE_KEYS]
+    lines += [f"| `{key}` | {service} | {PROFILE_KEY_MEANINGS[key]} |"
+              for service, keys in SERVICE_KEYS.items() for key in keys]
     lines += ["", "## Commands", ""]
     for path, command in all_commands():
         lines += command_section(path, command)

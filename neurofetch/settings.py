@@ -25,6 +25,7 @@ DEFAULT_RETRY_WAIT_MAX = 60.0
 PROFILE_KEYS = ("service", "url", "username", "jobs", "timeout", "verify_tls", "retries", "retry_wait_max")
 SERVICE_KEYS: dict[str, tuple[str, ...]] = {   # the keys of Profile.extra that a service reads
     "s3": ("endpoint_url", "aws_profile", "region"),
+    "loris": ("api_version",),   # e.g. v0.0.4-dev, when the url is the LORIS host rather than its API base
 }
 CONFIG_KEYS = ("default_profile", "profiles")
 SECRET_KEY_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key", "api-key", "credential")

@@ -47,12 +47,27 @@ def memory_keyring(request: pytest.FixtureRequest) -> Iterator[object]:
     keyring.set_keyring(previous)
 
 
+LORIS_API_VERSIONS = ("v0.0.3-dev", "v0.0.3", "v0.0.4-dev")
+# A test or module marked with this runs once per LORIS API version the emulator serves.
+every_loris_version = pytest.mark.parametrize("loris_api_version", LORIS_API_VERSIONS)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--loris-version", default=LORIS_API_VERSIONS[0], choices=LORIS_API_VERSIONS,
+                     help="API version of the LORIS emulator for tests not run on every version")
+
+
 @pytest.fixture
-def loris() -> Iterator[object]:
+def loris_api_version(request: pytest.FixtureRequest) -> str:
+    return str(request.config.getoption("--loris-version"))
+
+
+@pytest.fixture
+def loris(loris_api_version: str) -> Iterator[object]:
     """A LORIS emulator with the default dataset on a free loopback port; ``.url`` is the API base."""
     from neurofetch.emulators.loris.app import LorisEmulator
 
-    emulator = LorisEmulator()
+    emulator = LorisEmulator(api_version=loris_api_version)
     with emulator.serve() as server:
         emulator.url = emulator.base_url(server)  # type: ignore[attr-defined]
         yield emulator

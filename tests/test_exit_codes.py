@@ -183,14 +183,14 @@ def test_5_neurofetch_config_test_of_a_url_that_is_not_the_api(service: str, tmp
     assert "HTTP 404" in result.stderr and "not an answer of the service's API" in result.stderr
 
 
-def test_5_a_loris_url_without_its_api_path_names_the_path(tmp_path: Path) -> None:
-    with serve_loris(size_scale=0.005) as loris:
-        origin = loris.url.split("/api/")[0]
-        result = run("mirror", str(tmp_path / "d"), env=loris.env(NEUROFETCH_URL=origin))
+def test_5_a_url_where_no_loris_api_answers_names_the_api_base(tmp_path: Path) -> None:
+    with serve_loris(size_scale=0.005) as loris:   # (the LORIS origin itself works: the version is asked for)
+        elsewhere = loris.url.split("/api/")[0] + "/elsewhere"
+        result = run("mirror", str(tmp_path / "d"), env=loris.env(NEUROFETCH_URL=elsewhere))
     assert result.code == 5
     line = the_error_line(result.stderr)
-    assert "answered HTTP 404" in line and "usually ends in /api/v0.0.3-dev" in line
-    assert f"{origin}/api/v0.0.3-dev" in line
+    assert f"no LORIS API answers under {elsewhere}/api (tried v0.0.4-dev, v0.0.3, v0.0.3-dev)" in line
+    assert f"e.g. {elsewhere}/api/v0.0.3-dev, or set the profile's api_version" in line
 
 
 # -- 6 INTEGRITY ------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import pytest
 
 from neurofetch.emulators.allen.app import AllenEmulator
 from neurofetch.transfer.catalog import read_table
+from tests.conftest import every_loris_version
 from tests.datamint_support import datamint_server, png_bytes
 from tests.datamint_support import env_for as datamint_env
 from tests.helpers import run_cli, tree_files
@@ -59,6 +60,7 @@ def loris_tree(loris, loris_env, tmp_path: Path) -> Path:
 
 # ------------------------------------------------------------------------------------------ one per service
 
+@every_loris_version
 def test_loris_rows_carry_candidate_session_and_qc_columns(loris, loris_tree: Path) -> None:
     rows = index_rows(loris_tree)
     assert_rows_are_the_tree(rows, loris_tree, "loris")
@@ -72,7 +74,8 @@ def test_loris_rows_carry_candidate_session_and_qc_columns(loris, loris_tree: Pa
         assert (row["output_type"], row["acquisition_type"]) == (record.output_type, record.acquisition_type)
         assert row["qc.qc"] == (qc["QC"] or None) and row["candidate.sex"] == candidate["Sex"]
     dated = [r for r in rows if r.get("session.stages.visit.date")]
-    assert dated and all(r["session.battery"] for r in rows)
+    # the visit's cohort, named Battery before v0.0.4-dev and Cohort from it
+    assert dated and all(r.get("session.battery") or r.get("session.cohort") for r in rows)
 
 
 def test_neurovault_rows_carry_the_image_records(tmp_path: Path) -> None:

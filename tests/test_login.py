@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.conftest import every_loris_version
 from tests.helpers import run_cli
+
+pytestmark = every_loris_version
 
 
 def login_env(loris: object) -> dict[str, str]:

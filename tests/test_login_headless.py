@@ -8,7 +8,10 @@ import sys
 
 import pytest
 
+from tests.conftest import every_loris_version
 from tests.helpers import run_cli
+
+pytestmark = every_loris_version
 
 pexpect = pytest.importorskip("pexpect", reason="login is driven in a pseudo-terminal (POSIX only)")
 

@@ -11,6 +11,7 @@ import pytest
 
 from neurofetch.errors import UsageError
 from tests.catalog_support import assert_rows_match, everything_under, fetched, jsonl_rows
+from tests.conftest import every_loris_version
 from tests.datamint_support import datamint_server, png_bytes
 from tests.datamint_support import env_for as datamint_env
 from tests.helpers import run_cli
@@ -23,6 +24,7 @@ def ls_rows(*args: object, env: dict[str, str | None]) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------------------------ LORIS
+@every_loris_version
 def test_loris_rows_are_what_mirror_fetches_and_ls_touches_nothing(loris, loris_env, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
@@ -42,6 +44,7 @@ def test_loris_rows_are_what_mirror_fetches_and_ls_touches_nothing(loris, loris_
     assert_rows_match([{**r, "size": None} for r in rows], fetched(tmp_path / "study"))
 
 
+@every_loris_version
 def test_loris_levels_and_qc(loris, loris_env) -> None:
     candidates = ls_rows("--level", "candidates", env=loris_env)
     assert [sorted(r) for r in candidates[:1]] == [["candid", "path", "pscid", "site", "url"]]
@@ -54,17 +57,20 @@ def test_loris_levels_and_qc(loris, loris_env) -> None:
     assert run_cli("ls", "--level", "sessions", env=loris_env).code == 2
 
 
+@every_loris_version
 def test_loris_options_of_another_service_are_refused(loris, loris_env) -> None:
     result = run_cli("ls", "--collection", "3", env=loris_env)
     assert result.code == 2 and "only for neurovault profiles" in result.stderr
 
 
+@every_loris_version
 def test_default_format_off_a_terminal_is_tsv_and_json_needs_a_file(loris, loris_env) -> None:
     result = run_cli("ls", "--visit", "NAPBL00", env=loris_env)
     assert result.code == 0 and result.stdout.startswith("path\turl\tsize\tcandid")
     assert run_cli("--json", "ls", env=loris_env).code == 2
 
 
+@every_loris_version
 def test_parquet_round_trip(loris, loris_env, tmp_path: Path) -> None:
     pytest.importorskip("pyarrow")
     table = tmp_path / "files.parquet"
@@ -79,6 +85,7 @@ def test_parquet_round_trip(loris, loris_env, tmp_path: Path) -> None:
     assert set(fetched(dest)) == {r["path"] for r in rows}
 
 
+@every_loris_version
 def test_api_ls_streams_rows_and_to_pandas(loris, loris_env, monkeypatch: pytest.MonkeyPatch) -> None:
     from neurofetch import api
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.conftest import every_loris_version
 from tests.helpers import run_cli, tree_files
+
+pytestmark = every_loris_version
 
 
 def file_gets(emulator: object) -> list[str]:

@@ -78,7 +78,7 @@ def logout(*, profile: str | Profile | None = None, url: str | None = None, serv
 
 def loris_login(profile: Profile, username: str, password: Secret, *, store: bool) -> LoginOutcome:
     """Log in; with ``store`` keep the password and the token in the keyring for unattended runs."""
-    from neurofetch.credentials.loris import keep_login
+    from neurofetch.credentials.loris import keep_login, loris_api
     from neurofetch.net import loop
     from neurofetch.net.auth import Token
     from neurofetch.net.http import make_client, policy_for
@@ -86,10 +86,11 @@ def loris_login(profile: Profile, username: str, password: Secret, *, store: boo
     from neurofetch.ui.logs import register_secret
 
     register_secret(password.value)
+    api = loris_api(profile)
 
     async def go() -> Token:
         async with make_client(profile) as client:
-            return await post_login(client, profile.url, username, password, policy_for(profile))
+            return await post_login(client, await api.resolve(client), username, password, policy_for(profile))
 
     token = outside_running_loop(lambda: loop.run(go()))
     register_secret(token.value.value)

@@ -104,12 +104,12 @@ def _source(profile: Profile, query: LsQuery, no_input: bool, secret: Secret | N
     if query.level != "files" and service != "loris":
         raise UsageError("--level is for loris profiles")
     if service == "loris":
-        from neurofetch.credentials.loris import mirror_auth
-        from neurofetch.services.loris.source import LorisSelection, LorisSource
+        from neurofetch.credentials.loris import loris_source
+        from neurofetch.services.loris.source import LorisSelection
 
         selection = LorisSelection(tuple(query.candidates), tuple(query.visits), query.names, qc=query.qc,
                                    level=query.level)
-        return LorisSource(profile.url, mirror_auth(profile, no_input=no_input, password=secret), selection)
+        return loris_source(profile, selection, no_input=no_input, password=secret)
     if service == "neurovault":
         from neurofetch.services.neurovault import NeuroVaultSource, neurovault_selection
 

@@ -26,7 +26,8 @@ Names = Sequence[str] | str | None
 def mirror(dest: str | Path, *, profile: str | Profile | None = None, url: str | None = None,
            service: str | None = None, config: str | None = None, username: str | None = None,
            password: str | None = None, api_key: str | None = None, candidate: Names = None, visit: Names = None,
-           no_qc: bool = False, bids: bool = False, datatype: Names = None, suffix: Names = None,
+           no_qc: bool = False, since: str | None = None, bids: bool = False, datatype: Names = None,
+           suffix: Names = None,
            collection: Names = None, doi: Names = None, map_type: Names = None,
            modality: Names = None, channel: str | None = None, status: str | None = None, tag: Names = None,
            project: Names = None, mimetype: str | None = None, date_from: str | None = None,
@@ -45,7 +46,8 @@ def mirror(dest: str | Path, *, profile: str | Profile | None = None, url: str |
                        shard=shard)
     if chosen.service == "loris":
         source = _loris(chosen, names(candidate), names(visit), not no_qc, filters, manifest, no_input,
-                        given_secret(password), bids=bids, datatypes=names(datatype), suffixes=names(suffix))
+                        given_secret(password), since=since, bids=bids, datatypes=names(datatype),
+                        suffixes=names(suffix))
     elif chosen.service == "neurovault":
         from neurofetch.services.neurovault import NeuroVaultSource, neurovault_selection
 
@@ -100,21 +102,25 @@ def _run(command: str, source: Source, profile: Profile, options: MirrorOptions,
 
 
 def _loris(profile: Profile, candidates: tuple[str, ...], visits: tuple[str, ...], qc: bool, filters: NameFilter,
-           manifest: Manifest | None, no_input: bool, password: Secret | None, *, bids: bool = False,
+           manifest: Manifest | None, no_input: bool, password: Secret | None, *, since: str | None = None,
+           bids: bool = False,
            datatypes: Sequence[str] = (), suffixes: Sequence[str] = ()) -> Source:
-    from neurofetch.credentials.loris import mirror_auth
+    from neurofetch.credentials.loris import loris_api, loris_source, mirror_auth
     from neurofetch.services.loris.bids import BidsSelection, LorisBidsSource, bids_selection
-    from neurofetch.services.loris.source import LorisSelection, LorisSource
+    from neurofetch.services.loris.changes import parse_since
+    from neurofetch.services.loris.source import LorisSelection
 
     if manifest is not None:   # list only the candidates and visits the manifest's rows are in
         candidates = candidates or tuple(sorted(manifest.values["candid"] - {""}))
         visits = visits or tuple(sorted(manifest.values["visit"] - {""}))
-    selection = bids_selection(LorisSelection(candidates, visits, filters, qc=qc), bids=bids, datatypes=datatypes,
-                               suffixes=suffixes, manifest=manifest is not None)
-    auth = mirror_auth(profile, no_input=no_input, password=password)
+    selection = bids_selection(
+        LorisSelection(candidates, visits, filters, qc=qc, since=parse_since(since) if since is not None else None),
+        bids=bids, datatypes=datatypes, suffixes=suffixes, manifest=manifest is not None)
     if isinstance(selection, BidsSelection):
-        return LorisBidsSource(profile.url, auth, selection, _policy(profile))
-    return LorisSource(profile.url, auth, selection)
+        api = loris_api(profile)
+        auth = mirror_auth(profile, no_input=no_input, password=password, api=api)
+        return LorisBidsSource(api, auth, selection, _policy(profile))
+    return loris_source(profile, selection, no_input=no_input, password=password)
 
 
 def _api_key(profile: Profile, api_key: str | None, no_input: bool) -> Secret:

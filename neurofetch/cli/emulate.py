@@ -81,19 +81,27 @@ def emulate_loris(
         "--password-stdin",
         help="Read the password the emulator accepts from the first line of standard input "
         "(default password: demo).")] = False,
+    api_version: Annotated[str, typer.Option(
+        "--api-version", metavar="VERSION",
+        help="API version to serve: v0.0.3-dev (legacy LORIS <= 21, as openpreventad), v0.0.3 (LORIS 23+) or "
+        "v0.0.4-dev (LORIS 24+: IsPhantom, Cohort, PSCID lookups, ?since= on project images).")] = "v0.0.3-dev",
 ) -> None:
-    """Run a LORIS API v0.0.3-dev emulator with synthetic PREVENT-AD-like candidates, visits and MINC files.
+    """Run a LORIS API emulator with synthetic PREVENT-AD-like candidates, visits and MINC files.
 
     Log in with user demo and password demo unless changed; five wrong passwords in a row suspend the account
     until the emulator restarts, as on a real server. The first line printed is the API base URL.
     """
     from neurofetch.emulators.loris.app import LorisDataset, LorisEmulator
+    from neurofetch.emulators.loris.versions import VERSIONS
 
+    if api_version not in VERSIONS:
+        raise typer.BadParameter(f"use one of {', '.join(VERSIONS)}", param_hint="--api-version")
     password = _read_password() if password_stdin else "demo"
     fault_knobs = parse_faults(faults)
     dataset = LorisDataset(candidates=candidates, seed=seed, big_file_size=big_file_size,
                            hostile_names=fault_knobs.hostile_names)
-    emulator = LorisEmulator(dataset, faults=fault_knobs, users={user: password}, token_ttl=token_ttl)
+    emulator = LorisEmulator(dataset, faults=fault_knobs, users={user: password}, token_ttl=token_ttl,
+                             api_version=api_version)
     run_emulator(emulator, port)
 
 

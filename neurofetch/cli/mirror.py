@@ -42,7 +42,7 @@ from neurofetch.cli.options import (
 MIRROR_EXAMPLES = """
     neurofetch mirror ~/data/preventad -p preventad --candidate 300001 --visit BL00
     neurofetch mirror ~/data/nv --service neurovault --collection 1952 --map-type 'Z map'
-    neurofetch mirror ~/data/preventad --include '*.mnc' -q --json > result.json
+    neurofetch mirror ~/data/loris -p lab --since last --include '*.mnc' -q --json > result.json
 """
 
 
@@ -56,6 +56,12 @@ def mirror(
     candidate: CandidateOption = None,
     visit: VisitOption = None,
     no_qc: Annotated[bool, typer.Option("--no-qc", help="LORIS: skip the <file>.qc.json records.")] = False,
+    since: Annotated[str | None, typer.Option(
+        "--since", metavar="DATE|last",
+        help="LORIS: list only the files inserted after DATE (2024-05-01, or a date and time in ISO 8601; "
+        "local time without a zone), or after the start of the last complete run into DEST (last). Needs a "
+        "server whose project images take ?since= (API v0.0.4-dev); elsewhere everything is listed, "
+        "with a warning.")] = None,
     bids: BidsOption = False,
     datatype: DatatypeOption = None,
     suffix: SuffixOption = None,
@@ -89,14 +95,14 @@ def mirror(
 
     profile = load_profile(ctx, jobs=jobs)
     only_for(profile.service, {
-        "loris": {"--candidate": candidate, "--visit": visit, "--no-qc": no_qc, "--bids": bids,
+        "loris": {"--candidate": candidate, "--visit": visit, "--no-qc": no_qc, "--since": since, "--bids": bids,
                   "--datatype": datatype, "--suffix": suffix},
         "neurovault": {"--collection": collection, "--doi": doi, "--map-type": map_type, "--modality": modality},
         "datamint": {"--channel": channel, "--status": status, "--tag": tag, "--project": project,
                      "--mimetype": mimetype, "--from": date_from, "--to": date_to},
     })
     finish_run(ctx, lambda: api.mirror(
-        dest, profile=profile, candidate=candidate, visit=visit, no_qc=no_qc, bids=bids, datatype=datatype,
+        dest, profile=profile, candidate=candidate, visit=visit, no_qc=no_qc, since=since, bids=bids, datatype=datatype,
         suffix=suffix, collection=collection, doi=doi,
         map_type=map_type, modality=modality, channel=channel, status=status, tag=tag, project=project,
         mimetype=mimetype, date_from=date_from, date_to=date_to, include=include, exclude=exclude, shard=shard,

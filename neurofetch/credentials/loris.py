@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     import httpx
 
     from neurofetch.net.auth import RenewingBearerAuth, Token
+    from neurofetch.services.loris.source import LorisSelection, LorisSource
+    from neurofetch.services.loris.versions import LorisApi
     from neurofetch.settings import Profile
 
 USER_KEY = "(default user)"
@@ -88,7 +90,25 @@ def password_for_login(password_stdin: bool, *, no_input: bool) -> Secret:
                     "or set NEUROFETCH_PASSWORD")
 
 
-def mirror_auth(profile: Profile, *, no_input: bool, password: Secret | None = None) -> RenewingBearerAuth:
+def loris_api(profile: Profile) -> LorisApi:
+    """The profile's API base and version (from the url, the key api_version, or asked of the server)."""
+    from neurofetch.net.http import policy_for
+    from neurofetch.services.loris.versions import LorisApi, check_api_version
+
+    return LorisApi(profile.url, check_api_version(profile.name, profile.extra.get("api_version")),
+                    policy_for(profile))
+
+
+def loris_source(profile: Profile, selection: LorisSelection, *, no_input: bool,
+                 password: Secret | None = None) -> LorisSource:
+    from neurofetch.services.loris.source import LorisSource
+
+    api = loris_api(profile)
+    return LorisSource(api, mirror_auth(profile, no_input=no_input, password=password, api=api), selection)
+
+
+def mirror_auth(profile: Profile, *, no_input: bool, password: Secret | None = None,
+                api: LorisApi | None = None) -> RenewingBearerAuth:
     """The mirror's credentials: a fresh token if we have one, and the password to log in again."""
     from neurofetch.net.auth import RenewingBearerAuth, Token
     from neurofetch.net.http import policy_for
@@ -113,9 +133,10 @@ def mirror_auth(profile: Profile, *, no_input: bool, password: Secret | None = N
     if password is None:
         return RenewingBearerAuth(None, token)
     pw = password
+    where = api or loris_api(profile)
 
     async def obtain(client: httpx.AsyncClient) -> Token:
-        renewed = await login(client, profile.url, username, pw, policy)
+        renewed = await login(client, await where.resolve(client), username, pw, policy)
         register_secret(renewed.value.value)
         return renewed
 

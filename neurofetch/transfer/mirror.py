@@ -101,6 +101,9 @@ async def _mirror(source: Source, profile: Profile, result: RunResult, reporter:
                                  result=result, control=control, reporter=reporter, dry_run=options.dry_run,
                                  shard=options.shard, manifest=options.manifest)
             await engine.run(source.roots(), ctx, profile.jobs)
+            finished = getattr(source, "finished", None)   # a source may note what a complete run means to it
+            if finished is not None and not options.dry_run and options.manifest is None:
+                finished(journal, result)
             if options.manifest is not None and not result.interrupted:
                 options.manifest.report_missing(result)
             if not (result.interrupted or result.unreachable or (options.shard and options.shard.count > 1)):

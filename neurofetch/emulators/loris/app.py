@@ -1,4 +1,5 @@
-"""Emulator of the legacy LORIS API v0.0.3-dev as served by openpreventad.loris.ca (reference/loris.md).
+"""Emulator of the LORIS API: the legacy v0.0.3-dev as served by openpreventad.loris.ca (reference/loris.md),
+or with ``api_version`` the module API's v0.0.3 or v0.0.4-dev (versions.py, module_routes.py).
 
 Layout of the real server, kept here: Apache rewrite rules (``.htaccess``) send ``/candidates/**`` to
 legacy PHP scripts (method check, then token check, then CandID, visit and file checks; JSON printed
@@ -45,6 +46,8 @@ from neurofetch.emulators.loris.data import (
     qc_json,
     visit_json,
 )
+from neurofetch.emulators.loris.module_routes import ModuleCandidates
+from neurofetch.emulators.loris.versions import DEFAULT_VERSION, NO_VERSION, VERSION_SEGMENT, file_etag
 
 __all__ = ["LorisDataset", "LorisEmulator"]
 
@@ -144,14 +147,16 @@ def _md5(text: str) -> str:
 
 
 class LorisEmulator(Emulator):
-    """LORIS v0.0.3-dev on loopback: JWT login with lockout, candidates → visits → images, files, QC."""
-
-    base_path = "/api/v0.0.3-dev"
+    """LORIS on loopback: JWT login with lockout, candidates → visits → images, files, QC; one API version."""
 
     def __init__(self, dataset: LorisDataset | None = None, *, faults: Faults | None = None,
                  users: dict[str, str] | None = None, token_ttl: float = 86400, lockout_after: int = 5,
-                 bids_export: bool = True) -> None:
+                 bids_export: bool = True, api_version: str = DEFAULT_VERSION) -> None:
+        from neurofetch.emulators.loris import versions
+
         super().__init__(faults=faults)
+        self.version = versions.api_version(api_version)
+        self.base_path = f"/api/{self.version.name}"
         dataset = LorisDataset() if dataset is None else dataset
         self.dataset = dataset.with_hostile_names() if self.faults.hostile_names else dataset
         self.users = dict(users if users is not None else {"demo": "demo"})
@@ -167,6 +172,8 @@ class LorisEmulator(Emulator):
         self._missing = {f.key for f in self.dataset.files[:self.faults.missing_files]}
         self.forbidden: set[str] = set()   # CandIDs of another site: 403 for them and all below (LORIS 22+)
         self.bids = BidsExport(self.dataset) if bids_export else None   # None: a stock LORIS without the export
+        self._module = None if self.version.legacy else ModuleCandidates(
+            self.version, self.dataset, module_response, self._file_response, self._listed)
 
     def build_app(self) -> Starlette:
         return Starlette(routes=[Route("/{path:path}", self._dispatch, methods=_ALL_METHODS)])
@@ -180,7 +187,11 @@ class LorisEmulator(Emulator):
 
     async def _dispatch(self, request: Request) -> Response:
         path = api_path(request.scope, self.base_path)
-        found = [(r, m) for r in _RULES if path is not None and (m := r.pattern.fullmatch(path))]
+        if path is None:
+            return self._without_version(request)
+        if self._module is not None:
+            return await self._module_dispatch(path, request)
+        found = [(r, m) for r in _RULES if (m := r.pattern.fullmatch(path))]
         if not found:
             return apache_not_found()
         rule, match = found[0]
@@ -195,10 +206,40 @@ class LorisEmulator(Emulator):
         if rule.kind.startswith("bids"):
             return self._bids_get(rule.kind, match.groups(), request)
         if rule.kind == "projects":
-            return project_response(self.dataset, match.group(1), request.query_params.get("since"))
+            return self._projects(match.group(1), request)
         if request.method != "GET":
             return legacy_response(501)  # writes (candidate/visit creation, QC updates) are not emulated
         return self._legacy_get(rule.kind, match.groups(), request)
+
+    def _without_version(self, request: Request) -> Response:
+        """A path under /api/ that is not this version's: the module router's answer; elsewhere Apache's 404."""
+        under_api = api_path(request.scope, "/api")
+        if under_api is None:
+            return apache_not_found()
+        if VERSION_SEGMENT.fullmatch(under_api.split("/")[0]):
+            return module_response(404, {"error": "Unsupported version"})
+        return module_response(400, {"error": NO_VERSION})
+
+    async def _module_dispatch(self, path: str, request: Request) -> Response:
+        """LORIS 22+: one router for every path; JSON errors; one trailing slash is stripped."""
+        parts = path.removesuffix("/").split("/")
+        if parts[0] == "login" and len(parts) == 1:
+            if request.method != "POST":
+                return module_response(405, {"error": "method not allowed"}, {"allow": "POST"})
+            return await self._login(request)
+        if request.method != "GET":
+            return module_response(405, {"error": "method not allowed"}, {"allow": "GET"})
+        if self._authenticate(request) is None:
+            return module_response(401, {"error": "unauthorized"})
+        if parts[0] == "projects":
+            return self._projects("/".join(parts[1:]), request)
+        if parts[0] == "candidates" and self._module is not None:
+            return self._module.get(parts[1:], request, self.forbidden)
+        return module_response(404, {"error": "not found"})
+
+    def _projects(self, rest: str, request: Request) -> Response:
+        since = request.query_params.get("since") if self.version.since else None
+        return project_response(self.dataset, rest, since)
 
     @staticmethod
     def _method_not_allowed(rule: _Rule) -> Response:
@@ -321,7 +362,7 @@ class LorisEmulator(Emulator):
             return legacy_error(404, "File not found")
         if kind == "qc":
             return self._with_etag(request, "", qc_json(record))
-        return self._file_response(record, request.headers.get("range"))
+        return self._file_response(record, request)
 
     def _bids_get(self, kind: str, groups: tuple[str, ...], request: Request) -> Response:
         if self.bids is None:   # stock LORIS: the module API knows no such project path, Apache no such script
@@ -355,16 +396,21 @@ class LorisEmulator(Emulator):
 
     # -- file download ---------------------------------------------------------------------------
 
-    def _file_response(self, record: ImageFile, range_header: str | None) -> Response:
+    def _file_response(self, record: ImageFile, request: Request) -> Response:
+        legacy = self.version.legacy
         if record.key in self._missing:
+            if not legacy:
+                return module_response(404, {"error": "not found"})
             return legacy_response(500, None, {"etag": ""})  # fopen() failed: 500 with an empty body
         start, stop, status = 0, record.size, 200
-        headers = {**CORS_HEADERS, "etag": "", "cache-control": "private",
-                   "content-disposition": f"attachment; filename={record.filename}",
-                   FILE_RESPONSE_HEADER.decode("latin-1"): "1"}
+        etag = "" if legacy else file_etag(record, int(datetime.fromisoformat(record.insert_time).timestamp()))
+        if not legacy and request.headers.get("if-none-match") == etag:
+            return Response(b"", 304, {"etag": etag})
+        headers = {**CORS_HEADERS, "etag": etag, "content-disposition": f"attachment; filename={record.filename}",
+                   FILE_RESPONSE_HEADER.decode("latin-1"): "1", **({"cache-control": "private"} if legacy else {})}
         if self.faults.range_support:
             headers["accept-ranges"] = "bytes"
-            wanted = _parse_range(range_header)
+            wanted = _parse_range(request.headers.get("range"))
             if wanted is not None:
                 start, stop = wanted[0], min(wanted[1] or record.size, record.size)
                 if start >= stop:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -260,6 +260,20 @@ class LorisDataset:
 
     def file(self, cand: str, visit: str, filename: str) -> ImageFile | None:
         return self._by_key.get((cand, visit, filename))
+
+    def add_image(self, cand_id: str, visit: str, scan_type: str = "asl", size: int = 4096) -> ImageFile:
+        """A file inserted now, as a new upload on a live server: listed (and ``?since=``-new) from now on."""
+        cand = self._by_id[cand_id]
+        index = next(i for i, v in enumerate(cand.visits) if v.label == visit)
+        old = cand.visits[index]
+        name = f"preventad_{cand_id}_{visit}_{scan_type}_{900 + len(old.files):03d}.mnc"
+        record = ImageFile(cand_id, visit, name, size, "native", scan_type, None, None, (NO_CAVEAT,),
+                           datetime.now(SERVER_TZ).isoformat(timespec="seconds"))
+        visits = (*cand.visits[:index], replace(old, files=(*old.files, record)), *cand.visits[index + 1:])
+        self._by_id[cand_id] = self.candidates[self.candidates.index(cand)] = replace(cand, visits=visits)
+        self.files.append(record)
+        self._by_key[record.key] = record
+        return record
 
     def total_bytes(self) -> int:
         return sum(f.size for f in self.files)

@@ -21,6 +21,7 @@ from neurofetch.net.auth import RenewingBearerAuth
 from neurofetch.net.http import get_json, json_field
 from neurofetch.net.retry import RetryPolicy
 from neurofetch.services.loris.source import LorisSelection, LorisSource, _safe, _text
+from neurofetch.services.loris.versions import LorisApi
 from neurofetch.transfer.engine import Context
 from neurofetch.transfer.work import FileItem, Listing, Work
 
@@ -48,9 +49,9 @@ class BidsSelection:
 class LorisBidsSource(LorisSource):
     """The mirror's view of a LORIS server's BIDS export: one listing, then files."""
 
-    def __init__(self, base_url: str, auth: RenewingBearerAuth, selection: BidsSelection,
+    def __init__(self, api: LorisApi, auth: RenewingBearerAuth, selection: BidsSelection,
                  policy: RetryPolicy) -> None:
-        super().__init__(base_url, auth, selection.base)
+        super().__init__(api, auth, selection.base)
         self.bids = selection
         self._policy = policy
         self._export: Any = None

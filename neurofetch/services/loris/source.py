@@ -17,10 +17,14 @@ from neurofetch.errors import AuthError, RemoteDataError, UnreachableError
 from neurofetch.net.auth import RenewingBearerAuth, Token
 from neurofetch.net.http import get_json, json_field, parse_json, server_message
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
+from neurofetch.services.loris.changes import ChangeListing, Since
+from neurofetch.services.loris.versions import LorisApi
 from neurofetch.transfer.engine import Context
 from neurofetch.transfer.filters import NameFilter
+from neurofetch.transfer.journal import Journal
 from neurofetch.transfer.local_index import SidecarReader, flatten
 from neurofetch.transfer.paths import UnsafeName, check_component
+from neurofetch.transfer.results import RunResult
 from neurofetch.transfer.work import Document, Fetch, FileItem, Listing, Work
 
 API_VERSIONS = ("v0.0.3-dev", "v0.0.4-dev", "v0.0.3")   # the paths LORIS servers serve their API under
@@ -73,6 +77,7 @@ class LorisSelection:
     names: NameFilter = field(default_factory=NameFilter)
     qc: bool = True
     level: str = "files"      # `ls --level`: one row per candidate, visit or file
+    since: Since | None = None   # `mirror --since`: only what changed since then (changes.py)
 
     def __post_init__(self) -> None:
         self.names.ledger.expect("--candidate", self.candidates)
@@ -89,26 +94,40 @@ LS_COLUMNS = {
 class LorisSource:
     """The mirror's view of a LORIS server."""
 
-    def __init__(self, base_url: str, auth: RenewingBearerAuth, selection: LorisSelection) -> None:
-        self.base_url = base_url.rstrip("/")
+    def __init__(self, api: LorisApi, auth: RenewingBearerAuth, selection: LorisSelection) -> None:
+        self.api = api
+        self.base_url = api.base_url or api.url
         self._auth = auth
         self.selection = selection
+        self.projects_seen: set[str] = set()
+        self.changes = ChangeListing(self, selection.since)
 
     def auth(self) -> httpx.Auth:
         return self._auth
 
     async def prepare(self, client: httpx.AsyncClient) -> None:
+        self.base_url = await self.api.resolve(client)
         self._auth.bind(client)
         await self._auth.current()
 
     def roots(self) -> Sequence[Work]:
-        return [Listing("candidates", self._candidates, root=True)]
+        if self.selection.since is not None:
+            return [Listing("changes", self.changes, root=True)]
+        return [Listing("candidates", self.list_candidates, root=True)]
 
-    def _url(self, *segments: str) -> str:
+    def finished(self, journal: Journal, result: RunResult) -> None:
+        """After a mirror run: remember when a complete one started, for `--since last`."""
+        self.changes.finished(journal, result)
+
+    def url_of(self, *segments: str) -> str:
         return self.base_url + "/" + "/".join(quote(s, safe="") for s in segments)
 
-    async def _candidates(self, ctx: Context) -> Sequence[Work]:
-        url = self._url("candidates") + "/"
+    @staticmethod
+    def safe_name(ctx: Context, item: str, name: str) -> bool:
+        return _safe(ctx, item, name)
+
+    async def list_candidates(self, ctx: Context) -> Sequence[Work]:
+        url = self.url_of("candidates") + "/"
         body = await get_json(ctx.client, url, ctx.policy, what="candidate list")
         records = json_field(body, "Candidates", list, "candidate list", url)
         wanted = set(self.selection.candidates)
@@ -118,16 +137,18 @@ class LorisSource:
             if wanted and cand not in wanted:
                 continue
             self.selection.names.ledger.hit("--candidate", cand)
+            if isinstance(record.get("Project"), str):
+                self.projects_seen.add(record["Project"])
             meta = {"candid": cand, "pscid": _text(record.get("PSCID")), "site": _text(record.get("Site"))}
             if ctx.catalog is not None and self.selection.level == "candidates":
-                ctx.catalog.row({"path": cand, "url": self._url("candidates", cand), **meta})
+                ctx.catalog.row({"path": cand, "url": self.url_of("candidates", cand), **meta})
             elif _safe(ctx, f"candidate {cand}", cand):
                 work.append(Listing(f"candidate {cand}", self._candidate_task(cand, meta), unit=cand))
         return work
 
     def _candidate_task(self, cand: str, meta: dict[str, str | None]) -> Fetch:
         async def fetch(ctx: Context) -> Sequence[Work]:
-            url = self._url("candidates", cand)
+            url = self.url_of("candidates", cand)
             body = await get_json(ctx.client, url, ctx.policy, what=f"candidate {cand}")
             visits = json_field(body, "Visits", list, f"candidate {cand}", url)
             if not all(isinstance(visit, str) for visit in visits):
@@ -138,19 +159,19 @@ class LorisSource:
                     continue
                 self.selection.names.ledger.hit("--visit", visit)
                 if ctx.catalog is not None and self.selection.level == "visits":
-                    ctx.catalog.row({"path": f"{cand}/{visit}", "url": self._url("candidates", cand, visit),
+                    ctx.catalog.row({"path": f"{cand}/{visit}", "url": self.url_of("candidates", cand, visit),
                                      **meta, "visit": visit})
                 elif _safe(ctx, f"visit {cand}/{visit}", visit):
-                    work.append(Listing(f"visit {cand}/{visit}", self._visit_task(cand, visit, meta)))
+                    work.append(Listing(f"visit {cand}/{visit}", self.visit_task(cand, visit, meta)))
             return work
 
         return fetch
 
-    def _visit_task(self, cand: str, visit: str, meta: dict[str, str | None]) -> Fetch:
+    def visit_task(self, cand: str, visit: str, meta: dict[str, str | None]) -> Fetch:
         async def fetch(ctx: Context) -> Sequence[Work]:
             what = f"visit {cand}/{visit}"
-            session = await get_json(ctx.client, self._url("candidates", cand, visit), ctx.policy, what=what)
-            url = self._url("candidates", cand, visit, "images")
+            session = await get_json(ctx.client, self.url_of("candidates", cand, visit), ctx.policy, what=what)
+            url = self.url_of("candidates", cand, visit, "images")
             listing = await get_json(ctx.client, url, ctx.policy, what=f"image list of {cand}/{visit}")
             files = json_field(listing, "Files", list, f"image list of {cand}/{visit}", url)
             work: list[Work] = [Document((cand, visit, "session.json"), session)]
@@ -160,7 +181,7 @@ class LorisSource:
                     continue
                 if not _safe(ctx, f"{cand}/{visit}/{name}", name):
                     continue   # neither the file nor its QC: a name that cannot be a local path is not asked for
-                item = FileItem((cand, visit, name), self._url("candidates", cand, visit, "images", name),
+                item = FileItem((cand, visit, name), self.url_of("candidates", cand, visit, "images", name),
                                 records=(f"{name}.qc.json",) if self.selection.qc else (),
                                 meta={**meta, "visit": visit, "output_type": _text(record.get("OutputType")),
                                       "acquisition_type": _text(record.get("AcquisitionType"))})
@@ -177,7 +198,7 @@ class LorisSource:
 
     def _qc_task(self, cand: str, visit: str, name: str) -> Fetch:
         async def fetch(ctx: Context) -> Sequence[Work]:
-            url = self._url("candidates", cand, visit, "images", name, "qc")
+            url = self.url_of("candidates", cand, visit, "images", name, "qc")
             body = await get_json(ctx.client, url, ctx.policy, what=f"QC of {cand}/{visit}/{name}")
             if not isinstance(body, dict):
                 raise RemoteDataError(f"QC of {cand}/{visit}/{name} is not a JSON object ({url})")
