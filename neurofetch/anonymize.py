@@ -303,7 +303,10 @@ class ParallelAnonymizer:
 
             # forkserver: workers forked from a clean server process, not from this one with its threads.
             method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-            self._pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context(method),
+            context = multiprocessing.get_context(method)
+            if method == "forkserver":   # pydicom and dicognito imported once, in the server, not in every worker
+                context.set_forkserver_preload(["pydicom", "dicognito.anonymizer", __name__])
+            self._pool = ProcessPoolExecutor(self._workers, mp_context=context,
                                              initializer=_start_worker, initargs=(self._seed, self._retain))
         return self._pool
 
