@@ -15,6 +15,7 @@ needs: pydicom (neurofetch's DICOM de-identification brings it)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import statistics
 import sys
@@ -99,9 +100,15 @@ def main() -> None:
     runs: dict[str, list] = {key: [] for key in cases}
     stats: dict[str, dict] = {}
     try:
-        with Server("datamint", "--latency", str(args.latency)) as server:
-            for round_ in range(1, args.rounds + 1):
+        for round_ in range(1, args.rounds + 1):
+            # An empty server for every first run, which must not find the files an earlier run sent (neurofetch
+            # asks the service about every file its journal does not know); a re-run gets its first run's.
+            with contextlib.ExitStack() as servers:
+                started_for: dict[str, Server] = {}
                 for key, (_label, _jobs, spec, again) in cases.items():
+                    if again is None:
+                        started_for[key] = servers.enter_context(Server("datamint", "--latency", str(args.latency)))
+                    server = started_for[again or key]
                     home = tmp / f"home-{round_}-{again or key}"   # a re-run shares its first run's journal
                     env = isolated_env(home, NEUROFETCH_API_KEY="demo-key")
                     if spec[0] == "raw" and key.startswith("base"):

@@ -6,9 +6,12 @@ Temporal Information with Modified Dates" option:
 - dicognito replaces every person name (PN), instance UID (UI, class UIDs kept), the patient, study,
   accession and station identifiers, addresses and institution names, and shifts every date and
   date-time (and the time paired with a date) back by one offset per seed, at every nesting depth;
-- then this module removes what dicognito leaves: private tags, free text (every LT/ST/UT element),
+- this module removes what dicognito leaves: private tags, free text (every LT/ST/UT element),
   descriptions, comments, device and protocol identifiers, patient characteristics, overlays and
   curves, identifying sequences; empties lone times and malformed dates; zeroes the preamble.
+
+Both happen in one walk over the dataset (this module's handler runs first on each element, so what it
+removes is never decoded or handed to dicognito): walks decoding every element were most of the time.
 
 The seed makes the mapping deterministic: the same original UID always becomes the same new UID,
 so a series uploaded over several runs stays one series, and a re-sent file has the same bytes.
@@ -20,6 +23,7 @@ import copy
 import io
 import os
 import re
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -103,6 +107,9 @@ class DicomAnonymizer:
         from dicognito.anonymizer import Anonymizer
 
         self._dicognito = Anonymizer(seed=seed)
+        self._profile = _ProfileElements()
+        # First in line, so dicognito never sees what the profile removes (a handler is any such callable).
+        self._dicognito.add_element_handler(self._profile)  # type: ignore[arg-type]
         self.retain = frozenset(retain)
 
     def anonymize_file(self, path: Path) -> bytes:
@@ -120,10 +127,10 @@ class DicomAnonymizer:
     def anonymize(self, dataset: Any) -> None:
         """De-identify a pydicom Dataset in place."""
         kept = {tag: copy.deepcopy(dataset[tag]) for tag in self.retain if tag in dataset}
-        dataset.walk(_prepare_dates)
-        self._dicognito.anonymize(dataset)
-        dataset.remove_private_tags()
-        dataset.walk(_strip)
+        self._profile.begin()
+        self._profile.drop_by_tag(dataset)
+        self._dicognito.anonymize(dataset)   # one walk: dicognito's replacements and the profile's removals
+        self._profile.finish()
         for tag, element in kept.items():
             dataset[tag] = element
         dataset.PatientIdentityRemoved = "YES"
@@ -179,14 +186,60 @@ def _prepare_dates(dataset: Any, element: Any) -> None:
             element.value = ""
 
 
-def _strip(dataset: Any, element: Any) -> None:
-    keyword = element.keyword or ""
-    group = element.tag.group
-    if (keyword in REMOVED_KEYWORDS or element.VR in FREE_TEXT_VRS
-            or any(group & 0xFF00 == base for base in REMOVED_GROUPS)):
-        del dataset[element.tag]
-    elif keyword in EMPTIED_KEYWORDS:
-        element.value = ""
+class _ProfileElements:
+    """The profile's part of the single walk, as a dicognito element handler that runs before dicognito's own:
+    removes what the profile removes (dicognito then skips it), blanks what dicognito would keep or choke on,
+    and empties the type 2 attributes once the walk is over (dicognito's names read PatientSex)."""
+
+    def __init__(self) -> None:
+        self._removed_tags = _tags(REMOVED_KEYWORDS)
+        self._emptied_tags = _tags(EMPTIED_KEYWORDS)
+        self._walk = threading.local()   # the file this thread is walking: its datasets, its type 2 elements
+
+    def begin(self) -> None:
+        self._walk.visited = {}   # every dataset of the walk, by id
+        self._walk.emptied = []
+
+    def drop_by_tag(self, dataset: Any) -> None:
+        """Remove the top level's private and removed elements before the walk, which would decode each one
+        (most of a vendor's file is private tags)."""
+        for tag in [tag for tag in dataset.keys() if self._removes_tag(tag)]:   # noqa: SIM118 - tags, not elements
+            del dataset[tag]
+
+    def _removes_tag(self, tag: int) -> bool:
+        group = tag >> 16
+        return tag in self._removed_tags or bool(group & 1) or any(group & 0xFF00 == base for base in REMOVED_GROUPS)
+
+    def __call__(self, dataset: Any, element: Any) -> bool:
+        tag = element.tag
+        if tag >> 16 == 0x0002:   # the file meta: dicognito's alone
+            return False
+        if self._removes_tag(tag) or element.VR in FREE_TEXT_VRS:
+            del dataset[tag]
+            return True
+        self._walk.visited[id(dataset)] = dataset
+        if tag in self._emptied_tags:
+            self._walk.emptied.append((dataset, tag))
+        else:
+            _prepare_dates(dataset, element)
+        return False
+
+    def finish(self) -> None:
+        """After the walk: empty the type 2 attributes, and remove what dicognito wrote beside an element it
+        replaced (InstitutionAddress beside InstitutionName)."""
+        for dataset, tag in self._walk.emptied:
+            if tag in dataset:
+                dataset[tag].value = ""
+        for dataset in self._walk.visited.values():
+            for tag in dataset.keys() & self._removed_tags:
+                del dataset[tag]
+        self.begin()
+
+
+def _tags(keywords: Iterable[str]) -> frozenset[int]:
+    from pydicom.datadict import tag_for_keyword
+
+    return frozenset(tag for tag in map(tag_for_keyword, keywords) if tag is not None)
 
 
 def _method_codes() -> Any:
@@ -250,7 +303,10 @@ class ParallelAnonymizer:
 
             # forkserver: workers forked from a clean server process, not from this one with its threads.
             method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-            self._pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context(method),
+            context = multiprocessing.get_context(method)
+            if method == "forkserver":   # pydicom and dicognito imported once, in the server, not in every worker
+                context.set_forkserver_preload(["pydicom", "dicognito.anonymizer", __name__])
+            self._pool = ProcessPoolExecutor(self._workers, mp_context=context,
                                              initializer=_start_worker, initargs=(self._seed, self._retain))
         return self._pool
 

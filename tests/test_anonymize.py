@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from neurofetch.anonymize import FREE_TEXT_VRS, REMOVED_KEYWORDS
 from tests.datamint_support import CT_SERIES, datamint_server, env_for, phi_dicom, pydicom_sample
 from tests.helpers import run_cli
 
@@ -63,6 +64,9 @@ def test_uploaded_dicom_holds_no_original_phi(datamint, tmp_path: Path) -> None:
     assert dataset.PatientIdentityRemoved == "YES"
     assert not any(element.tag.is_private for element in dataset.iterall())
     assert "ImageComments" not in dataset and "StudyDescription" not in dataset
+    removed = [e.keyword for e in dataset.iterall() if e.keyword in REMOVED_KEYWORDS or e.VR in FREE_TEXT_VRS]
+    assert removed == []   # at every depth, also what dicognito writes (an address beside an institution)
+    assert dataset.PatientSex == "" and dataset.ContributingEquipmentSequence[0].InstitutionName
     assert dataset.StudyDate != planted["StudyDate"] and len(dataset.StudyDate) == 8
     assert dataset.preamble == b"\0" * 128
     assert dataset.pixel_array.shape == (128, 128)   # the image itself is untouched

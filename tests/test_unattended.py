@@ -230,17 +230,59 @@ def test_the_github_actions_fetch_step_runs_as_written(small_loris, tmp_path: Pa
     cache = next(s for s in steps if str(s.get("uses", "")).startswith("actions/cache"))
     fetch = next(s for s in steps if "neurofetch" in str(s.get("run", "")) and "mirror" in s["run"])
     assert f"mirror {cache['with']['path']} " in fetch["run"]
-    values = {"vars.PREVENTAD_USERNAME": "demo", "secrets.PREVENTAD_PASSWORD": "demo"}
-    env = {k: re.sub(r"\$\{\{\s*([\w.]+)\s*\}\}", lambda m: values[m.group(1)], str(v))
-           for k, v in fetch["env"].items()}
-    env["NEUROFETCH_URL"] = small_loris.url  # type: ignore[attr-defined]
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("NEUROFETCH_")}
-    proc = subprocess.run(["bash", "-e", "-c", fetch["run"]], cwd=tmp_path, stdin=subprocess.DEVNULL, text=True,
-                          env={**clean, **env, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "CI": "true"},
-                          capture_output=True, timeout=120)
+    proc = run_step(fetch["run"], fetch["env"], small_loris.url, tmp_path)  # type: ignore[attr-defined]
     assert proc.returncode == 0, proc.stderr
     result = json.loads((tmp_path / "mirror-result.json").read_text())
     assert result["status"] == "ok" and result["counts"]["downloaded"] > 0
     fetched = set(tree_files(tmp_path / cache["with"]["path"]))
     expected = {p for p in small_loris.dataset.expected_tree() if "t1w" in p.rsplit("/", 1)[-1]}  # type: ignore
     assert fetched == expected
+
+
+def run_step(command: str, step_env: dict[str, str], url: str, runner: Path,
+             **expressions: str) -> subprocess.CompletedProcess[str]:
+    """A GitHub Actions ``run:`` step of docs/ci.md under bash in ``runner``, its ``${{ ... }}`` expressions
+    filled in (the secrets, and ``expressions`` such as a matrix value), its URL pointed at the emulator."""
+    values = {"vars.PREVENTAD_USERNAME": "demo", "secrets.PREVENTAD_PASSWORD": "demo", **expressions}
+
+    def fill(text: str) -> str:
+        return re.sub(r"\$\{\{\s*([\w.]+)\s*\}\}", lambda m: values[m.group(1)], text)
+
+    env = {k: fill(str(v)) for k, v in step_env.items()}
+    env["NEUROFETCH_URL"] = url
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("NEUROFETCH_")}
+    return subprocess.run(["bash", "-e", "-c", fill(command)], cwd=runner, stdin=subprocess.DEVNULL, text=True,
+                          env={**clean, **env, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "CI": "true"},
+                          capture_output=True, timeout=120)
+
+
+def test_the_github_actions_shard_matrix_runs_as_written(tmp_path: Path) -> None:
+    """docs/ci.md's matrix: each entry's command on a runner of its own (with the fetch step's env, "as above")
+    fetches its share into its own cached folder; together the shares are the study, each file once; a
+    re-run on each restored cache fetches nothing."""
+    import yaml
+
+    from neurofetch.emulators.loris.app import LorisDataset, LorisEmulator
+
+    fetch_env = next(s for s in yaml.safe_load(doc_block("ci.md", "name: analysis"))["jobs"]["analysis"]["steps"]
+                     if "mirror" in str(s.get("run", "")))["env"]
+    matrix = yaml.safe_load(doc_block("ci.md", "    strategy:"))
+    command = next(s["run"] for s in matrix["steps"] if "neurofetch" in str(s.get("run", "")))
+    shards = matrix["strategy"]["matrix"]["shard"]
+    loris = LorisEmulator(LorisDataset(size_scale=0.002))   # 6 candidates: every one of 3 shards gets some
+    with loris.serve() as server:
+        url, shares = loris.base_url(server), []
+        for shard in shards:
+            runner = tmp_path / f"runner-{shard}"
+            runner.mkdir()
+            proc = run_step(command, fetch_env, url, runner, **{"matrix.shard": str(shard)})
+            assert proc.returncode == 0, proc.stderr
+            shares.append(tree_files(runner / "data" / "preventad"))
+        loris.log.clear()
+        for shard in shards:
+            proc = run_step(command, fetch_env, url, tmp_path / f"runner-{shard}", **{"matrix.shard": str(shard)})
+            assert proc.returncode == 0, proc.stderr
+    expected = loris.dataset.expected_tree()
+    assert all(shares) and sum(len(s) for s in shares) == len(expected)                  # disjoint
+    assert {k: v for share in shares for k, v in share.items()} == expected             # complete, byte-exact
+    assert not [e for e in loris.log.entries() if e.method == "GET" and "/images/" in e.path]   # re-run: nothing
