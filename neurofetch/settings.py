@@ -22,7 +22,8 @@ DEFAULT_JOBS = 4
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_RETRIES = 5
 DEFAULT_RETRY_WAIT_MAX = 60.0
-PROFILE_KEYS = ("service", "url", "username", "jobs", "timeout", "verify_tls", "retries", "retry_wait_max")
+PROFILE_KEYS = ("service", "url", "username", "jobs", "timeout", "verify_tls", "retries", "retry_wait_max",
+                "bwlimit", "wait")
 SERVICE_KEYS: dict[str, tuple[str, ...]] = {   # the keys of Profile.extra that a service reads
     "s3": ("endpoint_url", "aws_profile", "region"),
 }
@@ -65,6 +66,8 @@ class Profile:
     verify_tls: bool | str = True
     retries: int = DEFAULT_RETRIES
     retry_wait_max: float = DEFAULT_RETRY_WAIT_MAX
+    bwlimit: int | None = None   # bytes per second for the whole run, up and down; None: no limit
+    wait: float | None = None    # seconds to wait for another run's lock (math.inf: no limit); None: do not wait
     extra: Mapping[str, Any] = field(default_factory=dict)   # service-specific keys (endpoint_url, ...)
 
     def __repr__(self) -> str:
@@ -74,7 +77,7 @@ class Profile:
         return (f"Profile(name={self.name!r}, service={self.service!r}, url={redact_url(self.url)!r}, "
                 f"username={self.username!r}, jobs={self.jobs}, timeout={self.timeout}, "
                 f"verify_tls={self.verify_tls!r}, retries={self.retries}, retry_wait_max={self.retry_wait_max}, "
-                f"extra={shown!r})")
+                f"bwlimit={self.bwlimit}, wait={self.wait}, extra={shown!r})")
 
     __str__ = __repr__
 
@@ -340,6 +343,8 @@ def profile_from_mapping(name: str, raw: Mapping[str, Any], env: Mapping[str, st
         retry_wait_max=_positive_float(name, "retry_wait_max",
                                        raw.get("retry_wait_max", env.get("NEUROFETCH_RETRY_WAIT_MAX",
                                                                          DEFAULT_RETRY_WAIT_MAX))),
+        bwlimit=_parsed(name, "bwlimit", raw.get("bwlimit", env.get("NEUROFETCH_BWLIMIT")), "rate"),
+        wait=_parsed(name, "wait", raw.get("wait", env.get("NEUROFETCH_WAIT")), "wait"),
         extra={k: v for k, v in raw.items() if k not in known},
     )
 
@@ -374,6 +379,19 @@ def _positive_float(profile: str, key: str, value: Any) -> float:
     if number < 0:
         raise ConfigError(f"profile {profile!r}: {key} must not be negative")
     return number
+
+
+def _parsed(profile: str, key: str, value: Any, kind: str) -> Any:
+    """A rate (``10M``) or a lock wait (seconds, ``forever``) from the config or the environment; None if unset."""
+    if value is None:
+        return None
+    from neurofetch.net.bandwidth import parse_rate
+    from neurofetch.transfer.lock import parse_wait
+
+    try:
+        return (parse_rate if kind == "rate" else parse_wait)(str(value))
+    except ValueError as exc:
+        raise ConfigError(f"profile {profile!r}: {key}: {exc}") from None
 
 
 def _verify_tls(profile: str, value: Any) -> bool | str:

@@ -19,6 +19,7 @@ from neurofetch.cli.options import (
     AnnotationOption,
     AtlasImagesOption,
     AtlasOption,
+    BwlimitOption,
     DownsampleOption,
     HeightOption,
     LeftOption,
@@ -27,6 +28,7 @@ from neurofetch.cli.options import (
     SectionDataSetOption,
     SvgOption,
     TopOption,
+    WaitOption,
     WidthOption,
 )
 
@@ -66,6 +68,8 @@ def atlas_image(
     dry_run: DryRunOption = False,
     shard: ShardOption = None,
     from_manifest: ManifestOption = None,
+    bwlimit: BwlimitOption = None,
+    wait: WaitOption = None,
 ) -> None:
     """Download Allen Brain Map images (api.brain-map.org): AtlasImages by id, every annotated plate
     of an atlas, or every image of a section data set. Re-running skips complete files.
@@ -85,14 +89,14 @@ def atlas_image(
 
     request = image_request(image_ids, atlas_images, section_data_set, svg,
                             image_params(downsample, quality, annotation, atlas, (left, top, width, height)))
-    profile = load_profile(ctx, jobs=jobs, only_service="allen")
+    profile = load_profile(ctx, jobs=jobs, only_service="allen", bwlimit=bwlimit, wait=wait)
     manifest = None
     if from_manifest is not None:
         from neurofetch.operations.ls import load_manifest
 
         manifest = load_manifest(from_manifest, profile.service, profile.url)
     options = MirrorOptions(dest=out, dry_run=dry_run, shard=Shard.parse(shard) if shard else None, manifest=manifest)
-    finish(ctx, run_atlas_image(profile, request, options, reporter_for(ctx)))
+    finish(ctx, run_atlas_image(profile, request, options, reporter_for(ctx, profile)))
 
 
 def image_request(image_ids: list[int] | None, atlas_images: list[int] | None, section_data_set: list[int] | None,

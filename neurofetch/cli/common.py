@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -45,8 +45,10 @@ def global_options(ctx: typer.Context) -> GlobalOptions:
     return root.obj if isinstance(root.obj, GlobalOptions) else GlobalOptions()
 
 
-def load_profile(ctx: typer.Context, *, jobs: int | None = None, only_service: str | None = None) -> Profile:
-    """The run's profile (settings.select_profile); ``only_service`` for commands that speak one service."""
+def load_profile(ctx: typer.Context, *, jobs: int | None = None, only_service: str | None = None,
+                 bwlimit: str | None = None, wait: str | None = None) -> Profile:
+    """The run's profile (settings.select_profile); ``only_service`` for commands that speak one service.
+    ``bwlimit`` and ``wait`` are --bwlimit and --wait as typed (or from their environment variables)."""
     import dataclasses
 
     from neurofetch.settings import select_profile
@@ -55,17 +57,36 @@ def load_profile(ctx: typer.Context, *, jobs: int | None = None, only_service: s
     profile = select_profile(global_options(ctx), only_service=only_service, warn=print_warning)
     if jobs is not None:
         profile = dataclasses.replace(profile, jobs=jobs)
+    profile = dataclasses.replace(profile, **run_limits(bwlimit, wait))
     if profile.verify_tls is False:
         print_warning(f"TLS certificate verification is OFF for {profile.url}: anyone on the network path "
                       "can read and alter this transfer")
     return profile
 
 
-def reporter_for(ctx: typer.Context) -> Reporter:
+def run_limits(bwlimit: str | None, wait: str | None) -> dict[str, Any]:
+    """--bwlimit and --wait, those given, parsed: ``{"bwlimit": bytes per second, "wait": seconds}``."""
+    from neurofetch.errors import UsageError
+    from neurofetch.net.bandwidth import parse_rate
+    from neurofetch.transfer.lock import parse_wait
+
+    given: dict[str, Any] = {}
+    for flag, key, text, parse in (("--bwlimit", "bwlimit", bwlimit, parse_rate), ("--wait", "wait", wait, parse_wait)):
+        if text is not None:
+            try:
+                given[key] = parse(text)
+            except ValueError as exc:
+                raise UsageError(f"{flag}: {exc}") from None
+    return given
+
+
+def reporter_for(ctx: typer.Context, profile: Profile | None = None) -> Reporter:
+    """The run's progress display; with ``profile``, its --bwlimit shows in the progress line."""
     from neurofetch.ui.progress import make_reporter
 
     options = global_options(ctx)
-    return make_reporter(quiet=options.quiet, verbose=options.verbose, json_mode=options.json)
+    return make_reporter(quiet=options.quiet, verbose=options.verbose, json_mode=options.json,
+                         bwlimit=profile.bwlimit if profile else None)
 
 
 def finish(ctx: typer.Context, result: RunResult) -> NoReturn:

@@ -13,5 +13,6 @@ if TYPE_CHECKING:
     from neurofetch.settings import Profile
 
 
-def datamint_profile(ctx: typer.Context, *, jobs: int | None = None) -> Profile:
-    return load_profile(ctx, jobs=jobs, only_service="datamint")
+def datamint_profile(ctx: typer.Context, *, jobs: int | None = None, bwlimit: str | None = None,
+                     wait: str | None = None) -> Profile:
+    return load_profile(ctx, jobs=jobs, only_service="datamint", bwlimit=bwlimit, wait=wait)

@@ -19,6 +19,7 @@ from neurofetch.cli.common import (
     reporter_for,
 )
 from neurofetch.cli.options import (
+    BwlimitOption,
     CandidateOption,
     ChannelOption,
     CollectionOption,
@@ -33,6 +34,7 @@ from neurofetch.cli.options import (
     StatusOption,
     TagOption,
     VisitOption,
+    WaitOption,
     only_for,
 )
 
@@ -74,6 +76,8 @@ def mirror(
     verify_only: Annotated[bool, typer.Option("--verify-only", help="Like --verify, but fetch nothing.")] = False,
     shard: ShardOption = None,
     from_manifest: ManifestOption = None,
+    bwlimit: BwlimitOption = None,
+    wait: WaitOption = None,
 ) -> None:
     """Mirror a service into DEST. LORIS: DEST/<CandID>/<Visit>/<file> with candidate.json,
     session.json and <file>.qc.json beside them. NeuroVault: DEST/collection-<id>/<file> with
@@ -84,7 +88,7 @@ def mirror(
     from neurofetch.transfer.mirror import MirrorOptions
     from neurofetch.transfer.shard import Shard
 
-    profile = load_profile(ctx, jobs=jobs)
+    profile = load_profile(ctx, jobs=jobs, bwlimit=bwlimit, wait=wait)
     names = NameFilter(tuple(include or ()), tuple(exclude or ()))
     only_for(profile.service, {
         "loris": {"--candidate": candidate, "--visit": visit, "--no-qc": no_qc},
@@ -108,20 +112,20 @@ def mirror(
             candidates = candidates or tuple(sorted(manifest.values["candid"] - {""}))
             visits = visits or tuple(sorted(manifest.values["visit"] - {""}))
         selection = LorisSelection(candidates, visits, names, qc=not no_qc)
-        result = mirror_loris(profile, selection, options, reporter=reporter_for(ctx),
+        result = mirror_loris(profile, selection, options, reporter=reporter_for(ctx, profile),
                               no_input=global_options(ctx).no_input)
     elif profile.service == "neurovault":
         from neurofetch.operations.neurovault import mirror_neurovault, neurovault_selection
 
         nv = neurovault_selection(collection or (), doi or (), map_types=map_type or (), modalities=modality or (),
                                   names=names)
-        result = mirror_neurovault(profile, nv, options, reporter=reporter_for(ctx))
+        result = mirror_neurovault(profile, nv, options, reporter=reporter_for(ctx, profile))
     elif profile.service == "datamint":
         from neurofetch.operations.datamint import datamint_selection, mirror_datamint
 
         dm = datamint_selection(channel=channel, status=status, tags=tag or (), projects=project or (),
                                 mimetype=mimetype, date_from=date_from, date_to=date_to, names=names)
-        result = mirror_datamint(profile, dm, options, reporter=reporter_for(ctx),
+        result = mirror_datamint(profile, dm, options, reporter=reporter_for(ctx, profile),
                                  no_input=global_options(ctx).no_input)
     else:
         raise UsageError(f"mirror is not available for {profile.service} profiles")

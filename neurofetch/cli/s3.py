@@ -6,8 +6,23 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from neurofetch.cli.common import DryRunOption, JobsOption, ShardOption, finish, global_options, reporter_for
-from neurofetch.cli.options import AwsProfileOption, Command, EndpointUrlOption, ManifestOption, RegionOption
+from neurofetch.cli.common import (
+    DryRunOption,
+    JobsOption,
+    ShardOption,
+    finish,
+    global_options,
+    reporter_for,
+    run_limits,
+)
+from neurofetch.cli.options import (
+    AwsProfileOption,
+    Command,
+    EndpointUrlOption,
+    ManifestOption,
+    RegionOption,
+    WaitOption,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -89,13 +104,15 @@ def s3_sync_command(
     jobs: JobsOption = None,
     shard: ShardOption = None,
     from_manifest: ManifestOption = None,
+    wait: WaitOption = None,
 ) -> None:
     """Make DST like SRC: copy what is missing or changed (size, then modification time in whole seconds;
     downloads also when the time differs at all, and set the local time, so a round trip is a no-op).
     Multipart above 8 MiB with 8 MiB parts (ETags equal aws-cli's); downloads land in a temporary file
     renamed into place. An interrupted sync resumes by running it again. One run at a time per destination:
     a download holds DST/.neurofetch/lock, an upload the object .neurofetch/lock below the prefix (taken
-    over 2 minutes after its run was killed); another run exits 4 naming the holder."""
+    over 2 minutes after its run was killed); another run exits 4 naming the holder (a download with --wait
+    waits for it instead)."""
     from neurofetch.transfer.s3_sync import S3SyncOptions, s3_sync
     from neurofetch.transfer.shard import Shard
 
@@ -109,6 +126,7 @@ def s3_sync_command(
         storage_class=storage_class.upper() if storage_class else None,
         shard=Shard.parse(shard) if shard else None,
         manifest=_manifest(from_manifest, src),
+        wait=run_limits(None, wait).get("wait", profile.wait if profile else None),
     )
     finish(ctx, s3_sync(options, reporter=reporter_for(ctx)))
 

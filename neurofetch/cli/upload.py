@@ -18,6 +18,7 @@ from neurofetch.cli.common import (
     reporter_for,
 )
 from neurofetch.cli.datamint_profile import datamint_profile
+from neurofetch.cli.options import BwlimitOption, WaitOption
 
 # Kept in step with transfer/upload_files.py (importing it here would slow down --help).
 UPLOAD_HELP = """Upload files and folders to a Datamint-style platform, resumably.
@@ -89,6 +90,8 @@ def upload(
     jobs: JobsOption = None,
     dry_run: DryRunOption = False,
     shard: ShardOption = None,
+    bwlimit: BwlimitOption = None,
+    wait: WaitOption = None,
 ) -> None:
     from neurofetch.operations.datamint_upload import UploadRequest
     from neurofetch.operations.datamint_upload import upload as run_upload
@@ -96,7 +99,7 @@ def upload(
     from neurofetch.transfer.upload_files import FileSelection
 
     options = global_options(ctx)
-    profile = datamint_profile(ctx, jobs=jobs)
+    profile = datamint_profile(ctx, jobs=jobs, bwlimit=bwlimit, wait=wait)
     request = UploadRequest(
         paths=tuple(paths or ()),
         selection=FileSelection(recursive=recursive, include=tuple(include or ()), exclude=tuple(exclude or ()),
@@ -106,7 +109,7 @@ def upload(
         segmentation_name=segmentation_name, segmentation_names=segmentation_names, resource_id=resource_id,
         dry_run=dry_run, shard=Shard.parse(shard) if shard else None,
     )
-    result = run_upload(profile, request, reporter=reporter_for(ctx), no_input=options.no_input)
+    result = run_upload(profile, request, reporter=reporter_for(ctx, profile), no_input=options.no_input)
     if dry_run and not options.json:
         for entry in result.planned:
             entry["path"] = _describe(entry)
