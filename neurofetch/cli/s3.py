@@ -112,7 +112,8 @@ def s3_sync_command(
     renamed into place. An interrupted sync resumes by running it again. One run at a time per destination:
     a download holds DST/.neurofetch/lock, an upload the object .neurofetch/lock below the prefix (taken
     over 2 minutes after its run was killed); another run exits 4 naming the holder (a download with --wait
-    waits for it instead)."""
+    waits for it instead). --bwlimit is not available here: the S3 clients (boto3, obstore) move the bytes
+    outside neurofetch's HTTP layer, so a profile's bwlimit does not apply to s3-sync."""
     from neurofetch.transfer.s3_sync import S3SyncOptions, s3_sync
     from neurofetch.transfer.shard import Shard
 
