@@ -23,7 +23,7 @@ DEFAULT_TIMEOUT = 300.0
 DEFAULT_RETRIES = 5
 DEFAULT_RETRY_WAIT_MAX = 60.0
 PROFILE_KEYS = ("service", "url", "username", "jobs", "timeout", "verify_tls", "retries", "retry_wait_max",
-                "bwlimit", "wait")
+                "bwlimit", "wait", "segments")
 SERVICE_KEYS: dict[str, tuple[str, ...]] = {   # the keys of Profile.extra that a service reads
     "s3": ("endpoint_url", "aws_profile", "region"),
 }
@@ -68,6 +68,7 @@ class Profile:
     retry_wait_max: float = DEFAULT_RETRY_WAIT_MAX
     bwlimit: int | None = None   # bytes per second for the whole run, up and down; None: no limit
     wait: float | None = None    # seconds to wait for another run's lock (math.inf: no limit); None: do not wait
+    segments: int | None = None  # ranged requests per large file; None: automatic
     extra: Mapping[str, Any] = field(default_factory=dict)   # service-specific keys (endpoint_url, ...)
 
     def __repr__(self) -> str:
@@ -77,7 +78,7 @@ class Profile:
         return (f"Profile(name={self.name!r}, service={self.service!r}, url={redact_url(self.url)!r}, "
                 f"username={self.username!r}, jobs={self.jobs}, timeout={self.timeout}, "
                 f"verify_tls={self.verify_tls!r}, retries={self.retries}, retry_wait_max={self.retry_wait_max}, "
-                f"bwlimit={self.bwlimit}, wait={self.wait}, extra={shown!r})")
+                f"bwlimit={self.bwlimit}, wait={self.wait}, segments={self.segments}, extra={shown!r})")
 
     __str__ = __repr__
 
@@ -345,6 +346,8 @@ def profile_from_mapping(name: str, raw: Mapping[str, Any], env: Mapping[str, st
                                                                          DEFAULT_RETRY_WAIT_MAX))),
         bwlimit=_parsed(name, "bwlimit", raw.get("bwlimit", env.get("NEUROFETCH_BWLIMIT")), "rate"),
         wait=_parsed(name, "wait", raw.get("wait", env.get("NEUROFETCH_WAIT")), "wait"),
+        segments=(None if raw.get("segments", env.get("NEUROFETCH_SEGMENTS")) in (None, "")
+                  else _positive_int(name, "segments", raw.get("segments", env.get("NEUROFETCH_SEGMENTS")))),
         extra={k: v for k, v in raw.items() if k not in known},
     )
 

@@ -26,6 +26,7 @@ from neurofetch.cli.options import (
     ManifestOption,
     QualityOption,
     SectionDataSetOption,
+    SegmentsOption,
     SvgOption,
     TopOption,
     WaitOption,
@@ -68,6 +69,7 @@ def atlas_image(
     dry_run: DryRunOption = False,
     shard: ShardOption = None,
     from_manifest: ManifestOption = None,
+    segments: SegmentsOption = None,
     bwlimit: BwlimitOption = None,
     wait: WaitOption = None,
 ) -> None:
@@ -89,7 +91,8 @@ def atlas_image(
 
     request = image_request(image_ids, atlas_images, section_data_set, svg,
                             image_params(downsample, quality, annotation, atlas, (left, top, width, height)))
-    profile = load_profile(ctx, jobs=jobs, only_service="allen", bwlimit=bwlimit, wait=wait)
+    profile = load_profile(ctx, jobs=jobs, only_service="allen", bwlimit=bwlimit, wait=wait,
+                           segments=segments)
     manifest = None
     if from_manifest is not None:
         from neurofetch.operations.ls import load_manifest

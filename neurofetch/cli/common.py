@@ -46,7 +46,7 @@ def global_options(ctx: typer.Context) -> GlobalOptions:
 
 
 def load_profile(ctx: typer.Context, *, jobs: int | None = None, only_service: str | None = None,
-                 bwlimit: str | None = None, wait: str | None = None) -> Profile:
+                 bwlimit: str | None = None, wait: str | None = None, segments: int | None = None) -> Profile:
     """The run's profile (settings.select_profile); ``only_service`` for commands that speak one service.
     ``bwlimit`` and ``wait`` are --bwlimit and --wait as typed (or from their environment variables)."""
     import dataclasses
@@ -58,6 +58,8 @@ def load_profile(ctx: typer.Context, *, jobs: int | None = None, only_service: s
     if jobs is not None:
         profile = dataclasses.replace(profile, jobs=jobs)
     profile = dataclasses.replace(profile, **run_limits(bwlimit, wait))
+    if segments is not None:
+        profile = dataclasses.replace(profile, segments=segments)
     if profile.verify_tls is False:
         print_warning(f"TLS certificate verification is OFF for {profile.url}: anyone on the network path "
                       "can read and alter this transfer")

@@ -31,6 +31,7 @@ from neurofetch.cli.options import (
     MimetypeOption,
     ModalityOption,
     ProjectOption,
+    SegmentsOption,
     StatusOption,
     TagOption,
     VisitOption,
@@ -76,6 +77,7 @@ def mirror(
     verify_only: Annotated[bool, typer.Option("--verify-only", help="Like --verify, but fetch nothing.")] = False,
     shard: ShardOption = None,
     from_manifest: ManifestOption = None,
+    segments: SegmentsOption = None,
     bwlimit: BwlimitOption = None,
     wait: WaitOption = None,
 ) -> None:
@@ -88,7 +90,7 @@ def mirror(
     from neurofetch.transfer.mirror import MirrorOptions
     from neurofetch.transfer.shard import Shard
 
-    profile = load_profile(ctx, jobs=jobs, bwlimit=bwlimit, wait=wait)
+    profile = load_profile(ctx, jobs=jobs, bwlimit=bwlimit, wait=wait, segments=segments)
     names = NameFilter(tuple(include or ()), tuple(exclude or ()))
     only_for(profile.service, {
         "loris": {"--candidate": candidate, "--visit": visit, "--no-qc": no_qc},

@@ -257,6 +257,10 @@ BwlimitOption = Annotated[str | None, typer.Option(
     "--bwlimit", metavar="RATE", envvar="NEUROFETCH_BWLIMIT", show_default=False,
     help="Cap the whole run's bandwidth, all transfers up and down together, in bytes per second: 10M, 500k, "
          "1.5G (default: the profile's bwlimit, else no cap).")]
+SegmentsOption = Annotated[int | None, typer.Option(
+    "--segments", metavar="N", min=1, max=32, envvar="NEUROFETCH_SEGMENTS", show_default=False,
+    help="Fetch each large file as N byte ranges at once, where the server serves ranges correctly (else one "
+         "stream); 1 = always one stream. Default: the profile's segments, else 4 for files of 64 MiB or more.")]
 WaitOption = Annotated[str | None, typer.Option(
     "--wait", metavar="[=SECONDS]", envvar="NEUROFETCH_WAIT", show_default=False,
     help="When another run holds the destination's lock, wait for it (--wait: as long as it takes; "

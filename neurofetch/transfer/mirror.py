@@ -99,7 +99,7 @@ async def _mirror(source: Source, profile: Profile, result: RunResult, reporter:
                 verify_tree(options.dest, journal, result, reporter, forget=True)
             ctx = engine.Context(client=client, dest=options.dest, journal=journal, policy=policy_for(profile),
                                  result=result, control=control, reporter=reporter, dry_run=options.dry_run,
-                                 shard=options.shard, manifest=options.manifest)
+                                 shard=options.shard, manifest=options.manifest, segments=profile.segments)
             await engine.run(source.roots(), ctx, profile.jobs)
             if options.manifest is not None and not result.interrupted:
                 options.manifest.report_missing(result)
