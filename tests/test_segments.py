@@ -148,3 +148,16 @@ def test_a_server_that_keeps_cutting_ranges_short_fails_the_file_cleanly(tmp_pat
     assert result.code == 1, result.stderr
     path, _ = big_file(loris, tmp_path / "d")
     assert not path.exists()
+
+
+def test_the_conn_rate_knob_caps_each_connection(tmp_path: Path) -> None:
+    """Bounded, not timed: a connection never delivers more than conn_rate × time (plus one piece)."""
+    import time
+
+    rate = 4_000_000
+    with big_loris(faults=f"range_support,conn_rate={rate}") as (loris, _):
+        started = time.monotonic()
+        result = fetch(loris, tmp_path / "d", "--segments", "1")
+        elapsed = time.monotonic() - started
+    assert result.code == 0, result.stderr
+    assert rate * elapsed + 200_000 >= SIZE
