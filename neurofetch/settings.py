@@ -344,10 +344,7 @@ def profile_from_mapping(name: str, raw: Mapping[str, Any], env: Mapping[str, st
         retry_wait_max=_positive_float(name, "retry_wait_max",
                                        raw.get("retry_wait_max", env.get("NEUROFETCH_RETRY_WAIT_MAX",
                                                                          DEFAULT_RETRY_WAIT_MAX))),
-        bwlimit=_parsed(name, "bwlimit", raw.get("bwlimit", env.get("NEUROFETCH_BWLIMIT")), "rate"),
-        wait=_parsed(name, "wait", raw.get("wait", env.get("NEUROFETCH_WAIT")), "wait"),
-        segments=(None if raw.get("segments", env.get("NEUROFETCH_SEGMENTS")) in (None, "")
-                  else _positive_int(name, "segments", raw.get("segments", env.get("NEUROFETCH_SEGMENTS")))),
+        **_transfer_settings(name, raw, env),
         extra={k: v for k, v in raw.items() if k not in known},
     )
 
@@ -384,17 +381,10 @@ def _positive_float(profile: str, key: str, value: Any) -> float:
     return number
 
 
-def _parsed(profile: str, key: str, value: Any, kind: str) -> Any:
-    """A rate (``10M``) or a lock wait (seconds, ``forever``) from the config or the environment; None if unset."""
-    if value is None:
-        return None
-    from neurofetch.net.bandwidth import parse_rate
-    from neurofetch.transfer.lock import parse_wait
+def _transfer_settings(profile: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    from neurofetch.transfer.limits import transfer_settings
 
-    try:
-        return (parse_rate if kind == "rate" else parse_wait)(str(value))
-    except ValueError as exc:
-        raise ConfigError(f"profile {profile!r}: {key}: {exc}") from None
+    return transfer_settings(profile, raw, env)
 
 
 def _verify_tls(profile: str, value: Any) -> bool | str:

@@ -11,6 +11,8 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from neurofetch.emulators.common import Faults
 from neurofetch.net.bandwidth import Bandwidth, parse_rate
 from tests.helpers import run_cli
@@ -46,11 +48,15 @@ def test_mirror_downloads_stay_under_the_limit_across_parallel_files(loris, lori
     assert "(--bwlimit 2.0 MB/s)" in result.stderr   # the progress line says the run is capped
 
 
-def test_the_profile_and_the_environment_set_the_limit_too(loris, loris_env, tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["env", "profile"])
+def test_the_profile_and_the_environment_set_the_limit_too(loris, loris_env, tmp_path: Path, how: str) -> None:
+    from tests.test_lock_wait import with_profile_key
+
     candidate = sorted(loris.dataset.expected_tree())[0].split("/")[0]
+    env = {**loris_env, "NEUROFETCH_BWLIMIT": "3M"} if how == "env" else with_profile_key(loris, tmp_path,
+                                                                                          "bwlimit: 3M")
     started = time.monotonic()
-    result = run_cli("--json", "mirror", tmp_path / "d", "--candidate", candidate,
-                     env={**loris_env, "NEUROFETCH_BWLIMIT": "3M"})
+    result = run_cli("--json", "mirror", tmp_path / "d", "--candidate", candidate, env=env)
     assert result.code == 0, result.stderr
     assert_within(result.json["bytes"], time.monotonic() - started, 3_000_000)
 

@@ -49,10 +49,18 @@ def test_a_waiting_run_starts_when_the_other_run_ends(loris, loris_env, tmp_path
     assert set(tree_files(dest)) == set(loris.dataset.expected_tree())
 
 
-@pytest.mark.parametrize("how", ["flag", "env"])
+def with_profile_key(loris: Any, tmp_path: Path, line: str) -> dict[str, str]:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"default_profile: p\nprofiles:\n  p:\n    service: loris\n    url: {loris.url}\n"
+                      f"    username: demo\n    {line}\n")
+    return {"NEUROFETCH_CONFIG": str(config), "NEUROFETCH_PASSWORD": "demo"}
+
+
+@pytest.mark.parametrize("how", ["flag", "env", "profile"])
 def test_a_wait_that_runs_out_exits_4(loris, loris_env, tmp_path: Path, how: str) -> None:
     dest = tmp_path / "d"
-    flags, env = (["--wait=1.5"], loris_env) if how == "flag" else ([], {**loris_env, "NEUROFETCH_WAIT": "1.5"})
+    flags, env = {"flag": (["--wait=1.5"], loris_env), "env": ([], {**loris_env, "NEUROFETCH_WAIT": "1.5"}),
+                  "profile": ([], with_profile_key(loris, tmp_path, "wait: 1.5"))}[how]
     with LockHolder(dest) as holder:
         started = time.monotonic()
         result = run_subprocess("mirror", dest, *flags, env=env)
@@ -117,3 +125,8 @@ def test_s3_sync_download_waits_too(bucket: Any, tmp_path: Path) -> None:  # noq
                          env=S3_ENV)
     _assert_waited_then_4(result, holder)
     assert tree_files(dest) == {}
+
+
+def test_a_bad_wait_in_the_profile_is_a_config_error(loris, tmp_path: Path) -> None:
+    result = run_cli("mirror", tmp_path / "d", env=with_profile_key(loris, tmp_path, "wait: soon"))
+    assert result.code == 2 and "wait" in result.stderr and not (tmp_path / "d").exists()
