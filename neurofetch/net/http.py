@@ -18,7 +18,6 @@ from neurofetch.settings import Profile
 from neurofetch.urls import redact_url
 
 USER_AGENT = f"neurofetch/{__version__}"
-SEGMENT_CONNECTIONS = 4   # what automatic --segments uses
 
 
 def tls_setting(verify: bool | str) -> bool | ssl.SSLContext:
@@ -36,8 +35,7 @@ def make_client(
 ) -> httpx.AsyncClient:
     """The run's client: pooled to the profile's jobs, generous read timeout, redirects followed within
     one origin; across origins only as net/origins.py allows (no credential ever leaves its origin)."""
-    # A large file may take a few more connections for its segments (transfer/segments.py).
-    connections = profile.jobs + extra_connections + (profile.segments or SEGMENT_CONNECTIONS) - 1
+    connections = profile.jobs + extra_connections
     verify = tls_setting(profile.verify_tls)
     bandwidth = Bandwidth(profile.bwlimit) if profile.bwlimit else None   # one bucket for the whole run
     return OriginBoundClient(
