@@ -63,7 +63,8 @@ def classify(service: str, method: str, path: str) -> str:
 
 
 def build(args: argparse.Namespace) -> tuple[Emulator, dict[str, object]]:
-    faults = Faults(latency=args.latency, seed=args.seed)
+    faults = Faults.parse(args.faults)
+    faults.latency, faults.seed = args.latency or faults.latency, args.seed or faults.seed
     if args.service == "loris":
         from neurofetch.emulators.loris.app import LorisDataset, LorisEmulator
 
@@ -97,6 +98,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("service", choices=("loris", "allen", "datamint"))
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every response")
+    parser.add_argument("--faults", default="", help="fault knobs as for `neurofetch emulate --faults`, e.g. "
+                        "range_support,conn_rate=5000000")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--candidates", type=int, default=6, help="LORIS: candidates in the dataset")
     parser.add_argument("--size-scale", type=float, default=0.02, help="LORIS: file sizes × this (1 = real sizes)")

@@ -22,7 +22,8 @@ DEFAULT_JOBS = 4
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_RETRIES = 5
 DEFAULT_RETRY_WAIT_MAX = 60.0
-PROFILE_KEYS = ("service", "url", "username", "jobs", "timeout", "verify_tls", "retries", "retry_wait_max")
+PROFILE_KEYS = ("service", "url", "username", "jobs", "timeout", "verify_tls", "retries", "retry_wait_max",
+                "bwlimit", "wait", "segments")
 SERVICE_KEYS: dict[str, tuple[str, ...]] = {   # the keys of Profile.extra that a service reads
     "s3": ("endpoint_url", "aws_profile", "region"),
     "loris": ("api_version",),   # e.g. v0.0.4-dev, when the url is the LORIS host rather than its API base
@@ -66,6 +67,9 @@ class Profile:
     verify_tls: bool | str = True
     retries: int = DEFAULT_RETRIES
     retry_wait_max: float = DEFAULT_RETRY_WAIT_MAX
+    bwlimit: int | None = None   # bytes per second for the whole run, up and down; None: no limit
+    wait: float | None = None    # seconds to wait for another run's lock (math.inf: no limit); None: do not wait
+    segments: int | None = None  # ranged requests per large file; None: automatic
     extra: Mapping[str, Any] = field(default_factory=dict)   # service-specific keys (endpoint_url, ...)
 
     def __repr__(self) -> str:
@@ -75,7 +79,7 @@ class Profile:
         return (f"Profile(name={self.name!r}, service={self.service!r}, url={redact_url(self.url)!r}, "
                 f"username={self.username!r}, jobs={self.jobs}, timeout={self.timeout}, "
                 f"verify_tls={self.verify_tls!r}, retries={self.retries}, retry_wait_max={self.retry_wait_max}, "
-                f"extra={shown!r})")
+                f"bwlimit={self.bwlimit}, wait={self.wait}, segments={self.segments}, extra={shown!r})")
 
     __str__ = __repr__
 
@@ -359,6 +363,7 @@ def profile_from_mapping(name: str, raw: Mapping[str, Any], env: Mapping[str, st
         retry_wait_max=_positive_float(name, "retry_wait_max",
                                        raw.get("retry_wait_max", env.get("NEUROFETCH_RETRY_WAIT_MAX",
                                                                          DEFAULT_RETRY_WAIT_MAX))),
+        **_transfer_settings(name, raw, env),
         extra={k: v for k, v in raw.items() if k not in known},
     )
 
@@ -393,6 +398,12 @@ def _positive_float(profile: str, key: str, value: Any) -> float:
     if number < 0:
         raise ConfigError(f"profile {profile!r}: {key} must not be negative")
     return number
+
+
+def _transfer_settings(profile: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    from neurofetch.transfer.limits import transfer_settings
+
+    return transfer_settings(profile, raw, env)
 
 
 def _verify_tls(profile: str, value: Any) -> bool | str:

@@ -26,7 +26,8 @@ def upload(paths: Sequence[str | Path] | str | Path = (), *, profile: str | Prof
            retain_pii: bool = False, retain_tag: Names = None, segmentation: str | Path | None = None,
            segmentation_name: str | None = None, segmentation_names: str | Path | None = None,
            resource_id: str | None = None, jobs: int | None = None, dry_run: bool = False, shard: str | None = None,
-           no_input: bool = True, progress: bool = True, reporter: Reporter | None = None,
+           bwlimit: str | int | None = None, wait: str | float | None = None, no_input: bool = True,
+           progress: bool = True, reporter: Reporter | None = None,
            state_root: str | Path | None = None) -> RunResult:
     """Upload files and folders (DICOM de-identified locally unless ``retain_pii``); a re-run sends only what is
     new. ``result.extra["resources"]`` maps each source path to its resource id."""
@@ -35,7 +36,7 @@ def upload(paths: Sequence[str | Path] | str | Path = (), *, profile: str | Prof
     from neurofetch.transfer.local_files import FileSelection
     from neurofetch.transfer.shard import Shard
 
-    chosen = _datamint(profile, url, config, jobs, "upload")
+    chosen = _datamint(profile, url, config, jobs, "upload", bwlimit=bwlimit, wait=wait)
     given = [paths] if isinstance(paths, (str, Path)) else list(paths)
     request = UploadRequest(
         paths=tuple(Path(p) for p in given),
@@ -49,7 +50,7 @@ def upload(paths: Sequence[str | Path] | str | Path = (), *, profile: str | Prof
     root = _path(state_root)
     return run_engine(lambda events: run_upload(chosen, request, lambda: _key(chosen, api_key, no_input),
                                                 reporter=events, state_root=root),
-                      progress=progress, reporter=reporter)
+                      progress=progress, reporter=reporter, bwlimit=chosen.bwlimit)
 
 
 def publish(resource_ids: Sequence[str] | str = (), *, profile: str | Profile | None = None, url: str | None = None,
@@ -70,11 +71,11 @@ def publish(resource_ids: Sequence[str] | str = (), *, profile: str | Profile | 
 
 
 def _datamint(profile: str | Profile | None, url: str | None, config: str | None, jobs: int | None,
-              command: str) -> Profile:
+              command: str, *, bwlimit: str | int | None = None, wait: str | float | None = None) -> Profile:
     """The Datamint-only commands assume ``service: datamint`` when nothing is chosen, so the official client's
     DATAMINT_API_URL / DATAMINT_API_KEY setups just work."""
     chosen = choose_profile(profile, url, "datamint" if url else None, config=config, only_service="datamint",
-                            jobs=jobs)
+                            jobs=jobs, bwlimit=bwlimit, wait=wait)
     if chosen.service != "datamint":
         raise UsageError(f"{command} is for Datamint profiles; profile {chosen.name!r} is {chosen.service}")
     return chosen

@@ -33,13 +33,15 @@ def mirror(dest: str | Path, *, profile: str | Profile | None = None, url: str |
            project: Names = None, mimetype: str | None = None, date_from: str | None = None,
            date_to: str | None = None, include: Names = None, exclude: Names = None, jobs: int | None = None,
            shard: str | None = None, dry_run: bool = False, verify: bool = False, verify_only: bool = False,
-           from_manifest: str | Path | None = None, no_input: bool = True, progress: bool = True,
+           from_manifest: str | Path | None = None, segments: int | None = None, bwlimit: str | int | None = None,
+           wait: str | float | None = None, no_input: bool = True, progress: bool = True,
            reporter: Reporter | None = None) -> RunResult:
     """Mirror a LORIS study, NeuroVault collections or Datamint resources into ``dest``; what is complete is
     skipped. Raises Interrupted (with ``.result``) on Ctrl-C, the errors of neurofetch.errors otherwise."""
     from neurofetch.transfer.filters import NameFilter
 
-    chosen = choose_profile(profile, url, service, config=config, jobs=jobs, username=username)
+    chosen = choose_profile(profile, url, service, config=config, jobs=jobs, username=username, bwlimit=bwlimit,
+                            wait=wait, segments=segments)
     filters = NameFilter(names(include), names(exclude))
     manifest = _manifest(from_manifest, chosen)
     options = _options(Path(dest), filters, manifest, dry_run=dry_run, verify=verify, verify_only=verify_only,
@@ -68,11 +70,13 @@ def mirror(dest: str | Path, *, profile: str | Profile | None = None, url: str |
 def atlas_image(out: str | Path, request: AtlasImageRequest, *, profile: str | Profile | None = None,
                 url: str | None = None, config: str | None = None, jobs: int | None = None,
                 shard: str | None = None, dry_run: bool = False, from_manifest: str | Path | None = None,
+                segments: int | None = None, bwlimit: str | int | None = None, wait: str | float | None = None,
                 progress: bool = True, reporter: Reporter | None = None) -> RunResult:
     """Download the Allen Brain Map images ``request`` names into ``out`` (the public API by default)."""
     from neurofetch.services.allen import AllenSource
 
-    chosen = choose_profile(profile, url, "allen" if url else None, config=config, only_service="allen", jobs=jobs)
+    chosen = choose_profile(profile, url, "allen" if url else None, config=config, only_service="allen", jobs=jobs,
+                            bwlimit=bwlimit, wait=wait, segments=segments)
     if chosen.service != "allen":
         raise UsageError(f"atlas-image needs an allen profile; profile {chosen.name!r} is a "
                          f"{chosen.service} profile")
@@ -98,7 +102,7 @@ def _run(command: str, source: Source, profile: Profile, options: MirrorOptions,
     from neurofetch.transfer.mirror import run_mirror
 
     return run_engine(lambda events: run_mirror(command, source, profile, options, events), progress=progress,
-                      reporter=reporter)
+                      reporter=reporter, bwlimit=profile.bwlimit)
 
 
 def _loris(profile: Profile, candidates: tuple[str, ...], visits: tuple[str, ...], qc: bool, filters: NameFilter,

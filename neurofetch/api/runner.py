@@ -27,7 +27,7 @@ INTERRUPT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def run_engine(call: Callable[[Reporter], RunResult], *, progress: bool = False,
-               reporter: Reporter | None = None) -> RunResult:
+               reporter: Reporter | None = None, bwlimit: int | None = None) -> RunResult:
     """``call(reporter)`` run where it is safe; an interrupted run raises Interrupted carrying its result."""
     from neurofetch.transfer.events import NullReporter, complete
 
@@ -37,7 +37,7 @@ def run_engine(call: Callable[[Reporter], RunResult], *, progress: bool = False,
     elif progress:
         from neurofetch.ui.progress import progress_reporter
 
-        chosen = progress_reporter()
+        chosen = progress_reporter(bwlimit=bwlimit)
     else:
         chosen = NullReporter()
     watcher = _LoopWatcher(chosen)
@@ -181,12 +181,15 @@ class _LoopWatcher:
 
 def choose_profile(profile: str | Profile | None, url: str | None, service: str | None, *,
                    config: str | None = None, only_service: str | None = None, jobs: int | None = None,
-                   username: str | None = None) -> Profile:
+                   username: str | None = None, bwlimit: str | int | None = None, wait: str | float | None = None,
+                   segments: int | None = None) -> Profile:
     """The profile a call runs on (settings.select_profile): a Profile as given, a named one, or an ad-hoc
-    ``url`` + ``service`` one; ``jobs`` and ``username`` override what it says."""
+    ``url`` + ``service`` one; ``jobs``, ``username``, ``bwlimit``, ``wait`` and ``segments`` override what it
+    says (``bwlimit="10M"``, ``wait=30`` or ``"forever"``)."""
     import dataclasses
 
     from neurofetch.settings import GlobalOptions, Profile, select_profile
+    from neurofetch.transfer.limits import given_limits
 
     if not isinstance(profile, Profile):
         profile = select_profile(GlobalOptions(config=config, profile=profile, url=url, service=service),
@@ -195,6 +198,9 @@ def choose_profile(profile: str | Profile | None, url: str | None, service: str 
         profile = dataclasses.replace(profile, jobs=jobs)
     if username is not None:
         profile = dataclasses.replace(profile, username=username)
+    limits = given_limits(bwlimit=bwlimit, wait=wait, segments=segments)
+    if limits:
+        profile = dataclasses.replace(profile, **limits)
     return profile
 
 

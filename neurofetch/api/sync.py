@@ -22,10 +22,11 @@ def s3_sync(src: str | Path, dst: str | Path, *, profile: str | Profile | None =
             size_only: bool = False, checksum: bool = False, delete: bool = False, exclude: Names = None,
             include: Names = None, filters: Sequence[tuple[str, str]] | None = None, dry_run: bool = False,
             create_bucket: bool = False, storage_class: str | None = None, jobs: int | None = None,
-            shard: str | None = None, from_manifest: str | Path | None = None, progress: bool = True,
-            reporter: Reporter | None = None) -> RunResult:
+            shard: str | None = None, from_manifest: str | Path | None = None, wait: str | float | None = None,
+            progress: bool = True, reporter: Reporter | None = None) -> RunResult:
     """Make ``dst`` like ``src`` (one of them ``s3://BUCKET/PREFIX``). ``exclude``/``include`` apply in that order
     (aws-style, the last match wins); ``filters`` gives ``("exclude"|"include", pattern)`` pairs in any order."""
+    from neurofetch.transfer.limits import given_limits
     from neurofetch.transfer.shard import Shard
     from neurofetch.transfer.sync.run import S3SyncOptions
     from neurofetch.transfer.sync.run import s3_sync as run_sync
@@ -39,6 +40,7 @@ def s3_sync(src: str | Path, dst: str | Path, *, profile: str | Profile | None =
         jobs=s3_jobs(jobs, chosen), size_only=size_only, checksum=checksum, delete=delete, filters=ordered,
         dry_run=dry_run, create_bucket=create_bucket, storage_class=storage_class.upper() if storage_class else None,
         shard=Shard.parse(shard) if shard else None, manifest=_manifest(from_manifest, source),
+        wait=given_limits(wait=wait).get("wait", chosen.wait if chosen else None),
     )
     return run_engine(lambda events: run_sync(options, reporter=events), progress=progress, reporter=reporter)
 

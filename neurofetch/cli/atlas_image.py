@@ -19,14 +19,17 @@ from neurofetch.cli.options import (
     AnnotationOption,
     AtlasImagesOption,
     AtlasOption,
+    BwlimitOption,
     DownsampleOption,
     HeightOption,
     LeftOption,
     ManifestOption,
     QualityOption,
     SectionDataSetOption,
+    SegmentsOption,
     SvgOption,
     TopOption,
+    WaitOption,
     WidthOption,
 )
 
@@ -66,6 +69,9 @@ def atlas_image(
     dry_run: DryRunOption = False,
     shard: ShardOption = None,
     from_manifest: ManifestOption = None,
+    segments: SegmentsOption = None,
+    bwlimit: BwlimitOption = None,
+    wait: WaitOption = None,
 ) -> None:
     """Download Allen Brain Map images (api.brain-map.org): AtlasImages by id, every annotated plate
     of an atlas, or every image of a section data set. Re-running skips complete files.
@@ -83,9 +89,10 @@ def atlas_image(
 
     request = image_request(image_ids, atlas_images, section_data_set, svg,
                             image_params(downsample, quality, annotation, atlas, (left, top, width, height)))
-    profile = load_profile(ctx, jobs=jobs, only_service="allen")
+    profile = load_profile(ctx, jobs=jobs, only_service="allen", bwlimit=bwlimit, wait=wait,
+                           segments=segments)
     finish_run(ctx, lambda: api.atlas_image(out, request, profile=profile, shard=shard, dry_run=dry_run,
-                                            from_manifest=from_manifest, reporter=reporter_for(ctx)))
+                                            from_manifest=from_manifest, reporter=reporter_for(ctx, profile)))
 
 
 def image_request(image_ids: list[int] | None, atlas_images: list[int] | None, section_data_set: list[int] | None,

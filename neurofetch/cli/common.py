@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -47,8 +47,10 @@ def global_options(ctx: typer.Context) -> GlobalOptions:
     return root.obj if isinstance(root.obj, GlobalOptions) else GlobalOptions()
 
 
-def load_profile(ctx: typer.Context, *, jobs: int | None = None, only_service: str | None = None) -> Profile:
-    """The run's profile (settings.select_profile); ``only_service`` for commands that speak one service."""
+def load_profile(ctx: typer.Context, *, jobs: int | None = None, only_service: str | None = None,
+                 bwlimit: str | None = None, wait: str | None = None, segments: int | None = None) -> Profile:
+    """The run's profile (settings.select_profile); ``only_service`` for commands that speak one service.
+    ``bwlimit`` and ``wait`` are --bwlimit and --wait as typed (or from their environment variables)."""
     import dataclasses
 
     from neurofetch.settings import select_profile
@@ -57,17 +59,29 @@ def load_profile(ctx: typer.Context, *, jobs: int | None = None, only_service: s
     profile = select_profile(global_options(ctx), only_service=only_service, warn=print_warning)
     if jobs is not None:
         profile = dataclasses.replace(profile, jobs=jobs)
+    profile = dataclasses.replace(profile, **run_limits(bwlimit, wait))
+    if segments is not None:
+        profile = dataclasses.replace(profile, segments=segments)
     if profile.verify_tls is False:
         print_warning(f"TLS certificate verification is OFF for {profile.url}: anyone on the network path "
                       "can read and alter this transfer")
     return profile
 
 
-def reporter_for(ctx: typer.Context) -> Reporter:
+def run_limits(bwlimit: str | None, wait: str | None) -> dict[str, Any]:
+    """--bwlimit and --wait, those given, parsed: ``{"bwlimit": bytes per second, "wait": seconds}``."""
+    from neurofetch.transfer.limits import given_limits
+
+    return given_limits(bwlimit=bwlimit, wait=wait)
+
+
+def reporter_for(ctx: typer.Context, profile: Profile | None = None) -> Reporter:
+    """The run's progress display; with ``profile``, its --bwlimit shows in the progress line."""
     from neurofetch.ui.progress import make_reporter
 
     options = global_options(ctx)
-    return make_reporter(quiet=options.quiet, verbose=options.verbose, json_mode=options.json)
+    return make_reporter(quiet=options.quiet, verbose=options.verbose, json_mode=options.json,
+                         bwlimit=profile.bwlimit if profile else None)
 
 
 def finish(ctx: typer.Context, result: RunResult) -> NoReturn:

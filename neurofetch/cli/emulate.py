@@ -33,8 +33,9 @@ FaultsOption = Annotated[
     typer.Option(
         "--faults", metavar="KNOBS",
         help="Fault knobs as key=value pairs separated by commas: latency (s), error_rate, rate_limit_rate, "
-        "retry_after (s), truncate_rate, reset_rate, drip (bytes/s), token_expiry_after (requests), html_rate, "
-        "missing_files (count), range_support, hostile_names, seed.",
+        "retry_after (s), truncate_rate, reset_rate, drip (bytes/s), conn_rate (bytes/s per connection, like a "
+        "WAN link), token_expiry_after (requests), html_rate, missing_files (count), range_support, hostile_names, "
+        "seed.",
     ),
 ]
 SeedOption = Annotated[int, typer.Option("--seed", metavar="N", help="Seed of the synthetic dataset.")]

@@ -20,6 +20,7 @@ from neurofetch.cli.common import (
 )
 from neurofetch.cli.options import (
     BidsOption,
+    BwlimitOption,
     CandidateOption,
     ChannelOption,
     CollectionOption,
@@ -32,10 +33,12 @@ from neurofetch.cli.options import (
     MimetypeOption,
     ModalityOption,
     ProjectOption,
+    SegmentsOption,
     StatusOption,
     SuffixOption,
     TagOption,
     VisitOption,
+    WaitOption,
     only_for,
 )
 
@@ -86,6 +89,9 @@ def mirror(
     verify_only: Annotated[bool, typer.Option("--verify-only", help="Like --verify, but fetch nothing.")] = False,
     shard: ShardOption = None,
     from_manifest: ManifestOption = None,
+    segments: SegmentsOption = None,
+    bwlimit: BwlimitOption = None,
+    wait: WaitOption = None,
 ) -> None:
     """Mirror a service into DEST. LORIS: DEST/<CandID>/<Visit>/<file> with candidate.json,
     session.json and <file>.qc.json beside them. NeuroVault: DEST/collection-<id>/<file> with
@@ -93,7 +99,7 @@ def mirror(
     <id>_<filename>.json beside it. Re-running fetches only what is missing."""
     from neurofetch import api
 
-    profile = load_profile(ctx, jobs=jobs)
+    profile = load_profile(ctx, jobs=jobs, bwlimit=bwlimit, wait=wait, segments=segments)
     only_for(profile.service, {
         "loris": {"--candidate": candidate, "--visit": visit, "--no-qc": no_qc, "--since": since, "--bids": bids,
                   "--datatype": datatype, "--suffix": suffix},
@@ -107,4 +113,4 @@ def mirror(
         map_type=map_type, modality=modality, channel=channel, status=status, tag=tag, project=project,
         mimetype=mimetype, date_from=date_from, date_to=date_to, include=include, exclude=exclude, shard=shard,
         dry_run=dry_run, verify=verify, verify_only=verify_only, from_manifest=from_manifest,
-        no_input=global_options(ctx).no_input, reporter=reporter_for(ctx)))
+        no_input=global_options(ctx).no_input, reporter=reporter_for(ctx, profile)))

@@ -21,6 +21,9 @@ from typer._click.formatting import HelpFormatter
 from typer.models import DefaultPlaceholder
 
 GLOBAL_SECTION = "Global options (also accepted before the command)"
+# Options whose value is optional: given bare they take this value; a value of their own needs "=" (--wait=30),
+# so that `--wait DEST` can never take DEST for its value.
+OPTIONAL_VALUES = {"--wait": "forever"}
 
 
 def global_params(ctx: Context) -> list[Parameter]:
@@ -67,6 +70,7 @@ class Command(typer.core.TyperCommand):
         return [*own[:len(self.params)], *shared, *own[len(self.params):]]
 
     def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        args = _with_optional_values(args)
         original = list(args)   # the parser consumes the list it is given
         try:
             return super().parse_args(ctx, args)
@@ -123,6 +127,12 @@ class Command(typer.core.TyperCommand):
 
     def format_epilog(self, ctx: Context, formatter: HelpFormatter) -> None:
         _write_examples(self.epilog, formatter)
+
+
+def _with_optional_values(args: list[str]) -> list[str]:
+    """``--wait`` → ``--wait=forever`` (up to a ``--``, after which every word is an argument)."""
+    end = args.index("--") if "--" in args else len(args)
+    return [f"{arg}={OPTIONAL_VALUES[arg]}" if arg in OPTIONAL_VALUES else arg for arg in args[:end]] + args[end:]
 
 
 class Group(typer.core.TyperGroup):
@@ -250,6 +260,20 @@ WidthOption = Annotated[int | None, typer.Option(
 HeightOption = Annotated[int | None, typer.Option(
     "--height", metavar="PX", show_default=False, help="Region of interest: height, in downsampled pixels.")]
 SvgOption = Annotated[bool, typer.Option("--svg", help="Also fetch the SVG annotation of each annotated AtlasImage.")]
+
+# Every command that moves bytes: how fast, and whether to wait for another run's lock.
+BwlimitOption = Annotated[str | None, typer.Option(
+    "--bwlimit", metavar="RATE", envvar="NEUROFETCH_BWLIMIT", show_default=False,
+    help="Cap the whole run's bandwidth, all transfers up and down together, in bytes per second: 10M, 500k, "
+         "1.5G (default: the profile's bwlimit, else no cap).")]
+SegmentsOption = Annotated[int | None, typer.Option(
+    "--segments", metavar="N", min=1, max=32, envvar="NEUROFETCH_SEGMENTS", show_default=False,
+    help="Fetch each large file as N byte ranges at once, where the server serves ranges correctly (else one "
+         "stream); 1 = always one stream. Default: the profile's segments, else 4 for files of 64 MiB or more.")]
+WaitOption = Annotated[str | None, typer.Option(
+    "--wait", metavar="[=SECONDS]", envvar="NEUROFETCH_WAIT", show_default=False,
+    help="When another run holds the destination's lock, wait for it (--wait: as long as it takes; "
+         "--wait=SECONDS: at most that long, then exit 4) instead of exiting 4 at once.")]
 
 # S3: where the bucket is and whose credentials.
 EndpointUrlOption = Annotated[str | None, typer.Option(

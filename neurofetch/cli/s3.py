@@ -6,8 +6,22 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from neurofetch.cli.common import DryRunOption, JobsOption, ShardOption, finish_run, global_options, reporter_for
-from neurofetch.cli.options import AwsProfileOption, Command, EndpointUrlOption, ManifestOption, RegionOption
+from neurofetch.cli.common import (
+    DryRunOption,
+    JobsOption,
+    ShardOption,
+    finish_run,
+    global_options,
+    reporter_for,
+)
+from neurofetch.cli.options import (
+    AwsProfileOption,
+    Command,
+    EndpointUrlOption,
+    ManifestOption,
+    RegionOption,
+    WaitOption,
+)
 
 if TYPE_CHECKING:
     from typer._click.core import Context as ClickContext  # Typer vendors click; its commands get this
@@ -86,13 +100,16 @@ def s3_sync_command(
     jobs: JobsOption = None,
     shard: ShardOption = None,
     from_manifest: ManifestOption = None,
+    wait: WaitOption = None,
 ) -> None:
     """Make DST like SRC: copy what is missing or changed (size, then modification time in whole seconds;
     downloads also when the time differs at all, and set the local time, so a round trip is a no-op).
     Multipart above 8 MiB with 8 MiB parts (ETags equal aws-cli's); downloads land in a temporary file
     renamed into place. An interrupted sync resumes by running it again. One run at a time per destination:
     a download holds DST/.neurofetch/lock, an upload the object .neurofetch/lock below the prefix (taken
-    over 2 minutes after its run was killed); another run exits 4 naming the holder."""
+    over 2 minutes after its run was killed); another run exits 4 naming the holder (a download with --wait
+    waits for it instead). --bwlimit is not available here: the S3 clients (boto3, obstore) move the bytes
+    outside neurofetch's HTTP layer, so a profile's bwlimit does not apply to s3-sync."""
     from neurofetch import api
 
     profile = s3_profile(ctx)
@@ -101,7 +118,8 @@ def s3_sync_command(
         src, dst, profile=profile, endpoint_url=endpoint_url, aws_profile=aws_profile, region=region,
         size_only=size_only, checksum=checksum, delete=delete, filters=filters,
         dry_run=dry_run, create_bucket=create_bucket, storage_class=storage_class, jobs=jobs, shard=shard,
-        from_manifest=from_manifest, reporter=reporter_for(ctx)))
+        from_manifest=from_manifest,
+        wait=wait, reporter=reporter_for(ctx)))
 
 
 def s3_profile(ctx: typer.Context) -> Profile | None:

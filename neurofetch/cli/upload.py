@@ -19,6 +19,7 @@ from neurofetch.cli.common import (
     reporter_for,
     run_result,
 )
+from neurofetch.cli.options import BwlimitOption, WaitOption
 
 # Kept in step with transfer/local_files.py (importing it here would slow down --help).
 UPLOAD_HELP = """Upload files and folders to a Datamint-style platform, resumably.
@@ -90,17 +91,20 @@ def upload(
     jobs: JobsOption = None,
     dry_run: DryRunOption = False,
     shard: ShardOption = None,
+    bwlimit: BwlimitOption = None,
+    wait: WaitOption = None,
 ) -> None:
     from neurofetch import api
 
     options = global_options(ctx)
-    profile = load_profile(ctx, jobs=jobs, only_service="datamint")
+    profile = load_profile(ctx, jobs=jobs, only_service="datamint", bwlimit=bwlimit, wait=wait)
     result = run_result(lambda: api.upload(
         paths or (), profile=profile, recursive=recursive, include=include, exclude=exclude,
         no_default_exclusions=no_default_exclusions, channel=channel, tag=tag, metadata=metadata,
         mung_filename=mung_filename, publish=publish, project=project, retain_pii=retain_pii, retain_tag=retain_tag,
         segmentation=segmentation, segmentation_name=segmentation_name, segmentation_names=segmentation_names,
-        resource_id=resource_id, dry_run=dry_run, shard=shard, no_input=options.no_input, reporter=reporter_for(ctx)))
+        resource_id=resource_id, dry_run=dry_run, shard=shard, no_input=options.no_input,
+        reporter=reporter_for(ctx, profile)))
     if dry_run and not options.json:
         for entry in result.planned:
             entry["path"] = _describe(entry)

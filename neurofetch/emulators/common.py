@@ -45,6 +45,7 @@ class Faults:
     truncate_rate: float = 0.0    # fraction of file bodies cut short (connection closed early)
     reset_rate: float = 0.0       # fraction of file bodies aborted mid-way (connection reset)
     drip: float = 0.0             # bytes per second for file bodies (0 = full speed)
+    conn_rate: float = 0.0        # bytes per second each connection sends file bodies at, like a WAN link's cap
     token_expiry_after: int = 0   # services with tokens: invalidate a token after N uses (0 = never)
     html_rate: float = 0.0        # fraction of file responses replaced by a 200 text/html proxy page
     missing_files: int = 0        # this many listed files are broken (LORIS: 500, empty body; others: 404)
@@ -206,6 +207,19 @@ class FaultMiddleware:
                 await send({"type": "http.response.body", "body": body[offset:offset + step], "more_body": True})
                 await asyncio.sleep(step / self.faults.drip)
             state["sent"] += len(body)
+            if not message.get("more_body", False):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        if self.faults.conn_rate > 0 and body:
+            # One response at a time per connection: pacing each body caps each connection's rate.
+            rate = self.faults.conn_rate
+            began = state.setdefault("began", time.monotonic() - state["sent"] / rate)
+            step = max(16384, int(rate / 20))
+            for offset in range(0, len(body), step):
+                piece = body[offset:offset + step]
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+                state["sent"] += len(piece)
+                await asyncio.sleep(max(0.0, began + state["sent"] / rate - time.monotonic()))
             if not message.get("more_body", False):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
             return

@@ -10,6 +10,7 @@ import httpx
 from neurofetch import __version__
 from neurofetch.errors import AuthError, ForbiddenError, HttpStatusError, RemoteDataError, UnreachableError
 from neurofetch.net import json_limits
+from neurofetch.net.bandwidth import Bandwidth
 from neurofetch.net.origins import OriginBoundClient
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
 from neurofetch.net.wire import AiohttpTransport
@@ -36,9 +37,10 @@ def make_client(
     one origin; across origins only as net/origins.py allows (no credential ever leaves its origin)."""
     connections = profile.jobs + extra_connections
     verify = tls_setting(profile.verify_tls)
+    bandwidth = Bandwidth(profile.bwlimit) if profile.bwlimit else None   # one bucket for the whole run
     return OriginBoundClient(
         auth=auth,
-        transport=transport or AiohttpTransport(verify=verify, max_connections=connections),
+        transport=transport or AiohttpTransport(verify=verify, max_connections=connections, bandwidth=bandwidth),
         verify=verify,   # for the transports httpx mounts for proxies named in the environment
         limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         timeout=httpx.Timeout(profile.timeout, connect=min(30.0, profile.timeout)),

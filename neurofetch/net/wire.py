@@ -20,19 +20,23 @@ import aiohttp
 import httpx
 import yarl
 
+from neurofetch.net.bandwidth import Bandwidth
 from neurofetch.net.proxies import Proxy, ProxyEnvironment
 from neurofetch.net.retry import ProxyFailed
 
 # Bytes aiohttp buffers per connection before it stops reading the socket; large reads mean few trips
 # through Python for a big file.
 READ_BUFFER = 1 << 18
+SEND_PIECE = 1 << 16   # under --bwlimit a request body goes out in pieces of this size, each paid for first
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
-    """HTTP/1.1 with keep-alive, at most ``max_connections`` open at once."""
+    """HTTP/1.1 with keep-alive, at most ``max_connections`` open at once; every body sent and received
+    goes through ``bandwidth`` (--bwlimit) when one is given."""
 
     def __init__(self, *, verify: bool | ssl.SSLContext = True, max_connections: int = 10,
-                 keepalive_expiry: float = 5.0) -> None:
+                 keepalive_expiry: float = 5.0, bandwidth: Bandwidth | None = None) -> None:
+        self._bandwidth = bandwidth
         self._verify = verify
         self._ssl: ssl.SSLContext | bool | None = None
         self._max_connections = max_connections
@@ -58,7 +62,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 request.method,
                 yarl.URL(str(url), encoded=True),
                 headers=headers,
-                data=_body(request),
+                data=_body(request, self._bandwidth),
                 allow_redirects=False,
                 ssl=self._tls() if url.scheme == "https" else True,
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout.get("connect"),
@@ -73,7 +77,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             status_code=response.status,
             headers=list(response.raw_headers),
-            stream=_ResponseBody(response),
+            stream=_ResponseBody(response, self._bandwidth),
             extensions={"http_version": b"HTTP/1.1",
                         "reason_phrase": (response.reason or "").encode("ascii", "replace")},
         )
@@ -109,12 +113,15 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
 
 class _ResponseBody(httpx.AsyncByteStream):
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, bandwidth: Bandwidth | None) -> None:
         self._response = response
+        self._bandwidth = bandwidth
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         with _as_httpx_errors():
             async for chunk in self._response.content.iter_any():
+                if self._bandwidth is not None:   # the socket is not read while this waits: TCP slows the sender
+                    await self._bandwidth.take(len(chunk))
                 yield chunk
 
     async def aclose(self) -> None:
@@ -125,20 +132,41 @@ class _ResponseBody(httpx.AsyncByteStream):
             self._response.close()
 
 
-def _body(request: httpx.Request) -> bytes | AsyncIterator[bytes] | None:
+def _body(request: httpx.Request, bandwidth: Bandwidth | None) -> bytes | AsyncIterator[bytes] | None:
     try:
-        return request.content or None
+        body: bytes | AsyncIterator[bytes] | None = request.content or None
     except httpx.RequestNotRead:
         # A followed redirect carries the stream of the request before it; one held in memory (an empty one
         # for a GET) is sent as bytes, not as a chunked body that a GET must not have.
         if isinstance(request.stream, httpx.ByteStream):
-            return b"".join(request.stream) or None
-        return _stream(request.stream)
+            body = b"".join(request.stream) or None
+        else:
+            body = _stream(request.stream)
+    if body is None or bandwidth is None:
+        return body
+    return _paced(body, bandwidth)   # the request's Content-Length header still applies: no chunked encoding
 
 
 async def _stream(stream: object) -> AsyncIterator[bytes]:
     async for chunk in stream:  # type: ignore[attr-defined]
         yield chunk
+
+
+async def _paced(body: bytes | AsyncIterator[bytes], bandwidth: Bandwidth) -> AsyncIterator[bytes]:
+    async def pieces(chunk: bytes) -> AsyncIterator[bytes]:
+        view = memoryview(chunk)
+        for start in range(0, len(view), SEND_PIECE):
+            piece = view[start:start + SEND_PIECE]
+            await bandwidth.take(len(piece))
+            yield bytes(piece)
+
+    if isinstance(body, bytes):
+        async for piece in pieces(body):
+            yield piece
+        return
+    async for chunk in body:
+        async for piece in pieces(chunk):
+            yield piece
 
 
 def _proxy_refused(proxy: Proxy, url: httpx.URL, status: int) -> ProxyFailed:

@@ -16,6 +16,7 @@ from neurofetch.net.http import raise_for_status
 from neurofetch.net.retry import RetryableError, retrying
 from neurofetch.transfer.journal import unchanged
 from neurofetch.transfer.paths import PART_SUFFIX
+from neurofetch.transfer.segments import Segments, fetch_in_segments, segment_count
 from neurofetch.transfer.sink import PartSink, on_disk_thread, sha256_file
 from neurofetch.transfer.work import FileItem
 
@@ -35,6 +36,14 @@ def part_path(final: Path) -> Path:
     return final.with_name(name)
 
 
+class SegmentsInstead(Exception):
+    """The server serves ranges of this large file: fetch it in ``count`` segments rather than one stream."""
+
+    def __init__(self, total: int, count: int) -> None:
+        super().__init__(f"{count} segments of {total} bytes")
+        self.total, self.count = total, count
+
+
 def html_instead_of_file(first: bytes, content_type: str) -> str | None:
     """The default content check: an HTML page where a file was expected is an error page."""
     if content_type.split(";")[0].strip().lower() == "text/html":
@@ -50,11 +59,23 @@ async def download_file(item: FileItem, relpath: str, final: Path, ctx: Context)
     except OSError as exc:
         raise disk_error(exc, final.parent) from None
     ctx.reporter.started(relpath, item.expected_size)
+    segmented = True
 
     async def attempt() -> tuple[int, str]:
-        return await _attempt(item, relpath, part, ctx)
+        return await _attempt(item, relpath, part, ctx, segmented=segmented)
 
-    size, digest = await retrying(attempt, ctx.policy, relpath)
+    recorded = Segments.recorded(ctx, relpath, part) if ctx.resume_parts else None
+    got = await _in_segments(item, relpath, part, ctx, recorded) if recorded else None
+    if got is None:
+        try:
+            got = await retrying(attempt, ctx.policy, relpath)
+        except SegmentsInstead as wanted:
+            got = await _in_segments(item, relpath, part, ctx, Segments.split(ctx, relpath, wanted.total,
+                                                                              wanted.count))
+            if got is None:   # the server did not keep its word on ranges: one stream, from the start
+                segmented = False
+                got = await retrying(attempt, ctx.policy, relpath)
+    size, digest = got
     try:
         mtime_ns = await on_disk_thread(_place, part, final)
     except OSError as exc:
@@ -86,7 +107,17 @@ async def already_complete(relpath: str, final: Path, ctx: Context) -> bool:
     return True
 
 
-async def _attempt(item: FileItem, relpath: str, part: Path, ctx: Context) -> tuple[int, str]:
+async def _in_segments(item: FileItem, relpath: str, part: Path, ctx: Context,
+                       plan: Segments) -> tuple[int, str] | None:
+    try:
+        return await fetch_in_segments(item, relpath, part, ctx, plan)
+    except OSError as exc:
+        plan.forget()
+        _remove(part)
+        raise disk_error(exc, part) from None
+
+
+async def _attempt(item: FileItem, relpath: str, part: Path, ctx: Context, *, segmented: bool) -> tuple[int, str]:
     offset = _existing_size(part) if ctx.resume_parts else 0
     headers = {"Range": f"bytes={offset}-"} if offset else {}
     async with ctx.client.stream("GET", item.url, headers=headers, params=item.params or None) as response:
@@ -105,6 +136,10 @@ async def _attempt(item: FileItem, relpath: str, part: Path, ctx: Context) -> tu
             ctx.reporter.sized(relpath, expected)
         if item.expected_size is not None and expected is not None and expected != item.expected_size:
             raise ItemError(f"{relpath}: server announces {expected} bytes, the listing said {item.expected_size}")
+        if (segmented and not start and expected is not None and ctx.segments != 1
+                and response.headers.get("accept-ranges", "").strip().lower() == "bytes"
+                and segment_count(ctx.segments, expected) > 1):
+            raise SegmentsInstead(expected, segment_count(ctx.segments, expected))
         chunks = response.aiter_raw()
         # Look at the first bytes before touching the .part: an error page must not replace a resumable prefix.
         first = await anext(chunks, None)

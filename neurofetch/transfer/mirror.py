@@ -24,7 +24,7 @@ from neurofetch.transfer.events import NullReporter, Reporter, complete
 from neurofetch.transfer.filters import FilterLedger
 from neurofetch.transfer.journal import SERVICE_RECORD, Journal, state_dir
 from neurofetch.transfer.listing import CatalogSink, Manifest, Row
-from neurofetch.transfer.lock import DestinationLock
+from neurofetch.transfer.lock import DestinationLock, LockWait
 from neurofetch.transfer.paths import PART_SUFFIX, STATE_DIR, UnsafeName, local_path
 from neurofetch.transfer.results import Failure, RunResult
 from neurofetch.transfer.shard import Shard
@@ -66,7 +66,7 @@ def run_mirror(command: str, source: Source, profile: Profile, options: MirrorOp
         if command == "mirror":   # atlas-image output folders may nest: they fetch only what they are told
             refuse_nested_destination(options.dest)
         if options.verify_only:   # the local tree alone: no service to ask
-            with _destination(options) as journal:
+            with _destination(options, LockWait.of(profile.wait, reporter.note)) as journal:
                 verify_tree(options.dest, journal, result, reporter, forget=False)
         else:
             loop.run(_mirror(source, profile, result, reporter, options, transport))
@@ -92,14 +92,14 @@ async def _mirror(source: Source, profile: Profile, result: RunResult, reporter:
     async with make_client(profile, auth=source.auth(), transport=transport) as client:
         # The service answers first: a wrong URL or password leaves no DEST behind.
         await source.prepare(client)
-        with _destination(options) as journal:
+        with _destination(options, LockWait.of(profile.wait, reporter.note)) as journal:
             if not options.dry_run:
                 journal.put_record(SERVICE_RECORD, profile.service)
             if options.verify:
                 verify_tree(options.dest, journal, result, reporter, forget=True)
             ctx = engine.Context(client=client, dest=options.dest, journal=journal, policy=policy_for(profile),
                                  result=result, control=control, reporter=reporter, dry_run=options.dry_run,
-                                 shard=options.shard, manifest=options.manifest)
+                                 shard=options.shard, manifest=options.manifest, segments=profile.segments)
             await engine.run(source.roots(), ctx, profile.jobs)
             finished = getattr(source, "finished", None)   # a source may note what a complete run means to it
             if finished is not None and not options.dry_run and options.manifest is None:
@@ -111,12 +111,12 @@ async def _mirror(source: Source, profile: Profile, result: RunResult, reporter:
 
 
 @contextlib.contextmanager
-def _destination(options: MirrorOptions) -> Iterator[Journal]:
+def _destination(options: MirrorOptions, wait: LockWait | None) -> Iterator[Journal]:
     """DEST locked and its journal open; a dry run writes nothing: no lock, and a copy of the journal in memory."""
     shard = options.shard or Shard(1, 1)
     dest = options.dest
     with contextlib.nullcontext() if options.dry_run else DestinationLock(
-            dest, shard.lock_name, within=shard.tree_lock_name):
+            dest, shard.lock_name, within=shard.tree_lock_name, wait=wait):
         journal = (Journal.snapshot(state_dir(dest) / shard.journal_name) if options.dry_run
                    else Journal.for_dest(dest, shard.journal_name))
         try:

@@ -37,8 +37,9 @@ class InFlight:
 class Tally:
     """The counters every reporter shows: counted like the run's result, so the last frame equals the summary."""
 
-    def __init__(self) -> None:
+    def __init__(self, bwlimit: int | None = None) -> None:
         self.lock = threading.Lock()
+        self.bwlimit = bwlimit      # --bwlimit, bytes per second, shown beside the rate
         self.known = 0              # files found by the listings so far
         self.listing = True         # listings may still add files
         self.done = 0
@@ -107,14 +108,18 @@ class Tally:
         moved = self.moved()
         retries = f", {self.retries} retries" if self.retries else ""
         return (f"{self.done + self.skipped}{total} files ({self.done} transferred, {self.skipped} skipped, "
-                f"{self.failed} failed{retries}), {human_bytes(moved)} at {human_bytes(moved / elapsed)}/s")
+                f"{self.failed} failed{retries}), {human_bytes(moved)} at {human_bytes(moved / elapsed)}/s"
+                f"{self.limit()}")
+
+    def limit(self) -> str:
+        return f" (--bwlimit {human_bytes(self.bwlimit)}/s)" if self.bwlimit else ""
 
 
 class PlainReporter:
     """For logs and pipes: a progress line every ``interval`` seconds, failures as they happen."""
 
-    def __init__(self, interval: float | None = None, verbose: bool = False) -> None:
-        self.tally = Tally()
+    def __init__(self, interval: float | None = None, verbose: bool = False, bwlimit: int | None = None) -> None:
+        self.tally = Tally(bwlimit)
         self.verbose = verbose
         self.interval = interval if interval is not None else env_number("NEUROFETCH_PROGRESS_INTERVAL", 5.0,
                                                                          minimum=0.0)
@@ -191,8 +196,8 @@ class LiveReporter(PlainReporter):
     The display starts with the first event, so nothing draws under a password prompt asked before the run.
     """
 
-    def __init__(self, verbose: bool = False) -> None:
-        super().__init__(interval=1e9, verbose=verbose)
+    def __init__(self, verbose: bool = False, bwlimit: int | None = None) -> None:
+        super().__init__(interval=1e9, verbose=verbose, bwlimit=bwlimit)
         self.big_file = int(env_number("NEUROFETCH_PROGRESS_BIG_FILE", BIG_FILE_BYTES, minimum=0, unit="bytes"))
         self._live: object | None = None
         self._final: str | None = None
@@ -265,7 +270,7 @@ class LiveReporter(PlainReporter):
             parts.append(f"{human_bytes(self._shown_bytes)}/{bound}")
         else:
             parts.append(human_bytes(self._shown_bytes))
-        parts.append(f"{human_bytes(rate)}/s")
+        parts.append(f"{human_bytes(rate)}/s{tally.limit()}")
         if exact and rate > 0:
             parts.append(f"ETA {_clock((total_bytes - self._shown_bytes) / rate)}")
         parts.append(_clock(now - tally.started))
@@ -297,20 +302,20 @@ def _clock(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def make_reporter(*, quiet: bool, verbose: bool, json_mode: bool) -> PlainReporter:
+def make_reporter(*, quiet: bool, verbose: bool, json_mode: bool, bwlimit: int | None = None) -> PlainReporter:
     """``json_mode`` does not matter: the JSON goes to stdout, the display to stderr."""
     if quiet:
         return QuietReporter()
     if stderr_is_live_terminal():
-        return LiveReporter(verbose=verbose)
-    return PlainReporter(verbose=verbose)
+        return LiveReporter(verbose=verbose, bwlimit=bwlimit)
+    return PlainReporter(verbose=verbose, bwlimit=bwlimit)
 
 
-def progress_reporter() -> PlainReporter:
+def progress_reporter(*, bwlimit: int | None = None) -> PlainReporter:
     """The display of a Python caller's run: live in a terminal and in Jupyter (rich draws it there), plain
     lines in a log."""
     from rich.console import Console
 
     if Console().is_jupyter:
-        return LiveReporter()
-    return make_reporter(quiet=False, verbose=False, json_mode=False)
+        return LiveReporter(bwlimit=bwlimit)
+    return make_reporter(quiet=False, verbose=False, json_mode=False, bwlimit=bwlimit)

@@ -24,7 +24,7 @@ from neurofetch.settings import Profile
 from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.events import Reporter, complete
 from neurofetch.transfer.local_files import Discovery, FileSelection, LocalFile, find_files, mung_name, parse_mung
-from neurofetch.transfer.lock import DestinationLock
+from neurofetch.transfer.lock import DestinationLock, LockWait
 from neurofetch.transfer.results import RunResult
 from neurofetch.transfer.shard import Shard
 from neurofetch.transfer.upload import UploadBody, UploadItem, UploadRun, upload_all
@@ -104,7 +104,8 @@ def upload(profile: Profile, request: UploadRequest, key: Callable[[], Secret], 
     shard = request.shard or Shard(1, 1)
     lock_name = path.stem + ("" if shard.count == 1 else f"-shard-{shard.index}-of-{shard.count}") + ".lock"
     try:
-        with DestinationLock(path.parent, lock_name, within=None if shard.count == 1 else path.stem + ".lock"):
+        with DestinationLock(path.parent, lock_name, within=None if shard.count == 1 else path.stem + ".lock",
+                             wait=LockWait.of(profile.wait, reporter.note)):
             adopt_earlier_journal(root, profile.url)
             journal = UploadJournal(path)
             if journal.set_aside is not None:

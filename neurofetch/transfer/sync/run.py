@@ -35,7 +35,7 @@ from neurofetch.services.s3.lock import PrefixLock
 from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.events import Reporter, complete
 from neurofetch.transfer.listing import Manifest
-from neurofetch.transfer.lock import DestinationLock
+from neurofetch.transfer.lock import DestinationLock, LockWait
 from neurofetch.transfer.paths import local_path
 from neurofetch.transfer.results import RunResult
 from neurofetch.transfer.shard import Shard
@@ -92,6 +92,7 @@ class S3SyncOptions:
     verify_tls: bool | str = True
     backend: str | None = None                                       # None: $NEUROFETCH_S3_BACKEND or "auto"
     manifest: Manifest | None = None                                 # download only the rows of an `ls` table
+    wait: float | None = None                                        # for another run's lock (--wait); None: no
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,8 @@ class _Runner:
         if self.options.dry_run:
             yield
         elif self.job.direction == "download":
-            with DestinationLock(self.job.root, shard.lock_name, within=shard.tree_lock_name):
+            with DestinationLock(self.job.root, shard.lock_name, within=shard.tree_lock_name,
+                                 wait=LockWait.of(self.options.wait, self.reporter.note)):
                 yield
         else:
             self.prefix_lock = PrefixLock(self.bucket, self.job.location.prefix, shard.lock_name)
