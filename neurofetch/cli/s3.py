@@ -96,8 +96,8 @@ def s3_sync_command(
     renamed into place. An interrupted sync resumes by running it again. One run at a time per destination:
     a download holds DST/.neurofetch/lock, an upload the object .neurofetch/lock below the prefix (taken
     over 2 minutes after its run was killed); another run exits 4 naming the holder."""
+    from neurofetch.services.s3.sync import S3SyncOptions, s3_sync
     from neurofetch.transfer.shard import Shard
-    from neurofetch.transfer.sync.run import S3SyncOptions, s3_sync
 
     profile, connection = s3_options(ctx, endpoint_url, aws_profile, region)
     options = S3SyncOptions(

@@ -27,7 +27,7 @@ class S3Env:
         return f"s3://{self.bucket}/{prefix}"
 
     def sync(self, src: object, dst: object, **kwargs: Any) -> Any:
-        from neurofetch.transfer.sync.run import S3SyncOptions, s3_sync
+        from neurofetch.services.s3.sync import S3SyncOptions, s3_sync
 
         kwargs.setdefault("endpoint_url", self.endpoint)
         kwargs.setdefault("jobs", 4)

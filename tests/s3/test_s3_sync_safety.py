@@ -169,7 +169,7 @@ class _InterruptAfter:
 
 
 def test_an_interrupted_sync_resumes_by_running_again(s3: S3Env, tmp_path: Path) -> None:
-    from neurofetch.transfer.sync.run import S3SyncOptions, s3_sync
+    from neurofetch.services.s3.sync import S3SyncOptions, s3_sync
 
     files = {f"f{i:03d}.bin": os.urandom(2000) for i in range(200)}
     src = make_tree(tmp_path / "src", files)
@@ -192,7 +192,7 @@ def test_an_interrupted_sync_resumes_by_running_again(s3: S3Env, tmp_path: Path)
 
 
 def test_reporter_events(s3: S3Env, tmp_path: Path) -> None:
-    from neurofetch.transfer.sync.run import S3SyncOptions, s3_sync
+    from neurofetch.services.s3.sync import S3SyncOptions, s3_sync
 
     class Events:
         def __init__(self) -> None:
@@ -252,7 +252,7 @@ class _InterruptAfterBytes:
 
 @pytest.mark.parametrize("backend", ["auto", "boto3"])
 def test_interrupting_big_transfers_leaves_nothing_half_done(s3: S3Env, tmp_path: Path, backend: str) -> None:
-    from neurofetch.transfer.sync.run import S3SyncOptions, s3_sync
+    from neurofetch.services.s3.sync import S3SyncOptions, s3_sync
 
     files = {f"big{i}.bin": os.urandom(20 * 1024 * 1024) for i in range(3)}
     src = make_tree(tmp_path / "src", files)

@@ -1,9 +1,9 @@
 """`s3-sync`: one local folder ⇄ one ``s3://bucket/prefix``, aws-style, without aws's traps.
 
-``s3_sync(options)`` lists both sides, plans with transfer/sync/plan.py, runs the transfers on a
-bounded pool of ``jobs`` workers, deletes (with --delete) only after every transfer succeeded,
-and returns a RunResult. Interrupted runs resume by running again: finished files compare equal,
-half-written downloads were never renamed into place.
+``sync(options, open_bucket)`` lists both sides (the bucket through model.py's ``Bucket`` protocol), plans
+with transfer/sync/plan.py, runs the transfers on a bounded pool of ``jobs`` workers, deletes (with --delete)
+only after every transfer succeeded, and returns a RunResult. Interrupted runs resume by running again:
+finished files compare equal, half-written downloads were never renamed into place.
 """
 
 from __future__ import annotations
@@ -14,24 +14,13 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from neurofetch.errors import DestinationError, ItemError, UnreachableError, UsageError, unwritable
-from neurofetch.services.s3.bucket import (
-    DEFAULT_JOBS,
-    STORAGE_CLASSES,
-    S3Bucket,
-    S3Location,
-    S3Settings,
-    backend_from_env,
-)
-from neurofetch.services.s3.catalog import remote_listing
-from neurofetch.services.s3.errors import NoSuchBucketError
-from neurofetch.services.s3.lock import PrefixLock
 from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.events import Reporter, complete
 from neurofetch.transfer.listing import Manifest
@@ -41,7 +30,16 @@ from neurofetch.transfer.results import RunResult
 from neurofetch.transfer.shard import Shard
 from neurofetch.transfer.sync.etag import etag_matches
 from neurofetch.transfer.sync.local import remove_files, scan_local, set_mtime, write_atomically
+from neurofetch.transfer.sync.model import (
+    DEFAULT_JOBS,
+    STORAGE_CLASSES,
+    Bucket,
+    HeldLock,
+    NoSuchBucketError,
+    S3Location,
+)
 from neurofetch.transfer.sync.plan import Action, Direction, OrderedFilters, Rules, parse_shard, plan
+from neurofetch.transfer.sync.source import remote_listing
 
 log = logging.getLogger("neurofetch.s3")
 
@@ -74,12 +72,9 @@ def as_reporter(reporter: Any) -> Reporter:
 
 
 @dataclass
-class S3SyncOptions:
+class SyncOptions:
     src: str
     dst: str
-    endpoint_url: str | None = None
-    aws_profile: str | None = None
-    region: str | None = None
     jobs: int = DEFAULT_JOBS
     size_only: bool = False
     checksum: bool = False
@@ -89,8 +84,6 @@ class S3SyncOptions:
     create_bucket: bool = False
     storage_class: str | None = None
     shard: tuple[int, int] | Shard | None = None                     # (k, n): keep names whose hash % n == k-1
-    verify_tls: bool | str = True
-    backend: str | None = None                                       # None: $NEUROFETCH_S3_BACKEND or "auto"
     manifest: Manifest | None = None                                 # download only the rows of an `ls` table
 
 
@@ -104,7 +97,7 @@ class _Job:
     shard: Shard | None
 
 
-def _prepare(options: S3SyncOptions) -> _Job:
+def _prepare(options: SyncOptions) -> _Job:
     src_s3, dst_s3 = options.src.startswith("s3://"), options.dst.startswith("s3://")
     if src_s3 == dst_s3:
         raise UsageError("exactly one of SRC and DST must be an s3://bucket/prefix URL, the other a local folder")
@@ -130,16 +123,15 @@ def _prepare(options: S3SyncOptions) -> _Job:
     return _Job(direction, root.absolute(), location, rules, filters, parse_shard(options.shard))
 
 
-def s3_sync(options: S3SyncOptions, *, reporter: Any = None) -> RunResult:
-    """Synchronise one way, SRC → DST. Raises UsageError, AuthError or UnreachableError before any
-    transfer; per-file problems end up in ``RunResult.failures``. ``reporter`` gets the engine's
-    Reporter events (transfer/events.py), or item_started/item_done/item_failed calls."""
+def sync(options: SyncOptions, open_bucket: Callable[[str], Bucket], *, reporter: Any = None) -> RunResult:
+    """Synchronise one way, SRC → DST, on the bucket ``open_bucket(name)`` returns once the options are checked
+    (closed here). Raises UsageError, AuthError or UnreachableError before any transfer; per-file problems end
+    up in ``RunResult.failures``. ``reporter`` gets the engine's Reporter events (transfer/events.py), or
+    item_started/item_done/item_failed calls."""
     started = time.monotonic()
     events = as_reporter(reporter)
     try:
         job = _prepare(options)
-        settings = S3Settings(options.endpoint_url, options.aws_profile, options.region, options.verify_tls,
-                              options.jobs, options.backend or backend_from_env())
         result = RunResult("s3-sync", dry_run=options.dry_run)
         verb = "uploaded" if job.direction == "upload" else "downloaded"
         result.counts.update({f"to_{job.direction}" if options.dry_run else verb: 0, "skipped": 0})
@@ -147,7 +139,7 @@ def s3_sync(options: S3SyncOptions, *, reporter: Any = None) -> RunResult:
             result.counts["to_delete" if options.dry_run else "deleted"] = 0
         result.extra.update({"direction": job.direction, "source": options.src, "destination": options.dst})
         control = RunControl(result, events)
-        with S3Bucket(settings, job.location.bucket) as bucket:
+        with _closing(open_bucket(job.location.bucket)) as bucket:
             runner = _Runner(bucket, job, options, control)
             try:
                 with control.signals():
@@ -169,8 +161,19 @@ def s3_sync(options: S3SyncOptions, *, reporter: Any = None) -> RunResult:
     return result
 
 
+@contextlib.contextmanager
+def _closing(bucket: Bucket) -> Iterator[Bucket]:
+    """The bucket, closed at the end; transfers still running are cancelled when the sync stops on an error."""
+    try:
+        yield bucket
+    except BaseException:
+        bucket.close(cancel=True)
+        raise
+    bucket.close()
+
+
 class _Runner:
-    def __init__(self, bucket: S3Bucket, job: _Job, options: S3SyncOptions, control: RunControl) -> None:
+    def __init__(self, bucket: Bucket, job: _Job, options: SyncOptions, control: RunControl) -> None:
         self.bucket, self.job, self.options, self.control = bucket, job, options, control
         self.result, self.reporter = control.result, control.reporter
         self.lock = threading.Lock()
@@ -180,7 +183,7 @@ class _Runner:
         self.inflight: set[Future] = set()
         self.succeeded = 0
         self.unreachable_failures = 0
-        self.prefix_lock: PrefixLock | None = None
+        self.prefix_lock: HeldLock | None = None
 
     # -- phases -------------------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -211,7 +214,7 @@ class _Runner:
             with DestinationLock(self.job.root, shard.lock_name, within=shard.tree_lock_name):
                 yield
         else:
-            self.prefix_lock = PrefixLock(self.bucket, self.job.location.prefix, shard.lock_name)
+            self.prefix_lock = self.bucket.lock(self.job.location.prefix, shard.lock_name)
             with self.prefix_lock:
                 yield
 
