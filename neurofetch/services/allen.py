@@ -21,7 +21,7 @@ from neurofetch.errors import RemoteDataError
 from neurofetch.net import json_limits
 from neurofetch.net.http import get_json
 from neurofetch.services.paging import Pager
-from neurofetch.transfer.engine import Context
+from neurofetch.transfer.context import Context
 from neurofetch.transfer.local_index import SidecarReader
 from neurofetch.transfer.work import Document, Fetch, FileItem, Listing, Work
 

@@ -19,7 +19,7 @@ from neurofetch.errors import AuthError, HttpStatusError, ItemError, RemoteDataE
 from neurofetch.net.http import get_json, json_field, not_the_api
 from neurofetch.net.retry import RetryPolicy
 from neurofetch.services.paging import Pager
-from neurofetch.transfer.engine import Context
+from neurofetch.transfer.context import Context
 from neurofetch.transfer.filters import NameFilter
 from neurofetch.transfer.local_index import SidecarReader
 from neurofetch.transfer.paths import UnsafeName, check_component

@@ -20,7 +20,7 @@ from neurofetch.transfer.sink import PartSink, on_disk_thread, sha256_file
 from neurofetch.transfer.work import FileItem
 
 if TYPE_CHECKING:
-    from neurofetch.transfer.engine import Context
+    from neurofetch.transfer.context import Context
 
 CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 PART_SIZE_KEY = "part-size:"   # journal record: the size announced when a file's .part began

@@ -18,6 +18,7 @@ from neurofetch.net import loop
 from neurofetch.net.http import make_client, policy_for
 from neurofetch.settings import Profile
 from neurofetch.transfer import engine
+from neurofetch.transfer.context import Context
 from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.download import part_path
 from neurofetch.transfer.events import NullReporter, Reporter, complete
@@ -97,7 +98,7 @@ async def _mirror(source: Source, profile: Profile, result: RunResult, reporter:
                 journal.put_record(SERVICE_RECORD, profile.service)
             if options.verify:
                 verify_tree(options.dest, journal, result, reporter, forget=True)
-            ctx = engine.Context(client=client, dest=options.dest, journal=journal, policy=policy_for(profile),
+            ctx = Context(client=client, dest=options.dest, journal=journal, policy=policy_for(profile),
                                  result=result, control=control, reporter=reporter, dry_run=options.dry_run,
                                  shard=options.shard, manifest=options.manifest)
             await engine.run(source.roots(), ctx, profile.jobs)
@@ -163,7 +164,7 @@ def run_catalog(command: str, source: Source, profile: Profile, emit: Callable[[
     async def crawl() -> None:
         async with make_client(profile, auth=source.auth(), transport=transport) as client:
             control = RunControl(result, NullReporter())
-            ctx = engine.Context(client=client, dest=Path(), journal=Journal(Path(":memory:"), sqlite3.connect(
+            ctx = Context(client=client, dest=Path(), journal=Journal(Path(":memory:"), sqlite3.connect(
                 ":memory:", check_same_thread=False)), policy=policy_for(profile), result=result, control=control,
                 shard=shard, catalog=CatalogSink(emit, result))
             await source.prepare(client)

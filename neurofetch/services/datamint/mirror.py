@@ -15,7 +15,7 @@ from neurofetch.net.auth import ApiKeyAuth
 from neurofetch.net.retry import RetryPolicy
 from neurofetch.services.datamint.api import DatamintApi
 from neurofetch.services.paging import Pager
-from neurofetch.transfer.engine import Context
+from neurofetch.transfer.context import Context
 from neurofetch.transfer.filters import NameFilter
 from neurofetch.transfer.local_index import SidecarReader
 from neurofetch.transfer.paths import UnsafeName, safe_relpath

@@ -17,7 +17,7 @@ from neurofetch.errors import AuthError, RemoteDataError, UnreachableError
 from neurofetch.net.auth import RenewingBearerAuth, Token
 from neurofetch.net.http import get_json, json_field, parse_json, server_message
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
-from neurofetch.transfer.engine import Context
+from neurofetch.transfer.context import Context
 from neurofetch.transfer.filters import NameFilter
 from neurofetch.transfer.local_index import SidecarReader, flatten
 from neurofetch.transfer.paths import UnsafeName, check_component
