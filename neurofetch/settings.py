@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from neurofetch.errors import ConfigError, UsageError
+from neurofetch.net.options import HttpOptions
 
 SERVICES = ("loris", "neurovault", "allen", "datamint", "s3")
 DEFAULT_URLS = {
@@ -77,6 +78,12 @@ class Profile:
                 f"extra={shown!r})")
 
     __str__ = __repr__
+
+    @property
+    def http(self) -> HttpOptions:
+        """How to connect, as the plain values net/ takes."""
+        return HttpOptions(jobs=self.jobs, timeout=self.timeout, verify_tls=self.verify_tls, retries=self.retries,
+                           retry_wait_max=self.retry_wait_max)
 
     @property
     def keyring_service(self) -> str:

@@ -23,4 +23,4 @@ def atlas_image(profile: Profile, request: AtlasImageRequest, options: MirrorOpt
         raise UsageError("nothing to download: give IMAGE_ID arguments, --atlas-images ATLAS_ID "
                          "or --section-data-set ID")
     source = AllenSource(profile.url, request, page_size=page_size)
-    return run_mirror("atlas-image", source, profile, options, reporter, transport)
+    return run_mirror("atlas-image", source, profile.service, profile.http, options, reporter, transport)

@@ -80,8 +80,8 @@ def key_for_login(api_key_stdin: bool, *, no_input: bool) -> Secret:
 def with_api(profile: Profile, key: Secret, call: Callable[[DatamintApi], Awaitable[T]]) -> T:
     """Run ``call`` with an API bound to one client (one connection pool) for the whole run."""
     async def go() -> T:
-        async with make_client(profile, auth=ApiKeyAuth(key)) as client:
-            return await call(DatamintApi(client, profile.url, policy_for(profile)))
+        async with make_client(profile.http, auth=ApiKeyAuth(key)) as client:
+            return await call(DatamintApi(client, profile.url, policy_for(profile.http)))
 
     return loop.run(go())
 
@@ -220,8 +220,8 @@ def mirror_datamint(profile: Profile, selection: DatamintSelection, options: Mir
     """Mirror the selected resources into DEST/<channel>/<id>_<filename> (+ .json record)."""
     require_datamint(profile, "this mirror")
     key = key or api_key_for(profile, no_input=no_input)
-    source = DatamintSource(profile.url, key, selection, policy_for(profile))
-    return run_mirror("mirror", source, profile, options, reporter)
+    source = DatamintSource(profile.url, key, selection, policy_for(profile.http))
+    return run_mirror("mirror", source, profile.service, profile.http, options, reporter)
 
 
 def _is_uuid(text: str) -> bool:

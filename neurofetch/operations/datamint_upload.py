@@ -203,8 +203,8 @@ async def _dry_run(items: list[UploadItem], request: UploadRequest, segmentation
 
 async def _run(profile: Profile, key: Secret, items: list[UploadItem], request: UploadRequest,
                segmentation: Segmentation | None, journal: UploadJournal, control: RunControl) -> None:
-    async with make_client(profile, auth=ApiKeyAuth(key)) as client:
-        api = DatamintApi(client, profile.url, policy_for(profile))
+    async with make_client(profile.http, auth=ApiKeyAuth(key)) as client:
+        api = DatamintApi(client, profile.url, policy_for(profile.http))
         with control.signals():   # from the key check to the last project addition
             await control.guard(_steps(api, profile.jobs, items, request, segmentation, journal, control))
 

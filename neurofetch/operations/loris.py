@@ -74,8 +74,8 @@ def login_loris(profile: Profile, username: str, password: Secret, *, store: boo
     register_secret(password.value)
 
     async def go() -> Token:
-        async with make_client(profile) as client:
-            return await login(client, profile.url, username, password, policy_for(profile))
+        async with make_client(profile.http) as client:
+            return await login(client, profile.url, username, password, policy_for(profile.http))
 
     token = loop.run(go())
     register_secret(token.value.value)
@@ -130,7 +130,7 @@ def mirror_auth(profile: Profile, *, no_input: bool, password: Secret | None = N
     for secret in (password, token.value if token else None):
         if secret:
             register_secret(secret.value)
-    policy = policy_for(profile)
+    policy = policy_for(profile.http)
     if password is None:
         return RenewingBearerAuth(None, token)
     pw = password
@@ -150,4 +150,4 @@ def mirror_loris(profile: Profile, selection: LorisSelection, options: MirrorOpt
         raise UsageError(f"profile {profile.name!r} is a {profile.service} profile, not loris")
     auth = mirror_auth(profile, no_input=no_input, password=password)
     source = LorisSource(profile.url, auth, selection)
-    return run_mirror("mirror", source, profile, options, reporter)
+    return run_mirror("mirror", source, profile.service, profile.http, options, reporter)

@@ -107,13 +107,13 @@ def _source(profile: Profile, query: LsQuery, no_input: bool) -> Source:
 
         nv = neurovault_selection(query.collections, query.dois, map_types=query.map_types,
                                   modalities=query.modalities, names=query.names)
-        return NeuroVaultSource(profile.url, nv, policy_for(profile))
+        return NeuroVaultSource(profile.url, nv, policy_for(profile.http))
     if service == "datamint":
         from neurofetch.operations.datamint import api_key_for, datamint_selection
         from neurofetch.services.datamint.mirror import DatamintSource
 
         dm = datamint_selection(**query.datamint, names=query.names)
-        return DatamintSource(profile.url, api_key_for(profile, no_input=no_input), dm, policy_for(profile))
+        return DatamintSource(profile.url, api_key_for(profile, no_input=no_input), dm, policy_for(profile.http))
     if service == "allen":
         from neurofetch.services.allen import AllenSource
 
@@ -141,7 +141,7 @@ def ls_query(*, candidate: Sequence[str] = (), visit: Sequence[str] = (), qc: bo
 def prepare(profile: Profile, query: LsQuery, *, no_input: bool = True) -> Callable[[Callable[[Row], None]], RunResult]:
     """Check the query and the credentials now (prompting if allowed); the returned function runs the crawl."""
     source = _source(profile, query, no_input)
-    return lambda emit: run_catalog("ls", source, profile, emit, shard=query.shard)
+    return lambda emit: run_catalog("ls", source, profile.http, emit, shard=query.shard)
 
 
 def prepare_s3(url: str, settings: S3Settings, filters: Sequence[tuple[str, str]] = (),

@@ -40,5 +40,5 @@ def mirror_neurovault(profile: Profile, selection: NeuroVaultSelection, options:
         raise UsageError(f"profile {profile.name!r} is a {profile.service} profile, not neurovault")
     if not selection.collections and not selection.dois:
         raise UsageError(NOTHING_SELECTED)
-    source = NeuroVaultSource(profile.url, selection, policy_for(profile))
-    return run_mirror("mirror", source, profile, options, reporter)
+    source = NeuroVaultSource(profile.url, selection, policy_for(profile.http))
+    return run_mirror("mirror", source, profile.service, profile.http, options, reporter)

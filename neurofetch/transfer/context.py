@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
+from neurofetch.net.http import AsyncClient
 from neurofetch.net.retry import RetryPolicy
 from neurofetch.transfer.claims import PathClaims
 from neurofetch.transfer.control import RunControl
@@ -24,7 +23,7 @@ from neurofetch.transfer.shard import Shard
 class Context:
     """What every piece of work may use. One per run."""
 
-    client: httpx.AsyncClient
+    client: AsyncClient
     dest: Path
     journal: Journal
     policy: RetryPolicy

@@ -17,8 +17,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import httpx
-
 from neurofetch.errors import (
     AuthError,
     DestinationError,
@@ -31,7 +29,7 @@ from neurofetch.errors import (
     UnreachableError,
 )
 from neurofetch.net import json_limits
-from neurofetch.net.http import not_the_api
+from neurofetch.net.http import TransportError, not_the_api
 from neurofetch.net.retry import RetryableError, describe
 from neurofetch.transfer.context import Context
 from neurofetch.transfer.download import already_complete, disk_error, download_file
@@ -118,7 +116,7 @@ async def _execute(work: Work, ctx: Context) -> Sequence[Work]:
         control.refused(label, str(exc))
     except (AuthError, DestinationError, EndlessListingError) as exc:
         control.halt(exc)
-    except (UnreachableError, RemoteDataError, RetryableError, httpx.TransportError) as exc:
+    except (UnreachableError, RemoteDataError, RetryableError, TransportError) as exc:
         if isinstance(work, Listing) and work.root:
             control.halt(exc if isinstance(exc, NeurofetchError) else UnreachableError(f"{label}: {describe(exc)}"))
             return ()

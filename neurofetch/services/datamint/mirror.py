@@ -8,11 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
-from neurofetch.credentials import Secret
 from neurofetch.net.auth import ApiKeyAuth
+from neurofetch.net.http import AsyncClient, Auth
 from neurofetch.net.retry import RetryPolicy
+from neurofetch.net.secret import Secret
 from neurofetch.services.datamint.api import DatamintApi
 from neurofetch.services.paging import Pager
 from neurofetch.transfer.context import Context
@@ -73,10 +72,10 @@ class DatamintSource:
         self.selection = selection
         self.policy = policy
 
-    def auth(self) -> httpx.Auth:
+    def auth(self) -> Auth:
         return ApiKeyAuth(self._key)
 
-    async def prepare(self, client: httpx.AsyncClient) -> None:
+    async def prepare(self, client: AsyncClient) -> None:
         await DatamintApi(client, self.base_url, self.policy).check_key()
 
     def roots(self) -> Sequence[Work]:

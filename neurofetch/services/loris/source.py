@@ -10,13 +10,20 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
-from neurofetch.credentials import Secret
 from neurofetch.errors import AuthError, RemoteDataError, UnreachableError
 from neurofetch.net.auth import RenewingBearerAuth, Token
-from neurofetch.net.http import get_json, json_field, parse_json, server_message
+from neurofetch.net.http import (
+    AsyncClient,
+    Auth,
+    Response,
+    TransportError,
+    get_json,
+    json_field,
+    parse_json,
+    server_message,
+)
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
+from neurofetch.net.secret import Secret
 from neurofetch.transfer.context import Context
 from neurofetch.transfer.filters import NameFilter
 from neurofetch.transfer.local_index import SidecarReader, flatten
@@ -26,12 +33,12 @@ from neurofetch.transfer.work import Document, Fetch, FileItem, Listing, Work
 API_VERSIONS = ("v0.0.3-dev", "v0.0.4-dev", "v0.0.3")   # the paths LORIS servers serve their API under
 
 
-async def login(client: httpx.AsyncClient, base_url: str, username: str, password: Secret,
+async def login(client: AsyncClient, base_url: str, username: str, password: Secret,
                 policy: RetryPolicy) -> Token:
     """POST /login. Server errors are retried; a refusal (401/400) never is: accounts lock."""
     url = f"{base_url}/login"
 
-    async def attempt() -> httpx.Response:
+    async def attempt() -> Response:
         response = await client.post(url, json={"username": username, "password": password.value},
                                      auth=None)  # type: ignore[arg-type]  # None (no auth) works; httpx types omit it
         retryable = status_error(response, "login")
@@ -43,7 +50,7 @@ async def login(client: httpx.AsyncClient, base_url: str, username: str, passwor
         response = await retrying(attempt, policy, "LORIS login")
     except RetryableError as exc:
         raise UnreachableError(f"LORIS login at {base_url}: {exc}") from None
-    except httpx.TransportError as exc:
+    except TransportError as exc:
         raise UnreachableError(f"cannot reach LORIS: {describe(exc)}") from None
     if response.status_code in (400, 401, 403):
         message = server_message(response) or f"HTTP {response.status_code}"
@@ -94,10 +101,10 @@ class LorisSource:
         self._auth = auth
         self.selection = selection
 
-    def auth(self) -> httpx.Auth:
+    def auth(self) -> Auth:
         return self._auth
 
-    async def prepare(self, client: httpx.AsyncClient) -> None:
+    async def prepare(self, client: AsyncClient) -> None:
         self._auth.bind(client)
         await self._auth.current()
 
