@@ -97,6 +97,13 @@ def default_config_path() -> Path:
     return Path(user_config_dir("neurofetch", appauthor=False)) / "config.yaml"
 
 
+def default_state_root() -> Path:
+    """Where state that belongs to no destination lives (the upload journals)."""
+    from platformdirs import user_state_dir
+
+    return Path(user_state_dir("neurofetch", appauthor=False))
+
+
 def config_path(options: GlobalOptions, env: Mapping[str, str] = os.environ) -> Path:
     explicit = options.config or env.get("NEUROFETCH_CONFIG")
     return Path(explicit).expanduser() if explicit else default_config_path()

@@ -20,7 +20,7 @@ from neurofetch.net.retry import RetryPolicy
 from neurofetch.operations.datamint import add_to_project, api_key_for, project_id, publish_ids, require_datamint
 from neurofetch.operations.datamint_segment import Segmentation, attach_segmentation, load_segmentation
 from neurofetch.services.datamint.api import DatamintApi, UploadForm
-from neurofetch.settings import Profile
+from neurofetch.settings import Profile, default_state_root
 from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.events import Reporter, complete
 from neurofetch.transfer.local_files import Discovery, FileSelection, LocalFile, find_files, mung_name, parse_mung
@@ -31,7 +31,6 @@ from neurofetch.transfer.upload import UploadBody, UploadItem, UploadRun, upload
 from neurofetch.transfer.upload_journal import (
     UploadJournal,
     adopt_earlier_journal,
-    default_state_root,
     journal_path,
 )
 from neurofetch.ui.text import human_bytes

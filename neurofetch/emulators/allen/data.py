@@ -14,11 +14,12 @@ JPEGs and SVGs are drawn from the records: the same request always gets the same
 
 from __future__ import annotations
 
-import io
 import math
 import random
 from dataclasses import dataclass, field
 from typing import Any
+
+from neurofetch.emulators.formats import RGB, Box, jpeg_ellipses
 
 Record = dict[str, Any]
 
@@ -317,29 +318,21 @@ def _section_box(record: Record, region: Region) -> tuple[float, float, float, f
 
 def render_jpeg(record: Record, atlas: int | None, region: Region, quality: int, *, seed: int = 0) -> bytes:
     """A deterministic Nissl-like picture: tissue ellipse, structure colours when annotated, grain."""
-    from PIL import Image, ImageChops, ImageDraw
-
     size = (region.width, region.height)
-    image = Image.new("RGB", size, (236, 234, 240))
-    draw = ImageDraw.Draw(image)
     x0, y0, x1, y1 = _section_box(record, region)
+    ellipses: list[tuple[Box, RGB, RGB | None]] = []
     if atlas is None:
-        draw.ellipse((x0, y0, x1, y1), fill=(150, 120, 180))
-        draw.ellipse((x0 + (x1 - x0) * 0.2, y0 + (y1 - y0) * 0.2, x1 - (x1 - x0) * 0.2, y1 - (y1 - y0) * 0.4),
-                     fill=(120, 90, 160))
+        ellipses.append(((x0, y0, x1, y1), (150, 120, 180), None))
+        ellipses.append(((x0 + (x1 - x0) * 0.2, y0 + (y1 - y0) * 0.2, x1 - (x1 - x0) * 0.2, y1 - (y1 - y0) * 0.4),
+                         (120, 90, 160), None))
     else:
         for _, colour, scale in STRUCTURES:
             cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2 * scale, (y1 - y0) / 2 * scale
-            draw.ellipse((cx - rx, cy - ry, cx + rx, cy + ry), fill=colour, outline=(0, 0, 0))
+            ellipses.append(((cx - rx, cy - ry, cx + rx, cy + ry), colour, (0, 0, 0)))
     # Grain at half resolution keeps the JPEG near the sizes the reference estimates (§4).
     rng = random.Random(f"{seed}:{record['id']}:{atlas}:{region}")
     small = (max(1, size[0] // 2), max(1, size[1] // 2))
-    grain = Image.frombytes("L", small, rng.randbytes(small[0] * small[1])).point(lambda v: v // 64)
-    grain = grain.resize(size, Image.Resampling.BILINEAR)
-    image = ImageChops.subtract(image, Image.merge("RGB", (grain, grain, grain)))
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=quality)
-    return out.getvalue()
+    return jpeg_ellipses(size, (236, 234, 240), ellipses, rng.randbytes(small[0] * small[1]), quality)
 
 
 def render_svg(record: Record, groups: list[int], downsample: int) -> bytes:
