@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import http.client
-import http.server
-import threading
 from pathlib import Path
-from typing import ClassVar
-from urllib.parse import urlsplit
 
 import pytest
 
 from neurofetch.services.s3.bucket import S3Bucket, S3Settings
 from tests.catalog_support import jsonl_rows
 from tests.helpers import run_cli
-from tests.s3.helpers import S3Env, make_tree
+from tests.s3.helpers import S3Env, forwarding_proxy, make_tree
 
 ODD_KEYS = ["a b.txt", "a+b", "x%2Fy", "q?.bin", "h#.bin", "ü/é.bin", "dir/", "dir/x", "dir-2/x", "trail ",
             "amp&lt;", "ctl\x01x", "emoji😀", "back\\slash"]
@@ -62,55 +57,23 @@ def test_lean_listing_falls_back_to_boto3_for_errors(s3: S3Env, monkeypatch: pyt
         list(bucket.list_pages("data/"))
 
 
-class _FailSecondLeanPage(http.server.BaseHTTPRequestHandler):
-    """Forwards everything to the S3 server, except the lean listing's second page (``continuation-token``
-    without botocore's User-Agent), answered once with HTTP 500: neurofetch then lists on with boto3."""
-
-    upstream: str = ""
-    failed: ClassVar[list[str]] = []
-
-    def log_message(self, *args: object) -> None: ...
-
-    def _forward(self) -> None:
-        if ("continuation-token" in self.path and "botocore" not in self.headers.get("User-Agent", "")
-                and not self.failed):
-            self.failed.append(self.path)
-            self.send_response(500)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        parts = urlsplit(self.upstream)
-        connection = http.client.HTTPConnection(parts.netloc, timeout=30)
-        connection.request(self.command, self.path, body=body, headers=dict(self.headers.items()))
-        answer = connection.getresponse()
-        data = answer.read()
-        self.send_response(answer.status)
-        for name, value in answer.getheaders():
-            if name.lower() not in ("transfer-encoding", "connection", "content-length"):
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-        connection.close()
-
-    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
-
-
 def test_a_listing_that_fails_part_way_goes_on_after_the_last_key(s3: S3Env, tmp_path: Path) -> None:
     """Each key is listed once (no relisting from the start, which a flat-memory plan could not de-duplicate)."""
     src = make_tree(tmp_path / "src", {f"k{i:04d}": b"" for i in range(1005)})
     assert s3.sync(src, s3.url(), jobs=16).counts["uploaded"] == 1005
-    handler = type("Handler", (_FailSecondLeanPage,), {"upstream": s3.endpoint, "failed": []})
-    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
-    try:
-        result = run_cli("--json", "ls", s3.url("data"), "--endpoint-url", f"http://127.0.0.1:{proxy.server_port}",
-                         "-o", tmp_path / "rows.jsonl", env={"AWS_EC2_METADATA_DISABLED": "true"})
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
-    assert handler.failed, "the lean listing's second page was never asked for"
+    failed: list[str] = []
+
+    def second_lean_page(method: str, path: str, user_agent: str) -> int | None:
+        """The lean listing's second page (boto3's requests say botocore) fails once with HTTP 500."""
+        if "continuation-token" in path and "botocore" not in user_agent and not failed:
+            failed.append(path)
+            return 500
+        return None
+
+    with forwarding_proxy(s3.endpoint, second_lean_page) as endpoint:
+        result = run_cli("--json", "ls", s3.url("data"), "--endpoint-url", endpoint, "-o", tmp_path / "rows.jsonl",
+                         env={"AWS_EC2_METADATA_DISABLED": "true"})
+    assert failed, "the lean listing's second page was never asked for"
     assert result.code == 0, result.stderr
     paths = [row["path"] for row in jsonl_rows((tmp_path / "rows.jsonl").read_text())]
     assert len(paths) == 1005 and len(set(paths)) == 1005

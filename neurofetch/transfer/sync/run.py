@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from neurofetch.errors import DestinationError, ItemError, UnreachableError, UsageError, unwritable
+from neurofetch.errors import DestinationError, ItemError, NeurofetchError, UnreachableError, UsageError, unwritable
 from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.events import Reporter, complete
 from neurofetch.transfer.listing import Manifest
@@ -148,13 +148,14 @@ def sync(options: SyncOptions, open_bucket: Callable[[str], Bucket], *, reporter
             except KeyboardInterrupt:
                 runner.stop()
                 control.interrupt()
-            except DestinationError as exc:   # what was done before the stop goes into --json
-                result.seconds = time.monotonic() - started
-                exc.result = result
-                raise
             except NoSuchBucketError:
                 hint = " (add --create-bucket to create it)" if job.direction == "upload" else ""
                 raise NoSuchBucketError(f"bucket {job.location.bucket!r} does not exist{hint}") from None
+            except NeurofetchError as exc:
+                if isinstance(exc, DestinationError) or exc is control.fatal:   # a stop: what was done goes into --json
+                    result.seconds = time.monotonic() - started
+                    exc.result = result
+                raise
     finally:
         events.close()
     result.seconds = time.monotonic() - started
@@ -177,12 +178,9 @@ class _Runner:
         self.bucket, self.job, self.options, self.control = bucket, job, options, control
         self.result, self.reporter = control.result, control.reporter
         self.lock = threading.Lock()
-        self.stopping = threading.Event()
         self.pool: ThreadPoolExecutor | None = None
         self.deletes: list[Action] = []
         self.inflight: set[Future] = set()
-        self.succeeded = 0
-        self.unreachable_failures = 0
         self.prefix_lock: HeldLock | None = None
 
     # -- phases -------------------------------------------------------------------------------------------------
@@ -225,7 +223,7 @@ class _Runner:
             # Half-written downloads of a killed run: none is being written now, this run holds the lock.
             self.result.messages.append(f"removed {gone} partial download(s) of an interrupted run")
         for name, error in scan.failures:
-            self._fail(name, error)
+            self.control.fail(name, error)
         self.result.messages.extend(scan.notes)
         actions = plan(job.rules, scan.files, remote_pages, job.location.prefix, job.filters, job.shard)
         if self.options.manifest is not None:
@@ -248,9 +246,9 @@ class _Runner:
             self.stop()
             raise
         self._delete()
-        if self.options.manifest is not None and not self.stopping.is_set():
+        if self.options.manifest is not None and not self.control.stopping:
             self.options.manifest.report_missing(self.result)
-        if self.unreachable_failures and not self.succeeded and self.unreachable_failures == len(self.result.failures):
+        if self.control.all_unreachable:
             self.result.unreachable = True
         if not self.result.unreachable:
             self.result.warnings.extend(job.filters.ledger.warnings())
@@ -273,8 +271,8 @@ class _Runner:
         wait(pending)
 
     def stop(self) -> None:
-        """Cancel what has not started, let running items notice the stop flag, wait for them."""
-        self.stopping.set()
+        """Cancel what has not started, let running items notice the stop, wait for them."""
+        self.control.cancel()
         if self.pool is not None:
             self.pool.shutdown(wait=False, cancel_futures=True)
         self.bucket.close(cancel=True)
@@ -291,7 +289,7 @@ class _Runner:
             self._count("skipped_archived")
             self.result.messages.append(f"skipped {action.rel}: {action.reason}")
         elif action.kind == "fail":
-            self._fail(action.rel, action.reason)
+            self.control.fail(action.rel, action.reason)
         elif action.kind == "delete":
             self.deletes.append(action)
         else:
@@ -302,18 +300,19 @@ class _Runner:
 
     # -- one item (worker threads) ------------------------------------------------------------------------------
     def _work(self, action: Action) -> None:
-        if self.stopping.is_set():
+        if self.control.stopping:
             return
         try:
             self._transfer(action)
         except Exception as exc:
-            if not self.stopping.is_set():
+            if not self.control.stopping:
                 error = self.bucket.error(exc)
                 if isinstance(error, DestinationError):   # every other file would fail the same way: stop
                     self.control.halt(error)
-                    self.stopping.set()
-                    return
-                self._fail(action.rel, str(error), unreachable=isinstance(error, UnreachableError))
+                elif isinstance(error, UnreachableError):
+                    self.control.unreachable(action.rel, str(error))
+                else:
+                    self.control.fail(action.rel, str(error))
 
     def _transfer(self, action: Action) -> None:
         if action.kind == "check" and not self._differs(action):
@@ -332,7 +331,7 @@ class _Runner:
         with self.lock:
             self.result.add(f"{kind}ed")
             self.result.bytes += size
-            self.succeeded += 1
+        self.control.succeeded()
         self.reporter.finished(action.rel, f"{kind}ed", size)
 
     def _differs(self, action: Action) -> bool:
@@ -370,10 +369,10 @@ class _Runner:
 
     # -- deletes ------------------------------------------------------------------------------------------------
     def _delete(self) -> None:
-        if not self.deletes or self.stopping.is_set():
+        if not self.deletes or self.control.stopping:
             return
         if self.prefix_lock is not None and self.prefix_lock.lost:
-            self._fail(self.job.location.url(), "another run took over this prefix's lock; no deletion done")
+            self.control.fail(self.job.location.url(), "another run took over this prefix's lock; no deletion done")
         if self.result.failures:
             self.result.extra["deletions_skipped"] = len(self.deletes)
             self.result.messages.append(
@@ -388,7 +387,7 @@ class _Runner:
             failed = dict(self.bucket.delete_many(list(keys)))
             for key, rel in keys.items():
                 if key in failed:
-                    self._fail(rel, f"could not delete: {failed[key]}")
+                    self.control.fail(rel, f"could not delete: {failed[key]}")
                 else:
                     self._count("deleted")
             return
@@ -400,7 +399,7 @@ class _Runner:
             except FileNotFoundError:
                 self._count("deleted")
             except OSError as exc:
-                self._fail(action.rel, f"could not delete: {exc.strerror or exc}")
+                self.control.fail(action.rel, f"could not delete: {exc.strerror or exc}")
 
     # -- bookkeeping --------------------------------------------------------------------------------------------
     def _target(self, rel: str) -> str:
@@ -426,7 +425,3 @@ class _Runner:
         with self.lock:
             self.result.add(name)
 
-    def _fail(self, item: str, error: str, *, unreachable: bool = False) -> None:
-        self.control.fail(item, error)
-        with self.lock:
-            self.unreachable_failures += unreachable
