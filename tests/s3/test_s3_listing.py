@@ -57,10 +57,10 @@ def test_lean_listing_falls_back_to_boto3_for_errors(s3: S3Env, monkeypatch: pyt
         list(bucket.list_pages("data/"))
 
 
-def test_a_listing_that_fails_part_way_goes_on_after_the_last_key(s3: S3Env, tmp_path: Path) -> None:
+def test_a_listing_that_fails_part_way_goes_on_after_the_last_key(moto_s3: S3Env, tmp_path: Path) -> None:
     """Each key is listed once (no relisting from the start, which a flat-memory plan could not de-duplicate)."""
     src = make_tree(tmp_path / "src", {f"k{i:04d}": b"" for i in range(1005)})
-    assert s3.sync(src, s3.url(), jobs=16).counts["uploaded"] == 1005
+    assert moto_s3.sync(src, moto_s3.url(), jobs=16).counts["uploaded"] == 1005
     failed: list[str] = []
 
     def second_lean_page(method: str, path: str, user_agent: str) -> int | None:
@@ -70,9 +70,9 @@ def test_a_listing_that_fails_part_way_goes_on_after_the_last_key(s3: S3Env, tmp
             return 500
         return None
 
-    with forwarding_proxy(s3.endpoint, second_lean_page) as endpoint:
-        result = run_cli("--json", "ls", s3.url("data"), "--endpoint-url", endpoint, "-o", tmp_path / "rows.jsonl",
-                         env={"AWS_EC2_METADATA_DISABLED": "true"})
+    with forwarding_proxy(moto_s3.endpoint, second_lean_page) as endpoint:
+        result = run_cli("--json", "ls", moto_s3.url("data"), "--endpoint-url", endpoint,
+                         "-o", tmp_path / "rows.jsonl", env={"AWS_EC2_METADATA_DISABLED": "true"})
     assert failed, "the lean listing's second page was never asked for"
     assert result.code == 0, result.stderr
     paths = [row["path"] for row in jsonl_rows((tmp_path / "rows.jsonl").read_text())]

@@ -275,18 +275,18 @@ def test_interrupting_big_transfers_leaves_nothing_half_done(s3: S3Env, tmp_path
     assert read_tree(dst) == files
 
 
-def test_a_sync_whose_every_download_is_unreachable_stops_as_every_engine_does(s3: S3Env, tmp_path: Path) -> None:
+def test_a_sync_whose_every_download_is_unreachable_stops_as_every_engine_does(moto_s3: S3Env, tmp_path: Path) -> None:
     """transfer/control.py's stop rule: five unreachable items in a row, nothing done yet, end the run (exit 5)
     instead of trying every object of the bucket."""
     for i in range(12):
-        s3.put(f"data/f{i:02d}", b"x")
+        moto_s3.put(f"data/f{i:02d}", b"x")
 
     def objects_only(method: str, path: str, user_agent: str) -> int | None:
         return DROP if method == "GET" and "/data/f" in path else None   # listings pass, every object GET fails
 
-    with forwarding_proxy(s3.endpoint, objects_only) as endpoint:
-        result = run_cli("--json", "s3-sync", s3.url(), tmp_path / "dst", "--endpoint-url", endpoint, "--jobs", "1",
-                         env={"AWS_EC2_METADATA_DISABLED": "true", "AWS_MAX_ATTEMPTS": "1"})
+    with forwarding_proxy(moto_s3.endpoint, objects_only) as endpoint:
+        result = run_cli("--json", "s3-sync", moto_s3.url(), tmp_path / "dst", "--endpoint-url", endpoint,
+                         "--jobs", "1", env={"AWS_EC2_METADATA_DISABLED": "true", "AWS_MAX_ATTEMPTS": "1"})
     assert result.code == 5, result.stderr
     assert "keeps failing" in result.stderr
     assert len(result.json["failures"]) == 5
