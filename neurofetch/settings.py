@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from neurofetch.errors import ConfigError, UsageError
+from neurofetch.net.options import HttpOptions
 
 SERVICES = ("loris", "neurovault", "allen", "datamint", "s3")
 DEFAULT_URLS = {
@@ -84,6 +85,12 @@ class Profile:
     __str__ = __repr__
 
     @property
+    def http(self) -> HttpOptions:
+        """How to connect, as the plain values net/ takes."""
+        return HttpOptions(jobs=self.jobs, timeout=self.timeout, verify_tls=self.verify_tls, retries=self.retries,
+                           retry_wait_max=self.retry_wait_max, bwlimit=self.bwlimit)
+
+    @property
     def keyring_service(self) -> str:
         """The keyring service name: derived from the URL so profiles for one server share secrets."""
         return f"neurofetch:{self.service}:{self.url.rstrip('/')}"
@@ -93,6 +100,13 @@ def default_config_path() -> Path:
     from platformdirs import user_config_dir
 
     return Path(user_config_dir("neurofetch", appauthor=False)) / "config.yaml"
+
+
+def default_state_root() -> Path:
+    """Where state that belongs to no destination lives (the upload journals)."""
+    from platformdirs import user_state_dir
+
+    return Path(user_state_dir("neurofetch", appauthor=False))
 
 
 def config_path(options: GlobalOptions, env: Mapping[str, str] = os.environ) -> Path:

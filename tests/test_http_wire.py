@@ -31,7 +31,7 @@ def profile(url: str, **overrides: Any) -> Profile:
 
 def fetch(url: str, path: str, policy: RetryPolicy = NO_RETRIES, **overrides: Any) -> Any:
     async def go() -> Any:
-        async with make_client(profile(url, **overrides)) as client:
+        async with make_client(profile(url, **overrides).http) as client:
             return await get_json(client, url + path, policy)
 
     return asyncio.run(go())
@@ -57,7 +57,7 @@ def test_cookies_a_server_sets_are_sent_back() -> None:
 
     with serve([Route("/login", login), Route("/data", data)]) as url:
         async def go() -> Any:
-            async with make_client(profile(url)) as client:
+            async with make_client(profile(url).http) as client:
                 await get_json(client, url + "/login", NO_RETRIES)
                 return await get_json(client, url + "/data", NO_RETRIES)
 
@@ -96,7 +96,7 @@ def test_a_body_cut_short_is_retried_and_then_read_whole() -> None:
     with raw_server() as url:
         with pytest.raises(UnreachableError, match="connection closed mid-transfer"):
             fetch(url, "/x")
-        assert fetch(url, "/x", policy_for(profile(url, retries=2, retry_wait_max=0.01))) == {"answer": 42}
+        assert fetch(url, "/x", policy_for(profile(url, retries=2, retry_wait_max=0.01).http)) == {"answer": 42}
 
 
 def test_a_refused_connection_says_cannot_connect() -> None:
@@ -128,7 +128,7 @@ def test_compressed_bodies_are_decoded_for_json_and_kept_raw_for_files() -> None
         assert fetch(url, "/gz") == {"compressed": True}
 
         async def raw() -> bytes:
-            async with make_client(profile(url)) as client, client.stream("GET", url + "/gz") as response:
+            async with make_client(profile(url).http) as client, client.stream("GET", url + "/gz") as response:
                 return b"".join([chunk async for chunk in response.aiter_raw()])
 
         assert asyncio.run(raw()) == packed
@@ -145,7 +145,7 @@ def test_the_transport_keeps_connections_within_the_jobs_limit() -> None:
 
     with serve([Route("/w", where)]) as url:
         async def go() -> None:
-            async with make_client(profile(url, jobs=3), extra_connections=0) as client:
+            async with make_client(profile(url, jobs=3).http, extra_connections=0) as client:
                 await asyncio.gather(*(get_json(client, url + "/w", NO_RETRIES) for _ in range(30)))
 
         asyncio.run(go())
@@ -182,7 +182,7 @@ def test_cookies_go_back_only_to_the_host_and_port_that_set_them() -> None:
     routes = [Route("/login", login), Route("/data", data)]
     with serve(routes) as first, serve(routes) as second:   # 127.0.0.1 both, another port
         async def go() -> Any:
-            async with make_client(profile(first)) as client:
+            async with make_client(profile(first).http) as client:
                 await get_json(client, first + "/login", NO_RETRIES)
                 return [await get_json(client, url + "/data", NO_RETRIES) for url in (second, first)]
 

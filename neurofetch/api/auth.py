@@ -89,8 +89,8 @@ def loris_login(profile: Profile, username: str, password: Secret, *, store: boo
     api = loris_api(profile)
 
     async def go() -> Token:
-        async with make_client(profile) as client:
-            return await post_login(client, await api.resolve(client), username, password, policy_for(profile))
+        async with make_client(profile.http) as client:
+            return await post_login(client, await api.resolve(client), username, password, policy_for(profile.http))
 
     token = outside_running_loop(lambda: loop.run(go()))
     register_secret(token.value.value)

@@ -119,9 +119,9 @@ def _get_json(profile: Profile, path: str, params: dict[str, Any], what: str) ->
     from neurofetch.net.http import get_json, make_client, not_the_api, policy_for
 
     async def go() -> Any:
-        async with make_client(profile) as client:
+        async with make_client(profile.http) as client:
             try:
-                return await get_json(client, profile.url + path, policy_for(profile), what=what, params=params)
+                return await get_json(client, profile.url + path, policy_for(profile.http), what=what, params=params)
             except HttpStatusError as exc:
                 raise not_the_api(exc) from None
 

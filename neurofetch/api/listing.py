@@ -115,13 +115,14 @@ def _source(profile: Profile, query: LsQuery, no_input: bool, secret: Secret | N
 
         nv = neurovault_selection(query.collections, query.dois, map_types=query.map_types,
                                   modalities=query.modalities, names=query.names)
-        return NeuroVaultSource(profile.url, nv, policy_for(profile))
+        return NeuroVaultSource(profile.url, nv, policy_for(profile.http))
     if service == "datamint":
         from neurofetch.credentials.datamint import api_key_for
         from neurofetch.services.datamint.mirror import DatamintSource, datamint_selection
 
         dm = datamint_selection(**query.datamint, names=query.names)
-        return DatamintSource(profile.url, secret or api_key_for(profile, no_input=no_input), dm, policy_for(profile))
+        key = secret or api_key_for(profile, no_input=no_input)
+        return DatamintSource(profile.url, key, dm, policy_for(profile.http))
     if service == "allen":
         from neurofetch.services.allen import AllenSource
 
@@ -152,7 +153,7 @@ def prepare(profile: Profile, query: LsQuery, *, no_input: bool = True,
     from neurofetch.transfer.mirror import run_catalog
 
     source = _source(profile, query, no_input, secret)
-    return lambda emit: run_catalog("ls", source, profile, emit, shard=query.shard)
+    return lambda emit: run_catalog("ls", source, profile.http, emit, shard=query.shard)
 
 
 def prepare_s3(url: str, settings: S3Settings, filters: Sequence[tuple[str, str]] = (),

@@ -44,7 +44,7 @@ def mirror(dest: str | Path, *, profile: str | Profile | None = None, url: str |
                             wait=wait, segments=segments)
     filters = NameFilter(names(include), names(exclude))
     manifest = _manifest(from_manifest, chosen)
-    options = _options(Path(dest), filters, manifest, dry_run=dry_run, verify=verify, verify_only=verify_only,
+    options = _options(Path(dest), filters, manifest, chosen, dry_run=dry_run, verify=verify, verify_only=verify_only,
                        shard=shard)
     if chosen.service == "loris":
         source = _loris(chosen, names(candidate), names(visit), not no_qc, filters, manifest, no_input,
@@ -83,26 +83,28 @@ def atlas_image(out: str | Path, request: AtlasImageRequest, *, profile: str | P
     if request.empty:
         raise UsageError("nothing to download: give IMAGE_ID arguments, --atlas-images ATLAS_ID "
                          "or --section-data-set ID")
-    options = _options(Path(out), None, _manifest(from_manifest, chosen), dry_run=dry_run, shard=shard)
+    options = _options(Path(out), None, _manifest(from_manifest, chosen), chosen, dry_run=dry_run, shard=shard)
     return _run("atlas-image", AllenSource(chosen.url, request), chosen, options, progress, reporter)
 
 
-def _options(dest: Path, filters: NameFilter | None, manifest: Manifest | None, *, dry_run: bool = False,
-             verify: bool = False, verify_only: bool = False, shard: str | None = None) -> MirrorOptions:
+def _options(dest: Path, filters: NameFilter | None, manifest: Manifest | None, profile: Profile, *,
+             dry_run: bool = False, verify: bool = False, verify_only: bool = False,
+             shard: str | None = None) -> MirrorOptions:
     from neurofetch.transfer.mirror import MirrorOptions
     from neurofetch.transfer.shard import Shard
 
     return MirrorOptions(dest=dest.expanduser(), dry_run=dry_run, verify=verify, verify_only=verify_only,
                          shard=Shard.parse(shard) if shard else None,
-                         filters=filters.ledger if filters is not None else None, manifest=manifest)
+                         filters=filters.ledger if filters is not None else None, manifest=manifest,
+                         segments=profile.segments, wait=profile.wait)
 
 
 def _run(command: str, source: Source, profile: Profile, options: MirrorOptions, progress: bool,
          reporter: Reporter | None) -> RunResult:
     from neurofetch.transfer.mirror import run_mirror
 
-    return run_engine(lambda events: run_mirror(command, source, profile, options, events), progress=progress,
-                      reporter=reporter, bwlimit=profile.bwlimit)
+    return run_engine(lambda events: run_mirror(command, source, profile.service, profile.http, options, events),
+                      progress=progress, reporter=reporter, bwlimit=profile.bwlimit)
 
 
 def _loris(profile: Profile, candidates: tuple[str, ...], visits: tuple[str, ...], qc: bool, filters: NameFilter,
@@ -136,7 +138,7 @@ def _api_key(profile: Profile, api_key: str | None, no_input: bool) -> Secret:
 def _policy(profile: Profile) -> RetryPolicy:
     from neurofetch.net.http import policy_for
 
-    return policy_for(profile)
+    return policy_for(profile.http)
 
 
 def _manifest(path: str | Path | None, profile: Profile) -> Manifest | None:

@@ -26,10 +26,10 @@ def s3_sync(src: str | Path, dst: str | Path, *, profile: str | Profile | None =
             progress: bool = True, reporter: Reporter | None = None) -> RunResult:
     """Make ``dst`` like ``src`` (one of them ``s3://BUCKET/PREFIX``). ``exclude``/``include`` apply in that order
     (aws-style, the last match wins); ``filters`` gives ``("exclude"|"include", pattern)`` pairs in any order."""
+    from neurofetch.services.s3.sync import S3SyncOptions
+    from neurofetch.services.s3.sync import s3_sync as run_sync
     from neurofetch.transfer.limits import given_limits
     from neurofetch.transfer.shard import Shard
-    from neurofetch.transfer.sync.run import S3SyncOptions
-    from neurofetch.transfer.sync.run import s3_sync as run_sync
 
     chosen = s3_profile(profile, config)
     source, target = str(src), str(dst)

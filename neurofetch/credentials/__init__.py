@@ -10,29 +10,16 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TypeVar
 
 from neurofetch.errors import AuthError
+from neurofetch.net.secret import Secret as Secret  # its home is net/: services and auth classes use it too
 
 KEYRING_TIMEOUT = 10.0
 T = TypeVar("T")
 
 ENV_FOR_KIND = {"password": "NEUROFETCH_PASSWORD", "token": "NEUROFETCH_TOKEN", "api_key": "NEUROFETCH_API_KEY"}
 API_KEY_ENTRY = "(api key)"   # keyring entry of a profile's API key (Datamint), under Profile.keyring_service
-
-
-@dataclass(frozen=True)
-class Secret:
-    """A secret value that never shows itself in a repr, a log or a traceback's locals."""
-
-    value: str = field(repr=False)
-    source: str = "env"
-
-    def __repr__(self) -> str:
-        return f"Secret(<redacted>, source={self.source!r})"
-
-    __str__ = __repr__
 
 
 class KeyringUnavailable(AuthError):

@@ -96,7 +96,7 @@ def loris_api(profile: Profile) -> LorisApi:
     from neurofetch.services.loris.versions import LorisApi, check_api_version
 
     return LorisApi(profile.url, check_api_version(profile.name, profile.extra.get("api_version")),
-                    policy_for(profile))
+                    policy_for(profile.http))
 
 
 def loris_source(profile: Profile, selection: LorisSelection, *, no_input: bool,
@@ -129,7 +129,7 @@ def mirror_auth(profile: Profile, *, no_input: bool, password: Secret | None = N
     for secret in (password, token.value if token else None):
         if secret:
             register_secret(secret.value)
-    policy = policy_for(profile)
+    policy = policy_for(profile.http)
     if password is None:
         return RenewingBearerAuth(None, token)
     pw = password

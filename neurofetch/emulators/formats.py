@@ -159,3 +159,26 @@ def dicom_secondary_capture(rows: int, cols: int, pixels: bytes, *, sop_instance
     out = io.BytesIO()
     ds.save_as(out, enforce_file_format=True)
     return out.getvalue()
+
+
+Box = tuple[float, float, float, float]
+RGB = tuple[int, int, int] | str   # a colour: (r, g, b) or "#rrggbb"
+
+
+def jpeg_ellipses(size: tuple[int, int], background: RGB, ellipses: Sequence[tuple[Box, RGB, RGB | None]],
+                  grain: bytes, quality: int) -> bytes:
+    """A JPEG of ``size``: filled ellipses (box, fill, outline) drawn in order on ``background``, darkened by
+    ``grain`` (greyscale bytes at half resolution, each value // 64, scaled up bilinearly)."""
+    from PIL import Image, ImageChops, ImageDraw
+
+    image = Image.new("RGB", size, background)
+    draw = ImageDraw.Draw(image)
+    for box, fill, outline in ellipses:
+        draw.ellipse(box, fill=fill, outline=outline)
+    small = (max(1, size[0] // 2), max(1, size[1] // 2))
+    noise = Image.frombytes("L", small, grain).point(lambda v: v // 64)
+    noise = noise.resize(size, Image.Resampling.BILINEAR)
+    image = ImageChops.subtract(image, Image.merge("RGB", (noise, noise, noise)))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality)
+    return out.getvalue()

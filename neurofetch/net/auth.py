@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import httpx
 
-from neurofetch.credentials import Secret
 from neurofetch.errors import RemoteDataError
 from neurofetch.net import json_limits
 from neurofetch.net.origins import same_origin
+from neurofetch.net.secret import Secret
 
 MAX_RENEWALS_PER_REQUEST = 3
 RENEW_MARGIN = 300.0   # re-login this many seconds before the token's exp ...

@@ -1,4 +1,5 @@
-"""The HTTP client factory and JSON fetching. Owns httpx: one client (one connection pool) per run."""
+"""The HTTP client factory and JSON fetching. Owns httpx: one client (one connection pool) per run. The httpx
+names other layers need (types, transport errors) are re-exported here, so no module outside net/ imports httpx."""
 
 from __future__ import annotations
 
@@ -6,18 +7,30 @@ import ssl
 from typing import Any
 
 import httpx
+from httpx import (
+    URL,
+    AsyncBaseTransport,
+    AsyncClient,
+    Auth,
+    ConnectError,
+    ConnectTimeout,
+    PoolTimeout,
+    Response,
+    TransportError,
+)
 
-from neurofetch import __version__
 from neurofetch.errors import AuthError, ForbiddenError, HttpStatusError, RemoteDataError, UnreachableError
 from neurofetch.net import json_limits
 from neurofetch.net.bandwidth import Bandwidth
+from neurofetch.net.options import HttpOptions
 from neurofetch.net.origins import OriginBoundClient
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
 from neurofetch.net.wire import AiohttpTransport
-from neurofetch.settings import Profile
 from neurofetch.urls import redact_url
 
-USER_AGENT = f"neurofetch/{__version__}"
+__all__ = ["URL", "AsyncBaseTransport", "AsyncClient", "Auth", "ConnectError", "ConnectTimeout", "HttpOptions",
+           "PoolTimeout", "Response", "TransportError", "get_json", "json_field", "make_client", "not_the_api",
+           "parse_json", "policy_for", "raise_for_status", "server_message", "tls_setting"]
 
 
 def tls_setting(verify: bool | str) -> bool | ssl.SSLContext:
@@ -27,30 +40,30 @@ def tls_setting(verify: bool | str) -> bool | ssl.SSLContext:
 
 
 def make_client(
-    profile: Profile,
+    options: HttpOptions,
     *,
     auth: httpx.Auth | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     extra_connections: int = 2,
 ) -> httpx.AsyncClient:
-    """The run's client: pooled to the profile's jobs, generous read timeout, redirects followed within
+    """The run's client: pooled to the options' jobs, generous read timeout, redirects followed within
     one origin; across origins only as net/origins.py allows (no credential ever leaves its origin)."""
-    connections = profile.jobs + extra_connections
-    verify = tls_setting(profile.verify_tls)
-    bandwidth = Bandwidth(profile.bwlimit) if profile.bwlimit else None   # one bucket for the whole run
+    connections = options.jobs + extra_connections
+    verify = tls_setting(options.verify_tls)
+    bandwidth = Bandwidth(options.bwlimit) if options.bwlimit else None   # one bucket for the whole run
     return OriginBoundClient(
         auth=auth,
         transport=transport or AiohttpTransport(verify=verify, max_connections=connections, bandwidth=bandwidth),
         verify=verify,   # for the transports httpx mounts for proxies named in the environment
         limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        timeout=httpx.Timeout(profile.timeout, connect=min(30.0, profile.timeout)),
-        headers={"User-Agent": USER_AGENT},
+        timeout=httpx.Timeout(options.timeout, connect=min(30.0, options.timeout)),
+        headers={"User-Agent": options.user_agent},
         follow_redirects=True,
     )
 
 
-def policy_for(profile: Profile) -> RetryPolicy:
-    return RetryPolicy.from_profile(profile.retries, profile.retry_wait_max)
+def policy_for(options: HttpOptions) -> RetryPolicy:
+    return options.retry_policy()
 
 
 def raise_for_status(response: httpx.Response, what: str) -> None:

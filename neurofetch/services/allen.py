@@ -15,13 +15,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from neurofetch.errors import RemoteDataError
 from neurofetch.net import json_limits
-from neurofetch.net.http import get_json
+from neurofetch.net.http import AsyncClient, Auth, get_json
 from neurofetch.services.paging import Pager
-from neurofetch.transfer.engine import Context
+from neurofetch.transfer.context import Context
 from neurofetch.transfer.local_index import SidecarReader
 from neurofetch.transfer.work import Document, Fetch, FileItem, Listing, Work
 
@@ -253,10 +251,10 @@ class AllenSource:
         self.request = request
         self.page_size = page_size
 
-    def auth(self) -> httpx.Auth | None:
+    def auth(self) -> Auth | None:
         return None
 
-    async def prepare(self, client: httpx.AsyncClient) -> None:
+    async def prepare(self, client: AsyncClient) -> None:
         return None
 
     def roots(self) -> Sequence[Work]:

@@ -13,13 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import httpx
-
 from neurofetch.errors import AuthError, HttpStatusError, ItemError, RemoteDataError, UsageError
-from neurofetch.net.http import get_json, json_field, not_the_api
+from neurofetch.net.http import URL, AsyncClient, Auth, get_json, json_field, not_the_api
 from neurofetch.net.retry import RetryPolicy
 from neurofetch.services.paging import Pager
-from neurofetch.transfer.engine import Context
+from neurofetch.transfer.context import Context
 from neurofetch.transfer.filters import NameFilter
 from neurofetch.transfer.local_index import SidecarReader
 from neurofetch.transfer.paths import UnsafeName, check_component
@@ -115,10 +113,10 @@ class NeuroVaultSource:
         self._policy = policy
         self._claimed: set[int] = set()   # collections already handed to the engine (by --collection or a DOI)
 
-    def auth(self) -> httpx.Auth | None:
+    def auth(self) -> Auth | None:
         return None
 
-    async def prepare(self, client: httpx.AsyncClient) -> None:
+    async def prepare(self, client: AsyncClient) -> None:
         """Check that the URL is a NeuroVault API before any work starts (unreachable: exit 5)."""
         url = self._api()
         try:
@@ -142,7 +140,7 @@ class NeuroVaultSource:
         """A link from a record or a ``next``; http:// links to our https host are upgraded (§4.3): those on the
         default port (Django behind nginx writes http://neurovault.org/...) and those naming the very port that
         serves us TLS, where plain HTTP cannot be answered."""
-        base = httpx.URL(self.base_url + "/")
+        base = URL(self.base_url + "/")
         target = base.join(link)
         if (base.scheme == "https" and target.scheme == "http" and target.host == base.host
                 and target.port in (None, base.port)):

@@ -35,6 +35,7 @@ class RunControl:
     reporter: Reporter
     successes: int = 0
     unreachable_streak: int = 0
+    unreachable_failures: int = 0
     refusals: int = 0          # items refused with HTTP 403
     progressed: bool = False   # something below the root listings succeeded
     fatal: BaseException | None = None
@@ -63,14 +64,26 @@ class RunControl:
             self.fatal = exc
         self.stop.set()
 
+    def cancel(self) -> None:
+        """Nothing new starts, and nothing is recorded: an error already on its way up stops the run."""
+        self.stop.set()
+
     def raise_fatal(self) -> None:
         if self.fatal is not None:
             raise self.fatal
 
     def succeeded(self, *, progressed: bool = True) -> None:
-        self.successes += 1
-        self.unreachable_streak = 0
-        self.progressed = self.progressed or progressed
+        with self._lock:
+            self.successes += 1
+            self.unreachable_streak = 0
+            self.progressed = self.progressed or progressed
+
+    @property
+    def all_unreachable(self) -> bool:
+        """Every failure so far was the service out of reach, and nothing succeeded: the run was unreachable."""
+        with self._lock:
+            return (self.successes == 0 and self.unreachable_failures > 0
+                    and self.unreachable_failures == len(self.result.failures))
 
     # -- failure accounting ---------------------------------------------------------------------------------------
     def fail(self, label: str, error: str) -> None:
@@ -88,8 +101,11 @@ class RunControl:
         """One item failed because the service could not be reached; enough of them in a row, with
         nothing done yet, end the run (exit 5)."""
         self.fail(label, error)
-        self.unreachable_streak += 1
-        if self.successes == 0 and self.unreachable_streak >= GIVE_UP_AFTER:
+        with self._lock:
+            self.unreachable_failures += 1
+            self.unreachable_streak += 1
+            give_up = self.successes == 0 and self.unreachable_streak >= GIVE_UP_AFTER
+        if give_up:
             self.result.unreachable = True
             self.halt(UnreachableError(f"the service keeps failing ({error}); {nothing_done}"))
 

@@ -9,10 +9,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
-
 from neurofetch.errors import ItemError, unwritable
-from neurofetch.net.http import raise_for_status
+from neurofetch.net.http import Response, TransportError, raise_for_status
 from neurofetch.net.retry import RetryableError, retrying
 from neurofetch.transfer.journal import unchanged
 from neurofetch.transfer.paths import PART_SUFFIX
@@ -21,7 +19,7 @@ from neurofetch.transfer.sink import PartSink, on_disk_thread, sha256_file
 from neurofetch.transfer.work import FileItem
 
 if TYPE_CHECKING:
-    from neurofetch.transfer.engine import Context
+    from neurofetch.transfer.context import Context
 
 CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 PART_SIZE_KEY = "part-size:"   # journal record: the size announced when a file's .part began
@@ -158,7 +156,7 @@ async def _attempt(item: FileItem, relpath: str, part: Path, ctx: Context, *, se
             sink.abandon()
             _remove(part)
             raise disk_error(exc, part) from None
-        except httpx.TransportError:
+        except TransportError:
             await sink.keep_received()   # what arrived stays in the .part for the next attempt to resume from
             raise
         except BaseException:
@@ -172,7 +170,7 @@ async def _attempt(item: FileItem, relpath: str, part: Path, ctx: Context, *, se
     return received, digest
 
 
-def _range_problem(response: httpx.Response, offset: int, known: int | None) -> str | None:
+def _range_problem(response: Response, offset: int, known: int | None) -> str | None:
     """Why a response cannot continue a ``.part`` of ``offset`` bytes, or None.
 
     A 200 is a whole file (the ``.part`` is overwritten); a 206 must be exactly the rest of the file
@@ -197,7 +195,7 @@ def _range_problem(response: httpx.Response, offset: int, known: int | None) -> 
     return None
 
 
-def _expected_total(response: httpx.Response, start: int) -> int | None:
+def _expected_total(response: Response, start: int) -> int | None:
     if response.status_code == 206:   # checked by _range_problem: "bytes start-(total-1)/total"
         match = CONTENT_RANGE.fullmatch(response.headers.get("content-range", "").strip())
         return int(match.group(3)) if match else None

@@ -15,10 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-
-import httpx
 
 from neurofetch.errors import (
     AuthError,
@@ -32,58 +29,13 @@ from neurofetch.errors import (
     UnreachableError,
 )
 from neurofetch.net import json_limits
-from neurofetch.net.http import not_the_api
-from neurofetch.net.retry import RetryableError, RetryPolicy, describe
-from neurofetch.transfer.claims import PathClaims
-from neurofetch.transfer.control import RunControl
+from neurofetch.net.http import TransportError, not_the_api
+from neurofetch.net.retry import RetryableError, describe
+from neurofetch.transfer.context import Context
 from neurofetch.transfer.download import already_complete, disk_error, download_file
-from neurofetch.transfer.events import NullReporter, Reporter
-from neurofetch.transfer.journal import Journal
-from neurofetch.transfer.listing import CatalogSink, Manifest
-from neurofetch.transfer.paths import OwnNames, UnsafeName, local_path, safe_relpath
-from neurofetch.transfer.results import RunResult
-from neurofetch.transfer.shard import Shard
+from neurofetch.transfer.paths import UnsafeName, local_path, safe_relpath
 from neurofetch.transfer.sink import on_disk_thread
 from neurofetch.transfer.work import Document, FileItem, Listing, Work
-
-
-@dataclass
-class Context:
-    """What every piece of work may use. One per run."""
-
-    client: httpx.AsyncClient
-    dest: Path
-    journal: Journal
-    policy: RetryPolicy
-    result: RunResult
-    control: RunControl   # signals, stop rules, failure accounting; made before logging in, whose retries count
-    reporter: Reporter = field(default_factory=NullReporter)
-    dry_run: bool = False
-    resume_parts: bool = True
-    shard: Shard | None = None
-    claims: PathClaims = field(default_factory=PathClaims)
-    own_names: OwnNames = field(default_factory=OwnNames)
-    catalog: CatalogSink | None = None    # `ls`: files become rows; nothing is downloaded or written
-    manifest: Manifest | None = None      # --from-manifest: only the files it names
-    segments: int | None = None           # --segments: per large file (None: automatic, 1: one stream)
-
-    def is_complete(self, parts: Sequence[object]) -> bool:
-        """True when the file at ``parts`` is recorded complete and unchanged on disk."""
-        if self.catalog is not None:
-            return False
-        try:
-            relpath = safe_relpath(parts)
-            return self.journal.is_complete(relpath, local_path(self.dest, relpath))
-        except UnsafeName:
-            return False
-
-    def exists(self, parts: Sequence[object]) -> bool:
-        if self.catalog is not None:
-            return False
-        try:
-            return local_path(self.dest, safe_relpath(parts)).exists()
-        except UnsafeName:
-            return False
 
 
 async def run(roots: Sequence[Work], ctx: Context, jobs: int) -> None:
@@ -164,7 +116,7 @@ async def _execute(work: Work, ctx: Context) -> Sequence[Work]:
         control.refused(label, str(exc))
     except (AuthError, DestinationError, EndlessListingError) as exc:
         control.halt(exc)
-    except (UnreachableError, RemoteDataError, RetryableError, httpx.TransportError) as exc:
+    except (UnreachableError, RemoteDataError, RetryableError, TransportError) as exc:
         if isinstance(work, Listing) and work.root:
             control.halt(exc if isinstance(exc, NeurofetchError) else UnreachableError(f"{label}: {describe(exc)}"))
             return ()

@@ -11,13 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import httpx
-
 from neurofetch.errors import LockedError, NeurofetchError
 from neurofetch.net import loop
-from neurofetch.net.http import make_client, policy_for
-from neurofetch.settings import Profile
+from neurofetch.net.http import AsyncBaseTransport, AsyncClient, Auth, HttpOptions, make_client
 from neurofetch.transfer import engine
+from neurofetch.transfer.context import Context
 from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.download import part_path
 from neurofetch.transfer.events import NullReporter, Reporter, complete
@@ -37,9 +35,9 @@ SHOWN_PARTS = 5
 class Source(Protocol):
     """A service's side of a mirror: how to authenticate and where the crawl starts."""
 
-    def auth(self) -> httpx.Auth | None: ...
+    def auth(self) -> Auth | None: ...
 
-    async def prepare(self, client: httpx.AsyncClient) -> None:
+    async def prepare(self, client: AsyncClient) -> None:
         """Log in or check credentials before any work starts (fail fast with exit 3)."""
 
     def roots(self) -> Sequence[Work]: ...
@@ -54,11 +52,14 @@ class MirrorOptions:
     shard: Shard | None = None
     filters: FilterLedger | None = None   # the selection's filters, to warn about those that matched nothing
     manifest: Manifest | None = None      # --from-manifest: only the files it names
+    segments: int | None = None           # --segments: ranges per large file (None: automatic, 1: one stream)
+    wait: float | None = None             # --wait: seconds for another run's lock (math.inf: no limit)
 
 
-def run_mirror(command: str, source: Source, profile: Profile, options: MirrorOptions,
-               reporter: Reporter | None = None, transport: httpx.AsyncBaseTransport | None = None) -> RunResult:
-    """Mirror ``source`` into ``options.dest``; the returned result says what happened."""
+def run_mirror(command: str, source: Source, service: str, http: HttpOptions, options: MirrorOptions,
+               reporter: Reporter | None = None, transport: AsyncBaseTransport | None = None) -> RunResult:
+    """Mirror ``source`` (of ``service``, recorded in the journal) into ``options.dest``, connecting with ``http``;
+    the returned result says what happened."""
     reporter = complete(reporter)
     result = RunResult(command, dry_run=options.dry_run)
     started = time.monotonic()
@@ -66,10 +67,10 @@ def run_mirror(command: str, source: Source, profile: Profile, options: MirrorOp
         if command == "mirror":   # atlas-image output folders may nest: they fetch only what they are told
             refuse_nested_destination(options.dest)
         if options.verify_only:   # the local tree alone: no service to ask
-            with _destination(options, LockWait.of(profile.wait, reporter.note)) as journal:
+            with _destination(options, LockWait.of(options.wait, reporter.note)) as journal:
                 verify_tree(options.dest, journal, result, reporter, forget=False)
         else:
-            loop.run(_mirror(source, profile, result, reporter, options, transport))
+            loop.run(_mirror(source, service, http, result, reporter, options, transport))
             if options.filters is not None and not (result.interrupted or result.unreachable):
                 result.warnings.extend(options.filters.warnings())
     except KeyboardInterrupt:
@@ -86,21 +87,21 @@ def run_mirror(command: str, source: Source, profile: Profile, options: MirrorOp
     return result
 
 
-async def _mirror(source: Source, profile: Profile, result: RunResult, reporter: Reporter, options: MirrorOptions,
-                  transport: httpx.AsyncBaseTransport | None) -> None:
+async def _mirror(source: Source, service: str, http: HttpOptions, result: RunResult, reporter: Reporter,
+                  options: MirrorOptions, transport: AsyncBaseTransport | None) -> None:
     control = RunControl(result, reporter)   # from here on, retries (logging in too) are counted
-    async with make_client(profile, auth=source.auth(), transport=transport) as client:
+    async with make_client(http, auth=source.auth(), transport=transport) as client:
         # The service answers first: a wrong URL or password leaves no DEST behind.
         await source.prepare(client)
-        with _destination(options, LockWait.of(profile.wait, reporter.note)) as journal:
+        with _destination(options, LockWait.of(options.wait, reporter.note)) as journal:
             if not options.dry_run:
-                journal.put_record(SERVICE_RECORD, profile.service)
+                journal.put_record(SERVICE_RECORD, service)
             if options.verify:
                 verify_tree(options.dest, journal, result, reporter, forget=True)
-            ctx = engine.Context(client=client, dest=options.dest, journal=journal, policy=policy_for(profile),
-                                 result=result, control=control, reporter=reporter, dry_run=options.dry_run,
-                                 shard=options.shard, manifest=options.manifest, segments=profile.segments)
-            await engine.run(source.roots(), ctx, profile.jobs)
+            ctx = Context(client=client, dest=options.dest, journal=journal, policy=http.retry_policy(),
+                          result=result, control=control, reporter=reporter, dry_run=options.dry_run,
+                          shard=options.shard, manifest=options.manifest, segments=options.segments)
+            await engine.run(source.roots(), ctx, http.jobs)
             finished = getattr(source, "finished", None)   # a source may note what a complete run means to it
             if finished is not None and not options.dry_run and options.manifest is None:
                 finished(journal, result)
@@ -156,21 +157,21 @@ def refuse_nested_destination(dest: Path) -> None:
                               "outside it")
 
 
-def run_catalog(command: str, source: Source, profile: Profile, emit: Callable[[Row], None], *,
-                shard: Shard | None = None, transport: httpx.AsyncBaseTransport | None = None) -> RunResult:
+def run_catalog(command: str, source: Source, http: HttpOptions, emit: Callable[[Row], None], *,
+                shard: Shard | None = None, transport: AsyncBaseTransport | None = None) -> RunResult:
     """The mirror's crawl with every file handed to ``emit`` as a row instead of fetched: no destination,
     no lock, no journal, nothing written. ``counts["rows"]`` and ``bytes`` (the known sizes) say what was found."""
     result = RunResult(command)
     started = time.monotonic()
 
     async def crawl() -> None:
-        async with make_client(profile, auth=source.auth(), transport=transport) as client:
+        async with make_client(http, auth=source.auth(), transport=transport) as client:
             control = RunControl(result, NullReporter())
-            ctx = engine.Context(client=client, dest=Path(), journal=Journal(Path(":memory:"), sqlite3.connect(
-                ":memory:", check_same_thread=False)), policy=policy_for(profile), result=result, control=control,
+            ctx = Context(client=client, dest=Path(), journal=Journal(Path(":memory:"), sqlite3.connect(
+                ":memory:", check_same_thread=False)), policy=http.retry_policy(), result=result, control=control,
                 shard=shard, catalog=CatalogSink(emit, result))
             await source.prepare(client)
-            await engine.run(source.roots(), ctx, profile.jobs)
+            await engine.run(source.roots(), ctx, http.jobs)
 
     try:
         loop.run(crawl())

@@ -14,9 +14,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
-import httpx
-
 from neurofetch.errors import AuthError, ItemError, NeurofetchError, UnreachableError
+from neurofetch.net.http import ConnectError, ConnectTimeout, PoolTimeout, TransportError
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying
 from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.events import Reporter
@@ -26,7 +25,7 @@ from neurofetch.transfer.shard import Shard
 from neurofetch.transfer.sink import sha256_file
 from neurofetch.transfer.upload_journal import UploadJournal, UploadJournalError
 
-NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+NEVER_SENT = (ConnectError, ConnectTimeout, PoolTimeout)
 
 
 @dataclass
@@ -157,7 +156,7 @@ async def _upload_one(item: UploadItem, run: UploadRun) -> None:
         raise
     except AuthError as exc:
         run.control.halt(exc)
-    except (UnreachableError, RetryableError, httpx.TransportError) as exc:
+    except (UnreachableError, RetryableError, TransportError) as exc:
         run.control.unreachable(label, describe(exc), nothing_done="nothing was uploaded")
     except NeurofetchError as exc:
         run.control.fail(label, str(exc))
@@ -229,7 +228,7 @@ async def _send(item: UploadItem, body: bytes | None, size: int, run: UploadRun,
                 return await target.send(item, ProgressReader(handle, run.reporter), size)
         except NEVER_SENT:
             raise
-        except (httpx.TransportError, RetryableError):
+        except (TransportError, RetryableError):
             uncertain = True   # the body may have arrived: ask before sending again
             raise
 

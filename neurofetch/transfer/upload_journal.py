@@ -116,12 +116,6 @@ def adopt_earlier_journal(state_root: Path, url: str) -> None:
             os.replace(f"{old}{suffix}", f"{new}{suffix}")
 
 
-def default_state_root() -> Path:
-    from platformdirs import user_state_dir
-
-    return Path(user_state_dir("neurofetch", appauthor=False))
-
-
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from neurofetch.transfer.engine import Context
+from typing import Any
 
 ContentCheck = Callable[[bytes, str], str | None]
 """Given the first bytes of a body and its Content-Type, an error message or None if acceptable."""
@@ -51,5 +48,6 @@ class Document:
 
 
 Work = Listing | FileItem | Document
-Fetch = Callable[["Context"], Awaitable[Sequence[Work]]]
-"""What a listing runs: fetch a page and return the work it finds."""
+Fetch = Callable[[Any], Awaitable[Sequence[Work]]]
+"""What a listing runs: fetch a page and return the work it finds. Its argument is the run's
+transfer/context.py ``Context``, named loosely here: the context is built from these work items' modules."""

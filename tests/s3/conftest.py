@@ -51,6 +51,13 @@ def s3(seaweed_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Env:
     return _env(seaweed_server, monkeypatch)
 
 
+@pytest.fixture
+def moto_s3(moto_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Env:
+    """moto with a fresh bucket: for tests that need no SeaweedFS behaviour (each SeaweedFS bucket takes
+    volumes of its own, and the session's server has room for a limited number of them)."""
+    return _env(moto_server, monkeypatch)
+
+
 @pytest.fixture(params=["seaweedfs", "moto"])
 def any_s3(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> S3Env:
     server = request.getfixturevalue("seaweed_server" if request.param == "seaweedfs" else "moto_server")

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.client
+import http.server
 import os
+import socket
+import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tests.s3.servers import REGION, S3Server
 
@@ -27,7 +34,7 @@ class S3Env:
         return f"s3://{self.bucket}/{prefix}"
 
     def sync(self, src: object, dst: object, **kwargs: Any) -> Any:
-        from neurofetch.transfer.sync.run import S3SyncOptions, s3_sync
+        from neurofetch.services.s3.sync import S3SyncOptions, s3_sync
 
         kwargs.setdefault("endpoint_url", self.endpoint)
         kwargs.setdefault("jobs", 4)
@@ -82,3 +89,51 @@ def wait_next_second() -> None:
     """S3's LastModified has 1 s resolution: make the next write land in a later second."""
     now = time.time()
     time.sleep(int(now) + 1.05 - now)
+
+
+DROP = -1   # an ``intercept`` answer: close the connection without a byte of response
+
+
+@contextlib.contextmanager
+def forwarding_proxy(upstream: str, intercept: Callable[[str, str, str], int | None]) -> Iterator[str]:
+    """A loopback endpoint that forwards every request to the S3 server at ``upstream`` as it is (signatures
+    still match: the Host header is passed on), unless ``intercept(method, path, user_agent)`` returns a
+    status to answer instead, or DROP. Yields the endpoint URL."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None: ...
+
+        def _forward(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status = intercept(self.command, self.path, self.headers.get("User-Agent", ""))
+            if status == DROP:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if status is not None:
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            connection = http.client.HTTPConnection(urlsplit(upstream).netloc, timeout=30)
+            connection.request(self.command, self.path, body=body, headers=dict(self.headers.items()))
+            answer = connection.getresponse()
+            data = answer.read()
+            self.send_response(answer.status)
+            for name, value in answer.getheaders():
+                if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            connection.close()
+
+        do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
+
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{proxy.server_port}"
+    finally:
+        proxy.shutdown()
+        proxy.server_close()

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from neurofetch.errors import UsageError
-from neurofetch.services.s3.bucket import RemoteObject, S3Location
 from neurofetch.transfer.sync.etag import MiB, aws_part_size, candidate_part_sizes, etag_matches, file_etags
+from neurofetch.transfer.sync.model import RemoteObject, S3Location
 from neurofetch.transfer.sync.plan import LocalFile, OrderedFilters, Rules, compare, parse_shard, plan, plan_line
 
 T = 1_700_000_000
@@ -167,3 +167,9 @@ def test_part_sizes() -> None:
     assert candidate_part_sizes(64 * MiB, 8)[0] == 8 * MiB
     assert 50 * MiB in candidate_part_sizes(64 * MiB, 2)
     assert candidate_part_sizes(64 * MiB, 1) == [64 * MiB] or 64 * MiB in candidate_part_sizes(64 * MiB, 1)
+
+
+def test_plan_drops_a_key_the_server_repeats() -> None:
+    pages = [[remote("p/a"), remote("p/a")], [remote("p/a"), remote("p/b")]]
+    assert [(a.kind, a.rel) for a in plan(Rules("download"), {}, pages, "p/", OrderedFilters())] == \
+        [("download", "a"), ("download", "b")]

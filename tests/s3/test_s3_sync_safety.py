@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from neurofetch.errors import ExitCode, UsageError
-from tests.s3.helpers import S3Env, make_tree, read_tree
+from tests.helpers import run_cli
+from tests.s3.helpers import DROP, S3Env, forwarding_proxy, make_tree, read_tree
 
 TREE = {"a.txt": b"a", "b.bin": b"bb", "sub/c.txt": b"ccc", "sub/d.bin": b"dddd", "raw/e.txt": b"eeeee"}
 
@@ -169,7 +170,7 @@ class _InterruptAfter:
 
 
 def test_an_interrupted_sync_resumes_by_running_again(s3: S3Env, tmp_path: Path) -> None:
-    from neurofetch.transfer.sync.run import S3SyncOptions, s3_sync
+    from neurofetch.services.s3.sync import S3SyncOptions, s3_sync
 
     files = {f"f{i:03d}.bin": os.urandom(2000) for i in range(200)}
     src = make_tree(tmp_path / "src", files)
@@ -192,7 +193,7 @@ def test_an_interrupted_sync_resumes_by_running_again(s3: S3Env, tmp_path: Path)
 
 
 def test_reporter_events(s3: S3Env, tmp_path: Path) -> None:
-    from neurofetch.transfer.sync.run import S3SyncOptions, s3_sync
+    from neurofetch.services.s3.sync import S3SyncOptions, s3_sync
 
     class Events:
         def __init__(self) -> None:
@@ -252,7 +253,7 @@ class _InterruptAfterBytes:
 
 @pytest.mark.parametrize("backend", ["auto", "boto3"])
 def test_interrupting_big_transfers_leaves_nothing_half_done(s3: S3Env, tmp_path: Path, backend: str) -> None:
-    from neurofetch.transfer.sync.run import S3SyncOptions, s3_sync
+    from neurofetch.services.s3.sync import S3SyncOptions, s3_sync
 
     files = {f"big{i}.bin": os.urandom(20 * 1024 * 1024) for i in range(3)}
     src = make_tree(tmp_path / "src", files)
@@ -272,3 +273,21 @@ def test_interrupting_big_transfers_leaves_nothing_half_done(s3: S3Env, tmp_path
     assert all(files[p.name] == p.read_bytes() for p in dst.glob("*.bin"))
     assert s3.sync(s3.url(), dst, backend=backend).exit_code == 0
     assert read_tree(dst) == files
+
+
+def test_a_sync_whose_every_download_is_unreachable_stops_as_every_engine_does(moto_s3: S3Env, tmp_path: Path) -> None:
+    """transfer/control.py's stop rule: five unreachable items in a row, nothing done yet, end the run (exit 5)
+    instead of trying every object of the bucket."""
+    for i in range(12):
+        moto_s3.put(f"data/f{i:02d}", b"x")
+
+    def objects_only(method: str, path: str, user_agent: str) -> int | None:
+        return DROP if method == "GET" and "/data/f" in path else None   # listings pass, every object GET fails
+
+    with forwarding_proxy(moto_s3.endpoint, objects_only) as endpoint:
+        result = run_cli("--json", "s3-sync", moto_s3.url(), tmp_path / "dst", "--endpoint-url", endpoint,
+                         "--jobs", "1", env={"AWS_EC2_METADATA_DISABLED": "true", "AWS_MAX_ATTEMPTS": "1"})
+    assert result.code == 5, result.stderr
+    assert "keeps failing" in result.stderr
+    assert len(result.json["failures"]) == 5
+    assert not [p for p in (tmp_path / "dst").rglob("*") if p.is_file() and ".neurofetch" not in p.parts]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote
 
 from starlette.datastructures import UploadFile
@@ -12,12 +12,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from neurofetch.emulators.common import FILE_RESPONSE_HEADER
-from neurofetch.emulators.datamint.routes import MAX_TEXT_PART, path_id, read_json, reply
+from neurofetch.emulators.datamint.routes import MAX_TEXT_PART, EmulatorHooks, path_id, read_json, reply
 from neurofetch.emulators.datamint.store import ApiError, is_uuid
 from neurofetch.emulators.datamint.views import annotation_json, page_bounds, worklist_json
-
-if TYPE_CHECKING:
-    from neurofetch.emulators.datamint.app import DatamintEmulator
 
 # DTO keys that map onto StoredAnnotation attributes; the rest stay in `fields`.
 _DTO_KEYS = {"frame_index": "frame_index", "source": "source", "annotation_worklist_id": "worklist_id",
@@ -52,7 +49,7 @@ def annotation_kwargs(dto: Any) -> dict[str, Any]:
 class AnnotationEndpoints:
     """Handlers of /annotations and /annotationsets."""
 
-    def __init__(self, emulator: DatamintEmulator) -> None:
+    def __init__(self, emulator: EmulatorHooks) -> None:
         self.store = emulator.store
 
     def routes(self) -> list[Route]:

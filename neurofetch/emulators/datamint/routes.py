@@ -6,7 +6,7 @@ import json
 import mimetypes
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 from starlette.datastructures import UploadFile
@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from neurofetch.emulators.common import FILE_RESPONSE_HEADER
-from neurofetch.emulators.datamint.store import ApiError, is_uuid
+from neurofetch.emulators.common import FILE_RESPONSE_HEADER, Faults
+from neurofetch.emulators.datamint.store import ApiError, DatamintStore, is_uuid
 from neurofetch.emulators.datamint.views import (
     channels_json,
     page_bounds,
@@ -25,8 +25,21 @@ from neurofetch.emulators.datamint.views import (
     worklist_json,
 )
 
-if TYPE_CHECKING:
-    from neurofetch.emulators.datamint.app import DatamintEmulator
+
+class EmulatorHooks(Protocol):
+    """What the endpoints use of the emulator (app.py's DatamintEmulator, which builds them)."""
+
+    store: DatamintStore
+    faults: Faults
+
+    def count_upload_post(self) -> None: ...
+
+    async def begin_project_add(self) -> None: ...
+
+    def take_drop(self) -> bool: ...
+
+    async def drop_connection(self) -> Any: ...
+
 
 MAX_TEXT_PART = 16 * 1024 * 1024   # the `metadata` JSON part can be large
 GENERIC_MIME = "application/octet-stream"
@@ -103,7 +116,7 @@ _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 class ResourceEndpoints:
     """Handlers of /resources and /projects."""
 
-    def __init__(self, emulator: DatamintEmulator) -> None:
+    def __init__(self, emulator: EmulatorHooks) -> None:
         self.emulator = emulator
         self.store = emulator.store
 

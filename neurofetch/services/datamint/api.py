@@ -12,10 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
-
 from neurofetch.errors import AuthError, HttpStatusError, ItemError, RemoteDataError, UnreachableError
-from neurofetch.net.http import not_the_api, parse_json, server_message
+from neurofetch.net.http import AsyncClient, Response, TransportError, not_the_api, parse_json, server_message
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
 from neurofetch.services.paging import Pager
 
@@ -28,7 +26,7 @@ TEXT = "text/plain; charset=utf-8"
 PUBLISH_CONFLICT = "must be in inbox status"
 
 
-def check_response(response: httpx.Response, what: str) -> None:
+def check_response(response: Response, what: str) -> None:
     """Retryable statuses raise RetryableError, 401/403 AuthError, other failures ItemError."""
     if response.is_success:
         return
@@ -80,7 +78,7 @@ class DatamintApi:
     """One platform, one client. Methods that read retry by themselves; ``post_resource`` makes one
     attempt, because whether to send it again is the upload engine's decision."""
 
-    def __init__(self, client: httpx.AsyncClient, base_url: str, policy: RetryPolicy) -> None:
+    def __init__(self, client: AsyncClient, base_url: str, policy: RetryPolicy) -> None:
         self.client = client
         self.base_url = base_url.rstrip("/")
         self.policy = policy
@@ -101,7 +99,7 @@ class DatamintApi:
             return await retrying(attempt, self.policy, what)
         except RetryableError as exc:
             raise UnreachableError(f"{what}: {exc} (gave up after {self.policy.attempts} attempts)") from None
-        except httpx.TransportError as exc:
+        except TransportError as exc:
             raise UnreachableError(f"{what}: {describe(exc)}") from None
 
     async def check_key(self) -> None:

@@ -9,15 +9,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import httpx
-
-from neurofetch.credentials import Secret
 from neurofetch.errors import UsageError
 from neurofetch.net.auth import ApiKeyAuth
+from neurofetch.net.http import AsyncClient, Auth
 from neurofetch.net.retry import RetryPolicy
+from neurofetch.net.secret import Secret
 from neurofetch.services.datamint.api import DatamintApi
 from neurofetch.services.paging import Pager
-from neurofetch.transfer.engine import Context
+from neurofetch.transfer.context import Context
 from neurofetch.transfer.filters import NameFilter
 from neurofetch.transfer.local_index import SidecarReader
 from neurofetch.transfer.paths import UnsafeName, safe_relpath
@@ -75,10 +74,10 @@ class DatamintSource:
         self.selection = selection
         self.policy = policy
 
-    def auth(self) -> httpx.Auth:
+    def auth(self) -> Auth:
         return ApiKeyAuth(self._key)
 
-    async def prepare(self, client: httpx.AsyncClient) -> None:
+    async def prepare(self, client: AsyncClient) -> None:
         await DatamintApi(client, self.base_url, self.policy).check_key()
 
     def roots(self) -> Sequence[Work]:

@@ -26,8 +26,8 @@ T = TypeVar("T")
 def with_api(profile: Profile, key: Secret, call: Callable[[DatamintApi], Awaitable[T]]) -> T:
     """Run ``call`` with an API bound to one client (one connection pool) for the whole run."""
     async def go() -> T:
-        async with make_client(profile, auth=ApiKeyAuth(key)) as client:
-            return await call(DatamintApi(client, profile.url, policy_for(profile)))
+        async with make_client(profile.http, auth=ApiKeyAuth(key)) as client:
+            return await call(DatamintApi(client, profile.url, policy_for(profile.http)))
 
     return loop.run(go())
 

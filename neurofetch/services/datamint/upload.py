@@ -20,7 +20,7 @@ from neurofetch.net.retry import RetryPolicy
 from neurofetch.services.datamint.api import DatamintApi, UploadForm
 from neurofetch.services.datamint.publish import add_to_project, project_id, publish_ids
 from neurofetch.services.datamint.segmentation import Segmentation, attach_segmentation, load_segmentation
-from neurofetch.settings import Profile
+from neurofetch.settings import Profile, default_state_root
 from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.events import Reporter, complete
 from neurofetch.transfer.local_files import Discovery, FileSelection, LocalFile, find_files, mung_name, parse_mung
@@ -31,7 +31,6 @@ from neurofetch.transfer.upload import UploadBody, UploadItem, UploadRun, upload
 from neurofetch.transfer.upload_journal import (
     UploadJournal,
     adopt_earlier_journal,
-    default_state_root,
     journal_path,
 )
 from neurofetch.ui.text import human_bytes
@@ -203,8 +202,8 @@ async def _dry_run(items: list[UploadItem], request: UploadRequest, segmentation
 
 async def _run(profile: Profile, key: Secret, items: list[UploadItem], request: UploadRequest,
                segmentation: Segmentation | None, journal: UploadJournal, control: RunControl) -> None:
-    async with make_client(profile, auth=ApiKeyAuth(key)) as client:
-        api = DatamintApi(client, profile.url, policy_for(profile))
+    async with make_client(profile.http, auth=ApiKeyAuth(key)) as client:
+        api = DatamintApi(client, profile.url, policy_for(profile.http))
         with control.signals():   # from the key check to the last project addition
             await control.guard(_steps(api, profile.jobs, items, request, segmentation, journal, control))
 

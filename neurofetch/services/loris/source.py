@@ -10,16 +10,23 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
-from neurofetch.credentials import Secret
 from neurofetch.errors import AuthError, RemoteDataError, UnreachableError
 from neurofetch.net.auth import RenewingBearerAuth, Token
-from neurofetch.net.http import get_json, json_field, parse_json, server_message
+from neurofetch.net.http import (
+    AsyncClient,
+    Auth,
+    Response,
+    TransportError,
+    get_json,
+    json_field,
+    parse_json,
+    server_message,
+)
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
+from neurofetch.net.secret import Secret
 from neurofetch.services.loris.changes import ChangeListing, Since
 from neurofetch.services.loris.versions import LorisApi
-from neurofetch.transfer.engine import Context
+from neurofetch.transfer.context import Context
 from neurofetch.transfer.filters import NameFilter
 from neurofetch.transfer.journal import Journal
 from neurofetch.transfer.local_index import SidecarReader, flatten
@@ -30,12 +37,12 @@ from neurofetch.transfer.work import Document, Fetch, FileItem, Listing, Work
 API_VERSIONS = ("v0.0.3-dev", "v0.0.4-dev", "v0.0.3")   # the paths LORIS servers serve their API under
 
 
-async def login(client: httpx.AsyncClient, base_url: str, username: str, password: Secret,
+async def login(client: AsyncClient, base_url: str, username: str, password: Secret,
                 policy: RetryPolicy) -> Token:
     """POST /login. Server errors are retried; a refusal (401/400) never is: accounts lock."""
     url = f"{base_url}/login"
 
-    async def attempt() -> httpx.Response:
+    async def attempt() -> Response:
         response = await client.post(url, json={"username": username, "password": password.value},
                                      auth=None)  # type: ignore[arg-type]  # None (no auth) works; httpx types omit it
         retryable = status_error(response, "login")
@@ -47,7 +54,7 @@ async def login(client: httpx.AsyncClient, base_url: str, username: str, passwor
         response = await retrying(attempt, policy, "LORIS login")
     except RetryableError as exc:
         raise UnreachableError(f"LORIS login at {base_url}: {exc}") from None
-    except httpx.TransportError as exc:
+    except TransportError as exc:
         raise UnreachableError(f"cannot reach LORIS: {describe(exc)}") from None
     if response.status_code in (400, 401, 403):
         message = server_message(response) or f"HTTP {response.status_code}"
@@ -102,10 +109,10 @@ class LorisSource:
         self.projects_seen: set[str] = set()
         self.changes = ChangeListing(self, selection.since)
 
-    def auth(self) -> httpx.Auth:
+    def auth(self) -> Auth:
         return self._auth
 
-    async def prepare(self, client: httpx.AsyncClient) -> None:
+    async def prepare(self, client: AsyncClient) -> None:
         self.base_url = await self.api.resolve(client)
         self._auth.bind(client)
         await self._auth.current()

@@ -1,9 +1,9 @@
 """The one S3 interface of neurofetch (reference/s3.md §4, §6): ``S3Bucket`` lists, uploads,
 downloads, deletes and creates buckets; callers never see boto3 or obstore.
 
-* Credentials, region and endpoint: boto3's session, exactly as aws-cli resolves them (s3_session.py).
-* Listing: a lean signed ListObjectsV2 on custom endpoints (s3_list.py), else boto3's paginator.
-* Data: obstore when installed (s3_fast.py) — single PUT/GET below 8 MiB, 8 MiB multipart parts and
+* Credentials, region and endpoint: boto3's session, exactly as aws-cli resolves them (session.py).
+* Listing: a lean signed ListObjectsV2 on custom endpoints (listing.py), else boto3's paginator.
+* Data: obstore when installed (fast.py) — single PUT/GET below 8 MiB, 8 MiB multipart parts and
   ranged GETs above; botocore costs ~4 ms of CPU per request and twice obstore's CPU per byte.
   Fallback, and for keys obstore cannot express: boto3 put/get and s3transfer, same 8 MiB parts,
   so ETags equal aws-cli's either way. ``NEUROFETCH_S3_BACKEND=boto3`` forces the fallback.
@@ -17,7 +17,7 @@ import mimetypes
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -27,44 +27,18 @@ from neurofetch.errors import UsageError, unwritable
 from neurofetch.net.proxies import ProxyEnvironment
 from neurofetch.services.s3 import fast as s3_fast
 from neurofetch.services.s3.errors import client_error_code, translate
+from neurofetch.services.s3.lock import PrefixLock
 from neurofetch.services.s3.session import open_aws_session
 from neurofetch.transfer.sync.etag import MULTIPART_CHUNK, MULTIPART_THRESHOLD, aws_part_size
+from neurofetch.transfer.sync.model import DEFAULT_JOBS, Progress, RemoteObject, S3Location
+
+__all__ = ["DEFAULT_JOBS", "RemoteObject", "S3Bucket", "S3Location", "S3Settings", "backend_from_env"]
 
 log = logging.getLogger("neurofetch.s3")
-Progress = Callable[[int], None]
 
-DEFAULT_JOBS = 16
 DEFAULT_MAX_ATTEMPTS = 5       # aws-cli's legacy default; AWS_MAX_ATTEMPTS / max_attempts override it
 DELETE_BATCH = 1000
-STORAGE_CLASSES = ("STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
-                   "GLACIER", "DEEP_ARCHIVE", "GLACIER_IR", "OUTPOSTS", "SNOW", "EXPRESS_ONEZONE")
-ARCHIVED_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 BACKENDS = ("auto", "boto3")
-
-
-@dataclass(frozen=True)
-class S3Location:
-    """``s3://bucket/prefix``; ``prefix`` is empty or ends with ``/`` (like aws, a prefix is a folder)."""
-
-    bucket: str
-    prefix: str
-
-    @classmethod
-    def parse(cls, url: str) -> S3Location:
-        if not url.startswith("s3://"):
-            raise UsageError(f"not an S3 URL (expected s3://bucket/prefix): {url}")
-        bucket, _, prefix = url[5:].partition("/")
-        if not bucket:
-            raise UsageError(f"no bucket in S3 URL: {url}")
-        if prefix and not prefix.endswith("/"):
-            prefix += "/"
-        return cls(bucket, prefix)
-
-    def key(self, rel: str) -> str:
-        return self.prefix + rel
-
-    def url(self, rel: str = "") -> str:
-        return f"s3://{self.bucket}/{self.prefix}{rel}"
 
 
 @dataclass(frozen=True)
@@ -75,15 +49,6 @@ class S3Settings:
     verify_tls: bool | str = True
     jobs: int = DEFAULT_JOBS
     backend: str = "auto"      # "boto3" turns the obstore fast path off (env NEUROFETCH_S3_BACKEND)
-
-
-@dataclass(slots=True)
-class RemoteObject:
-    key: str
-    size: int
-    mtime: int          # LastModified, whole seconds since the epoch
-    etag: str
-    storage_class: str
 
 
 class _KnownSize:
@@ -106,7 +71,8 @@ class _KnownSize:
 
 
 class S3Bucket:
-    """One bucket on one endpoint: list, upload, download, delete. Thread-safe; close() when done."""
+    """One bucket on one endpoint: list, upload, download, delete (transfer/sync/model.py's ``Bucket``).
+    Thread-safe; close() when done."""
 
     def __init__(self, settings: S3Settings, bucket: str) -> None:
         from botocore.config import Config
@@ -181,9 +147,9 @@ class S3Bucket:
 
     # -- listing ------------------------------------------------------------------------------------------------
     def list_pages(self, prefix: str) -> Iterator[list[RemoteObject]]:
-        """Flat ListObjectsV2 (no delimiter), one list per page, in whatever order the server sends.
-        If the lean listing fails part-way, boto3 lists again from the start: consumers must
-        tolerate repeated keys (the plan does)."""
+        """Flat ListObjectsV2 (no delimiter), one list per page, in the server's (key) order, each key once:
+        if the lean listing fails part-way, boto3 lists on after the last key it gave (StartAfter)."""
+        last: str | None = None
         if self.custom_endpoint and self.path_style and self.settings.backend != "boto3" and self._proxy is None:
             from neurofetch.services.s3.listing import FastListFailed, list_pages
 
@@ -191,16 +157,19 @@ class S3Bucket:
                 verify = self.settings.verify_tls
                 if verify is True:
                     verify = os.environ.get("AWS_CA_BUNDLE") or True
-                yield from list_pages(endpoint=self.custom_endpoint, bucket=self.bucket, prefix=prefix,
-                                      region=self.region, credentials=self._credentials, verify=verify)
+                for page in list_pages(endpoint=self.custom_endpoint, bucket=self.bucket, prefix=prefix,
+                                       region=self.region, credentials=self._credentials, verify=verify):
+                    yield page
+                    last = page[-1].key if page else last
                 return
             except FastListFailed as exc:
-                log.debug("lean listing failed (%s); listing with boto3", exc)
-        yield from self._boto3_pages(prefix)
+                log.debug("lean listing failed (%s); listing with boto3 after %r", exc, last)
+        yield from self._boto3_pages(prefix, start_after=last)
 
-    def _boto3_pages(self, prefix: str) -> Iterator[list[RemoteObject]]:
+    def _boto3_pages(self, prefix: str, *, start_after: str | None = None) -> Iterator[list[RemoteObject]]:
         paginator = self.client.get_paginator("list_objects_v2")
-        pages = paginator.paginate(Bucket=self.bucket, Prefix=prefix)
+        pages = paginator.paginate(Bucket=self.bucket, Prefix=prefix, **({"StartAfter": start_after} if start_after
+                                                                         else {}))
         try:
             for page in pages:
                 headers = page.get("ResponseMetadata", {}).get("HTTPHeaders", {})
@@ -210,6 +179,9 @@ class S3Bucket:
                        for o in page.get("Contents", ())]
         except Exception as exc:
             raise self.error(exc, f"listing s3://{self.bucket}/{prefix}") from None
+
+    def lock(self, prefix: str, name: str) -> PrefixLock:
+        return PrefixLock(self, prefix, name)
 
     # -- data ---------------------------------------------------------------------------------------------------
     def _transfer_manager(self) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from neurofetch.errors import AuthError, ItemError, NeurofetchError, UnreachableError, UsageError
+from neurofetch.transfer.sync.model import NoSuchBucketError
 
 AUTH_CODES = frozenset({
     "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken", "ExpiredToken",
@@ -14,10 +15,6 @@ AUTH_CODES = frozenset({
 _UNREACHABLE_HINTS = ("error sending request", "connection refused", "connect error", "timed out", "dns error",
                       "connection reset", "tcp connect")
 _SECRETISH = re.compile(r"(X-Amz-(Credential|Signature|Security-Token)=)[^&\s]+", re.IGNORECASE)
-
-
-class NoSuchBucketError(UsageError):
-    """The bucket named in the S3 URL does not exist."""
 
 
 def one_line(text: str, limit: int = 240) -> str:

@@ -16,10 +16,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote_plus, urlsplit
 
+from neurofetch.transfer.sync.model import RemoteObject
+
 if TYPE_CHECKING:
     import botocore.credentials
-
-    from neurofetch.services.s3.bucket import RemoteObject
 
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
@@ -60,8 +60,6 @@ def list_pages(*, endpoint: str, bucket: str, prefix: str, region: str,
                timeout: float = 60) -> Iterator[list[RemoteObject]]:
     from botocore.auth import S3SigV4Auth
     from botocore.awsrequest import AWSRequest
-
-    from neurofetch.services.s3.bucket import RemoteObject
 
     connection, base_path = _connection(endpoint, verify, timeout)
     token: str | None = None

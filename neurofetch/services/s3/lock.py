@@ -22,18 +22,15 @@ import socket
 import threading
 import time
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from neurofetch.environment import env_number
 from neurofetch.errors import LockedError
-from neurofetch.services.s3.errors import NoSuchBucketError, client_error_code
-
-if TYPE_CHECKING:
-    from neurofetch.services.s3.bucket import S3Bucket
+from neurofetch.services.s3.errors import client_error_code
+from neurofetch.transfer.sync.model import LOCK_FOLDER, NoSuchBucketError
 
 log = logging.getLogger("neurofetch.s3")
 
-LOCK_FOLDER = ".neurofetch/"       # below the prefix; s3-sync never lists, uploads, downloads or deletes it
 WHOLE_PREFIX = "lock"
 DEFAULT_STALE_SECONDS = 120.0     # rewritten every 30 s: a killed run blocks the prefix for 2 minutes
 STALE_ENV = "NEUROFETCH_S3_LOCK_STALE"
@@ -45,10 +42,21 @@ def stale_seconds() -> float:
     return env_number(STALE_ENV, DEFAULT_STALE_SECONDS, minimum=1.0)
 
 
+class LockStore(Protocol):
+    """What the lock needs of services/s3/bucket.py's S3Bucket: its botocore client, name and error wording."""
+
+    bucket: str
+
+    @property
+    def client(self) -> Any: ...
+
+    def error(self, exc: BaseException, what: str = "") -> Exception: ...
+
+
 class PrefixLock:
     """The lock of ``s3://bucket/prefix`` for one run (``name``: ``lock`` or a shard's ``lock-shard-K-of-N``)."""
 
-    def __init__(self, bucket: S3Bucket, prefix: str, name: str = WHOLE_PREFIX) -> None:
+    def __init__(self, bucket: LockStore, prefix: str, name: str = WHOLE_PREFIX) -> None:
         self.bucket, self.prefix, self.name = bucket, prefix, name
         self.key = prefix + LOCK_FOLDER + name
         self.stale = stale_seconds()

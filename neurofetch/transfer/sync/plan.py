@@ -8,7 +8,7 @@ Rules (whole seconds everywhere: S3's LastModified has 1 s resolution):
   after each download, so a round trip is a no-op);
 * --size-only: sizes alone; --checksum: same size → compare content with the ETag (a ``check`` action);
 * only at the destination → delete, with --delete; keys excluded by filters never reach the plan,
-  so they are never deleted; nor do keys below ``.neurofetch/`` (the upload lock, services/s3_lock.py).
+  so they are never deleted; nor do keys below ``.neurofetch/`` (the upload lock, services/s3/lock.py).
 """
 
 from __future__ import annotations
@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from neurofetch.errors import UsageError
-from neurofetch.services.s3.bucket import ARCHIVED_CLASSES, RemoteObject
-from neurofetch.services.s3.lock import LOCK_FOLDER
 from neurofetch.transfer.filters import FilterLedger
 from neurofetch.transfer.paths import UnsafeName, safe_relpath
 from neurofetch.transfer.shard import Shard
+from neurofetch.transfer.sync.model import ARCHIVED_CLASSES, LOCK_FOLDER, RemoteObject
 
 Direction = Literal["upload", "download"]
 Kind = Literal["upload", "download", "delete", "check", "skip", "archived", "fail"]
@@ -147,19 +146,26 @@ def plan(rules: Rules, local: dict[str, LocalFile], remote_pages: Iterable[Itera
          filters: OrderedFilters, shard: Shard | None = None) -> Iterator[Action]:
     """Yield one action per name. ``local`` is already filtered (the walk prunes); remote names are
     filtered here. Decisions on names seen in the remote listing are yielded while it streams; names
-    only on the local side come last, once the whole listing is known."""
-    seen: set[str] = set()
+    only on the local side come last, once the whole listing is known.
+
+    Memory stays flat in the size of the listing: only names found on both sides are remembered (to
+    leave them out of the local-only pass). A key repeated right after itself is dropped; S3 lists in key
+    order, so that is every repeat a real server sends."""
+    matched: set[str] = set()
+    previous: str | None = None
     for page in remote_pages:
         for remote in page:
             rel = remote.key[len(prefix):]
-            if not rel or rel.endswith("/") or rel in seen:   # folder markers; duplicates from a buggy server
+            repeated, previous = remote.key == previous, remote.key
+            if not rel or rel.endswith("/") or repeated or rel in matched:   # folder markers; a buggy server
                 continue
             if rel.startswith(LOCK_FOLDER):                  # neurofetch's own lock objects
                 continue
             if not filters.included(rel) or not in_shard(rel, shard):
                 continue
-            seen.add(rel)
             found = local.get(rel)
+            if found is not None:
+                matched.add(rel)
             if rules.direction == "download":
                 reason = unsafe_name_reason(rel)
                 if reason is not None:
@@ -178,7 +184,7 @@ def plan(rules: Rules, local: dict[str, LocalFile], remote_pages: Iterable[Itera
             kind, reason = compare(rules, found, remote)
             yield Action(kind, rel, found, remote, reason)
     for rel, found in local.items():
-        if rel in seen:
+        if rel in matched:
             continue
         if rules.direction == "upload":
             reason = invalid_local_name_reason(rel)

@@ -1,9 +1,9 @@
 """`s3-sync`: one local folder ⇄ one ``s3://bucket/prefix``, aws-style, without aws's traps.
 
-``s3_sync(options)`` lists both sides, plans with transfer/sync/plan.py, runs the transfers on a
-bounded pool of ``jobs`` workers, deletes (with --delete) only after every transfer succeeded,
-and returns a RunResult. Interrupted runs resume by running again: finished files compare equal,
-half-written downloads were never renamed into place.
+``sync(options, open_bucket)`` lists both sides (the bucket through model.py's ``Bucket`` protocol), plans
+with transfer/sync/plan.py, runs the transfers on a bounded pool of ``jobs`` workers, deletes (with --delete)
+only after every transfer succeeded, and returns a RunResult. Interrupted runs resume by running again:
+finished files compare equal, half-written downloads were never renamed into place.
 """
 
 from __future__ import annotations
@@ -14,24 +14,13 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from neurofetch.errors import DestinationError, ItemError, UnreachableError, UsageError, unwritable
-from neurofetch.services.s3.bucket import (
-    DEFAULT_JOBS,
-    STORAGE_CLASSES,
-    S3Bucket,
-    S3Location,
-    S3Settings,
-    backend_from_env,
-)
-from neurofetch.services.s3.catalog import remote_listing
-from neurofetch.services.s3.errors import NoSuchBucketError
-from neurofetch.services.s3.lock import PrefixLock
+from neurofetch.errors import DestinationError, ItemError, NeurofetchError, UnreachableError, UsageError, unwritable
 from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.events import Reporter, complete
 from neurofetch.transfer.listing import Manifest
@@ -41,7 +30,16 @@ from neurofetch.transfer.results import RunResult
 from neurofetch.transfer.shard import Shard
 from neurofetch.transfer.sync.etag import etag_matches
 from neurofetch.transfer.sync.local import remove_files, scan_local, set_mtime, write_atomically
+from neurofetch.transfer.sync.model import (
+    DEFAULT_JOBS,
+    STORAGE_CLASSES,
+    Bucket,
+    HeldLock,
+    NoSuchBucketError,
+    S3Location,
+)
 from neurofetch.transfer.sync.plan import Action, Direction, OrderedFilters, Rules, parse_shard, plan
+from neurofetch.transfer.sync.source import remote_listing
 
 log = logging.getLogger("neurofetch.s3")
 
@@ -74,12 +72,9 @@ def as_reporter(reporter: Any) -> Reporter:
 
 
 @dataclass
-class S3SyncOptions:
+class SyncOptions:
     src: str
     dst: str
-    endpoint_url: str | None = None
-    aws_profile: str | None = None
-    region: str | None = None
     jobs: int = DEFAULT_JOBS
     size_only: bool = False
     checksum: bool = False
@@ -89,8 +84,6 @@ class S3SyncOptions:
     create_bucket: bool = False
     storage_class: str | None = None
     shard: tuple[int, int] | Shard | None = None                     # (k, n): keep names whose hash % n == k-1
-    verify_tls: bool | str = True
-    backend: str | None = None                                       # None: $NEUROFETCH_S3_BACKEND or "auto"
     manifest: Manifest | None = None                                 # download only the rows of an `ls` table
     wait: float | None = None                                        # for another run's lock (--wait); None: no
 
@@ -105,7 +98,7 @@ class _Job:
     shard: Shard | None
 
 
-def _prepare(options: S3SyncOptions) -> _Job:
+def _prepare(options: SyncOptions) -> _Job:
     src_s3, dst_s3 = options.src.startswith("s3://"), options.dst.startswith("s3://")
     if src_s3 == dst_s3:
         raise UsageError("exactly one of SRC and DST must be an s3://bucket/prefix URL, the other a local folder")
@@ -131,16 +124,15 @@ def _prepare(options: S3SyncOptions) -> _Job:
     return _Job(direction, root.absolute(), location, rules, filters, parse_shard(options.shard))
 
 
-def s3_sync(options: S3SyncOptions, *, reporter: Any = None) -> RunResult:
-    """Synchronise one way, SRC → DST. Raises UsageError, AuthError or UnreachableError before any
-    transfer; per-file problems end up in ``RunResult.failures``. ``reporter`` gets the engine's
-    Reporter events (transfer/events.py), or item_started/item_done/item_failed calls."""
+def sync(options: SyncOptions, open_bucket: Callable[[str], Bucket], *, reporter: Any = None) -> RunResult:
+    """Synchronise one way, SRC → DST, on the bucket ``open_bucket(name)`` returns once the options are checked
+    (closed here). Raises UsageError, AuthError or UnreachableError before any transfer; per-file problems end
+    up in ``RunResult.failures``. ``reporter`` gets the engine's Reporter events (transfer/events.py), or
+    item_started/item_done/item_failed calls."""
     started = time.monotonic()
     events = as_reporter(reporter)
     try:
         job = _prepare(options)
-        settings = S3Settings(options.endpoint_url, options.aws_profile, options.region, options.verify_tls,
-                              options.jobs, options.backend or backend_from_env())
         result = RunResult("s3-sync", dry_run=options.dry_run)
         verb = "uploaded" if job.direction == "upload" else "downloaded"
         result.counts.update({f"to_{job.direction}" if options.dry_run else verb: 0, "skipped": 0})
@@ -148,7 +140,7 @@ def s3_sync(options: S3SyncOptions, *, reporter: Any = None) -> RunResult:
             result.counts["to_delete" if options.dry_run else "deleted"] = 0
         result.extra.update({"direction": job.direction, "source": options.src, "destination": options.dst})
         control = RunControl(result, events)
-        with S3Bucket(settings, job.location.bucket) as bucket:
+        with _closing(open_bucket(job.location.bucket)) as bucket:
             runner = _Runner(bucket, job, options, control)
             try:
                 with control.signals():
@@ -157,31 +149,40 @@ def s3_sync(options: S3SyncOptions, *, reporter: Any = None) -> RunResult:
             except KeyboardInterrupt:
                 runner.stop()
                 control.interrupt()
-            except DestinationError as exc:   # what was done before the stop goes into --json
-                result.seconds = time.monotonic() - started
-                exc.result = result
-                raise
             except NoSuchBucketError:
                 hint = " (add --create-bucket to create it)" if job.direction == "upload" else ""
                 raise NoSuchBucketError(f"bucket {job.location.bucket!r} does not exist{hint}") from None
+            except NeurofetchError as exc:
+                if isinstance(exc, DestinationError) or exc is control.fatal:   # a stop: what was done goes into --json
+                    result.seconds = time.monotonic() - started
+                    exc.result = result
+                raise
     finally:
         events.close()
     result.seconds = time.monotonic() - started
     return result
 
 
+@contextlib.contextmanager
+def _closing(bucket: Bucket) -> Iterator[Bucket]:
+    """The bucket, closed at the end; transfers still running are cancelled when the sync stops on an error."""
+    try:
+        yield bucket
+    except BaseException:
+        bucket.close(cancel=True)
+        raise
+    bucket.close()
+
+
 class _Runner:
-    def __init__(self, bucket: S3Bucket, job: _Job, options: S3SyncOptions, control: RunControl) -> None:
+    def __init__(self, bucket: Bucket, job: _Job, options: SyncOptions, control: RunControl) -> None:
         self.bucket, self.job, self.options, self.control = bucket, job, options, control
         self.result, self.reporter = control.result, control.reporter
         self.lock = threading.Lock()
-        self.stopping = threading.Event()
         self.pool: ThreadPoolExecutor | None = None
         self.deletes: list[Action] = []
         self.inflight: set[Future] = set()
-        self.succeeded = 0
-        self.unreachable_failures = 0
-        self.prefix_lock: PrefixLock | None = None
+        self.prefix_lock: HeldLock | None = None
 
     # -- phases -------------------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -213,7 +214,7 @@ class _Runner:
                                  wait=LockWait.of(self.options.wait, self.reporter.note)):
                 yield
         else:
-            self.prefix_lock = PrefixLock(self.bucket, self.job.location.prefix, shard.lock_name)
+            self.prefix_lock = self.bucket.lock(self.job.location.prefix, shard.lock_name)
             with self.prefix_lock:
                 yield
 
@@ -224,7 +225,7 @@ class _Runner:
             # Half-written downloads of a killed run: none is being written now, this run holds the lock.
             self.result.messages.append(f"removed {gone} partial download(s) of an interrupted run")
         for name, error in scan.failures:
-            self._fail(name, error)
+            self.control.fail(name, error)
         self.result.messages.extend(scan.notes)
         actions = plan(job.rules, scan.files, remote_pages, job.location.prefix, job.filters, job.shard)
         if self.options.manifest is not None:
@@ -247,9 +248,9 @@ class _Runner:
             self.stop()
             raise
         self._delete()
-        if self.options.manifest is not None and not self.stopping.is_set():
+        if self.options.manifest is not None and not self.control.stopping:
             self.options.manifest.report_missing(self.result)
-        if self.unreachable_failures and not self.succeeded and self.unreachable_failures == len(self.result.failures):
+        if self.control.all_unreachable:
             self.result.unreachable = True
         if not self.result.unreachable:
             self.result.warnings.extend(job.filters.ledger.warnings())
@@ -272,8 +273,8 @@ class _Runner:
         wait(pending)
 
     def stop(self) -> None:
-        """Cancel what has not started, let running items notice the stop flag, wait for them."""
-        self.stopping.set()
+        """Cancel what has not started, let running items notice the stop, wait for them."""
+        self.control.cancel()
         if self.pool is not None:
             self.pool.shutdown(wait=False, cancel_futures=True)
         self.bucket.close(cancel=True)
@@ -290,7 +291,7 @@ class _Runner:
             self._count("skipped_archived")
             self.result.messages.append(f"skipped {action.rel}: {action.reason}")
         elif action.kind == "fail":
-            self._fail(action.rel, action.reason)
+            self.control.fail(action.rel, action.reason)
         elif action.kind == "delete":
             self.deletes.append(action)
         else:
@@ -301,18 +302,19 @@ class _Runner:
 
     # -- one item (worker threads) ------------------------------------------------------------------------------
     def _work(self, action: Action) -> None:
-        if self.stopping.is_set():
+        if self.control.stopping:
             return
         try:
             self._transfer(action)
         except Exception as exc:
-            if not self.stopping.is_set():
+            if not self.control.stopping:
                 error = self.bucket.error(exc)
                 if isinstance(error, DestinationError):   # every other file would fail the same way: stop
                     self.control.halt(error)
-                    self.stopping.set()
-                    return
-                self._fail(action.rel, str(error), unreachable=isinstance(error, UnreachableError))
+                elif isinstance(error, UnreachableError):
+                    self.control.unreachable(action.rel, str(error))
+                else:
+                    self.control.fail(action.rel, str(error))
 
     def _transfer(self, action: Action) -> None:
         if action.kind == "check" and not self._differs(action):
@@ -331,7 +333,7 @@ class _Runner:
         with self.lock:
             self.result.add(f"{kind}ed")
             self.result.bytes += size
-            self.succeeded += 1
+        self.control.succeeded()
         self.reporter.finished(action.rel, f"{kind}ed", size)
 
     def _differs(self, action: Action) -> bool:
@@ -369,10 +371,10 @@ class _Runner:
 
     # -- deletes ------------------------------------------------------------------------------------------------
     def _delete(self) -> None:
-        if not self.deletes or self.stopping.is_set():
+        if not self.deletes or self.control.stopping:
             return
         if self.prefix_lock is not None and self.prefix_lock.lost:
-            self._fail(self.job.location.url(), "another run took over this prefix's lock; no deletion done")
+            self.control.fail(self.job.location.url(), "another run took over this prefix's lock; no deletion done")
         if self.result.failures:
             self.result.extra["deletions_skipped"] = len(self.deletes)
             self.result.messages.append(
@@ -387,7 +389,7 @@ class _Runner:
             failed = dict(self.bucket.delete_many(list(keys)))
             for key, rel in keys.items():
                 if key in failed:
-                    self._fail(rel, f"could not delete: {failed[key]}")
+                    self.control.fail(rel, f"could not delete: {failed[key]}")
                 else:
                     self._count("deleted")
             return
@@ -399,7 +401,7 @@ class _Runner:
             except FileNotFoundError:
                 self._count("deleted")
             except OSError as exc:
-                self._fail(action.rel, f"could not delete: {exc.strerror or exc}")
+                self.control.fail(action.rel, f"could not delete: {exc.strerror or exc}")
 
     # -- bookkeeping --------------------------------------------------------------------------------------------
     def _target(self, rel: str) -> str:
@@ -425,7 +427,3 @@ class _Runner:
         with self.lock:
             self.result.add(name)
 
-    def _fail(self, item: str, error: str, *, unreachable: bool = False) -> None:
-        self.control.fail(item, error)
-        with self.lock:
-            self.unreachable_failures += unreachable
