@@ -141,6 +141,10 @@ def start_seaweed(timeout: float = 60) -> S3Server:
         weed, f"-logdir={workdir}", "mini", f"-dir={workdir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         "-master.telemetry=false", f"-s3.config={config}", "-webdav=false", "-admin.ui=false",
         "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.autoCreateBucket=false",
+        # Every bucket grows volumes of its own, and weed's automatic limit (free disk ÷ volume size, up to
+        # 1 GiB each) runs out after a few dozen buckets: the suite's buckets then fail with InternalError.
+        # Small volumes, not preallocated, and a generous count cost no disk until written.
+        "-master.volumeSizeLimitMB=64", "-volume.max=2000",
         f"-s3.port={s3}", f"-s3.port.grpc={s3g}", f"-master.port={master}", f"-master.port.grpc={masterg}",
         f"-volume.port={vol}", f"-volume.port.grpc={volg}", f"-filer.port={filer}",
         f"-filer.port.grpc={filerg}", f"-admin.port={admin}", f"-admin.port.grpc={adming}",
