@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 ROOT = Path(__file__).parents[1]
 REFERENCE = ROOT / "docs" / "reference.md"
 HEAVY = {"httpx", "httpcore", "keyring", "yaml", "ruamel", "rich.progress", "tenacity", "starlette", "uvicorn",
-         "boto3", "botocore", "obstore", "pydicom", "PIL", "numpy", "nibabel", "sqlite3"}
+         "boto3", "botocore", "obstore", "pydicom", "PIL", "numpy", "nibabel", "h5py", "sqlite3"}
 # (typer 0.29 itself imports pydantic for a subcommand's --help: not ours to avoid.)
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from neurofetch.emulators import formats
 from neurofetch.emulators.datamint.samples import sample_files
-from neurofetch.emulators.neurovault.data import Volume, nifti1_gz
+from neurofetch.emulators.neurovault.data import NeuroVaultData
 
 
 def test_nifti_volumes_load_with_their_shape_values_and_affine() -> None:
@@ -25,9 +25,11 @@ def test_nifti_volumes_load_with_their_shape_values_and_affine() -> None:
     assert image.affine[:3, :].tolist() == [[2, 0, 0, -10], [0, 2, 0, -20], [0, 0, 2, -30]]
     assert image.header.get_sform(coded=True)[1] == formats.NIFTI_SPACE_MNI
 
-    stat = nibabel.Nifti1Image.from_bytes(gzip.decompress(nifti1_gz(Volume((9, 11, 9), 20.0, "stat", 5),
-                                                                                  "key")))
-    assert stat.shape == (9, 11, 9) and stat.header.get_intent()[0] == "z score"
+    data = NeuroVaultData(collections=1)
+    zmap = next(i for i in data.collections[0].images if i.record["map_type"] == "Z map")
+    stat = nibabel.Nifti1Image.from_bytes(gzip.decompress(data.file_bytes(zmap)))
+    assert stat.shape == zmap.volume.shape and stat.header.get_intent()[0] == "z score"
+    assert stat.get_data_dtype() == "float32" and stat.affine[0, 3] == -90
 
 
 def test_datamint_samples_are_real_png_dicom_and_nifti() -> None:

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -114,6 +115,22 @@ def test_content_is_minc2_or_text_and_sliceable() -> None:
     text = dataset.content(*txt.key).decode("ascii")
     assert len(text) == txt.size and text.startswith("onset\tduration\t") and text.endswith("\n")
     assert set(dataset.expected_tree()) == {f.path for f in dataset.files}
+
+
+def test_mnc_files_are_minc2_volumes_that_nibabel_opens(tmp_path: Path) -> None:
+    nibabel = pytest.importorskip("nibabel")
+    dataset = LorisDataset(candidates=2, size_scale=0.005)
+    shapes, volumes = set(), []
+    for index, record in enumerate(f for f in dataset.files if f.filename.endswith(".mnc")):
+        path = tmp_path / f"{index}.mnc"       # one name per file: HDF5 keeps a file it has open by name
+        path.write_bytes(dataset.content(*record.key))
+        image = nibabel.load(path)
+        assert type(image).__name__ == "Minc2Image" and image.get_data_dtype() == "int16"
+        shapes.add(image.shape)
+        volumes.append(image.get_fdata())
+        assert image.header.get_zooms() == (1.0, 1.0, 1.0) and volumes[-1].max() > 500
+    assert shapes == {(24, 32, 32), (12, 16, 16), (6, 8, 8)}     # the largest that fits each file's size
+    assert not any((volumes[0] == v).all() for v in volumes[1:] if v.shape == volumes[0].shape)
 
 
 def test_big_file_is_streamed_and_left_out_of_expected_tree() -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from neurofetch.emulators.common import Faults, RunningServer
 from neurofetch.emulators.neurovault.app import NeuroVaultEmulator, paginate
-from neurofetch.emulators.neurovault.data import DOI_OF_AGING_COLLECTION
+from neurofetch.emulators.neurovault.data import DOI_OF_AGING_COLLECTION, NeuroVaultData
 
 DOI = "10.1016/j.neurobiolaging.2012.11.002"
 
@@ -255,6 +255,18 @@ def test_file_is_a_gzip_nifti1_that_nibabel_loads(api: Api, tmp_path: Path) -> N
     volume = nibabel.load(path)
     assert len(volume.shape) >= 3 and volume.get_fdata().size > 0
     assert volume.header["sizeof_hdr"] == 348 and volume.affine[0, 3] == -90
+
+
+def test_realistic_sizes_are_mni_grids_of_a_neurovault_map_size_with_the_same_records() -> None:
+    nibabel = pytest.importorskip("nibabel")
+    tiny, real = NeuroVaultData(collections=1), NeuroVaultData(collections=1, realistic_sizes=True)
+    assert [i.record for i in tiny.collections[0].images] == [i.record for i in real.collections[0].images]
+    for image in real.collections[0].images:
+        volume = nibabel.Nifti1Image.from_bytes(gzip.decompress(real.file_bytes(image)))
+        assert volume.shape[:3] in {(91, 109, 91), (61, 73, 61), (53, 63, 46)}
+        if image.record["map_type"] in ("Z map", "T map"):
+            assert 300_000 <= len(real.file_bytes(image)) <= 3_000_000
+            assert volume.get_data_dtype() == "float32" and volume.get_fdata()[0, 0, 0] == 0   # masked
 
 
 def test_file_headers_are_sendfile_quirks(api: Api) -> None:

@@ -33,12 +33,6 @@ def png_bytes(width: int, height: int, rng: random.Random) -> bytes:
     return formats.png_greyscale(width, height, pixels)
 
 
-def nifti_gz_bytes(shape: tuple[int, int, int], rng: random.Random) -> bytes:
-    """A gzipped single-file NIfTI-1 volume of uint8 voxels, 1 mm isotropic."""
-    voxels = bytes(rng.randrange(256) for _ in range(shape[0] * shape[1] * shape[2]))
-    return formats.nifti1_gz(shape, "uint8", voxels)
-
-
 def dicom_bytes(rows: int, cols: int, rng: random.Random, *, patient: str = "Demo^Subject",
                 modality: str = "OT") -> bytes:
     """A minimal Secondary Capture DICOM (explicit VR little endian, 8-bit MONOCHROME2)."""
@@ -72,7 +66,8 @@ def sample_files(count: int, *, seed: int = 0, hostile: bool = False) -> list[Sa
             files.append(SampleFile(f"sub-{index + 1:02d}_T1w.dcm", dicom_bytes(16, 16, rng, modality="MR"),
                                     "application/dicom", channel, ["mri"], "MR"))
         else:
-            files.append(SampleFile(f"sub-{index + 1:02d}_ct.nii.gz", nifti_gz_bytes((8, 8, 4), rng),
+            voxels = bytes(rng.randrange(256) for _ in range(8 * 8 * 4))
+            files.append(SampleFile(f"sub-{index + 1:02d}_ct.nii.gz", formats.nifti1_gz((8, 8, 4), "uint8", voxels),
                                     "application/nifti", channel, ["ct", "followup"], "CT"))
         files[-1].published = index % 3 == 0
         files[-1].created_at = created

@@ -2,7 +2,9 @@
 
 Names, visit labels and the shape of the size distribution follow reference/loris.md §4 and §7
 (openpreventad); sizes are scaled down by ``size_scale``. File content is generated on the fly
-from the file's name and one shared 1 MiB random buffer, so even a multi-GiB file costs no memory.
+from the file's name and one shared 1 MiB random buffer, so even a multi-GiB file costs no memory: a
+``.mnc`` file is a small valid MINC2 volume (emulators/formats.py) followed by that buffer's bytes up
+to the file's size, so it opens in nibabel and still has PREVENT-AD's size.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
+
+from neurofetch.emulators import formats
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 MINC2_CONTENT_TYPE = "application/x.minc2"
@@ -32,7 +36,7 @@ PROGRAMMES = {
 VISIT_LABELS = sorted(PROGRAMMES["PRE"] + PROGRAMMES["NAP"])
 
 _BUFFER_SIZE = 1 << 20
-_HEADER_SIZE = 64
+MINC2_SHAPES = ((24, 32, 32), (12, 16, 16), (6, 8, 8))   # z, y, x: a file holds the largest that fits its size
 _MB = 1_000_000
 SERVER_TZ = timezone(-timedelta(hours=5))
 
@@ -165,6 +169,8 @@ class _Builder:
 
     def image(self, cand: str, visit: str, filename: str, size: int, output_type: str, acquisition_type: str,
               **extra: bool) -> ImageFile:
+        if filename.endswith(".mnc"):
+            size = max(size, minc2_smallest_size())
         roll = self.rng.random()
         qc = "Pass" if roll < 0.72 else None if roll < 0.99 else "Fail"
         roll = self.rng.random()
@@ -274,18 +280,30 @@ class LorisDataset:
                 yield text[offset:min(offset + chunk, end)]
             return
         digest = _digest(record)
-        header = (HDF5_SIGNATURE + digest + digest)[:_HEADER_SIZE]
         origin = int.from_bytes(digest[:4], "big") % _BUFFER_SIZE
+        header = self._minc2_volume(record.size, origin) if start < record.size else b""
         for offset in range(start, end, chunk):
             yield self._binary_slice(header, origin, offset, min(offset + chunk, end))
 
+    def _minc2_volume(self, size: int, origin: int) -> bytes:
+        """The file's MINC2 volume: the head phantom with this file's own noise and brightness."""
+        import numpy as np
+
+        template = minc2_template_for(size)
+        count = template.phantom.size
+        noise = np.take(np.frombuffer(self._buffer, dtype=np.uint8), np.arange(origin, origin + count), mode="wrap")
+        brightness = 0.8 + (origin % 41) / 100
+        voxels = (template.phantom * brightness).astype(np.int32) + noise.reshape(template.shape).astype(np.int32) % 64
+        return template.with_voxels(voxels)
+
     def _binary_slice(self, header: bytes, origin: int, begin: int, end: int) -> bytes:
         parts = []
-        if begin < _HEADER_SIZE:
-            parts.append(header[begin:min(end, _HEADER_SIZE)])
-            begin = _HEADER_SIZE
+        header_size = len(header)
+        if begin < header_size:
+            parts.append(header[begin:min(end, header_size)])
+            begin = header_size
         while begin < end:
-            at = (origin + begin - _HEADER_SIZE) % _BUFFER_SIZE
+            at = (origin + begin - header_size) % _BUFFER_SIZE
             take = min(end - begin, _BUFFER_SIZE - at)
             parts.append(self._buffer[at:at + take])
             begin += take
@@ -298,6 +316,19 @@ class LorisDataset:
         client refuses them).
         """
         return {f.path: self.content(*f.key) for f in self.files if not (f.big or f.hostile)}
+
+
+def minc2_template_for(size: int) -> formats.Minc2Template:
+    """The largest MINC2 volume of MINC2_SHAPES whose file fits in ``size`` bytes (else the smallest)."""
+    for shape in MINC2_SHAPES:
+        template = formats.minc2_template(shape)
+        if len(template.data) <= size:
+            return template
+    return template
+
+
+def minc2_smallest_size() -> int:
+    return len(formats.minc2_template(MINC2_SHAPES[-1]).data)
 
 
 # -- what the API says about a record (legacy key order) -----------------------------------------

@@ -118,7 +118,7 @@ class NeuroVaultEmulator(Emulator):
     def __init__(self, *, faults: Faults | None = None, seed: int = 0, ignore_filters: bool = False,
                  page_size: int = DEFAULT_LIMIT, collections: int = 6, shuffle: bool = False,
                  missing_file: bool = False, file_encoding: str | None = "utf-8",
-                 colliding_names: bool = False) -> None:
+                 colliding_names: bool = False, realistic_sizes: bool = False) -> None:
         super().__init__(faults=faults)
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
@@ -129,7 +129,8 @@ class NeuroVaultEmulator(Emulator):
         self.origin = "http://127.0.0.1"  # for the accessors below; set by serve()
         self.data = NeuroVaultData(seed=seed, collections=collections, large_images=page_size + page_size // 4 + 3,
                                    hostile_names=self.faults.hostile_names, missing_file=missing_file,
-                                   missing_first=self.faults.missing_files, colliding_names=colliding_names)
+                                   missing_first=self.faults.missing_files, colliding_names=colliding_names,
+                                   realistic_sizes=realistic_sizes)
         self._seed = seed
         self._calls = itertools.count()
 

@@ -1,22 +1,25 @@
 """Synthetic, deterministic NeuroVault dataset for the emulator (reference/neurovault.md §4, §8.5).
 
 Records keep their URLs as paths; the emulator makes them absolute per request, the way Django's
-``build_absolute_uri`` does. Files are small gzip-compressed NIfTI-1 volumes (emulators/formats.py),
+``build_absolute_uri`` does. Files are gzip-compressed NIfTI-1 volumes (emulators/formats.py), tiny or, with
+``realistic_sizes``, on the MNI grids NeuroVault holds,
 generated on first access and cached.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import random
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from neurofetch.emulators import formats
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DOI_OF_AGING_COLLECTION = "10.1016/j.neurobiolaging.2012.11.002"
 ROLES = ("doi", "large", "quirky", "atlas", "nidm")  # then "generic" for every further collection
@@ -93,39 +96,40 @@ class Volume:
 SHAPES = (((9, 11, 9), 20.0), ((8, 8, 8), 24.0), ((12, 14, 12), 15.0), ((8, 8, 8, 3), 24.0))
 
 
-def nifti1_gz(volume: Volume, key: str) -> bytes:
-    """A single-file NIfTI-1 (.nii) volume in MNI space, gzip-compressed reproducibly (mtime 0)."""
-    return formats.nifti1_gz(volume.shape, volume.dtype, _voxels(volume, random.Random(key)),
-                             voxel_mm=volume.voxel_mm, origin=(-90.0, -126.0, -72.0), intent=volume.intent,
-                             space=formats.NIFTI_SPACE_MNI, description=b"neurofetch NeuroVault emulator")
+REALISTIC_SHAPES = (((91, 109, 91), 2.0), ((61, 73, 61), 3.0), ((53, 63, 46), 3.0), ((61, 73, 61, 3), 3.0))
+MNI_ORIGIN = (-90.0, -126.0, -72.0)
 
 
-def _voxels(volume: Volume, rng: random.Random) -> list[float] | list[int]:
+def _voxels(volume: Volume, key: str) -> np.ndarray:
+    """The volume's voxels (x, y, z[, t]): a blob at a place drawn from ``key``, inside a brain-shaped
+    ellipsoid (zero outside, as masked group maps are), with noise."""
+    import numpy as np
+
+    seed = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()[:8]
+    rng = np.random.default_rng(int.from_bytes(seed, "big"))
     nx, ny, nz = volume.shape[:3]
-    frames = volume.shape[3] if len(volume.shape) > 3 else 1
-    cx, cy, cz = (rng.uniform(0.3, 0.7) * n for n in (nx, ny, nz))
-    amplitude = rng.uniform(3.0, 8.0) * rng.choice((1, -1))
-    out: list[Any] = []
-    for _t in range(frames):
-        for z in range(nz):  # NIfTI stores x fastest
-            for y in range(ny):
-                for x in range(nx):
-                    d2 = ((x - cx) / nx) ** 2 + ((y - cy) / ny) ** 2 + ((z - cz) / nz) ** 2
-                    out.append(_voxel(volume.kind, d2, amplitude, (x / nx, y / ny, z / nz), rng))
-    return out
-
-
-def _voxel(kind: str, d2: float, amplitude: float, xyz: tuple[float, float, float], rng: random.Random) -> float | int:
-    blob = math.exp(-d2 * 18)
-    if kind == "mask":
-        return int(blob > 0.4)
-    if kind == "labels":
-        return 1 + int(xyz[0] * 2) + 2 * int(xyz[1] * 2) + 4 * int(xyz[2] * 2)  # eight octants
-    if kind == "p":
-        return min(1.0, max(0.0, 1.0 - blob + rng.uniform(-0.05, 0.05)))
-    if kind == "anatomical":
-        return 600.0 * math.exp(-d2 * 4) + rng.uniform(0, 20)
-    return amplitude * blob + rng.gauss(0.0, 1.0)
+    x, y, z = np.meshgrid(*(np.arange(n) / n for n in (nx, ny, nz)), indexing="ij")
+    centre = rng.uniform(0.3, 0.7, 3)
+    d2 = (x - centre[0]) ** 2 + (y - centre[1]) ** 2 + (z - centre[2]) ** 2
+    blob = np.exp(-d2 * 18)
+    brain = ((x - 0.5) / 0.45) ** 2 + ((y - 0.5) / 0.48) ** 2 + ((z - 0.5) / 0.45) ** 2 < 1.0
+    noise = rng.standard_normal(volume.shape[:3])
+    if volume.kind == "mask":
+        values = (blob > 0.4).astype(float)
+    elif volume.kind == "labels":
+        values = 1 + (x * 2).astype(int) + 2 * (y * 2).astype(int) + 4 * (z * 2).astype(int)   # eight octants
+    elif volume.kind == "p":
+        values = np.clip(1.0 - blob + noise * 0.03, 0.0, 1.0)
+    elif volume.kind == "anatomical":
+        values = 600.0 * np.exp(-d2 * 4) + np.abs(noise) * 10
+    else:
+        values = rng.uniform(3.0, 8.0) * rng.choice((1, -1)) * blob + noise
+    if len(volume.shape) > 3:
+        values = values[..., None] + rng.standard_normal(volume.shape) * 0.5
+        brain = brain[..., None]
+    if volume.kind not in ("mask", "labels"):
+        values = np.where(brain, values, 0.0)
+    return values.astype(volume.dtype)
 
 
 # ---------------------------------------------------------------------------------------------- records
@@ -189,7 +193,10 @@ class NeuroVaultData:
     """Public collections in ROLES order (then generic ones), plus one private collection reachable by token."""
 
     def __init__(self, *, seed: int = 0, collections: int = 6, large_images: int = 128, hostile_names: bool = False,
-                 missing_file: bool = False, missing_first: int = 0, colliding_names: bool = False) -> None:
+                 missing_file: bool = False, missing_first: int = 0, colliding_names: bool = False,
+                 realistic_sizes: bool = False) -> None:
+        """``realistic_sizes``: maps on the MNI grids NeuroVault holds (2 or 3 mm, 0.3–3 MB gzipped) instead of
+        tiny ones; the records are the same either way."""
         if collections < 1:
             raise ValueError("collections must be at least 1")
         self._rng = random.Random(seed)
@@ -199,6 +206,7 @@ class NeuroVaultData:
         self._used_dois: set[str] = set()
         self._created: dict[int, datetime] = {}
         self.large_images = large_images
+        self.realistic_sizes = realistic_sizes
         self.extra_files: dict[tuple[str, str], bytes] = {}  # atlas label .xml files
         self.collections: list[CollectionEntry] = []
         cid = 35 + self._rng.randint(0, 20)
@@ -236,7 +244,11 @@ class NeuroVaultData:
     def file_bytes(self, image: ImageEntry) -> bytes:
         with self._lock:
             if image.id not in self._cache:
-                self._cache[image.id] = nifti1_gz(image.volume, f"{image.id}:{image.filename}")
+                volume = image.volume
+                self._cache[image.id] = formats.nifti1_gz(
+                    volume.shape, volume.dtype, _voxels(volume, f"{image.id}:{image.filename}"),
+                    voxel_mm=volume.voxel_mm, origin=MNI_ORIGIN, intent=volume.intent, space=formats.NIFTI_SPACE_MNI,
+                    description=b"neurofetch NeuroVault emulator")
             return self._cache[image.id]
 
     # building -----------------------------------------------------------------------------------
@@ -360,7 +372,8 @@ class NeuroVaultData:
         if image_type == "atlas":
             kind = "labels"
         shapes = SHAPES if map_type == "other" else SHAPES[:3]
-        shape, voxel = self._rng.choice(shapes)
+        choice = self._rng.randrange(len(shapes))
+        shape, voxel = (REALISTIC_SHAPES if self.realistic_sizes else SHAPES)[choice]
         return Volume(shape, voxel, kind, INTENTS.get(map_type or "", 0))
 
     # one filler per role ---------------------------------------------------------------------------
