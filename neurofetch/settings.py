@@ -245,6 +245,24 @@ def select_profile(options: GlobalOptions, env: Mapping[str, str] = os.environ, 
     )
 
 
+def select_s3_profile(options: GlobalOptions, env: Mapping[str, str] = os.environ, *,
+                      warn: Callable[[str], None] | None = None) -> Profile | None:
+    """s3-sync's profile: the selected one when it is an S3 one, else None (s3-sync also runs on flags and the
+    AWS chain alone, and ignores a default_profile of another service); a chosen non-S3 profile is an error."""
+    profile = select_profile(options, env, only_service="s3", warn=warn)
+    if profile.service == "s3":
+        return profile
+    if profile_chosen(options, env):
+        raise UsageError(f"profile {profile.name!r} is a {profile.service} profile; s3-sync needs service: s3")
+    return None
+
+
+def datamint_environment(env: Mapping[str, str] = os.environ) -> bool:
+    """Whether the official Datamint client's DATAMINT_API_URL / DATAMINT_API_KEY are set: then `login` and
+    `logout` choose a Datamint profile when nothing else is chosen."""
+    return bool(env.get("DATAMINT_API_URL") or env.get("DATAMINT_API_KEY"))
+
+
 def _service_of(config: Mapping[str, Any], name: str | None) -> str | None:
     raw = (config.get("profiles") or {}).get(name) if name else None
     service = raw.get("service") if isinstance(raw, dict) else None

@@ -146,11 +146,7 @@ def test_nothing_draws_under_the_password_prompt_and_errors_get_their_own_lines(
 
 def test_a_reporter_written_for_the_older_events_still_hears_every_byte(loris, tmp_path: Path) -> None:
     """A notebook's own reporter knows neither ``sized``/``listed``/``ended`` nor the label of ``advanced``."""
-    from neurofetch.credentials import Secret
-    from neurofetch.operations.loris import mirror_loris
-    from neurofetch.services.loris.source import LorisSelection
-    from neurofetch.settings import Profile
-    from neurofetch.transfer.mirror import MirrorOptions
+    from neurofetch import api
 
     class OlderReporter:
         def __init__(self) -> None:
@@ -169,8 +165,7 @@ def test_a_reporter_written_for_the_older_events_still_hears_every_byte(loris, t
             self.files += 1
 
     older = OlderReporter()
-    profile = Profile(name="t", service="loris", url=loris.url, username="demo")  # type: ignore[attr-defined]
-    result = mirror_loris(profile, LorisSelection(), MirrorOptions(tmp_path / "study"), reporter=older,
-                          password=Secret("demo"))
+    result = api.mirror(tmp_path / "study", url=loris.url, service="loris", username="demo",  # type: ignore[attr-defined]
+                        password="demo", reporter=older)
     assert result.exit_code == 0, result.failures
     assert older.files == result.counts["downloaded"] and older.bytes == result.bytes

@@ -11,7 +11,7 @@ from neurofetch.cli.common import (
     DryRunOption,
     JobsOption,
     ShardOption,
-    finish,
+    finish_run,
     load_profile,
     reporter_for,
 )
@@ -79,20 +79,13 @@ def atlas_image(
 
     Without a profile or --url, the public service https://api.brain-map.org is used.
     """
-    from neurofetch.operations.allen import atlas_image as run_atlas_image
-    from neurofetch.transfer.mirror import MirrorOptions
-    from neurofetch.transfer.shard import Shard
+    from neurofetch import api
 
     request = image_request(image_ids, atlas_images, section_data_set, svg,
                             image_params(downsample, quality, annotation, atlas, (left, top, width, height)))
     profile = load_profile(ctx, jobs=jobs, only_service="allen")
-    manifest = None
-    if from_manifest is not None:
-        from neurofetch.operations.ls import load_manifest
-
-        manifest = load_manifest(from_manifest, profile.service, profile.url)
-    options = MirrorOptions(dest=out, dry_run=dry_run, shard=Shard.parse(shard) if shard else None, manifest=manifest)
-    finish(ctx, run_atlas_image(profile, request, options, reporter_for(ctx)))
+    finish_run(ctx, lambda: api.atlas_image(out, request, profile=profile, shard=shard, dry_run=dry_run,
+                                            from_manifest=from_manifest, reporter=reporter_for(ctx)))
 
 
 def image_request(image_ids: list[int] | None, atlas_images: list[int] | None, section_data_set: list[int] | None,

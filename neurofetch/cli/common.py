@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from neurofetch.settings import GlobalOptions, Profile
     from neurofetch.transfer.events import Reporter
     from neurofetch.transfer.results import RunResult
@@ -74,6 +76,24 @@ def finish(ctx: typer.Context, result: RunResult) -> NoReturn:
 
     options = global_options(ctx)
     raise typer.Exit(render_result(result, json_mode=options.json, quiet=options.quiet, no_color=options.no_color))
+
+
+def finish_run(ctx: typer.Context, call: Callable[[], RunResult]) -> NoReturn:
+    """Run ``call`` (one api function) and finish with its result."""
+    finish(ctx, run_result(call))
+
+
+def run_result(call: Callable[[], RunResult]) -> RunResult:
+    """The result of ``call`` (one api function); an interrupted run's too, so that it shows what it did."""
+    from neurofetch.errors import Interrupted
+    from neurofetch.transfer.results import RunResult
+
+    try:
+        return call()
+    except Interrupted as exc:
+        if not isinstance(exc.result, RunResult):
+            raise
+        return exc.result
 
 
 def interactive_allowed(ctx: typer.Context) -> bool:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from neurofetch.config_file import ConfigFile
+    from neurofetch.ui.config_wizard import ProfileTools
 
 app = typer.Typer(
     cls=Group,
@@ -114,7 +115,7 @@ def wizard(
                          f"or edit {path}")
     from neurofetch.ui.config_wizard import run_wizard
 
-    raise typer.Exit(run_wizard(path))
+    raise typer.Exit(run_wizard(path, _profile_tools()))
 
 
 @app.command("list", epilog=EXAMPLES["list"])
@@ -138,7 +139,9 @@ def show(ctx: typer.Context, name: OptionalName = None) -> None:
     from neurofetch.ui.output import print_data_line
 
     config = _open(ctx)
-    for line in profile_detail_lines(config, _name_or_default(config, name)):
+    from neurofetch.credentials.status import secret_status
+
+    for line in profile_detail_lines(config, _name_or_default(config, name), secret_status):
         print_data_line(line)
 
 
@@ -205,9 +208,9 @@ def delete(
     config.save()
     removed = []
     if forget_secrets:
-        from neurofetch.operations.profiles import forget_secrets as forget
+        from neurofetch import api
 
-        removed = forget(profile)
+        removed = api.logout(profile=profile).removed
     also = f"; removed the stored {', '.join(removed)}" if removed else ""
     print_message(f"Deleted profile {name!r} from {config.path}{also}.")
 
@@ -223,16 +226,28 @@ def test(
 
     LORIS: a login; Allen, NeuroVault: a one-row listing; Datamint: the API key; S3: a bucket listing.
     """
-    from neurofetch.operations.profiles import check_profile
-    from neurofetch.settings import GlobalOptions, select_profile
+    from neurofetch import api
     from neurofetch.ui.output import print_message
 
     name = _name_or_default(_open(ctx), name)
-    profile = select_profile(GlobalOptions(config=str(_path(ctx)), profile=name))   # as a real run sees it
-    outcome = check_profile(profile, bucket=bucket)
+    outcome = api.check_profile(name, config=str(_path(ctx)), bucket=bucket)   # as a real run sees it
     word = {True: "passed", False: "FAILED", None: "skipped"}[outcome.ok]
     print_message(f"{name}: connection test {word}: {outcome.message}")
     raise typer.Exit(outcome.exit_code)
+
+
+def _profile_tools() -> ProfileTools:
+    """The checks and keyring functions the wizard calls."""
+    from neurofetch import api
+    from neurofetch.credentials import keyring_problem
+    from neurofetch.credentials.status import secret_status
+    from neurofetch.ui.config_wizard import ProfileTools
+
+    return ProfileTools(
+        check=lambda profile, secret, store, bucket: api.check_profile(profile, secret=secret, store=store,
+                                                                       bucket=bucket),
+        forget_secrets=lambda profile: api.logout(profile=profile).removed, secret_status=secret_status,
+        keyring_problem=keyring_problem)
 
 
 @app.command("path", epilog=EXAMPLES["path"])

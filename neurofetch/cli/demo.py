@@ -7,8 +7,10 @@ from typing import Annotated
 
 import typer
 
-from neurofetch.cli.common import finish, reporter_for
+from neurofetch.cli.common import finish, reporter_for, run_result
 
+DEMO_USER = "demo"
+DEMO_PASSWORD = "demo-throwaway-password"
 DEMO_EXAMPLES = """
     neurofetch demo
     neurofetch demo --out /tmp/demo --candidates 5 -q
@@ -28,6 +30,20 @@ def demo(
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=64, metavar="N", help="Parallel transfers.")] = 4,
 ) -> None:
     """Start a LORIS emulator on 127.0.0.1 and mirror it into --out: no network, no keyring, no setup."""
-    from neurofetch.operations.demo import run_demo
+    from neurofetch import api
+    from neurofetch.emulators.loris.app import LorisDataset, LorisEmulator
+    from neurofetch.settings import Profile
 
-    finish(ctx, run_demo(out, candidates=candidates, jobs=jobs, reporter=reporter_for(ctx)))
+    emulator = LorisEmulator(LorisDataset(candidates=candidates), users={DEMO_USER: DEMO_PASSWORD})
+    with emulator.serve() as server:
+        url = emulator.base_url(server)
+        profile = Profile(name="demo", service="loris", url=url, username=DEMO_USER, jobs=jobs)
+        result = run_result(lambda: api.mirror(out, profile=profile, password=DEMO_PASSWORD,
+                                               reporter=reporter_for(ctx)))
+    files = emulator.dataset.expected_tree()
+    result.messages.append(f"The demo served {len(files)} files from a LORIS emulator at {url}; "
+                           f"the mirror is in {out.resolve()}/<CandID>/<Visit>/.")
+    result.messages.append("Run `neurofetch demo` again: it finds everything complete and downloads nothing.")
+    result.extra["emulator_url"] = url
+    result.extra["dest"] = str(out.resolve())
+    finish(ctx, result)

@@ -128,14 +128,13 @@ def ls(
         raise UsageError("--json puts the result document on stdout: write the table with -o FILE")
     given = list(targets or [])
     if given and given[0].startswith("s3://"):
-        from neurofetch.cli.s3 import ordered_filters, s3_jobs, s3_options
-        from neurofetch.services.s3.bucket import S3Settings
+        from neurofetch.cli.s3 import ordered_filters, s3_profile
 
         if len(given) > 1:
             raise UsageError("ls takes one s3://BUCKET/PREFIX")
-        profile, connection = s3_options(ctx, endpoint_url, aws_profile, region)
-        settings = S3Settings(**connection, jobs=s3_jobs(jobs, profile))
-        rows = api.ls_s3(given[0], settings, ordered_filters(ctx, exclude or [], include or []), shard)
+        rows = api.ls(given[0], profile=s3_profile(ctx), endpoint_url=endpoint_url, aws_profile=aws_profile,
+                      region=region, jobs=jobs, filters=ordered_filters(ctx, exclude or [], include or []),
+                      shard=shard)
     else:
         from neurofetch.cli.common import load_profile
 

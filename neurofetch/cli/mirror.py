@@ -13,7 +13,7 @@ from neurofetch.cli.common import (
     IncludeOption,
     JobsOption,
     ShardOption,
-    finish,
+    finish_run,
     global_options,
     load_profile,
     reporter_for,
@@ -79,51 +79,18 @@ def mirror(
     session.json and <file>.qc.json beside them. NeuroVault: DEST/collection-<id>/<file> with
     collection.json and <file>.json beside them. Datamint: DEST/<channel>/<id>_<filename> with
     <id>_<filename>.json beside it. Re-running fetches only what is missing."""
-    from neurofetch.errors import UsageError
-    from neurofetch.transfer.filters import NameFilter
-    from neurofetch.transfer.mirror import MirrorOptions
-    from neurofetch.transfer.shard import Shard
+    from neurofetch import api
 
     profile = load_profile(ctx, jobs=jobs)
-    names = NameFilter(tuple(include or ()), tuple(exclude or ()))
     only_for(profile.service, {
         "loris": {"--candidate": candidate, "--visit": visit, "--no-qc": no_qc},
         "neurovault": {"--collection": collection, "--doi": doi, "--map-type": map_type, "--modality": modality},
         "datamint": {"--channel": channel, "--status": status, "--tag": tag, "--project": project,
                      "--mimetype": mimetype, "--from": date_from, "--to": date_to},
     })
-    manifest = None
-    if from_manifest is not None:
-        from neurofetch.operations.ls import load_manifest
-
-        manifest = load_manifest(from_manifest, profile.service, profile.url)
-    options = MirrorOptions(dest=dest, dry_run=dry_run, verify=verify, verify_only=verify_only,
-                            shard=Shard.parse(shard) if shard else None, filters=names.ledger, manifest=manifest)
-    if profile.service == "loris":
-        from neurofetch.operations.loris import mirror_loris
-        from neurofetch.services.loris.source import LorisSelection
-
-        candidates, visits = tuple(candidate or ()), tuple(visit or ())
-        if manifest is not None:   # list only the candidates and visits the manifest's rows are in
-            candidates = candidates or tuple(sorted(manifest.values["candid"] - {""}))
-            visits = visits or tuple(sorted(manifest.values["visit"] - {""}))
-        selection = LorisSelection(candidates, visits, names, qc=not no_qc)
-        result = mirror_loris(profile, selection, options, reporter=reporter_for(ctx),
-                              no_input=global_options(ctx).no_input)
-    elif profile.service == "neurovault":
-        from neurofetch.operations.neurovault import mirror_neurovault, neurovault_selection
-
-        nv = neurovault_selection(collection or (), doi or (), map_types=map_type or (), modalities=modality or (),
-                                  names=names)
-        result = mirror_neurovault(profile, nv, options, reporter=reporter_for(ctx))
-    elif profile.service == "datamint":
-        from neurofetch.operations.datamint import datamint_selection, mirror_datamint
-
-        dm = datamint_selection(channel=channel, status=status, tags=tag or (), projects=project or (),
-                                mimetype=mimetype, date_from=date_from, date_to=date_to, names=names)
-        result = mirror_datamint(profile, dm, options, reporter=reporter_for(ctx),
-                                 no_input=global_options(ctx).no_input)
-    else:
-        raise UsageError(f"mirror is not available for {profile.service} profiles")
-    finish(ctx, result)
-
+    finish_run(ctx, lambda: api.mirror(
+        dest, profile=profile, candidate=candidate, visit=visit, no_qc=no_qc, collection=collection, doi=doi,
+        map_type=map_type, modality=modality, channel=channel, status=status, tag=tag, project=project,
+        mimetype=mimetype, date_from=date_from, date_to=date_to, include=include, exclude=exclude, shard=shard,
+        dry_run=dry_run, verify=verify, verify_only=verify_only, from_manifest=from_manifest,
+        no_input=global_options(ctx).no_input, reporter=reporter_for(ctx)))

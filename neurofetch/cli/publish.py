@@ -6,8 +6,7 @@ from typing import Annotated
 
 import typer
 
-from neurofetch.cli.common import finish, global_options, reporter_for
-from neurofetch.cli.datamint_profile import datamint_profile
+from neurofetch.cli.common import finish_run, global_options, load_profile, reporter_for
 
 PUBLISH_EXAMPLES = """
     neurofetch publish 3f2a9c1e-0000-4000-8000-000000000001 -p datamint
@@ -35,10 +34,9 @@ def publish(
     Uses the bulk endpoint; resources already published are counted as such, not as errors, so
     running it twice is harmless.
     """
-    from neurofetch.operations.datamint import PublishRequest
-    from neurofetch.operations.datamint import publish as run_publish
+    from neurofetch import api
 
-    profile = datamint_profile(ctx)
-    request = PublishRequest(resource_ids=tuple(resource_ids or ()), channel=channel, all_inbox=all_inbox,
-                             project=project)
-    finish(ctx, run_publish(profile, request, reporter=reporter_for(ctx), no_input=global_options(ctx).no_input))
+    profile = load_profile(ctx, only_service="datamint")
+    finish_run(ctx, lambda: api.publish(resource_ids or (), profile=profile, channel=channel, all_inbox=all_inbox,
+                                        project=project, no_input=global_options(ctx).no_input,
+                                        reporter=reporter_for(ctx)))

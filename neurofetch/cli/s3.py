@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from neurofetch.cli.common import DryRunOption, JobsOption, ShardOption, finish, global_options, reporter_for
+from neurofetch.cli.common import DryRunOption, JobsOption, ShardOption, finish_run, global_options, reporter_for
 from neurofetch.cli.options import AwsProfileOption, Command, EndpointUrlOption, ManifestOption, RegionOption
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from typer._click.core import Context as ClickContext  # Typer vendors click; its commands get this
 
     from neurofetch.settings import Profile
-    from neurofetch.transfer.listing import Manifest
 
 FILTER_ORDER = "neurofetch.s3.filter_order"
 
@@ -96,45 +93,27 @@ def s3_sync_command(
     renamed into place. An interrupted sync resumes by running it again. One run at a time per destination:
     a download holds DST/.neurofetch/lock, an upload the object .neurofetch/lock below the prefix (taken
     over 2 minutes after its run was killed); another run exits 4 naming the holder."""
-    from neurofetch.transfer.shard import Shard
-    from neurofetch.transfer.sync.run import S3SyncOptions, s3_sync
+    from neurofetch import api
 
-    profile, connection = s3_options(ctx, endpoint_url, aws_profile, region)
-    options = S3SyncOptions(
-        src=src, dst=dst, **connection,
-        jobs=s3_jobs(jobs, profile),
-        size_only=size_only, checksum=checksum, delete=delete,
-        filters=ordered_filters(ctx, exclude or [], include or []),
-        dry_run=dry_run, create_bucket=create_bucket,
-        storage_class=storage_class.upper() if storage_class else None,
-        shard=Shard.parse(shard) if shard else None,
-        manifest=_manifest(from_manifest, src),
-    )
-    finish(ctx, s3_sync(options, reporter=reporter_for(ctx)))
+    profile = s3_profile(ctx)
+    filters = ordered_filters(ctx, exclude or [], include or [])
+    finish_run(ctx, lambda: api.s3_sync(
+        src, dst, profile=profile, endpoint_url=endpoint_url, aws_profile=aws_profile, region=region,
+        size_only=size_only, checksum=checksum, delete=delete, filters=filters,
+        dry_run=dry_run, create_bucket=create_bucket, storage_class=storage_class, jobs=jobs, shard=shard,
+        from_manifest=from_manifest, reporter=reporter_for(ctx)))
 
 
-def _manifest(path: Path | None, src: str) -> Manifest | None:
-    if path is None:
-        return None
-    from neurofetch.errors import UsageError
-    from neurofetch.operations.ls import load_manifest
+def s3_profile(ctx: typer.Context) -> Profile | None:
+    """The selected profile when it is an S3 one (settings.select_s3_profile), warning when TLS is off."""
+    from neurofetch.settings import select_s3_profile
+    from neurofetch.ui.output import print_warning
 
-    if not src.startswith("s3://"):
-        raise UsageError("--from-manifest takes downloads only: SRC must be s3://BUCKET/PREFIX")
-    return load_manifest(path, "s3", src)
-
-
-def s3_options(ctx: typer.Context, endpoint_url: str | None, aws_profile: str | None,
-               region: str | None) -> tuple[Profile | None, dict[str, Any]]:
-    """The S3 profile (if one is selected) and the connection settings the flags and it give."""
-    profile = _s3_profile(ctx)
-    extra: dict[str, Any] = dict(profile.extra) if profile else {}
-    return profile, {
-        "endpoint_url": endpoint_url or extra.get("endpoint_url") or (profile.url if profile else None) or None,
-        "aws_profile": aws_profile or extra.get("aws_profile"),
-        "region": region or extra.get("region"),
-        "verify_tls": profile.verify_tls if profile else True,
-    }
+    profile = select_s3_profile(global_options(ctx), warn=print_warning)
+    if profile is not None and profile.verify_tls is False:
+        print_warning("TLS certificate verification is OFF for this S3 endpoint: anyone on the network path "
+                      "can read and alter this transfer")
+    return profile
 
 
 def ordered_filters(ctx: typer.Context, exclude: list[str], include: list[str]) -> list[tuple[str, str]]:
@@ -143,34 +122,3 @@ def ordered_filters(ctx: typer.Context, exclude: list[str], include: list[str]) 
         order = ["exclude"] * len(exclude) + ["include"] * len(include)
     values = {"exclude": iter(exclude), "include": iter(include)}
     return [(kind, next(values[kind])) for kind in order]
-
-
-def s3_jobs(flag: int | None, profile: Profile | None) -> int:
-    from neurofetch.services.s3.bucket import DEFAULT_JOBS
-    from neurofetch.settings import DEFAULT_JOBS as GENERIC_DEFAULT
-
-    if flag is not None:
-        return flag
-    if profile is not None and profile.jobs != GENERIC_DEFAULT:
-        return profile.jobs
-    return DEFAULT_JOBS   # S3 requests are cheap for the server; 16 in flight is what aws-cli-class tools use
-
-
-def _s3_profile(ctx: typer.Context) -> Profile | None:
-    """The selected profile when it is an S3 one. s3-sync also runs on flags and the AWS chain alone, so
-    no profile is fine, and a default_profile of another service is ignored."""
-    from neurofetch.errors import UsageError
-    from neurofetch.settings import profile_chosen, select_profile
-
-    options = global_options(ctx)
-    from neurofetch.ui.output import print_warning
-
-    profile = select_profile(options, only_service="s3", warn=print_warning)
-    if profile.service != "s3":
-        if profile_chosen(options):
-            raise UsageError(f"profile {profile.name!r} is a {profile.service} profile; s3-sync needs service: s3")
-        return None
-    if profile.verify_tls is False:
-        print_warning("TLS certificate verification is OFF for this S3 endpoint: anyone on the network path "
-                      "can read and alter this transfer")
-    return profile

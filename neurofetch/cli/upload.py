@@ -15,9 +15,10 @@ from neurofetch.cli.common import (
     ShardOption,
     finish,
     global_options,
+    load_profile,
     reporter_for,
+    run_result,
 )
-from neurofetch.cli.datamint_profile import datamint_profile
 
 # Kept in step with transfer/local_files.py (importing it here would slow down --help).
 UPLOAD_HELP = """Upload files and folders to a Datamint-style platform, resumably.
@@ -90,23 +91,16 @@ def upload(
     dry_run: DryRunOption = False,
     shard: ShardOption = None,
 ) -> None:
-    from neurofetch.operations.datamint_upload import UploadRequest
-    from neurofetch.operations.datamint_upload import upload as run_upload
-    from neurofetch.transfer.local_files import FileSelection
-    from neurofetch.transfer.shard import Shard
+    from neurofetch import api
 
     options = global_options(ctx)
-    profile = datamint_profile(ctx, jobs=jobs)
-    request = UploadRequest(
-        paths=tuple(paths or ()),
-        selection=FileSelection(recursive=recursive, include=tuple(include or ()), exclude=tuple(exclude or ()),
-                                default_exclusions=not no_default_exclusions),
-        channel=channel, tags=tuple(tag or ()), metadata_file=metadata, mung=mung_filename, publish=publish,
-        project=project, anonymize=not retain_pii, retain_tags=tuple(retain_tag or ()), segmentation=segmentation,
-        segmentation_name=segmentation_name, segmentation_names=segmentation_names, resource_id=resource_id,
-        dry_run=dry_run, shard=Shard.parse(shard) if shard else None,
-    )
-    result = run_upload(profile, request, reporter=reporter_for(ctx), no_input=options.no_input)
+    profile = load_profile(ctx, jobs=jobs, only_service="datamint")
+    result = run_result(lambda: api.upload(
+        paths or (), profile=profile, recursive=recursive, include=include, exclude=exclude,
+        no_default_exclusions=no_default_exclusions, channel=channel, tag=tag, metadata=metadata,
+        mung_filename=mung_filename, publish=publish, project=project, retain_pii=retain_pii, retain_tag=retain_tag,
+        segmentation=segmentation, segmentation_name=segmentation_name, segmentation_names=segmentation_names,
+        resource_id=resource_id, dry_run=dry_run, shard=shard, no_input=options.no_input, reporter=reporter_for(ctx)))
     if dry_run and not options.json:
         for entry in result.planned:
             entry["path"] = _describe(entry)

@@ -305,3 +305,19 @@ def index_columns(records: SidecarReader, relpath: str) -> dict[str, Any] | None
     return {"collection": int(match.group(1)), "collection_name": collection.get("name"),
             "doi": collection.get("DOI"), "image_id": image.get("id"), "map_type": image.get("map_type"),
             "modality": image.get("modality"), "name": image.get("name")}
+
+
+NOTHING_SELECTED = "NeuroVault: say which collections to mirror with --collection ID or --doi DOI"
+
+
+def neurovault_selection(collections: Sequence[str] = (), dois: Sequence[str] = (), *,
+                         map_types: Sequence[str] = (), modalities: Sequence[str] = (),
+                         names: NameFilter | None = None) -> NeuroVaultSelection:
+    """A selection from what a user typed: ids checked, DOIs normalised (UsageError on bad values)."""
+    if not collections and not dois:
+        raise UsageError(NOTHING_SELECTED)
+    return NeuroVaultSelection(
+        collections=tuple(dict.fromkeys(collection_id(c) for c in collections)),
+        dois=tuple(dict.fromkeys(normalise_doi(d) for d in dois)),
+        map_types=tuple(map_types), modalities=tuple(modalities), names=names or NameFilter(),
+    )

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from neurofetch.config_file import ConfigFile, check_profile_name
 from neurofetch.errors import NeurofetchError
@@ -13,9 +15,6 @@ from neurofetch.ui.console import make_console
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-    from neurofetch.credentials import Secret
-    from neurofetch.operations.profiles import CheckOutcome
 
 KNOWN_SERVERS = {
     "loris": ("PREVENT-AD open data", PREVENTAD_URL),
@@ -35,6 +34,27 @@ ENV_FOR_SERVICE = {"loris": "NEUROFETCH_PASSWORD", "datamint": "NEUROFETCH_API_K
 ACTIONS = ["add", "edit", "show", "test", "default", "delete", "quit"]
 
 
+class CheckOutcome(Protocol):
+    """A connection test's outcome: ``ok`` True, False or None (nothing could be tried), and why."""
+
+    @property
+    def ok(self) -> bool | None: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def stored(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class ProfileTools:
+    """What the wizard does beyond asking and saving, handed in by the command that runs it."""
+
+    check: Callable[[Profile, str | None, bool, str | None], CheckOutcome]   # profile, secret, store, bucket
+    forget_secrets: Callable[[Profile], list[str]]
+    secret_status: Callable[[Profile], list[tuple[str, str]]]
+    keyring_problem: Callable[[str], str | None]   # why the keyring cannot keep a secret of this service, or None
+
+
 # -- views shared with the subcommands --------------------------------------------------------------------------
 
 def profile_table_lines(config: ConfigFile) -> list[str]:
@@ -48,10 +68,9 @@ def profile_table_lines(config: ConfigFile) -> list[str]:
     return [f"{n.ljust(width)}  {s.ljust(10)}  {rest}".rstrip() for n, s, rest in rows]
 
 
-def profile_detail_lines(config: ConfigFile, name: str) -> list[str]:
+def profile_detail_lines(config: ConfigFile, name: str,
+                         secret_status: Callable[[Profile], list[tuple[str, str]]]) -> list[str]:
     """The profile as it will be used: file keys, defaults filled in, and secrets masked with their source."""
-    from neurofetch.operations.profiles import secret_status
-
     profile = config.profile(name)
     raw = config.raw(name)
     lines = [f"profile: {name}" + ("  (default)" if name == config.default_profile else ""),
@@ -70,11 +89,11 @@ def profile_detail_lines(config: ConfigFile, name: str) -> list[str]:
 
 # -- the wizard -------------------------------------------------------------------------------------------------
 
-def run_wizard(path: Path) -> int:
+def run_wizard(path: Path, tools: ProfileTools) -> int:
     """Ask, save, test, until the user quits; returns the exit code."""
     console = make_console()
     try:
-        Wizard(console, ConfigFile(path)).run()
+        Wizard(console, ConfigFile(path), tools).run()
     except (KeyboardInterrupt, EOFError):
         console.print("\nCancelled; what was saved before stays saved.", markup=False)
         return 130
@@ -82,9 +101,10 @@ def run_wizard(path: Path) -> int:
 
 
 class Wizard:
-    def __init__(self, console: Console, config: ConfigFile) -> None:
+    def __init__(self, console: Console, config: ConfigFile, tools: ProfileTools) -> None:
         self.console = console
         self.config = config
+        self.tools = tools
         self.keyring_usable = True   # found out when a secret is asked for
 
     # prompts ---------------------------------------------------------------------------------------------------
@@ -147,7 +167,7 @@ class Wizard:
         self.finish(name, values, new=False)
 
     def show(self) -> None:
-        for line in profile_detail_lines(self.config, self.pick("Which profile?")):
+        for line in profile_detail_lines(self.config, self.pick("Which profile?"), self.tools.secret_status):
             self.say("  " + line)
 
     def test(self) -> None:
@@ -166,8 +186,6 @@ class Wizard:
         self.say(f"The default profile is now {name!r}.")
 
     def delete(self) -> None:
-        from neurofetch.operations.profiles import forget_secrets
-
         name = self.pick("Delete which profile?")
         if not self.confirm(f"Delete profile {name!r}?", default=False):
             return
@@ -179,7 +197,7 @@ class Wizard:
                    if self.config.profile(n).keyring_service == profile.keyring_service]
         if profile.service in SECRET_LABEL and not sharing and self.confirm(
                 f"Also remove the stored {SECRET_LABEL[profile.service]} for {profile.url}?", default=True):
-            removed = forget_secrets(profile)
+            removed = self.tools.forget_secrets(profile)
             self.say(f"Removed the stored {', '.join(removed)}." if removed else "Nothing was stored.")
 
     # questions -------------------------------------------------------------------------------------------------
@@ -246,9 +264,8 @@ class Wizard:
                 return values
             self.say("jobs is a whole number from 1 to 64.", style="red")
 
-    def ask_secret(self, profile: Profile) -> Secret | None:
+    def ask_secret(self, profile: Profile) -> str | None:
         """The secret to test with (and keep); None when the user skips it or it comes from the environment."""
-        from neurofetch.credentials import Secret, keyring_problem
 
         label = SECRET_LABEL.get(profile.service)
         if label is None:
@@ -260,14 +277,14 @@ class Wizard:
             self.say(f"Using the {label} in {env_name} for the test; it is not stored.")
             return None
         where = "kept in the OS keyring, never in the config file"
-        problem = keyring_problem(profile.keyring_service)
+        problem = self.tools.keyring_problem(profile.keyring_service)
         self.keyring_usable = problem is None
         if problem:
             self.say(f"No usable keyring here ({problem}), so the {label} is only used for the connection test; "
                      f"later runs need {env_name} in their environment.", style="yellow")
             where = "used for the test only"
         value = self.ask(f"{label[0].upper()}{label[1:]} ({where}; Enter to skip)", default="", password=True)
-        return Secret(value, source="prompt") if value else None
+        return value or None
 
     # save and test ---------------------------------------------------------------------------------------------
     def finish(self, name: str, values: dict[str, Any], *, new: bool) -> None:
@@ -288,12 +305,10 @@ class Wizard:
         self.say(f"Saved profile {name!r} to {self.config.path} (readable by you only).", style="green")
         self.say("Next: " + NEXT_STEP[profile.service].format(name=name))
 
-    def check(self, profile: Profile, secret: Secret | None, *, store: bool, bucket: str | None = None
+    def check(self, profile: Profile, secret: str | None, *, store: bool, bucket: str | None = None
               ) -> CheckOutcome:
-        from neurofetch.operations.profiles import check_profile
-
         self.say(f"Testing the connection to {profile.url or profile.extra.get('endpoint_url') or 'S3'} ...")
-        return check_profile(profile, secret=secret, store=store and secret is not None, bucket=bucket)
+        return self.tools.check(profile, secret, store and secret is not None, bucket)
 
     def report(self, outcome: CheckOutcome) -> None:
         if outcome.ok:

@@ -304,3 +304,13 @@ def make_reporter(*, quiet: bool, verbose: bool, json_mode: bool) -> PlainReport
     if stderr_is_live_terminal():
         return LiveReporter(verbose=verbose)
     return PlainReporter(verbose=verbose)
+
+
+def progress_reporter() -> PlainReporter:
+    """The display of a Python caller's run: live in a terminal and in Jupyter (rich draws it there), plain
+    lines in a log."""
+    from rich.console import Console
+
+    if Console().is_jupyter:
+        return LiveReporter()
+    return make_reporter(quiet=False, verbose=False, json_mode=False)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import httpx
 
 from neurofetch.credentials import Secret
+from neurofetch.errors import UsageError
 from neurofetch.net.auth import ApiKeyAuth
 from neurofetch.net.retry import RetryPolicy
 from neurofetch.services.datamint.api import DatamintApi
@@ -153,3 +155,22 @@ def ls_meta(record: dict[str, Any], channel: str) -> dict[str, Any]:
     return {"id": record.get("id"), "channel": channel, "status": record.get("status"),
             "tags": [str(t) for t in tags] if isinstance(tags, list) else None,
             "mimetype": record.get("mimetype"), "uploaded": record.get("created_at")}
+
+
+STATUSES = ("inbox", "published")
+
+
+def datamint_selection(*, channel: str | None = None, status: str | None = None, tags: Sequence[str] = (),
+                       projects: Sequence[str] = (), mimetype: str | None = None, date_from: str | None = None,
+                       date_to: str | None = None, **kwargs: object) -> DatamintSelection:
+    """A selection from what a user typed (UsageError on a bad status or date)."""
+    if status is not None and status not in STATUSES:
+        raise UsageError(f"--status takes inbox or published, not {status!r}")
+    for flag, value in (("--from", date_from), ("--to", date_to)):
+        if value is not None:
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise UsageError(f"{flag} takes a date like 2024-01-31, not {value!r}") from None
+    return DatamintSelection(channel=channel, status=status, tags=tuple(tags), projects=tuple(projects),
+                             mimetype=mimetype, date_from=date_from, date_to=date_to, **kwargs)  # type: ignore[arg-type]

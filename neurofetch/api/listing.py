@@ -13,22 +13,31 @@ the file), ``url`` (without query string or user info), ``size`` (bytes, when th
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from neurofetch.api.runner import choose_profile, given_secret
 from neurofetch.errors import UsageError
-from neurofetch.services.allen import AtlasImageRequest
-from neurofetch.services.s3.bucket import S3Settings
-from neurofetch.settings import Profile
 from neurofetch.transfer.catalog import Column
 from neurofetch.transfer.filters import NameFilter
 from neurofetch.transfer.listing import Manifest, Row
-from neurofetch.transfer.mirror import Source, run_catalog
-from neurofetch.transfer.results import RunResult
 from neurofetch.transfer.shard import Shard
+
+if TYPE_CHECKING:
+    from neurofetch.credentials import Secret
+    from neurofetch.services.allen import AtlasImageRequest
+    from neurofetch.services.s3.bucket import S3Settings
+    from neurofetch.settings import Profile
+    from neurofetch.transfer.mirror import Source
+    from neurofetch.transfer.results import RunResult
+
+ROWS_IN_FLIGHT = 1024    # `ls` rows found but not yet consumed: bounds memory whatever the listing's size
 
 COMMON = (Column("path"), Column("url"), Column("size", "int"))
 LORIS_LEVELS = ("candidates", "visits", "files")
@@ -88,32 +97,31 @@ def load_manifest(path: Path, service: str, server: str) -> Manifest:
                          prune_by=PRUNE_BY.get(service, ()))
 
 
-def _source(profile: Profile, query: LsQuery, no_input: bool) -> Source:
+def _source(profile: Profile, query: LsQuery, no_input: bool, secret: Secret | None) -> Source:
     from neurofetch.net.http import policy_for
 
     service = profile.service
     if query.level != "files" and service != "loris":
         raise UsageError("--level is for loris profiles")
     if service == "loris":
-        from neurofetch.operations.loris import mirror_auth
+        from neurofetch.credentials.loris import mirror_auth
         from neurofetch.services.loris.source import LorisSelection, LorisSource
 
         selection = LorisSelection(tuple(query.candidates), tuple(query.visits), query.names, qc=query.qc,
                                    level=query.level)
-        return LorisSource(profile.url, mirror_auth(profile, no_input=no_input), selection)
+        return LorisSource(profile.url, mirror_auth(profile, no_input=no_input, password=secret), selection)
     if service == "neurovault":
-        from neurofetch.operations.neurovault import neurovault_selection
-        from neurofetch.services.neurovault import NeuroVaultSource
+        from neurofetch.services.neurovault import NeuroVaultSource, neurovault_selection
 
         nv = neurovault_selection(query.collections, query.dois, map_types=query.map_types,
                                   modalities=query.modalities, names=query.names)
         return NeuroVaultSource(profile.url, nv, policy_for(profile))
     if service == "datamint":
-        from neurofetch.operations.datamint import api_key_for, datamint_selection
-        from neurofetch.services.datamint.mirror import DatamintSource
+        from neurofetch.credentials.datamint import api_key_for
+        from neurofetch.services.datamint.mirror import DatamintSource, datamint_selection
 
         dm = datamint_selection(**query.datamint, names=query.names)
-        return DatamintSource(profile.url, api_key_for(profile, no_input=no_input), dm, policy_for(profile))
+        return DatamintSource(profile.url, secret or api_key_for(profile, no_input=no_input), dm, policy_for(profile))
     if service == "allen":
         from neurofetch.services.allen import AllenSource
 
@@ -138,9 +146,12 @@ def ls_query(*, candidate: Sequence[str] = (), visit: Sequence[str] = (), qc: bo
                    Shard.parse(shard) if shard else None)
 
 
-def prepare(profile: Profile, query: LsQuery, *, no_input: bool = True) -> Callable[[Callable[[Row], None]], RunResult]:
+def prepare(profile: Profile, query: LsQuery, *, no_input: bool = True,
+            secret: Secret | None = None) -> Callable[[Callable[[Row], None]], RunResult]:
     """Check the query and the credentials now (prompting if allowed); the returned function runs the crawl."""
-    source = _source(profile, query, no_input)
+    from neurofetch.transfer.mirror import run_catalog
+
+    source = _source(profile, query, no_input, secret)
     return lambda emit: run_catalog("ls", source, profile, emit, shard=query.shard)
 
 
@@ -149,6 +160,7 @@ def prepare_s3(url: str, settings: S3Settings, filters: Sequence[tuple[str, str]
     """`ls s3://BUCKET/PREFIX`: the objects `s3-sync` would download, with the sync's aws-style filters."""
     from neurofetch.services.s3.bucket import S3Bucket, S3Location
     from neurofetch.services.s3.catalog import list_rows as s3_rows
+    from neurofetch.transfer.results import RunResult
     from neurofetch.transfer.sync.plan import OrderedFilters
 
     S3Location.parse(url)
@@ -166,3 +178,87 @@ def prepare_s3(url: str, settings: S3Settings, filters: Sequence[tuple[str, str]
         return result
 
     return run
+
+
+def ls(target: str | None = None, *, profile: str | Profile | None = None, url: str | None = None,
+       service: str | None = None, config: str | None = None, username: str | None = None,
+       password: str | None = None, api_key: str | None = None, no_input: bool = True, endpoint_url: str | None = None,
+       aws_profile: str | None = None, region: str | None = None, jobs: int | None = None,
+       filters: Sequence[tuple[str, str]] | None = None, **selection: Any) -> Rows:
+    """The rows `neurofetch ls` prints: one per file `mirror` / `atlas-image` / `s3-sync` would fetch.
+
+    ``target`` is ``s3://BUCKET/PREFIX`` for S3; otherwise the profile (a name, or ``url`` + ``service``) says
+    which service. ``selection`` takes the names of the command-line options (candidate, visit, qc, level,
+    collection, doi, map_type, modality, channel, status, tag, project, mimetype, date_from, date_to, include,
+    exclude, shard; allen: an AtlasImageRequest). Rows stream while the crawl goes on.
+    """
+    if target is not None and target.startswith("s3://"):
+        from neurofetch.api.sync import s3_connection, s3_jobs, s3_profile
+        from neurofetch.services.s3.bucket import S3Settings
+
+        chosen_s3 = s3_profile(profile, config)
+        settings = S3Settings(**s3_connection(chosen_s3, endpoint_url, aws_profile, region),
+                              jobs=s3_jobs(jobs, chosen_s3))
+        if filters is None:
+            filters = [("exclude", p) for p in selection.pop("exclude", ())] + [
+                ("include", p) for p in selection.pop("include", ())]
+        return ls_s3(target, settings, filters, selection.pop("shard", None))
+    chosen = choose_profile(profile, url, service, config=config, jobs=jobs, username=username)
+    query = ls_query(**selection)
+    secret = given_secret(password if chosen.service == "loris" else api_key)
+    return Rows(columns(chosen.service, query), prepare(chosen, query, no_input=no_input, secret=secret))
+
+
+def ls_s3(url: str, settings: S3Settings, filters: Sequence[tuple[str, str]] = (), shard: str | None = None) -> Rows:
+    """`ls s3://BUCKET/PREFIX` with aws-style ordered filters (("include"|"exclude", pattern), ...)."""
+    return Rows(columns("s3", LsQuery()), prepare_s3(url, settings, filters, shard))
+
+
+class Rows:
+    """The rows of one `ls` run, produced while they are read; ``result`` (counts, failures) once read through."""
+
+    def __init__(self, columns: list[Column], run: Callable[[Callable[[Row], None]], RunResult]) -> None:
+        self.columns = columns
+        self.result: RunResult | None = None
+        self._run = run
+
+    def __iter__(self) -> Iterator[Row]:
+        rows: queue.Queue[Any] = queue.Queue(ROWS_IN_FLIGHT)
+        stop = threading.Event()
+        end = object()
+        failure: list[BaseException] = []
+
+        def put(item: Any) -> None:
+            while not stop.is_set():
+                try:
+                    rows.put(item, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
+            raise _Abandoned
+
+        def produce() -> None:
+            try:
+                self.result = self._run(put)
+            except _Abandoned:
+                pass
+            except BaseException as exc:   # handed to the reader, who raises it
+                failure.append(exc)
+            finally:
+                with contextlib.suppress(_Abandoned):
+                    put(end)
+
+        worker = threading.Thread(target=produce, name="neurofetch-ls", daemon=True)
+        worker.start()
+        try:
+            while (item := rows.get()) is not end:
+                yield item
+        finally:
+            stop.set()
+            worker.join()
+        if failure:
+            raise failure[0]
+
+
+class _Abandoned(Exception):
+    """The reader stopped reading: the crawl ends."""

@@ -1,27 +1,20 @@
-"""Profiles as a user sets them up: does one work, which secrets would it use, forget them.
+"""`check_profile`: does a profile work? One cheap, real request per service, with the credentials the
+profile would use.
 
-The check is one cheap, real request per service, with the credentials the profile would use.
-
-LORIS: a login (and, if asked, the password and token kept in the keyring, as `neurofetch login` does).
+LORIS: a login (and, if asked, the password and token kept in the keyring, as `login` does).
 Allen, NeuroVault: a one-row listing. Datamint: the connection check of its own client, an authenticated
-one-row project listing (reference/datamint.md §1.1). S3: a bucket listing through boto3, when installed.
+one-row project listing (reference/datamint.md §1.1). S3: a bucket listing, when boto3 is installed.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from neurofetch.credentials import (
-    API_KEY_ENTRY,
-    KeyringUnavailable,
-    Secret,
-    secret_from_env,
-    stored_secret,
-)
+from neurofetch.api.runner import choose_profile, given_secret, outside_running_loop
+from neurofetch.credentials import KeyringUnavailable, Secret
 from neurofetch.errors import ExitCode, NeurofetchError
 from neurofetch.net import loop
 from neurofetch.settings import Profile
@@ -41,9 +34,18 @@ class CheckOutcome:
     exit_code: int = 0      # what `neurofetch-config test` exits with: 0, or the ExitCode of the problem
 
 
-def check_profile(profile: Profile, *, username: str | None = None, secret: Secret | None = None,
+def check_profile(profile: str | Profile | None = None, *, url: str | None = None, service: str | None = None,
+                  config: str | None = None, username: str | None = None, secret: Secret | str | None = None,
                   bucket: str | None = None, store: bool = False) -> CheckOutcome:
-    """Try the profile for real. With ``store``, a secret that worked is kept in the keyring."""
+    """Try the profile for real with the credentials it would use (or ``secret``: a password or API key).
+    With ``store``, a secret that worked is kept in the keyring. Problems are in the outcome, not raised."""
+    chosen = choose_profile(profile, url, service, config=config)
+    given = given_secret(secret) if isinstance(secret, str) else secret
+    return outside_running_loop(lambda: _check(chosen, username, given, bucket, store))
+
+
+def _check(profile: Profile, username: str | None, secret: Secret | None, bucket: str | None,
+           store: bool) -> CheckOutcome:
     quick = dataclasses.replace(profile, retries=CHECK_RETRIES, retry_wait_max=1.0,
                                 timeout=min(profile.timeout, CHECK_TIMEOUT))
     try:
@@ -59,15 +61,16 @@ def check_profile(profile: Profile, *, username: str | None = None, secret: Secr
 
 
 def _check_loris(profile: Profile, username: str | None, secret: Secret | None, store: bool) -> CheckOutcome:
-    from neurofetch.operations.loris import login_loris, resolve_username
+    from neurofetch.api.auth import loris_login
+    from neurofetch.credentials.loris import resolve_username, stored_password
 
     username = username or resolve_username(profile, None, no_input=True)
-    password = secret or secret_from_env("password") or stored_secret(profile.keyring_service, username)
+    password = secret or stored_password(profile, username)
     if password is None:
         return CheckOutcome(None, f"no password for {username} (type one in neurofetch-config, "
                                   "or set NEUROFETCH_PASSWORD)", exit_code=ExitCode.AUTH)
     try:
-        outcome = login_loris(profile, username, password, store=store)
+        outcome = loris_login(profile, username, password, store=store)
     except KeyringUnavailable as exc:   # the login worked; only keeping the password failed
         return CheckOutcome(True, f"logged in to {profile.url} as {username}, but nothing was stored: {exc}")
     until = ""
@@ -77,8 +80,9 @@ def _check_loris(profile: Profile, username: str | None, secret: Secret | None, 
 
 
 def _check_datamint(profile: Profile, secret: Secret | None, store: bool) -> CheckOutcome:
+    from neurofetch.api.auth import check_api_key
+    from neurofetch.credentials.datamint import api_key_for
     from neurofetch.errors import AuthError
-    from neurofetch.operations.datamint import api_key_for, login_datamint
 
     try:
         key = secret or api_key_for(profile, no_input=True)
@@ -88,7 +92,7 @@ def _check_datamint(profile: Profile, secret: Secret | None, store: bool) -> Che
     register_secret(key.value)
     message = f"the API key was accepted by {profile.url}"
     try:
-        stored = login_datamint(profile, key, store=store)
+        stored = check_api_key(profile, key, store=store)
     except KeyringUnavailable as exc:   # the key worked; only keeping it failed
         return CheckOutcome(True, f"{message}, but nothing was stored: {exc}")
     return CheckOutcome(True, message, stored=stored)
@@ -121,7 +125,7 @@ def _get_json(profile: Profile, path: str, params: dict[str, Any], what: str) ->
             except HttpStatusError as exc:
                 raise not_the_api(exc) from None
 
-    return loop.run(go())
+    return loop.run(go())   # already off any running loop: check_profile sees to it
 
 
 def _check_s3(profile: Profile, bucket: str | None) -> CheckOutcome:
@@ -141,52 +145,3 @@ def _check_s3(profile: Profile, bucket: str | None) -> CheckOutcome:
         where = store.endpoint
     more = "+" if len(first) >= 1000 else ""
     return CheckOutcome(True, f"listed s3://{bucket}/ at {where}: {len(first)}{more} objects")
-
-
-def forget_secrets(profile: Profile) -> list[str]:
-    """Remove what neurofetch keeps in the keyring for this profile's server; returns what was removed."""
-    if profile.service == "loris":
-        from neurofetch.operations.loris import logout_loris
-
-        return logout_loris(profile, None)
-    if profile.service == "datamint":
-        from neurofetch.operations.datamint import logout_datamint
-
-        return logout_datamint(profile)
-    return []
-
-
-def secret_status(profile: Profile) -> list[tuple[str, str]]:
-    """Which secrets this profile would use and where they come from; never their values."""
-    masked = "********"
-    if profile.service == "s3":
-        chain = f"aws_profile {profile.extra['aws_profile']}" if profile.extra.get("aws_profile") else "the AWS chain"
-        return [("credentials", f"from {chain} (environment, ~/.aws/credentials, SSO, instance role)")]
-    if profile.service == "datamint":
-        env = secret_from_env("api_key", os.environ, "DATAMINT_API_KEY")
-        if env:
-            return [("api key", f"{masked} (from {env.source.removeprefix('env:')})")]
-        stored = stored_secret(profile.keyring_service, API_KEY_ENTRY)
-        return [("api key", f"{masked} (in the keyring)" if stored else "none stored")]
-    if profile.service != "loris":
-        return []
-    from neurofetch.net.auth import Token
-    from neurofetch.operations.loris import USER_KEY, _token_key
-
-    env = secret_from_env("password")
-    user = profile.username or getattr(stored_secret(profile.keyring_service, USER_KEY), "value", None)
-    rows = []
-    if env:
-        rows.append(("password", f"{masked} (from NEUROFETCH_PASSWORD)"))
-    elif user and stored_secret(profile.keyring_service, user):
-        rows.append(("password", f"{masked} (in the keyring, for {user})"))
-    else:
-        rows.append(("password", "none stored"))
-    token = stored_secret(profile.keyring_service, _token_key(user)) if user else None
-    if token:
-        expiry = Token.from_jwt(token.value).expires_at
-        when = "" if expiry is None else time.strftime(
-            ", valid until %Y-%m-%d %H:%M UTC" if expiry > time.time() else ", expired %Y-%m-%d %H:%M UTC",
-            time.gmtime(expiry))
-        rows.append(("token", f"{masked} (in the keyring{when})"))
-    return rows

@@ -1,4 +1,4 @@
-"""`neurofetch upload` as a plain function: find the files, de-identify DICOM locally, upload with
+"""Uploading to Datamint: find the files, de-identify DICOM locally, upload with
 resume, then publish, add to a project and attach a segmentation as asked."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,9 +17,9 @@ from neurofetch.net import loop
 from neurofetch.net.auth import ApiKeyAuth
 from neurofetch.net.http import make_client, policy_for
 from neurofetch.net.retry import RetryPolicy
-from neurofetch.operations.datamint import add_to_project, api_key_for, project_id, publish_ids, require_datamint
-from neurofetch.operations.datamint_segment import Segmentation, attach_segmentation, load_segmentation
 from neurofetch.services.datamint.api import DatamintApi, UploadForm
+from neurofetch.services.datamint.publish import add_to_project, project_id, publish_ids
+from neurofetch.services.datamint.segmentation import Segmentation, attach_segmentation, load_segmentation
 from neurofetch.settings import Profile
 from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.events import Reporter, complete
@@ -81,10 +81,10 @@ class DatamintTarget:
         return await self.api.find_uploaded(self.form(item), size)
 
 
-def upload(profile: Profile, request: UploadRequest, *, reporter: Reporter | None = None, no_input: bool = True,
-           key: Secret | None = None, state_root: Path | None = None) -> RunResult:
-    """Upload ``request.paths``; the result's ``extra["resources"]`` maps each source path to its resource id."""
-    require_datamint(profile, "upload")
+def upload(profile: Profile, request: UploadRequest, key: Callable[[], Secret], *, reporter: Reporter | None = None,
+           state_root: Path | None = None) -> RunResult:
+    """Upload ``request.paths``; the result's ``extra["resources"]`` maps each source path to its resource id.
+    ``key`` gives the API key, asked for only when something is to be sent (not for a dry run)."""
     reporter = complete(reporter)
     _check_request(request)
     mung = parse_mung(request.mung)
@@ -117,8 +117,7 @@ def upload(profile: Profile, request: UploadRequest, *, reporter: Reporter | Non
                 if request.dry_run:
                     loop.run(_dry_run(items, request, segmentation, journal, control))
                 else:
-                    key = key or api_key_for(profile, no_input=no_input)
-                    loop.run(_run(profile, key, items, request, segmentation, journal, control))
+                    loop.run(_run(profile, key(), items, request, segmentation, journal, control))
             finally:
                 if anonymizer is not None:
                     anonymizer.close()

@@ -1,80 +1,26 @@
-"""Datamint login, logout, publish and mirror as plain functions: what the CLI calls, and what a
-notebook can call. Upload lives in operations/datamint_upload.py.
-
-The API key comes from NEUROFETCH_API_KEY, then DATAMINT_API_KEY (the official client's variable),
-then the keyring (`neurofetch login`), then a prompt on a terminal.
-"""
+"""Publishing Datamint resources (inbox → published), by id, channel or the whole inbox, optionally into a
+project; the project lookup and bulk steps are shared with upload."""
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import TypeVar
 
-from neurofetch.credentials import (
-    API_KEY_ENTRY,
-    Secret,
-    is_interactive,
-    keyring_delete,
-    keyring_set,
-    prompt_secret,
-    read_secret_stdin,
-    secret_from_env,
-    stored_secret,
-)
-from neurofetch.errors import AuthError, ItemError, UsageError
+from neurofetch.credentials import Secret
+from neurofetch.errors import ItemError, UsageError
 from neurofetch.net import loop
 from neurofetch.net.auth import ApiKeyAuth
 from neurofetch.net.http import make_client, policy_for
 from neurofetch.services.datamint.api import BULK_CHUNK, DatamintApi
-from neurofetch.services.datamint.mirror import DatamintSelection, DatamintSource
 from neurofetch.settings import Profile
 from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.events import NullReporter, Reporter
-from neurofetch.transfer.mirror import MirrorOptions, run_mirror
 from neurofetch.transfer.results import RunResult
-from neurofetch.ui.logs import register_secret
 
-FALLBACK_KEY_ENV = "DATAMINT_API_KEY"
-STATUSES = ("inbox", "published")
 T = TypeVar("T")
-
-
-def require_datamint(profile: Profile, command: str) -> None:
-    if profile.service != "datamint":
-        raise UsageError(f"{command} is for Datamint profiles; profile {profile.name!r} is {profile.service}")
-
-
-def api_key_for(profile: Profile, *, no_input: bool) -> Secret:
-    """The key for a run: environment, then keyring, then a prompt (terminal only)."""
-    key = (secret_from_env("api_key", os.environ, FALLBACK_KEY_ENV)
-           or stored_secret(profile.keyring_service, API_KEY_ENTRY))
-    if key is None and is_interactive(no_input):
-        key = prompt_secret("Datamint API key")
-    if key is None:
-        raise AuthError("no Datamint API key: run `neurofetch login`, or set NEUROFETCH_API_KEY "
-                        "(or DATAMINT_API_KEY) for unattended runs")
-    register_secret(key.value)
-    return key
-
-
-def key_for_login(api_key_stdin: bool, *, no_input: bool) -> Secret:
-    key: Secret | None
-    if api_key_stdin:
-        key = read_secret_stdin("api_key")
-    else:
-        key = secret_from_env("api_key", os.environ, FALLBACK_KEY_ENV)
-        if key is None and is_interactive(no_input):
-            key = prompt_secret("Datamint API key")
-        if key is None:
-            raise AuthError("no API key: this is not a terminal, so pipe it with --api-key-stdin "
-                            "or set NEUROFETCH_API_KEY")
-    register_secret(key.value)
-    return key
 
 
 def with_api(profile: Profile, key: Secret, call: Callable[[DatamintApi], Awaitable[T]]) -> T:
@@ -84,19 +30,6 @@ def with_api(profile: Profile, key: Secret, call: Callable[[DatamintApi], Awaita
             return await call(DatamintApi(client, profile.url, policy_for(profile)))
 
     return loop.run(go())
-
-
-def login_datamint(profile: Profile, key: Secret, *, store: bool = True) -> bool:
-    """Check the key against the server; keep it in the keyring. Returns whether it was stored."""
-    require_datamint(profile, "login")
-    with_api(profile, key, lambda api: api.check_key())
-    if store:
-        keyring_set(profile.keyring_service, API_KEY_ENTRY, key.value)
-    return store
-
-
-def logout_datamint(profile: Profile) -> list[str]:
-    return ["API key"] if keyring_delete(profile.keyring_service, API_KEY_ENTRY) else []
 
 
 async def project_id(api: DatamintApi, name: str) -> str:
@@ -118,18 +51,12 @@ class PublishRequest:
 
 
 def publish(profile: Profile, request: PublishRequest, *, reporter: Reporter | None = None,
-            no_input: bool = True, key: Secret | None = None) -> RunResult:
+            key: Secret) -> RunResult:
     """Publish resources (inbox → published), by id, channel or the whole inbox; optionally into a project.
 
     Already published resources are counted as such, never as failures: publishing is idempotent.
     """
-    require_datamint(profile, "publish")
-    if not (request.resource_ids or request.channel or request.all_inbox):
-        raise UsageError("say what to publish: RESOURCE_ID ..., --channel NAME or --all-inbox")
-    for resource_id in request.resource_ids:
-        if not _is_uuid(resource_id):
-            raise UsageError(f"{resource_id!r} is not a resource id (ids look like 3f2b8c1e-...-...)")
-    key = key or api_key_for(profile, no_input=no_input)
+    check_request(request)
     result = RunResult("publish")
     control = RunControl(result, reporter or NullReporter())
     started = time.monotonic()
@@ -138,6 +65,15 @@ def publish(profile: Profile, request: PublishRequest, *, reporter: Reporter | N
     finally:
         result.seconds = time.monotonic() - started
     return result
+
+
+def check_request(request: PublishRequest) -> None:
+    """UsageError when the request says nothing to publish or names something that is not a resource id."""
+    if not (request.resource_ids or request.channel or request.all_inbox):
+        raise UsageError("say what to publish: RESOURCE_ID ..., --channel NAME or --all-inbox")
+    for resource_id in request.resource_ids:
+        if not _is_uuid(resource_id):
+            raise UsageError(f"{resource_id!r} is not a resource id (ids look like 3f2b8c1e-...-...)")
 
 
 async def _interruptible(control: RunControl, steps: Awaitable[None]) -> None:
@@ -197,31 +133,6 @@ async def add_to_project(api: DatamintApi, pid: str, resource_ids: Sequence[str]
     for start in range(0, len(resource_ids), BULK_CHUNK):
         chunk = list(resource_ids[start:start + BULK_CHUNK])
         result.add("added_to_project", await api.add_to_project(pid, chunk))
-
-
-def datamint_selection(*, channel: str | None = None, status: str | None = None, tags: Sequence[str] = (),
-                       projects: Sequence[str] = (), mimetype: str | None = None, date_from: str | None = None,
-                       date_to: str | None = None, **kwargs: object) -> DatamintSelection:
-    """A selection from what a user typed (UsageError on a bad status or date)."""
-    if status is not None and status not in STATUSES:
-        raise UsageError(f"--status takes inbox or published, not {status!r}")
-    for flag, value in (("--from", date_from), ("--to", date_to)):
-        if value is not None:
-            try:
-                date.fromisoformat(value)
-            except ValueError:
-                raise UsageError(f"{flag} takes a date like 2024-01-31, not {value!r}") from None
-    return DatamintSelection(channel=channel, status=status, tags=tuple(tags), projects=tuple(projects),
-                             mimetype=mimetype, date_from=date_from, date_to=date_to, **kwargs)  # type: ignore[arg-type]
-
-
-def mirror_datamint(profile: Profile, selection: DatamintSelection, options: MirrorOptions, *,
-                    reporter: Reporter | None = None, no_input: bool = True, key: Secret | None = None) -> RunResult:
-    """Mirror the selected resources into DEST/<channel>/<id>_<filename> (+ .json record)."""
-    require_datamint(profile, "this mirror")
-    key = key or api_key_for(profile, no_input=no_input)
-    source = DatamintSource(profile.url, key, selection, policy_for(profile))
-    return run_mirror("mirror", source, profile, options, reporter)
 
 
 def _is_uuid(text: str) -> bool:
