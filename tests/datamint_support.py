@@ -159,10 +159,10 @@ def segmented_project(emulator: Any, project: str = PROJECT) -> dict[str, Any]:
     whole = emulator.store.add_annotation(volume.id, type="segmentation", identifier="tumor, edema", scope="image",
                                           class_map={"1": "tumor", "2": "edema"}, file=labels,
                                           file_name="labels.nii.gz", file_content_type="application/nifti")
-    emulator.store.add_annotation(picture.id, type="label", identifier="benign", scope="image")
+    label = emulator.store.add_annotation(picture.id, type="label", identifier="benign", scope="image")
     emulator.store.add_annotation(dicom.id, type="segmentation", identifier="pending", scope="frame", frame_index=0)
     return {"png": picture, "nifti": volume, "dicom": dicom, "other": other,
-            "masks": {frame.id: mask_png, whole.id: labels}, "frame": frame, "volume": whole}
+            "masks": {frame.id: mask_png, whole.id: labels}, "frame": frame, "volume": whole, "label": label}
 
 
 def mask_png_bytes(size: tuple[int, int]) -> bytes:

@@ -1,6 +1,8 @@
 """Segmentations of mirrored resources (reference/datamint.md §2.5, §4.1): one annotation search per page of
 resources; each segmentation that has a file is fetched beside its resource, as ``<id>_seg-<annotation id>.png``
-(a frame mask) or ``<id>_seg-<annotation id>.nii.gz`` (a label volume), with its record ``<name>.json``."""
+(a frame mask) or ``<id>_seg-<annotation id>.nii.gz`` (a label volume), with its record ``<name>.json``.
+Annotations without a file (labels, categories, masks not drawn yet) keep their record only:
+``<id>_annotation-<annotation id>.json``."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from neurofetch.transfer.paths import UnsafeName, safe_relpath
 from neurofetch.transfer.work import Document, Fetch, FileItem, Listing, Work
 
 MASK_INFIX = "_seg-"
+RECORD_INFIX = "_annotation-"
 FRAME_MASK_SUFFIX = ".png"
 VOLUME_MASK_SUFFIX = ".nii.gz"
 
@@ -56,17 +59,20 @@ def _page_task(base_url: str, resources: Mirrored, label: str, offset: int, page
 
 def _mask_work(api: DatamintApi, annotation: dict[str, Any], resources: Mirrored, ctx: Context) -> list[Work]:
     resource_id, annotation_id = annotation.get("resource_id"), annotation.get("id")
-    if (annotation.get("type") != "segmentation" or not annotation.get("file")
-            or not isinstance(annotation_id, str) or not isinstance(resource_id, str) or resource_id not in resources):
-        return []   # labels and categories live in the record; a segmentation without a file has nothing to fetch
+    if not isinstance(annotation_id, str) or not isinstance(resource_id, str) or resource_id not in resources:
+        return []
     channel, resource_name = resources[resource_id]
-    name = mask_name(resource_id, annotation_id, annotation)
+    has_mask = annotation.get("type") == "segmentation" and bool(annotation.get("file"))
+    name = mask_name(resource_id, annotation_id, annotation) if has_mask else \
+        f"{resource_id}{RECORD_INFIX}{annotation_id}"
     try:
         safe_relpath((channel, f"{name}.json"))
     except UnsafeName as exc:
         ctx.result.fail(f"{channel}/{name}", str(exc))
         ctx.reporter.failed(f"{channel}/{name}", str(exc))
         return []
+    if not has_mask:
+        return [Document((channel, f"{name}.json"), annotation, unit=resource_id)]
     meta = {"id": annotation_id, "channel": channel, "uploaded": annotation.get("created_at"),
             "segmentation_of": f"{channel}/{resource_name}", "identifier": annotation.get("identifier"),
             "frame_index": annotation.get("frame_index")}
