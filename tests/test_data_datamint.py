@@ -128,7 +128,7 @@ def test_a_dataloader_batches_it(project, tmp_path: Path) -> None:
     emulator, _made = project
     dataset = DatamintDataset(tmp_path / "dm", PROJECT, url=emulator.url, api_key=KEY, return_frame_by_frame=True)
     volume_slices = [i for i in range(len(dataset)) if dataset[i][2]["filename"] == "t1.nii.gz"]
-    loader = DataLoader(torch.utils.data.Subset(dataset, volume_slices), batch_size=4,
+    loader = DataLoader(torch.utils.data.Subset(dataset, volume_slices), batch_size=4, num_workers=2,
                         collate_fn=DatamintDataset.collate)
     images, dicoms, metadata = next(iter(loader))
     assert tuple(images.shape) == (4, 6, 5) and dicoms == [None] * 4

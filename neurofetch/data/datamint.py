@@ -67,6 +67,7 @@ class DatamintDataset:
             if row.get("segmentation_of"):
                 masks.setdefault(row["segmentation_of"], []).append(row["path"])
         self._resources: list[dict[str, Any]] = []
+        self._listed: dict[Path, list[str]] = {}   # each channel folder's annotation records, listed once
         for row in rows:
             if row.get("segmentation_of") or not row.get("id") or project not in (row.get("projects") or []):
                 continue
@@ -76,6 +77,7 @@ class DatamintDataset:
             annotations = self._annotations(row, sorted(masks.get(row["path"], [])))
             if annotations or include_unannotated:
                 self._resources.append({"row": row, "kind": kind, "annotations": annotations})
+        self._listed.clear()
         if not self._resources and download:
             raise UsageError(f"project {project!r} has no resources in {self.root}")
         self.segmentation_labels: list[str] = sorted({name for item in self._resources
@@ -95,8 +97,12 @@ class DatamintDataset:
             if record is not None:
                 found.append({**record, "mask": path})
         folder = self.root / row["channel"]
+        if folder not in self._listed:
+            self._listed[folder] = sorted(p.name for p in folder.iterdir() if RECORD_INFIX in p.name)
         prefix = f"{row['id']}{RECORD_INFIX}"
-        for name in sorted(p.name for p in folder.iterdir() if p.name.startswith(prefix)):
+        for name in self._listed[folder]:
+            if not name.startswith(prefix):
+                continue
             record = _json(folder / name)
             if record is not None:
                 found.append(record)
