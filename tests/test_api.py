@@ -206,6 +206,29 @@ def test_an_interrupt_stops_the_run_and_the_next_call_resumes_without_refetching
         assert not refetched & {p.rsplit("/", 1)[1] for p in done_before}
 
 
+def test_an_interrupt_while_logging_in_under_a_running_loop_stops_before_any_transfer(tmp_path: Path) -> None:
+    """Before the transfer has started (a slow login), the interrupt still reaches the run's own thread: it
+    lands when the login's answer arrives, and nothing more is asked or written."""
+    arrived = threading.Event()
+
+    def front(app: Any) -> Any:
+        async def asgi(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                arrived.set()
+            await app(scope, receive, send)
+
+        return asgi
+
+    dest = tmp_path / "d"
+    with serve_loris("latency=5", recorder=front) as loris:
+        threading.Thread(target=lambda: arrived.wait(60) and _thread.interrupt_main(), daemon=True).start()
+        with pytest.raises(Interrupted):
+            call_in("asyncio.run", lambda: api.mirror(dest, url=loris.url, service="loris", username="demo",
+                                                      password="demo", progress=False))
+        assert [e.path for e in loris.emulator.log.entries()] == ["/api/v0.0.3-dev/login"]
+    assert not dest.exists()
+
+
 def test_progress_goes_to_stderr_and_nothing_is_printed_without_it(loris: Any, tmp_path: Path,
                                                                   capfd: pytest.CaptureFixture[str],
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
