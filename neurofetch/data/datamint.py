@@ -67,7 +67,7 @@ class DatamintDataset:
             if row.get("segmentation_of"):
                 masks.setdefault(row["segmentation_of"], []).append(row["path"])
         self._resources: list[dict[str, Any]] = []
-        self._listed: dict[Path, list[str]] = {}   # each channel folder's annotation records, listed once
+        self._listed: dict[Path, dict[str, list[str]]] = {}   # channel folder -> id -> its records' names
         for row in rows:
             if row.get("segmentation_of") or not row.get("id") or project not in (row.get("projects") or []):
                 continue
@@ -87,25 +87,22 @@ class DatamintDataset:
             for frame in (range(self._frame_count(item)) if return_frame_by_frame else [None])]
 
     def _annotations(self, row: dict[str, Any], mask_paths: list[str]) -> list[dict[str, Any]]:
-        """The annotation records of a resource: its masks' records (with ``mask`` = the mask's path) and the
-        records of annotations without a file."""
-        from neurofetch.services.datamint.masks import RECORD_INFIX
-
-        found = []
-        for path in mask_paths:
-            record = _json(self.root / f"{path}.json")
-            if record is not None:
-                found.append({**record, "mask": path})
+        """The annotation records the mirror keeps beside a resource (``<id>_*.json`` naming the resource as
+        theirs), the record of each mask with ``mask`` = the mask's path."""
         folder = self.root / row["channel"]
         if folder not in self._listed:
-            self._listed[folder] = sorted(p.name for p in folder.iterdir() if RECORD_INFIX in p.name)
-        prefix = f"{row['id']}{RECORD_INFIX}"
-        for name in self._listed[folder]:
-            if not name.startswith(prefix):
-                continue
+            by_prefix: dict[str, list[str]] = {}
+            self._listed[folder] = by_prefix
+            for path in sorted(folder.iterdir()):
+                if path.name.endswith(".json"):
+                    by_prefix.setdefault(path.name.partition("_")[0], []).append(path.name)
+        masks = {f"{path.rpartition('/')[2]}.json": path for path in mask_paths}
+        found = []
+        for name in self._listed[folder].get(row["id"], []):
             record = _json(folder / name)
-            if record is not None:
-                found.append(record)
+            if record is None or record.get("resource_id") != row["id"] or not record.get("type"):
+                continue   # the resource's own record
+            found.append({**record, "mask": masks[name]} if name in masks else record)
         return found
 
     def _frame_count(self, item: dict[str, Any]) -> int:
