@@ -7,8 +7,7 @@ from typing import Any
 
 from neurofetch.emulators.allen.app import AllenEmulator
 from neurofetch.emulators.datamint.app import DatamintEmulator
-from neurofetch.emulators.loris.app import LorisEmulator
-from neurofetch.emulators.loris.data import LorisDataset
+from neurofetch.emulators.loris.app import LorisDataset, LorisEmulator
 from neurofetch.emulators.neurovault.app import NeuroVaultEmulator
 from neurofetch.emulators.neurovault.data import DOI_OF_AGING_COLLECTION
 from tests.helpers import run_cli
