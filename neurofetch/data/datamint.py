@@ -18,8 +18,6 @@ from neurofetch.errors import UsageError
 if TYPE_CHECKING:
     import numpy as np
 
-    from neurofetch.settings import Profile
-
 GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -38,6 +36,7 @@ class DatamintDataset:
       :attr:`segmentation_labels`, each the shape of the image without its colour channels (a label volume
       for a volume, one frame mask placed at its frame); or ``target(metadata)``.
 
+    ``profile`` is a profile name or a ``neurofetch.settings.Profile``, as for ``api.mirror``.
     ``return_frame_by_frame=True`` makes each frame an item (a multi-frame DICOM's first axis, a volume's last
     axis), with its masks and ``metadata["frame_index"]``. ``include_unannotated=False`` keeps only resources
     with at least one annotation. Credentials and server as for ``api.mirror``: ``profile=``, or ``url=`` with
@@ -45,7 +44,7 @@ class DatamintDataset:
     DataLoader.
     """
 
-    def __init__(self, root: str | Path, project: str, *, profile: str | Profile | None = None,
+    def __init__(self, root: str | Path, project: str, *, profile: Any = None,
                  url: str | None = None, api_key: str | None = None, download: bool = True,
                  return_frame_by_frame: bool = False, include_unannotated: bool = True,
                  transform: Callable[[np.ndarray], Any] | None = None,
