@@ -131,3 +131,48 @@ def env_for(emulator: Any, key: str | None = KEY) -> dict[str, str | None]:
 def upload_posts(emulator: Any) -> int:
     """Every `POST /resources` that reached the server, answered or dropped."""
     return int(emulator.upload_posts)
+
+
+PROJECT = "Brain MRI Study"
+
+
+def segmented_project(emulator: Any, project: str = PROJECT) -> dict[str, Any]:
+    """A project of three resources as an annotator leaves them: a PNG with a frame mask ("lesion"), a NIfTI
+    volume with a label volume (1 tumor, 2 edema) of its shape, and a DICOM without annotations; plus a PNG
+    outside the project. Returns the stored resources by kind and the masks' bytes by annotation id."""
+    import random
+
+    from neurofetch.emulators.datamint.samples import dicom_bytes
+
+    picture = emulator.add_resource("scan.png", png_bytes((8, 6)), mimetype="image/png", channel="us",
+                                    tags=["ultrasound"], project=project)
+    volume = emulator.add_resource("t1.nii.gz", nifti_bytes((6, 5, 4)), mimetype="application/nifti",
+                                   channel="mri", tags=["t1"], project=project)
+    dicom = emulator.add_resource("ct.dcm", dicom_bytes(6, 8, random.Random(3)), mimetype="application/dicom",
+                                  channel="ct", project=project)
+    other = emulator.add_resource("other.png", png_bytes((4, 4)), mimetype="image/png", channel="us")
+    mask_png = mask_png_bytes((8, 6))
+    frame = emulator.store.add_annotation(picture.id, type="segmentation", identifier="lesion", scope="frame",
+                                          frame_index=0, source="imported", file=mask_png, file_name="lesion",
+                                          file_content_type="image/png")
+    labels = nifti_bytes((6, 5, 4), labels=True)
+    whole = emulator.store.add_annotation(volume.id, type="segmentation", identifier="tumor, edema", scope="image",
+                                          class_map={"1": "tumor", "2": "edema"}, file=labels,
+                                          file_name="labels.nii.gz", file_content_type="application/nifti")
+    label = emulator.store.add_annotation(picture.id, type="label", identifier="benign", scope="image")
+    emulator.store.add_annotation(dicom.id, type="segmentation", identifier="pending", scope="frame", frame_index=0)
+    return {"png": picture, "nifti": volume, "dicom": dicom, "other": other,
+            "masks": {frame.id: mask_png, whole.id: labels}, "frame": frame, "volume": whole, "label": label}
+
+
+def mask_png_bytes(size: tuple[int, int]) -> bytes:
+    """A binary mask as the official client uploads one: 0 outside, 255 inside (x 2-4, y 0-2)."""
+    from PIL import Image
+
+    image = Image.new("L", size, 0)
+    for x in range(2, 5):
+        for y in range(3):
+            image.putpixel((x, y), 255)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

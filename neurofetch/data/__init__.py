@@ -9,6 +9,7 @@ DataLoader (torch is optional: nothing here imports it unless a batch is collate
 from __future__ import annotations
 
 from neurofetch.data.collate import collate
+from neurofetch.data.datamint import DatamintDataset
 from neurofetch.data.mirror import MirrorDataset, UnreadableFileError
 
-__all__ = ["MirrorDataset", "UnreadableFileError", "collate"]
+__all__ = ["DatamintDataset", "MirrorDataset", "UnreadableFileError", "collate"]

@@ -140,6 +140,16 @@ class DatamintApi:
     def resource_pager(self) -> Pager:
         return Pager("resource list", self.url("resources"))
 
+    async def annotations_page(self, resource_ids: Sequence[str], offset: int) -> Page:
+        """One page of the annotations of ``resource_ids``, as the official dataset asks (§4.1): offset and
+        limit as strings in the body."""
+        body = {"resource_ids": list(resource_ids), "offset": str(offset), "limit": str(PAGE_SIZE)}
+        return list_page(await self._call("POST", "annotation list", "annotations", "search", json=body),
+                         "annotations")
+
+    def annotation_pager(self) -> Pager:
+        return Pager("annotation list", self.url("annotations", "search"))
+
     async def find_uploaded(self, form: UploadForm, size: int) -> str | None:
         """Did an upload whose answer was lost arrive? Same name, source path and size (§2.3)."""
         async for record in self.resources({"filename": form.name}):

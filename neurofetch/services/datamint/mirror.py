@@ -15,6 +15,7 @@ from neurofetch.net.http import AsyncClient, Auth
 from neurofetch.net.retry import RetryPolicy
 from neurofetch.net.secret import Secret
 from neurofetch.services.datamint.api import DatamintApi
+from neurofetch.services.datamint.masks import segmentations_listing
 from neurofetch.services.paging import Pager
 from neurofetch.transfer.context import Context
 from neurofetch.transfer.filters import NameFilter
@@ -92,6 +93,10 @@ class DatamintSource:
             work: list[Work] = []
             for record in fresh:   # a row repeated within the page is the engine's to drop
                 work.extend(self._resource_work(api, record, ctx))
+            mirrored = {item.unit: (str(item.parts[0]), str(item.parts[1])) for item in work
+                        if isinstance(item, FileItem) and item.unit}
+            if mirrored:
+                work.append(segmentations_listing(self.base_url, mirrored, f"segmentations of resources from {offset}"))
             if more:
                 following = offset + len(page.rows)
                 work.append(Listing(f"resource list from {following}", self._page_task(following, listing)))
