@@ -31,12 +31,13 @@ LAYER_OF = {
 
 # cli ─► api ─► settings, credentials ─► services ─► transfer ─► net; ui is reached from cli, api and credentials
 # (which prompts on a terminal and registers secrets for masking; transfer reaches ui through Reporter events,
-# never an import), and reads transfer's result types and the settings it edits (the config wizard); data/ sits
-# above transfer and below api; emulators stand alone; operations/ is gone: nothing may import it.
+# never an import), and reads transfer's result types and the settings it edits (the config wizard); data/ is
+# public beside api and fetches through it (DatamintDataset mirrors its project with api.mirror), so api never
+# imports data; emulators stand alone; operations/ is gone: nothing may import it.
 MAY_IMPORT = {
     "cli": {"cli", "api", "settings", "credentials", "ui", "emulators", "base"},
-    "api": {"api", "data", "settings", "credentials", "services", "transfer", "anonymize", "net", "ui", "base"},
-    "data": {"data", "transfer", "anonymize", "net", "base"},
+    "api": {"api", "settings", "credentials", "services", "transfer", "anonymize", "net", "ui", "base"},
+    "data": {"data", "api", "transfer", "anonymize", "net", "base"},
     "settings": {"settings", "credentials", "services", "transfer", "net", "base"},
     "credentials": {"credentials", "settings", "services", "net", "ui", "base"},   # a profile's secrets; prompts
     "services": {"services", "transfer", "anonymize", "net", "base"},

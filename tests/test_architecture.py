@@ -19,7 +19,6 @@ PENDING = {
     "neurofetch.cli.index -> neurofetch.transfer.catalog",
     "neurofetch.cli.index -> neurofetch.transfer.results",
     "neurofetch.credentials.loris -> httpx",
-    "neurofetch.data.mirror -> neurofetch.api",
     "neurofetch.services.datamint.publish -> neurofetch.credentials",
     "neurofetch.services.datamint.publish -> neurofetch.settings",
     "neurofetch.services.datamint.segmentation -> yaml",

@@ -11,7 +11,7 @@ from typing import Any
 
 from neurofetch.services.datamint.api import DatamintApi
 from neurofetch.services.paging import Pager
-from neurofetch.transfer.engine import Context
+from neurofetch.transfer.context import Context
 from neurofetch.transfer.paths import UnsafeName, safe_relpath
 from neurofetch.transfer.work import Document, Fetch, FileItem, Listing, Work
 
