@@ -11,6 +11,7 @@ Linux (and macOS) only: ``os.wait4`` does not exist on Windows.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -33,6 +34,19 @@ BENCH = ROOT / "bench"
 DOC = ROOT / "docs" / "benchmarks.md"
 PYTHON = sys.executable
 MiB = 1024 * 1024
+
+
+def loris_tree_parser(doc: str, *, latency: bool = True, no_write: bool = True) -> argparse.ArgumentParser:
+    """The options of the benchmarks over bench/loris_mirror.py's LORIS tree (30 candidates, 1,000 files at 5% of
+    their real sizes, 20 ms per response); a script adds its own after these."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--candidates", type=int, default=30)
+    parser.add_argument("--size-scale", type=float, default=0.05)
+    if latency:
+        parser.add_argument("--latency", type=float, default=0.02)
+    if no_write:
+        parser.add_argument("--no-write", action="store_true", help="print only, leave docs/benchmarks.md alone")
+    return parser
 
 
 def neurofetch_command() -> list[str]:

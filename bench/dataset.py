@@ -28,16 +28,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import PYTHON, Server, isolated_env, machine, markdown_table, measure, settle, today
+from _measure import PYTHON, Server, isolated_env, loris_tree_parser, machine, markdown_table, measure, settle, today
 from loris_mirror import mirror_cmd
 
 PER = 10_000
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--candidates", type=int, default=30)
-    parser.add_argument("--size-scale", type=float, default=0.05)
+    parser = loris_tree_parser(__doc__, latency=False, no_write=False)
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
     parser.add_argument("--child", nargs=2, metavar=("ROOT", "WORKERS"), help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -20,7 +20,6 @@ usage: python bench/loris_mirror.py [--candidates 30] [--size-scale 0.05] [--lat
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import statistics
 import sys
@@ -37,6 +36,7 @@ from _measure import (
     Server,
     isolated_env,
     loopback_bandwidth,
+    loris_tree_parser,
     machine,
     markdown_table,
     measure,
@@ -57,10 +57,7 @@ REPEAT_UNDER = 15.0   # seconds
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--candidates", type=int, default=30)
-    parser.add_argument("--size-scale", type=float, default=0.05)
-    parser.add_argument("--latency", type=float, default=0.02)
+    parser = loris_tree_parser(__doc__, no_write=False)
     parser.add_argument("--jobs", default="1,4,16", help="comma-separated --jobs values for neurofetch")
     parser.add_argument("--repeat", type=int, default=3, help=f"runs shorter than {REPEAT_UNDER} s are repeated up to "
                         "this many times in all; the median is reported")

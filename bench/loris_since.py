@@ -10,7 +10,6 @@ usage: python bench/loris_since.py [--candidates 30] [--size-scale 0.05] [--late
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -21,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import (
     Server,
     isolated_env,
+    loris_tree_parser,
     machine,
     markdown_table,
     measure,
@@ -34,12 +34,8 @@ from _measure import (
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--candidates", type=int, default=30)
-    parser.add_argument("--size-scale", type=float, default=0.05)
-    parser.add_argument("--latency", type=float, default=0.02)
+    parser = loris_tree_parser(__doc__)
     parser.add_argument("--jobs", type=int, default=16)
-    parser.add_argument("--no-write", action="store_true", help="print the table, leave docs/benchmarks.md alone")
     args = parser.parse_args()
     started = time.perf_counter()
     rows = []
