@@ -31,10 +31,9 @@ from neurofetch.errors import (
     RemoteDataError,
     UnreachableError,
 )
-from neurofetch.net import json_limits
 from neurofetch.net.http import not_the_api
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe
-from neurofetch.transfer.claims import PathClaims
+from neurofetch.transfer.claims import PathClaims, record_bytes
 from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.download import already_complete, disk_error, download_file
 from neurofetch.transfer.events import NullReporter, Reporter
@@ -223,7 +222,7 @@ async def _write_document(doc: Document, ctx: Context) -> None:
         return
     relpath = safe_relpath(doc.parts)
     final = local_path(ctx.dest, relpath)
-    data = json_limits.dumps_record(doc.data, relpath)
+    data = record_bytes(doc, relpath)
     if ctx.dry_run:
         if await on_disk_thread(_differs, final, data):
             ctx.result.planned.append({"action": "write", "path": relpath})
