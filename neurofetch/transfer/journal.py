@@ -188,7 +188,7 @@ class Journal:
 
     def get(self, path: str) -> Entry | None:
         if path in self._waiting_files:
-            return Entry(*self._waiting_files[path][0][:5])  # type: ignore[arg-type]
+            return Entry(*self._waiting_files[path][0][:5])
         if path in self._looked_up:
             self._looked_up.move_to_end(path)
             return self._looked_up[path]
