@@ -84,9 +84,16 @@ def _identify(item: FileItem | Document, *, with_source: bool = True) -> tuple[s
         query = urlencode(sorted((str(k), str(v)) for k, v in item.params.items()))
         return relpath, item.url + ("?" if query and "?" not in item.url else "&" if query else "") + query
     try:
-        return relpath, RECORD + hashlib.sha256(json_limits.dumps_record(item.data, relpath)).hexdigest()
+        return relpath, RECORD + hashlib.sha256(record_bytes(item, relpath)).hexdigest()
     except RemoteDataError:
         return relpath, None
+
+
+def record_bytes(doc: Document, relpath: str) -> bytes:
+    """``doc`` as written to disk, encoded once for its claim and its write."""
+    if doc.encoded is None:
+        doc.encoded = json_limits.dumps_record(doc.data, relpath)
+    return doc.encoded
 
 
 def _conflict(first: _Claim, second: str) -> str:

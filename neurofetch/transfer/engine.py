@@ -1,8 +1,9 @@
 """The engine: a bounded pool of workers running listings, downloads and document writes.
 
 Listings produce more work, so crawling and transferring overlap: the first file arrives after
-the first listing, not after all of them. Files go ahead of listings in the queue, which keeps
-the number of known-but-unfetched items small.
+the first listing, not after all of them. Files go ahead of listings in the queue, and deeper
+listings ahead of shallower ones (a visit's QC records before the next visit), which keeps the number
+of known-but-unfetched items, and the memory they hold, small however large the tree.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from neurofetch.errors import (
     RemoteDataError,
     UnreachableError,
 )
-from neurofetch.net import json_limits
 from neurofetch.net.http import TransportError, not_the_api
 from neurofetch.net.retry import RetryableError, describe
+from neurofetch.transfer.claims import record_bytes
 from neurofetch.transfer.context import Context
 from neurofetch.transfer.download import already_complete, disk_error, download_file
 from neurofetch.transfer.paths import UnsafeName, local_path, safe_relpath
@@ -40,25 +41,26 @@ from neurofetch.transfer.work import Document, FileItem, Listing, Work
 
 async def run(roots: Sequence[Work], ctx: Context, jobs: int) -> None:
     """Run ``roots`` and everything they lead to with ``jobs`` workers; Ctrl-C/SIGTERM stop it cleanly."""
-    queue: asyncio.PriorityQueue[tuple[int, int, Work]] = asyncio.PriorityQueue()
+    queue: asyncio.PriorityQueue[tuple[int, int, int, int, Work]] = asyncio.PriorityQueue()
     order = itertools.count()
     pending = 0
     listings = 0   # queued or running; at 0 no listing can appear any more: the file count is final
     all_done = asyncio.Event()
 
-    def put(work: Work) -> None:
+    def put(work: Work, depth: int = 0) -> None:
         nonlocal pending, listings
         pending += 1
         listings += isinstance(work, Listing)
-        queue.put_nowait((1 if isinstance(work, Listing) else 0, next(order), work))
+        kind, deeper_first = (1, -depth) if isinstance(work, Listing) else (0, 0)
+        queue.put_nowait((kind, deeper_first, next(order), depth, work))
 
     async def worker() -> None:
         nonlocal pending, listings
         while True:
-            _, _, work = await queue.get()
+            _, _, _, depth, work = await queue.get()
             try:
                 for child in await _execute(work, ctx):
-                    put(child)
+                    put(child, depth + 1)
             finally:
                 pending -= 1
                 if isinstance(work, Listing):
@@ -176,7 +178,7 @@ async def _write_document(doc: Document, ctx: Context) -> None:
         return
     relpath = safe_relpath(doc.parts)
     final = local_path(ctx.dest, relpath)
-    data = json_limits.dumps_record(doc.data, relpath)
+    data = record_bytes(doc, relpath)
     if ctx.dry_run:
         if await on_disk_thread(_differs, final, data):
             ctx.result.planned.append({"action": "write", "path": relpath})

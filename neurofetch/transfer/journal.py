@@ -6,6 +6,7 @@ import contextlib
 import json
 import sqlite3
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ _DISK_MESSAGES = ("disk I/O error", "database or disk is full", "attempt to writ
                   "unable to open database file", "access permission denied")
 
 COMMIT_EVERY = 0.25   # seconds: a commit per file costs more than many files' downloads
+LOOKUPS_KEPT = 4096   # recent ``get`` answers: a listing's check and the download that follows ask the same
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -74,11 +76,16 @@ class Journal:
 
     ``source`` is the URL without its query string's secrets: callers pass what they fetched.
     Changes are committed together at most ``COMMIT_EVERY`` seconds apart and on ``close``; after a
-    kill -9, the files of the last uncommitted moment are simply fetched again.
+    kill -9, the files of the last uncommitted moment are simply fetched again. Completed files and
+    records wait in memory until that commit and are written in one batch with it: a record put and
+    forgotten between two commits (a download's size while it runs) never reaches the disk.
     """
 
     def __init__(self, path: Path, db: sqlite3.Connection | None = None) -> None:
         self.path = path
+        self._waiting_files: dict[str, tuple[tuple[Any, ...], str | None]] = {}   # path → files row, meta
+        self._waiting_records: dict[str, tuple[str | None, str]] = {}   # key → value (None: forget), when
+        self._looked_up: OrderedDict[str, Entry | None] = OrderedDict()
         try:
             if db is None:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,6 +94,7 @@ class Journal:
                 db.execute("PRAGMA synchronous=NORMAL")
             self._db = db
             self._db.executescript(SCHEMA)
+            self._stored_keys = {str(row[0]) for row in self._db.execute("SELECT key FROM records")}
             self._committed_at = time.monotonic()
         except (OSError, sqlite3.Error) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -127,9 +135,37 @@ class Journal:
 
     def commit(self) -> None:
         with self._guard():
+            self._flush()
             if self._db.in_transaction:
                 self._db.execute("COMMIT")
         self._committed_at = time.monotonic()
+
+    def _flush(self) -> None:
+        """Write the completed files and records waiting in memory, in the open transaction."""
+        files, records = self._waiting_files, self._waiting_records
+        if not (files or records):
+            return
+        self._waiting_files, self._waiting_records = {}, {}
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN")
+        if files:
+            self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
+                                 [row for row, _meta in files.values()])
+            self._db.executemany("INSERT OR REPLACE INTO file_meta VALUES (?, ?)",
+                                 [(path, meta) for path, (_row, meta) in files.items() if meta is not None])
+            self._db.executemany("DELETE FROM file_meta WHERE path = ?",
+                                 [(path,) for path, (_row, meta) in files.items() if meta is None])
+        if records:
+            self._db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?)",
+                                 [(key, value, when) for key, (value, when) in records.items() if value is not None])
+            self._db.executemany("DELETE FROM records WHERE key = ?",
+                                 [(key,) for key, (value, _updated) in records.items() if value is None])
+            for key, (value, _updated) in records.items():
+                (self._stored_keys.add if value is not None else self._stored_keys.discard)(key)
+
+    def _maybe_commit(self) -> None:
+        if time.monotonic() - self._committed_at >= COMMIT_EVERY:
+            self.commit()
 
     @contextlib.contextmanager
     def _guard(self) -> Iterator[None]:
@@ -144,54 +180,84 @@ class Journal:
             if not self._db.in_transaction:
                 self._db.execute("BEGIN")
             self._db.execute(sql, values)
-        if time.monotonic() - self._committed_at >= COMMIT_EVERY:
-            self.commit()
+        self._maybe_commit()
 
     def _rows(self, sql: str, values: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
         with self._guard():
             return self._db.execute(sql, values).fetchall()
 
     def get(self, path: str) -> Entry | None:
+        if path in self._waiting_files:
+            return Entry(*self._waiting_files[path][0][:5])
+        if path in self._looked_up:
+            self._looked_up.move_to_end(path)
+            return self._looked_up[path]
         rows = self._rows("SELECT path, size, sha256, source, mtime_ns FROM files WHERE path = ?", (path,))
-        return Entry(*rows[0]) if rows else None  # type: ignore[arg-type]
+        entry = Entry(*rows[0]) if rows else None  # type: ignore[arg-type]
+        self._remember(path, entry)
+        return entry
+
+    def _remember(self, path: str, entry: Entry | None) -> None:
+        self._looked_up[path] = entry
+        self._looked_up.move_to_end(path)
+        if len(self._looked_up) > LOOKUPS_KEPT:
+            self._looked_up.popitem(last=False)
 
     def record(self, path: str, size: int, sha256: str, source: str, mtime_ns: int,
                meta: Mapping[str, Any] | None = None) -> None:
-        self._change("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
-                     (path, size, sha256, source, mtime_ns, time.strftime("%Y-%m-%dT%H:%M:%S%z")))
+        row = (path, size, sha256, source, mtime_ns, time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         # A table of its own, so that journals stay readable and writable by earlier versions.
-        if meta:
-            self._change("INSERT OR REPLACE INTO file_meta VALUES (?, ?)",
-                         (path, json.dumps(dict(meta), ensure_ascii=False, default=str)))
-        else:
-            self._change("DELETE FROM file_meta WHERE path = ?", (path,))
+        shown = json.dumps(dict(meta), ensure_ascii=False, default=str) if meta else None
+        self._looked_up.pop(path, None)
+        self._waiting_files[path] = (row, shown)
+        self._maybe_commit()
 
     def forget(self, path: str) -> None:
+        self._waiting_files.pop(path, None)
+        self._remember(path, None)
         self._change("DELETE FROM files WHERE path = ?", (path,))
         self._change("DELETE FROM file_meta WHERE path = ?", (path,))
 
     def touch(self, path: str, mtime_ns: int) -> None:
         """The file's content was found unchanged under a new modification time."""
+        waiting = self._waiting_files.get(path)
+        if waiting is not None:
+            row, meta = waiting
+            self._waiting_files[path] = ((*row[:4], mtime_ns, row[5]), meta)
+            return
+        self._looked_up.pop(path, None)
         self._change("UPDATE files SET mtime_ns = ? WHERE path = ?", (mtime_ns, path))
 
     def entries(self) -> Iterator[Entry]:
+        with self._guard():
+            self._flush()
         yield from (Entry(*row) for row in self._rows(  # type: ignore[arg-type]
             "SELECT files.path, size, sha256, source, mtime_ns, completed_at, meta FROM files "
             "LEFT JOIN file_meta ON file_meta.path = files.path ORDER BY files.path"))
 
     def count(self) -> int:
+        with self._guard():
+            self._flush()
         return int(self._rows("SELECT COUNT(*) FROM files")[0][0])  # type: ignore[call-overload]
 
     def get_record(self, key: str) -> str | None:
+        if key in self._waiting_records:
+            return self._waiting_records[key][0]
+        if key not in self._stored_keys:
+            return None
         rows = self._rows("SELECT value FROM records WHERE key = ?", (key,))
         return str(rows[0][0]) if rows else None
 
     def put_record(self, key: str, value: str) -> None:
-        self._change("INSERT OR REPLACE INTO records VALUES (?, ?, ?)",
-                     (key, value, time.strftime("%Y-%m-%dT%H:%M:%S%z")))
+        self._waiting_records[key] = (value, time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        self._maybe_commit()
 
     def forget_record(self, key: str) -> None:
-        self._change("DELETE FROM records WHERE key = ?", (key,))
+        if key in self._stored_keys:
+            self._waiting_records[key] = (None, "")
+        else:   # put and forgotten since the last commit (or never put): nothing on disk to delete
+            self._waiting_records.pop(key, None)
+        self._maybe_commit()
 
     def is_complete(self, path: str, local: Path) -> bool:
         """True when the journal has the file and the local copy still has its size and mtime."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -33,6 +34,7 @@ def check_component(name: object) -> str:
     return name
 
 
+@functools.lru_cache(maxsize=8192)   # each name is checked by the listing, the claims and the download
 def _problem(name: str) -> str | None:
     if name in ("", ".", ".."):
         return "is empty or a relative reference"

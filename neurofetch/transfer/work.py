@@ -45,6 +45,7 @@ class Document:
     parts: Sequence[Any]
     data: Any
     unit: str | None = None
+    encoded: bytes | None = field(default=None, repr=False, compare=False)   # ``data`` as written, once made
 
 
 Work = Listing | FileItem | Document

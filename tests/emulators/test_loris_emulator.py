@@ -121,6 +121,12 @@ def test_dataset_is_deterministic() -> None:
     assert LorisDataset(candidates=2, seed=8).files != one.files
 
 
+@pytest.mark.timeout(60)
+def test_a_dataset_of_thousands_of_candidates_has_a_distinct_pscid_each() -> None:
+    dataset = LorisDataset(candidates=1000, size_scale=0.0001)   # the benchmarks' 36,000-file tree
+    assert len({c.pscid for c in dataset.candidates}) == 1000
+
+
 def test_content_is_minc2_or_text_and_sliceable() -> None:
     dataset = LorisDataset(candidates=2)
     mnc = next(f for f in dataset.files if f.filename.endswith(".mnc"))

@@ -147,6 +147,7 @@ class _Builder:
     cand_ids: set[str] = field(default_factory=set)
     pscids: set[str] = field(default_factory=set)
     made: int = 0
+    pscid_top: int = 400   # PSCIDs are drawn from 0..pscid_top: more than the candidates, or the draw never ends
 
     def insert_time(self) -> str:
         self.clock += timedelta(seconds=self.rng.randint(20, 400))
@@ -159,7 +160,7 @@ class _Builder:
         return value
 
     def pscid(self) -> str:
-        while (value := f"CONP{self.rng.randint(0, 400):07d}") in self.pscids:
+        while (value := f"CONP{self.rng.randint(0, self.pscid_top):07d}") in self.pscids:
             pass
         self.pscids.add(value)
         return value
@@ -208,7 +209,7 @@ class LorisDataset:
         self.hostile_names = hostile_names
         self.colliding_names = colliding_names
         self.candidate_count = candidates
-        builder = _Builder(random.Random(f"loris-dataset:{seed}"), size_scale)
+        builder = _Builder(random.Random(f"loris-dataset:{seed}"), size_scale, pscid_top=max(400, 2 * candidates))
         # CandIDs are drawn first and sorted, as the API lists them, so "first candidate" means the same everywhere.
         cand_ids = sorted(builder.cand_id() for _ in range(candidates))
         cands = [self._candidate(builder, index, cand_id, candidates) for index, cand_id in enumerate(cand_ids)]
