@@ -18,7 +18,6 @@ PENDING = {
     "neurofetch.cli.common -> neurofetch.transfer.limits",
     "neurofetch.cli.index -> neurofetch.transfer.catalog",
     "neurofetch.cli.index -> neurofetch.transfer.results",
-    "neurofetch.credentials.loris -> httpx",
     "neurofetch.data.mirror -> neurofetch.api",
     "neurofetch.services.datamint.publish -> neurofetch.credentials",
     "neurofetch.services.datamint.publish -> neurofetch.settings",
@@ -26,9 +25,6 @@ PENDING = {
     "neurofetch.services.datamint.upload -> neurofetch.credentials",
     "neurofetch.services.datamint.upload -> neurofetch.settings",
     "neurofetch.services.datamint.upload -> neurofetch.ui.text",
-    "neurofetch.services.loris.bids -> httpx",
-    "neurofetch.services.loris.versions -> httpx",
-    "neurofetch.transfer.segments -> httpx",
     "neurofetch.transfer.download -> "
     "neurofetch.transfer.download ↔ neurofetch.transfer.engine ↔ neurofetch.transfer.segments",
     "neurofetch.services.loris.changes -> neurofetch.services.loris.changes ↔ neurofetch.services.loris.source",

@@ -20,9 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
-
-from neurofetch.net.http import raise_for_status
+from neurofetch.net.http import TransportError, raise_for_status
 from neurofetch.net.retry import RetryableError, retrying
 from neurofetch.transfer.sink import BLOCK, on_disk_thread, sha256_file
 
@@ -183,7 +181,7 @@ async def _fetch_rest(item: FileItem, relpath: str, part: Path, ctx: Context, pl
                     chunk = await anext(chunks)
                 except StopAsyncIteration:
                     break
-                except httpx.TransportError:
+                except TransportError:
                     await _write(fd, segment, pending)   # what arrived counts: the next attempt goes on from there
                     raise
                 if segment.next + pending_size == 0 and first == 0:
