@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import time
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
@@ -23,11 +24,12 @@ from typing import TYPE_CHECKING
 from neurofetch.net.http import TransportError, raise_for_status
 from neurofetch.net.retry import RetryableError, retrying
 from neurofetch.transfer.sink import BLOCK, on_disk_thread, sha256_file
+from neurofetch.transfer.work import FileItem, html_instead_of_file
 
 if TYPE_CHECKING:
-    from neurofetch.transfer.engine import Context
-    from neurofetch.transfer.work import FileItem
+    from neurofetch.transfer.context import Context
 
+CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 SEGMENTS_KEY = "segments:"     # journal record: the total and each segment's [start, end, next byte to fetch]
 AUTOMATIC = 4                  # segments when --segments is not given...
 AUTOMATIC_FROM = 64 << 20      # ...for files at least this big
@@ -156,8 +158,6 @@ async def _fetch_segment(item: FileItem, relpath: str, part: Path, ctx: Context,
 
 async def _fetch_rest(item: FileItem, relpath: str, part: Path, ctx: Context, plan: Segments,
                       segment: Segment) -> None:
-    from neurofetch.transfer.download import CONTENT_RANGE, html_instead_of_file
-
     first, last = segment.next, segment.end
     if first > last:
         return
