@@ -25,7 +25,6 @@ PENDING = {
     "neurofetch.services.datamint.upload -> neurofetch.credentials",
     "neurofetch.services.datamint.upload -> neurofetch.settings",
     "neurofetch.services.datamint.upload -> neurofetch.ui.text",
-    "neurofetch.api.listing -> neurofetch.api.listing ↔ neurofetch.api.sync",
 }
 
 
