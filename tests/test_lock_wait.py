@@ -106,7 +106,8 @@ def test_atlas_image_waits_too(tmp_path: Path) -> None:
 
 
 def test_upload_waits_for_the_run_holding_its_journal(tmp_path: Path) -> None:
-    from neurofetch.transfer.upload_journal import default_state_root, journal_path
+    from neurofetch.settings import default_state_root
+    from neurofetch.transfer.upload_journal import journal_path
 
     folder = tmp_path / "scans"
     folder.mkdir()
