@@ -137,6 +137,16 @@ def load_config(path: Path) -> dict[str, Any]:
     return data
 
 
+def parse_yaml(text: str) -> Any:
+    """The data of a YAML (or JSON) document a user hands in besides the config; None when it is not YAML."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+
+
 def _config_loader() -> type:
     """PyYAML's safe loader, but mapping keys stay the text written (``off:`` is the profile "off", not False)
     and only true/false are booleans, as in YAML 1.2 (what neurofetch-config writes)."""

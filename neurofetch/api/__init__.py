@@ -15,6 +15,7 @@ the typed exceptions of :mod:`neurofetch.errors`. See docs/python.md.
 
 from __future__ import annotations
 
+from neurofetch.api.atlas import atlas_image_params, atlas_image_request
 from neurofetch.api.auth import LoginOutcome, LogoutOutcome, login, logout
 from neurofetch.api.checks import CheckOutcome, check_profile
 from neurofetch.api.datamint import publish, upload
@@ -22,9 +23,13 @@ from neurofetch.api.index import IndexIntegrityError, IndexRow, bag, index, inde
 from neurofetch.api.listing import Rows, ls, ls_s3
 from neurofetch.api.mirror import atlas_image, mirror
 from neurofetch.api.sync import s3_sync
+from neurofetch.transfer.events import Reporter
+from neurofetch.transfer.limits import given_limits
+from neurofetch.transfer.results import RunResult
 
 __all__ = [
-    "CheckOutcome", "IndexIntegrityError", "IndexRow", "LoginOutcome", "LogoutOutcome", "Rows", "atlas_image", "bag",
-    "check_profile", "index", "index_columns", "login", "logout", "ls", "ls_s3", "mirror", "publish", "s3_sync",
-    "to_pandas", "upload",
+    "CheckOutcome", "IndexIntegrityError", "IndexRow", "LoginOutcome", "LogoutOutcome", "Reporter", "Rows",
+    "RunResult", "atlas_image", "atlas_image_params", "atlas_image_request", "bag", "check_profile", "given_limits",
+    "index", "index_columns", "login", "logout", "ls", "ls_s3", "mirror", "publish", "s3_sync", "to_pandas",
+    "upload",
 ]

@@ -104,7 +104,7 @@ def check_api_key(profile: Profile, key: Secret, *, store: bool) -> bool:
     from neurofetch.credentials.datamint import keep_api_key
     from neurofetch.services.datamint.publish import with_api
 
-    outside_running_loop(lambda: with_api(profile, key, lambda api: api.check_key()))
+    outside_running_loop(lambda: with_api(profile.url, profile.http, key, lambda api: api.check_key()))
     if store:
         keep_api_key(profile, key)
     return store

@@ -33,8 +33,10 @@ def upload(paths: Sequence[str | Path] | str | Path = (), *, profile: str | Prof
     new. ``result.extra["resources"]`` maps each source path to its resource id."""
     from neurofetch.services.datamint.upload import UploadRequest
     from neurofetch.services.datamint.upload import upload as run_upload
+    from neurofetch.settings import default_state_root
     from neurofetch.transfer.local_files import FileSelection
     from neurofetch.transfer.shard import Shard
+    from neurofetch.ui.text import upload_plan
 
     chosen = _datamint(profile, url, config, jobs, "upload", bwlimit=bwlimit, wait=wait)
     given = [paths] if isinstance(paths, (str, Path)) else list(paths)
@@ -44,13 +46,19 @@ def upload(paths: Sequence[str | Path] | str | Path = (), *, profile: str | Prof
                                 default_exclusions=not no_default_exclusions),
         channel=channel, tags=names(tag), metadata_file=_path(metadata), mung=mung_filename, publish=publish,
         project=project, anonymize=not retain_pii, retain_tags=names(retain_tag), segmentation=_path(segmentation),
-        segmentation_name=segmentation_name, segmentation_names=_path(segmentation_names), resource_id=resource_id,
-        dry_run=dry_run, shard=Shard.parse(shard) if shard else None,
+        segmentation_name=segmentation_name, segmentation_names=_label_names(_path(segmentation_names)),
+        resource_id=resource_id, dry_run=dry_run, shard=Shard.parse(shard) if shard else None,
     )
-    root = _path(state_root)
-    return run_engine(lambda events: run_upload(chosen, request, lambda: _key(chosen, api_key, no_input),
-                                                reporter=events, state_root=root),
-                      progress=progress, reporter=reporter, bwlimit=chosen.bwlimit)
+    root = _path(state_root) or default_state_root()
+
+    def run(events: Reporter) -> RunResult:
+        result = run_upload(chosen.url, chosen.http, request, lambda: _key(chosen, api_key, no_input),
+                            state_root=root, wait=chosen.wait, reporter=events)
+        if dry_run:
+            result.messages.append(upload_plan(result.planned, result.bytes))
+        return result
+
+    return run_engine(run, progress=progress, reporter=reporter, bwlimit=chosen.bwlimit)
 
 
 def publish(resource_ids: Sequence[str] | str = (), *, profile: str | Profile | None = None, url: str | None = None,
@@ -66,8 +74,8 @@ def publish(resource_ids: Sequence[str] | str = (), *, profile: str | Profile | 
     request = PublishRequest(resource_ids=names(resource_ids), channel=channel, all_inbox=all_inbox, project=project)
     check_request(request)
     key = _key(chosen, api_key, no_input)
-    return run_engine(lambda events: run_publish(chosen, request, reporter=events, key=key), progress=progress,
-                      reporter=reporter)
+    return run_engine(lambda events: run_publish(chosen.url, chosen.http, request, reporter=events, key=key),
+                      progress=progress, reporter=reporter)
 
 
 def _datamint(profile: str | Profile | None, url: str | None, config: str | None, jobs: int | None,
@@ -85,6 +93,20 @@ def _key(profile: Profile, api_key: str | None, no_input: bool) -> Secret:
     from neurofetch.credentials.datamint import api_key_for
 
     return given_secret(api_key) or api_key_for(profile, no_input=no_input)
+
+
+def _label_names(path: Path | None) -> dict[str, str] | None:
+    """--segmentation-names FILE: YAML or JSON ``{1: tumor, 2: edema}``, or ``1,tumor`` lines."""
+    if path is None:
+        return None
+    from neurofetch.services.datamint.segmentation import label_names
+    from neurofetch.settings import parse_yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--segmentation-names {path}: {exc.strerror or exc}") from None
+    return label_names(parse_yaml(text), text, str(path))
 
 
 def _path(value: str | Path | None) -> Path | None:

@@ -194,7 +194,7 @@ def ls(target: str | None = None, *, profile: str | Profile | None = None, url: 
     exclude, shard; allen: an AtlasImageRequest). Rows stream while the crawl goes on.
     """
     if target is not None and target.startswith("s3://"):
-        from neurofetch.api.sync import s3_connection, s3_jobs, s3_profile
+        from neurofetch.api.bucket import s3_connection, s3_jobs, s3_profile
         from neurofetch.services.s3.bucket import S3Settings
 
         chosen_s3 = s3_profile(profile, config)

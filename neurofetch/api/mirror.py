@@ -113,7 +113,7 @@ def _loris(profile: Profile, candidates: tuple[str, ...], visits: tuple[str, ...
            datatypes: Sequence[str] = (), suffixes: Sequence[str] = ()) -> Source:
     from neurofetch.credentials.loris import loris_api, loris_source, mirror_auth
     from neurofetch.services.loris.bids import BidsSelection, LorisBidsSource, bids_selection
-    from neurofetch.services.loris.changes import parse_since
+    from neurofetch.services.loris.selection import parse_since
     from neurofetch.services.loris.source import LorisSelection
 
     if manifest is not None:   # list only the candidates and visits the manifest's rows are in

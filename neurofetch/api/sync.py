@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from neurofetch.api.bucket import s3_connection, s3_jobs, s3_profile
 from neurofetch.api.runner import names, run_engine
 from neurofetch.errors import UsageError
 
@@ -43,38 +44,6 @@ def s3_sync(src: str | Path, dst: str | Path, *, profile: str | Profile | None =
         wait=given_limits(wait=wait).get("wait", chosen.wait if chosen else None),
     )
     return run_engine(lambda events: run_sync(options, reporter=events), progress=progress, reporter=reporter)
-
-
-def s3_profile(profile: str | Profile | None, config: str | None = None) -> Profile | None:
-    """The S3 profile a call runs on, if any (settings.select_s3_profile)."""
-    from neurofetch.settings import GlobalOptions, Profile, select_s3_profile
-
-    if isinstance(profile, Profile):
-        return profile
-    return select_s3_profile(GlobalOptions(config=config, profile=profile))
-
-
-def s3_connection(profile: Profile | None, endpoint_url: str | None, aws_profile: str | None,
-                  region: str | None) -> dict[str, Any]:
-    """The connection settings the arguments and the S3 profile give (arguments first)."""
-    extra: dict[str, Any] = dict(profile.extra) if profile else {}
-    return {
-        "endpoint_url": endpoint_url or extra.get("endpoint_url") or (profile.url if profile else None) or None,
-        "aws_profile": aws_profile or extra.get("aws_profile"),
-        "region": region or extra.get("region"),
-        "verify_tls": profile.verify_tls if profile else True,
-    }
-
-
-def s3_jobs(given: int | None, profile: Profile | None) -> int:
-    from neurofetch.services.s3.bucket import DEFAULT_JOBS
-    from neurofetch.settings import DEFAULT_JOBS as GENERIC_DEFAULT
-
-    if given is not None:
-        return given
-    if profile is not None and profile.jobs != GENERIC_DEFAULT:
-        return profile.jobs
-    return DEFAULT_JOBS   # S3 requests are cheap for the server; 16 in flight is what aws-cli-class tools use
 
 
 def _manifest(path: str | Path | None, src: str) -> Any:

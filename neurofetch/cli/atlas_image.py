@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -32,10 +32,6 @@ from neurofetch.cli.options import (
     WaitOption,
     WidthOption,
 )
-
-if TYPE_CHECKING:
-    from neurofetch.services.allen import AtlasImageRequest, ImageParams
-
 
 ATLAS_IMAGE_EXAMPLES = """
     neurofetch atlas-image 100960224 --downsample 4
@@ -87,59 +83,10 @@ def atlas_image(
     """
     from neurofetch import api
 
-    request = image_request(image_ids, atlas_images, section_data_set, svg,
-                            image_params(downsample, quality, annotation, atlas, (left, top, width, height)))
+    request = api.atlas_image_request(image_ids, atlas_images, section_data_set, svg,
+                                      api.atlas_image_params(downsample, quality, annotation, atlas,
+                                                             (left, top, width, height)))
     profile = load_profile(ctx, jobs=jobs, only_service="allen", bwlimit=bwlimit, wait=wait,
                            segments=segments)
     finish_run(ctx, lambda: api.atlas_image(out, request, profile=profile, shard=shard, dry_run=dry_run,
                                             from_manifest=from_manifest, reporter=reporter_for(ctx, profile)))
-
-
-def image_request(image_ids: list[int] | None, atlas_images: list[int] | None, section_data_set: list[int] | None,
-                  svg: bool, params: ImageParams) -> AtlasImageRequest:
-    """What to fetch, checked: ids are positive whole numbers."""
-    from neurofetch.services.allen import AtlasImageRequest
-
-    ids = {"IMAGE_ID": image_ids, "--atlas-images": atlas_images, "--section-data-set": section_data_set}
-    for name, values in ids.items():
-        _check_ids(name, values or [])
-    return AtlasImageRequest(tuple(image_ids or ()), tuple(atlas_images or ()), tuple(section_data_set or ()),
-                             params, svg=svg)
-
-
-def image_params(downsample: int | None, quality: int | None, annotation: bool | None, atlas: int | None,
-                  region: tuple[int | None, ...]) -> ImageParams:
-    """Check the download parameters before any request; each problem is one line and exit 2."""
-    from neurofetch.errors import UsageError
-    from neurofetch.services.allen import ImageParams
-
-    if downsample is not None and downsample < 0:
-        raise UsageError(f"--downsample is the number of halvings, 0 or more, not {downsample}")
-    if quality is not None and not 0 <= quality <= 100:
-        raise UsageError(f"--quality is a JPEG quality from 0 to 100, not {quality}")
-    if atlas is not None and not annotation:
-        raise UsageError("--atlas chooses whose annotation is drawn: add --annotation")
-    if atlas is not None and atlas <= 0:
-        raise UsageError(f"--atlas takes an atlas id (a positive whole number), not {atlas}")
-    given = [name for name, value in zip(("--left", "--top", "--width", "--height"), region, strict=True)
-             if value is not None]
-    if given and len(given) < 4:
-        missing = [n for n in ("--left", "--top", "--width", "--height") if n not in given]
-        raise UsageError("a region of interest needs --left, --top, --width and --height; "
-                         f"missing {', '.join(missing)}")
-    if given:
-        left, top, width, height = (int(v or 0) for v in region)
-        if left < 0 or top < 0:
-            raise UsageError("--left and --top are full-resolution pixel positions, 0 or more")
-        if width < 1 or height < 1:
-            raise UsageError("--width and --height are sizes in downsampled pixels, 1 or more")
-        return ImageParams(downsample, quality, annotation, atlas, (left, top, width, height))
-    return ImageParams(downsample, quality, annotation, atlas)
-
-
-def _check_ids(name: str, values: list[int]) -> None:
-    from neurofetch.errors import UsageError
-
-    bad = [v for v in values if v <= 0]
-    if bad:
-        raise UsageError(f"{name} takes ids (positive whole numbers), not {bad[0]}")

@@ -9,9 +9,8 @@ import typer
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from neurofetch.api import Reporter, RunResult
     from neurofetch.settings import GlobalOptions, Profile
-    from neurofetch.transfer.events import Reporter
-    from neurofetch.transfer.results import RunResult
 
 JobsOption = Annotated[
     int | None,
@@ -70,7 +69,7 @@ def load_profile(ctx: typer.Context, *, jobs: int | None = None, only_service: s
 
 def run_limits(bwlimit: str | None, wait: str | None) -> dict[str, Any]:
     """--bwlimit and --wait, those given, parsed: ``{"bwlimit": bytes per second, "wait": seconds}``."""
-    from neurofetch.transfer.limits import given_limits
+    from neurofetch.api import given_limits
 
     return given_limits(bwlimit=bwlimit, wait=wait)
 
@@ -99,8 +98,8 @@ def finish_run(ctx: typer.Context, call: Callable[[], RunResult]) -> NoReturn:
 
 def run_result(call: Callable[[], RunResult]) -> RunResult:
     """The result of ``call`` (one api function); an interrupted run's too, so that it shows what it did."""
+    from neurofetch.api import RunResult
     from neurofetch.errors import Interrupted
-    from neurofetch.transfer.results import RunResult
 
     try:
         return call()

@@ -38,17 +38,12 @@ def index(
     """One row per mirrored file: path, size, sha256, service, source_url, fetched_at and the service's
     metadata (LORIS candidate/session/QC, NeuroVault image records, Allen image records, Datamint resource
     records). `--format sha256sum -o DEST/SHA256SUMS` writes what `sha256sum -c` checks from DEST."""
-    import sys
-
     from neurofetch import api
-    from neurofetch.transfer.catalog import table_format
-    from neurofetch.transfer.results import RunResult
-    from neurofetch.ui.index_output import SHA256SUM, write_index
+    from neurofetch.ui.index_output import index_format, write_index
 
     options = global_options(ctx)
-    wanted = fmt.lower() if fmt else None
-    chosen = SHA256SUM if wanted == SHA256SUM else table_format(wanted, output, terminal=sys.stdout.isatty())
-    result = RunResult("index")
+    chosen = index_format(fmt, output)
+    result = api.RunResult("index")
     rows = api.index(dest, verify=verify)
     if verify:
         result.add("verified", len(rows))

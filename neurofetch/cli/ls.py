@@ -155,10 +155,8 @@ def ls(
         })
         allen = None
         if profile.service == "allen":
-            from neurofetch.cli.atlas_image import image_params, image_request
-
-            params = image_params(downsample, quality, annotation, atlas, (left, top, width, height))
-            allen = image_request(_image_ids(given), atlas_images, section_data_set, svg, params)
+            params = api.atlas_image_params(downsample, quality, annotation, atlas, (left, top, width, height))
+            allen = api.atlas_image_request(_image_ids(given), atlas_images, section_data_set, svg, params)
         rows = api.ls(profile=profile, no_input=options.no_input, candidate=candidate or (), visit=visit or (),
                       qc=qc, level=level, collection=collection or (), doi=doi or (), map_type=map_type or (),
                       modality=modality or (), channel=channel, status=status, tag=tag or (), project=project or (),

@@ -19,9 +19,8 @@ from neurofetch.errors import AuthError
 from neurofetch.ui.logs import register_secret
 
 if TYPE_CHECKING:
-    import httpx
-
     from neurofetch.net.auth import RenewingBearerAuth, Token
+    from neurofetch.net.http import AsyncClient
     from neurofetch.services.loris.source import LorisSelection, LorisSource
     from neurofetch.services.loris.versions import LorisApi
     from neurofetch.settings import Profile
@@ -135,7 +134,7 @@ def mirror_auth(profile: Profile, *, no_input: bool, password: Secret | None = N
     pw = password
     where = api or loris_api(profile)
 
-    async def obtain(client: httpx.AsyncClient) -> Token:
+    async def obtain(client: AsyncClient) -> Token:
         renewed = await login(client, await where.resolve(client), username, pw, policy)
         register_secret(renewed.value.value)
         return renewed

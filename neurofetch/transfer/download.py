@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,14 +13,13 @@ from neurofetch.net.http import Response, TransportError, raise_for_status
 from neurofetch.net.retry import RetryableError, retrying
 from neurofetch.transfer.journal import unchanged
 from neurofetch.transfer.paths import PART_SUFFIX
-from neurofetch.transfer.segments import Segments, fetch_in_segments, segment_count
+from neurofetch.transfer.segments import CONTENT_RANGE, Segments, fetch_in_segments, segment_count
 from neurofetch.transfer.sink import PartSink, on_disk_thread, sha256_file
-from neurofetch.transfer.work import FileItem
+from neurofetch.transfer.work import FileItem, html_instead_of_file
 
 if TYPE_CHECKING:
     from neurofetch.transfer.context import Context
 
-CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 PART_SIZE_KEY = "part-size:"   # journal record: the size announced when a file's .part began
 SNIFF_BYTES = 4096             # enough of a file's start for every content check
 
@@ -40,13 +38,6 @@ class SegmentsInstead(Exception):
     def __init__(self, total: int, count: int) -> None:
         super().__init__(f"{count} segments of {total} bytes")
         self.total, self.count = total, count
-
-
-def html_instead_of_file(first: bytes, content_type: str) -> str | None:
-    """The default content check: an HTML page where a file was expected is an error page."""
-    if content_type.split(";")[0].strip().lower() == "text/html":
-        return "the server sent an HTML page instead of the file"
-    return None
 
 
 async def download_file(item: FileItem, relpath: str, final: Path, ctx: Context) -> int:

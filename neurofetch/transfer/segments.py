@@ -14,22 +14,22 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import time
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
-
-from neurofetch.net.http import raise_for_status
+from neurofetch.net.http import TransportError, raise_for_status
 from neurofetch.net.retry import RetryableError, retrying
 from neurofetch.transfer.sink import BLOCK, on_disk_thread, sha256_file
+from neurofetch.transfer.work import FileItem, html_instead_of_file
 
 if TYPE_CHECKING:
-    from neurofetch.transfer.engine import Context
-    from neurofetch.transfer.work import FileItem
+    from neurofetch.transfer.context import Context
 
+CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 SEGMENTS_KEY = "segments:"     # journal record: the total and each segment's [start, end, next byte to fetch]
 AUTOMATIC = 4                  # segments when --segments is not given...
 AUTOMATIC_FROM = 64 << 20      # ...for files at least this big
@@ -158,8 +158,6 @@ async def _fetch_segment(item: FileItem, relpath: str, part: Path, ctx: Context,
 
 async def _fetch_rest(item: FileItem, relpath: str, part: Path, ctx: Context, plan: Segments,
                       segment: Segment) -> None:
-    from neurofetch.transfer.download import CONTENT_RANGE, html_instead_of_file
-
     first, last = segment.next, segment.end
     if first > last:
         return
@@ -183,7 +181,7 @@ async def _fetch_rest(item: FileItem, relpath: str, part: Path, ctx: Context, pl
                     chunk = await anext(chunks)
                 except StopAsyncIteration:
                     break
-                except httpx.TransportError:
+                except TransportError:
                     await _write(fd, segment, pending)   # what arrived counts: the next attempt goes on from there
                     raise
                 if segment.next + pending_size == 0 and first == 0:

@@ -10,6 +10,13 @@ ContentCheck = Callable[[bytes, str], str | None]
 """Given the first bytes of a body and its Content-Type, an error message or None if acceptable."""
 
 
+def html_instead_of_file(first: bytes, content_type: str) -> str | None:
+    """The default content check: an HTML page where a file was expected is an error page."""
+    if content_type.split(";")[0].strip().lower() == "text/html":
+        return "the server sent an HTML page instead of the file"
+    return None
+
+
 @dataclass
 class Listing:
     """Fetch something (usually JSON) and return more work. ``root`` listings failing means the

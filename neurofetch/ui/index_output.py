@@ -8,13 +8,20 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from neurofetch.transfer.catalog import Column, open_output
+from neurofetch.transfer.catalog import Column, open_output, table_format
 from neurofetch.transfer.local_index import write_sha256sum
 from neurofetch.ui.table import TableOutput, cell_text
 from neurofetch.ui.text import human_bytes, printable
 
 SHA256SUM = "sha256sum"
 TERMINAL_META_COLUMNS = 4   # on a terminal: the first few metadata columns; the formats have them all
+
+
+def index_format(explicit: str | None, output: Path | None) -> str:
+    """--format as typed: sha256sum or a table format; without one, the output file's suffix or the terminal's."""
+    if explicit is not None and explicit.lower() == SHA256SUM:
+        return SHA256SUM
+    return table_format(explicit, output, terminal=sys.stdout.isatty())
 
 
 def write_index(columns: Sequence[Column], rows: Sequence[Mapping[str, Any]], fmt: str, output: Path | None,

@@ -9,13 +9,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from neurofetch.credentials import Secret
 from neurofetch.errors import ItemError, UsageError
 from neurofetch.net import loop
 from neurofetch.net.auth import ApiKeyAuth
-from neurofetch.net.http import make_client, policy_for
+from neurofetch.net.http import HttpOptions, make_client, policy_for
+from neurofetch.net.secret import Secret
 from neurofetch.services.datamint.api import BULK_CHUNK, DatamintApi
-from neurofetch.settings import Profile
 from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.events import NullReporter, Reporter
 from neurofetch.transfer.results import RunResult
@@ -23,11 +22,11 @@ from neurofetch.transfer.results import RunResult
 T = TypeVar("T")
 
 
-def with_api(profile: Profile, key: Secret, call: Callable[[DatamintApi], Awaitable[T]]) -> T:
+def with_api(url: str, http: HttpOptions, key: Secret, call: Callable[[DatamintApi], Awaitable[T]]) -> T:
     """Run ``call`` with an API bound to one client (one connection pool) for the whole run."""
     async def go() -> T:
-        async with make_client(profile.http, auth=ApiKeyAuth(key)) as client:
-            return await call(DatamintApi(client, profile.url, policy_for(profile.http)))
+        async with make_client(http, auth=ApiKeyAuth(key)) as client:
+            return await call(DatamintApi(client, url, policy_for(http)))
 
     return loop.run(go())
 
@@ -50,7 +49,7 @@ class PublishRequest:
     project: str | None = None
 
 
-def publish(profile: Profile, request: PublishRequest, *, reporter: Reporter | None = None,
+def publish(url: str, http: HttpOptions, request: PublishRequest, *, reporter: Reporter | None = None,
             key: Secret) -> RunResult:
     """Publish resources (inbox → published), by id, channel or the whole inbox; optionally into a project.
 
@@ -61,7 +60,7 @@ def publish(profile: Profile, request: PublishRequest, *, reporter: Reporter | N
     control = RunControl(result, reporter or NullReporter())
     started = time.monotonic()
     try:
-        with_api(profile, key, lambda api: _interruptible(control, _publish(api, request, control)))
+        with_api(url, http, key, lambda api: _interruptible(control, _publish(api, request, control)))
     finally:
         result.seconds = time.monotonic() - started
     return result

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,14 +37,14 @@ class Segmentation:
         return f"segmentation:{resource_id}:{digest}"
 
 
-def load_segmentation(path: Path | None, name: str | None, names_file: Path | None) -> Segmentation | None:
+def load_segmentation(path: Path | None, name: str | None, names: Mapping[str, str] | None) -> Segmentation | None:
     if path is None:
-        if name or names_file:
+        if name or names is not None:
             raise UsageError("--segmentation-name/--segmentation-names go with --segmentation PATH")
         return None
-    if name and names_file:
+    if name and names is not None:
         raise UsageError("give --segmentation-name NAME or --segmentation-names FILE, not both")
-    if not name and not names_file:
+    if not name and names is None:
         raise UsageError("--segmentation needs --segmentation-name NAME (label 1) or --segmentation-names FILE")
     lower = path.name.lower()
     if not lower.endswith((*VOLUME_SUFFIXES, ".png")):
@@ -52,29 +53,19 @@ def load_segmentation(path: Path | None, name: str | None, names_file: Path | No
         data = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"--segmentation {path}: {exc.strerror or exc}") from None
-    names = {"1": name} if name else _names_file(names_file)  # type: ignore[arg-type]
-    return Segmentation(path, names, data)
+    return Segmentation(path, {"1": name} if name else dict(names or {}), data)
 
 
-def _names_file(path: Path) -> dict[str, str]:
-    """YAML or JSON ``{1: tumor, 2: edema}`` (optionally under ``segmentation_names``), or ``1,tumor`` lines."""
-    import yaml
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"--segmentation-names {path}: {exc.strerror or exc}") from None
-    try:
-        loaded: Any = yaml.safe_load(text)
-    except yaml.YAMLError:
-        loaded = None
+def label_names(loaded: Any, text: str, where: str) -> dict[str, str]:
+    """--segmentation-names FILE: ``loaded`` is its YAML or JSON ``{1: tumor, 2: edema}`` (optionally under
+    ``segmentation_names``; None when it is not YAML), else ``text`` holds ``1,tumor`` lines."""
     if isinstance(loaded, dict):
         loaded = next((loaded[k] for k in NAME_KEYS if isinstance(loaded.get(k), dict)), loaded)
     if not isinstance(loaded, dict):
         loaded = dict(line.split(",", 1) for line in text.splitlines() if line.count(",") >= 1)
     names = {str(k).strip(): str(v).strip() for k, v in loaded.items()}
     if not names or not all(k.isdigit() and int(k) > 0 and v for k, v in names.items()):
-        raise UsageError(f"--segmentation-names {path}: map label values (1, 2, ...) to names, "
+        raise UsageError(f"--segmentation-names {where}: map label values (1, 2, ...) to names, "
                          "e.g. YAML lines like `1: tumor`")
     return names
 

@@ -6,21 +6,20 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from neurofetch.credentials import Secret
 from neurofetch.errors import UsageError
 from neurofetch.net import loop
 from neurofetch.net.auth import ApiKeyAuth
-from neurofetch.net.http import make_client, policy_for
+from neurofetch.net.http import HttpOptions, make_client, policy_for
 from neurofetch.net.retry import RetryPolicy
+from neurofetch.net.secret import Secret
 from neurofetch.services.datamint.api import DatamintApi, UploadForm
 from neurofetch.services.datamint.publish import add_to_project, project_id, publish_ids
 from neurofetch.services.datamint.segmentation import Segmentation, attach_segmentation, load_segmentation
-from neurofetch.settings import Profile, default_state_root
 from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.events import Reporter, complete
 from neurofetch.transfer.local_files import Discovery, FileSelection, LocalFile, find_files, mung_name, parse_mung
@@ -33,7 +32,6 @@ from neurofetch.transfer.upload_journal import (
     adopt_earlier_journal,
     journal_path,
 )
-from neurofetch.ui.text import human_bytes
 
 if TYPE_CHECKING:
     from neurofetch.anonymize import ParallelAnonymizer
@@ -53,7 +51,7 @@ class UploadRequest:
     retain_tags: Sequence[str] = ()
     segmentation: Path | None = None
     segmentation_name: str | None = None
-    segmentation_names: Path | None = None
+    segmentation_names: Mapping[str, str] | None = None   # label value ("1") -> class name
     resource_id: str | None = None
     dry_run: bool = False
     shard: Shard | None = None
@@ -80,10 +78,11 @@ class DatamintTarget:
         return await self.api.find_uploaded(self.form(item), size)
 
 
-def upload(profile: Profile, request: UploadRequest, key: Callable[[], Secret], *, reporter: Reporter | None = None,
-           state_root: Path | None = None) -> RunResult:
+def upload(url: str, http: HttpOptions, request: UploadRequest, key: Callable[[], Secret], *, state_root: Path,
+           wait: float | None = None, reporter: Reporter | None = None) -> RunResult:
     """Upload ``request.paths``; the result's ``extra["resources"]`` maps each source path to its resource id.
-    ``key`` gives the API key, asked for only when something is to be sent (not for a dry run)."""
+    ``key`` gives the API key, asked for only when something is to be sent (not for a dry run); the upload
+    journals live under ``state_root``; ``wait``: seconds to wait for another run's lock (None: do not wait)."""
     reporter = complete(reporter)
     _check_request(request)
     mung = parse_mung(request.mung)
@@ -98,26 +97,25 @@ def upload(profile: Profile, request: UploadRequest, key: Callable[[], Secret], 
     for source_path, problem in discovery.unreadable:
         control.fail(source_path, problem)
     started = time.monotonic()
-    root = state_root or default_state_root()
-    path = journal_path(root, profile.url)
+    path = journal_path(state_root, url)
     shard = request.shard or Shard(1, 1)
     lock_name = path.stem + ("" if shard.count == 1 else f"-shard-{shard.index}-of-{shard.count}") + ".lock"
     try:
         with DestinationLock(path.parent, lock_name, within=None if shard.count == 1 else path.stem + ".lock",
-                             wait=LockWait.of(profile.wait, reporter.note)):
-            adopt_earlier_journal(root, profile.url)
+                             wait=LockWait.of(wait, reporter.note)):
+            adopt_earlier_journal(state_root, url)
             journal = UploadJournal(path)
             if journal.set_aside is not None:
                 reporter.note(f"warning: the upload journal was damaged; it was moved to {journal.set_aside} and a "
                               "new one started (files the service already holds are not sent again)")
                 result.extra["upload_journal_set_aside"] = str(journal.set_aside)
-            anonymizer = _anonymizer(discovery.files, request, journal, profile.jobs)
+            anonymizer = _anonymizer(discovery.files, request, journal, http.jobs)
             try:
                 items = _items(discovery.files, request, mung, base_metadata, anonymizer)
                 if request.dry_run:
                     loop.run(_dry_run(items, request, segmentation, journal, control))
                 else:
-                    loop.run(_run(profile, key(), items, request, segmentation, journal, control))
+                    loop.run(_run(url, http, key(), items, request, segmentation, journal, control))
             finally:
                 if anonymizer is not None:
                     anonymizer.close()
@@ -200,12 +198,12 @@ async def _dry_run(items: list[UploadItem], request: UploadRequest, segmentation
                                "names": segmentation.names})
 
 
-async def _run(profile: Profile, key: Secret, items: list[UploadItem], request: UploadRequest,
+async def _run(url: str, http: HttpOptions, key: Secret, items: list[UploadItem], request: UploadRequest,
                segmentation: Segmentation | None, journal: UploadJournal, control: RunControl) -> None:
-    async with make_client(profile.http, auth=ApiKeyAuth(key)) as client:
-        api = DatamintApi(client, profile.url, policy_for(profile.http))
+    async with make_client(http, auth=ApiKeyAuth(key)) as client:
+        api = DatamintApi(client, url, policy_for(http))
         with control.signals():   # from the key check to the last project addition
-            await control.guard(_steps(api, profile.jobs, items, request, segmentation, journal, control))
+            await control.guard(_steps(api, http.jobs, items, request, segmentation, journal, control))
 
 
 async def _steps(api: DatamintApi, jobs: int, items: list[UploadItem], request: UploadRequest,
@@ -241,8 +239,3 @@ def _explain(discovery: Discovery, request: UploadRequest, result: RunResult) ->
     if request.paths and not discovery.files:
         result.messages.append("nothing to upload: no file matched (see `neurofetch upload --help` for the "
                                "default exclusions)")
-    if request.dry_run:
-        anonymized = sum(1 for p in result.planned if p.get("anonymize"))
-        files = sum(1 for p in result.planned if p.get("action") == "upload")
-        result.messages.append(f"would upload {files} file(s), {human_bytes(result.bytes)} as on disk; "
-                               f"{anonymized} DICOM file(s) de-identified locally first")

@@ -14,11 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from neurofetch.errors import HttpStatusError, UsageError
 from neurofetch.net.auth import RenewingBearerAuth
-from neurofetch.net.http import get_json, json_field
+from neurofetch.net.http import AsyncClient, get_json, json_field
 from neurofetch.net.retry import RetryPolicy
 from neurofetch.services.loris.source import LorisSelection, LorisSource, _safe, _text
 from neurofetch.services.loris.versions import LorisApi
@@ -56,7 +54,7 @@ class LorisBidsSource(LorisSource):
         self._policy = policy
         self._export: Any = None
 
-    async def prepare(self, client: httpx.AsyncClient) -> None:
+    async def prepare(self, client: AsyncClient) -> None:
         """Log in, then read the export: a server without one stops here (exit 2), before DEST exists."""
         await super().prepare(client)
         url = f"{self.base_url}/{EXPORT_PATH}"

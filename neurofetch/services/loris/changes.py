@@ -12,51 +12,22 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol
 from urllib.parse import unquote
 
-from neurofetch.errors import UsageError
 from neurofetch.net.http import get_json, json_field
-from neurofetch.transfer.engine import Context
+from neurofetch.services.loris.selection import LorisSelection, Since
+from neurofetch.services.loris.versions import LorisApi
+from neurofetch.transfer.context import Context
 from neurofetch.transfer.journal import Journal
 from neurofetch.transfer.results import RunResult
 from neurofetch.transfer.work import Document, Fetch, Listing, Work
-
-if TYPE_CHECKING:
-    from neurofetch.services.loris.source import LorisSelection, LorisSource
 
 RECORD_PREFIX = "loris:complete-run:"
 # Files inserted on the server while a run listed, or stamped by a server clock behind ours, are listed again:
 # the overlap costs nothing for files already complete.
 CLOCK_MARGIN = timedelta(minutes=10)
-
-
-@dataclass(frozen=True)
-class Since:
-    """``--since``: a moment, or None for "the start of the last complete run"."""
-
-    when: datetime | None
-
-    @property
-    def last(self) -> bool:
-        return self.when is None
-
-
-def parse_since(text: str) -> Since:
-    """``last``, a date (2024-05-01) or an ISO 8601 date and time; without a zone, local time."""
-    text = text.strip()
-    if text.lower() == "last":
-        return Since(None)
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            when = datetime.combine(date.fromisoformat(text), datetime.min.time())
-        except ValueError:
-            raise UsageError(f"--since {text!r}: give a date (2024-05-01), a date and time "
-                             "(2024-05-01T08:00+02:00) or last") from None
-    return Since(when if when.tzinfo else when.astimezone())
 
 
 @dataclass(frozen=True)
@@ -97,10 +68,26 @@ def record_complete_run(journal: Journal, selection: LorisSelection, run: Comple
     journal.put_record(RECORD_PREFIX + selection_key(selection), value)
 
 
+class CrawledSource(Protocol):
+    """What the change listing uses of the LORIS crawl it narrows (source.py's LorisSource)."""
+
+    selection: LorisSelection
+    api: LorisApi
+    projects_seen: set[str]
+
+    async def list_candidates(self, ctx: Context) -> Sequence[Work]: ...
+
+    def url_of(self, *segments: str) -> str: ...
+
+    def safe_name(self, ctx: Context, item: str, name: str) -> bool: ...
+
+    def visit_task(self, cand: str, visit: str, meta: dict[str, str | None]) -> Fetch: ...
+
+
 class ChangeListing:
     """The root listing of a ``--since`` run, and what it learnt for recording the run as complete."""
 
-    def __init__(self, source: LorisSource, since: Since | None) -> None:
+    def __init__(self, source: CrawledSource, since: Since | None) -> None:
         self.source = source
         self.since = since
         self.started = datetime.now(timezone.utc)

@@ -6,7 +6,6 @@ Tree: candidates → candidate → visits → visit + images list → each file 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -24,10 +23,10 @@ from neurofetch.net.http import (
 )
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
 from neurofetch.net.secret import Secret
-from neurofetch.services.loris.changes import ChangeListing, Since
+from neurofetch.services.loris.changes import ChangeListing
+from neurofetch.services.loris.selection import LorisSelection
 from neurofetch.services.loris.versions import LorisApi
 from neurofetch.transfer.context import Context
-from neurofetch.transfer.filters import NameFilter
 from neurofetch.transfer.journal import Journal
 from neurofetch.transfer.local_index import SidecarReader, flatten
 from neurofetch.transfer.paths import UnsafeName, check_component
@@ -75,20 +74,6 @@ def _api_path_hint(base_url: str) -> str:
         return (f": the LORIS API base usually ends in /api/{API_VERSIONS[0]} (or "
                 f"{', '.join('/api/' + v for v in API_VERSIONS[1:])}), e.g. {base_url}/api/{API_VERSIONS[0]}")
     return f": check the API version in the URL (LORIS servers answer {', '.join(API_VERSIONS)})"
-
-
-@dataclass(frozen=True)
-class LorisSelection:
-    candidates: Sequence[str] = ()
-    visits: Sequence[str] = ()
-    names: NameFilter = field(default_factory=NameFilter)
-    qc: bool = True
-    level: str = "files"      # `ls --level`: one row per candidate, visit or file
-    since: Since | None = None   # `mirror --since`: only what changed since then (changes.py)
-
-    def __post_init__(self) -> None:
-        self.names.ledger.expect("--candidate", self.candidates)
-        self.names.ledger.expect("--visit", self.visits)
 
 
 LS_COLUMNS = {

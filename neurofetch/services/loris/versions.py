@@ -12,9 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import httpx
-
 from neurofetch.errors import ConfigError, UnreachableError
+from neurofetch.net.http import AsyncClient, Response, TransportError
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
 from neurofetch.urls import redact_url
 
@@ -71,7 +70,7 @@ class LorisApi:
         """Whether asking for ``?since=`` is worth a request (an unknown, newer version is given the chance)."""
         return self.version not in WITHOUT_SINCE
 
-    async def resolve(self, client: httpx.AsyncClient) -> str:
+    async def resolve(self, client: AsyncClient) -> str:
         """The API base URL; the first call without a known version asks the server which one it serves."""
         if self.base_url is None:
             self.version = await _probe(client, api_root(self.url), self.policy)
@@ -79,11 +78,11 @@ class LorisApi:
         return self.base_url
 
 
-async def _probe(client: httpx.AsyncClient, root: str, policy: RetryPolicy) -> str:
+async def _probe(client: AsyncClient, root: str, policy: RetryPolicy) -> str:
     for version in KNOWN_VERSIONS:
         url = f"{root}/{version}/projects"
 
-        async def attempt(url: str = url) -> httpx.Response:
+        async def attempt(url: str = url) -> Response:
             response = await client.get(url, auth=None)   # no credentials: only the status matters
             retryable = status_error(response, "LORIS API version probe")
             if retryable is not None:
@@ -94,7 +93,7 @@ async def _probe(client: httpx.AsyncClient, root: str, policy: RetryPolicy) -> s
             response = await retrying(attempt, policy, "LORIS API version probe")
         except RetryableError as exc:
             raise UnreachableError(f"LORIS at {redact_url(root)}: {exc}") from None
-        except httpx.TransportError as exc:
+        except TransportError as exc:
             raise UnreachableError(f"cannot reach LORIS: {describe(exc)}") from None
         if response.status_code in (401, 403) or (response.status_code == 200 and _is_json(response)):
             return version
@@ -103,7 +102,7 @@ async def _probe(client: httpx.AsyncClient, root: str, policy: RetryPolicy) -> s
                            "the profile's api_version")
 
 
-def _is_json(response: httpx.Response) -> bool:
+def _is_json(response: Response) -> bool:
     """A web page that answers 200 to every path is not the API (whatever its Content-Type says)."""
     import json
 
