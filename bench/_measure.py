@@ -60,13 +60,19 @@ def isolated_env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEUROFETCH_")}
     for name in ("config", "state", "cache", "data"):
         (home / name).mkdir(parents=True, exist_ok=True)
-    env.update({
-        "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"), "XDG_STATE_HOME": str(home / "state"),
-        "XDG_CACHE_HOME": str(home / "cache"), "XDG_DATA_HOME": str(home / "data"),
-        "NEUROFETCH_CONFIG": str(home / "config" / "none.yaml"),
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
-        "NO_COLOR": "1", "PYTHONDONTWRITEBYTECODE": "1",
-    })
+    env.update(
+        {
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home / "config"),
+            "XDG_STATE_HOME": str(home / "state"),
+            "XDG_CACHE_HOME": str(home / "cache"),
+            "XDG_DATA_HOME": str(home / "data"),
+            "NEUROFETCH_CONFIG": str(home / "config" / "none.yaml"),
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+            "NO_COLOR": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
     env.update(extra)
     return env
 
@@ -78,8 +84,13 @@ class Server:
     """``bench/_serve.py SERVICE ARGS…`` in a subprocess; ``.url``, ``.info``, ``.stats()``, ``.clear()``."""
 
     def __init__(self, service: str, *args: str) -> None:
-        self.proc = subprocess.Popen([PYTHON, str(BENCH / "_serve.py"), service, *args], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        self.proc = subprocess.Popen(
+            [PYTHON, str(BENCH / "_serve.py"), service, *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
         assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().strip()
         info = self.proc.stdout.readline()
@@ -123,21 +134,28 @@ class Server:
 
 @dataclass
 class Run:
-    wall: float        # seconds
-    rss_mib: float     # peak resident set size of the child, MiB
-    cpu: float         # user + system CPU seconds of the child
+    wall: float  # seconds
+    rss_mib: float  # peak resident set size of the child, MiB
+    cpu: float  # user + system CPU seconds of the child
     code: int
     out: str
     err: str
-    line_at: float | None = None   # seconds from spawn until stdout had delivered `timed_line` lines (a pipe)
+    line_at: float | None = None  # seconds from spawn until stdout had delivered `timed_line` lines (a pipe)
 
     def json(self) -> dict:
         """The last line of stdout as JSON (neurofetch --json)."""
         return json.loads(self.out.strip().splitlines()[-1])
 
 
-def measure(cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
-            check: bool = True, stdin: bytes | None = None, timed_line: int | None = None) -> Run:
+def measure(
+    cmd: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    check: bool = True,
+    stdin: bytes | None = None,
+    timed_line: int | None = None,
+) -> Run:
     """Run ``cmd`` to completion: wall time, CPU time (wait4) and peak RSS.
 
     With ``timed_line=N`` stdout is a pipe, read as it comes (as ``| awk`` would), and ``Run.line_at`` is when its
@@ -154,8 +172,9 @@ def measure(cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path 
         adopting = _become_subreaper()
         ours = set(_children_of(os.getpid())) if adopting else set()
         started = time.perf_counter()
-        proc = subprocess.Popen(list(cmd), stdout=out if timed_line is None else subprocess.PIPE, stderr=err,
-                                stdin=inp, env=env, cwd=cwd)
+        proc = subprocess.Popen(
+            list(cmd), stdout=out if timed_line is None else subprocess.PIPE, stderr=err, stdin=inp, env=env, cwd=cwd
+        )
         line_at: list[float] = []
         reader = None
         if timed_line is not None:
@@ -179,9 +198,15 @@ def measure(cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path 
             rss = peak_kib[0] / 1024
         else:
             rss = usage.ru_maxrss / 1024 if sys.platform != "darwin" else usage.ru_maxrss / MiB
-        run = Run(wall, rss, usage.ru_utime + usage.ru_stime + orphans_cpu, code,
-                  out.read().decode(errors="replace"), err.read().decode(errors="replace"),
-                  line_at[0] if line_at else None)
+        run = Run(
+            wall,
+            rss,
+            usage.ru_utime + usage.ru_stime + orphans_cpu,
+            code,
+            out.read().decode(errors="replace"),
+            err.read().decode(errors="replace"),
+            line_at[0] if line_at else None,
+        )
     if check and code != 0:
         raise SystemExit(f"{' '.join(cmd[:4])} … failed with exit code {code}:\n{run.err[-3000:]}\n{run.out[-2000:]}")
     return run
@@ -221,7 +246,7 @@ def settle(*, drop_caches: bool = True) -> str:
     return "Each timed run started after `sync` and a drop of the page cache (`vm.drop_caches=1`)."
 
 
-_SUBREAPER = 36   # prctl PR_SET_CHILD_SUBREAPER
+_SUBREAPER = 36  # prctl PR_SET_CHILD_SUBREAPER
 
 
 def _become_subreaper() -> bool:
@@ -317,16 +342,24 @@ def machine() -> str:
     distro = ""
     with contextlib.suppress(OSError, AttributeError):
         distro = platform.freedesktop_os_release().get("PRETTY_NAME", "")
-    return (f"{cpu}, {os.cpu_count()} cores, {mem}, {distro or platform.system()} (kernel {platform.release()}), "
-            f"Python {platform.python_version()}, neurofetch {commit()}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem}, {distro or platform.system()} (kernel {platform.release()}), "
+        f"Python {platform.python_version()}, neurofetch {commit()}"
+    )
 
 
 def commit() -> str:
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         return head + ("+changes" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "(no git)"
@@ -460,11 +493,15 @@ class Noise:
         others, cores = self.others(), os.cpu_count() or 1
         if others is None:
             return ""
-        text = (f"Other processes on the machine used {others:.2f} of its {cores} cores on average during this run "
-                "(/proc/stat, this benchmark's own processes excluded)")
+        text = (
+            f"Other processes on the machine used {others:.2f} of its {cores} cores on average during this run "
+            "(/proc/stat, this benchmark's own processes excluded)"
+        )
         if others >= 0.2:
-            return (f"\n**Noisy:** {text}: the machine was shared, so times are slower and more variable than on an "
-                    "idle machine; the tools in a table were still measured side by side.\n")
+            return (
+                f"\n**Noisy:** {text}: the machine was shared, so times are slower and more variable than on an "
+                "idle machine; the tools in a table were still measured side by side.\n"
+            )
         return f"\n{text}.\n"
 
 

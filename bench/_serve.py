@@ -68,19 +68,28 @@ def build(args: argparse.Namespace) -> tuple[Emulator, dict[str, object]]:
     if args.service == "loris":
         from neurofetch.emulators.loris.app import LorisDataset, LorisEmulator
 
-        dataset = LorisDataset(candidates=args.candidates, seed=args.seed, size_scale=args.size_scale,
-                               big_file_size=args.big_file_size)
+        dataset = LorisDataset(
+            candidates=args.candidates, seed=args.seed, size_scale=args.size_scale, big_file_size=args.big_file_size
+        )
         emulator: Emulator = LorisEmulator(dataset, faults=faults, users={"demo": "demo"}, api_version=args.api_version)
         sizes = [f.size for f in dataset.files]
         info: dict[str, object] = {
-            "candidates": len(dataset.candidates), "visits": sum(len(c.visits) for c in dataset.candidates),
-            "files": len(sizes), "bytes": sum(sizes), "first_candidate": dataset.candidates[0].cand_id,
+            "candidates": len(dataset.candidates),
+            "visits": sum(len(c.visits) for c in dataset.candidates),
+            "files": len(sizes),
+            "bytes": sum(sizes),
+            "first_candidate": dataset.candidates[0].cand_id,
             "sizes": sorted(sizes),
         }
         if dataset.big_file is not None:
             big = dataset.big_file
-            info["big_file"] = {"candidate": big.cand, "visit": big.visit, "filename": big.filename,
-                                "size": big.size, "path": f"/candidates/{big.cand}/{big.visit}/images/{big.filename}"}
+            info["big_file"] = {
+                "candidate": big.cand,
+                "visit": big.visit,
+                "filename": big.filename,
+                "size": big.size,
+                "path": f"/candidates/{big.cand}/{big.visit}/images/{big.filename}",
+            }
         return emulator, info
     if args.service == "allen":
         from neurofetch.emulators.allen.app import AllenEmulator
@@ -98,8 +107,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("service", choices=("loris", "allen", "datamint"))
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every response")
-    parser.add_argument("--faults", default="", help="fault knobs as for `neurofetch emulate --faults`, e.g. "
-                        "range_support,conn_rate=5000000")
+    parser.add_argument(
+        "--faults",
+        default="",
+        help="fault knobs as for `neurofetch emulate --faults`, e.g. range_support,conn_rate=5000000",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--candidates", type=int, default=6, help="LORIS: candidates in the dataset")
     parser.add_argument("--size-scale", type=float, default=0.02, help="LORIS: file sizes × this (1 = real sizes)")
@@ -123,8 +135,17 @@ def main() -> None:
                 entries = emulator.log.entries()
                 kinds = Counter(classify(args.service, e.method, e.path) for e in entries)
                 statuses = Counter(str(e.status) for e in entries)
-                print(json.dumps({"requests": len(entries), "by_kind": dict(kinds), "by_status": dict(statuses),
-                                  "server_cpu": round(time.process_time() - cpu_mark[0], 3)}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "requests": len(entries),
+                            "by_kind": dict(kinds),
+                            "by_status": dict(statuses),
+                            "server_cpu": round(time.process_time() - cpu_mark[0], 3),
+                        }
+                    ),
+                    flush=True,
+                )
             elif command == "clear":
                 count = len(emulator.log.entries())
                 emulator.log.clear()

@@ -66,9 +66,20 @@ def main() -> None:
             for round_ in range(1, args.rounds + 1):
                 for key in runs:
                     dest = tmp / key
-                    cmd = ([PYTHON, str(BASELINE), server.url, str(dest), "--atlas", str(ATLAS),
-                            "--downsample", str(DOWNSAMPLE)] if key == "baseline"
-                           else atlas_cmd(server.url, dest, int(key[1:])))
+                    cmd = (
+                        [
+                            PYTHON,
+                            str(BASELINE),
+                            server.url,
+                            str(dest),
+                            "--atlas",
+                            str(ATLAS),
+                            "--downsample",
+                            str(DOWNSAMPLE),
+                        ]
+                        if key == "baseline"
+                        else atlas_cmd(server.url, dest, int(key[1:]))
+                    )
                     server.clear()
                     run = measure(cmd, env=env)
                     stats = server.stats()
@@ -80,8 +91,11 @@ def main() -> None:
                     requests[key] = stats["requests"]
                     sizes[key] = tree_size(dest)
                     runs[key].append(run)
-                    print(f"round {round_}: {key}: {run.wall:.2f} s, {stats['requests']} requests, "
-                          f"peak RSS {run.rss_mib:.0f} MiB", flush=True)
+                    print(
+                        f"round {round_}: {key}: {run.wall:.2f} s, {stats['requests']} requests, "
+                        f"peak RSS {run.rss_mib:.0f} MiB",
+                        flush=True,
+                    )
                     shutil.rmtree(dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -97,18 +111,37 @@ def main() -> None:
         label = "baseline: allensdk-style sequential loop" if key == "baseline" else "neurofetch atlas-image"
         jobs = 1 if key == "baseline" else int(key[1:])
         bound = requests[key] * args.latency / jobs
-        rows.append([label, jobs, seconds(med(key, "wall")), requests[key], mib(med(key, "rss_mib")),
-                     seconds(med(key, "cpu")), ratio(base_wall / med(key, "wall")), seconds(bound),
-                     ratio(med(key, "wall") / bound)])
-    headers = ["client", "jobs", "wall (median)", "requests", "peak RSS", "CPU", "speed-up vs baseline",
-               "latency bound", "wall / bound"]
+        rows.append(
+            [
+                label,
+                jobs,
+                seconds(med(key, "wall")),
+                requests[key],
+                mib(med(key, "rss_mib")),
+                seconds(med(key, "cpu")),
+                ratio(base_wall / med(key, "wall")),
+                seconds(bound),
+                ratio(med(key, "wall") / bound),
+            ]
+        )
+    headers = [
+        "client",
+        "jobs",
+        "wall (median)",
+        "requests",
+        "peak RSS",
+        "CPU",
+        "speed-up vs baseline",
+        "latency bound",
+        "wall / bound",
+    ]
     speedups = ", ".join(f"{ratio(base_wall / med(f'j{j}', 'wall'))} at --jobs {j}" for j in jobs_list)
     text = f"""## 4. Allen atlas: every annotated plate of atlas {ATLAS}
 
 Measured {today()} by `python bench/allen_atlas.py` ({elapsed:.0f} s in all) on {where}.
 
 The Allen emulator (own process) with {args.latency * 1000:.0f} ms added to every response; {plates} plates at
---downsample {DOWNSAMPLE} ({sizes['baseline'][1] / 1e6:.1f} MB of JPEG), each a 302 to the imageservice and then the
+--downsample {DOWNSAMPLE} ({sizes["baseline"][1] / 1e6:.1f} MB of JPEG), each a 302 to the imageservice and then the
 JPEG. JPEGs were rendered once in an untimed warm-up and served from the emulator's cache after that.
 Command: `neurofetch --url URL --service allen atlas-image --atlas-images {ATLAS} --downsample {DOWNSAMPLE} --out DIR
 --jobs J`. Medians of {args.rounds} alternating rounds. Latency bound = requests × {args.latency * 1000:.0f} ms / jobs.
@@ -124,8 +157,23 @@ Speed-up over the sequential loop: {speedups} (the issue sets no target number f
 
 
 def atlas_cmd(url: str, dest: Path, jobs: int) -> list[str]:
-    return [*neurofetch_command(), "--url", url, "--service", "allen", "--json", "atlas-image",
-            "--atlas-images", str(ATLAS), "--downsample", str(DOWNSAMPLE), "--out", str(dest), "--jobs", str(jobs)]
+    return [
+        *neurofetch_command(),
+        "--url",
+        url,
+        "--service",
+        "allen",
+        "--json",
+        "atlas-image",
+        "--atlas-images",
+        str(ATLAS),
+        "--downsample",
+        str(DOWNSAMPLE),
+        "--out",
+        str(dest),
+        "--jobs",
+        str(jobs),
+    ]
 
 
 if __name__ == "__main__":

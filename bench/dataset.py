@@ -48,8 +48,9 @@ def main() -> None:
     try:
         env = isolated_env(tmp / "home", NEUROFETCH_USERNAME="demo", NEUROFETCH_PASSWORD="demo")
         dest = tmp / "study"
-        with Server("loris", "--candidates", str(args.candidates), "--size-scale", str(args.size_scale),
-                    "--latency", "0") as server:
+        with Server(
+            "loris", "--candidates", str(args.candidates), "--size-scale", str(args.size_scale), "--latency", "0"
+        ) as server:
             info = server.info
             if not (dest / ".neurofetch").exists():
                 print(f"mirroring {info['files']:,} files …", flush=True)
@@ -63,23 +64,42 @@ def main() -> None:
                 print(f"{workers} workers: {result['skipped']}", flush=True)
                 continue
             print(f"{workers} workers: {result}", flush=True)
-            rows.append([workers, f"{result['items']:,}", f"{result['first_build_s']:.2f} s",
-                         f"{result['build_s']:.2f} s", f"{result['read_s']:.2f} s",
-                         f"{result['items'] / result['read_s']:,.0f}",
-                         f"{result['rss_delta_mib'] / result['items'] * PER:.1f} MiB",
-                         f"{result['held_bytes'] / result['items']:.0f} B",
-                         f"{result['pickle_bytes'] / result['items']:.0f} B", f"{run.rss_mib:.0f} MiB",
-                         result["loop"]])
+            rows.append(
+                [
+                    workers,
+                    f"{result['items']:,}",
+                    f"{result['first_build_s']:.2f} s",
+                    f"{result['build_s']:.2f} s",
+                    f"{result['read_s']:.2f} s",
+                    f"{result['items'] / result['read_s']:,.0f}",
+                    f"{result['rss_delta_mib'] / result['items'] * PER:.1f} MiB",
+                    f"{result['held_bytes'] / result['items']:.0f} B",
+                    f"{result['pickle_bytes'] / result['items']:.0f} B",
+                    f"{run.rss_mib:.0f} MiB",
+                    result["loop"],
+                ]
+            )
     finally:
         if args.keep is None:
             shutil.rmtree(tmp, ignore_errors=True)
-    headers = ["workers", "items", "first build (cold)", "build again", "read all", "items/s",
-               f"RSS per {PER:,} items", "held per item",
-               "pickle per item",
-               "peak RSS (main process)", "loop"]
-    print(f"\nMeasured {today()} by `python bench/dataset.py` on {machine()}.\n"
-          f"Tree: `neurofetch mirror` of the LORIS emulator, {info['files']:,} files "
-          f"({info['bytes'] / 1e6:,.0f} MB); items are its .mnc files (MINC2 volumes), cold page cache.\n")
+    headers = [
+        "workers",
+        "items",
+        "first build (cold)",
+        "build again",
+        "read all",
+        "items/s",
+        f"RSS per {PER:,} items",
+        "held per item",
+        "pickle per item",
+        "peak RSS (main process)",
+        "loop",
+    ]
+    print(
+        f"\nMeasured {today()} by `python bench/dataset.py` on {machine()}.\n"
+        f"Tree: `neurofetch mirror` of the LORIS emulator, {info['files']:,} files "
+        f"({info['bytes'] / 1e6:,.0f} MB); items are its .mnc files (MINC2 volumes), cold page cache.\n"
+    )
     print(markdown_table(headers, rows))
 
 
@@ -109,7 +129,7 @@ def child(root: Path, workers: int) -> None:
             return
         torch = None
     started = time.perf_counter()
-    MirrorDataset(root, where=lambda _metadata: False)   # imports the index's readers; heap grown to its peak
+    MirrorDataset(root, where=lambda _metadata: False)  # imports the index's readers; heap grown to its peak
     first_build = time.perf_counter() - started
     gc.collect()
     before = _rss_mib()
@@ -138,9 +158,20 @@ def child(root: Path, workers: int) -> None:
             items += len(volumes)
     read = time.perf_counter() - started
     assert items == len(dataset), (items, len(dataset))
-    print(json.dumps({"items": items, "first_build_s": first_build, "build_s": built, "read_s": read,
-                      "rss_delta_mib": rss_delta,
-                      "held_bytes": held, "pickle_bytes": len(pickle.dumps(dataset)), "loop": loop}))
+    print(
+        json.dumps(
+            {
+                "items": items,
+                "first_build_s": first_build,
+                "build_s": built,
+                "read_s": read,
+                "rss_delta_mib": rss_delta,
+                "held_bytes": held,
+                "pickle_bytes": len(pickle.dumps(dataset)),
+                "loop": loop,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

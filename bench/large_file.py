@@ -44,7 +44,7 @@ from _measure import (
     write_section,
 )
 
-GiB = 1024 ** 3
+GiB = 1024**3
 BASELINE = ROOT / "bench" / "baselines" / "loris_sequential.py"
 RSS_TARGET_MB, SHARE_TARGET = 150, 0.70
 
@@ -53,8 +53,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=2 * GiB, help="bytes of the big file (default 2 GiB)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--no-baseline", action="store_true", help="skip the PREVENT-AD script (it holds the "
-                        "whole file in memory: about 2 × --size of RAM)")
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="skip the PREVENT-AD script (it holds the whole file in memory: about 2 × --size of RAM)",
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     curl = need("curl", "on Debian: apt-get install curl")
@@ -82,8 +85,23 @@ def main() -> None:
                 dest = tmp / "mirror"
                 server.clear()
                 settle()
-                run = measure([*neurofetch_command(), "--url", server.url, "--service", "loris", "--json", "mirror",
-                               str(dest), "--candidate", big["candidate"], "--include", big["filename"]], env=env)
+                run = measure(
+                    [
+                        *neurofetch_command(),
+                        "--url",
+                        server.url,
+                        "--service",
+                        "loris",
+                        "--json",
+                        "mirror",
+                        str(dest),
+                        "--candidate",
+                        big["candidate"],
+                        "--include",
+                        big["filename"],
+                    ],
+                    env=env,
+                )
                 got = dest / big["candidate"] / big["visit"] / big["filename"]
                 assert got.stat().st_size == args.size, "neurofetch got a short file"
                 results["neurofetch"].append(run)
@@ -94,8 +112,19 @@ def main() -> None:
                 dest = tmp / "baseline"
                 server.clear()
                 settle()
-                run = measure([PYTHON, str(BASELINE), server.url, str(dest), "--candidate", big["candidate"],
-                               "--include", big["filename"]], env=env)
+                run = measure(
+                    [
+                        PYTHON,
+                        str(BASELINE),
+                        server.url,
+                        str(dest),
+                        "--candidate",
+                        big["candidate"],
+                        "--include",
+                        big["filename"],
+                    ],
+                    env=env,
+                )
                 assert (dest / big["candidate"] / big["visit"] / big["filename"]).stat().st_size == args.size
                 results["baseline"] = [run]
                 report("baseline (PREVENT-AD script)", run, args.size)
@@ -111,14 +140,26 @@ def main() -> None:
     curl_rate = args.size / med("curl", "wall")
     headers = ["client", "wall (median)", "throughput", "vs curl", "peak RSS (median)", "peak RSS (max)", "CPU"]
     rows = []
-    labels = {"curl": f"curl {curl_version} -o", "neurofetch": "neurofetch mirror",
-              "baseline": "baseline: PREVENT-AD script (requests, whole body in memory)"}
+    labels = {
+        "curl": f"curl {curl_version} -o",
+        "neurofetch": "neurofetch mirror",
+        "baseline": "baseline: PREVENT-AD script (requests, whole body in memory)",
+    }
     for tool in results:
         rate = args.size / med(tool, "wall")
-        rows.append([labels[tool], seconds(med(tool, "wall")), f"{rate / 1e6:,.0f} MB/s", f"{rate / curl_rate:.0%}",
-                     mib(med(tool, "rss_mib")), mib(max(r.rss_mib for r in results[tool])), seconds(med(tool, "cpu"))])
+        rows.append(
+            [
+                labels[tool],
+                seconds(med(tool, "wall")),
+                f"{rate / 1e6:,.0f} MB/s",
+                f"{rate / curl_rate:.0%}",
+                mib(med(tool, "rss_mib")),
+                mib(max(r.rss_mib for r in results[tool])),
+                seconds(med(tool, "cpu")),
+            ]
+        )
     inside = statistics.median(r.json()["seconds"] for r in results["neurofetch"])
-    nf_rss_mb = max(r.rss_mib for r in results["neurofetch"]) * 1.048576   # MiB → MB
+    nf_rss_mb = max(r.rss_mib for r in results["neurofetch"]) * 1.048576  # MiB → MB
     nf_share = (args.size / med("neurofetch", "wall")) / curl_rate
     text = f"""## 3. Large file: one {args.size / GiB:g} GiB file
 
@@ -135,8 +176,8 @@ the QC record; curl's only the file). Peak RSS is each client process's own (its
 neurofetch's own figure for the run (its JSON `seconds`: login, listings and the file, without interpreter
 start-up and imports) was {inside:.2f} s, i.e. {args.size / inside / 1e6:,.0f} MB/s.
 
-Targets: neurofetch peak RSS ≤ {RSS_TARGET_MB} MB: {verdict(nf_rss_mb <= RSS_TARGET_MB, f'{nf_rss_mb:.0f} MB')};
-throughput ≥ {SHARE_TARGET:.0%} of curl's: {verdict(nf_share >= SHARE_TARGET, f'{nf_share:.0%}')}.
+Targets: neurofetch peak RSS ≤ {RSS_TARGET_MB} MB: {verdict(nf_rss_mb <= RSS_TARGET_MB, f"{nf_rss_mb:.0f} MB")};
+throughput ≥ {SHARE_TARGET:.0%} of curl's: {verdict(nf_share >= SHARE_TARGET, f"{nf_share:.0%}")}.
 {noise_note}"""
     print()
     print(text)
@@ -145,8 +186,11 @@ throughput ≥ {SHARE_TARGET:.0%} of curl's: {verdict(nf_share >= SHARE_TARGET, 
 
 
 def report(label: str, run, size: int) -> None:
-    print(f"{label}: {run.wall:.2f} s, {size / run.wall / 1e6:.0f} MB/s, peak RSS {run.rss_mib:.0f} MiB, "
-          f"CPU {run.cpu:.1f} s", flush=True)
+    print(
+        f"{label}: {run.wall:.2f} s, {size / run.wall / 1e6:.0f} MB/s, peak RSS {run.rss_mib:.0f} MiB, "
+        f"CPU {run.cpu:.1f} s",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

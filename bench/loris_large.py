@@ -42,8 +42,8 @@ from _measure import (
     write_section,
 )
 
-FILES_PER_CANDIDATE = 36     # the emulator's PREVENT-AD-like mix: about 2.5 visits of about 14 files
-SIZE_SCALE = 0.0001          # every file is the smallest MINC2 volume the emulator makes
+FILES_PER_CANDIDATE = 36  # the emulator's PREVENT-AD-like mix: about 2.5 visits of about 14 files
+SIZE_SCALE = 0.0001  # every file is the smallest MINC2 volume the emulator makes
 RSS_TARGET_MIB = 100.0
 
 
@@ -69,8 +69,18 @@ def main() -> None:
                 files = server.info["files"]
                 dest = tmp / f"tree-{files}"
                 shutil.rmtree(dest, ignore_errors=True)
-                mirror = [*neurofetch_command(), "--url", server.url, "--service", "loris", "--json", "mirror",
-                          str(dest), "--jobs", str(args.jobs)]
+                mirror = [
+                    *neurofetch_command(),
+                    "--url",
+                    server.url,
+                    "--service",
+                    "loris",
+                    "--json",
+                    "mirror",
+                    str(dest),
+                    "--jobs",
+                    str(args.jobs),
+                ]
                 for label, fresh in (("first run", True), ("no-op re-run", False)):
                     settle(drop_caches=fresh)
                     server.clear()
@@ -81,8 +91,23 @@ def main() -> None:
                 server.clear()
                 print(f"{files:,} files: ls …", flush=True)
                 table = tmp / "files.tsv"
-                run = measure([*neurofetch_command(), "--url", server.url, "--service", "loris", "--json", "ls",
-                               "-o", str(table), "--jobs", str(args.jobs)], env=env, cwd=tmp)
+                run = measure(
+                    [
+                        *neurofetch_command(),
+                        "--url",
+                        server.url,
+                        "--service",
+                        "loris",
+                        "--json",
+                        "ls",
+                        "-o",
+                        str(table),
+                        "--jobs",
+                        str(args.jobs),
+                    ],
+                    env=env,
+                    cwd=tmp,
+                )
                 rows.append(_row(files, "`ls` (listings only)", run, server.stats()))
                 shutil.rmtree(dest)
     finally:
@@ -110,8 +135,15 @@ Target: peak RSS ≤ {RSS_TARGET_MIB:.0f} MiB at every size: {verdict(max(peaks)
 
 def _row(files: int, label: str, run: object, stats: dict) -> list[object]:
     by_kind = stats["by_kind"]
-    return [f"{files:,}", label, seconds(run.wall), f"{stats['requests']:,}",  # type: ignore[attr-defined]
-            f"{by_kind.get('file', 0):,}", f"{by_kind.get('qc', 0):,}", mib(run.rss_mib)]  # type: ignore[attr-defined]
+    return [
+        f"{files:,}",
+        label,
+        seconds(run.wall),
+        f"{stats['requests']:,}",  # type: ignore[attr-defined]
+        f"{by_kind.get('file', 0):,}",
+        f"{by_kind.get('qc', 0):,}",
+        mib(run.rss_mib),
+    ]  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

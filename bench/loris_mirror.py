@@ -53,14 +53,18 @@ from _measure import (
 BASELINE = ROOT / "bench" / "baselines" / "loris_sequential.py"
 FLOOR = ROOT / "bench" / "baselines" / "loris_floor.py"
 SPEEDUP_TARGET, BOUND_TARGET, RERUN_SHARE_TARGET = 15.0, 1.5, 0.10
-REPEAT_UNDER = 15.0   # seconds
+REPEAT_UNDER = 15.0  # seconds
 
 
 def main() -> None:
     parser = loris_tree_parser(__doc__, no_write=False)
     parser.add_argument("--jobs", default="1,4,16", help="comma-separated --jobs values for neurofetch")
-    parser.add_argument("--repeat", type=int, default=3, help=f"runs shorter than {REPEAT_UNDER} s are repeated up to "
-                        "this many times in all; the median is reported")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help=f"runs shorter than {REPEAT_UNDER} s are repeated up to this many times in all; the median is reported",
+    )
     parser.add_argument("--no-write", action="store_true", help="print the tables, leave docs/benchmarks.md alone")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
     args = parser.parse_args()
@@ -75,8 +79,14 @@ def main() -> None:
         bandwidth = loopback_bandwidth(tmp)
         print(f"  {bandwidth / 1e6:.0f} MB/s", flush=True)
         env = isolated_env(tmp / "home", NEUROFETCH_USERNAME="demo", NEUROFETCH_PASSWORD="demo")
-        serve_args = ["--candidates", str(args.candidates), "--size-scale", str(args.size_scale),
-                      "--latency", str(args.latency)]
+        serve_args = [
+            "--candidates",
+            str(args.candidates),
+            "--size-scale",
+            str(args.size_scale),
+            "--latency",
+            str(args.latency),
+        ]
         with Server("loris", *serve_args) as server:
             info = server.info
             runs: dict[str, dict] = {}
@@ -96,9 +106,11 @@ def main() -> None:
                     print(f"{name} (jobs {jobs}) …", flush=True)
                     run = measure(cmd, env=env)
                     stats = server.stats()
-                    print(f"  {run.wall:.2f} s, {stats['requests']} requests {stats['by_kind']}, peak RSS "
-                          f"{run.rss_mib:.0f} MiB, CPU {run.cpu:.1f} s (emulator {stats['server_cpu']:.1f} s)",
-                          flush=True)
+                    print(
+                        f"  {run.wall:.2f} s, {stats['requests']} requests {stats['by_kind']}, peak RSS "
+                        f"{run.rss_mib:.0f} MiB, CPU {run.cpu:.1f} s (emulator {stats['server_cpu']:.1f} s)",
+                        flush=True,
+                    )
                     bad = {k: v for k, v in stats["by_status"].items() if k not in ("200", "304")}
                     if bad:
                         raise SystemExit(f"{name}: the emulator answered errors: {bad}")
@@ -107,8 +119,14 @@ def main() -> None:
                         break
                 run, stats = sorted(measured, key=lambda m: m[0].wall)[len(measured) // 2]
                 bound = max(stats["requests"] * args.latency / jobs, info["bytes"] / bandwidth)
-                return {"name": name, "jobs": jobs, "run": run, "stats": stats, "bound": bound,
-                        "walls": [m[0].wall for m in measured]}
+                return {
+                    "name": name,
+                    "jobs": jobs,
+                    "run": run,
+                    "stats": stats,
+                    "bound": bound,
+                    "walls": [m[0].wall for m in measured],
+                }
 
             base_dest = tmp / "baseline"
             runs["baseline"] = record("baseline", 1, [PYTHON, str(BASELINE), server.url, str(base_dest)], base_dest)
@@ -123,8 +141,9 @@ def main() -> None:
                     shutil.rmtree(dest)
             top = max(jobs_list)
             floor_dest = tmp / "floor"
-            runs["floor"] = record("floor", top, [PYTHON, str(FLOOR), server.url, str(floor_dest), "--jobs", str(top)],
-                                   floor_dest)
+            runs["floor"] = record(
+                "floor", top, [PYTHON, str(FLOOR), server.url, str(floor_dest), "--jobs", str(top)], floor_dest
+            )
             shutil.rmtree(floor_dest)
             dest = tmp / f"neurofetch-j{top}"
             rerun = record("neurofetch re-run", top, mirror_cmd(server.url, dest, top), dest, fresh=False)
@@ -138,17 +157,42 @@ def main() -> None:
     base = runs["baseline"]
     for entry in runs.values():
         entry["speedup"] = base["run"].wall / entry["run"].wall
-    headers = ["client", "jobs", "wall", "runs", "requests", "file GETs", "peak RSS", "client CPU", "emulator CPU",
-               "speed-up vs baseline", "bound", "wall / bound"]
+    headers = [
+        "client",
+        "jobs",
+        "wall",
+        "runs",
+        "requests",
+        "file GETs",
+        "peak RSS",
+        "client CPU",
+        "emulator CPU",
+        "speed-up vs baseline",
+        "bound",
+        "wall / bound",
+    ]
     rows = []
     for key, entry in runs.items():
-        label = {"baseline": "baseline: PREVENT-AD script (sequential)",
-                 "floor": "floor: bare aiohttp crawler (no checks)"}.get(key, "neurofetch mirror")
-        rows.append([label, entry["jobs"], seconds(entry["run"].wall), len(entry["walls"]),
-                     f"{entry['stats']['requests']:,}", f"{entry['stats']['by_kind'].get('file', 0):,}",
-                     mib(entry["run"].rss_mib), seconds(entry["run"].cpu), seconds(entry["stats"]["server_cpu"]),
-                     "1.0×" if key == "baseline" else ratio(entry["speedup"]),
-                     seconds(entry["bound"]), ratio(entry["run"].wall / entry["bound"])])
+        label = {
+            "baseline": "baseline: PREVENT-AD script (sequential)",
+            "floor": "floor: bare aiohttp crawler (no checks)",
+        }.get(key, "neurofetch mirror")
+        rows.append(
+            [
+                label,
+                entry["jobs"],
+                seconds(entry["run"].wall),
+                len(entry["walls"]),
+                f"{entry['stats']['requests']:,}",
+                f"{entry['stats']['by_kind'].get('file', 0):,}",
+                mib(entry["run"].rss_mib),
+                seconds(entry["run"].cpu),
+                seconds(entry["stats"]["server_cpu"]),
+                "1.0×" if key == "baseline" else ratio(entry["speedup"]),
+                seconds(entry["bound"]),
+                ratio(entry["run"].wall / entry["bound"]),
+            ]
+        )
     top_entry = runs[f"j{max(jobs_list)}"]
     sizes = info["sizes"]
     note = noise_note
@@ -160,13 +204,13 @@ def main() -> None:
 
 Measured {today()} by `python bench/loris_mirror.py` ({elapsed:.0f} s in all) on {where}.
 
-Emulator (own process): {info['candidates']} candidates, {info['visits']} visits, {info['files']:,} files,
-{info['bytes'] / 1e6:,.0f} MB (median {statistics.median(sizes) / 1e3:.0f} kB, largest {max(sizes) / 1e6:.1f} MB:
+Emulator (own process): {info["candidates"]} candidates, {info["visits"]} visits, {info["files"]:,} files,
+{info["bytes"] / 1e6:,.0f} MB (median {statistics.median(sizes) / 1e3:.0f} kB, largest {max(sizes) / 1e6:.1f} MB:
 the PREVENT-AD size mix of reference/loris.md §7 × {args.size_scale}), {args.latency * 1000:.0f} ms added to every
 response. Loopback bandwidth (curl from the same emulator code without latency, best of 3, one connection):
 {bandwidth / 1e6:,.0f} MB/s. Baseline transport: {transport}.
 Bound = max(requests × {args.latency * 1000:.0f} ms / jobs, bytes / loopback bandwidth
-= {info['bytes'] / bandwidth:.2f} s). Peak RSS and client CPU (user + system seconds) are the measured process's
+= {info["bytes"] / bandwidth:.2f} s). Peak RSS and client CPU (user + system seconds) are the measured process's
 own (VmHWM from /proc; CPU from wait4); emulator CPU is what the emulator process used during that run.
 Runs shorter than {REPEAT_UNDER:.0f} s were repeated (runs) and the median run is shown. {settled}
 
@@ -177,18 +221,31 @@ within {BOUND_TARGET}× of the bound: {verdict_bound}.
 
 The floor row is bench/baselines/loris_floor.py: the same requests with at most {top} in flight and none of
 neurofetch's work (no size or content checks, hashing, journal, retries, resume or name checks). It is what this
-machine and emulator allow: {runs['floor']['speedup']:.1f}× the baseline, {floor_ratio:.2f}× the bound;
-neurofetch --jobs {top} takes {top_entry['run'].wall / runs['floor']['run'].wall:.2f}× the floor's time.
+machine and emulator allow: {runs["floor"]["speedup"]:.1f}× the baseline, {floor_ratio:.2f}× the bound;
+neurofetch --jobs {top} takes {top_entry["run"].wall / runs["floor"]["run"].wall:.2f}× the floor's time.
 {note}"""
     first = top_entry
     share = rerun["run"].wall / first["run"].wall
     by_kind = rerun["stats"]["by_kind"]
     rerun_rows = [
-        [f"first run, --jobs {top}", seconds(first["run"].wall), f"{first['stats']['requests']:,}",
-         f"{first['stats']['by_kind'].get('file', 0):,}", f"{first['stats']['by_kind'].get('qc', 0):,}",
-         mib(first["run"].rss_mib), "100%"],
-        [f"no-op re-run, --jobs {top}", seconds(rerun["run"].wall), f"{rerun['stats']['requests']:,}",
-         f"{by_kind.get('file', 0):,}", f"{by_kind.get('qc', 0):,}", mib(rerun["run"].rss_mib), f"{share:.1%}"],
+        [
+            f"first run, --jobs {top}",
+            seconds(first["run"].wall),
+            f"{first['stats']['requests']:,}",
+            f"{first['stats']['by_kind'].get('file', 0):,}",
+            f"{first['stats']['by_kind'].get('qc', 0):,}",
+            mib(first["run"].rss_mib),
+            "100%",
+        ],
+        [
+            f"no-op re-run, --jobs {top}",
+            seconds(rerun["run"].wall),
+            f"{rerun['stats']['requests']:,}",
+            f"{by_kind.get('file', 0):,}",
+            f"{by_kind.get('qc', 0):,}",
+            mib(rerun["run"].rss_mib),
+            f"{share:.1%}",
+        ],
     ]
     listings = ", ".join(f"{v} {k}" for k, v in by_kind.items())
     rerun_bound = rerun["stats"]["requests"] * args.latency / top
@@ -197,14 +254,14 @@ neurofetch --jobs {top} takes {top_entry['run'].wall / runs['floor']['run'].wall
 Same run and emulator as above: `neurofetch mirror` again into the complete --jobs {top} tree, after `sync`
 but with the page cache kept (the re-run writes no files, and a cold cache would only time loading Python).
 The re-run's requests: {listings} (the listings a mirror must read to learn whether anything changed).
-Its bound: {rerun['stats']['requests']} × {args.latency * 1000:.0f} ms / {top} = {rerun_bound:.2f} s
+Its bound: {rerun["stats"]["requests"]} × {args.latency * 1000:.0f} ms / {top} = {rerun_bound:.2f} s
 (no file bytes to move).
-neurofetch reported: {rerun['result'].get('counts')}.
+neurofetch reported: {rerun["result"].get("counts")}.
 
 {markdown_table(["run", "wall", "requests", "file GETs", "QC GETs", "peak RSS", "share of first run"], rerun_rows)}
 
-Targets: zero file requests: {verdict(by_kind.get('file', 0) == 0, str(by_kind.get('file', 0)))};
-wall time ≤ {RERUN_SHARE_TARGET:.0%} of the first run: {verdict(share <= RERUN_SHARE_TARGET, f'{share:.1%}')}.
+Targets: zero file requests: {verdict(by_kind.get("file", 0) == 0, str(by_kind.get("file", 0)))};
+wall time ≤ {RERUN_SHARE_TARGET:.0%} of the first run: {verdict(share <= RERUN_SHARE_TARGET, f"{share:.1%}")}.
 {note}"""
     print()
     print(mirror_text)
@@ -215,8 +272,18 @@ wall time ≤ {RERUN_SHARE_TARGET:.0%} of the first run: {verdict(share <= RERUN
 
 
 def mirror_cmd(url: str, dest: Path, jobs: int) -> list[str]:
-    return [*neurofetch_command(), "--url", url, "--service", "loris", "--json", "mirror", str(dest),
-            "--jobs", str(jobs)]
+    return [
+        *neurofetch_command(),
+        "--url",
+        url,
+        "--service",
+        "loris",
+        "--json",
+        "mirror",
+        str(dest),
+        "--jobs",
+        str(jobs),
+    ]
 
 
 def check(entry: dict, files: int, dest: Path) -> None:

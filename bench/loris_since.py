@@ -42,14 +42,35 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="neurofetch-bench-since-") as tmp:
         work = Path(tmp)
         env = isolated_env(work / "home", NEUROFETCH_USERNAME="demo", NEUROFETCH_PASSWORD="demo")
-        serve_args = ["--candidates", str(args.candidates), "--size-scale", str(args.size_scale),
-                      "--latency", str(args.latency), "--api-version", "v0.0.4-dev"]
+        serve_args = [
+            "--candidates",
+            str(args.candidates),
+            "--size-scale",
+            str(args.size_scale),
+            "--latency",
+            str(args.latency),
+            "--api-version",
+            "v0.0.4-dev",
+        ]
         with Server("loris", *serve_args) as server:
             info = server.info
-            mirror = [*neurofetch_command(), "--url", server.url, "--service", "loris", "--json", "mirror",
-                      str(work / "tree"), "--jobs", str(args.jobs)]
-            for label, extra in (("first run (fills the tree)", []), ("no-op re-run, full walk", []),
-                                 ("no-op re-run, --since last", ["--since", "last"])):
+            mirror = [
+                *neurofetch_command(),
+                "--url",
+                server.url,
+                "--service",
+                "loris",
+                "--json",
+                "mirror",
+                str(work / "tree"),
+                "--jobs",
+                str(args.jobs),
+            ]
+            for label, extra in (
+                ("first run (fills the tree)", []),
+                ("no-op re-run, full walk", []),
+                ("no-op re-run, --since last", ["--since", "last"]),
+            ):
                 server.clear()
                 print(f"{label} …", flush=True)
                 run = measure([*mirror, *extra], env=env, cwd=work)
@@ -58,19 +79,30 @@ def main() -> None:
                 if result.get("status") != "ok":
                     raise SystemExit(f"{label}: {result}")
                 listings = {k: v for k, v in stats["by_kind"].items() if k not in ("login", "file", "qc")}
-                rows.append([label, seconds(run.wall), seconds(result["seconds"]), f"{stats['requests']:,}",
-                             f"{sum(listings.values()):,}",
-                             ", ".join(f"{v} {k}" for k, v in stats["by_kind"].items()), mib(run.rss_mib),
-                             f"{result['counts'].get('downloaded', 0):,}"])
+                rows.append(
+                    [
+                        label,
+                        seconds(run.wall),
+                        seconds(result["seconds"]),
+                        f"{stats['requests']:,}",
+                        f"{sum(listings.values()):,}",
+                        ", ".join(f"{v} {k}" for k, v in stats["by_kind"].items()),
+                        mib(run.rss_mib),
+                        f"{result['counts'].get('downloaded', 0):,}",
+                    ]
+                )
     walk, since = rows[1], rows[2]
     text = f"""## LORIS no-op re-run with `--since last`
 
 Measured {today()} by `python bench/loris_since.py` ({time.perf_counter() - started:.0f} s in all) on {machine()}.
-Emulator: API v0.0.4-dev, {info['files']:,} files in {info['visits']} visits of {info['candidates']} candidates,
+Emulator: API v0.0.4-dev, {info["files"]:,} files in {info["visits"]} visits of {info["candidates"]} candidates,
 {args.latency * 1000:.0f} ms added to every response; `neurofetch mirror DEST --jobs {args.jobs}` three times.
 
-{markdown_table(["run", "wall", "of it, the run", "requests", "listing requests", "by kind", "peak RSS",
-                 "downloaded"], rows)}
+{
+        markdown_table(
+            ["run", "wall", "of it, the run", "requests", "listing requests", "by kind", "peak RSS", "downloaded"], rows
+        )
+    }
 
 Wall is the whole process (Python start-up and imports included); "of it, the run" is the time neurofetch
 reports from logging in to the summary.

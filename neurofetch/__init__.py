@@ -10,8 +10,8 @@ def __getattr__(name: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        found = version("neurofetch")   # one source: pyproject.toml, through the installed metadata
-    except PackageNotFoundError:   # a source checkout used without installing it
+        found = version("neurofetch")  # one source: pyproject.toml, through the installed metadata
+    except PackageNotFoundError:  # a source checkout used without installing it
         found = "0+unknown"
     globals()["__version__"] = found
     return found

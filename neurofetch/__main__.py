@@ -88,7 +88,7 @@ def _error(text: str) -> None:
 
     print_error_line(mask(text))
     log = logging.getLogger("neurofetch")
-    if log.handlers:   # into --log-file too (masked by its formatter); never a second line on stderr
+    if log.handlers:  # into --log-file too (masked by its formatter); never a second line on stderr
         log.error(text)
 
 

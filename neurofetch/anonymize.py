@@ -34,40 +34,117 @@ DICOM_MAGIC_OFFSET = 128
 DEIDENTIFICATION_METHOD = "neurofetch: PS3.15 basic profile, modified dates (dicognito)"
 
 # PS3.15 Table E.1-1 attributes dicognito does not touch, removed (action X). Type 3 or optional.
-REMOVED_KEYWORDS = frozenset({
-    "AcquisitionComments", "AcquisitionDeviceProcessingDescription", "AcquisitionProtocolDescription",
-    "ActualHumanPerformersSequence", "AdditionalPatientHistory", "AdmissionID", "AdmittingDiagnosesCodeSequence",
-    "AdmittingDiagnosesDescription", "Allergies", "Arbitrary", "AuthorObserverSequence", "BranchOfService",
-    "CommentsOnThePerformedProcedureStep", "ConsultingPhysicianIdentificationSequence", "ContentSequence",
-    "ContributionDescription", "CountryOfResidence", "CurrentPatientLocation", "CustodialOrganizationSequence",
-    "DerivationDescription", "DeviceSerialNumber", "DeviceDescription", "DigitalSignaturesSequence",
-    "DischargeDiagnosisDescription", "EthnicGroup", "FrameComments", "GantryID", "GeneratorID",
-    "IconImageSequence", "IdentifyingComments", "ImageComments", "ImagePresentationComments",
-    "ImagingServiceRequestComments", "InstitutionAddress", "InstitutionCodeSequence", "InterpretationText",
-    "IssuerOfAdmissionID", "MedicalAlerts", "MedicalRecordLocator", "MilitaryRank", "ModifiedAttributesSequence",
-    "NamesOfIntendedRecipientsOfResults", "Occupation", "OperatorIdentificationSequence",
-    "OriginalAttributesSequence", "OtherPatientIDsSequence", "PatientAge", "PatientAddress",
-    "PatientComments", "PatientInsurancePlanCodeSequence", "PatientReligiousPreference", "PatientSize",
-    "PatientState", "PatientTelecomInformation", "PatientTelephoneNumbers", "PatientTransportArrangements",
-    "PatientWeight", "PerformedLocation", "PerformedProcedureStepDescription", "PerformedStationName",
-    "PerformingPhysicianIdentificationSequence", "PersonAddress", "PersonIdentificationCodeSequence",
-    "PersonTelephoneNumbers", "PhysiciansOfRecordIdentificationSequence",
-    "PhysiciansReadingStudyIdentificationSequence", "PlateID", "PreMedication", "ProtocolName",
-    "ReasonForStudy", "ReasonForTheImagingServiceRequest", "ReasonForTheRequestedProcedure",
-    "ReferencedPatientAliasSequence", "ReferencedPatientPhotoSequence", "ReferencedPatientSequence",
-    "ReferringPhysicianAddress", "ReferringPhysicianIdentificationSequence",
-    "ReferringPhysicianTelephoneNumbers", "RegionOfResidence", "RequestAttributesSequence",
-    "RequestedContrastAgent", "RequestedProcedureComments", "RequestedProcedureDescription",
-    "RequestingPhysicianIdentificationSequence", "ResponsibleOrganization", "ResponsiblePerson",
-    "ResultsComments", "ScheduledPerformingPhysicianIdentificationSequence",
-    "ScheduledProcedureStepDescription", "ScheduledStationName", "SeriesDescription", "ServiceEpisodeDescription",
-    "SmokingStatus", "SpecialNeeds", "StudyComments", "StudyDescription", "TextComments", "TextString",
-    "TopicAuthor", "TopicKeywords", "TopicSubject", "TopicTitle", "VisitComments",
-})
+REMOVED_KEYWORDS = frozenset(
+    {
+        "AcquisitionComments",
+        "AcquisitionDeviceProcessingDescription",
+        "AcquisitionProtocolDescription",
+        "ActualHumanPerformersSequence",
+        "AdditionalPatientHistory",
+        "AdmissionID",
+        "AdmittingDiagnosesCodeSequence",
+        "AdmittingDiagnosesDescription",
+        "Allergies",
+        "Arbitrary",
+        "AuthorObserverSequence",
+        "BranchOfService",
+        "CommentsOnThePerformedProcedureStep",
+        "ConsultingPhysicianIdentificationSequence",
+        "ContentSequence",
+        "ContributionDescription",
+        "CountryOfResidence",
+        "CurrentPatientLocation",
+        "CustodialOrganizationSequence",
+        "DerivationDescription",
+        "DeviceSerialNumber",
+        "DeviceDescription",
+        "DigitalSignaturesSequence",
+        "DischargeDiagnosisDescription",
+        "EthnicGroup",
+        "FrameComments",
+        "GantryID",
+        "GeneratorID",
+        "IconImageSequence",
+        "IdentifyingComments",
+        "ImageComments",
+        "ImagePresentationComments",
+        "ImagingServiceRequestComments",
+        "InstitutionAddress",
+        "InstitutionCodeSequence",
+        "InterpretationText",
+        "IssuerOfAdmissionID",
+        "MedicalAlerts",
+        "MedicalRecordLocator",
+        "MilitaryRank",
+        "ModifiedAttributesSequence",
+        "NamesOfIntendedRecipientsOfResults",
+        "Occupation",
+        "OperatorIdentificationSequence",
+        "OriginalAttributesSequence",
+        "OtherPatientIDsSequence",
+        "PatientAge",
+        "PatientAddress",
+        "PatientComments",
+        "PatientInsurancePlanCodeSequence",
+        "PatientReligiousPreference",
+        "PatientSize",
+        "PatientState",
+        "PatientTelecomInformation",
+        "PatientTelephoneNumbers",
+        "PatientTransportArrangements",
+        "PatientWeight",
+        "PerformedLocation",
+        "PerformedProcedureStepDescription",
+        "PerformedStationName",
+        "PerformingPhysicianIdentificationSequence",
+        "PersonAddress",
+        "PersonIdentificationCodeSequence",
+        "PersonTelephoneNumbers",
+        "PhysiciansOfRecordIdentificationSequence",
+        "PhysiciansReadingStudyIdentificationSequence",
+        "PlateID",
+        "PreMedication",
+        "ProtocolName",
+        "ReasonForStudy",
+        "ReasonForTheImagingServiceRequest",
+        "ReasonForTheRequestedProcedure",
+        "ReferencedPatientAliasSequence",
+        "ReferencedPatientPhotoSequence",
+        "ReferencedPatientSequence",
+        "ReferringPhysicianAddress",
+        "ReferringPhysicianIdentificationSequence",
+        "ReferringPhysicianTelephoneNumbers",
+        "RegionOfResidence",
+        "RequestAttributesSequence",
+        "RequestedContrastAgent",
+        "RequestedProcedureComments",
+        "RequestedProcedureDescription",
+        "RequestingPhysicianIdentificationSequence",
+        "ResponsibleOrganization",
+        "ResponsiblePerson",
+        "ResultsComments",
+        "ScheduledPerformingPhysicianIdentificationSequence",
+        "ScheduledProcedureStepDescription",
+        "ScheduledStationName",
+        "SeriesDescription",
+        "ServiceEpisodeDescription",
+        "SmokingStatus",
+        "SpecialNeeds",
+        "StudyComments",
+        "StudyDescription",
+        "TextComments",
+        "TextString",
+        "TopicAuthor",
+        "TopicKeywords",
+        "TopicSubject",
+        "TopicTitle",
+        "VisitComments",
+    }
+)
 # Type 2 attributes of the profile that must stay present: emptied (action Z).
 EMPTIED_KEYWORDS = frozenset({"PatientSex", "ContrastBolusAgent"})
 FREE_TEXT_VRS = frozenset({"LT", "ST", "UT"})
-REMOVED_GROUPS = (0x5000, 0x6000)   # curves and overlays (repeating groups 50xx, 60xx)
+REMOVED_GROUPS = (0x5000, 0x6000)  # curves and overlays (repeating groups 50xx, 60xx)
 _DATE = re.compile(r"^\d{8}$")
 _DATETIME = re.compile(r"^\d{4}(\d{2}(\d{2}(\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?)?)?)?([+-]\d{4})?$")
 _TAG = re.compile(r"^\(?\s*([0-9A-Fa-f]{4})\s*,?\s*([0-9A-Fa-f]{4})\s*\)?$")
@@ -86,7 +163,7 @@ def parse_tag(text: str) -> int:
         return int(match.group(1) + match.group(2), 16)
     tag = tag_for_keyword(text.strip())
     if tag is None:
-        raise UsageError(f"--retain-tag {text!r}: give a DICOM tag like \"(0010,0010)\" or a keyword like PatientName")
+        raise UsageError(f'--retain-tag {text!r}: give a DICOM tag like "(0010,0010)" or a keyword like PatientName')
     return int(tag)
 
 
@@ -129,7 +206,7 @@ class DicomAnonymizer:
         kept = {tag: copy.deepcopy(dataset[tag]) for tag in self.retain if tag in dataset}
         self._profile.begin()
         self._profile.drop_by_tag(dataset)
-        self._dicognito.anonymize(dataset)   # one walk: dicognito's replacements and the profile's removals
+        self._dicognito.anonymize(dataset)  # one walk: dicognito's replacements and the profile's removals
         self._profile.finish()
         for tag, element in kept.items():
             dataset[tag] = element
@@ -151,7 +228,7 @@ def read_dicom(path: Path) -> Any:
         return dataset
     except OSError as exc:
         raise ItemError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except Exception as exc:   # pydicom raises many kinds on garbage input
+    except Exception as exc:  # pydicom raises many kinds on garbage input
         raise NotDicom(f"{path.name} is not a readable DICOM file ({type(exc).__name__})") from None
 
 
@@ -163,8 +240,13 @@ def _complete_file_meta(dataset: Any) -> None:
     meta = dataset.file_meta
     if "TransferSyntaxUID" not in meta:
         implicit, little = dataset.original_encoding
-        meta.TransferSyntaxUID = (ImplicitVRLittleEndian if implicit else
-                                  ExplicitVRLittleEndian if little is not False else ExplicitVRBigEndian)
+        meta.TransferSyntaxUID = (
+            ImplicitVRLittleEndian
+            if implicit
+            else ExplicitVRLittleEndian
+            if little is not False
+            else ExplicitVRBigEndian
+        )
     meta.MediaStorageSOPClassUID = dataset.SOPClassUID
     if "SOPInstanceUID" in dataset:
         meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
@@ -194,16 +276,16 @@ class _ProfileElements:
     def __init__(self) -> None:
         self._removed_tags = _tags(REMOVED_KEYWORDS)
         self._emptied_tags = _tags(EMPTIED_KEYWORDS)
-        self._walk = threading.local()   # the file this thread is walking: its datasets, its type 2 elements
+        self._walk = threading.local()  # the file this thread is walking: its datasets, its type 2 elements
 
     def begin(self) -> None:
-        self._walk.visited = {}   # every dataset of the walk, by id
+        self._walk.visited = {}  # every dataset of the walk, by id
         self._walk.emptied = []
 
     def drop_by_tag(self, dataset: Any) -> None:
         """Remove the top level's private and removed elements before the walk, which would decode each one
         (most of a vendor's file is private tags)."""
-        for tag in [tag for tag in dataset.keys() if self._removes_tag(tag)]:   # noqa: SIM118 - tags, not elements
+        for tag in [tag for tag in dataset.keys() if self._removes_tag(tag)]:  # noqa: SIM118 - tags, not elements
             del dataset[tag]
 
     def _removes_tag(self, tag: int) -> bool:
@@ -212,7 +294,7 @@ class _ProfileElements:
 
     def __call__(self, dataset: Any, element: Any) -> bool:
         tag = element.tag
-        if tag >> 16 == 0x0002:   # the file meta: dicognito's alone
+        if tag >> 16 == 0x0002:  # the file meta: dicognito's alone
             return False
         if self._removes_tag(tag) or element.VR in FREE_TEXT_VRS:
             del dataset[tag]
@@ -247,15 +329,17 @@ def _method_codes() -> Any:
     from pydicom.sequence import Sequence
 
     codes = []
-    for value, meaning in (("113100", "Basic Application Confidentiality Profile"),
-                           ("113107", "Retain Longitudinal Temporal Information Modified Dates Option")):
+    for value, meaning in (
+        ("113100", "Basic Application Confidentiality Profile"),
+        ("113107", "Retain Longitudinal Temporal Information Modified Dates Option"),
+    ):
         item = Dataset()
         item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, "DCM", meaning
         codes.append(item)
     return Sequence(codes)
 
 
-PROCESSES_FROM = 32   # DICOM files to de-identify: below this, starting worker processes costs more than it saves
+PROCESSES_FROM = 32  # DICOM files to de-identify: below this, starting worker processes costs more than it saves
 
 
 class ParallelAnonymizer:
@@ -288,8 +372,9 @@ class ParallelAnonymizer:
         try:
             return await asyncio.get_running_loop().run_in_executor(self._start(), _anonymize_in_worker, str(path))
         except BrokenProcessPool:
-            raise ItemError(f"{path.name}: the de-identification worker processes stopped unexpectedly "
-                            "(out of memory?)") from None
+            raise ItemError(
+                f"{path.name}: the de-identification worker processes stopped unexpectedly (out of memory?)"
+            ) from None
 
     def close(self) -> None:
         if self._pool is not None:
@@ -304,10 +389,11 @@ class ParallelAnonymizer:
             # forkserver: workers forked from a clean server process, not from this one with its threads.
             method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
             context = multiprocessing.get_context(method)
-            if method == "forkserver":   # pydicom and dicognito imported once, in the server, not in every worker
+            if method == "forkserver":  # pydicom and dicognito imported once, in the server, not in every worker
                 context.set_forkserver_preload(["pydicom", "dicognito.anonymizer", __name__])
-            self._pool = ProcessPoolExecutor(self._workers, mp_context=context,
-                                             initializer=_start_worker, initargs=(self._seed, self._retain))
+            self._pool = ProcessPoolExecutor(
+                self._workers, mp_context=context, initializer=_start_worker, initargs=(self._seed, self._retain)
+            )
         return self._pool
 
 
@@ -317,7 +403,7 @@ _worker_anonymizer: DicomAnonymizer | None = None
 def _start_worker(seed: str, retain: tuple[int, ...]) -> None:
     import signal
 
-    for sig in (signal.SIGINT, signal.SIGTERM):   # the run handles these and then stops the workers
+    for sig in (signal.SIGINT, signal.SIGTERM):  # the run handles these and then stops the workers
         signal.signal(sig, signal.SIG_IGN)
     global _worker_anonymizer
     _worker_anonymizer = DicomAnonymizer(seed, retain)

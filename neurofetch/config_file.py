@@ -26,8 +26,10 @@ HEADER = """\
 """
 INT_KEYS = frozenset({"jobs", "retries"})
 FLOAT_KEYS = frozenset({"timeout", "retry_wait_max"})
-YAML11_WORDS = re.compile(r"y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF"
-                          r"|null|Null|NULL|~")
+YAML11_WORDS = re.compile(
+    r"y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF"
+    r"|null|Null|NULL|~"
+)
 PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -76,8 +78,10 @@ def _check_keys(service: str, values: Mapping[str, Any]) -> None:
 
 def check_profile_name(name: str) -> str:
     if not PROFILE_NAME.fullmatch(name):
-        raise UsageError(f"profile name {name!r}: use letters, digits, '-', '_' or '.', starting with a letter "
-                         "or digit (at most 64 characters)")
+        raise UsageError(
+            f"profile name {name!r}: use letters, digits, '-', '_' or '.', starting with a letter "
+            "or digit (at most 64 characters)"
+        )
     return name
 
 
@@ -153,8 +157,10 @@ class ConfigFile:
         check_profile_name(name)
         secret = next((k for k in values if looks_secret(k)), None)
         if secret:
-            raise UsageError(f"{secret} is a secret and never goes into the config file: use the keyring "
-                             "(neurofetch-config, neurofetch login) or an environment variable")
+            raise UsageError(
+                f"{secret} is a secret and never goes into the config file: use the keyring "
+                "(neurofetch-config, neurofetch login) or an environment variable"
+            )
         merged = {**(self.raw(name) if name in self._doc["profiles"] else {}), **values}
         for key in remove:
             merged.pop(key, None)

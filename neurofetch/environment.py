@@ -9,8 +9,9 @@ from collections.abc import Mapping
 from neurofetch.errors import UsageError
 
 
-def env_number(name: str, default: float, *, minimum: float, unit: str = "seconds",
-               environ: Mapping[str, str] = os.environ) -> float:
+def env_number(
+    name: str, default: float, *, minimum: float, unit: str = "seconds", environ: Mapping[str, str] = os.environ
+) -> float:
     """``environ[name]`` as a finite number of at least ``minimum``; ``default`` when unset or empty."""
     raw = environ.get(name, "").strip()
     if not raw:

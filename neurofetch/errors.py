@@ -90,9 +90,13 @@ class DestinationError(NeurofetchError):
     exit_code = ExitCode.DESTINATION
 
 
-UNWRITABLE_REASONS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
-                      errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
-                      errno.EPERM: "permission denied"}
+UNWRITABLE_REASONS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+}
 
 
 def unwritable(exc: OSError, where: object) -> DestinationError | None:

@@ -23,11 +23,22 @@ DEFAULT_JOBS = 4
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_RETRIES = 5
 DEFAULT_RETRY_WAIT_MAX = 60.0
-PROFILE_KEYS = ("service", "url", "username", "jobs", "timeout", "verify_tls", "retries", "retry_wait_max",
-                "bwlimit", "wait", "segments")
-SERVICE_KEYS: dict[str, tuple[str, ...]] = {   # the keys of Profile.extra that a service reads
+PROFILE_KEYS = (
+    "service",
+    "url",
+    "username",
+    "jobs",
+    "timeout",
+    "verify_tls",
+    "retries",
+    "retry_wait_max",
+    "bwlimit",
+    "wait",
+    "segments",
+)
+SERVICE_KEYS: dict[str, tuple[str, ...]] = {  # the keys of Profile.extra that a service reads
     "s3": ("endpoint_url", "aws_profile", "region"),
-    "loris": ("api_version",),   # e.g. v0.0.4-dev, when the url is the LORIS host rather than its API base
+    "loris": ("api_version",),  # e.g. v0.0.4-dev, when the url is the LORIS host rather than its API base
 }
 CONFIG_KEYS = ("default_profile", "profiles")
 SECRET_KEY_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key", "api-key", "credential")
@@ -68,27 +79,35 @@ class Profile:
     verify_tls: bool | str = True
     retries: int = DEFAULT_RETRIES
     retry_wait_max: float = DEFAULT_RETRY_WAIT_MAX
-    bwlimit: int | None = None   # bytes per second for the whole run, up and down; None: no limit
-    wait: float | None = None    # seconds to wait for another run's lock (math.inf: no limit); None: do not wait
+    bwlimit: int | None = None  # bytes per second for the whole run, up and down; None: no limit
+    wait: float | None = None  # seconds to wait for another run's lock (math.inf: no limit); None: do not wait
     segments: int | None = None  # ranged requests per large file; None: automatic
-    extra: Mapping[str, Any] = field(default_factory=dict)   # service-specific keys (endpoint_url, ...)
+    extra: Mapping[str, Any] = field(default_factory=dict)  # service-specific keys (endpoint_url, ...)
 
     def __repr__(self) -> str:
         from neurofetch.urls import redact_url
 
         shown = {k: (MASK if looks_secret(str(k)) else v) for k, v in self.extra.items()}
-        return (f"Profile(name={self.name!r}, service={self.service!r}, url={redact_url(self.url)!r}, "
-                f"username={self.username!r}, jobs={self.jobs}, timeout={self.timeout}, "
-                f"verify_tls={self.verify_tls!r}, retries={self.retries}, retry_wait_max={self.retry_wait_max}, "
-                f"bwlimit={self.bwlimit}, wait={self.wait}, segments={self.segments}, extra={shown!r})")
+        return (
+            f"Profile(name={self.name!r}, service={self.service!r}, url={redact_url(self.url)!r}, "
+            f"username={self.username!r}, jobs={self.jobs}, timeout={self.timeout}, "
+            f"verify_tls={self.verify_tls!r}, retries={self.retries}, retry_wait_max={self.retry_wait_max}, "
+            f"bwlimit={self.bwlimit}, wait={self.wait}, segments={self.segments}, extra={shown!r})"
+        )
 
     __str__ = __repr__
 
     @property
     def http(self) -> HttpOptions:
         """How to connect, as the plain values net/ takes."""
-        return HttpOptions(jobs=self.jobs, timeout=self.timeout, verify_tls=self.verify_tls, retries=self.retries,
-                           retry_wait_max=self.retry_wait_max, bwlimit=self.bwlimit)
+        return HttpOptions(
+            jobs=self.jobs,
+            timeout=self.timeout,
+            verify_tls=self.verify_tls,
+            retries=self.retries,
+            retry_wait_max=self.retry_wait_max,
+            bwlimit=self.bwlimit,
+        )
 
     @property
     def keyring_service(self) -> str:
@@ -119,7 +138,7 @@ def load_config(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return {}   # before importing yaml: runs set up by environment variables alone start 20 ms sooner
+        return {}  # before importing yaml: runs set up by environment variables alone start 20 ms sooner
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
@@ -170,8 +189,9 @@ def _config_loader() -> type:
         first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
-    ConfigLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                                       list("tTfF"))
+    ConfigLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+    )
     ConfigLoader.add_constructor("tag:yaml.org,2002:map", string_keys)
     return ConfigLoader
 
@@ -195,16 +215,20 @@ def _choose(options: GlobalOptions, env: Mapping[str, str]) -> _Choice:
     """Flags beat the environment; a named profile and an ad-hoc one given at the same level exclude each other."""
     if options.profile and (options.url or options.service):
         given = "--url" if options.url else "--service"
-        raise UsageError(f"--profile and {given} exclude each other: a profile already says where to connect; "
-                         f"drop one of them")
+        raise UsageError(
+            f"--profile and {given} exclude each other: a profile already says where to connect; drop one of them"
+        )
     if options.profile:
         return _Choice(name=options.profile, explicit=True)
     env_url, env_service = env.get("NEUROFETCH_URL") or None, env.get("NEUROFETCH_SERVICE") or None
     if options.url or options.service:
-        return _Choice(url=options.url or env_url, service=options.service or env_service,
-                       url_source="NEUROFETCH_URL" if env_url and not options.url else "--url",
-                       service_source="NEUROFETCH_SERVICE" if env_service and not options.service else "--service",
-                       explicit=True)
+        return _Choice(
+            url=options.url or env_url,
+            service=options.service or env_service,
+            url_source="NEUROFETCH_URL" if env_url and not options.url else "--url",
+            service_source="NEUROFETCH_SERVICE" if env_service and not options.service else "--service",
+            explicit=True,
+        )
     env_profile = env.get("NEUROFETCH_PROFILE") or None
     if env_profile and (env_url or env_service):
         given = "NEUROFETCH_URL" if env_url else "NEUROFETCH_SERVICE"
@@ -212,8 +236,13 @@ def _choose(options: GlobalOptions, env: Mapping[str, str]) -> _Choice:
     if env_profile:
         return _Choice(name=env_profile, explicit=True)
     if env_url or env_service:
-        return _Choice(url=env_url, service=env_service, url_source="NEUROFETCH_URL",
-                       service_source="NEUROFETCH_SERVICE", explicit=True)
+        return _Choice(
+            url=env_url,
+            service=env_service,
+            url_source="NEUROFETCH_URL",
+            service_source="NEUROFETCH_SERVICE",
+            explicit=True,
+        )
     return _Choice()
 
 
@@ -244,8 +273,13 @@ def unknown_key_warnings(config: Mapping[str, Any], path: Path) -> list[str]:
     return lines
 
 
-def select_profile(options: GlobalOptions, env: Mapping[str, str] = os.environ, *,
-                   only_service: str | None = None, warn: Callable[[str], None] | None = None) -> Profile:
+def select_profile(
+    options: GlobalOptions,
+    env: Mapping[str, str] = os.environ,
+    *,
+    only_service: str | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> Profile:
     """The one place a run's profile is chosen: ``-p``/``NEUROFETCH_PROFILE`` name one from the config file,
     ``--url``/``--service`` (or their variables) build a self-contained ad-hoc one, else ``default_profile``.
 
@@ -263,8 +297,12 @@ def select_profile(options: GlobalOptions, env: Mapping[str, str] = os.environ, 
         for line in unknown_key_warnings(config, path):
             warn(line)
     name = choice.name or _optional_str(config.get("default_profile"))
-    if (only_service is not None and not choice.name and _service_of(config, name) != only_service
-            and (name is None or name in (config.get("profiles") or {}))):
+    if (
+        only_service is not None
+        and not choice.name
+        and _service_of(config, name) != only_service
+        and (name is None or name in (config.get("profiles") or {}))
+    ):
         return _profile_of_service(only_service, name, config, path, env)
     if name:
         return _named_profile(name, config, path, env)
@@ -274,8 +312,9 @@ def select_profile(options: GlobalOptions, env: Mapping[str, str] = os.environ, 
     )
 
 
-def select_s3_profile(options: GlobalOptions, env: Mapping[str, str] = os.environ, *,
-                      warn: Callable[[str], None] | None = None) -> Profile | None:
+def select_s3_profile(
+    options: GlobalOptions, env: Mapping[str, str] = os.environ, *, warn: Callable[[str], None] | None = None
+) -> Profile | None:
     """s3-sync's profile: the selected one when it is an S3 one, else None (s3-sync also runs on flags and the
     AWS chain alone, and ignores a default_profile of another service); a chosen non-S3 profile is an error."""
     profile = select_profile(options, env, only_service="s3", warn=warn)
@@ -298,8 +337,9 @@ def _service_of(config: Mapping[str, Any], name: str | None) -> str | None:
     return service.strip().lower() if isinstance(service, str) else None
 
 
-def _profile_of_service(service: str, default: str | None, config: Mapping[str, Any], path: Path,
-                        env: Mapping[str, str]) -> Profile:
+def _profile_of_service(
+    service: str, default: str | None, config: Mapping[str, Any], path: Path, env: Mapping[str, str]
+) -> Profile:
     """For a command of one service run without -p: its only profile, else its public server."""
     names = sorted(str(name) for name in config.get("profiles") or {} if _service_of(config, str(name)) == service)
     if len(names) == 1:
@@ -308,8 +348,9 @@ def _profile_of_service(service: str, default: str | None, config: Mapping[str, 
         return _adhoc_profile(_Choice(service=service, service_source=service), env)
     other = f"the default profile {default!r} is not a {service} profile and " if default else ""
     public = f", or --service {service} for its public server" if _service_default_url(service, env) else ""
-    raise UsageError(f"{other}{path} has several {service} profiles: choose one with "
-                     f"{', '.join(f'-p {n}' for n in names)}{public}")
+    raise UsageError(
+        f"{other}{path} has several {service} profiles: choose one with {', '.join(f'-p {n}' for n in names)}{public}"
+    )
 
 
 def _named_profile(name: str, config: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Profile:
@@ -329,17 +370,22 @@ def _adhoc_profile(choice: _Choice, env: Mapping[str, str]) -> Profile:
     """Built from scratch: nothing of the config file (URL, user, keyring entry, jobs) leaks into it."""
     service = choice.service.strip().lower() if choice.service else _service_of_public_url(choice.url or "")
     if service is None:
-        raise UsageError(f"{_given(choice.url_source, choice.url)} needs {choice.service_source} KIND "
-                         f"({', '.join(SERVICES)}): only the public servers' URLs tell their service")
+        raise UsageError(
+            f"{_given(choice.url_source, choice.url)} needs {choice.service_source} KIND "
+            f"({', '.join(SERVICES)}): only the public servers' URLs tell their service"
+        )
     if service not in SERVICES:
-        raise UsageError(f"{_given(choice.service_source, choice.service)}: unknown service; use one of: "
-                         f"{', '.join(SERVICES)}")
+        raise UsageError(
+            f"{_given(choice.service_source, choice.service)}: unknown service; use one of: {', '.join(SERVICES)}"
+        )
     raw: dict[str, Any] = {"service": service}
     if choice.url:
         raw["url"] = choice.url
     elif service != "s3" and not _service_default_url(service, env):
-        raise UsageError(f"{_given(choice.service_source, service)} needs {choice.url_source}: {service} has no "
-                         "public default server")
+        raise UsageError(
+            f"{_given(choice.service_source, service)} needs {choice.url_source}: {service} has no "
+            "public default server"
+        )
     if env.get("NEUROFETCH_USERNAME"):
         raw["username"] = env["NEUROFETCH_USERNAME"]
     return profile_from_mapping(ADHOC_NAME, raw, env)
@@ -367,12 +413,16 @@ def profile_from_mapping(name: str, raw: Mapping[str, Any], env: Mapping[str, st
     url = raw.get("url") or _service_default_url(service, env)
     if not url and service != "s3":
         raise ConfigError(f"profile {name!r} has no url; set url: in the config")
-    if "@" in str(url or "").split("?", 1)[0]:   # also "user:pa/ss@host", which a URL parser reads as a path
-        raise ConfigError(f"profile {name!r}: the url holds a user name or password (user:...@); give the user as "
-                          "username: or NEUROFETCH_USERNAME, and the password to the keyring or NEUROFETCH_PASSWORD")
+    if "@" in str(url or "").split("?", 1)[0]:  # also "user:pa/ss@host", which a URL parser reads as a path
+        raise ConfigError(
+            f"profile {name!r}: the url holds a user name or password (user:...@); give the user as "
+            "username: or NEUROFETCH_USERNAME, and the password to the keyring or NEUROFETCH_PASSWORD"
+        )
     if url and "://" not in str(url):
-        raise ConfigError(f"profile {name!r}: the url {url!r} has no scheme; write https://{url} (or http:// "
-                          "for a server without TLS)")
+        raise ConfigError(
+            f"profile {name!r}: the url {url!r} has no scheme; write https://{url} (or http:// "
+            "for a server without TLS)"
+        )
     known = set(PROFILE_KEYS)
     return Profile(
         name=name,
@@ -382,11 +432,14 @@ def profile_from_mapping(name: str, raw: Mapping[str, Any], env: Mapping[str, st
         jobs=_positive_int(name, "jobs", raw.get("jobs", env.get("NEUROFETCH_JOBS", DEFAULT_JOBS))),
         timeout=_positive_float(name, "timeout", raw.get("timeout", DEFAULT_TIMEOUT)),
         verify_tls=_verify_tls(name, raw.get("verify_tls", True)),
-        retries=_positive_int(name, "retries", raw.get("retries", env.get("NEUROFETCH_RETRIES", DEFAULT_RETRIES)),
-                              minimum=0),
-        retry_wait_max=_positive_float(name, "retry_wait_max",
-                                       raw.get("retry_wait_max", env.get("NEUROFETCH_RETRY_WAIT_MAX",
-                                                                         DEFAULT_RETRY_WAIT_MAX))),
+        retries=_positive_int(
+            name, "retries", raw.get("retries", env.get("NEUROFETCH_RETRIES", DEFAULT_RETRIES)), minimum=0
+        ),
+        retry_wait_max=_positive_float(
+            name,
+            "retry_wait_max",
+            raw.get("retry_wait_max", env.get("NEUROFETCH_RETRY_WAIT_MAX", DEFAULT_RETRY_WAIT_MAX)),
+        ),
         **_transfer_settings(name, raw, env),
         extra={k: v for k, v in raw.items() if k not in known},
     )

@@ -16,7 +16,7 @@ def redact_url(url: str) -> str:
     try:
         parts = urlsplit(url)
         netloc = parts.netloc.rpartition("@")[2]
-    except ValueError:   # not a URL after all (an unbalanced "[" in the host, ...): keep only what is before it
+    except ValueError:  # not a URL after all (an unbalanced "[" in the host, ...): keep only what is before it
         return re.split(r"[?#@]", url, maxsplit=1)[0]
     if not parts.scheme and not parts.netloc:
         return url.split("?", 1)[0].split("#", 1)[0]
@@ -31,6 +31,6 @@ def redact_urls_in(text: str) -> str:
     def one(match: re.Match[str]) -> str:
         found = match.group()
         stripped = found.rstrip(TRAILING_PUNCTUATION)
-        return redact_url(stripped) + found[len(stripped):]
+        return redact_url(stripped) + found[len(stripped) :]
 
     return URL_IN_TEXT.sub(one, text)

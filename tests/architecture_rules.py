@@ -14,11 +14,16 @@ from pathlib import Path
 
 # Longest matching prefix wins.
 LAYER_OF = {
-    "neurofetch": "base", "neurofetch.errors": "base", "neurofetch.urls": "base", "neurofetch.environment": "base",
-    "neurofetch.__main__": "cli", "neurofetch.cli": "cli",
+    "neurofetch": "base",
+    "neurofetch.errors": "base",
+    "neurofetch.urls": "base",
+    "neurofetch.environment": "base",
+    "neurofetch.__main__": "cli",
+    "neurofetch.cli": "cli",
     "neurofetch.api": "api",
     "neurofetch.data": "data",
-    "neurofetch.settings": "settings", "neurofetch.config_file": "settings",
+    "neurofetch.settings": "settings",
+    "neurofetch.config_file": "settings",
     "neurofetch.credentials": "credentials",
     "neurofetch.services": "services",
     "neurofetch.transfer": "transfer",
@@ -39,7 +44,7 @@ MAY_IMPORT = {
     "api": {"api", "settings", "credentials", "services", "transfer", "anonymize", "net", "ui", "base"},
     "data": {"data", "api", "transfer", "anonymize", "net", "base"},
     "settings": {"settings", "credentials", "services", "transfer", "net", "base"},
-    "credentials": {"credentials", "settings", "services", "net", "ui", "base"},   # a profile's secrets; prompts
+    "credentials": {"credentials", "settings", "services", "net", "ui", "base"},  # a profile's secrets; prompts
     "services": {"services", "transfer", "anonymize", "net", "base"},
     "transfer": {"transfer", "anonymize", "net", "base"},
     "anonymize": {"base"},
@@ -47,29 +52,50 @@ MAY_IMPORT = {
     "base": {"base"},
     "ui": {"ui", "transfer", "settings", "base"},
     "emulators": {"emulators", "base"},
-    "operations": {"operations", "api", "data", "settings", "credentials", "services", "transfer", "anonymize",
-                   "net", "ui", "base", "emulators"},
+    "operations": {
+        "operations",
+        "api",
+        "data",
+        "settings",
+        "credentials",
+        "services",
+        "transfer",
+        "anonymize",
+        "net",
+        "ui",
+        "base",
+        "emulators",
+    },
 }
 
 # Third-party library → the modules (or packages) that may import it.
 OWNERS = {
-    "httpx": ("neurofetch.net",), "aiohttp": ("neurofetch.net",), "yarl": ("neurofetch.net",),
-    "tenacity": ("neurofetch.net",), "uvloop": ("neurofetch.net",),
+    "httpx": ("neurofetch.net",),
+    "aiohttp": ("neurofetch.net",),
+    "yarl": ("neurofetch.net",),
+    "tenacity": ("neurofetch.net",),
+    "uvloop": ("neurofetch.net",),
     "rich": ("neurofetch.ui",),
     "keyring": ("neurofetch.credentials",),
     "yaml": ("neurofetch.settings",),
     "platformdirs": ("neurofetch.settings",),
     "ruamel": ("neurofetch.config_file",),
-    "boto3": ("neurofetch.services.s3",), "botocore": ("neurofetch.services.s3",),
-    "s3transfer": ("neurofetch.services.s3",), "obstore": ("neurofetch.services.s3",),
+    "boto3": ("neurofetch.services.s3",),
+    "botocore": ("neurofetch.services.s3",),
+    "s3transfer": ("neurofetch.services.s3",),
+    "obstore": ("neurofetch.services.s3",),
     "pydicom": ("neurofetch.anonymize", "neurofetch.emulators.formats", "neurofetch.data"),
     "dicognito": ("neurofetch.anonymize",),
-    "typer": ("neurofetch.cli",), "click": ("neurofetch.cli",),
-    "starlette": ("neurofetch.emulators",), "uvicorn": ("neurofetch.emulators",),
+    "typer": ("neurofetch.cli",),
+    "click": ("neurofetch.cli",),
+    "starlette": ("neurofetch.emulators",),
+    "uvicorn": ("neurofetch.emulators",),
     # images: the emulators draw them, Datamint uploads PNG masks, the Datasets decode them
     "PIL": ("neurofetch.emulators", "neurofetch.services.datamint", "neurofetch.data"),
-    "nibabel": ("neurofetch.emulators.formats", "neurofetch.data"), "h5py": ("neurofetch.emulators.formats",),
-    "numpy": ("neurofetch.data", "neurofetch.emulators"), "torch": ("neurofetch.data",),
+    "nibabel": ("neurofetch.emulators.formats", "neurofetch.data"),
+    "h5py": ("neurofetch.emulators.formats",),
+    "numpy": ("neurofetch.data", "neurofetch.emulators"),
+    "torch": ("neurofetch.data",),
     "pyarrow": ("neurofetch.transfer.catalog",),
     "pandas": ("neurofetch.api",),
     "bagit": ("neurofetch.transfer.bag",),
@@ -81,8 +107,8 @@ SERVICE_NAMES = ("loris", "neurovault", "allen", "datamint", "s3", "emulate")
 
 @dataclass(frozen=True)
 class Import:
-    module: str       # the importing module
-    target: str       # what it names: a neurofetch module, or a third-party top-level name
+    module: str  # the importing module
+    target: str  # what it names: a neurofetch module, or a third-party top-level name
     path: Path
     line: int
 
@@ -90,7 +116,7 @@ class Import:
 @dataclass(frozen=True)
 class Violation:
     rule: str
-    key: tuple[str, str]    # (module, target) for PENDING
+    key: tuple[str, str]  # (module, target) for PENDING
     message: str
 
 
@@ -142,8 +168,11 @@ def imports(root: Path) -> Iterator[Import]:
 
 def layer(module: str) -> str | None:
     """The layer of ``module``: the entry for it or its nearest package (the top package covers only itself)."""
-    best = max((prefix for prefix in LAYER_OF
-                if module == prefix or ("." in prefix and module.startswith(prefix + "."))), key=len, default=None)
+    best = max(
+        (prefix for prefix in LAYER_OF if module == prefix or ("." in prefix and module.startswith(prefix + "."))),
+        key=len,
+        default=None,
+    )
     return LAYER_OF[best] if best is not None else None
 
 
@@ -162,30 +191,51 @@ def check(root: Path) -> list[Violation]:
     problems: list[Violation] = []
     for module in modules(root):
         if layer(module) is None:
-            problems.append(Violation("layer", (module, ""), f"{module}: in no layer of DESIGN.md §2 (add it to "
-                                                                "LAYER_OF)"))
+            problems.append(
+                Violation("layer", (module, ""), f"{module}: in no layer of DESIGN.md §2 (add it to LAYER_OF)")
+            )
     for edge in found:
         where = _where(edge, root)
         if edge.target.split(".")[0] == top:
             mine, theirs = layer(edge.module), layer(edge.target)
             if mine is not None and theirs is not None and theirs not in MAY_IMPORT[mine]:
-                problems.append(Violation("layer", (edge.module, edge.target),
-                                          f"{where}: {edge.module} ({mine}) imports {edge.target} ({theirs}): "
-                                          f"against the layers of DESIGN.md §2"))
+                problems.append(
+                    Violation(
+                        "layer",
+                        (edge.module, edge.target),
+                        f"{where}: {edge.module} ({mine}) imports {edge.target} ({theirs}): "
+                        f"against the layers of DESIGN.md §2",
+                    )
+                )
         elif edge.target not in OWNERS:
-            problems.append(Violation("owner", (edge.module, edge.target),
-                                      f"{where}: {edge.module} imports {edge.target}, a library with no owner "
-                                      "module (add it to OWNERS)"))
+            problems.append(
+                Violation(
+                    "owner",
+                    (edge.module, edge.target),
+                    f"{where}: {edge.module} imports {edge.target}, a library with no owner module (add it to OWNERS)",
+                )
+            )
         elif not _owned_by(edge.module, OWNERS[edge.target]):
-            problems.append(Violation("owner", (edge.module, edge.target),
-                                      f"{where}: {edge.module} imports {edge.target}, which only "
-                                      f"{' and '.join(OWNERS[edge.target])} may import"))
+            problems.append(
+                Violation(
+                    "owner",
+                    (edge.module, edge.target),
+                    f"{where}: {edge.module} imports {edge.target}, which only "
+                    f"{' and '.join(OWNERS[edge.target])} may import",
+                )
+            )
     problems += _cycles(found, root)
     problems += _flat_names(root)
     if (root / "operations").is_dir():
-        problems.append(Violation("layout", (f"{top}.operations", ""), f"{top}/operations/: the package is to go "
-                                                                        "(its code belongs to api, credentials, "
-                                                                        "settings and services)"))
+        problems.append(
+            Violation(
+                "layout",
+                (f"{top}.operations", ""),
+                f"{top}/operations/: the package is to go "
+                "(its code belongs to api, credentials, "
+                "settings and services)",
+            )
+        )
     return problems
 
 
@@ -229,8 +279,10 @@ def _cycles(found: list[Import], root: Path) -> list[Violation]:
             visit(node)
     problems = []
     for component in components:
-        inside = sorted((e for e in first_line.values() if e.module in component and e.target in component),
-                        key=lambda e: (e.module, e.target))
+        inside = sorted(
+            (e for e in first_line.values() if e.module in component and e.target in component),
+            key=lambda e: (e.module, e.target),
+        )
         edges = "; ".join(f"{_where(e, root)} {e.module} → {e.target}" for e in inside)
         problems.append(Violation("cycle", (component[0], " ↔ ".join(component)), f"import cycle: {edges}"))
     return problems
@@ -242,8 +294,13 @@ def _flat_names(root: Path) -> list[Violation]:
         for path in sorted(folder.glob("*_*.py")):
             service = path.stem.split("_")[0]
             if service in SERVICE_NAMES and ((folder / f"{service}.py").exists() or (folder / service).is_dir()):
-                problems.append(Violation("layout", (module_name(root, path), ""),
-                                          f"{path.relative_to(root.parent)}: {service}_*.py beside {service}"
-                                          f"{'.py' if (folder / f'{service}.py').exists() else '/'}: make it a "
-                                          f"module of a {service}/ sub-package"))
+                problems.append(
+                    Violation(
+                        "layout",
+                        (module_name(root, path), ""),
+                        f"{path.relative_to(root.parent)}: {service}_*.py beside {service}"
+                        f"{'.py' if (folder / f'{service}.py').exists() else '/'}: make it a "
+                        f"module of a {service}/ sub-package",
+                    )
+                )
     return problems

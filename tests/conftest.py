@@ -9,9 +9,24 @@ import pytest
 
 from neurofetch.emulators.common import TLSFiles
 
-ISOLATED_VARS = ("NEUROFETCH_", "DATAMINT_", "AWS_", "XDG_", "PYTHON_KEYRING_BACKEND", "FORCE_COLOR",
-                 "NO_COLOR", "CI", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy",
-                 "https_proxy", "all_proxy", "no_proxy")
+ISOLATED_VARS = (
+    "NEUROFETCH_",
+    "DATAMINT_",
+    "AWS_",
+    "XDG_",
+    "PYTHON_KEYRING_BACKEND",
+    "FORCE_COLOR",
+    "NO_COLOR",
+    "CI",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -53,8 +68,12 @@ every_loris_version = pytest.mark.parametrize("loris_api_version", LORIS_API_VER
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--loris-version", default=LORIS_API_VERSIONS[0], choices=LORIS_API_VERSIONS,
-                     help="API version of the LORIS emulator for tests not run on every version")
+    parser.addoption(
+        "--loris-version",
+        default=LORIS_API_VERSIONS[0],
+        choices=LORIS_API_VERSIONS,
+        help="API version of the LORIS emulator for tests not run on every version",
+    )
 
 
 @pytest.fixture
@@ -76,8 +95,12 @@ def loris(loris_api_version: str) -> Iterator[object]:
 @pytest.fixture
 def loris_env(loris: object) -> dict[str, str]:
     """Environment for an unattended LORIS run against the emulator (password from the environment)."""
-    return {"NEUROFETCH_URL": loris.url, "NEUROFETCH_SERVICE": "loris",  # type: ignore[attr-defined]
-            "NEUROFETCH_USERNAME": "demo", "NEUROFETCH_PASSWORD": "demo"}
+    return {
+        "NEUROFETCH_URL": loris.url,
+        "NEUROFETCH_SERVICE": "loris",  # type: ignore[attr-defined]
+        "NEUROFETCH_USERNAME": "demo",
+        "NEUROFETCH_PASSWORD": "demo",
+    }
 
 
 @pytest.fixture(scope="module")

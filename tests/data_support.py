@@ -22,8 +22,12 @@ def mirrored(dest: Path, env: dict[str, Any], *args: str) -> Path:
 def loris_mirror(dest: Path, *, candidates: int = 2, size_scale: float = 0.005) -> tuple[Path, LorisDataset]:
     emulator = LorisEmulator(LorisDataset(candidates=candidates, size_scale=size_scale))
     with emulator.serve() as server:
-        env = {"NEUROFETCH_URL": emulator.base_url(server), "NEUROFETCH_SERVICE": "loris",
-               "NEUROFETCH_USERNAME": "demo", "NEUROFETCH_PASSWORD": "demo"}
+        env = {
+            "NEUROFETCH_URL": emulator.base_url(server),
+            "NEUROFETCH_SERVICE": "loris",
+            "NEUROFETCH_USERNAME": "demo",
+            "NEUROFETCH_PASSWORD": "demo",
+        }
         return mirrored(dest, env), emulator.dataset
 
 
@@ -51,6 +55,9 @@ def datamint_mirror(dest: Path, extra: dict[str, tuple[bytes, str]] | None = Non
     for name, (data, mimetype) in (extra or {}).items():
         emulator.add_resource(name, data, mimetype=mimetype, channel="extra", tags=["extra"])
     with emulator.serve() as server:
-        env = {"NEUROFETCH_URL": emulator.base_url(server), "NEUROFETCH_SERVICE": "datamint",
-               "NEUROFETCH_API_KEY": "demo-key"}
+        env = {
+            "NEUROFETCH_URL": emulator.base_url(server),
+            "NEUROFETCH_SERVICE": "datamint",
+            "NEUROFETCH_API_KEY": "demo-key",
+        }
         return mirrored(dest, env)

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-CT_SERIES = "dicomdirtests/77654033/CT2"     # 4 slices of one CT series, files without an extension
-MR_SERIES = "dicomdirtests/98892003/MR700"   # 7 slices of one MR series
+CT_SERIES = "dicomdirtests/77654033/CT2"  # 4 slices of one CT series, files without an extension
+MR_SERIES = "dicomdirtests/98892003/MR700"  # 7 slices of one MR series
 KEY = "demo-key"
 
 # Values planted in phi.dcm; none may reach the server when anonymization is on.
@@ -52,9 +52,19 @@ def phi_dicom(path: Path) -> dict[str, str]:
     from pydicom.sequence import Sequence
 
     ds = pydicom.dcmread(pydicom_sample("CT_small.dcm"))
-    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientAddress", "InstitutionName",
-                    "ReferringPhysicianName", "AccessionNumber", "StudyDate", "ImageComments", "StudyDescription",
-                    "OtherPatientNames"):
+    for keyword in (
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "PatientAddress",
+        "InstitutionName",
+        "ReferringPhysicianName",
+        "AccessionNumber",
+        "StudyDate",
+        "ImageComments",
+        "StudyDescription",
+        "OtherPatientNames",
+    ):
         setattr(ds, keyword, PHI[keyword])
     equipment = Dataset()
     equipment.OperatorsName = PHI["nested_name"]
@@ -77,8 +87,11 @@ def nifti_bytes(shape: tuple[int, ...] = (6, 5, 4), labels: bool = False) -> byt
     import nibabel
     import numpy
 
-    data = numpy.zeros(shape, dtype=numpy.uint8) if labels else numpy.arange(
-        numpy.prod(shape), dtype=numpy.float32).reshape(shape)
+    data = (
+        numpy.zeros(shape, dtype=numpy.uint8)
+        if labels
+        else numpy.arange(numpy.prod(shape), dtype=numpy.float32).reshape(shape)
+    )
     if labels:
         data[1:3, 1:3, 1:3] = 1
         data[4, 4, 3] = 2
@@ -144,25 +157,51 @@ def segmented_project(emulator: Any, project: str = PROJECT) -> dict[str, Any]:
 
     from neurofetch.emulators.datamint.samples import dicom_bytes
 
-    picture = emulator.add_resource("scan.png", png_bytes((8, 6)), mimetype="image/png", channel="us",
-                                    tags=["ultrasound"], project=project)
-    volume = emulator.add_resource("t1.nii.gz", nifti_bytes((6, 5, 4)), mimetype="application/nifti",
-                                   channel="mri", tags=["t1"], project=project)
-    dicom = emulator.add_resource("ct.dcm", dicom_bytes(6, 8, random.Random(3)), mimetype="application/dicom",
-                                  channel="ct", project=project)
+    picture = emulator.add_resource(
+        "scan.png", png_bytes((8, 6)), mimetype="image/png", channel="us", tags=["ultrasound"], project=project
+    )
+    volume = emulator.add_resource(
+        "t1.nii.gz", nifti_bytes((6, 5, 4)), mimetype="application/nifti", channel="mri", tags=["t1"], project=project
+    )
+    dicom = emulator.add_resource(
+        "ct.dcm", dicom_bytes(6, 8, random.Random(3)), mimetype="application/dicom", channel="ct", project=project
+    )
     other = emulator.add_resource("other.png", png_bytes((4, 4)), mimetype="image/png", channel="us")
     mask_png = mask_png_bytes((8, 6))
-    frame = emulator.store.add_annotation(picture.id, type="segmentation", identifier="lesion", scope="frame",
-                                          frame_index=0, source="imported", file=mask_png, file_name="lesion",
-                                          file_content_type="image/png")
+    frame = emulator.store.add_annotation(
+        picture.id,
+        type="segmentation",
+        identifier="lesion",
+        scope="frame",
+        frame_index=0,
+        source="imported",
+        file=mask_png,
+        file_name="lesion",
+        file_content_type="image/png",
+    )
     labels = nifti_bytes((6, 5, 4), labels=True)
-    whole = emulator.store.add_annotation(volume.id, type="segmentation", identifier="tumor, edema", scope="image",
-                                          class_map={"1": "tumor", "2": "edema"}, file=labels,
-                                          file_name="labels.nii.gz", file_content_type="application/nifti")
+    whole = emulator.store.add_annotation(
+        volume.id,
+        type="segmentation",
+        identifier="tumor, edema",
+        scope="image",
+        class_map={"1": "tumor", "2": "edema"},
+        file=labels,
+        file_name="labels.nii.gz",
+        file_content_type="application/nifti",
+    )
     label = emulator.store.add_annotation(picture.id, type="label", identifier="benign", scope="image")
     emulator.store.add_annotation(dicom.id, type="segmentation", identifier="pending", scope="frame", frame_index=0)
-    return {"png": picture, "nifti": volume, "dicom": dicom, "other": other,
-            "masks": {frame.id: mask_png, whole.id: labels}, "frame": frame, "volume": whole, "label": label}
+    return {
+        "png": picture,
+        "nifti": volume,
+        "dicom": dicom,
+        "other": other,
+        "masks": {frame.id: mask_png, whole.id: labels},
+        "frame": frame,
+        "volume": whole,
+        "label": label,
+    }
 
 
 def mask_png_bytes(size: tuple[int, int]) -> bytes:

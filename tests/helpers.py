@@ -39,11 +39,18 @@ def run_cli(*args: str, input: str | None = None, env: Mapping[str, str | None] 
     return CliRun(code, stdout, stderr)
 
 
-def run_subprocess(*args: str, env: Mapping[str, str] | None = None, input: str | None = None,
-                   timeout: float = 120) -> CliRun:
+def run_subprocess(
+    *args: str, env: Mapping[str, str] | None = None, input: str | None = None, timeout: float = 120
+) -> CliRun:
     full_env = {**os.environ, **(env or {})}
-    proc = subprocess.run([sys.executable, "-m", "neurofetch", *map(str, args)], env=full_env, input=input,
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "neurofetch", *map(str, args)],
+        env=full_env,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     return CliRun(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -81,7 +88,7 @@ def high_water_kib(pid: int) -> int:
     """A running process's peak resident memory (VmHWM), 0 once it has ended."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:   # it has just ended
+    except OSError:  # it has just ended
         return 0
     for line in status.splitlines():
         if line.startswith("VmHWM:"):

@@ -77,16 +77,39 @@ def http_proxy(workdir: Path, *, basic_auth: str = "") -> Iterator[RunningProxy]
     pytest.importorskip("proxy", reason="the proxy tests need proxy.py (the test extra)")
     workdir.mkdir(parents=True, exist_ok=True)
     port_file, log = workdir / "proxy.port", workdir / "proxy.log"
-    command = [sys.executable, "-m", "proxy", "--hostname", "127.0.0.1", "--port", "0", "--port-file",
-               str(port_file), "--num-acceptors", "1", "--num-workers", "1", "--log-file", str(log),
-               "--log-level", os.environ.get("NF_PROXY_LOG_LEVEL", "WARNING"),
-               "--plugins", f"{__name__}.RecordRequests"]
+    command = [
+        sys.executable,
+        "-m",
+        "proxy",
+        "--hostname",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--port-file",
+        str(port_file),
+        "--num-acceptors",
+        "1",
+        "--num-workers",
+        "1",
+        "--log-file",
+        str(log),
+        "--log-level",
+        os.environ.get("NF_PROXY_LOG_LEVEL", "WARNING"),
+        "--plugins",
+        f"{__name__}.RecordRequests",
+    ]
     if basic_auth:
         command += ["--basic-auth", basic_auth]
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     env.update(NF_PROXY_RECORD=str(workdir / "requests.txt"), PYTHONPATH=str(REPO))
-    process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while not (port_file.exists() and port_file.read_text().strip()):

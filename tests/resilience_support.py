@@ -43,9 +43,13 @@ class Recorder:
     emulator's body into the body sent (the status and other headers stay).
     """
 
-    def __init__(self, app: ASGIApp, *, transform: Callable[[str], Callable[[bytes], bytes] | None] | None = None,
-                 rewrite_headers: Callable[[list[tuple[bytes, bytes]]], list[tuple[bytes, bytes]]] | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        transform: Callable[[str], Callable[[bytes], bytes] | None] | None = None,
+        rewrite_headers: Callable[[list[tuple[bytes, bytes]]], list[tuple[bytes, bytes]]] | None = None,
+    ) -> None:
         self.app = app
         self.transform = transform
         self.rewrite_headers = rewrite_headers
@@ -110,23 +114,45 @@ class Loris:
         return self.emulator.faults
 
     def env(self, **extra: str) -> dict[str, str]:
-        return {"NEUROFETCH_URL": self.url, "NEUROFETCH_SERVICE": "loris", "NEUROFETCH_USERNAME": "demo",
-                "NEUROFETCH_PASSWORD": self.password, **extra}
+        return {
+            "NEUROFETCH_URL": self.url,
+            "NEUROFETCH_SERVICE": "loris",
+            "NEUROFETCH_USERNAME": "demo",
+            "NEUROFETCH_PASSWORD": self.password,
+            **extra,
+        }
 
     def file_gets(self, name: str | None = None) -> list[Any]:
         """The emulator's log entries of file downloads (not QC), optionally of one file name."""
-        return [e for e in self.emulator.log.entries()
-                if e.method == "GET" and "/images/" in e.path and not e.path.endswith("/qc")
-                and (name is None or e.path.endswith("/" + name))]
+        return [
+            e
+            for e in self.emulator.log.entries()
+            if e.method == "GET"
+            and "/images/" in e.path
+            and not e.path.endswith("/qc")
+            and (name is None or e.path.endswith("/" + name))
+        ]
 
 
 @contextmanager
-def serve_loris(faults: str = "", *, candidates: int = 1, size_scale: float = 0.02, record: bool = False,
-                password: str = "demo", tls: Any = None, recorder: Callable[[ASGIApp], Recorder] | None = None,
-                **emulator_args: Any) -> Iterator[Loris]:
+def serve_loris(
+    faults: str = "",
+    *,
+    candidates: int = 1,
+    size_scale: float = 0.02,
+    record: bool = False,
+    password: str = "demo",
+    tls: Any = None,
+    recorder: Callable[[ASGIApp], Recorder] | None = None,
+    **emulator_args: Any,
+) -> Iterator[Loris]:
     """A LORIS emulator with ``faults`` (the `--faults` syntax) on a free loopback port."""
-    emulator = LorisEmulator(LorisDataset(candidates=candidates, size_scale=size_scale),
-                             faults=Faults.parse(faults), users={"demo": password}, **emulator_args)
+    emulator = LorisEmulator(
+        LorisDataset(candidates=candidates, size_scale=size_scale),
+        faults=Faults.parse(faults),
+        users={"demo": password},
+        **emulator_args,
+    )
     front: Recorder | None = None
     if recorder is not None:
         front = recorder(emulator.app)
@@ -144,8 +170,12 @@ def data_files(root: Path) -> dict[str, bytes]:
     found = {}
     for path in root.rglob("*"):
         rel = path.relative_to(root).as_posix()
-        if (path.is_file() and not rel.startswith(".neurofetch") and not rel.endswith((".json", ".part"))
-                and not path.name.startswith(".")):
+        if (
+            path.is_file()
+            and not rel.startswith(".neurofetch")
+            and not rel.endswith((".json", ".part"))
+            and not path.name.startswith(".")
+        ):
             found[rel] = path.read_bytes()
     return found
 
@@ -206,13 +236,19 @@ def start_background(*args: str | Path, env: Mapping[str, str], logs: Path) -> B
     out, err = logs / f"{n}.out", logs / f"{n}.err"
     full_env = {**os.environ, "NEUROFETCH_NO_KEYRING": "1", **env}
     with open(out, "wb") as o, open(err, "wb") as e:
-        proc = subprocess.Popen([sys.executable, "-m", "neurofetch", *map(str, args)], env=full_env,
-                                stdout=o, stderr=e, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "neurofetch", *map(str, args)],
+            env=full_env,
+            stdout=o,
+            stderr=e,
+            stdin=subprocess.DEVNULL,
+        )
     return Background(proc, out, err)
 
 
-def wait_until(condition: Callable[[], bool], *, timeout: float = 20, what: str = "condition",
-               process: Background | None = None) -> None:
+def wait_until(
+    condition: Callable[[], bool], *, timeout: float = 20, what: str = "condition", process: Background | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if process is not None and process.proc.poll() is not None:

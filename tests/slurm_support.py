@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 DAEMONS = ("munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "sinfo", "scancel")
-NODE = "localhost"           # resolves to 127.0.0.1, so the daemons bind loopback only (NoInAddrAny)
-NODE_CPUS = 8                # more than the machine has (config_overrides): 4 array tasks of 2 CPUs run at once
+NODE = "localhost"  # resolves to 127.0.0.1, so the daemons bind loopback only (NoInAddrAny)
+NODE_CPUS = 8  # more than the machine has (config_overrides): 4 array tasks of 2 CPUs run at once
 START_TIMEOUT = 30.0
 
 
@@ -61,9 +61,19 @@ class SlurmCluster:
         key = root / "key" / "munge.key"
         subprocess.run(["mungekey", "--create", "--keyfile", str(key)], check=True, capture_output=True)
         socket_path = root / "run" / "munge.socket"
-        self._spawn(["munged", "--foreground", "--force", f"--socket={socket_path}", f"--key-file={key}",
-                     f"--log-file={root / 'log' / 'munged.log'}", f"--pid-file={root / 'run' / 'munged.pid'}",
-                     f"--seed-file={root / 'run' / 'munged.seed'}"], "munged")
+        self._spawn(
+            [
+                "munged",
+                "--foreground",
+                "--force",
+                f"--socket={socket_path}",
+                f"--key-file={key}",
+                f"--log-file={root / 'log' / 'munged.log'}",
+                f"--pid-file={root / 'run' / 'munged.pid'}",
+                f"--seed-file={root / 'run' / 'munged.seed'}",
+            ],
+            "munged",
+        )
         self._wait_for(socket_path.exists, "munged did not create its socket")
         self.conf.write_text(self._slurm_conf(socket_path))
         self._spawn(["slurmctld", "-D", "-i"], "slurmctld")
@@ -83,12 +93,12 @@ AuthType=auth/munge
 CredType=cred/munge
 AuthInfo=socket={munge_socket}
 CommunicationParameters=NoInAddrAny,NoCtldInAddrAny
-StateSaveLocation={root / 'state'}
-SlurmdSpoolDir={root / 'spool'}
-SlurmctldPidFile={root / 'run' / 'slurmctld.pid'}
-SlurmdPidFile={root / 'run' / 'slurmd.pid'}
-SlurmctldLogFile={root / 'log' / 'slurmctld.log'}
-SlurmdLogFile={root / 'log' / 'slurmd.log'}
+StateSaveLocation={root / "state"}
+SlurmdSpoolDir={root / "spool"}
+SlurmctldPidFile={root / "run" / "slurmctld.pid"}
+SlurmdPidFile={root / "run" / "slurmd.pid"}
+SlurmctldLogFile={root / "log" / "slurmctld.log"}
+SlurmdLogFile={root / "log" / "slurmd.log"}
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
@@ -105,9 +115,17 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 """
 
     def _spawn(self, command: list[str], name: str) -> None:
-        log = open(self.root / "log" / f"{name}.out", "wb")   # noqa: SIM115 - kept open as the daemon's stdout
-        self._daemons.append(subprocess.Popen(command, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
-                                              stderr=subprocess.STDOUT, start_new_session=True))
+        log = open(self.root / "log" / f"{name}.out", "wb")  # noqa: SIM115 - kept open as the daemon's stdout
+        self._daemons.append(
+            subprocess.Popen(
+                command,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
         log.close()
 
     def _wait_for(self, ready: object, problem: str) -> None:
@@ -116,7 +134,7 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
             dead = [d for d in self._daemons if d.poll() is not None]
             if dead:
                 raise RuntimeError(f"{dead[0].args[0]} exited with {dead[0].returncode}: {self.logs()}")
-            if ready():   # type: ignore[operator]
+            if ready():  # type: ignore[operator]
                 return
             time.sleep(0.2)
         raise RuntimeError(f"{problem} within {START_TIMEOUT:.0f} s: {self.logs()}")
@@ -125,11 +143,20 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
         state = self.run("sinfo", "-h", "-n", NODE, "-o", "%t", check=False)
         return state.returncode == 0 and state.stdout.strip() == "idle"
 
-    def run(self, *command: str, check: bool = True, cwd: Path | None = None,
-            env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *command: str, check: bool = True, cwd: Path | None = None, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """A SLURM client command against this cluster."""
-        return subprocess.run(command, env={**(env or self.env), "SLURM_CONF": str(self.conf)}, cwd=cwd,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=check)
+        return subprocess.run(
+            command,
+            env={**(env or self.env), "SLURM_CONF": str(self.conf)},
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=check,
+        )
 
     def sbatch(self, script: Path, *options: str, cwd: Path, env: Mapping[str, str]) -> str:
         """Submit ``script``; returns the job id."""
@@ -151,13 +178,14 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
         return tasks
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-2000:]}"
-                         for p in sorted((self.root / "log").iterdir()))
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-2000:]}" for p in sorted((self.root / "log").iterdir())
+        )
 
     def close(self) -> None:
         if self._daemons and self._daemons[-1].args[0] == "slurmd" and self._daemons[-1].poll() is None:
-            self.run("scancel", "--user", getpass.getuser(), check=False)   # no job outlives its cluster
-        for daemon in reversed(self._daemons):   # slurmd, slurmctld, then munged
+            self.run("scancel", "--user", getpass.getuser(), check=False)  # no job outlives its cluster
+        for daemon in reversed(self._daemons):  # slurmd, slurmctld, then munged
             if daemon.poll() is None:
                 os.killpg(daemon.pid, signal.SIGTERM)
             try:

@@ -33,8 +33,10 @@ def allen() -> Iterator[Any]:
 def lab_config(loris: Any, tmp_path: Path) -> dict[str, str]:
     """A config file whose default profile is a LORIS server (the emulator), with a user and its own jobs."""
     config = tmp_path / "config.yaml"
-    config.write_text(f"default_profile: lab\nprofiles:\n  lab:\n    service: loris\n    url: {loris.url}\n"
-                      "    username: alice\n    jobs: 3\n")
+    config.write_text(
+        f"default_profile: lab\nprofiles:\n  lab:\n    service: loris\n    url: {loris.url}\n"
+        "    username: alice\n    jobs: 3\n"
+    )
     return {"NEUROFETCH_CONFIG": str(config)}
 
 
@@ -44,9 +46,9 @@ def one_line(stderr: str) -> str:
     return lines[0]
 
 
-def test_datamint_variables_send_nothing_to_the_default_loris_profile(loris: Any, datamint: Any,
-                                                                      lab_config: dict[str, str],
-                                                                      tmp_path: Path) -> None:
+def test_datamint_variables_send_nothing_to_the_default_loris_profile(
+    loris: Any, datamint: Any, lab_config: dict[str, str], tmp_path: Path
+) -> None:
     env = {**lab_config, "DATAMINT_API_URL": datamint.url, "DATAMINT_API_KEY": KEY}
     result = run_cli("--json", "--service", "datamint", "mirror", tmp_path / "d", env=env)
     assert result.code == 0, result.stderr
@@ -54,28 +56,39 @@ def test_datamint_variables_send_nothing_to_the_default_loris_profile(loris: Any
     assert datamint.log.entries() and all(e.headers.get("apikey") == KEY for e in datamint.log.entries())
 
 
-def test_service_flag_beats_a_profile_named_in_the_environment(loris: Any, datamint: Any,
-                                                               lab_config: dict[str, str], tmp_path: Path) -> None:
+def test_service_flag_beats_a_profile_named_in_the_environment(
+    loris: Any, datamint: Any, lab_config: dict[str, str], tmp_path: Path
+) -> None:
     env = {**lab_config, "NEUROFETCH_PROFILE": "lab", "DATAMINT_API_URL": datamint.url, "NEUROFETCH_API_KEY": KEY}
     result = run_cli("--service", "datamint", "mirror", tmp_path / "d", env=env)
     assert result.code == 0, result.stderr
     assert loris.log.entries() == [] and datamint.log.entries()
 
 
-def test_profile_flag_beats_a_url_in_the_environment(loris: Any, datamint: Any, lab_config: dict[str, str],
-                                                     tmp_path: Path) -> None:
-    env = {**lab_config, "NEUROFETCH_URL": datamint.url, "NEUROFETCH_USERNAME": "demo",
-           "NEUROFETCH_PASSWORD": "demo"}
+def test_profile_flag_beats_a_url_in_the_environment(
+    loris: Any, datamint: Any, lab_config: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**lab_config, "NEUROFETCH_URL": datamint.url, "NEUROFETCH_USERNAME": "demo", "NEUROFETCH_PASSWORD": "demo"}
     result = run_cli("-p", "lab", "mirror", tmp_path / "d", env=env)
     assert result.code == 0, result.stderr
     assert datamint.log.entries() == [] and loris.log.entries()
 
 
-def test_service_is_case_insensitive_and_reaches_the_url_given(loris: Any, allen: Any, lab_config: dict[str, str],
-                                                               tmp_path: Path) -> None:
+def test_service_is_case_insensitive_and_reaches_the_url_given(
+    loris: Any, allen: Any, lab_config: dict[str, str], tmp_path: Path
+) -> None:
     plate = allen.atlas_images(1)[0]
-    result = run_cli("--service", "Allen", "atlas-image", str(plate["id"]), "--downsample", "6",
-                     "--out", tmp_path / "o", env={**lab_config, "NEUROFETCH_URL": allen.url})
+    result = run_cli(
+        "--service",
+        "Allen",
+        "atlas-image",
+        str(plate["id"]),
+        "--downsample",
+        "6",
+        "--out",
+        tmp_path / "o",
+        env={**lab_config, "NEUROFETCH_URL": allen.url},
+    )
     assert result.code == 0, result.stderr
     assert loris.log.entries() == [] and allen.log.entries()
 
@@ -83,8 +96,11 @@ def test_service_is_case_insensitive_and_reaches_the_url_given(loris: Any, allen
 def test_public_services_need_no_url_and_inherit_nothing(lab_config: dict[str, str]) -> None:
     from neurofetch.settings import GlobalOptions, select_profile
 
-    for service, url in [("allen", "https://api.brain-map.org"), ("neurovault", "https://neurovault.org"),
-                         ("datamint", "https://api.datamint.io")]:
+    for service, url in [
+        ("allen", "https://api.brain-map.org"),
+        ("neurovault", "https://neurovault.org"),
+        ("datamint", "https://api.datamint.io"),
+    ]:
         profile = select_profile(GlobalOptions(service=service), lab_config)
         assert (profile.service, profile.url, profile.username, profile.jobs) == (service, url, None, 4)
     s3 = select_profile(GlobalOptions(), {**lab_config, "NEUROFETCH_SERVICE": "s3"})
@@ -95,20 +111,30 @@ def test_public_services_need_no_url_and_inherit_nothing(lab_config: dict[str, s
     assert (preventad.service, preventad.username) == ("loris", None)
 
 
-@pytest.mark.parametrize(("args", "env", "names"), [
-    (["-p", "lab", "--url", "http://127.0.0.1:9/api"], {}, ["--profile", "--url"]),
-    (["-p", "lab", "--service", "allen"], {}, ["--profile", "--service"]),
-    ([], {"NEUROFETCH_PROFILE": "lab", "NEUROFETCH_URL": "http://127.0.0.1:9/api"},
-     ["NEUROFETCH_PROFILE", "NEUROFETCH_URL"]),
-    ([], {"NEUROFETCH_PROFILE": "lab", "NEUROFETCH_SERVICE": "allen"}, ["NEUROFETCH_PROFILE", "NEUROFETCH_SERVICE"]),
-    (["--service", "loris"], {}, ["--service loris", "--url"]),
-    ([], {"NEUROFETCH_SERVICE": "loris"}, ["NEUROFETCH_SERVICE=loris", "NEUROFETCH_URL"]),
-    (["--url", "http://127.0.0.1:9/api"], {}, ["--url http://127.0.0.1:9/api", "--service"]),
-    (["--service", "gopher"], {}, ["--service gopher", "unknown service"]),
-])
-def test_contradictory_or_incomplete_choices_are_usage_errors(loris: Any, lab_config: dict[str, str],
-                                                              tmp_path: Path, args: list[str],
-                                                              env: dict[str, str], names: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("args", "env", "names"),
+    [
+        (["-p", "lab", "--url", "http://127.0.0.1:9/api"], {}, ["--profile", "--url"]),
+        (["-p", "lab", "--service", "allen"], {}, ["--profile", "--service"]),
+        (
+            [],
+            {"NEUROFETCH_PROFILE": "lab", "NEUROFETCH_URL": "http://127.0.0.1:9/api"},
+            ["NEUROFETCH_PROFILE", "NEUROFETCH_URL"],
+        ),
+        (
+            [],
+            {"NEUROFETCH_PROFILE": "lab", "NEUROFETCH_SERVICE": "allen"},
+            ["NEUROFETCH_PROFILE", "NEUROFETCH_SERVICE"],
+        ),
+        (["--service", "loris"], {}, ["--service loris", "--url"]),
+        ([], {"NEUROFETCH_SERVICE": "loris"}, ["NEUROFETCH_SERVICE=loris", "NEUROFETCH_URL"]),
+        (["--url", "http://127.0.0.1:9/api"], {}, ["--url http://127.0.0.1:9/api", "--service"]),
+        (["--service", "gopher"], {}, ["--service gopher", "unknown service"]),
+    ],
+)
+def test_contradictory_or_incomplete_choices_are_usage_errors(
+    loris: Any, lab_config: dict[str, str], tmp_path: Path, args: list[str], env: dict[str, str], names: list[str]
+) -> None:
     result = run_cli(*args, "mirror", tmp_path / "d", env={**lab_config, **env, "NEUROFETCH_PASSWORD": "demo"})
     line = one_line(result.stderr)
     assert result.code == 2 and all(name in line for name in names), line

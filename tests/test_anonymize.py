@@ -65,13 +65,14 @@ def test_uploaded_dicom_holds_no_original_phi(datamint, tmp_path: Path) -> None:
     assert not any(element.tag.is_private for element in dataset.iterall())
     assert "ImageComments" not in dataset and "StudyDescription" not in dataset
     removed = [e.keyword for e in dataset.iterall() if e.keyword in REMOVED_KEYWORDS or e.VR in FREE_TEXT_VRS]
-    assert removed == []   # at every depth, also what dicognito writes (an address beside an institution)
+    assert removed == []  # at every depth, also what dicognito writes (an address beside an institution)
     assert dataset.PatientSex == "" and dataset.ContributingEquipmentSequence[0].InstitutionName
     assert dataset.StudyDate != planted["StudyDate"] and len(dataset.StudyDate) == 8
     assert dataset.preamble == b"\0" * 128
-    assert dataset.pixel_array.shape == (128, 128)   # the image itself is untouched
-    assert (folder / "phi.dcm").read_bytes() != sent and read((folder / "phi.dcm").read_bytes()).PatientID \
-        == planted["PatientID"]   # the local file is never modified
+    assert dataset.pixel_array.shape == (128, 128)  # the image itself is untouched
+    assert (folder / "phi.dcm").read_bytes() != sent and read((folder / "phi.dcm").read_bytes()).PatientID == planted[
+        "PatientID"
+    ]  # the local file is never modified
 
 
 def test_real_samples_de_identify_to_valid_dicom(tmp_path: Path) -> None:
@@ -85,7 +86,7 @@ def test_real_samples_de_identify_to_valid_dicom(tmp_path: Path) -> None:
         for keyword in ("PatientName", "PatientID", "StudyInstanceUID", "SOPInstanceUID"):
             if original.get(keyword):
                 assert str(dataset.get(keyword)) != str(original.get(keyword)), (name, keyword)
-        assert "ContentSequence" not in dataset   # SR report text goes
+        assert "ContentSequence" not in dataset  # SR report text goes
 
 
 def test_series_stays_a_series_across_runs(datamint, tmp_path: Path) -> None:
@@ -149,7 +150,7 @@ def test_a_large_upload_is_de_identified_on_worker_processes_and_stays_one_serie
     planted = phi_dicom(tmp_path / "template.dcm")
     template = pydicom.dcmread(tmp_path / "template.dcm")
     count = PROCESSES_FROM + 8
-    for n in range(count):   # one series of slices: same patient, study and series, each its own instance
+    for n in range(count):  # one series of slices: same patient, study and series, each its own instance
         template.SOPInstanceUID = generate_uid()
         template.file_meta.MediaStorageSOPInstanceUID = template.SOPInstanceUID
         template.InstanceNumber = n + 1
@@ -160,7 +161,7 @@ def test_a_large_upload_is_de_identified_on_worker_processes_and_stays_one_serie
     records = datamint.resources()
     assert len(records) == count
     uploaded = [read(r.data) for r in records]
-    assert len({d.SeriesInstanceUID for d in uploaded}) == 1            # every worker mapped the series alike
+    assert len({d.SeriesInstanceUID for d in uploaded}) == 1  # every worker mapped the series alike
     assert len({d.StudyInstanceUID for d in uploaded}) == 1
     assert len({str(d.PatientID) for d in uploaded}) == 1
     assert len({d.SOPInstanceUID for d in uploaded}) == count

@@ -26,7 +26,7 @@ def call_in(mode: str, call: Callable[[], Any]) -> Any:
         return call()
 
     async def main() -> Any:
-        asyncio.get_running_loop()   # a loop runs here, as in a notebook cell
+        asyncio.get_running_loop()  # a loop runs here, as in a notebook cell
         return call()
 
     if mode == "asyncio.run":
@@ -77,25 +77,33 @@ def neurovault() -> Iterator[Any]:
 @pytest.mark.parametrize("mode", MODES)
 def test_mirror_loris_in_every_kind_of_caller_and_again_resumes(loris: Any, tmp_path: Path, mode: str) -> None:
     dest = tmp_path / "study"
-    result = call_in(mode, lambda: api.mirror(dest, url=loris.url, service="loris", username="demo",
-                                              password="demo", progress=False))
+    result = call_in(
+        mode, lambda: api.mirror(dest, url=loris.url, service="loris", username="demo", password="demo", progress=False)
+    )
     expected = loris.dataset.expected_tree()
     assert result.exit_code == 0 and result.counts["downloaded"] == len(expected)
     assert data_files(dest) == expected
-    again = call_in(mode, lambda: api.mirror(dest, url=loris.url, service="loris", username="demo", password="demo",
-                                             progress=False))
+    again = call_in(
+        mode, lambda: api.mirror(dest, url=loris.url, service="loris", username="demo", password="demo", progress=False)
+    )
     assert again.counts.get("downloaded", 0) == 0 and again.counts["skipped"] == len(expected)
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_mirror_neurovault_and_datamint_choose_their_service(neurovault: Any, datamint: Any, tmp_path: Path,
-                                                             mode: str) -> None:
+def test_mirror_neurovault_and_datamint_choose_their_service(
+    neurovault: Any, datamint: Any, tmp_path: Path, mode: str
+) -> None:
     cid = neurovault.collections[0]["id"]
-    nv = call_in(mode, lambda: api.mirror(tmp_path / "nv", url=neurovault.url, service="neurovault",
-                                          collection=[str(cid)], progress=False))
+    nv = call_in(
+        mode,
+        lambda: api.mirror(
+            tmp_path / "nv", url=neurovault.url, service="neurovault", collection=[str(cid)], progress=False
+        ),
+    )
     assert nv.exit_code == 0 and nv.counts["downloaded"] == len(neurovault.images(cid))
-    dm = call_in(mode, lambda: api.mirror(tmp_path / "dm", url=datamint.url, service="datamint", api_key=KEY,
-                                          progress=False))
+    dm = call_in(
+        mode, lambda: api.mirror(tmp_path / "dm", url=datamint.url, service="datamint", api_key=KEY, progress=False)
+    )
     assert dm.exit_code == 0 and dm.counts["downloaded"] > 0
 
 
@@ -108,13 +116,13 @@ def test_atlas_image_ls_index_and_check_profile(allen: Any, loris: Any, tmp_path
     result = call_in(mode, lambda: api.atlas_image(out, request, url=allen.url, progress=False))
     assert result.exit_code == 0 and result.counts["downloaded"] >= 1
     first = str(loris.dataset.candidates[0].cand_id)
-    rows = call_in(mode, lambda: list(api.ls(url=loris.url, service="loris", username="demo", password="demo",
-                                                       candidate=[first])))
+    rows = call_in(
+        mode, lambda: list(api.ls(url=loris.url, service="loris", username="demo", password="demo", candidate=[first]))
+    )
     assert rows and {row["candid"] for row in rows} == {first}
     table = call_in(mode, lambda: api.index(out))
     assert len(table) == result.counts["downloaded"] and all(row.service == "allen" for row in table)
-    outcome = call_in(mode, lambda: api.check_profile(url=loris.url, service="loris", username="demo",
-                                                      secret="demo"))
+    outcome = call_in(mode, lambda: api.check_profile(url=loris.url, service="loris", username="demo", secret="demo"))
     assert outcome.ok is True, outcome.message
 
 
@@ -122,8 +130,12 @@ def test_atlas_image_ls_index_and_check_profile(allen: Any, loris: Any, tmp_path
 def test_upload_and_publish(datamint: Any, tmp_path: Path, mode: str) -> None:
     scan = tmp_path / "brain.nii.gz"
     scan.write_bytes(nifti_bytes())
-    uploaded = call_in(mode, lambda: api.upload([scan], url=datamint.url, api_key=KEY, channel="api",
-                                                state_root=tmp_path / "state", progress=False))
+    uploaded = call_in(
+        mode,
+        lambda: api.upload(
+            [scan], url=datamint.url, api_key=KEY, channel="api", state_root=tmp_path / "state", progress=False
+        ),
+    )
     assert uploaded.exit_code == 0 and uploaded.counts["uploaded"] == 1
     (resource,) = uploaded.extra["resources"].values()
     published = call_in(mode, lambda: api.publish([resource], url=datamint.url, api_key=KEY))
@@ -134,16 +146,18 @@ def test_upload_and_publish(datamint: Any, tmp_path: Path, mode: str) -> None:
 def test_login_and_logout_keep_a_secret_only_when_asked(loris: Any, memory_keyring: Any, mode: str) -> None:
     checked = call_in(mode, lambda: api.login(url=loris.url, service="loris", username="demo", password="demo"))
     assert checked.username == "demo" and checked.stored is False
-    assert memory_keyring.store == {}   # passed as an argument: used, never kept
-    kept = call_in(mode, lambda: api.login(url=loris.url, service="loris", username="demo", password="demo",
-                                           store=True))
+    assert memory_keyring.store == {}  # passed as an argument: used, never kept
+    kept = call_in(
+        mode, lambda: api.login(url=loris.url, service="loris", username="demo", password="demo", store=True)
+    )
     assert kept.stored is True and "demo" in memory_keyring.store.values()
     gone = call_in(mode, lambda: api.logout(url=loris.url, service="loris", username="demo"))
     assert set(gone.removed) == {"password", "token", "default user"} and memory_keyring.store == {}
 
 
-def test_secrets_passed_to_a_mirror_or_a_check_are_never_stored(loris: Any, datamint: Any, memory_keyring: Any,
-                                                               tmp_path: Path) -> None:
+def test_secrets_passed_to_a_mirror_or_a_check_are_never_stored(
+    loris: Any, datamint: Any, memory_keyring: Any, tmp_path: Path
+) -> None:
     api.mirror(tmp_path / "a", url=loris.url, service="loris", username="demo", password="demo", progress=False)
     api.mirror(tmp_path / "b", url=datamint.url, service="datamint", api_key=KEY, progress=False)
     assert api.check_profile(url=datamint.url, service="datamint", secret=KEY).ok is True
@@ -153,15 +167,23 @@ def test_secrets_passed_to_a_mirror_or_a_check_are_never_stored(loris: Any, data
 @pytest.mark.parametrize("mode", MODES)
 def test_errors_are_typed_exceptions_never_system_exit(loris: Any, tmp_path: Path, mode: str) -> None:
     with pytest.raises(AuthError):
-        call_in(mode, lambda: api.mirror(tmp_path / "x", url=loris.url, service="loris", username="demo",
-                                         password="wrong", progress=False))
+        call_in(
+            mode,
+            lambda: api.mirror(
+                tmp_path / "x", url=loris.url, service="loris", username="demo", password="wrong", progress=False
+            ),
+        )
     with pytest.raises(UsageError):
         call_in(mode, lambda: api.mirror(tmp_path / "x", url=loris.url, service="loris", shard="3/2"))
     with pytest.raises(UsageError):
         call_in(mode, lambda: api.mirror(tmp_path / "x", url="https://api.brain-map.org", service="allen"))
-    with pytest.raises(NeurofetchError):   # nothing listens there
-        call_in(mode, lambda: api.mirror(tmp_path / "y", url="http://127.0.0.1:9/api", service="neurovault",
-                                         collection=["1"], progress=False))
+    with pytest.raises(NeurofetchError):  # nothing listens there
+        call_in(
+            mode,
+            lambda: api.mirror(
+                tmp_path / "y", url="http://127.0.0.1:9/api", service="neurovault", collection=["1"], progress=False
+            ),
+        )
     assert not (tmp_path / "x").exists()
 
 
@@ -189,18 +211,30 @@ def test_an_interrupt_stops_the_run_and_the_next_call_resumes_without_refetching
     with serve_loris("drip=400000", size_scale=0.01) as loris:
         expected = loris.emulator.dataset.expected_tree()
         with pytest.raises(Interrupted) as stopped:
-            call_in(mode, lambda: api.mirror(dest, url=loris.url, service="loris", username="demo",
-                                             password="demo", jobs=2, reporter=InterruptAfter(2)))
+            call_in(
+                mode,
+                lambda: api.mirror(
+                    dest,
+                    url=loris.url,
+                    service="loris",
+                    username="demo",
+                    password="demo",
+                    jobs=2,
+                    reporter=InterruptAfter(2),
+                ),
+            )
         first = stopped.value.result
-        assert first is not None and first.interrupted   # type: ignore[attr-defined]
+        assert first is not None and first.interrupted  # type: ignore[attr-defined]
         done_before = set(data_files(dest))
         assert done_before and done_before != set(expected)
         assert_nothing_partial_taken_for_complete(dest, expected)
 
         loris.emulator.faults.drip = 0
         loris.emulator.log.clear()
-        again = call_in(mode, lambda: api.mirror(dest, url=loris.url, service="loris", username="demo",
-                                                 password="demo", progress=False))
+        again = call_in(
+            mode,
+            lambda: api.mirror(dest, url=loris.url, service="loris", username="demo", password="demo", progress=False),
+        )
         assert again.exit_code == 0 and data_files(dest) == expected
         refetched = {e.path.rsplit("/", 1)[1] for e in loris.file_gets()}
         assert not refetched & {p.rsplit("/", 1)[1] for p in done_before}
@@ -223,15 +257,19 @@ def test_an_interrupt_while_logging_in_under_a_running_loop_stops_before_any_tra
     with serve_loris("latency=5", recorder=front) as loris:
         threading.Thread(target=lambda: arrived.wait(60) and _thread.interrupt_main(), daemon=True).start()
         with pytest.raises(Interrupted):
-            call_in("asyncio.run", lambda: api.mirror(dest, url=loris.url, service="loris", username="demo",
-                                                      password="demo", progress=False))
+            call_in(
+                "asyncio.run",
+                lambda: api.mirror(
+                    dest, url=loris.url, service="loris", username="demo", password="demo", progress=False
+                ),
+            )
         assert [e.path for e in loris.emulator.log.entries()] == ["/api/v0.0.3-dev/login"]
     assert not dest.exists()
 
 
-def test_progress_goes_to_stderr_and_nothing_is_printed_without_it(loris: Any, tmp_path: Path,
-                                                                  capfd: pytest.CaptureFixture[str],
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_progress_goes_to_stderr_and_nothing_is_printed_without_it(
+    loris: Any, tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("NEUROFETCH_PROGRESS_INTERVAL", "0.1")
     api.mirror(tmp_path / "q", url=loris.url, service="loris", username="demo", password="demo", progress=False)
     quiet = capfd.readouterr()

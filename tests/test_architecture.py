@@ -37,31 +37,39 @@ def _write(root: Path, files: dict[str, str]) -> None:
 
 def test_the_checker_finds_each_kind_of_violation(tmp_path: Path) -> None:
     package = tmp_path / "neurofetch"
-    _write(package, {
-        "__init__.py": "", "errors.py": "",
-        "cli/__init__.py": "", "cli/app.py": "import typer\n",
-        "net/__init__.py": "",
-        "net/http.py": """\
+    _write(
+        package,
+        {
+            "__init__.py": "",
+            "errors.py": "",
+            "cli/__init__.py": "",
+            "cli/app.py": "import typer\n",
+            "net/__init__.py": "",
+            "net/http.py": """\
             import httpx
 
 
             def login():
                 from neurofetch.cli import app   # a lazy import counts
             """,
-        "transfer/__init__.py": "",
-        "transfer/engine.py": "from neurofetch.transfer.download import fetch\nimport httpx\n",
-        "transfer/download.py": """\
+            "transfer/__init__.py": "",
+            "transfer/engine.py": "from neurofetch.transfer.download import fetch\nimport httpx\n",
+            "transfer/download.py": """\
             from typing import TYPE_CHECKING
 
             if TYPE_CHECKING:
                 from neurofetch.transfer.engine import Context
             """,
-        "transfer/events.py": "from ..ui import show\n",
-        "ui/__init__.py": "", "ui/show.py": "import rich\n",
-        "services/__init__.py": "", "services/loris.py": "import leftpad\n", "services/loris_versions.py": "",
-        "operations/__init__.py": "",
-        "extra.py": "",
-    })
+            "transfer/events.py": "from ..ui import show\n",
+            "ui/__init__.py": "",
+            "ui/show.py": "import rich\n",
+            "services/__init__.py": "",
+            "services/loris.py": "import leftpad\n",
+            "services/loris_versions.py": "",
+            "operations/__init__.py": "",
+            "extra.py": "",
+        },
+    )
     messages = sorted(v.message for v in check(package))
     expected = [
         "neurofetch/net/http.py:5: neurofetch.net.http (net) imports neurofetch.cli.app (cli): against the layers",
@@ -76,4 +84,4 @@ def test_the_checker_finds_each_kind_of_violation(tmp_path: Path) -> None:
     ]
     for start in expected:
         assert any(m.startswith(start) for m in messages), f"{start!r} not in {messages}"
-    assert len(messages) == len(expected), messages   # cli/app.py's typer, net's httpx, ui's rich are fine
+    assert len(messages) == len(expected), messages  # cli/app.py's typer, net's httpx, ui's rich are fine

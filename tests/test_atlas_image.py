@@ -25,8 +25,12 @@ from neurofetch.emulators.allen.render import Look
 from neurofetch.emulators.common import Faults
 from tests.helpers import high_water_kib, run_cli, tree_files
 
-DOWNLOADS = ("/api/v2/atlas_image_download/", "/api/v2/section_image_download/", "/api/v2/svg_download/",
-             "/cgi-bin/imageservice")
+DOWNLOADS = (
+    "/api/v2/atlas_image_download/",
+    "/api/v2/section_image_download/",
+    "/api/v2/svg_download/",
+    "/cgi-bin/imageservice",
+)
 
 
 @pytest.fixture
@@ -39,8 +43,11 @@ def allen() -> Iterator[AllenEmulator]:
 
 
 def env_for(emulator: AllenEmulator, **extra: str) -> dict[str, str]:
-    return {"NEUROFETCH_URL": emulator.url, "NEUROFETCH_SERVICE": "allen",  # type: ignore[attr-defined]
-            **extra}
+    return {
+        "NEUROFETCH_URL": emulator.url,
+        "NEUROFETCH_SERVICE": "allen",  # type: ignore[attr-defined]
+        **extra,
+    }
 
 
 def downloads(emulator: AllenEmulator) -> list[str]:
@@ -48,8 +55,11 @@ def downloads(emulator: AllenEmulator) -> list[str]:
 
 
 def download_queries(emulator: AllenEmulator, endpoint: str = "atlas_image_download") -> list[dict[str, str]]:
-    return [{k: v[0] for k, v in parse_qs(urlsplit(u).query).items()}
-            for u in emulator.urls if u.startswith(f"/api/v2/{endpoint}/")]
+    return [
+        {k: v[0] for k, v in parse_qs(urlsplit(u).query).items()}
+        for u in emulator.urls
+        if u.startswith(f"/api/v2/{endpoint}/")
+    ]
 
 
 def jpeg_size(path: Path) -> tuple[int, int]:
@@ -71,15 +81,17 @@ def start_rows(emulator: AllenEmulator) -> list[int]:
 
 # ------------------------------------------------------------------------------------------- whole atlases
 
+
 def test_whole_atlas_every_plate_the_right_size_and_a_rerun_downloads_nothing(
-        allen: AllenEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    allen: AllenEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     plates = allen.atlas_images(1)
     command = ("--json", "atlas-image", "--atlas-images", "1", "--downsample", "4", "--annotation", "--out", "atlas")
     first = run_cli(*command, env=env_for(allen))
     assert first.code == 0, first.stderr
     assert first.json["counts"]["downloaded"] == 132 == len(plates)
-    assert start_rows(allen) == [0, 50, 100]          # 132 plates, 50 rows per page
+    assert start_rows(allen) == [0, 50, 100]  # 132 plates, 50 rows per page
     folder = tmp_path / "atlas" / "atlas-1"
     assert sorted(tree_files(tmp_path / "atlas")) == sorted(f"atlas-1/{name(p, 'ds4_annot.jpg')}" for p in plates)
     for plate in plates:
@@ -97,22 +109,32 @@ def test_whole_atlas_every_plate_the_right_size_and_a_rerun_downloads_nothing(
 
 def test_section_data_set_pages_and_svg_only_where_there_is_one(allen: AllenEmulator, tmp_path: Path) -> None:
     images = allen.section_images(69782969)
-    result = run_cli("atlas-image", "--section-data-set", "69782969", "--downsample", "6", "--svg",
-                     "--out", tmp_path, env=env_for(allen))
+    result = run_cli(
+        "atlas-image",
+        "--section-data-set",
+        "69782969",
+        "--downsample",
+        "6",
+        "--svg",
+        "--out",
+        tmp_path,
+        env=env_for(allen),
+    )
     assert result.code == 0, result.stderr
-    assert start_rows(allen) == [0, 50]               # 56 images
+    assert start_rows(allen) == [0, 50]  # 56 images
     folder = tmp_path / "section-data-set-69782969"
     assert sorted(p.name for p in folder.iterdir()) == sorted([name(r, "ds6.jpg") for r in images] + ["images.json"])
     for record in images:
         assert jpeg_size(folder / name(record, "ds6.jpg")) == allen.image_size(record["id"], downsample=6)
     assert len(download_queries(allen, "section_image_download")) == 56
-    assert not any("svg_download" in path for path in downloads(allen))   # SectionImages have no SVG
+    assert not any("svg_download" in path for path in downloads(allen))  # SectionImages have no SVG
 
 
 def test_svg_annotations_beside_the_plates(allen: AllenEmulator, tmp_path: Path) -> None:
     plates = allen.atlas_images(2)
-    result = run_cli("atlas-image", "--atlas-images", "2", "--downsample", "6", "--svg", "--out", tmp_path,
-                     env=env_for(allen))
+    result = run_cli(
+        "atlas-image", "--atlas-images", "2", "--downsample", "6", "--svg", "--out", tmp_path, env=env_for(allen)
+    )
     assert result.code == 0, result.stderr
     folder = tmp_path / "atlas-2"
     for plate in plates:
@@ -129,13 +151,23 @@ def test_shards_split_the_images_between_them(allen: AllenEmulator, tmp_path: Pa
     assert 0 < len(half) < 21
     assert run_cli(*args, "--shard", "2/2", env=env_for(allen)).code == 0
     assert len(tree_files(tmp_path)) == 21
-    assert len(downloads(allen)) == 2 * 21            # each image fetched once (download + imageservice)
+    assert len(downloads(allen)) == 2 * 21  # each image fetched once (download + imageservice)
 
 
 def test_dry_run_lists_the_files_and_downloads_nothing(allen: AllenEmulator, tmp_path: Path) -> None:
     out = tmp_path / "dry"
-    result = run_cli("--json", "atlas-image", "--atlas-images", "2", "--downsample", "5", "--dry-run", "--out", out,
-                     env=env_for(allen))
+    result = run_cli(
+        "--json",
+        "atlas-image",
+        "--atlas-images",
+        "2",
+        "--downsample",
+        "5",
+        "--dry-run",
+        "--out",
+        out,
+        env=env_for(allen),
+    )
     assert result.code == 0, result.stderr
     assert not out.exists() and downloads(allen) == []
     planned = {p["path"] for p in result.json["planned"] if p["action"] == "download"}
@@ -144,26 +176,49 @@ def test_dry_run_lists_the_files_and_downloads_nothing(allen: AllenEmulator, tmp
 
 # --------------------------------------------------------------------------------------------- one image
 
-PLATE = 20   # index of the plate of atlas 1 the single-image tests use
+PLATE = 20  # index of the plate of atlas 1 the single-image tests use
 
 
-@pytest.mark.parametrize(("args", "suffix", "size", "sent"), [
-    (["--left", "6000", "--top", "15000", "--width", "320", "--height", "240"], "ds0_l6000t15000w320h240",
-     {"left": 6000, "top": 15000, "width": 320, "height": 240},
-     {"left": "6000", "top": "15000", "width": "320", "height": "240"}),
-    (["--downsample", "5"], "ds5", {"downsample": 5}, {"downsample": "5"}),
-    (["--downsample", "4", "--quality", "30"], "ds4_q30", {"downsample": 4}, {"downsample": "4", "quality": "30"}),
-    (["--downsample", "4", "--annotation"], "ds4_annot", {"downsample": 4},
-     {"downsample": "4", "annotation": "true"}),
-    (["--downsample", "4", "--annotation", "--atlas", "1"], "ds4_annot-a1", {"downsample": 4},
-     {"downsample": "4", "annotation": "true", "atlas": "1"}),
-    (["--downsample", "6", "--no-annotation"], "ds6", {"downsample": 6}, {"downsample": "6", "annotation": "false"}),
-    (["--downsample", "3", "--left", "4000", "--top", "12000", "--width", "300", "--height", "200"],
-     "ds3_l4000t12000w300h200", {"downsample": 3, "left": 4000, "top": 12000, "width": 300, "height": 200},
-     {"downsample": "3", "left": "4000", "top": "12000", "width": "300", "height": "200"}),
-])
-def test_one_image_with_each_parameter(tmp_path: Path, args: list[str], suffix: str, size: dict[str, int],
-                                       sent: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("args", "suffix", "size", "sent"),
+    [
+        (
+            ["--left", "6000", "--top", "15000", "--width", "320", "--height", "240"],
+            "ds0_l6000t15000w320h240",
+            {"left": 6000, "top": 15000, "width": 320, "height": 240},
+            {"left": "6000", "top": "15000", "width": "320", "height": "240"},
+        ),
+        (["--downsample", "5"], "ds5", {"downsample": 5}, {"downsample": "5"}),
+        (["--downsample", "4", "--quality", "30"], "ds4_q30", {"downsample": 4}, {"downsample": "4", "quality": "30"}),
+        (
+            ["--downsample", "4", "--annotation"],
+            "ds4_annot",
+            {"downsample": 4},
+            {"downsample": "4", "annotation": "true"},
+        ),
+        (
+            ["--downsample", "4", "--annotation", "--atlas", "1"],
+            "ds4_annot-a1",
+            {"downsample": 4},
+            {"downsample": "4", "annotation": "true", "atlas": "1"},
+        ),
+        (
+            ["--downsample", "6", "--no-annotation"],
+            "ds6",
+            {"downsample": 6},
+            {"downsample": "6", "annotation": "false"},
+        ),
+        (
+            ["--downsample", "3", "--left", "4000", "--top", "12000", "--width", "300", "--height", "200"],
+            "ds3_l4000t12000w300h200",
+            {"downsample": 3, "left": 4000, "top": 12000, "width": 300, "height": 200},
+            {"downsample": "3", "left": "4000", "top": "12000", "width": "300", "height": "200"},
+        ),
+    ],
+)
+def test_one_image_with_each_parameter(
+    tmp_path: Path, args: list[str], suffix: str, size: dict[str, int], sent: dict[str, str]
+) -> None:
     emulator = AllenEmulator()
     with emulator.serve() as server:
         plate = emulator.atlas_images(1)[PLATE]
@@ -193,24 +248,31 @@ def test_parameter_sets_never_share_a_file(allen: AllenEmulator, tmp_path: Path)
 def test_records_of_earlier_runs_stay_in_images_json(allen: AllenEmulator, tmp_path: Path) -> None:
     first, second = allen.atlas_images(1)[30], allen.atlas_images(1)[3]
     for plate in (first, second):
-        assert run_cli("atlas-image", str(plate["id"]), "--downsample", "6", "--out", tmp_path,
-                       env=env_for(allen)).code == 0
+        assert (
+            run_cli("atlas-image", str(plate["id"]), "--downsample", "6", "--out", tmp_path, env=env_for(allen)).code
+            == 0
+        )
     records = json.loads((tmp_path / "images" / "images.json").read_text())
-    assert [r["id"] for r in records] == [second["id"], first["id"]]   # by section number
+    assert [r["id"] for r in records] == [second["id"], first["id"]]  # by section number
 
 
 # ---------------------------------------------------------------------------------------------- failures
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--quality", "101"], "--quality is a JPEG quality from 0 to 100, not 101"),
-    (["--downsample", "-1"], "--downsample is the number of halvings, 0 or more, not -1"),
-    (["--left", "1", "--top", "2", "--width", "3"], "missing --height"),
-    (["--left", "1", "--top", "2", "--width", "0", "--height", "5"], "--width and --height"),
-    (["--atlas", "1"], "add --annotation"),
-    (["0"], "IMAGE_ID takes ids"),
-])
-def test_invalid_parameters_are_refused_before_any_request(allen: AllenEmulator, tmp_path: Path, args: list[str],
-                                                          message: str) -> None:
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--quality", "101"], "--quality is a JPEG quality from 0 to 100, not 101"),
+        (["--downsample", "-1"], "--downsample is the number of halvings, 0 or more, not -1"),
+        (["--left", "1", "--top", "2", "--width", "3"], "missing --height"),
+        (["--left", "1", "--top", "2", "--width", "0", "--height", "5"], "--width and --height"),
+        (["--atlas", "1"], "add --annotation"),
+        (["0"], "IMAGE_ID takes ids"),
+    ],
+)
+def test_invalid_parameters_are_refused_before_any_request(
+    allen: AllenEmulator, tmp_path: Path, args: list[str], message: str
+) -> None:
     result = run_cli("atlas-image", "--atlas-images", "1", *args, "--out", tmp_path, env=env_for(allen))
     assert result.code == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
@@ -234,7 +296,7 @@ def test_without_any_profile_the_public_service_is_used(tmp_path: Path) -> None:
     assert select_profile(GlobalOptions(url="http://x", service="allen"), {}, only_service="allen").url == "http://x"
     config = tmp_path / "c.yaml"
     config.write_text("default_profile: lab\nprofiles:\n  lab: {service: loris, url: http://h}\n")
-    public = select_profile(GlobalOptions(config=str(config)), {}, only_service="allen")   # lab is not allen
+    public = select_profile(GlobalOptions(config=str(config)), {}, only_service="allen")  # lab is not allen
     assert (public.service, public.url) == ("allen", "https://api.brain-map.org")
     result = run_cli("--config", config, "-p", "lab", "atlas-image", "100960224")
     assert result.code == 2 and "profile 'lab' is a loris profile" in result.stderr
@@ -251,8 +313,18 @@ def test_an_allen_profile_from_the_config_file(allen: AllenEmulator, tmp_path: P
 
 def test_unknown_id_among_valid_ones(allen: AllenEmulator, tmp_path: Path) -> None:
     good = [allen.atlas_images(1)[5], allen.atlas_images(1)[50]]
-    result = run_cli("--json", "atlas-image", str(good[0]["id"]), "123", str(good[1]["id"]), "--downsample", "6",
-                     "--out", tmp_path, env=env_for(allen))
+    result = run_cli(
+        "--json",
+        "atlas-image",
+        str(good[0]["id"]),
+        "123",
+        str(good[1]["id"]),
+        "--downsample",
+        "6",
+        "--out",
+        tmp_path,
+        env=env_for(allen),
+    )
     assert result.code == 1
     assert result.json["failures"] == [{"item": "image 123", "error": "no AtlasImage has this id"}]
     assert sorted(tree_files(tmp_path)) == sorted(f"images/{name(p, 'ds6.jpg')}" for p in good)
@@ -260,8 +332,21 @@ def test_unknown_id_among_valid_ones(allen: AllenEmulator, tmp_path: Path) -> No
 
 
 def test_unknown_atlas_or_section_data_set_is_a_failure(allen: AllenEmulator, tmp_path: Path) -> None:
-    result = run_cli("--json", "atlas-image", "--atlas-images", "77", "--section-data-set", "5", "--atlas-images", "2",
-                     "--downsample", "6", "--out", tmp_path, env=env_for(allen))
+    result = run_cli(
+        "--json",
+        "atlas-image",
+        "--atlas-images",
+        "77",
+        "--section-data-set",
+        "5",
+        "--atlas-images",
+        "2",
+        "--downsample",
+        "6",
+        "--out",
+        tmp_path,
+        env=env_for(allen),
+    )
     assert result.code == 1
     assert {f["item"] for f in result.json["failures"]} == {"atlas 77", "section data set 5"}
     assert "failed: atlas 77: no annotated plates; is the atlas id right?" in result.stderr
@@ -299,8 +384,9 @@ def test_a_404_and_a_non_jpeg_fail_alone(tmp_path: Path) -> None:
     emulator = PickyEmulator()
     with emulator.serve() as server:
         env = {"NEUROFETCH_URL": server.origin, "NEUROFETCH_SERVICE": "allen", "NEUROFETCH_RETRIES": "1"}
-        result = run_cli("--json", "atlas-image", "--atlas-images", "2", "--downsample", "6", "--out", tmp_path,
-                         env=env)
+        result = run_cli(
+            "--json", "atlas-image", "--atlas-images", "2", "--downsample", "6", "--out", tmp_path, env=env
+        )
     assert result.code == 1, result.stderr
     failures = {f["item"]: f["error"] for f in result.json["failures"]}
     plates = {p["id"]: p for p in emulator.atlas_images(2)}
@@ -309,24 +395,32 @@ def test_a_404_and_a_non_jpeg_fail_alone(tmp_path: Path) -> None:
     assert "HTTP 404" in failures[gone] and "not a JPEG" in failures[png]
     files = {path for path in tree_files(tmp_path) if path.endswith(".jpg")}
     assert len(files) == 19 and gone not in files
-    assert png not in files                  # refused before it was renamed into place
+    assert png not in files  # refused before it was renamed into place
     assert result.json["counts"]["downloaded"] == 19
 
 
 def test_help_imports_nothing_heavy() -> None:
-    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "neurofetch", "atlas-image", "--help"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "neurofetch", "atlas-image", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     loaded = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if "|" in line}
     assert not loaded & {"httpx", "yaml", "tenacity", "starlette", "PIL"}
 
 
 # ---------------------------------------------------------------------------------- the default: full resolution
 
+
 def peak_memory_of_download(emulator: AllenEmulator, url: str, image_id: int, out: Path, *args: str) -> int:
     """`neurofetch atlas-image ID ARGS` in a child process; its peak resident memory in KiB."""
-    with subprocess.Popen([sys.executable, "-m", "neurofetch", "atlas-image", str(image_id), *args, "--out", str(out)],
-                          env={**os.environ, "NEUROFETCH_URL": url, "NEUROFETCH_SERVICE": "allen"},
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as child:
+    with subprocess.Popen(
+        [sys.executable, "-m", "neurofetch", "atlas-image", str(image_id), *args, "--out", str(out)],
+        env={**os.environ, "NEUROFETCH_URL": url, "NEUROFETCH_SERVICE": "allen"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    ) as child:
         peak = 0
         while child.poll() is None:
             peak = max(peak, high_water_kib(child.pid))
@@ -338,14 +432,14 @@ def peak_memory_of_download(emulator: AllenEmulator, url: str, image_id: int, ou
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_the_default_full_resolution_download_is_streamed_to_disk(tmp_path: Path) -> None:
     emulator = AllenEmulator()
-    plate = max(emulator.atlas_images(1), key=lambda p: p["width"] * p["height"])   # 91 megapixels
+    plate = max(emulator.atlas_images(1), key=lambda p: p["width"] * p["height"])  # 91 megapixels
     with emulator.serve() as server:
         small = peak_memory_of_download(emulator, server.origin, plate["id"], tmp_path / "small", "--downsample", "6")
         full = peak_memory_of_download(emulator, server.origin, plate["id"], tmp_path / "full")
         sent = [u for u in emulator.urls if u.startswith(f"/api/v2/atlas_image_download/{plate['id']}")]
     path = tmp_path / "full" / "images" / name(plate, "ds0.jpg")
     size = path.stat().st_size
-    assert sent[-1] == f"/api/v2/atlas_image_download/{plate['id']}"     # no parameter: the service's default
+    assert sent[-1] == f"/api/v2/atlas_image_download/{plate['id']}"  # no parameter: the service's default
     assert jpeg_size(path) == (plate["width"], plate["height"]) == emulator.image_size(plate["id"])
     assert size > 25_000_000
-    assert full - small < size / 1024 / 2, (small, full, size)    # a body held in memory would add all of it
+    assert full - small < size / 1024 / 2, (small, full, size)  # a body held in memory would add all of it

@@ -15,7 +15,7 @@ COLUMNS = [Column("path"), Column("size", "int"), Column("tags", "list"), Column
 ROWS = [
     {"path": "300001/V1/a b.mnc", "size": 12, "tags": ["t1", "x"], "qc": "Pass"},
     {"path": "300001/V1/tab\there.mnc", "size": None, "tags": [], "qc": None},
-    {"path": "300002/V1/é,\"q\".mnc", "size": 0, "tags": ["only"], "qc": "Fail"},
+    {"path": '300002/V1/é,"q".mnc', "size": 0, "tags": ["only"], "qc": "Fail"},
 ]
 
 
@@ -74,9 +74,11 @@ def test_json_is_one_array_even_when_empty() -> None:
 
 
 def test_parquet_without_pyarrow_names_the_extra(tmp_path: Path) -> None:
-    code = ("import sys; sys.modules['pyarrow'] = None\n"
-            "from neurofetch.transfer.catalog import TableWriter, Column\n"
-            "try:\n    TableWriter('parquet', [Column('a')], open(sys.argv[1], 'wb'))\n"
-            "except Exception as exc:\n    print(type(exc).__name__, exc)\n")
+    code = (
+        "import sys; sys.modules['pyarrow'] = None\n"
+        "from neurofetch.transfer.catalog import TableWriter, Column\n"
+        "try:\n    TableWriter('parquet', [Column('a')], open(sys.argv[1], 'wb'))\n"
+        "except Exception as exc:\n    print(type(exc).__name__, exc)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.parquet")], capture_output=True, text=True)
     assert out.stdout.strip() == "UsageError Parquet needs pyarrow: pip install 'neurofetch[parquet]'"

@@ -26,9 +26,12 @@ def write_config(path: Path, text: str) -> Path:
 
 @pytest.fixture
 def loris_config(loris, tmp_path: Path) -> Path:
-    return write_config(tmp_path / "config.yaml", f"default_profile: other\nprofiles:\n"
-                        f"  other: {{service: neurovault, url: http://127.0.0.1:9}}\n"
-                        f"  study: {{service: loris, url: '{loris.url}', username: demo}}\n")
+    return write_config(
+        tmp_path / "config.yaml",
+        f"default_profile: other\nprofiles:\n"
+        f"  other: {{service: neurovault, url: http://127.0.0.1:9}}\n"
+        f"  study: {{service: loris, url: '{loris.url}', username: demo}}\n",
+    )
 
 
 # -- 1. global options anywhere ----------------------------------------------------------------------------------
@@ -41,8 +44,9 @@ def test_json_and_quiet_after_the_command(loris, loris_env, tmp_path: Path) -> N
 
 
 def test_profile_and_config_after_the_command(loris, loris_config, tmp_path: Path) -> None:
-    result = run_cli("mirror", tmp_path / "b", "--config", loris_config, "-p", "study", "--json",
-                     env={"NEUROFETCH_PASSWORD": "demo"})
+    result = run_cli(
+        "mirror", tmp_path / "b", "--config", loris_config, "-p", "study", "--json", env={"NEUROFETCH_PASSWORD": "demo"}
+    )
     assert result.code == 0, result.stderr
     assert tree_files(tmp_path / "b") == loris.dataset.expected_tree()
 
@@ -55,8 +59,12 @@ def test_url_and_service_after_the_command_beat_a_profile_variable(loris, tmp_pa
 
 
 def test_profile_after_the_command_beats_url_variables(loris, loris_config, tmp_path: Path) -> None:
-    env = {"NEUROFETCH_URL": "http://127.0.0.1:9", "NEUROFETCH_SERVICE": "neurovault",
-           "NEUROFETCH_CONFIG": str(loris_config), "NEUROFETCH_PASSWORD": "demo"}
+    env = {
+        "NEUROFETCH_URL": "http://127.0.0.1:9",
+        "NEUROFETCH_SERVICE": "neurovault",
+        "NEUROFETCH_CONFIG": str(loris_config),
+        "NEUROFETCH_PASSWORD": "demo",
+    }
     result = run_cli("mirror", tmp_path / "d", "-p", "study", env=env)
     assert result.code == 0, result.stderr
 
@@ -96,8 +104,11 @@ def test_every_help_lists_the_global_options() -> None:
         screen = help_screen(path)
         section = screen.split("Global options", 1)
         assert len(section) == 2, f"{' '.join(path)} --help lists no global options"
-        expected = ("--json", "-q, --quiet", "-p, --profile NAME", "--log-file PATH") \
-            if path[0] == "neurofetch" else ("--config PATH", "--no-input")
+        expected = (
+            ("--json", "-q, --quiet", "-p, --profile NAME", "--log-file PATH")
+            if path[0] == "neurofetch"
+            else ("--config PATH", "--no-input")
+        )
         for option in expected:
             assert option in section[1], (path, option)
 
@@ -133,8 +144,9 @@ def test_neurofetch_config_version() -> None:
 
 def test_set_refuses_an_unknown_key_with_a_suggestion(tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
-    code, output = run_config("--config", str(config), "set", "lab", "service=loris",
-                              "url=https://lab.example.org/api/v0.0.3-dev", "jbos=2")
+    code, output = run_config(
+        "--config", str(config), "set", "lab", "service=loris", "url=https://lab.example.org/api/v0.0.3-dev", "jbos=2"
+    )
     assert code == 2
     assert "unknown key 'jbos'" in output and "did you mean jobs?" in output
     assert not config.exists()
@@ -143,19 +155,31 @@ def test_set_refuses_an_unknown_key_with_a_suggestion(tmp_path: Path) -> None:
 def test_set_checks_urls_as_the_wizard_does(tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
     for key, value in (("url", "lab.example.org/api"), ("endpoint_url", "s3.example.org")):
-        code, output = run_config("--config", str(config), "set", "lab", f"service={'s3' if key != 'url' else 'loris'}",
-                                  f"{key}={value}")
+        code, output = run_config(
+            "--config", str(config), "set", "lab", f"service={'s3' if key != 'url' else 'loris'}", f"{key}={value}"
+        )
         assert code == 2 and "is not a URL" in output, output
     assert not config.exists()
-    code, output = run_config("--config", str(config), "set", "bucket", "service=s3",
-                              "endpoint_url=https://s3.example.org", "region=eu-west-1", "aws_profile=lab")
+    code, output = run_config(
+        "--config",
+        str(config),
+        "set",
+        "bucket",
+        "service=s3",
+        "endpoint_url=https://s3.example.org",
+        "region=eu-west-1",
+        "aws_profile=lab",
+    )
     assert code == 0, output
 
 
 def test_unknown_keys_in_the_config_warn_once_per_key(loris, tmp_path: Path) -> None:
-    config = write_config(tmp_path / "config.yaml", f"default_profile: study\ncolour: red\nprofiles:\n"
-                          f"  study: {{service: loris, url: '{loris.url}', username: demo, jbos: 2}}\n"
-                          f"  bucket: {{service: s3, endpoint_url: 'https://s3.example.org', region: eu}}\n")
+    config = write_config(
+        tmp_path / "config.yaml",
+        f"default_profile: study\ncolour: red\nprofiles:\n"
+        f"  study: {{service: loris, url: '{loris.url}', username: demo, jbos: 2}}\n"
+        f"  bucket: {{service: s3, endpoint_url: 'https://s3.example.org', region: eu}}\n",
+    )
     result = run_cli("--config", config, "mirror", tmp_path / "w", env={"NEUROFETCH_PASSWORD": "demo"})
     assert result.code == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if "warning" in line]
@@ -185,13 +209,21 @@ def test_every_profile_key_the_code_reads_is_known() -> None:
 
 # -- 4. shell completion ------------------------------------------------------------------------------------------
 def complete(words: str, tmp_path: Path, program: str = "neurofetch") -> list[str]:
-    config = write_config(tmp_path / "two.yaml", "default_profile: preventad\nprofiles:\n"
-                          "  preventad: {service: loris, url: 'http://127.0.0.1:9/api'}\n"
-                          "  allen-local: {service: allen, url: 'http://127.0.0.1:9'}\n")
+    config = write_config(
+        tmp_path / "two.yaml",
+        "default_profile: preventad\nprofiles:\n"
+        "  preventad: {service: loris, url: 'http://127.0.0.1:9/api'}\n"
+        "  allen-local: {service: allen, url: 'http://127.0.0.1:9'}\n",
+    )
     module = "neurofetch" if program == "neurofetch" else "neurofetch.cli.config_app"
     var = f"_{program.replace('-', '_').upper()}_COMPLETE"
-    env = {**os.environ, var: "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(len(words.split(" ")) - 1),
-           "NEUROFETCH_CONFIG": str(config)}
+    env = {
+        **os.environ,
+        var: "complete_bash",
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(len(words.split(" ")) - 1),
+        "NEUROFETCH_CONFIG": str(config),
+    }
     proc = subprocess.run([sys.executable, "-m", module], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.split()
@@ -203,8 +235,7 @@ def test_completion_of_profiles_and_services(tmp_path: Path) -> None:
     assert complete("neurofetch --service ", tmp_path) == ["loris", "neurovault", "allen", "datamint", "s3"]
     assert complete("neurofetch atlas-image --service a", tmp_path) == ["allen"]
     for command in ("show", "test", "delete", "default"):
-        assert complete(f"neurofetch-config {command} ", tmp_path, "neurofetch-config") == ["preventad",
-                                                                                           "allen-local"]
+        assert complete(f"neurofetch-config {command} ", tmp_path, "neurofetch-config") == ["preventad", "allen-local"]
 
 
 def test_completion_reads_the_config_given_on_the_command_line(tmp_path: Path) -> None:
@@ -224,21 +255,28 @@ def allen() -> Iterator[object]:
 
 
 def test_atlas_image_uses_the_only_allen_profile_when_the_default_is_loris(allen, tmp_path: Path) -> None:
-    config = write_config(tmp_path / "config.yaml", "default_profile: preventad\nprofiles:\n"
-                          "  preventad: {service: loris, url: 'http://127.0.0.1:9/api/v0.0.3-dev'}\n"
-                          f"  brain-map: {{service: allen, url: '{allen.url}'}}\n")
-    image_id = allen.atlas_images(2)[0]["id"]   # type: ignore[attr-defined]
-    result = run_cli("--config", config, "--json", "atlas-image", str(image_id), "--downsample", "6",
-                     "-o", tmp_path / "out")
+    config = write_config(
+        tmp_path / "config.yaml",
+        "default_profile: preventad\nprofiles:\n"
+        "  preventad: {service: loris, url: 'http://127.0.0.1:9/api/v0.0.3-dev'}\n"
+        f"  brain-map: {{service: allen, url: '{allen.url}'}}\n",
+    )
+    image_id = allen.atlas_images(2)[0]["id"]  # type: ignore[attr-defined]
+    result = run_cli(
+        "--config", config, "--json", "atlas-image", str(image_id), "--downsample", "6", "-o", tmp_path / "out"
+    )
     assert result.code == 0, result.stderr
     assert [p.suffix for p in (tmp_path / "out").rglob("*.jpg")] == [".jpg"]
 
 
 def test_several_allen_profiles_and_a_loris_default_name_the_choices(tmp_path: Path) -> None:
-    config = write_config(tmp_path / "config.yaml", "default_profile: preventad\nprofiles:\n"
-                          "  preventad: {service: loris, url: 'http://127.0.0.1:9/api/v0.0.3-dev'}\n"
-                          "  brain-map: {service: allen, url: 'http://127.0.0.1:9'}\n"
-                          "  mirror-site: {service: allen, url: 'http://127.0.0.1:9'}\n")
+    config = write_config(
+        tmp_path / "config.yaml",
+        "default_profile: preventad\nprofiles:\n"
+        "  preventad: {service: loris, url: 'http://127.0.0.1:9/api/v0.0.3-dev'}\n"
+        "  brain-map: {service: allen, url: 'http://127.0.0.1:9'}\n"
+        "  mirror-site: {service: allen, url: 'http://127.0.0.1:9'}\n",
+    )
     result = run_cli("--config", config, "atlas-image", "1", "-o", tmp_path / "out")
     assert result.code == 2
     assert "-p brain-map, -p mirror-site, or --service allen" in result.stderr
@@ -263,8 +301,10 @@ def test_every_help_ends_with_examples_and_plain_metavars() -> None:
 
 def test_examples_are_not_rewrapped() -> None:
     screen = help_screen(("neurofetch-config", "set"))
-    assert ("  neurofetch-config set preventad service=loris url=https://openpreventad.loris.ca/api/v0.0.3-dev "
-            "username=jdoe\n") in screen
+    assert (
+        "  neurofetch-config set preventad service=loris url=https://openpreventad.loris.ca/api/v0.0.3-dev "
+        "username=jdoe\n"
+    ) in screen
 
 
 def test_publish_uses_the_only_datamint_profile_when_the_default_is_loris(tmp_path: Path) -> None:
@@ -272,9 +312,12 @@ def test_publish_uses_the_only_datamint_profile_when_the_default_is_loris(tmp_pa
 
     with datamint_server() as datamint:
         ids = [datamint.add_resource(f"f{i}.png", png_bytes(), mimetype="image/png").id for i in range(2)]
-        config = write_config(tmp_path / "config.yaml", "default_profile: preventad\nprofiles:\n"
-                              "  preventad: {service: loris, url: 'http://127.0.0.1:9/api/v0.0.3-dev'}\n"
-                              f"  platform: {{service: datamint, url: '{datamint.url}'}}\n")
+        config = write_config(
+            tmp_path / "config.yaml",
+            "default_profile: preventad\nprofiles:\n"
+            "  preventad: {service: loris, url: 'http://127.0.0.1:9/api/v0.0.3-dev'}\n"
+            f"  platform: {{service: datamint, url: '{datamint.url}'}}\n",
+        )
         result = run_cli("publish", "--all-inbox", "--config", config, "--json", env={"NEUROFETCH_API_KEY": KEY})
         assert result.code == 0, result.stderr
         assert result.json["counts"] == {"published": 2}

@@ -28,9 +28,9 @@ def test_a_file_with_the_same_size_and_a_new_mtime_is_rehashed_kept_or_fetched_a
         assert first.code == 0, first.stderr
         touched, changed = sorted(loris.dataset.files, key=lambda f: f.size)[-2:]
         later = recorded_mtime(dest, touched.path) + 5_000_000_000
-        os.utime(dest / touched.path, ns=(later, later))           # same bytes, new time (a copy, a restore)
+        os.utime(dest / touched.path, ns=(later, later))  # same bytes, new time (a copy, a restore)
         damaged = bytearray((dest / changed.path).read_bytes())
-        damaged[len(damaged) // 2] ^= 0xFF                          # same size, other bytes, new time
+        damaged[len(damaged) // 2] ^= 0xFF  # same size, other bytes, new time
         (dest / changed.path).write_bytes(bytes(damaged))
         loris.emulator.log.clear()
 
@@ -38,10 +38,10 @@ def test_a_file_with_the_same_size_and_a_new_mtime_is_rehashed_kept_or_fetched_a
         fetched = [e.path.rsplit("/", 1)[-1] for e in loris.file_gets()]
         expected = loris.dataset.expected_tree()
     assert again.code == 0, again.stderr
-    assert fetched == [changed.filename]                          # the touched file was re-hashed, not fetched
+    assert fetched == [changed.filename]  # the touched file was re-hashed, not fetched
     assert again.json["counts"] == {"downloaded": 1, "skipped": len(expected) - 1}
     assert data_files(dest) == expected
-    assert recorded_mtime(dest, touched.path) == later            # the journal took the new time
+    assert recorded_mtime(dest, touched.path) == later  # the journal took the new time
 
 
 # -- dry runs -------------------------------------------------------------------------------------------
@@ -67,13 +67,17 @@ def service(kind: str) -> Iterator[tuple[dict[str, str], list[str]]]:
         emulator = NeuroVaultEmulator(collections=1)
         with emulator.serve() as server:
             cid = emulator.collections[0]["id"]
-            yield ({"NEUROFETCH_SERVICE": "neurovault", "NEUROFETCH_URL": emulator.base_url(server)},
-                   ["mirror", "--collection", str(cid)])
+            yield (
+                {"NEUROFETCH_SERVICE": "neurovault", "NEUROFETCH_URL": emulator.base_url(server)},
+                ["mirror", "--collection", str(cid)],
+            )
     else:
         allen = AllenEmulator()
         with allen.serve() as server:
-            yield ({"NEUROFETCH_SERVICE": "allen", "NEUROFETCH_URL": server.origin},
-                   ["atlas-image", "--atlas-images", "2", "--downsample", "6", "--out"])
+            yield (
+                {"NEUROFETCH_SERVICE": "allen", "NEUROFETCH_URL": server.origin},
+                ["atlas-image", "--atlas-images", "2", "--downsample", "6", "--out"],
+            )
 
 
 def disturb(dest: Path) -> None:

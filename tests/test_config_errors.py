@@ -21,14 +21,15 @@ def one_line(stderr: str) -> str:
 def test_a_config_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
     config = tmp_path / "latin1.yaml"
     config.write_bytes("profiles:\n  caf\xe9: {service: allen}\n".encode("latin-1"))
-    for result in (run_cli("--config", config, "mirror", tmp_path / "d"),
-                   run_config("--config", str(config), "list")):
+    for result in (run_cli("--config", config, "mirror", tmp_path / "d"), run_config("--config", str(config), "list")):
         line = one_line(result.stderr)
         assert result.code == 2 and str(config) in line and "UTF-8" in line
 
 
-@pytest.mark.parametrize(("key", "value"), [("timeout", ".nan"), ("timeout", ".inf"), ("retry_wait_max", "-.inf"),
-                                            ("jobs", ".inf"), ("retries", ".nan")])
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("timeout", ".nan"), ("timeout", ".inf"), ("retry_wait_max", "-.inf"), ("jobs", ".inf"), ("retries", ".nan")],
+)
 def test_nan_and_infinities_are_refused(loris: Any, tmp_path: Path, key: str, value: str) -> None:
     config = tmp_path / "c.yaml"
     config.write_text(f"profiles:\n  lab: {{service: loris, url: {loris.url}, {key}: {value}}}\n")
@@ -51,7 +52,7 @@ def test_profiles_named_like_booleans(loris: Any, tmp_path: Path, name: str) -> 
     config = tmp_path / "c.yaml"
     written = run_config("--config", str(config), "set", name, "service=loris", f"url={loris.url}", "username=off")
     assert written.code == 0, written.stderr
-    plain = yaml.safe_load(config.read_text())   # what any YAML 1.1 reader makes of the file
+    plain = yaml.safe_load(config.read_text())  # what any YAML 1.1 reader makes of the file
     assert plain["default_profile"] == name and plain["profiles"][name]["username"] == "off"
     env = {"NEUROFETCH_PASSWORD": "demo", "NEUROFETCH_USERNAME": "demo"}
     for args in (["-p", name], []):

@@ -27,9 +27,14 @@ def config_command() -> list[str]:
 @pytest.fixture
 def tty_env(tmp_path: Path) -> dict[str, str]:
     """A child's environment: the isolated home, and a keyring kept in a file the test can read."""
-    return {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "TERM": "xterm", "NO_COLOR": "1",
-            "PYTHON_KEYRING_BACKEND": "tests.file_keyring.FileKeyring",
-            "NEUROFETCH_TEST_KEYRING_FILE": str(tmp_path / "keyring.json")}
+    return {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).parents[1]),
+        "TERM": "xterm",
+        "NO_COLOR": "1",
+        "PYTHON_KEYRING_BACKEND": "tests.file_keyring.FileKeyring",
+        "NEUROFETCH_TEST_KEYRING_FILE": str(tmp_path / "keyring.json"),
+    }
 
 
 class Session:
@@ -37,8 +42,9 @@ class Session:
 
     def __init__(self, env: dict[str, str], *args: str) -> None:
         command = config_command()
-        self.child = pexpect.spawn(command[0], [*command[1:], *args], env=env, encoding="utf-8", timeout=20,
-                                   dimensions=(50, 200))
+        self.child = pexpect.spawn(
+            command[0], [*command[1:], *args], env=env, encoding="utf-8", timeout=20, dimensions=(50, 200)
+        )
         self.seen: list[str] = []
 
     def answer(self, question: str, reply: str) -> str:
@@ -64,7 +70,7 @@ def config_file(home: Path) -> Path:
 
 
 def add_loris_profile(session: Session, url: str, password: str) -> None:
-    session.answer("Service", "")                       # loris is the default
+    session.answer("Service", "")  # loris is the default
     session.answer("URL", url)
     session.answer("Profile name", "lab")
     session.answer("LORIS username", "demo")
@@ -73,7 +79,8 @@ def add_loris_profile(session: Session, url: str, password: str) -> None:
 
 
 def test_new_user_adds_a_loris_profile_and_a_mirror_then_needs_no_password(
-        loris, tty_env, isolated_home: Path, tmp_path: Path) -> None:
+    loris, tty_env, isolated_home: Path, tmp_path: Path
+) -> None:
     session = Session(tty_env)
     add_loris_profile(session, loris.url, "demo")
     session.answer("What next", "quit")
@@ -86,9 +93,10 @@ def test_new_user_adds_a_loris_profile_and_a_mirror_then_needs_no_password(
     assert "default_profile: lab" in text and loris.url in text and "demo" in text and "jobs: 2" in text
     stored = keyring_file(tty_env)
     assert stored[f"neurofetch:loris:{loris.url}\tdemo"] == "demo"
-    assert "demo" not in text.replace("username: demo", "")        # the password is not in the file
-    mirror = run_subprocess("mirror", tmp_path / "study", "--candidate",
-                            sorted(loris.dataset.expected_tree())[0].split("/")[0], env=tty_env)
+    assert "demo" not in text.replace("username: demo", "")  # the password is not in the file
+    mirror = run_subprocess(
+        "mirror", tmp_path / "study", "--candidate", sorted(loris.dataset.expected_tree())[0].split("/")[0], env=tty_env
+    )
     assert mirror.code == 0, mirror.stderr
 
 
@@ -113,7 +121,7 @@ def test_without_a_keyring_the_wizard_explains_the_environment_variables(loris, 
     assert code == 0
     notice = [line for line in screen.splitlines() if "No usable keyring" in line]
     assert len(notice) == 1 and "later runs need NEUROFETCH_PASSWORD in their environment." in notice[0]
-    assert "--password-stdin" not in screen and "NEUROFETCH_TOKEN" not in screen   # nothing that fails here
+    assert "--password-stdin" not in screen and "NEUROFETCH_TOKEN" not in screen  # nothing that fails here
     assert "Connection test passed" in screen
     assert "lab:" in config_file(isolated_home).read_text()
 
@@ -128,7 +136,7 @@ def test_public_services_and_s3_offer_their_known_urls_and_are_tested(tty_env, i
         session.answer("Service", "neurovault")
         offered = session.answer("URL", neurovault.base_url(nv_server))
         assert "Known server: NeuroVault, https://neurovault.org" in offered
-        session.answer("Profile name", "")                     # suggested: neurovault
+        session.answer("Profile name", "")  # suggested: neurovault
         session.answer("jobs", "")
         session.answer("What next", "add")
         session.answer("Service", "allen")
@@ -181,9 +189,11 @@ def test_datamint_api_key_is_checked_and_kept_in_the_keyring(tty_env) -> None:
 def test_edit_keeps_comments_and_unknown_keys_and_delete_forgets_the_secret(loris, tty_env, isolated_home) -> None:
     path = config_file(isolated_home)
     path.parent.mkdir(parents=True)
-    path.write_text("# my lab's servers\ndefault_profile: lab\nprofiles:\n  lab:\n    service: loris   # ours\n"
-                    f"    url: {loris.url}\n    username: demo\n    ticket: RT-42\n"
-                    "  old: {service: allen}\n")
+    path.write_text(
+        "# my lab's servers\ndefault_profile: lab\nprofiles:\n  lab:\n    service: loris   # ours\n"
+        f"    url: {loris.url}\n    username: demo\n    ticket: RT-42\n"
+        "  old: {service: allen}\n"
+    )
     path.chmod(0o644)
     session = Session(tty_env)
     session.answer("What next", "edit")
@@ -221,7 +231,7 @@ def test_without_a_terminal_the_wizard_refuses_in_one_line(tty_env) -> None:
     assert result.code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "neurofetch-config set NAME" in lines[0] and "config.yaml" in lines[0]
-    session = Session(tty_env, "--no-input")                   # a terminal, but --no-input: no questions either
+    session = Session(tty_env, "--no-input")  # a terminal, but --no-input: no questions either
     code, screen = session.finish()
     assert code == 2 and "neurofetch-config set NAME" in screen
 
@@ -229,12 +239,20 @@ def test_without_a_terminal_the_wizard_refuses_in_one_line(tty_env) -> None:
 def run_config_subprocess(*args: str, env: dict[str, str], input: str | None = None) -> CliRun:
     import subprocess
 
-    proc = subprocess.run([*config_command(), *args], env=env, input=input, capture_output=True, text=True,
-                          timeout=60, stdin=None if input is not None else subprocess.DEVNULL)
+    proc = subprocess.run(
+        [*config_command(), *args],
+        env=env,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=None if input is not None else subprocess.DEVNULL,
+    )
     return CliRun(proc.returncode, proc.stdout, proc.stderr)
 
 
 # -- the non-interactive equivalents, in-process ---------------------------------------------------------------
+
 
 def run_config(*args: str, env: dict[str, str] | None = None) -> CliRun:
     from typer.testing import CliRunner
@@ -256,8 +274,18 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_set_list_show_default_delete(config: Path, memory_keyring) -> None:
-    assert run_config("set", "lab", "service=loris", "url=https://loris.example.org/api/v0.0.3-dev",
-                      "username=jdoe", "jobs=2", "verify_tls=false").code == 0
+    assert (
+        run_config(
+            "set",
+            "lab",
+            "service=loris",
+            "url=https://loris.example.org/api/v0.0.3-dev",
+            "username=jdoe",
+            "jobs=2",
+            "verify_tls=false",
+        ).code
+        == 0
+    )
     assert run_config("set", "atlas", "service=allen").code == 0
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
     listing = run_config("list").stdout.splitlines()
@@ -267,7 +295,7 @@ def test_set_list_show_default_delete(config: Path, memory_keyring) -> None:
     shown = run_config("show", "lab").stdout
     assert "username: jdoe" in shown and "jobs: 2" in shown and "verify_tls: False" in shown
     assert "password: ******** (in the keyring, for jdoe)" in shown and "hunter22" not in shown
-    assert run_config("set", "lab", "verify_tls=").code == 0                   # KEY= removes a key
+    assert run_config("set", "lab", "verify_tls=").code == 0  # KEY= removes a key
     assert "verify_tls: True  (default)" in run_config("show").stdout
     assert run_config("default", "atlas").code == 0
     assert "default_profile: atlas" in config.read_text()
@@ -278,9 +306,13 @@ def test_set_list_show_default_delete(config: Path, memory_keyring) -> None:
 
 
 def test_set_refuses_secrets_and_bad_values(config: Path) -> None:
-    for args, words in ((["lab", "service=loris", "url=http://h/api", "password=hunter22"], "never goes into"),
-                        (["lab", "service=ftp"], "service"), (["lab", "service=loris", "jobs=many"], "whole number"),
-                        (["bad/name", "service=allen"], "profile name"), (["lab", "oops"], "KEY=VALUE")):
+    for args, words in (
+        (["lab", "service=loris", "url=http://h/api", "password=hunter22"], "never goes into"),
+        (["lab", "service=ftp"], "service"),
+        (["lab", "service=loris", "jobs=many"], "whole number"),
+        (["bad/name", "service=allen"], "profile name"),
+        (["lab", "oops"], "KEY=VALUE"),
+    ):
         result = run_config("set", *args)
         assert result.code == 2 and words in result.stderr, (args, result.stderr)
         assert "hunter22" not in result.stderr
@@ -289,11 +321,14 @@ def test_set_refuses_secrets_and_bad_values(config: Path) -> None:
 
 def test_set_keeps_comments_and_unknown_keys(config: Path) -> None:
     config.parent.mkdir()
-    config.write_text("# top\nprofiles:\n    nv:   # my collections\n        service: neurovault\n"
-                      "        note: keep\ncolour: blue\n")
+    config.write_text(
+        "# top\nprofiles:\n    nv:   # my collections\n        service: neurovault\n        note: keep\ncolour: blue\n"
+    )
     assert run_config("set", "nv", "jobs=8").code == 0
-    assert config.read_text() == ("# top\ndefault_profile: nv\nprofiles:\n    nv:   # my collections\n"
-                                  "        service: neurovault\n        note: keep\n        jobs: 8\ncolour: blue\n")
+    assert config.read_text() == (
+        "# top\ndefault_profile: nv\nprofiles:\n    nv:   # my collections\n"
+        "        service: neurovault\n        note: keep\n        jobs: 8\ncolour: blue\n"
+    )
     from neurofetch.settings import GlobalOptions, select_profile
 
     assert select_profile(GlobalOptions(config=str(config))).jobs == 8
@@ -303,7 +338,7 @@ def test_test_subcommand_exit_codes(config: Path, loris) -> None:
     assert run_config("set", "lab", "service=loris", f"url={loris.url}", "username=demo").code == 0
     ok = run_config("test", env={"NEUROFETCH_PASSWORD": "demo"})
     assert ok.code == 0 and "lab: connection test passed: logged in" in ok.stderr
-    assert run_config("test").code == 3                                          # no password anywhere
+    assert run_config("test").code == 3  # no password anywhere
     wrong = run_config("test", env={"NEUROFETCH_PASSWORD": "nope"})
     assert wrong.code == 3 and "FAILED" in wrong.stderr and "nope" not in wrong.stderr
     assert run_config("set", "gone", "service=neurovault", "url=http://127.0.0.1:9").code == 0

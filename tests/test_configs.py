@@ -14,8 +14,13 @@ from neurofetch.settings import SERVICES, GlobalOptions, select_profile
 from tests.test_config_wizard import run_config
 
 CONFIGS = Path(__file__).parents[1] / "configs"
-EXAMPLES = {"preventad.yaml": "loris", "allen.yaml": "allen", "neurovault.yaml": "neurovault",
-            "datamint.yaml": "datamint", "s3.yaml": "s3"}
+EXAMPLES = {
+    "preventad.yaml": "loris",
+    "allen.yaml": "allen",
+    "neurovault.yaml": "neurovault",
+    "datamint.yaml": "datamint",
+    "s3.yaml": "s3",
+}
 
 
 def test_every_service_has_an_example() -> None:
@@ -82,8 +87,9 @@ def test_s3_example_names_its_endpoint_and_aws_profile() -> None:
     assert profile.extra["aws_profile"] == "lab" and profile.jobs == 16
 
 
-def test_s3_example_lists_a_bucket_with_its_aws_profile(isolated_home: Path, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_s3_example_lists_a_bucket_with_its_aws_profile(
+    isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The example as written, its endpoint pointed at a local SeaweedFS that checks signatures, and the
     keys in the [lab] section of ~/.aws/credentials, as the example's comments tell a user to do."""
     pytest.importorskip("boto3")
@@ -99,8 +105,9 @@ def test_s3_example_lists_a_bucket_with_its_aws_profile(isolated_home: Path, tmp
         make_client(server).create_bucket(Bucket="lab-archive")
         aws = isolated_home / ".aws"
         aws.mkdir()
-        (aws / "credentials").write_text(f"[lab]\naws_access_key_id = {server.access_key}\n"
-                                         f"aws_secret_access_key = {server.secret_key}\n")
+        (aws / "credentials").write_text(
+            f"[lab]\naws_access_key_id = {server.access_key}\naws_secret_access_key = {server.secret_key}\n"
+        )
         config = tmp_path / "s3.yaml"
         config.write_text((CONFIGS / "s3.yaml").read_text().replace("https://s3.example.org", server.endpoint))
         listed = run_config("--config", str(config), "test", "--bucket", "lab-archive")

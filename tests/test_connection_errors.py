@@ -32,11 +32,20 @@ def command(service: str, tmp: Path) -> list[str]:
     return ["mirror", str(tmp / "out")]
 
 
-def run_against(service: str, origin: str, tmp: Path, env: dict[str, str] | None = None,
-                *args: str) -> tuple[CliRun, float]:
+def run_against(
+    service: str, origin: str, tmp: Path, env: dict[str, str] | None = None, *args: str
+) -> tuple[CliRun, float]:
     started = time.monotonic()
-    result = run_cli("--json", *args, "--url", origin + PATHS.get(service, ""), "--service", service,
-                     *command(service, tmp), env={**SECRETS, **(env or {})})
+    result = run_cli(
+        "--json",
+        *args,
+        "--url",
+        origin + PATHS.get(service, ""),
+        "--service",
+        service,
+        *command(service, tmp),
+        env={**SECRETS, **(env or {})},
+    )
     return result, time.monotonic() - started
 
 
@@ -60,7 +69,7 @@ def test_a_closed_port_says_connection_refused_with_the_origin(service: str, tmp
     assert result.code == 5
     line = the_error_line(result.stderr)
     assert "connection refused" in line and f"(http://127.0.0.1:{port})" in line
-    assert result.json["counts"]["retries"] == 1      # refused may be a server restarting: worth one more try
+    assert result.json["counts"]["retries"] == 1  # refused may be a server restarting: worth one more try
 
 
 @pytest.fixture(scope="module")
@@ -140,9 +149,11 @@ def silent_server() -> Iterator[str]:
 def test_a_server_that_never_answers_times_out_with_its_own_line(service: str, tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     with silent_server() as origin:
-        config.write_text(f"default_profile: p\nprofiles:\n  p:\n    service: {service}\n"
-                          f"    url: {origin}{PATHS.get(service, '')}\n    username: demo\n    timeout: 0.5\n"
-                          "    retries: 0\n")
+        config.write_text(
+            f"default_profile: p\nprofiles:\n  p:\n    service: {service}\n"
+            f"    url: {origin}{PATHS.get(service, '')}\n    username: demo\n    timeout: 0.5\n"
+            "    retries: 0\n"
+        )
         result = run_cli("--config", config, *command(service, tmp_path), env=SECRETS)
     assert result.code == 5
     line = the_error_line(result.stderr)
@@ -175,8 +186,10 @@ def full_backlog() -> Iterator[str]:
 def test_a_connection_that_is_never_accepted_says_timed_out_connecting(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     with full_backlog() as origin:
-        config.write_text(f"default_profile: p\nprofiles:\n  p:\n    service: neurovault\n    url: {origin}\n"
-                          "    timeout: 0.5\n    retries: 0\n")
+        config.write_text(
+            f"default_profile: p\nprofiles:\n  p:\n    service: neurovault\n    url: {origin}\n"
+            "    timeout: 0.5\n    retries: 0\n"
+        )
         result = run_cli("--config", config, *command("neurovault", tmp_path))
     assert result.code == 5
     line = the_error_line(result.stderr)
@@ -206,7 +219,7 @@ def test_retries_are_shown_at_v_and_counted_in_the_summary_and_json(tmp_path: Pa
     retry_lines = [line for line in result.stderr.splitlines() if line.startswith("debug: retrying ")]
     assert len(retry_lines) == 3, result.stderr
     assert all("HTTP 503" in line and "next in" in line for line in retry_lines)
-    assert "3 retries" in result.stderr.splitlines()[-1]     # the summary line
+    assert "3 retries" in result.stderr.splitlines()[-1]  # the summary line
 
 
 def test_without_v_the_progress_lines_count_the_retries(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ def by_filename(dataset: DatamintDataset) -> dict[str, tuple[Any, Any, Any]]:
 def test_items_carry_the_image_its_dicom_header_and_aligned_masks(project, tmp_path: Path) -> None:
     emulator, made = project
     dataset = DatamintDataset(tmp_path / "dm", PROJECT, url=emulator.url, api_key=KEY)
-    assert len(dataset) == 3 and dataset.segmentation_labels == LABELS   # other.png is not in the project
+    assert len(dataset) == 3 and dataset.segmentation_labels == LABELS  # other.png is not in the project
     items = by_filename(dataset)
 
     image, dicom, metadata = items["scan.png"]
@@ -68,7 +68,7 @@ def test_a_second_construction_over_a_complete_mirror_requests_no_file(project, 
     emulator, _made = project
     DatamintDataset(tmp_path / "dm", PROJECT, url=emulator.url, api_key=KEY)
     gets = file_gets(emulator)
-    assert gets == 5   # three resources and two masks
+    assert gets == 5  # three resources and two masks
     again = DatamintDataset(tmp_path / "dm", PROJECT, url=emulator.url, api_key=KEY)
     assert len(again) == 3 and file_gets(emulator) == gets
     offline = DatamintDataset(tmp_path / "dm", PROJECT, download=False)
@@ -80,8 +80,9 @@ def test_frame_by_frame_items_carry_their_frame_of_the_masks(project, tmp_path: 
     dataset = DatamintDataset(tmp_path / "dm", PROJECT, url=emulator.url, api_key=KEY, return_frame_by_frame=True)
     frames = [(m["filename"], m.get("frame_index")) for _image, _dicom, m in dataset]
     assert sorted(frames) == sorted([("scan.png", 0), ("ct.dcm", 0)] + [("t1.nii.gz", z) for z in range(4)])
-    slice_, _dicom, metadata = next(item for item in dataset if item[2]["filename"] == "t1.nii.gz"
-                                    and item[2]["frame_index"] == 3)
+    slice_, _dicom, metadata = next(
+        item for item in dataset if item[2]["filename"] == "t1.nii.gz" and item[2]["frame_index"] == 3
+    )
     assert slice_.shape == (6, 5) and metadata["masks"].shape == (3, 6, 5)
     assert metadata["labels"] == ["edema"] and metadata["masks"][LABELS.index("edema")].sum() == 1
 
@@ -95,8 +96,14 @@ def test_include_unannotated_false_leaves_out_resources_without_annotations(proj
 
 def test_a_mask_of_another_shape_than_its_image_is_refused_naming_both(project, tmp_path: Path) -> None:
     emulator, made = project
-    emulator.store.add_annotation(made["nifti"].id, type="segmentation", identifier="wrong", scope="image",
-                                  class_map={"1": "wrong"}, file=nifti_bytes((5, 5, 5), labels=True))
+    emulator.store.add_annotation(
+        made["nifti"].id,
+        type="segmentation",
+        identifier="wrong",
+        scope="image",
+        class_map={"1": "wrong"},
+        file=nifti_bytes((5, 5, 5), labels=True),
+    )
     dataset = DatamintDataset(tmp_path / "dm", PROJECT, url=emulator.url, api_key=KEY)
     with pytest.raises(ValueError, match=r"_seg-.*\.nii\.gz is \(5, 5, 5\), its image \(6, 5, 4\)"):
         list(dataset)
@@ -111,16 +118,19 @@ def test_a_refused_key_raises_the_typed_error(project, tmp_path: Path) -> None:
 def test_without_torch_it_is_a_plain_sequence(project, tmp_path: Path) -> None:
     emulator, _made = project
     DatamintDataset(tmp_path / "dm", PROJECT, url=emulator.url, api_key=KEY)
-    code = ("import sys; from neurofetch.data import DatamintDataset\n"
-            f"d = DatamintDataset({str(tmp_path / 'dm')!r}, {PROJECT!r}, download=False)\n"
-            "items = list(d); images, dicoms, metas = DatamintDataset.collate(items[:1])\n"
-            "print(len(items), type(images).__module__, 'torch' in sys.modules)")
+    code = (
+        "import sys; from neurofetch.data import DatamintDataset\n"
+        f"d = DatamintDataset({str(tmp_path / 'dm')!r}, {PROJECT!r}, download=False)\n"
+        "items = list(d); images, dicoms, metas = DatamintDataset.collate(items[:1])\n"
+        "print(len(items), type(images).__module__, 'torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["3", "numpy", "False"]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("torch") is None,
-                    reason="torch is not installed (pip install torch; .ci/run installs it)")
+@pytest.mark.skipif(
+    importlib.util.find_spec("torch") is None, reason="torch is not installed (pip install torch; .ci/run installs it)"
+)
 def test_a_dataloader_batches_it(project, tmp_path: Path) -> None:
     import torch
     from torch.utils.data import DataLoader
@@ -128,8 +138,9 @@ def test_a_dataloader_batches_it(project, tmp_path: Path) -> None:
     emulator, _made = project
     dataset = DatamintDataset(tmp_path / "dm", PROJECT, url=emulator.url, api_key=KEY, return_frame_by_frame=True)
     volume_slices = [i for i in range(len(dataset)) if dataset[i][2]["filename"] == "t1.nii.gz"]
-    loader = DataLoader(torch.utils.data.Subset(dataset, volume_slices), batch_size=4, num_workers=2,
-                        collate_fn=DatamintDataset.collate)
+    loader = DataLoader(
+        torch.utils.data.Subset(dataset, volume_slices), batch_size=4, num_workers=2, collate_fn=DatamintDataset.collate
+    )
     images, dicoms, metadata = next(iter(loader))
     assert tuple(images.shape) == (4, 6, 5) and dicoms == [None] * 4
     assert [m["frame_index"] for m in metadata] == [0, 1, 2, 3]

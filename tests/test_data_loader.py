@@ -17,15 +17,16 @@ torch = pytest.importorskip("torch", reason="torch is not installed (pip install
 def centre(volume: Any) -> Any:
     """The same shape from every volume (the smallest the emulator serves), so a batch stacks."""
     z, y, x = ((n - keep) // 2 for n, keep in zip(volume.shape, (6, 8, 8), strict=True))
-    return volume[z:z + 6, y:y + 8, x:x + 8]
+    return volume[z : z + 6, y : y + 8, x : x + 8]
 
 
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
 def test_dataloader_with_two_workers_yields_every_item_once_in_order(start_method: str, tmp_path: Path) -> None:
     root, _ = loris_mirror(tmp_path / "study", candidates=1)
     dataset = MirrorDataset(root, where={"qc.qc": ["Pass", None]}, transform=centre)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=4, num_workers=2, collate_fn=collate,
-                                         multiprocessing_context=start_method)
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=4, num_workers=2, collate_fn=collate, multiprocessing_context=start_method
+    )
     seen: list[str] = []
     for volumes, metadata in loader:
         assert isinstance(volumes, torch.Tensor) and volumes.dtype == torch.float32

@@ -42,6 +42,7 @@ def loris_tree(tmp_path: Path) -> Path:
 
 # ------------------------------------------------------------------------------------------ formats
 
+
 def test_loris_items_are_minc2_volumes_with_their_index_row_in_path_order(loris_tree: Path) -> None:
     dataset = MirrorDataset(loris_tree)
     rows = [r for r in index_rows(loris_tree) if r["path"].endswith(".mnc")]
@@ -50,7 +51,7 @@ def test_loris_items_are_minc2_volumes_with_their_index_row_in_path_order(loris_
         volume, metadata = dataset[index]
         assert metadata == row and metadata["candid"] and metadata["visit"] and "qc.qc" in metadata
         assert volume.dtype == np.float32 and volume.shape in {(24, 32, 32), (12, 16, 16), (6, 8, 8)}
-        assert volume.max() > 500       # the phantom's head, scaled through image-min/image-max
+        assert volume.max() > 500  # the phantom's head, scaled through image-min/image-max
     assert [m["path"] for _, m in (dataset[i] for i in range(len(dataset)))] == sorted(r["path"] for r in rows)
 
 
@@ -103,7 +104,7 @@ def test_allen_sections_are_uint8_pictures_with_atlas_and_section(tmp_path: Path
 def test_datamint_png_dicom_and_nifti_with_rescale_and_tags(tmp_path: Path) -> None:
     from pydicom.data import get_testdata_file
 
-    ct = Path(get_testdata_file("CT_small.dcm") or "").read_bytes()    # RescaleIntercept -1024
+    ct = Path(get_testdata_file("CT_small.dcm") or "").read_bytes()  # RescaleIntercept -1024
     root = datamint_mirror(tmp_path / "dm", {"ct.dcm": (ct, "application/dicom")})
     items = {dataset_item[1]["filename"]: dataset_item for dataset_item in MirrorDataset(root)}
     png = next(v for k, v in items.items() if k.endswith(".png"))
@@ -122,11 +123,13 @@ def test_datamint_png_dicom_and_nifti_with_rescale_and_tags(tmp_path: Path) -> N
 
 # ------------------------------------------------------------------------------------------ choosing
 
+
 def test_where_dict_collection_and_callable(loris_tree: Path) -> None:
     rows = [r for r in index_rows(loris_tree) if r["path"].endswith(".mnc")]
     passed = MirrorDataset(loris_tree, where={"qc.qc": "Pass"})
-    assert [passed.metadata(i)["path"] for i in range(len(passed))] == [r["path"] for r in rows
-                                                                        if r.get("qc.qc") == "Pass"]
+    assert [passed.metadata(i)["path"] for i in range(len(passed))] == [
+        r["path"] for r in rows if r.get("qc.qc") == "Pass"
+    ]
     visits = sorted({r["visit"] for r in rows})[:2]
     chosen = MirrorDataset(loris_tree, where={"visit": visits, "output_type": ("defaced",)})
     assert len(chosen) == sum(r["visit"] in visits and r["output_type"] == "defaced" for r in rows) > 0
@@ -145,11 +148,12 @@ def test_target_and_transform(loris_tree: Path) -> None:
     dataset = MirrorDataset(loris_tree, transform=lambda v: v.mean(), target=lambda m: m.get("qc.qc") == "Pass")
     value, label = dataset[0]
     assert isinstance(label, bool) and float(value) > 0
-    arrays, labels = collate([dataset[0], dataset[1]])     # numpy arrays, or tensors once torch is imported
+    arrays, labels = collate([dataset[0], dataset[1]])  # numpy arrays, or tensors once torch is imported
     assert tuple(arrays.shape) == (2,) and labels.tolist() == [label, dataset[1][1]]
 
 
 # ------------------------------------------------------------------------------------------ errors
+
 
 def test_a_file_that_does_not_load_raises_with_its_path_or_is_skipped(loris_tree: Path) -> None:
     dataset = MirrorDataset(loris_tree)
@@ -170,7 +174,8 @@ def test_an_image_format_it_cannot_read_is_refused_at_construction_or_left_out(l
     paths = [r["path"] for r in index_rows(loris_tree)]
     skipped = MirrorDataset(loris_tree, on_error="skip")
     assert "extra/scan.nrrd" in paths and all(
-        skipped.metadata(i)["path"] != "extra/scan.nrrd" for i in range(len(skipped)))
+        skipped.metadata(i)["path"] != "extra/scan.nrrd" for i in range(len(skipped))
+    )
     assert len(MirrorDataset(loris_tree, where=lambda m: not m["path"].endswith(".nrrd"))) == len(skipped)
     with pytest.raises(UsageError, match="on_error"):
         MirrorDataset(loris_tree, on_error="ignore")
@@ -182,6 +187,7 @@ def test_a_folder_that_is_not_a_mirror_is_one_usage_error(tmp_path: Path) -> Non
 
 
 # ------------------------------------------------------------------------------------------ for workers
+
 
 def test_construction_opens_no_image_file_and_items_read_the_file_of_now(loris_tree: Path) -> None:
     opened: list[str] = []
@@ -211,7 +217,9 @@ def test_pickles_small_and_unpickles_to_the_same_items(loris_tree: Path) -> None
 
 
 def test_importing_neurofetch_data_imports_no_torch_numpy_or_nibabel() -> None:
-    code = ("import sys, neurofetch.data; "
-            "print(sorted(m for m in ('torch', 'numpy', 'nibabel', 'h5py') if m in sys.modules))")
+    code = (
+        "import sys, neurofetch.data; "
+        "print(sorted(m for m in ('torch', 'numpy', 'nibabel', 'h5py') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"

@@ -35,7 +35,8 @@ def test_upload_publish_mirror_round_trip(datamint, tmp_path: Path) -> None:
     ids = uploaded.json["resources"]
     assert all(datamint.resource(i).status == "inbox" for i in ids.values())
     assert run_cli("--json", "upload", study, "-r", "--channel", "ch1", env=env).json["counts"] == {
-        "already_uploaded": len(ids)}
+        "already_uploaded": len(ids)
+    }
 
     published = run_cli("--json", "publish", "--channel", "ch1", env=env)
     assert published.code == 0, published.stderr
@@ -87,12 +88,27 @@ def test_mirror_filters(datamint, tmp_path: Path) -> None:
     def day(text: str) -> datetime:
         return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
 
-    a = datamint.add_resource("a.png", png_bytes(), mimetype="image/png", channel="c1", tags=["left"],
-                              created_at=day("2024-01-10"))
-    b = datamint.add_resource("b.dcm", b"DICM-ish bytes", mimetype="application/dicom", channel="c1",
-                              tags=["right"], project="Brain MRI Study", created_at=day("2024-02-10"))
-    c = datamint.add_resource("c.png", png_bytes((4, 4)), mimetype="image/png", channel="c2", tags=["left"],
-                              published=True, created_at=day("2024-03-10"))
+    a = datamint.add_resource(
+        "a.png", png_bytes(), mimetype="image/png", channel="c1", tags=["left"], created_at=day("2024-01-10")
+    )
+    b = datamint.add_resource(
+        "b.dcm",
+        b"DICM-ish bytes",
+        mimetype="application/dicom",
+        channel="c1",
+        tags=["right"],
+        project="Brain MRI Study",
+        created_at=day("2024-02-10"),
+    )
+    c = datamint.add_resource(
+        "c.png",
+        png_bytes((4, 4)),
+        mimetype="image/png",
+        channel="c2",
+        tags=["left"],
+        published=True,
+        created_at=day("2024-03-10"),
+    )
     env = env_for(datamint)
 
     def mirrored(*args: str) -> set[str]:
@@ -118,7 +134,7 @@ def test_mirror_filters(datamint, tmp_path: Path) -> None:
 def test_mirror_pages_past_one_page(datamint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from neurofetch.services.datamint import api as service
 
-    monkeypatch.setattr(service, "PAGE_SIZE", 2)   # the emulator honours any page size
+    monkeypatch.setattr(service, "PAGE_SIZE", 2)  # the emulator honours any page size
     records = [datamint.add_resource(f"r{i}.png", png_bytes((4 + i, 4)), mimetype="image/png") for i in range(5)]
     dest = tmp_path / "paged"
     result = run_cli("mirror", dest, env=env_for(datamint))
@@ -137,18 +153,18 @@ def test_mirror_gets_every_page_from_a_server_that_caps_the_page_below_ours(tmp_
         pages = [e.query for e in capped.log.entries() if e.path == "/resources"]
     assert result.code == 0, result.stderr
     assert tree_files(tmp_path / "d") == {f"Unknown/{r.id}_{r.filename}": r.data for r in records}
-    assert len(pages) == 4   # 3 + 3 + 3 + 1: the announced total reached, no page asked for beyond it
+    assert len(pages) == 4  # 3 + 3 + 3 + 1: the announced total reached, no page asked for beyond it
 
 
 def test_mirror_goes_on_past_full_pages_whatever_total_the_server_announces(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from neurofetch.emulators.common import Faults
     from neurofetch.services.datamint import api as service
 
     monkeypatch.setattr(service, "PAGE_SIZE", 3)
     with datamint_server(faults=Faults(claimed_total=2)) as understated:
-        records = [understated.add_resource(f"r{i}.png", png_bytes((4 + i, 4)), mimetype="image/png")
-                   for i in range(7)]
+        records = [understated.add_resource(f"r{i}.png", png_bytes((4 + i, 4)), mimetype="image/png") for i in range(7)]
         result = run_cli("mirror", tmp_path / "d", env=env_for(understated))
     assert result.code == 0, result.stderr
     assert tree_files(tmp_path / "d") == {f"Unknown/{r.id}_{r.filename}": r.data for r in records}
@@ -157,7 +173,7 @@ def test_mirror_goes_on_past_full_pages_whatever_total_the_server_announces(
 def test_mirror_with_a_wrong_key_exits_3(datamint, tmp_path: Path) -> None:
     result = run_cli("mirror", tmp_path / "d", env=env_for(datamint, key="nope-nope"))
     assert result.code == 3 and len(result.stderr.strip().splitlines()) == 1
-    assert not (tmp_path / "d").exists()   # nothing created before the service answered
+    assert not (tmp_path / "d").exists()  # nothing created before the service answered
     assert "nope-nope" not in result.stderr
 
 

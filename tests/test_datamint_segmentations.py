@@ -38,10 +38,10 @@ def test_mirror_fetches_the_segmentation_masks_beside_their_resources(project, t
     assert record["class_map"] == {"1": "tumor", "2": "edema"} and record["resource_id"] == nifti.id
     assert json.loads((dest / "us" / f"{frame_mask.name}.json").read_text())["frame_index"] == 0
     masks = sorted(p.name for p in dest.rglob("*_seg-*") if not p.name.endswith(".json"))
-    assert masks == sorted([frame_mask.name, label_volume.name])   # no file for a label or a mask never drawn
+    assert masks == sorted([frame_mask.name, label_volume.name])  # no file for a label or a mask never drawn
     assert not (dest / "us" / f"{made['other'].id}_other.png").exists()
     label = json.loads((dest / "us" / f"{png.id}_annotation-{made['label'].id}.json").read_text())
-    assert label["type"] == "label" and label["identifier"] == "benign"   # annotations without a file: records
+    assert label["type"] == "label" and label["identifier"] == "benign"  # annotations without a file: records
 
     rows = {r["path"]: r for r in run_cli("--json", "index", dest, env=env_for(emulator)).json["files"]}
     assert rows[f"us/{png.id}_scan.png"]["segmentations"] == [f"us/{frame_mask.name}"]

@@ -26,7 +26,7 @@ from tests.datamint_support import (
 )
 from tests.helpers import run_cli
 
-STUDY_FILES = 4 + 7 + 3   # CT slices, MR slices, phi.dcm + t1.nii.gz + photo.png
+STUDY_FILES = 4 + 7 + 3  # CT slices, MR slices, phi.dcm + t1.nii.gz + photo.png
 
 
 @pytest.fixture
@@ -39,9 +39,25 @@ def test_mixed_folder_upload(datamint, tmp_path: Path) -> None:
     study = mixed_study(tmp_path)
     meta = tmp_path / "meta.json"
     meta.write_text(json.dumps({"site": "montreal"}))
-    result = run_cli("--json", "upload", study, "-r", "--channel", "trial-7", "--tag", "baseline", "--tag", "t 2",
-                     "--metadata", meta, "--mung-filename", "1,2", "--project", "Brain MRI Study",
-                     env=env_for(datamint))
+    result = run_cli(
+        "--json",
+        "upload",
+        study,
+        "-r",
+        "--channel",
+        "trial-7",
+        "--tag",
+        "baseline",
+        "--tag",
+        "t 2",
+        "--metadata",
+        meta,
+        "--mung-filename",
+        "1,2",
+        "--project",
+        "Brain MRI Study",
+        env=env_for(datamint),
+    )
     assert result.code == 0, result.stderr
     stored = {r.source_filepath: r for r in datamint.resources()}
     assert len(stored) == STUDY_FILES
@@ -85,8 +101,10 @@ def test_dry_run_shows_names_anonymization_and_size_without_a_key(datamint, tmp_
     lines = result.stdout.splitlines()
     assert len(lines) == STUDY_FILES
     assert "upload: study/ct/17136 as study_ct_17136, de-identified first" in result.stdout
-    assert any(line.startswith("upload: study/anat/t1.nii.gz as study_anat_t1.nii.gz (") and "de-identified"
-               not in line for line in lines)
+    assert any(
+        line.startswith("upload: study/anat/t1.nii.gz as study_anat_t1.nii.gz (") and "de-identified" not in line
+        for line in lines
+    )
     assert "12 DICOM file(s) de-identified locally first" in result.stderr
     as_json = run_cli("--json", "upload", study, "-r", "--dry-run", env=env_for(datamint, key=None)).json
     total = sum(p.stat().st_size for p in study.rglob("*") if p.is_file() and p.suffix not in (".txt", ".json"))
@@ -126,8 +144,11 @@ def test_unreadable_file_fails_alone(datamint, tmp_path: Path) -> None:
 def test_bad_arguments_are_usage_errors(datamint, tmp_path: Path) -> None:
     photo = tmp_path / "photo.png"
     photo.write_bytes(png_bytes())
-    for args, words in ((["--tag", "a,b"], "comma"), (["--mung-filename", "0"], "--mung-filename"),
-                        (["--metadata", str(tmp_path / "missing.json")], "--metadata")):
+    for args, words in (
+        (["--tag", "a,b"], "comma"),
+        (["--mung-filename", "0"], "--mung-filename"),
+        (["--metadata", str(tmp_path / "missing.json")], "--metadata"),
+    ):
         result = run_cli("upload", photo, *args, env=env_for(datamint))
         assert result.code == 2 and words in result.stderr, result.stderr
     missing = run_cli("upload", tmp_path / "nope", env=env_for(datamint))
@@ -173,7 +194,7 @@ def test_lost_answer_is_checked_before_sending_again(datamint, tmp_path: Path) -
     assert result.code == 0, result.stderr
     assert datamint.dropped == 2
     stored = datamint.resources()
-    assert sorted(r.filename for r in stored) == ["img0.png", "img1.png", "img2.png"]   # no duplicate
+    assert sorted(r.filename for r in stored) == ["img0.png", "img1.png", "img2.png"]  # no duplicate
     assert sorted(result.json["resources"].values()) == sorted(r.id for r in stored)
     assert datamint.log.count(lambda e: e.method == "GET" and "filename=" in e.query) >= 2
 
@@ -181,7 +202,7 @@ def test_lost_answer_is_checked_before_sending_again(datamint, tmp_path: Path) -
 def test_upload_left_unknown_by_an_earlier_run_is_found_not_resent(datamint, tmp_path: Path) -> None:
     photo = tmp_path / "photo.png"
     photo.write_bytes(png_bytes())
-    datamint.drop_after_receive = 1   # stored, then the connection closes without an answer
+    datamint.drop_after_receive = 1  # stored, then the connection closes without an answer
     first = run_cli("--json", "upload", photo, env={**env_for(datamint), "NEUROFETCH_RETRIES": "0"})
     assert first.code == 1 and "connection closed" in first.json["failures"][0]["error"]
     assert len(datamint.resources()) == 1
@@ -200,22 +221,29 @@ def test_killed_run_resumes_without_duplicates(tmp_path: Path) -> None:
     from neurofetch.emulators.common import Faults
 
     with datamint_server(faults=Faults(latency=0.15)) as slow:
-        env = {**{k: v for k, v in env_for(slow).items() if v}, "NEUROFETCH_JOBS": "2",
-               "XDG_STATE_HOME": os.environ["XDG_STATE_HOME"]}
-        proc = subprocess.Popen([sys.executable, "-m", "neurofetch", "upload", str(folder)],
-                                env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = {
+            **{k: v for k, v in env_for(slow).items() if v},
+            "NEUROFETCH_JOBS": "2",
+            "XDG_STATE_HOME": os.environ["XDG_STATE_HOME"],
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "neurofetch", "upload", str(folder)],
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 30
         while len(slow.resources()) < 4 and time.monotonic() < deadline:
             time.sleep(0.02)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-        time.sleep(0.5)   # let the server finish what was already on the wire
+        time.sleep(0.5)  # let the server finish what was already on the wire
         partial = len(slow.resources())
         assert 4 <= partial < 12
         resumed = run_cli("--json", "upload", folder, env=env)
         assert resumed.code == 0, resumed.stderr
         names = [r.filename for r in slow.resources()]
-        assert sorted(names) == sorted(f"img{i:02d}.png" for i in range(12))   # each exactly once
+        assert sorted(names) == sorted(f"img{i:02d}.png" for i in range(12))  # each exactly once
         counts = resumed.json["counts"]
         assert counts["uploaded"] + counts.get("already_uploaded", 0) + counts.get("found_already_uploaded", 0) == 12
 
@@ -229,8 +257,13 @@ def test_sigterm_stops_cleanly_with_exit_130(tmp_path: Path) -> None:
 
     with datamint_server(faults=Faults(latency=0.2)) as slow:
         env = {**os.environ, **{k: v for k, v in env_for(slow).items() if v}, "NEUROFETCH_JOBS": "1"}
-        proc = subprocess.Popen([sys.executable, "-m", "neurofetch", "upload", str(folder)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "neurofetch", "upload", str(folder)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 30
         while len(slow.resources()) < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -266,8 +299,16 @@ def test_png_mask_attached_to_an_existing_resource(datamint, tmp_path: Path) -> 
     resource_id = run_cli("--json", "upload", photo, env=env_for(datamint)).json["resources"]["us.png"]
     mask = tmp_path / "mask.png"
     mask.write_bytes(png_bytes(mask=True))
-    result = run_cli("upload", "--resource-id", resource_id, "--segmentation", mask, "--segmentation-name", "lesion",
-                     env=env_for(datamint))
+    result = run_cli(
+        "upload",
+        "--resource-id",
+        resource_id,
+        "--segmentation",
+        mask,
+        "--segmentation-name",
+        "lesion",
+        env=env_for(datamint),
+    )
     assert result.code == 0, result.stderr
     segs = datamint.segmentations(resource_id)
     assert [(s.identifier, s.frame_index) for s in segs] == [("lesion", 0)]

@@ -14,7 +14,7 @@ from neurofetch.emulators.neurovault.app import NeuroVaultEmulator
 from tests.helpers import run_cli
 from tests.resilience_support import Recorder, data_files, serve_loris, the_error_line
 
-VERY_DEEP = b"[" * 100_000 + b"]" * 100_000            # past the decoder's recursion limit
+VERY_DEEP = b"[" * 100_000 + b"]" * 100_000  # past the decoder's recursion limit
 DEEP = b'{"Files": ' + b"[" * 150 + b"]" * 150 + b"}"  # decodes, but far deeper than any real answer
 
 
@@ -39,8 +39,9 @@ def test_a_visit_listing_nested_too_deep_fails_that_visit_and_the_rest_is_mirror
     images = f"/candidates/{first.cand}/{first.visit}/images"
     with serve_loris(size_scale=0.005, recorder=replacing(images, DEEP)) as loris:
         result = run_cli("--json", "mirror", tmp_path / "d", env=loris.env())
-        expected = {p: b for p, b in loris.dataset.expected_tree().items()
-                    if not p.startswith(f"{first.cand}/{first.visit}/")}
+        expected = {
+            p: b for p, b in loris.dataset.expected_tree().items() if not p.startswith(f"{first.cand}/{first.visit}/")
+        }
     assert result.code == 1, result.stderr
     assert "Traceback" not in result.stderr
     [failure] = result.json["failures"]

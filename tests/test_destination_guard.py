@@ -26,8 +26,9 @@ def test_wrong_url_leaves_no_destination(loris, loris_env, tmp_path: Path) -> No
 def test_neurovault_url_that_is_not_the_api_leaves_no_destination(tmp_path: Path) -> None:
     with neurovault() as (_emulator, env):
         dest = tmp_path / "nv"
-        result = run_cli("mirror", dest, "--collection", "1", env={**env, "NEUROFETCH_URL": env["NEUROFETCH_URL"]
-                                                                   + "/media"})
+        result = run_cli(
+            "mirror", dest, "--collection", "1", env={**env, "NEUROFETCH_URL": env["NEUROFETCH_URL"] + "/media"}
+        )
     assert result.code != 0
     assert not dest.exists(), result.stderr
 
@@ -44,7 +45,7 @@ def test_a_destination_inside_another_mirror_is_refused_with_exit_4(loris, loris
     assert str(dest) in inner.stderr and len(inner.stderr.strip().splitlines()) == 1
     assert not (dest / cand / cand).exists() and not (dest / cand / ".neurofetch").exists()
     assert tree_files(dest) == before
-    assert loris.log.entries() == []                 # refused before asking the service anything
+    assert loris.log.entries() == []  # refused before asking the service anything
 
     deeper = run_cli("mirror", dest / "new" / "folder", env=loris_env)
     assert deeper.code == 4 and not (dest / "new").exists()
@@ -71,7 +72,7 @@ def test_partial_downloads_of_unselected_items_are_named_and_kept(loris, loris_e
     assert result.json["unselected_parts"] == [f"{other}.part"]
     assert stale.read_bytes() == b"half a file"
 
-    everything = run_cli("--json", "mirror", dest, env=loris_env)   # selected again: resumed, not reported
+    everything = run_cli("--json", "mirror", dest, env=loris_env)  # selected again: resumed, not reported
     assert everything.code == 0, everything.stderr
     assert "unselected_parts" not in everything.json and not stale.exists()
     assert tree_files(dest) == loris.dataset.expected_tree()

@@ -36,7 +36,7 @@ def test_loris_listing_every_candidate_visit_and_file_twice_mirrors_each_once_by
     assert result.json["counts"]["downloaded"] == len(expected)
     assert result.json["bytes"] == sum(map(len, expected.values()))
     candidate = json.loads(next(dest.glob("*/candidate.json")).read_text())
-    assert len(candidate["Visits"]) == 2 * len(set(candidate["Visits"]))   # the record is kept as served
+    assert len(candidate["Visits"]) == 2 * len(set(candidate["Visits"]))  # the record is kept as served
     assert again.code == 0 and again.json["counts"] == {"skipped": len(expected)}
 
 
@@ -65,7 +65,8 @@ def colliding(listing: bytes) -> bytes:
 
 
 def test_two_datamint_resources_with_one_destination_fail_naming_both_urls_and_neither_is_written(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     dest = tmp_path / "dm"
     with datamint_server() as emulator:
         records = [emulator.add_resource(f"scan{i}.bin", bytes([i]) * 1000, channel="ct") for i in range(3)]

@@ -51,8 +51,16 @@ def run(*args: str, env: dict[str, str]) -> CliRun:
 
 def test_the_table_is_the_documented_one() -> None:
     assert {c.name: c.value for c in ExitCode} == {
-        "OK": 0, "PARTIAL": 1, "USAGE": 2, "AUTH": 3, "LOCKED": 4, "UNREACHABLE": 5, "INTEGRITY": 6,
-        "DESTINATION": 7, "INTERRUPTED": 130}
+        "OK": 0,
+        "PARTIAL": 1,
+        "USAGE": 2,
+        "AUTH": 3,
+        "LOCKED": 4,
+        "UNREACHABLE": 5,
+        "INTEGRITY": 6,
+        "DESTINATION": 7,
+        "INTERRUPTED": 130,
+    }
 
 
 # -- 0 OK, 1 PARTIAL --------------------------------------------------------------------------------------
@@ -72,7 +80,7 @@ def test_1_some_files_failed_the_rest_are_done(service: str, tmp_path: Path) -> 
     with served(service, Faults(missing_files=1)) as (emulator, url):
         env = profile_env(service, url, tmp_path)
         command = download_command(service, emulator, tmp_path / "d")
-        if service == "allen":   # one image that answers 500 every time, one that works
+        if service == "allen":  # one image that answers 500 every time, one that works
             plates = [r["id"] for r in emulator.atlas_images(1)]
             broken = next(i for i in plates if i in emulator.missing_image_ids)
             fine = next(i for i in plates if i not in emulator.missing_image_ids)
@@ -89,8 +97,14 @@ def test_1_some_files_failed_the_rest_are_done(service: str, tmp_path: Path) -> 
 def test_2_a_url_without_a_scheme(service: str, tmp_path: Path) -> None:
     with served(service, Faults()) as (emulator, url):
         bare = url.split("://", 1)[1]
-        result = run("--url", bare, "--service", service, *download_command(service, emulator, tmp_path / "d"),
-                     env={"NEUROFETCH_PASSWORD": "demo", "NEUROFETCH_USERNAME": "demo"})
+        result = run(
+            "--url",
+            bare,
+            "--service",
+            service,
+            *download_command(service, emulator, tmp_path / "d"),
+            env={"NEUROFETCH_PASSWORD": "demo", "NEUROFETCH_USERNAME": "demo"},
+        )
         assert not emulator.log.entries()
     assert result.code == 2
     assert f"the url {bare!r} has no scheme; write https://{bare}" in the_error_line(result.stderr)
@@ -146,8 +160,13 @@ def answering(status: int, body: bytes, content_type: bytes) -> Any:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     return app
@@ -176,15 +195,16 @@ def test_5_neurofetch_config_test_of_a_url_that_is_not_the_api(service: str, tmp
 
     config = tmp_path / "config.yaml"
     with RunningServer(NOT_FOUND) as web:
-        config.write_text(f"default_profile: p\nprofiles:\n  p:\n    service: {service}\n    url: {web.origin}\n"
-                          "    retries: 0\n")
+        config.write_text(
+            f"default_profile: p\nprofiles:\n  p:\n    service: {service}\n    url: {web.origin}\n    retries: 0\n"
+        )
         result = run_config("--config", str(config), "test")
     assert result.code == 5, result.stderr
     assert "HTTP 404" in result.stderr and "not an answer of the service's API" in result.stderr
 
 
 def test_5_a_url_where_no_loris_api_answers_names_the_api_base(tmp_path: Path) -> None:
-    with serve_loris(size_scale=0.005) as loris:   # (the LORIS origin itself works: the version is asked for)
+    with serve_loris(size_scale=0.005) as loris:  # (the LORIS origin itself works: the version is asked for)
         elsewhere = loris.url.split("/api/")[0] + "/elsewhere"
         result = run("mirror", str(tmp_path / "d"), env=loris.env(NEUROFETCH_URL=elsewhere))
     assert result.code == 5
@@ -203,8 +223,9 @@ def test_6_a_local_file_that_no_longer_matches(service: str, tmp_path: Path) -> 
         env = profile_env(service, url, tmp_path)
         command = download_command(service, emulator, dest)
         assert run(*command, env=env).code == 0
-        victim = next(p for p in sorted(dest.rglob("*")) if p.is_file() and ".neurofetch" not in p.parts
-                      and p.suffix != ".json")
+        victim = next(
+            p for p in sorted(dest.rglob("*")) if p.is_file() and ".neurofetch" not in p.parts and p.suffix != ".json"
+        )
         victim.write_bytes(b"changed")
         result = run(*command, "--verify-only", env=env)
     assert result.code == 6, result.stderr
@@ -231,8 +252,7 @@ def test_7_a_destination_without_write_permission(service: str, tmp_path: Path) 
         env = profile_env(service, url, tmp_path)
         parent.chmod(0o555)
         try:
-            result = run_without_read_override("--json", *download_command(service, emulator, parent / "d"),
-                                               env=env)
+            result = run_without_read_override("--json", *download_command(service, emulator, parent / "d"), env=env)
         finally:
             parent.chmod(0o755)
     assert result.returncode == 7, result.stderr
@@ -308,8 +328,8 @@ def test_s3_sync_5_an_endpoint_that_is_not_s3(server: Any, tmp_path: Path, monke
 
 def test_s3_sync_7_a_disk_that_fills_up(bucket: Any, tiny_disk: Path) -> None:  # noqa: F811
     for n in range(4):
-        bucket.put(f"data/big-{n}.bin", bytes([n]) * 1_500_000)    # 6 MB for a 3 MiB disk
+        bucket.put(f"data/big-{n}.bin", bytes([n]) * 1_500_000)  # 6 MB for a 3 MiB disk
     result = run("s3-sync", bucket.url(), str(tiny_disk / "d"), "--endpoint-url", bucket.endpoint, env=S3_ENV)
     assert result.code == 7, result.stderr
     assert "no space left on the device" in the_error_line(result.stderr)
-    assert result.json["status"] == "failed" and result.json["counts"]["downloaded"] < 6   # two small, four big
+    assert result.json["status"] == "failed" and result.json["counts"]["downloaded"] < 6  # two small, four big

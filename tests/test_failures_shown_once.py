@@ -21,7 +21,7 @@ def assert_told_once_running_and_once_in_summary(run: CliRun, failure: str) -> N
     where = [i for i, line in enumerate(lines) if failure in line and not line.startswith("debug: ")]
     assert len(where) == 2, run.stderr
     assert where[1] - where[0] > 1, run.stderr
-    shown = [line.removeprefix("debug: ") for line in lines]   # -v must not echo a line as a debug line
+    shown = [line.removeprefix("debug: ") for line in lines]  # -v must not echo a line as a debug line
     assert [a for a, b in itertools.pairwise(shown) if a == b] == [], run.stderr
     assert "finished with problems" in lines[-1], run.stderr
 

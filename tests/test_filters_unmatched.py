@@ -13,8 +13,18 @@ from tests.test_mirror_neurovault import collection, neurovault
 
 def test_loris_unknown_candidate_and_visit_warn_and_exit_0(loris, loris_env, tmp_path: Path) -> None:
     cand = loris.dataset.candidates[0].cand_id
-    result = run_cli("--json", "mirror", tmp_path / "s", "--candidate", cand, "--candidate", "999999",
-                     "--visit", "V99", env=loris_env)
+    result = run_cli(
+        "--json",
+        "mirror",
+        tmp_path / "s",
+        "--candidate",
+        cand,
+        "--candidate",
+        "999999",
+        "--visit",
+        "V99",
+        env=loris_env,
+    )
     assert result.code == 0, result.stderr
     assert "neurofetch: warning: --candidate 999999 matched nothing" in result.stderr
     assert "neurofetch: warning: --visit V99 matched nothing" in result.stderr
@@ -47,12 +57,28 @@ def test_loris_include_and_exclude_that_leave_nothing(loris, loris_env, tmp_path
 def test_neurovault_unmatched_filters_warn(tmp_path: Path) -> None:
     with neurovault(collections=2) as (emulator, env):
         cid = str(collection(emulator, "large")["id"])
-        result = run_cli("--json", "mirror", tmp_path / "nv", "--collection", cid, "--collection", "999999",
-                         "--map-type", "Z map", "--map-type", "no such map", "--modality", "telepathy", env=env)
+        result = run_cli(
+            "--json",
+            "mirror",
+            tmp_path / "nv",
+            "--collection",
+            cid,
+            "--collection",
+            "999999",
+            "--map-type",
+            "Z map",
+            "--map-type",
+            "no such map",
+            "--modality",
+            "telepathy",
+            env=env,
+        )
         assert result.code == 0, result.stderr
-        assert result.json["warnings"] == ["--collection 999999 matched nothing",
-                                           "--map-type 'no such map' matched nothing",
-                                           "--modality telepathy matched nothing"]
+        assert result.json["warnings"] == [
+            "--collection 999999 matched nothing",
+            "--map-type 'no such map' matched nothing",
+            "--modality telepathy matched nothing",
+        ]
         assert "neurofetch: warning: --modality telepathy matched nothing" in result.stderr
 
 
@@ -60,8 +86,17 @@ def test_neurovault_include_matches_the_path_under_dest(tmp_path: Path) -> None:
     with neurovault(collections=2) as (emulator, env):
         cid, other = (c["id"] for c in emulator.collections[:2])
         dest = tmp_path / "nv"
-        result = run_cli("mirror", dest, "--collection", str(cid), "--collection", str(other),
-                         "--include", f"collection-{cid}/*", env=env)
+        result = run_cli(
+            "mirror",
+            dest,
+            "--collection",
+            str(cid),
+            "--collection",
+            str(other),
+            "--include",
+            f"collection-{cid}/*",
+            env=env,
+        )
         assert result.code == 0, result.stderr
         files = set(tree_files(dest))
         assert files and all(path.startswith(f"collection-{cid}/") for path in files)

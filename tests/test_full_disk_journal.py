@@ -40,7 +40,7 @@ def recorded(dest: Path) -> int:
 @pytest.mark.parametrize("free_kib", [0, 4, 16, 48, 96, 160, 400])
 def test_a_disk_full_at_any_moment_is_one_line_and_the_next_run_completes(tiny_disk: Path, free_kib: int) -> None:
     dest = tiny_disk / "study"
-    with serve_loris(size_scale=0.005) as loris:     # about 1.8 MB
+    with serve_loris(size_scale=0.005) as loris:  # about 1.8 MB
         expected = loris.dataset.expected_tree()
         filler = fill(tiny_disk, free_kib * 1024)
         full = run_cli("--json", "mirror", dest, env=loris.env())
@@ -56,4 +56,4 @@ def test_a_disk_full_at_any_moment_is_one_line_and_the_next_run_completes(tiny_d
         again = run_cli("--json", "mirror", dest, env=loris.env())
     assert again.code == 0, again.stderr
     assert data_files(dest) == expected
-    assert again.json["counts"].get("skipped", 0) >= kept       # what was complete stayed complete
+    assert again.json["counts"].get("skipped", 0) >= kept  # what was complete stayed complete

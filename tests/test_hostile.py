@@ -34,11 +34,17 @@ def test_hostile_names_are_refused_one_by_one_and_nothing_lands_outside_dest(tmp
     failures = {f["item"]: f["error"] for f in result.json["failures"]}
     hostile_cand = hostile[0].cand
     assert set(failures) == {f"{hostile_cand}/PREBL00/{f.filename}" for f in hostile if f.visit == "PREBL00"} | {
-        f"visit {hostile_cand}/.."}
+        f"visit {hostile_cand}/.."
+    }
     assert all(error.startswith("refused an unsafe name from the server") for error in failures.values())
     reasons = " ".join(failures.values())
-    for reason in ("path separator", "control character", "reserved on Windows", "longer than 255 bytes",
-                   "relative reference"):
+    for reason in (
+        "path separator",
+        "control character",
+        "reserved on Windows",
+        "longer than 255 bytes",
+        "relative reference",
+    ):
         assert reason in reasons
     # The good files, including the ordinary one of the hostile candidate, are all there.
     assert data_files(dest) == expected
@@ -67,14 +73,19 @@ def json_edit(edit: Callable[[dict], object]) -> Callable[[bytes], bytes]:
     return change
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    (json_edit(lambda doc: {"Candidate": doc["Candidates"]}), "has no 'Candidates' field"),
-    (json_edit(lambda doc: {"Candidates": "everyone"}), "'Candidates' has the wrong type (str)"),
-    (json_edit(lambda doc: {"Candidates": [{"PSCID": "x"}]}), "has no 'CandID' field"),
-    (lambda raw: b"<html><body>Service temporarily unavailable</body></html>", "did not answer JSON"),
-], ids=["missing-key", "wrong-type", "record-without-id", "not-json"])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (json_edit(lambda doc: {"Candidate": doc["Candidates"]}), "has no 'Candidates' field"),
+        (json_edit(lambda doc: {"Candidates": "everyone"}), "'Candidates' has the wrong type (str)"),
+        (json_edit(lambda doc: {"Candidates": [{"PSCID": "x"}]}), "has no 'CandID' field"),
+        (lambda raw: b"<html><body>Service temporarily unavailable</body></html>", "did not answer JSON"),
+    ],
+    ids=["missing-key", "wrong-type", "record-without-id", "not-json"],
+)
 def test_a_candidate_list_of_the_wrong_shape_is_one_clear_line_naming_the_url(
-        tmp_path: Path, body: Callable[[bytes], bytes], message: str) -> None:
+    tmp_path: Path, body: Callable[[bytes], bytes], message: str
+) -> None:
     with serve_loris(recorder=proxy("/candidates/", body)) as loris:
         result = run_cli("mirror", tmp_path / "d", env=loris.env())
     assert result.code == 5
@@ -90,8 +101,9 @@ def test_a_visit_listing_of_the_wrong_shape_fails_that_visit_only(tmp_path: Path
     images = f"/candidates/{first.cand}/{first.visit}/images"
     with serve_loris(size_scale=0.005, recorder=proxy(images, json_edit(lambda doc: doc.update(Files=None)))) as loris:
         result = run_cli("--json", "mirror", tmp_path / "d", env=loris.env())
-        expected = {p: b for p, b in loris.dataset.expected_tree().items()
-                    if not p.startswith(f"{first.cand}/{first.visit}/")}
+        expected = {
+            p: b for p, b in loris.dataset.expected_tree().items() if not p.startswith(f"{first.cand}/{first.visit}/")
+        }
     assert result.code == 1
     [failure] = result.json["failures"]
     assert failure["item"] == f"visit {first.cand}/{first.visit}"
@@ -143,17 +155,17 @@ def read_only_dir(tmp_path: Path) -> Iterator[Path]:
 
 def test_a_full_disk_stops_with_a_clear_error_and_the_next_run_completes(small_disk: Path) -> None:
     dest = small_disk / "study"
-    with serve_loris(size_scale=0.02) as loris:   # about 7 MB for a 2 MB disk
+    with serve_loris(size_scale=0.02) as loris:  # about 7 MB for a 2 MB disk
         expected = loris.dataset.expected_tree()
         full = run_cli("--json", "mirror", dest, env=loris.env())
         assert full.code == 7, full.stderr
         assert "no space left on the device" in full.stderr or "disk is full" in full.stderr
         the_error_line(full.stderr)
-        document = full.json                    # --json still prints what the run had done before it stopped
+        document = full.json  # --json still prints what the run had done before it stopped
         assert document["status"] == "failed" and document["error"] in full.stderr
         # a file placed but not yet recorded when the disk filled up is fetched again next time
         assert 0 < document["counts"]["downloaded"] <= len(data_files(dest))
-        assert_nothing_partial_taken_for_complete(dest, expected)       # no corrupt final file
+        assert_nothing_partial_taken_for_complete(dest, expected)  # no corrupt final file
         assert set(data_files(dest)) < set(expected)
 
         mount("-o", "remount,size=64m", str(small_disk))
@@ -174,8 +186,16 @@ def test_a_read_only_destination_is_a_clear_error(read_only_dir: Path, tmp_path:
 
 
 def test_an_unwritable_log_file_is_a_usage_error(tmp_path: Path) -> None:
-    result = run_cli("--log-file", tmp_path / "no" / "such" / "dir" / "run.log", "--url", "http://127.0.0.1:9",
-                     "--service", "loris", "mirror", tmp_path / "d")
+    result = run_cli(
+        "--log-file",
+        tmp_path / "no" / "such" / "dir" / "run.log",
+        "--url",
+        "http://127.0.0.1:9",
+        "--service",
+        "loris",
+        "mirror",
+        tmp_path / "d",
+    )
     assert result.code == 2
     assert "cannot write the log file" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "d").exists()
@@ -195,14 +215,35 @@ def test_emulate_with_faults_serves_a_mirror_that_survives_them(tmp_path: Path) 
     import sys
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "neurofetch", "emulate", "loris", "--port", "0", "--candidates", "1",
-         "--faults", "error_rate=0.1,truncate_rate=0.1,reset_rate=0.1,token_expiry_after=20,seed=3"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ})
+        [
+            sys.executable,
+            "-m",
+            "neurofetch",
+            "emulate",
+            "loris",
+            "--port",
+            "0",
+            "--candidates",
+            "1",
+            "--faults",
+            "error_rate=0.1,truncate_rate=0.1,reset_rate=0.1,token_expiry_after=20,seed=3",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
     try:
         url = proc.stdout.readline().strip()  # type: ignore[union-attr]
         assert url.startswith("http://127.0.0.1:") and url.endswith("/api/v0.0.3-dev")
-        env = {"NEUROFETCH_URL": url, "NEUROFETCH_SERVICE": "loris", "NEUROFETCH_USERNAME": "demo",
-               "NEUROFETCH_PASSWORD": "demo", "NEUROFETCH_RETRIES": "20", "NEUROFETCH_RETRY_WAIT_MAX": "0.05"}
+        env = {
+            "NEUROFETCH_URL": url,
+            "NEUROFETCH_SERVICE": "loris",
+            "NEUROFETCH_USERNAME": "demo",
+            "NEUROFETCH_PASSWORD": "demo",
+            "NEUROFETCH_RETRIES": "20",
+            "NEUROFETCH_RETRY_WAIT_MAX": "0.05",
+        }
         result = run_cli("mirror", tmp_path / "d", "--include", "*fieldmap*", env=env)
     finally:
         proc.terminate()

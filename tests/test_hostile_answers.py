@@ -22,6 +22,7 @@ ASGIApp = Callable[..., Any]
 def claims_gzip(path_end: str) -> Callable[[ASGIApp], ASGIApp]:
     """A front that labels the answers for paths ending in ``path_end`` ``Content-Encoding: gzip``, body
     unchanged (not gzip)."""
+
     def wrap(app: ASGIApp) -> ASGIApp:
         async def front(scope: dict[str, Any], receive: Any, send: Any) -> None:
             if scope["type"] != "http" or not scope["path"].endswith(path_end):
@@ -35,7 +36,9 @@ def claims_gzip(path_end: str) -> Callable[[ASGIApp], ASGIApp]:
                 await send(message)
 
             await app(scope, receive, labelled)
+
         return front
+
     return wrap
 
 
@@ -60,8 +63,11 @@ def test_a_datamint_listing_that_is_not_the_gzip_it_claims_is_one_line_naming_th
     emulator.add_resource("a.png", png_bytes((4, 4)), mimetype="image/png")
     with RunningServer(claims_gzip("/resources")(emulator.app)) as server:
         url = emulator.base_url(server)
-        result = run_cli("mirror", tmp_path / "d",
-                         env={"NEUROFETCH_URL": url, "NEUROFETCH_SERVICE": "datamint", "NEUROFETCH_API_KEY": KEY})
+        result = run_cli(
+            "mirror",
+            tmp_path / "d",
+            env={"NEUROFETCH_URL": url, "NEUROFETCH_SERVICE": "datamint", "NEUROFETCH_API_KEY": KEY},
+        )
     assert result.code == 5, result.stderr
     assert f"{url}/resources does not decode as its Content-Encoding says" in the_error_line(result.stderr)
 
@@ -71,7 +77,7 @@ def test_a_file_url_with_credentials_in_it_fails_that_file_and_nothing_is_sent(t
     cid = emulator.collections[0]["id"]
     planted: dict[str, str] = {}
 
-    def plant_credentials(raw: bytes) -> bytes:   # the emulator gzips its JSON, as NeuroVault does
+    def plant_credentials(raw: bytes) -> bytes:  # the emulator gzips its JSON, as NeuroVault does
         page = json.loads(gzip.decompress(raw))
         first = page["results"][0]
         parts = urlsplit(first["file"])
@@ -88,11 +94,14 @@ def test_a_file_url_with_credentials_in_it_fails_that_file_and_nothing_is_sent(t
     [failure] = result.json["failures"]
     assert "user name or password" in failure["error"] and planted["path"] in failure["error"]
     assert "s3cretpw" not in result.stdout + result.stderr and "someone" not in result.stdout + result.stderr
-    assert not [s for s in front.stamps if s.path == planted["path"]]   # never asked for
+    assert not [s for s in front.stamps if s.path == planted["path"]]  # never asked for
     assert "authorization" not in {h for s in front.stamps for h in s.headers}
     folder = f"collection-{cid}"
-    assert tree_files(tmp_path) == {f"{folder}/{Path(i['file']).name}": emulator.file_bytes(i)
-                                    for i in images if urlsplit(i["file"]).path != planted["path"]}
+    assert tree_files(tmp_path) == {
+        f"{folder}/{Path(i['file']).name}": emulator.file_bytes(i)
+        for i in images
+        if urlsplit(i["file"]).path != planted["path"]
+    }
 
 
 def test_a_redirect_to_a_url_with_credentials_in_it_fails_that_file(tmp_path: Path) -> None:
@@ -107,9 +116,15 @@ def test_a_redirect_to_a_url_with_credentials_in_it_fails_that_file(tmp_path: Pa
                 return
             host = dict(scope["headers"])[b"host"]
             location = b"http://someone:s3cretpw@" + host + b"/elsewhere/" + first.filename.encode()
-            await send({"type": "http.response.start", "status": 302,
-                        "headers": [(b"location", location), (b"content-length", b"0")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 302,
+                    "headers": [(b"location", location), (b"content-length", b"0")],
+                }
+            )
             await send({"type": "http.response.body", "body": b""})
+
         return front
 
     with serve_loris(size_scale=0.005, recorder=redirect_with_credentials, record=True) as loris:  # type: ignore[arg-type]

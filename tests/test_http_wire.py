@@ -56,6 +56,7 @@ def test_cookies_a_server_sets_are_sent_back() -> None:
         return JSONResponse({"session": request.cookies.get("session")})
 
     with serve([Route("/login", login), Route("/data", data)]) as url:
+
         async def go() -> Any:
             async with make_client(profile(url).http) as client:
                 await get_json(client, url + "/login", NO_RETRIES)
@@ -82,7 +83,7 @@ def test_a_body_cut_short_is_retried_and_then_read_whole() -> None:
                     conn.recv(65536)
                     calls.append(1)
                     body = b'{"answer": 42}'
-                    if len(calls) == 1:   # announces 14 bytes, sends 5, hangs up
+                    if len(calls) == 1:  # announces 14 bytes, sends 5, hangs up
                         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\n" + body[:5])
                     else:
                         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 14\r\nConnection: close\r\n\r\n" + body)
@@ -144,6 +145,7 @@ def test_the_transport_keeps_connections_within_the_jobs_limit() -> None:
         return JSONResponse({})
 
     with serve([Route("/w", where)]) as url:
+
         async def go() -> None:
             async with make_client(profile(url, jobs=3).http, extra_connections=0) as client:
                 await asyncio.gather(*(get_json(client, url + "/w", NO_RETRIES) for _ in range(30)))
@@ -180,7 +182,8 @@ def test_cookies_go_back_only_to_the_host_and_port_that_set_them() -> None:
         return JSONResponse({"cookie": request.headers.get("cookie")})
 
     routes = [Route("/login", login), Route("/data", data)]
-    with serve(routes) as first, serve(routes) as second:   # 127.0.0.1 both, another port
+    with serve(routes) as first, serve(routes) as second:  # 127.0.0.1 both, another port
+
         async def go() -> Any:
             async with make_client(profile(first).http) as client:
                 await get_json(client, first + "/login", NO_RETRIES)
@@ -193,6 +196,8 @@ def test_a_redirect_loop_ends_with_one_clear_error() -> None:
     async def loop(request: Request) -> Response:
         return Response(status_code=302, headers={"location": "/loop"})
 
-    with serve([Route("/loop", loop)]) as url, pytest.raises(
-            UnreachableError, match=r"^http://127\.0\.0\.1:\d+ redirected more than 10 times"):
+    with (
+        serve([Route("/loop", loop)]) as url,
+        pytest.raises(UnreachableError, match=r"^http://127\.0\.0\.1:\d+ redirected more than 10 times"),
+    ):
         fetch(url, "/loop")

@@ -45,8 +45,9 @@ def assert_rows_are_the_tree(rows: list[dict[str, Any]], dest: Path, service: st
 
 
 def sha256sum_check(dest: Path, manifest: str = "SHA256SUMS") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["sha256sum", "--strict", "-c", manifest], cwd=dest, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        ["sha256sum", "--strict", "-c", manifest], cwd=dest, capture_output=True, text=True, timeout=60
+    )
 
 
 @pytest.fixture
@@ -60,6 +61,7 @@ def loris_tree(loris, loris_env, tmp_path: Path) -> Path:
 
 # ------------------------------------------------------------------------------------------ one per service
 
+
 @every_loris_version
 def test_loris_rows_carry_candidate_session_and_qc_columns(loris, loris_tree: Path) -> None:
     rows = index_rows(loris_tree)
@@ -69,8 +71,12 @@ def test_loris_rows_carry_candidate_session_and_qc_columns(loris, loris_tree: Pa
         record = loris.dataset.file(cand, visit, name)
         candidate = json.loads((loris_tree / cand / "candidate.json").read_text())["Meta"]
         qc = json.loads((loris_tree / cand / visit / f"{name}.qc.json").read_text())
-        assert (row["candid"], row["visit"], row["pscid"], row["site"]) == (cand, visit, candidate["PSCID"],
-                                                                           candidate["Site"])
+        assert (row["candid"], row["visit"], row["pscid"], row["site"]) == (
+            cand,
+            visit,
+            candidate["PSCID"],
+            candidate["Site"],
+        )
         assert (row["output_type"], row["acquisition_type"]) == (record.output_type, record.acquisition_type)
         assert row["qc.qc"] == (qc["QC"] or None) and row["candidate.sex"] == candidate["Sex"]
     dated = [r for r in rows if r.get("session.stages.visit.date")]
@@ -90,7 +96,12 @@ def test_neurovault_rows_carry_the_image_records(tmp_path: Path) -> None:
     for row in rows:
         image = images[row["path"]]
         assert (row["collection"], row["image_id"], row["map_type"], row["modality"], row["name"]) == (
-            wanted["id"], image["id"], image["map_type"], image["modality"], image["name"])
+            wanted["id"],
+            image["id"],
+            image["map_type"],
+            image["modality"],
+            image["name"],
+        )
         assert row["doi"] == wanted["DOI"]
 
 
@@ -99,8 +110,9 @@ def test_allen_rows_carry_the_image_records(tmp_path: Path) -> None:
     plates = emulator.atlas_images(1)[:3]
     with emulator.serve() as server:
         env = {"NEUROFETCH_URL": emulator.base_url(server), "NEUROFETCH_SERVICE": "allen"}
-        result = run_cli("atlas-image", *(str(p["id"]) for p in plates), "--downsample", "6",
-                         "--out", tmp_path / "atlas", env=env)
+        result = run_cli(
+            "atlas-image", *(str(p["id"]) for p in plates), "--downsample", "6", "--out", tmp_path / "atlas", env=env
+        )
         assert result.code == 0, result.stderr
     rows = index_rows(tmp_path / "atlas")
     assert_rows_are_the_tree(rows, tmp_path / "atlas", "allen")
@@ -111,9 +123,12 @@ def test_allen_rows_carry_the_image_records(tmp_path: Path) -> None:
 @pytest.fixture
 def datamint_tree(tmp_path: Path) -> Iterator[tuple[Path, list[Any]]]:
     with datamint_server() as emulator:
-        made = [emulator.add_resource("a.png", png_bytes(), mimetype="image/png", channel="c1", tags=["left", "qc"]),
-                emulator.add_resource("b.dcm", b"DICM-ish bytes", mimetype="application/dicom", channel="c2",
-                                      published=True)]
+        made = [
+            emulator.add_resource("a.png", png_bytes(), mimetype="image/png", channel="c1", tags=["left", "qc"]),
+            emulator.add_resource(
+                "b.dcm", b"DICM-ish bytes", mimetype="application/dicom", channel="c2", published=True
+            ),
+        ]
         dest = tmp_path / "dm"
         result = run_cli("mirror", dest, env=datamint_env(emulator))
         assert result.code == 0, result.stderr
@@ -122,7 +137,7 @@ def datamint_tree(tmp_path: Path) -> Iterator[tuple[Path, list[Any]]]:
 
 def test_datamint_rows_carry_the_resource_records_and_their_segmentations(datamint_tree) -> None:
     dest, (a, b) = datamint_tree
-    mask = dest / "c1" / f"{a.id}_a_mask.nii.gz"     # a segmentation kept beside its resource
+    mask = dest / "c1" / f"{a.id}_a_mask.nii.gz"  # a segmentation kept beside its resource
     mask.write_bytes(b"mask")
     rows = {r["id"]: r for r in index_rows(dest)}
     assert set(rows) == {a.id, b.id} and all(r["service"] == "datamint" for r in rows.values())
@@ -143,6 +158,7 @@ def test_a_tree_from_before_the_journal_named_its_service_is_recognised(loris_tr
 
 
 # ------------------------------------------------------------------------------------------ formats
+
 
 @pytest.mark.parametrize("fmt", ["tsv", "csv", "jsonl", "json", "parquet"])
 def test_every_format_reads_back(fmt: str, datamint_tree, tmp_path: Path) -> None:
@@ -170,6 +186,7 @@ def test_terminal_free_default_is_tsv_and_unknown_format_is_exit_2(loris_tree: P
 
 
 # ------------------------------------------------------------------------------------------ sha256sum
+
 
 def test_sha256sum_manifest_checks_from_dest_and_catches_a_change(loris_tree: Path) -> None:
     assert run_cli("index", loris_tree, "--format", "sha256sum", "-o", loris_tree / "SHA256SUMS").code == 0
@@ -201,8 +218,8 @@ def test_sha256sum_escapes_names_as_gnu_does(loris_tree: Path) -> None:
 
 # ------------------------------------------------------------------------------------------ BagIt
 
-def test_bagit_bag_validates_and_the_mirror_keeps_working(loris, loris_env, loris_tree: Path,
-                                                           tmp_path: Path) -> None:
+
+def test_bagit_bag_validates_and_the_mirror_keeps_working(loris, loris_env, loris_tree: Path, tmp_path: Path) -> None:
     before = tree_files(loris_tree)
     bagdir = tmp_path / "study-bag"
     result = run_cli("index", loris_tree, "--bagit", bagdir, "-o", tmp_path / "index.tsv")
@@ -214,9 +231,9 @@ def test_bagit_bag_validates_and_the_mirror_keeps_working(loris, loris_env, lori
     manifest = (bagdir / "manifest-sha256.txt").read_text()
     for relpath, data in before.items():
         assert f"{sha(data)}  data/{relpath}\n" in manifest
-    assert any(bagdir.glob("data/*/candidate.json"))           # the records travel with the files
+    assert any(bagdir.glob("data/*/candidate.json"))  # the records travel with the files
     some = sorted(before)[0]
-    assert (bagdir / "data" / some).stat().st_ino == (loris_tree / some).stat().st_ino   # a link, not a copy
+    assert (bagdir / "data" / some).stat().st_ino == (loris_tree / some).stat().st_ino  # a link, not a copy
     assert "Payload-Oxum" in (bagdir / "bag-info.txt").read_text()
 
     assert tree_files(loris_tree) == before and not (loris_tree / "data").exists()
@@ -239,13 +256,14 @@ def test_bagit_refuses_a_folder_inside_dest_or_not_empty(loris_tree: Path, tmp_p
 
 # ------------------------------------------------------------------------------------------ --verify
 
+
 def test_verify_is_exit_6_naming_the_changed_file(loris_tree: Path) -> None:
     clean = run_cli("--json", "index", loris_tree, "--verify")
     assert clean.code == 0, clean.stderr
     assert clean.json["counts"]["verified"] == len(tree_files(loris_tree))
     victim = sorted(tree_files(loris_tree))[0]
     data = (loris_tree / victim).read_bytes()
-    (loris_tree / victim).write_bytes(bytes([data[0] ^ 1]) + data[1:])    # same size, one bit changed
+    (loris_tree / victim).write_bytes(bytes([data[0] ^ 1]) + data[1:])  # same size, one bit changed
     changed = run_cli("index", loris_tree, "--verify")
     assert changed.code == 6 and changed.stdout == ""
     assert f"1 file differs from the journal: {victim}: content changed (sha256 differs)" in changed.stderr
@@ -260,14 +278,17 @@ def test_not_a_mirror_is_one_line_exit_2(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------------------------ Python
 
+
 def test_api_index_and_to_pandas(loris_tree: Path) -> None:
     from neurofetch import api
 
     rows = api.index(loris_tree, verify=True)
     assert [r.path for r in rows] == sorted(tree_files(loris_tree))
     assert rows[0].meta["candid"] == rows[0].path.split("/")[0]
-    code = ("import sys; sys.modules['pandas'] = None\nfrom neurofetch import api\n"
-            "try:\n    api.to_pandas([{'a': 1}])\nexcept Exception as exc:\n    print(type(exc).__name__, exc)")
+    code = (
+        "import sys; sys.modules['pandas'] = None\nfrom neurofetch import api\n"
+        "try:\n    api.to_pandas([{'a': 1}])\nexcept Exception as exc:\n    print(type(exc).__name__, exc)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "UsageError to_pandas needs pandas: pip install pandas"
 

@@ -53,12 +53,13 @@ def datamint_env(emulator: Any) -> dict[str, str]:
 def test_upload_interrupted_while_adding_to_the_project(datamint: Any, tmp_path: Path, sig: int) -> None:
     folder = images(tmp_path / "imgs", 3)
     datamint.project_add_delay = 30.0
-    run = start_background("--json", "upload", folder, "--project", "Brain MRI Study", env=datamint_env(datamint),
-                           logs=tmp_path / "logs")
+    run = start_background(
+        "--json", "upload", folder, "--project", "Brain MRI Study", env=datamint_env(datamint), logs=tmp_path / "logs"
+    )
     wait_until(lambda: datamint.project_adds_begun >= 1, what="the project addition", process=run)
     document = stopped_with_a_document(run, sig)
     assert document["counts"]["uploaded"] == 3 and len(document["resources"]) == 3
-    assert "uploaded" in run.stderr   # the summary
+    assert "uploaded" in run.stderr  # the summary
 
     datamint.project_add_delay = 0.0
     again = run_cli("--json", "upload", folder, "--project", "Brain MRI Study", env=datamint_env(datamint))
@@ -71,8 +72,15 @@ def test_upload_interrupted_while_adding_to_the_project(datamint: Any, tmp_path:
 def test_publish_interrupted_while_adding_to_the_project(tmp_path: Path, sig: int) -> None:
     with datamint_server(preload=4) as datamint:
         datamint.project_add_delay = 30.0
-        run = start_background("--json", "publish", "--all-inbox", "--project", "Ultrasound Screening",
-                               env=datamint_env(datamint), logs=tmp_path / "logs")
+        run = start_background(
+            "--json",
+            "publish",
+            "--all-inbox",
+            "--project",
+            "Ultrasound Screening",
+            env=datamint_env(datamint),
+            logs=tmp_path / "logs",
+        )
         wait_until(lambda: datamint.project_adds_begun >= 1, what="the project addition", process=run)
         document = stopped_with_a_document(run, sig)
     assert document["command"] == "publish" and document["counts"].get("published", 0) >= 1
@@ -85,8 +93,11 @@ def test_mirror_interrupted_mid_files(tmp_path: Path, sig: int) -> None:
     dest = tmp_path / "d"
     with serve_loris("drip=200000", size_scale=0.01) as loris:
         run = start_background("--json", "mirror", dest, "--jobs", "2", env=loris.env(), logs=tmp_path / "logs")
-        wait_until(lambda: any(p.stat().st_size > 0 for p in dest.rglob("*.part") if p.exists()),
-                   what="a file half-way", process=run)
+        wait_until(
+            lambda: any(p.stat().st_size > 0 for p in dest.rglob("*.part") if p.exists()),
+            what="a file half-way",
+            process=run,
+        )
         document = stopped_with_a_document(run, sig)
     assert document["command"] == "mirror"
 
@@ -100,8 +111,18 @@ def test_atlas_image_interrupted_mid_files(tmp_path: Path, sig: int) -> None:
     with emulator.serve() as server:
         env = {"NEUROFETCH_URL": emulator.base_url(server), "NEUROFETCH_SERVICE": "allen"}
         out = tmp_path / "atlas"
-        run = start_background("--json", "atlas-image", "--atlas-images", "1", "--downsample", "6", "--out", out,
-                               env=env, logs=tmp_path / "logs")
+        run = start_background(
+            "--json",
+            "atlas-image",
+            "--atlas-images",
+            "1",
+            "--downsample",
+            "6",
+            "--out",
+            out,
+            env=env,
+            logs=tmp_path / "logs",
+        )
         wait_until(lambda: len(list(out.rglob("*.jpg"))) >= 2, what="two plates", process=run)
         document = stopped_with_a_document(run, sig)
     assert document["command"] == "atlas-image" and document["counts"]["downloaded"] >= 2

@@ -46,7 +46,7 @@ def test_a_signal_stops_the_run_cleanly_with_exit_130_and_a_rerun_resumes(tmp_pa
         code = run.wait(timeout=10)
         assert code == 130, run.stderr
         assert "interrupted; run the same command again to resume" in run.stderr
-        assert "downloaded" in run.stderr and "Traceback" not in run.stderr   # what was done
+        assert "downloaded" in run.stderr and "Traceback" not in run.stderr  # what was done
         assert_nothing_partial_taken_for_complete(dest, expected)
         done_before = set(data_files(dest))
         assert done_before and done_before != set(expected)
@@ -57,17 +57,23 @@ def test_a_signal_stops_the_run_cleanly_with_exit_130_and_a_rerun_resumes(tmp_pa
         assert again.code == 0, again.stderr
         assert data_files(dest) == expected and part_files(dest) == []
         refetched = {e.path.split("/images/")[1] for e in loris.file_gets()}
-        assert not refetched & {p.rsplit("/", 1)[1] for p in done_before}   # complete files are not fetched again
+        assert not refetched & {p.rsplit("/", 1)[1] for p in done_before}  # complete files are not fetched again
 
 
 def test_sigterm_while_logging_in_exits_130(tmp_path: Path) -> None:
     with serve_loris("error_rate=1") as loris:
-        run = start_background("mirror", tmp_path / "d",
-                               env=loris.env(NEUROFETCH_RETRIES="5", NEUROFETCH_RETRY_WAIT_MAX="30"),
-                               logs=tmp_path / "logs")
-        wait_until(lambda: loris.emulator.log.count(lambda e: e.path.endswith("/login")) >= 1,
-                   what="the first login attempt", process=run)
-        run.signal(signal.SIGTERM)          # now waiting to retry the login
+        run = start_background(
+            "mirror",
+            tmp_path / "d",
+            env=loris.env(NEUROFETCH_RETRIES="5", NEUROFETCH_RETRY_WAIT_MAX="30"),
+            logs=tmp_path / "logs",
+        )
+        wait_until(
+            lambda: loris.emulator.log.count(lambda e: e.path.endswith("/login")) >= 1,
+            what="the first login attempt",
+            process=run,
+        )
+        run.signal(signal.SIGTERM)  # now waiting to retry the login
         assert run.wait(timeout=10) == 130, run.stderr
         assert "interrupted" in run.stderr and "Traceback" not in run.stderr
 
@@ -81,8 +87,11 @@ def test_kill_9_at_several_points_and_the_next_run_is_byte_exact(tmp_path: Path)
 
         # 1. while the listings are being fetched, before any file
         run = start_background("mirror", dest, env=env, logs=logs)
-        wait_until(lambda: loris.emulator.log.count(lambda e: e.path.endswith("/candidates/")) >= 1,
-                   what="the candidate list", process=run)
+        wait_until(
+            lambda: loris.emulator.log.count(lambda e: e.path.endswith("/candidates/")) >= 1,
+            what="the candidate list",
+            process=run,
+        )
         run.kill()
         assert data_files(dest) == {}
         assert_nothing_partial_taken_for_complete(dest, expected)
@@ -124,8 +133,9 @@ def test_a_part_file_left_by_kill_9_is_resumed_only_on_a_matching_206(tmp_path: 
     dest = tmp_path / "d"
     with serve_loris(f"drip=100000,range_support={int(range_support)}", size_scale=0.02) as loris:
         record = max(loris.dataset.files, key=lambda f: f.size)
-        run = start_background("mirror", dest, "--include", record.filename, "--no-qc", env=loris.env(),
-                               logs=tmp_path / "logs")
+        run = start_background(
+            "mirror", dest, "--include", record.filename, "--no-qc", env=loris.env(), logs=tmp_path / "logs"
+        )
         part = dest / (record.path + ".part")
         wait_until(lambda: part.exists() and part.stat().st_size > 100000, what="a half-done file", process=run)
         run.kill()
@@ -149,8 +159,7 @@ def test_a_second_run_on_the_same_destination_exits_4_naming_the_first(tmp_path:
     with serve_loris("drip=50000", size_scale=0.01) as loris:
         first = start_background("mirror", dest, env=loris.env(), logs=tmp_path / "logs")
         lock = dest / ".neurofetch" / "lock"
-        wait_until(lambda: lock.exists() and lock.read_text().strip().startswith("{"), what="the lock",
-                   process=first)
+        wait_until(lambda: lock.exists() and lock.read_text().strip().startswith("{"), what="the lock", process=first)
         holder = json.loads(lock.read_text())
         assert holder["pid"] == first.proc.pid
 
@@ -159,7 +168,7 @@ def test_a_second_run_on_the_same_destination_exits_4_naming_the_first(tmp_path:
         assert f"pid {first.proc.pid}" in second.stderr and holder["started"] in second.stderr
         the_error_line(second.stderr)
 
-        first.kill()                    # the lock file stays behind, but nobody holds it any more
+        first.kill()  # the lock file stays behind, but nobody holds it any more
         assert lock.exists()
         loris.faults.drip = 0
         third = run_cli("mirror", dest, env=loris.env())

@@ -19,7 +19,7 @@ def test_each_visits_qc_records_are_fetched_before_the_next_visit_is_listed(tmp_
         largest_visit = max(len(v.files) for c in loris.dataset.candidates for v in c.visits)
     assert result.code == 0, result.stderr
     assert data_files(dest) == expected
-    waiting = most_waiting = 0   # files listed whose QC record was not yet asked for
+    waiting = most_waiting = 0  # files listed whose QC record was not yet asked for
     for path in log:
         if path.endswith("/images"):
             most_waiting = max(most_waiting, waiting)

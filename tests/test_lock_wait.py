@@ -24,8 +24,13 @@ WAITING = "waiting for the run holding"
 
 
 def start_mirror(dest: Path, env: dict[str, str], *flags: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "neurofetch", "mirror", str(dest), *flags],
-                            env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "neurofetch", "mirror", str(dest), *flags],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_line(proc: subprocess.Popen[str], text: str) -> str:
@@ -42,25 +47,30 @@ def test_a_waiting_run_starts_when_the_other_run_ends(loris, loris_env, tmp_path
         line = wait_for_line(waiter, WAITING)
         assert f"pid {holder.proc.pid}" in line and str(dest) in line
         time.sleep(1)
-        assert waiter.poll() is None and tree_files(dest) == {}   # still waiting, nothing written
+        assert waiter.poll() is None and tree_files(dest) == {}  # still waiting, nothing written
     _, rest = waiter.communicate(timeout=120)
     assert waiter.returncode == 0, rest
-    assert WAITING not in rest   # said once
+    assert WAITING not in rest  # said once
     assert set(tree_files(dest)) == set(loris.dataset.expected_tree())
 
 
 def with_profile_key(loris: Any, tmp_path: Path, line: str) -> dict[str, str]:
     config = tmp_path / "config.yaml"
-    config.write_text(f"default_profile: p\nprofiles:\n  p:\n    service: loris\n    url: {loris.url}\n"
-                      f"    username: demo\n    {line}\n")
+    config.write_text(
+        f"default_profile: p\nprofiles:\n  p:\n    service: loris\n    url: {loris.url}\n"
+        f"    username: demo\n    {line}\n"
+    )
     return {"NEUROFETCH_CONFIG": str(config), "NEUROFETCH_PASSWORD": "demo"}
 
 
 @pytest.mark.parametrize("how", ["flag", "env", "profile"])
 def test_a_wait_that_runs_out_exits_4(loris, loris_env, tmp_path: Path, how: str) -> None:
     dest = tmp_path / "d"
-    flags, env = {"flag": (["--wait=1.5"], loris_env), "env": ([], {**loris_env, "NEUROFETCH_WAIT": "1.5"}),
-                  "profile": ([], with_profile_key(loris, tmp_path, "wait: 1.5"))}[how]
+    flags, env = {
+        "flag": (["--wait=1.5"], loris_env),
+        "env": ([], {**loris_env, "NEUROFETCH_WAIT": "1.5"}),
+        "profile": ([], with_profile_key(loris, tmp_path, "wait: 1.5")),
+    }[how]
     with LockHolder(dest) as holder:
         started = time.monotonic()
         result = run_subprocess("mirror", dest, *flags, env=env)
@@ -87,7 +97,7 @@ def test_ctrl_c_while_waiting_exits_130(loris, loris_env, tmp_path: Path) -> Non
 def test_wait_needs_equals_for_its_value_and_a_number(loris, loris_env, tmp_path: Path) -> None:
     bad = run_cli("mirror", tmp_path / "d", "--wait=soon", env=loris_env)
     assert bad.code == 2 and "--wait" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
-    spaced = run_cli("mirror", "--wait", "30", tmp_path / "d", env=loris_env)   # 30 is not taken for its value
+    spaced = run_cli("mirror", "--wait", "30", tmp_path / "d", env=loris_env)  # 30 is not taken for its value
     assert spaced.code == 2 and not (tmp_path / "d").exists()
 
 
@@ -100,8 +110,9 @@ def _assert_waited_then_4(result: CliRun, holder: LockHolder) -> None:
 def test_atlas_image_waits_too(tmp_path: Path) -> None:
     out = tmp_path / "plates"
     with served("allen", Faults()) as (emulator, url), LockHolder(out) as holder:
-        result = run_cli(*download_command("allen", emulator, out), "--wait=0.5",
-                         env=profile_env("allen", url, tmp_path))
+        result = run_cli(
+            *download_command("allen", emulator, out), "--wait=0.5", env=profile_env("allen", url, tmp_path)
+        )
     _assert_waited_then_4(result, holder)
 
 
@@ -122,8 +133,7 @@ def test_upload_waits_for_the_run_holding_its_journal(tmp_path: Path) -> None:
 def test_s3_sync_download_waits_too(bucket: Any, tmp_path: Path) -> None:  # noqa: F811
     dest = tmp_path / "d"
     with LockHolder(dest) as holder:
-        result = run_cli("s3-sync", bucket.url(), dest, "--endpoint-url", bucket.endpoint, "--wait=0.5",
-                         env=S3_ENV)
+        result = run_cli("s3-sync", bucket.url(), dest, "--endpoint-url", bucket.endpoint, "--wait=0.5", env=S3_ENV)
     _assert_waited_then_4(result, holder)
     assert tree_files(dest) == {}
 

@@ -58,10 +58,9 @@ def test_later_mirror_uses_stored_credentials_and_logout_removes_them(loris, mem
     env = login_env(loris)
     assert run_cli("login", "-u", "demo", "--password-stdin", input="demo\n", env=env).code == 0
     logins_before = loris.logins
-    result = run_cli("mirror", tmp_path / "d", "--candidate", sorted(loris.dataset.expected_tree())[0][:7],
-                     env=env)
+    result = run_cli("mirror", tmp_path / "d", "--candidate", sorted(loris.dataset.expected_tree())[0][:7], env=env)
     assert result.code == 0, result.stderr
-    assert loris.logins == logins_before   # the stored token was still fresh
+    assert loris.logins == logins_before  # the stored token was still fresh
     out = run_cli("logout", env=env)
     assert out.code == 0 and "password" in out.stderr
     assert memory_keyring.store == {}

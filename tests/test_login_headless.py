@@ -25,9 +25,14 @@ def login_env(loris: object) -> dict[str, str]:
 
 def login_in_terminal(env: dict[str, str], *args: str, password: str | None = None) -> tuple[int, str]:
     """``neurofetch login ARGS`` in a pseudo-terminal; types ``password`` if (and only if) it is asked for."""
-    child = pexpect.spawn(sys.executable, ["-m", "neurofetch", "login", *args], encoding="utf-8", timeout=30,
-                          env={**os.environ, "TERM": "xterm", "COLUMNS": "200", "NO_COLOR": "1", **env},
-                          dimensions=(50, 200))
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "neurofetch", "login", *args],
+        encoding="utf-8",
+        timeout=30,
+        env={**os.environ, "TERM": "xterm", "COLUMNS": "200", "NO_COLOR": "1", **env},
+        dimensions=(50, 200),
+    )
     seen = ""
     if password is not None:
         child.expect("password: ")
@@ -38,8 +43,11 @@ def login_in_terminal(env: dict[str, str], *args: str, password: str | None = No
     return child.exitstatus, seen
 
 
-@pytest.mark.parametrize("no_keyring", [{"NEUROFETCH_NO_KEYRING": "1"}, {"PYTHON_KEYRING_BACKEND": NO_BACKEND},
-                                        {"PYTHON_KEYRING_BACKEND": KEEPS_NOTHING}], ids=["disabled", "none", "null"])
+@pytest.mark.parametrize(
+    "no_keyring",
+    [{"NEUROFETCH_NO_KEYRING": "1"}, {"PYTHON_KEYRING_BACKEND": NO_BACKEND}, {"PYTHON_KEYRING_BACKEND": KEEPS_NOTHING}],
+    ids=["disabled", "none", "null"],
+)
 def test_without_a_keyring_login_asks_nothing_and_says_what_works_in_one_line(loris, no_keyring) -> None:
     code, screen = login_in_terminal({**login_env(loris), **no_keyring}, "--username", "demo")
     lines = [line for line in screen.splitlines() if line.strip()]
@@ -57,7 +65,7 @@ def test_no_store_asks_checks_the_password_and_keeps_nothing(loris, memory_keyri
     assert code == 0 and "Logged in" in screen, screen
     assert "Traceback" not in screen
     logins = [e for e in loris.log.entries() if e.path.endswith("/login")]  # type: ignore[attr-defined]
-    assert len(logins) == 2                                             # both passwords went to the server
+    assert len(logins) == 2  # both passwords went to the server
 
 
 def test_no_store_from_stdin_keeps_nothing_in_a_working_keyring(loris, memory_keyring) -> None:

@@ -20,8 +20,15 @@ def probes(loris: object) -> list[str]:
 
 
 def write_config(tmp_path: Path, url: str, **keys: str) -> dict[str, str]:
-    lines = ["default_profile: lab", "profiles:", "  lab:", "    service: loris", f"    url: {url}",
-             "    username: demo", *(f"    {key}: {value}" for key, value in keys.items())]
+    lines = [
+        "default_profile: lab",
+        "profiles:",
+        "  lab:",
+        "    service: loris",
+        f"    url: {url}",
+        "    username: demo",
+        *(f"    {key}: {value}" for key, value in keys.items()),
+    ]
     config = tmp_path / "config.yaml"
     config.write_text("\n".join(lines) + "\n")
     return {"NEUROFETCH_CONFIG": str(config), "NEUROFETCH_PASSWORD": "demo"}
@@ -32,12 +39,14 @@ def test_a_url_without_the_version_is_completed_by_asking_the_server(loris, lori
     for url in (host_of(loris), host_of(loris) + "/api/"):
         loris.log.clear()
         dest = tmp_path / url.rstrip("/").rsplit("/", 1)[-1]
-        result = run_cli("mirror", dest, "--candidate", loris.dataset.candidates[0].cand_id,
-                         env={**loris_env, "NEUROFETCH_URL": url})
+        result = run_cli(
+            "mirror", dest, "--candidate", loris.dataset.candidates[0].cand_id, env={**loris_env, "NEUROFETCH_URL": url}
+        )
         assert result.code == 0, result.stderr
-        assert tree_files(dest) and all(path.startswith(loris.dataset.candidates[0].cand_id)
-                                        for path in tree_files(dest))
-        assert probes(loris)[-1] == loris.base_path + "/projects"   # newest first, stopping at the one served
+        assert tree_files(dest) and all(
+            path.startswith(loris.dataset.candidates[0].cand_id) for path in tree_files(dest)
+        )
+        assert probes(loris)[-1] == loris.base_path + "/projects"  # newest first, stopping at the one served
         asked = [e.path for e in loris.log.entries() if not e.path.endswith("/projects")]
         assert asked and all(path.startswith(loris.base_path + "/") for path in asked)
 
@@ -76,13 +85,19 @@ def test_no_request_leans_on_etags(loris, loris_env, tmp_path: Path) -> None:
 
 
 @every_loris_version
-def test_a_file_missing_on_the_server_fails_alone_whatever_the_version_answers(loris_api_version: str,
-                                                                              tmp_path: Path) -> None:
-    emulator = LorisEmulator(LorisDataset(candidates=2), faults=Faults(missing_files=1),
-                             api_version=loris_api_version)   # legacy: 500 and no body; 22+: 404 JSON
+def test_a_file_missing_on_the_server_fails_alone_whatever_the_version_answers(
+    loris_api_version: str, tmp_path: Path
+) -> None:
+    emulator = LorisEmulator(
+        LorisDataset(candidates=2), faults=Faults(missing_files=1), api_version=loris_api_version
+    )  # legacy: 500 and no body; 22+: 404 JSON
     with emulator.serve() as server:
-        env = {"NEUROFETCH_URL": emulator.base_url(server), "NEUROFETCH_SERVICE": "loris",
-               "NEUROFETCH_USERNAME": "demo", "NEUROFETCH_PASSWORD": "demo"}
+        env = {
+            "NEUROFETCH_URL": emulator.base_url(server),
+            "NEUROFETCH_SERVICE": "loris",
+            "NEUROFETCH_USERNAME": "demo",
+            "NEUROFETCH_PASSWORD": "demo",
+        }
         result = run_cli("--json", "mirror", tmp_path / "d", env=env)
     assert result.code == 1, result.stderr
     [failure] = result.json["failures"]

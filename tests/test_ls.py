@@ -25,17 +25,27 @@ def ls_rows(*args: object, env: dict[str, str | None]) -> list[dict]:
 
 # ------------------------------------------------------------------------------------------------ LORIS
 @every_loris_version
-def test_loris_rows_are_what_mirror_fetches_and_ls_touches_nothing(loris, loris_env, tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_loris_rows_are_what_mirror_fetches_and_ls_touches_nothing(
+    loris, loris_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     listing = run_cli("--json", "ls", "-o", "files.tsv", env=loris_env)
     assert listing.code == 0, listing.stderr
-    assert everything_under(tmp_path) == {"files.tsv"}        # no DEST, no lock, no journal
-    assert not any("/images/" in e.path for e in loris.log.entries())   # listings only: no file, no QC
+    assert everything_under(tmp_path) == {"files.tsv"}  # no DEST, no lock, no journal
+    assert not any("/images/" in e.path for e in loris.log.entries())  # listings only: no file, no QC
     rows = list(csv.DictReader(io.StringIO((tmp_path / "files.tsv").read_text()), delimiter="\t"))
     assert listing.json["counts"]["rows"] == len(rows) == len(loris.dataset.expected_tree())
-    assert list(rows[0]) == ["path", "url", "size", "candid", "pscid", "site", "visit", "output_type",
-                             "acquisition_type"]
+    assert list(rows[0]) == [
+        "path",
+        "url",
+        "size",
+        "candid",
+        "pscid",
+        "site",
+        "visit",
+        "output_type",
+        "acquisition_type",
+    ]
     first = rows[0]
     assert first["path"] == f"{first['candid']}/{first['visit']}/{first['url'].rsplit('/', 1)[1]}"
     assert first["pscid"].startswith("CONP") and first["site"] and first["output_type"]
@@ -51,7 +61,7 @@ def test_loris_levels_and_qc(loris, loris_env) -> None:
     assert {r["candid"] for r in candidates} == {p.split("/")[0] for p in loris.dataset.expected_tree()}
     visits = ls_rows("--level", "visits", env=loris_env)
     assert {r["path"] for r in visits} >= {p.rsplit("/", 1)[0] for p in loris.dataset.expected_tree()}
-    assert all(r["path"] == f"{r['candid']}/{r['visit']}" for r in visits)   # visits without files too
+    assert all(r["path"] == f"{r['candid']}/{r['visit']}" for r in visits)  # visits without files too
     qc = ls_rows("--qc", "--candidate", candidates[0]["candid"], env=loris_env)
     assert qc and all("qc" in r for r in qc) and any(r["qc"] == "Pass" for r in qc)
     assert run_cli("ls", "--level", "sessions", env=loris_env).code == 2
@@ -141,8 +151,9 @@ def test_allen_rows_are_what_atlas_image_fetches(tmp_path: Path) -> None:
 def test_datamint_rows_are_what_mirror_fetches(tmp_path: Path) -> None:
     with datamint_server() as emulator:
         for index in range(3):
-            emulator.add_resource(f"f{index}.png", png_bytes(), mimetype="image/png", channel="ch1",
-                                  tags=["train"] if index else [])
+            emulator.add_resource(
+                f"f{index}.png", png_bytes(), mimetype="image/png", channel="ch1", tags=["train"] if index else []
+            )
         env = datamint_env(emulator)
         rows = ls_rows("--channel", "ch1", env=env)
         assert len(rows) == 3 and {r["channel"] for r in rows} == {"ch1"}
@@ -159,7 +170,7 @@ def test_table_format_draws_every_row(loris, loris_env) -> None:
     result = run_cli("ls", "-f", "table", "--visit", "NAPBL00", "--candidate", "1345395", env=loris_env)
     assert result.code == 0, result.stderr
     assert {"path", "url", "size"} <= set(" ".join(result.stdout.splitlines()[:3]).split())
-    assert "…" not in result.stdout   # folded, never cut short
+    assert "…" not in result.stdout  # folded, never cut short
     assert result.stdout.count("NAPBL00") >= 2 * 12
 
 

@@ -20,7 +20,7 @@ def loris_rows(env: dict[str, str]) -> list[dict]:
 
 
 def write_csv(path: Path, rows: list[dict]) -> Path:
-    columns = list(rows[0])[::-1]   # columns reordered too, as a spreadsheet might
+    columns = list(rows[0])[::-1]  # columns reordered too, as a spreadsheet might
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, columns)
         writer.writeheader()
@@ -45,15 +45,21 @@ def test_a_filtered_reordered_manifest_fetches_exactly_its_rows(loris, loris_env
     result = run_cli("--json", "mirror", dest, "--from-manifest", manifest, env=loris_env)
     assert result.code == 0, result.stderr
     assert set(fetched(dest)) == {r["path"] for r in kept}
-    gets = [e.path for e in loris.log.entries() if "/images/" in e.path and not e.path.endswith("/qc")
-            and e.path.count("/images/") and not e.path.endswith("/images")]
+    gets = [
+        e.path
+        for e in loris.log.entries()
+        if "/images/" in e.path
+        and not e.path.endswith("/qc")
+        and e.path.count("/images/")
+        and not e.path.endswith("/images")
+    ]
     assert len(gets) == len(kept)
     candidates = {r["candid"] for r in kept}
     assert {p.name for p in dest.iterdir() if p.name != ".neurofetch"} == candidates
     listed = {e.path.split("/candidates/")[1].split("/")[0] for e in loris.log.entries() if "/candidates/" in e.path}
-    assert listed - {""} == candidates   # the crawl is pruned to the manifest's candidates
+    assert listed - {""} == candidates  # the crawl is pruned to the manifest's candidates
     qcs = {p.relative_to(dest).as_posix().removesuffix(".qc.json") for p in dest.rglob("*.qc.json")}
-    assert qcs == {r["path"] for r in kept}   # records only beside the chosen files
+    assert qcs == {r["path"] for r in kept}  # records only beside the chosen files
 
 
 def test_a_row_no_longer_on_the_server_fails_naming_it(loris, loris_env, tmp_path: Path) -> None:
@@ -72,8 +78,9 @@ def test_a_table_of_another_server_or_service_is_refused(loris, loris_env, tmp_p
     result = run_cli("mirror", tmp_path / "dest", "--from-manifest", moved, env=loris_env)
     assert result.code == 2
     assert "row 1: its url https://elsewhere.example/x/y.mnc is not on this profile's server" in result.stderr
-    neurovault = write_jsonl(tmp_path / "nv.jsonl", [{"path": "collection-1/a.nii.gz", "url": None,
-                                                      "collection": 1, "image_id": 5}])
+    neurovault = write_jsonl(
+        tmp_path / "nv.jsonl", [{"path": "collection-1/a.nii.gz", "url": None, "collection": 1, "image_id": 5}]
+    )
     result = run_cli("mirror", tmp_path / "dest", "--from-manifest", neurovault, env=loris_env)
     assert result.code == 2 and "is not a loris table (no 'candid' column)" in result.stderr
     assert not (tmp_path / "dest").exists()

@@ -37,20 +37,27 @@ def expected_tree(export: BidsExport) -> dict[str, bytes]:
     for image in export.images:
         cand, visit, filename = image.record.cand, image.record.visit, image.record.filename
         for name in image.names():
-            tree[f"sub-{cand}/ses-{visit}/{image.subfolder}/{name}"] = export.image_file(cand, visit, filename,
-                                                                                         name) or b""
+            tree[f"sub-{cand}/ses-{visit}/{image.subfolder}/{name}"] = (
+                export.image_file(cand, visit, filename, name) or b""
+            )
     return tree
 
 
 def mirrored(dest: Path) -> dict[str, bytes]:
     """Every file under ``dest`` but the state folder, including the JSON files and dot files."""
-    return {p.relative_to(dest).as_posix(): p.read_bytes() for p in dest.rglob("*")
-            if p.is_file() and not p.relative_to(dest).as_posix().startswith(".neurofetch/")}
+    return {
+        p.relative_to(dest).as_posix(): p.read_bytes()
+        for p in dest.rglob("*")
+        if p.is_file() and not p.relative_to(dest).as_posix().startswith(".neurofetch/")
+    }
 
 
 def bids_gets(emulator: LorisEmulator) -> list[str]:
-    return [e.path for e in emulator.log.entries()
-            if e.method == "GET" and any(marker in e.path for marker in BIDS_GET_MARKERS)]
+    return [
+        e.path
+        for e in emulator.log.entries()
+        if e.method == "GET" and any(marker in e.path for marker in BIDS_GET_MARKERS)
+    ]
 
 
 @pytest.fixture
@@ -59,8 +66,9 @@ def export(loris: LorisEmulator) -> BidsExport:
     return loris.bids
 
 
-def test_mirror_bids_is_the_export_byte_for_byte_and_a_rerun_fetches_nothing(loris, loris_env, export,
-                                                                              tmp_path: Path) -> None:
+def test_mirror_bids_is_the_export_byte_for_byte_and_a_rerun_fetches_nothing(
+    loris, loris_env, export, tmp_path: Path
+) -> None:
     dest = tmp_path / "bids"
     expected = expected_tree(export)
     first = run_cli("--json", "mirror", dest, "--bids", env=loris_env)
@@ -68,7 +76,7 @@ def test_mirror_bids_is_the_export_byte_for_byte_and_a_rerun_fetches_nothing(lor
     assert mirrored(dest) == expected
     assert first.json["counts"]["downloaded"] == len(expected)
     assert any(p.endswith("_T1w.nii.gz") for p in expected) and any("/func/" in p for p in expected)
-    assert not list(dest.glob("*/candidate.json")) and not list(dest.rglob("*.qc.json"))   # no MINC-mode records
+    assert not list(dest.glob("*/candidate.json")) and not list(dest.rglob("*.qc.json"))  # no MINC-mode records
 
     loris.log.clear()
     second = run_cli("--json", "mirror", dest, "--bids", env=loris_env)
@@ -76,7 +84,7 @@ def test_mirror_bids_is_the_export_byte_for_byte_and_a_rerun_fetches_nothing(lor
     assert bids_gets(loris) == []
     assert second.json["counts"] == {"skipped": len(expected)}
     listing = [e for e in loris.log.entries() if e.path.endswith("/projects/loris/bids")]
-    assert len(listing) == 1 and "if-none-match" not in listing[0].headers   # its ETag never changes
+    assert len(listing) == 1 and "if-none-match" not in listing[0].headers  # its ETag never changes
 
 
 def test_the_export_has_the_constant_etag_of_legacy_loris(loris, export) -> None:
@@ -85,8 +93,14 @@ def test_the_export_has_the_constant_etag_of_legacy_loris(loris, export) -> None
     first = httpx.get(f"{loris.url}/projects/loris/bids", headers=headers)
     assert first.status_code == 200 and first.headers["etag"] == BIDS_ETAG
     body = first.json()
-    assert set(body) == {"DatasetDescription", "README", "BidsValidatorConfig", "Participants", "SessionFiles",
-                         "Images"}
+    assert set(body) == {
+        "DatasetDescription",
+        "README",
+        "BidsValidatorConfig",
+        "Participants",
+        "SessionFiles",
+        "Images",
+    }
     assert {i["Subfolder"] for i in body["Images"]} >= {"anat", "func", "fmap"}
     assert all("BvalLink" in i for i in body["Images"] if i["Subfolder"] == "dwi")
     assert all("EventLink" in i for i in body["Images"] if "_task-encoding_" in i["NiftiLink"])
@@ -110,14 +124,29 @@ def test_filters_candidate_visit_datatype_suffix(loris, loris_env, export, tmp_p
     image = next(i for i in export.images if i.subfolder == "anat" and i.stem.endswith("_T1w"))
     cand, visit = image.record.cand, image.record.visit
     dest = tmp_path / "t1w"
-    result = run_cli("mirror", dest, "--bids", "--candidate", cand, "--visit", visit, "--datatype", "anat",
-                     "--suffix", "T1w", env=loris_env)
+    result = run_cli(
+        "mirror",
+        dest,
+        "--bids",
+        "--candidate",
+        cand,
+        "--visit",
+        visit,
+        "--datatype",
+        "anat",
+        "--suffix",
+        "T1w",
+        env=loris_env,
+    )
     assert result.code == 0, result.stderr
     session = f"sub-{cand}/ses-{visit}"
-    wanted = {p: b for p, b in expected_tree(export).items()
-              if "/" not in p or p in (f"{session}/sub-{cand}_ses-{visit}_scans.tsv",
-                                       f"{session}/sub-{cand}_ses-{visit}_scans.json")
-              or (p.startswith(f"{session}/anat/") and "_T1w." in p)}
+    wanted = {
+        p: b
+        for p, b in expected_tree(export).items()
+        if "/" not in p
+        or p in (f"{session}/sub-{cand}_ses-{visit}_scans.tsv", f"{session}/sub-{cand}_ses-{visit}_scans.json")
+        or (p.startswith(f"{session}/anat/") and "_T1w." in p)
+    }
     assert mirrored(dest) == wanted and any(p.endswith("_T1w.nii.gz") for p in wanted)
 
     funcs = tmp_path / "func"
@@ -149,8 +178,9 @@ def test_a_server_without_the_export_is_exit_2_in_one_line(tmp_path: Path) -> No
         dest = tmp_path / "bids"
         result = run_cli("mirror", dest, "--bids", env=loris.env())
     assert result.code == 2, result.stderr
-    assert the_error_line(result.stderr).startswith("neurofetch: error: --bids: this LORIS server has no BIDS "
-                                                    "export (GET ")
+    assert the_error_line(result.stderr).startswith(
+        "neurofetch: error: --bids: this LORIS server has no BIDS export (GET "
+    )
     assert "Traceback" not in result.stderr
     assert not dest.exists()
 
@@ -179,7 +209,7 @@ def test_an_interrupted_bids_mirror_resumes_without_fetching_finished_files(tmp_
         assert run.wait(timeout=10) == 130, run.stderr
         on_disk = {p: b for p, b in mirrored(dest).items() if not p.endswith(".part")}
         assert all(expected[p] == b for p, b in on_disk.items())
-        done = journaled(dest)   # a file renamed into place but not yet journaled is fetched again, rightly
+        done = journaled(dest)  # a file renamed into place but not yet journaled is fetched again, rightly
         assert 10 <= len(done) < len(expected) and done <= set(on_disk)
 
         loris.faults.drip = 0
@@ -196,7 +226,7 @@ class HostileExport(BidsExport):
 
     def listing(self) -> dict[str, object]:
         body = super().listing()
-        first = dict(body["Images"][0])   # type: ignore[index]
+        first = dict(body["Images"][0])  # type: ignore[index]
         cand, visit = first["Candidate"], first["Visit"]
         hostile = [
             {**first, "NiftiLink": "/candidates/../../../etc/passwd"},
@@ -208,8 +238,8 @@ class HostileExport(BidsExport):
             {"Candidate": cand},
             "not an object",
         ]
-        body["Images"] = [*body["Images"], *hostile]   # type: ignore[misc]
-        del body["BidsValidatorConfig"]   # optional: an export without it still mirrors
+        body["Images"] = [*body["Images"], *hostile]  # type: ignore[misc]
+        del body["BidsValidatorConfig"]  # optional: an export without it still mirrors
         return body
 
 
@@ -222,7 +252,7 @@ def test_hostile_links_and_names_are_refused_and_nothing_leaves_dest(tmp_path: P
         result = run_cli("--json", "mirror", dest, "--bids", env=loris.env())
         hosts = {e.path for e in loris.emulator.log.entries()}
     assert result.code == 1, result.stderr
-    assert mirrored(dest) == expected   # every ordinary file, nothing else
+    assert mirrored(dest) == expected  # every ordinary file, nothing else
     assert sorted(p.name for p in tmp_path.iterdir()) == ["inner"] and os.listdir(tmp_path / "inner") == ["bids"]
     assert not any("passwd" in path or "evil" in path for path in hosts)
     failed = " ".join(f["item"] + " " + f["error"] for f in result.json["failures"])
@@ -273,7 +303,7 @@ def test_the_emulators_hostile_names_stay_inside_dest(tmp_path: Path) -> None:
         hostile = loris.dataset.candidates[-1].cand_id
     assert result.code == 1, result.stderr
     assert os.listdir(tmp_path) == ["inner"] and os.listdir(tmp_path / "inner") == ["bids"]
-    assert list(dest.glob(f"sub-{hostile}/ses-PREBL00/anat/*_T1w.nii.gz"))   # its ordinary image still comes
+    assert list(dest.glob(f"sub-{hostile}/ses-PREBL00/anat/*_T1w.nii.gz"))  # its ordinary image still comes
     assert not list(dest.glob(f"sub-{hostile}/ses-.*")) and "Traceback" not in result.stderr
 
 

@@ -12,8 +12,11 @@ pytestmark = every_loris_version
 
 
 def file_gets(emulator: object) -> list[str]:
-    return [e.path for e in emulator.log.entries()  # type: ignore[attr-defined]
-            if e.method == "GET" and "/images/" in e.path and not e.path.endswith("/qc")]
+    return [
+        e.path
+        for e in emulator.log.entries()  # type: ignore[attr-defined]
+        if e.method == "GET" and "/images/" in e.path and not e.path.endswith("/qc")
+    ]
 
 
 def test_mirror_is_byte_identical_and_rerun_fetches_no_file(loris, loris_env, tmp_path: Path) -> None:
@@ -41,7 +44,7 @@ def test_metadata_files_are_json(loris, loris_env, tmp_path: Path) -> None:
     qcs = list(dest.glob("*/*/*.qc.json"))
     assert candidates and sessions and qcs
     for path in candidates + sessions + qcs:
-        json.loads(path.read_text())   # real JSON, never a Python repr
+        json.loads(path.read_text())  # real JSON, never a Python repr
     some = json.loads(candidates[0].read_text())
     assert some["Meta"]["CandID"] == candidates[0].parent.name
     assert len(qcs) == len(loris.dataset.expected_tree())
@@ -53,8 +56,11 @@ def test_journal_records_size_and_sha256(loris, loris_env, tmp_path: Path) -> No
 
     dest = tmp_path / "study"
     assert run_cli("mirror", dest, env=loris_env).code == 0
-    rows = sqlite3.connect(dest / ".neurofetch" / "state.sqlite3").execute(
-        "SELECT path, size, sha256, source FROM files").fetchall()
+    rows = (
+        sqlite3.connect(dest / ".neurofetch" / "state.sqlite3")
+        .execute("SELECT path, size, sha256, source FROM files")
+        .fetchall()
+    )
     expected = loris.dataset.expected_tree()
     assert {r[0] for r in rows} == set(expected)
     for path, size, digest, source in rows:
@@ -127,17 +133,18 @@ def test_quiet_prints_only_the_summary_on_success(loris, loris_env, tmp_path: Pa
 
 def test_a_candidate_of_another_site_fails_alone_and_the_rest_is_mirrored(loris, loris_env, tmp_path: Path) -> None:
     refused = loris.dataset.candidates[0].cand_id
-    loris.forbidden = {refused}               # LORIS 22+: 403 for candidates outside the user's sites
+    loris.forbidden = {refused}  # LORIS 22+: 403 for candidates outside the user's sites
     result = run_cli("--json", "mirror", tmp_path / "study", env=loris_env)
     assert result.code == 1, result.stderr
     [failure] = result.json["failures"]
     assert failure["item"] == f"candidate {refused}"
     assert "access refused (HTTP 403: Permission denied)" in failure["error"]
-    expected = {path: data for path, data in loris.dataset.expected_tree().items()
-                if not path.startswith(f"{refused}/")}
+    expected = {
+        path: data for path, data in loris.dataset.expected_tree().items() if not path.startswith(f"{refused}/")
+    }
     assert tree_files(tmp_path / "study") == expected
 
-    loris.forbidden = {c.cand_id for c in loris.dataset.candidates}   # nothing allowed (6 candidates): exit 3
+    loris.forbidden = {c.cand_id for c in loris.dataset.candidates}  # nothing allowed (6 candidates): exit 3
     nothing = run_cli("--json", "mirror", tmp_path / "other", env=loris_env)
     assert nothing.code == 3, nothing.stderr
     assert "refuses everything this account asks for" in nothing.json["error"]

@@ -50,6 +50,7 @@ def file_gets(emulator: NeuroVaultEmulator) -> list[str]:
 
 # ------------------------------------------------------------------------------------------ by DOI
 
+
 @pytest.mark.parametrize("ignore_filters", [False, True], ids=["filter-honoured", "filter-ignored"])
 def test_doi_mirror_is_exactly_that_collection_byte_exact_and_loadable(ignore_filters: bool, tmp_path: Path) -> None:
     nibabel = pytest.importorskip("nibabel")
@@ -94,8 +95,16 @@ def test_server_ignoring_the_doi_filter_on_a_big_site_stops_with_one_clear_line(
 def test_doi_without_a_collection_is_a_warning_and_the_rest_completes(tmp_path: Path) -> None:
     with neurovault() as (emulator, env):
         doi_collection = collection(emulator, "doi")["id"]
-        result = run_cli("--json", "mirror", tmp_path / "nv", "--doi", "10.9999/nothing.here",
-                         "--collection", str(doi_collection), env=env)
+        result = run_cli(
+            "--json",
+            "mirror",
+            tmp_path / "nv",
+            "--doi",
+            "10.9999/nothing.here",
+            "--collection",
+            str(doi_collection),
+            env=env,
+        )
         assert result.code == 0, result.stderr
         assert result.json["failures"] == []
         assert result.json["warnings"] == ["--doi 10.9999/nothing.here matched nothing"]
@@ -103,6 +112,7 @@ def test_doi_without_a_collection_is_a_warning_and_the_rest_completes(tmp_path: 
 
 
 # ------------------------------------------------------------------------------------------ by id
+
 
 def test_collection_with_more_images_than_one_page(tmp_path: Path) -> None:
     with neurovault(page_size=10) as (emulator, env):
@@ -118,8 +128,9 @@ def test_collection_with_more_images_than_one_page(tmp_path: Path) -> None:
 def test_same_collection_by_id_twice_and_by_doi_is_fetched_once(tmp_path: Path) -> None:
     with neurovault(shuffle=True) as (emulator, env):
         cid = str(collection(emulator, "doi")["id"])
-        result = run_cli("--json", "mirror", tmp_path / "nv", "--collection", cid, "--collection", cid,
-                         "--doi", DOI, env=env)
+        result = run_cli(
+            "--json", "mirror", tmp_path / "nv", "--collection", cid, "--collection", cid, "--doi", DOI, env=env
+        )
         assert result.code == 0, result.stderr
         assert result.json["collections"] == [int(cid)]
         assert emulator.log.count(lambda e: e.path == f"/api/collections/{cid}/images/") == 1
@@ -146,8 +157,10 @@ def test_quirky_names_and_http_links_are_stored_as_served(tmp_path: Path) -> Non
         assert result.code == 0, result.stderr
         got = tree_files(tmp_path / "nv")
         assert got == expected_tree(emulator, quirky)
-        assert {f"collection-{quirky}/{n}" for n in ("con 0002 (left hand).nii.gz", "100%_overlap.nii.gz",
-                                                     "café_β-map.nii.gz", "zstat1_2.nii.gz")} <= set(got)
+        assert {
+            f"collection-{quirky}/{n}"
+            for n in ("con 0002 (left hand).nii.gz", "100%_overlap.nii.gz", "café_β-map.nii.gz", "zstat1_2.nii.gz")
+        } <= set(got)
 
 
 def test_gzip_content_encoding_is_not_decoded(tmp_path: Path) -> None:
@@ -175,8 +188,9 @@ def test_missing_file_is_a_failure_and_the_rest_completes(tmp_path: Path) -> Non
 def test_unknown_collection_is_a_warning_and_the_rest_completes(tmp_path: Path) -> None:
     with neurovault() as (emulator, env):
         doi_collection = collection(emulator, "doi")["id"]
-        result = run_cli("mirror", tmp_path / "nv", "--collection", "99999", "--collection", str(doi_collection),
-                         env=env)
+        result = run_cli(
+            "mirror", tmp_path / "nv", "--collection", "99999", "--collection", str(doi_collection), env=env
+        )
         assert result.code == 0, result.stderr
         assert "neurofetch: warning: --collection 99999 matched nothing" in result.stderr
         assert tree_files(tmp_path / "nv") == expected_tree(emulator, doi_collection)
@@ -185,11 +199,16 @@ def test_unknown_collection_is_a_warning_and_the_rest_completes(tmp_path: Path) 
 def test_private_collection_is_a_failure_not_a_login_problem(tmp_path: Path) -> None:
     with neurovault(collections=1) as (emulator, env):
         private, public = emulator.private_collection["id"], emulator.collections[0]["id"]
-        result = run_cli("--json", "mirror", tmp_path / "nv", "--collection", str(private),
-                         "--collection", str(public), env=env)
+        result = run_cli(
+            "--json", "mirror", tmp_path / "nv", "--collection", str(private), "--collection", str(public), env=env
+        )
         assert result.code == 1
-        assert result.json["failures"] == [{"item": f"collection {private}", "error":
-                                            f"collection {private} is private: NeuroVault refused access (HTTP 403)"}]
+        assert result.json["failures"] == [
+            {
+                "item": f"collection {private}",
+                "error": f"collection {private} is private: NeuroVault refused access (HTTP 403)",
+            }
+        ]
         assert tree_files(tmp_path / "nv") == expected_tree(emulator, public)
 
 
@@ -209,6 +228,7 @@ def test_hostile_file_names_fail_and_nothing_leaves_the_destination(tmp_path: Pa
 
 # ------------------------------------------------------------------------------------------ filters
 
+
 def bold_z_or_t(image: dict[str, Any]) -> bool:
     return image.get("map_type") in ("Z map", "T map") and image.get("modality") == "fMRI-BOLD"
 
@@ -220,8 +240,18 @@ def subjects_1_2_without_betas(image: dict[str, Any]) -> bool:
 def test_map_type_and_modality_filters(tmp_path: Path) -> None:
     with neurovault() as (emulator, env):
         ids = [str(c["id"]) for c in emulator.collections]
-        result = run_cli("mirror", tmp_path / "nv", *[a for cid in ids for a in ("--collection", cid)],
-                         "--map-type", "z map", "--map-type", "T map", "--modality", "fMRI-BOLD", env=env)
+        result = run_cli(
+            "mirror",
+            tmp_path / "nv",
+            *[a for cid in ids for a in ("--collection", cid)],
+            "--map-type",
+            "z map",
+            "--map-type",
+            "T map",
+            "--modality",
+            "fMRI-BOLD",
+            env=env,
+        )
         assert result.code == 0, result.stderr
         expected = {k: v for c in ids for k, v in expected_tree(emulator, int(c), bold_z_or_t).items()}
         assert expected and tree_files(tmp_path / "nv") == expected
@@ -231,8 +261,17 @@ def test_map_type_and_modality_filters(tmp_path: Path) -> None:
 def test_include_and_exclude_on_file_names(tmp_path: Path) -> None:
     with neurovault(page_size=10) as (emulator, env):
         big = collection(emulator, "large")["id"]
-        result = run_cli("mirror", tmp_path / "nv", "--collection", str(big), "--include", "sub-0[12]_*",
-                         "--exclude", "*_beta.nii.gz", env=env)
+        result = run_cli(
+            "mirror",
+            tmp_path / "nv",
+            "--collection",
+            str(big),
+            "--include",
+            "sub-0[12]_*",
+            "--exclude",
+            "*_beta.nii.gz",
+            env=env,
+        )
         assert result.code == 0, result.stderr
         expected = expected_tree(emulator, big, subjects_1_2_without_betas)
         assert expected and tree_files(tmp_path / "nv") == expected
@@ -263,14 +302,18 @@ def test_shards_split_collections_between_runs(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------------------------ errors
 
-@pytest.mark.parametrize(("service", "args", "message"), [
-    ("neurovault", ("--collection", "1", "--candidate", "123"), "--candidate: only for loris profiles"),
-    ("neurovault", ("--doi", DOI, "--no-qc"), "--no-qc: only for loris profiles"),
-    ("loris", ("--doi", DOI, "--map-type", "Z map"), "--doi, --map-type: only for neurovault profiles"),
-    ("neurovault", (), "--collection ID or --doi DOI"),
-    ("neurovault", ("--collection", "abc"), "--collection takes a NeuroVault collection id"),
-    ("neurovault", ("--doi", "j.neuroimage.2020"), "--doi takes a DOI"),
-])
+
+@pytest.mark.parametrize(
+    ("service", "args", "message"),
+    [
+        ("neurovault", ("--collection", "1", "--candidate", "123"), "--candidate: only for loris profiles"),
+        ("neurovault", ("--doi", DOI, "--no-qc"), "--no-qc: only for loris profiles"),
+        ("loris", ("--doi", DOI, "--map-type", "Z map"), "--doi, --map-type: only for neurovault profiles"),
+        ("neurovault", (), "--collection ID or --doi DOI"),
+        ("neurovault", ("--collection", "abc"), "--collection takes a NeuroVault collection id"),
+        ("neurovault", ("--doi", "j.neuroimage.2020"), "--doi takes a DOI"),
+    ],
+)
 def test_usage_errors_are_one_line_exit_2(service: str, args: tuple[str, ...], message: str, tmp_path: Path) -> None:
     env = {"NEUROFETCH_SERVICE": service, "NEUROFETCH_URL": "http://127.0.0.1:9"}
     result = run_cli("mirror", tmp_path / "nv", *args, env=env)
@@ -289,17 +332,19 @@ def test_unreachable_service_exits_5(tmp_path: Path) -> None:
 
 def test_gzip_check_refuses_a_body_that_is_not_gzip() -> None:
     assert gzip_body(b"\x1f\x8b\x08\x00", "application/octet-stream") is None
-    assert gzip_body(b"\x1f", "application/octet-stream") is None   # first chunk of one byte
+    assert gzip_body(b"\x1f", "application/octet-stream") is None  # first chunk of one byte
     assert "not gzip" in (gzip_body(b"\x5c\x01\x00\x00", "application/octet-stream") or "")
     assert "empty" in (gzip_body(b"", "application/octet-stream") or "")
 
 
 # ------------------------------------------------------------------------------------------ over TLS
 
+
 def tls_profile(tmp_path: Path, url: str, ca: Path) -> Path:
     config = tmp_path / "config.yaml"
-    config.write_text(f"default_profile: nv\nprofiles:\n  nv:\n    service: neurovault\n    url: {url}\n"
-                      f"    verify_tls: {ca}\n")
+    config.write_text(
+        f"default_profile: nv\nprofiles:\n  nv:\n    service: neurovault\n    url: {url}\n    verify_tls: {ca}\n"
+    )
     return config
 
 
@@ -310,7 +355,7 @@ def test_http_links_of_an_https_server_are_fetched_over_https(tls_files: Any, tm
         http_files = [i["file"] for i in emulator.images(quirky["id"]) if i["file"].startswith("http://")]
         config = tls_profile(tmp_path, emulator.base_url(server), tls_files[1])
         result = run_cli("--config", config, "mirror", tmp_path / "nv", "--collection", str(quirky["id"]))
-    assert http_files     # the collection has records whose links say http://
+    assert http_files  # the collection has records whose links say http://
     assert result.code == 0, result.stderr
     assert tree_files(tmp_path / "nv") == expected_tree(emulator, quirky["id"])
 

@@ -15,8 +15,11 @@ from tests.helpers import run_cli, tree_files
 
 def api_gets(emulator: object) -> list[str]:
     """The GETs the emulator answered (login is a POST), with their query string."""
-    return [e.path + (f"?{e.query}" if e.query else "") for e in emulator.log.entries()  # type: ignore[attr-defined]
-            if e.method == "GET"]
+    return [
+        e.path + (f"?{e.query}" if e.query else "")
+        for e in emulator.log.entries()  # type: ignore[attr-defined]
+        if e.method == "GET"
+    ]
 
 
 def recorded_runs(dest: Path, journal: str = "state.sqlite3") -> list[str]:
@@ -51,12 +54,18 @@ def test_a_no_op_rerun_costs_one_listing_and_a_new_file_only_its_visit(loris, lo
     assert changed.json["counts"]["downloaded"] == 1
     assert tree_files(dest) == loris.dataset.expected_tree()
     visit = f"{loris.base_path}/candidates/{cand.cand_id}/{new.visit}"
-    assert sorted(api_gets(loris)[1:]) == sorted([f"{loris.base_path}/candidates/{cand.cand_id}", visit,
-                                                  f"{visit}/images", f"{visit}/images/{new.filename}",
-                                                  f"{visit}/images/{new.filename}/qc"])
+    assert sorted(api_gets(loris)[1:]) == sorted(
+        [
+            f"{loris.base_path}/candidates/{cand.cand_id}",
+            visit,
+            f"{visit}/images",
+            f"{visit}/images/{new.filename}",
+            f"{visit}/images/{new.filename}/qc",
+        ]
+    )
     loris.log.clear()
     assert run_cli("mirror", dest, "--since", "last", env=loris_env).code == 0
-    assert len(api_gets(loris)) == 1   # the new file is listed again (clock margin) but complete: no request
+    assert len(api_gets(loris)) == 1  # the new file is listed again (clock margin) but complete: no request
 
 
 def test_since_a_date_lists_what_was_inserted_after_it(loris, loris_env, tmp_path: Path) -> None:
@@ -64,9 +73,9 @@ def test_since_a_date_lists_what_was_inserted_after_it(loris, loris_env, tmp_pat
     middle = files[len(files) // 2]
     result = run_cli("--json", "mirror", tmp_path / "d", "--since", middle.insert_time, "--no-qc", env=loris_env)
     assert result.code == 0, result.stderr
-    assert set(tree_files(tmp_path / "d")) >= {f.path for f in files[len(files) // 2 + 1:]}
-    assert api_gets(loris)[0] == loris.base_path + "/projects"   # nothing recorded here yet: which projects
-    assert recorded_runs(tmp_path / "d") == []   # it did not start from a complete run: not one either
+    assert set(tree_files(tmp_path / "d")) >= {f.path for f in files[len(files) // 2 + 1 :]}
+    assert api_gets(loris)[0] == loris.base_path + "/projects"  # nothing recorded here yet: which projects
+    assert recorded_runs(tmp_path / "d") == []  # it did not start from a complete run: not one either
 
 
 def test_since_last_without_a_recorded_run_lists_everything_once(loris, loris_env, tmp_path: Path) -> None:
@@ -98,21 +107,27 @@ def test_filters_and_shards_keep_their_own_complete_runs(loris, loris_env, tmp_p
 
 
 def test_a_dry_run_records_nothing_and_bad_values_are_usage_errors(loris, loris_env, tmp_path: Path) -> None:
-    assert run_cli("mirror", tmp_path / "d", "--candidate", loris.dataset.candidates[0].cand_id,
-                   env=loris_env).code == 0
+    assert (
+        run_cli("mirror", tmp_path / "d", "--candidate", loris.dataset.candidates[0].cand_id, env=loris_env).code == 0
+    )
     before = recorded_runs(tmp_path / "d")
     assert run_cli("mirror", tmp_path / "d", "--dry-run", env=loris_env).code == 0
     assert recorded_runs(tmp_path / "d") == before
     bad = run_cli("mirror", tmp_path / "e", "--since", "yesterday", env=loris_env)
     assert bad.code == 2 and "--since 'yesterday': give a date (2024-05-01)" in bad.stderr
-    other = run_cli("mirror", tmp_path / "e", "--since", "last",
-                    env={"NEUROFETCH_URL": "http://127.0.0.1:9", "NEUROFETCH_SERVICE": "neurovault"})
+    other = run_cli(
+        "mirror",
+        tmp_path / "e",
+        "--since",
+        "last",
+        env={"NEUROFETCH_URL": "http://127.0.0.1:9", "NEUROFETCH_SERVICE": "neurovault"},
+    )
     assert other.code == 2 and "--since" in other.stderr
 
 
 def test_a_server_that_ignores_since_is_noticed_and_everything_listed(loris, loris_env, tmp_path: Path) -> None:
     assert run_cli("mirror", tmp_path / "d", env=loris_env).code == 0
-    loris.version = dataclasses.replace(loris.version, since=False)   # v0.0.4-dev in its URL, yet no filtering
+    loris.version = dataclasses.replace(loris.version, since=False)  # v0.0.4-dev in its URL, yet no filtering
     loris.dataset.add_image(loris.dataset.candidates[0].cand_id, loris.dataset.candidates[0].visits[0].label)
     result = run_cli("mirror", tmp_path / "d", "--since", "last", env=loris_env)
     assert result.code == 0
@@ -121,8 +136,9 @@ def test_a_server_that_ignores_since_is_noticed_and_everything_listed(loris, lor
 
 
 @every_loris_version
-def test_servers_before_v0_0_4_dev_say_so_once_and_list_everything(loris, loris_env, tmp_path: Path,
-                                                                   loris_api_version: str) -> None:
+def test_servers_before_v0_0_4_dev_say_so_once_and_list_everything(
+    loris, loris_env, tmp_path: Path, loris_api_version: str
+) -> None:
     assert run_cli("mirror", tmp_path / "d", env=loris_env).code == 0
     loris.dataset.add_image(loris.dataset.candidates[0].cand_id, loris.dataset.candidates[0].visits[0].label)
     loris.log.clear()

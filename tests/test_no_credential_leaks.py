@@ -61,7 +61,7 @@ class Foreign:
         async def replay() -> dict[str, Any]:
             nonlocal delivered
             if delivered:
-                return await receive()   # waits for the disconnect, as a streamed answer expects
+                return await receive()  # waits for the disconnect, as a streamed answer expects
             delivered = True
             return {"type": "http.request", "body": body, "more_body": False}
 
@@ -92,10 +92,16 @@ class Front:
         if scope["type"] == "http" and self.chosen(scope["method"], scope["path"]):
             self.redirected += 1
             query = scope["query_string"]
-            location = self.target.encode() + scope.get("raw_path", scope["path"].encode()) + (
-                b"?" + query if query else b"")
-            await send({"type": "http.response.start", "status": self.status,
-                        "headers": [(b"location", location), (b"content-length", b"0"), self.cookie]})
+            location = (
+                self.target.encode() + scope.get("raw_path", scope["path"].encode()) + (b"?" + query if query else b"")
+            )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": self.status,
+                    "headers": [(b"location", location), (b"content-length", b"0"), self.cookie],
+                }
+            )
             await send({"type": "http.response.body", "body": b""})
             return
 
@@ -108,8 +114,9 @@ class Front:
 
 
 @contextmanager
-def origin_and_foreign(emulator: Any, status: int, chosen: Chooser,
-                       credential: tuple[bytes, bytes] | None) -> Iterator[tuple[str, Front, Foreign]]:
+def origin_and_foreign(
+    emulator: Any, status: int, chosen: Chooser, credential: tuple[bytes, bytes] | None
+) -> Iterator[tuple[str, Front, Foreign]]:
     """The origin's base URL (the front), the front, and the foreign server."""
     foreign = Foreign(emulator.app, credential)
     with RunningServer(foreign) as foreign_server:
@@ -131,7 +138,7 @@ class Case:
     credential: tuple[bytes, bytes] | None
     chosen: Chooser
     command: Callable[[Path], list[str]]
-    code: int                                   # the exit code wanted
+    code: int  # the exit code wanted
     check: Callable[[Path], None] = lambda dest: None
     stdin: str | None = None
 
@@ -146,8 +153,15 @@ def loris_case(what: str) -> Case:
     emulator = LorisEmulator(LorisDataset(candidates=1, size_scale=0.005), users={"demo": PASSWORD})
     token = f"Bearer {emulator.issue_token('demo')}".encode()
     if what == "login":
-        return Case("loris", emulator, (b"authorization", token), lambda m, p: p.endswith("/login"),
-                    lambda dest: ["login", "-u", "demo", "--password-stdin"], 5, stdin=PASSWORD + "\n")
+        return Case(
+            "loris",
+            emulator,
+            (b"authorization", token),
+            lambda m, p: p.endswith("/login"),
+            lambda dest: ["login", "-u", "demo", "--password-stdin"],
+            5,
+            stdin=PASSWORD + "\n",
+        )
     expected = emulator.dataset.expected_tree()
 
     def check(dest: Path) -> None:
@@ -162,12 +176,15 @@ def datamint_case(what: str) -> Case:
     emulator = DatamintEmulator(api_keys={API_KEY}, preload=4)
     credential = (b"apikey", API_KEY.encode())
     if what == "login":
-        return Case("datamint", emulator, credential, gets, lambda dest: ["login", "--api-key-stdin"], 0,
-                    stdin=API_KEY + "\n")
+        return Case(
+            "datamint", emulator, credential, gets, lambda dest: ["login", "--api-key-stdin"], 0, stdin=API_KEY + "\n"
+        )
     if what == "mirror":
+
         def check(dest: Path) -> None:
-            assert sorted(tree_files(dest).values()) == sorted(emulator.uploaded_bytes(r.id)
-                                                              for r in emulator.resources(include_deleted=False))
+            assert sorted(tree_files(dest).values()) == sorted(
+                emulator.uploaded_bytes(r.id) for r in emulator.resources(include_deleted=False)
+            )
 
         return Case("datamint", emulator, credential, gets, lambda dest: ["mirror", str(dest)], 0, check)
     if what == "upload":
@@ -185,12 +202,13 @@ def datamint_case(what: str) -> Case:
         before = len(emulator.resources())
 
         def uploaded_two(dest: Path) -> None:
-            assert len(emulator.resources()) == before + 2   # the redirected one failed, the others went on
+            assert len(emulator.resources()) == before + 2  # the redirected one failed, the others went on
 
         return Case("datamint", emulator, credential, first_upload, files, 1, uploaded_two)
     ids = [r.id for r in emulator.resources(include_deleted=False)]
-    return Case("datamint", emulator, credential, lambda m, p: m == "POST" and "publish" in p,
-                lambda dest: ["publish", *ids], 5)
+    return Case(
+        "datamint", emulator, credential, lambda m, p: m == "POST" and "publish" in p, lambda dest: ["publish", *ids], 5
+    )
 
 
 def allen_case() -> Case:
@@ -202,8 +220,15 @@ def allen_case() -> Case:
     def check(dest: Path) -> None:
         assert len([k for k in tree_files(dest) if k.endswith(".jpg")]) == 2
 
-    return Case("allen", emulator, None, gets,
-                lambda dest: ["atlas-image", *plates, "--downsample", "6", "--out", str(dest)], 0, check)
+    return Case(
+        "allen",
+        emulator,
+        None,
+        gets,
+        lambda dest: ["atlas-image", *plates, "--downsample", "6", "--out", str(dest)],
+        0,
+        check,
+    )
 
 
 def neurovault_case() -> Case:
@@ -215,8 +240,9 @@ def neurovault_case() -> Case:
     def check(dest: Path) -> None:
         assert len(tree_files(dest)) == len(emulator.images(cid))
 
-    return Case("neurovault", emulator, None, gets, lambda dest: ["mirror", str(dest), "--collection", str(cid)],
-                0, check)
+    return Case(
+        "neurovault", emulator, None, gets, lambda dest: ["mirror", str(dest), "--collection", str(cid)], 0, check
+    )
 
 
 CASES: dict[str, Callable[[], Case]] = {
@@ -236,8 +262,9 @@ def profile_args(kind: str, service: str, url: str, tmp_path: Path) -> list[str]
     if kind == "ad-hoc":
         return ["--url", url, "--service", service]
     config = tmp_path / "config.yaml"
-    config.write_text(f"default_profile: origin\nprofiles:\n  origin:\n    service: {service}\n    url: {url}\n"
-                      "    username: demo\n")
+    config.write_text(
+        f"default_profile: origin\nprofiles:\n  origin:\n    service: {service}\n    url: {url}\n    username: demo\n"
+    )
     return ["--config", str(config)]
 
 
@@ -247,8 +274,9 @@ def run_case(case: Case, status: int, profile: str, tmp_path: Path) -> tuple[Cli
         env = {"NEUROFETCH_USERNAME": "demo"}
     with origin_and_foreign(case.emulator, status, case.chosen, case.credential) as (url, front, foreign):
         dest = tmp_path / "dest"
-        result = run_cli(*profile_args(profile, case.service, url, tmp_path), *case.command(dest),
-                         input=case.stdin, env=env)
+        result = run_cli(
+            *profile_args(profile, case.service, url, tmp_path), *case.command(dest), input=case.stdin, env=env
+        )
         if result.code == case.code:
             case.check(dest)
     return result, front, foreign
@@ -265,7 +293,7 @@ def test_no_credential_reaches_another_origin(name: str, status: int, profile: s
     assert result.code == case.code, result.stderr
     assert "Traceback" not in result.stderr
     if case.code == 0:
-        assert foreign.seen    # the redirects were followed, without credentials
+        assert foreign.seen  # the redirects were followed, without credentials
 
 
 # -- each rule on its own ----------------------------------------------------------------------------------
@@ -284,9 +312,10 @@ def test_a_datamint_upload_307_to_another_host_is_refused_and_only_that_file_fai
     case = datamint_case("upload")
     result, front, foreign = run_case(case, 307, "ad-hoc", tmp_path)
     assert result.code == 1, result.stderr
-    assert front.redirected == 1 and foreign.seen == []   # neither the key nor the file's bytes went there
-    failures = {line.strip().removeprefix("failed: ") for line in result.stderr.splitlines()
-                if "another origin" in line}   # told while running and in the summary: the same failure
+    assert front.redirected == 1 and foreign.seen == []  # neither the key nor the file's bytes went there
+    failures = {
+        line.strip().removeprefix("failed: ") for line in result.stderr.splitlines() if "another origin" in line
+    }  # told while running and in the summary: the same failure
     assert len(failures) == 1
     origin, elsewhere = front_and_foreign_origins(front)
     assert origin in min(failures) and elsewhere in min(failures)
@@ -296,7 +325,7 @@ def test_a_loris_login_307_to_another_host_is_refused_with_exit_5(tmp_path: Path
     case = loris_case("login")
     result, front, foreign = run_case(case, 307, "ad-hoc", tmp_path)
     assert result.code == 5
-    assert front.redirected == 1 and foreign.seen == []   # the password was not re-posted there
+    assert front.redirected == 1 and foreign.seen == []  # the password was not re-posted there
     line = the_error_line(result.stderr)
     origin, elsewhere = front_and_foreign_origins(front)
     assert f"{origin} redirected POST /api/v0.0.3-dev/login to another origin, {elsewhere}:" in line
@@ -304,7 +333,7 @@ def test_a_loris_login_307_to_another_host_is_refused_with_exit_5(tmp_path: Path
 
 def test_a_401_from_where_a_redirect_led_does_not_log_in_again(tmp_path: Path) -> None:
     case = loris_case("mirror")
-    case.credential = None                 # the other host refuses: it never gets a token
+    case.credential = None  # the other host refuses: it never gets a token
     case.chosen = lambda method, path: "/images/" in path and not path.endswith("/qc")
     result, _, foreign = run_case(case, 302, "ad-hoc", tmp_path)
     assert result.code == 3, result.stderr
@@ -364,10 +393,18 @@ def forwarding_to(upstream: str) -> Callable[..., Any]:
         target = scope["raw_path"].decode() + ("?" + scope["query_string"].decode() if scope["query_string"] else "")
         headers = {k.decode(): v.decode() for k, v in scope["headers"] if k not in (b"host", b"transfer-encoding")}
         status, answer_headers, content = await asyncio.to_thread(forward, scope["method"], target, headers, body)
-        kept = [(k.lower().encode(), v.encode()) for k, v in answer_headers
-                if k.lower() not in ("transfer-encoding", "content-length", "connection")]
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [*kept, (b"content-length", str(len(content)).encode())]})
+        kept = [
+            (k.lower().encode(), v.encode())
+            for k, v in answer_headers
+            if k.lower() not in ("transfer-encoding", "content-length", "connection")
+        ]
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [*kept, (b"content-length", str(len(content)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": content})
 
     return app
@@ -381,18 +418,23 @@ def is_object_transfer(method: str, path: str) -> bool:
 @pytest.mark.parametrize("backend", ["auto", "boto3"])
 @pytest.mark.parametrize("direction", ["upload", "download"])
 @pytest.mark.parametrize("status", [302, 307])
-def test_s3_sync_sends_no_signature_to_another_origin(moto: Any, status: int, direction: str, backend: str,
-                                                      profile: str, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_s3_sync_sends_no_signature_to_another_origin(
+    moto: Any, status: int, direction: str, backend: str, profile: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Object GETs and PUTs are redirected: boto3 follows no redirect; obstore (reqwest) would follow a GET's
     without the Authorization header but with the session token, so session credentials download through boto3."""
     import uuid
 
     from tests.s3.helpers import make_client
 
-    for name, value in {"AWS_ACCESS_KEY_ID": moto.access_key, "AWS_SECRET_ACCESS_KEY": moto.secret_key,
-                        "AWS_SESSION_TOKEN": SESSION_TOKEN, "AWS_EC2_METADATA_DISABLED": "true",
-                        "NEUROFETCH_S3_BACKEND": backend, "AWS_MAX_ATTEMPTS": "1"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": moto.access_key,
+        "AWS_SECRET_ACCESS_KEY": moto.secret_key,
+        "AWS_SESSION_TOKEN": SESSION_TOKEN,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "NEUROFETCH_S3_BACKEND": backend,
+        "AWS_MAX_ATTEMPTS": "1",
+    }.items():
         monkeypatch.setenv(name, value)
     bucket = f"nf-{uuid.uuid4().hex[:12]}"
     client = make_client(moto)
@@ -410,7 +452,7 @@ def test_s3_sync_sends_no_signature_to_another_origin(moto: Any, status: int, di
             src, dst = (local, remote) if direction == "upload" else (remote, tmp_path / "copy")
             result = run_cli(*profile_args(profile, "s3", origin.origin, tmp_path), "s3-sync", src, dst)
     assert front.redirected > 0 and "Traceback" not in result.stderr
-    assert result.code in (1, 5), result.stderr          # the redirected objects failed, visibly
+    assert result.code in (1, 5), result.stderr  # the redirected objects failed, visibly
     assert foreign.leaked([moto.secret_key, "AWS4-HMAC-SHA256", "Signature="]) == []
     # With session credentials, downloads go through botocore, which follows no redirect: obstore (reqwest)
     # would follow the GET with the x-amz-security-token still attached.

@@ -69,8 +69,11 @@ def datamint_commands(emulator: Any, tmp: Path) -> list[tuple[str, ...]]:
     image = tmp / "upload" / "image.png"
     image.parent.mkdir(parents=True, exist_ok=True)
     image.write_bytes(png_bytes())
-    return [("upload", str(image), "--channel", "faults"), ("publish", "--channel", "faults"),
-            ("mirror", str(tmp / "dm"))]
+    return [
+        ("upload", str(image), "--channel", "faults"),
+        ("publish", "--channel", "faults"),
+        ("mirror", str(tmp / "dm")),
+    ]
 
 
 SERVICES: dict[str, tuple[Callable[[Faults], Emulator], Callable[[Any, Path], list[tuple[str, ...]]]]] = {
@@ -86,15 +89,17 @@ def profile_env(service: str, url: str, tmp: Path) -> dict[str, str]:
     """A profile with short timeouts and one retry, so stalled bodies (drip) end quickly."""
     config = tmp / "config.yaml"
     username = "    username: demo\n" if service == "loris" else ""
-    config.write_text(f"default_profile: p\nprofiles:\n  p:\n    service: {service}\n    url: {url}\n{username}"
-                      "    timeout: 1\n    retries: 1\n    retry_wait_max: 0.1\n    jobs: 32\n")
+    config.write_text(
+        f"default_profile: p\nprofiles:\n  p:\n    service: {service}\n    url: {url}\n{username}"
+        "    timeout: 1\n    retries: 1\n    retry_wait_max: 0.1\n    jobs: 32\n"
+    )
     return {"NEUROFETCH_CONFIG": str(config), **SECRETS.get(service, {})}
 
 
 def run_without_traceback(*args: str, env: dict[str, str]) -> CliRun:
     try:
         run = run_cli("--json", *args, env=env)
-    except BaseException as exc:     # what would reach the user as a traceback
+    except BaseException as exc:  # what would reach the user as a traceback
         raise AssertionError(f"neurofetch {' '.join(args)} raised {type(exc).__name__}: {exc}") from exc
     assert "Traceback" not in run.stderr, run.stderr
     assert run.code in DOCUMENTED_EXIT_CODES, (run.code, run.stderr)
@@ -111,7 +116,8 @@ def served(service: str, faults: Faults) -> Iterator[tuple[Any, str]]:
 @pytest.mark.parametrize("service", sorted(SERVICES))
 @pytest.mark.parametrize(("knob", "value"), knob_settings(), ids=[k for k, _ in knob_settings()])
 def test_every_command_under_every_fault_ends_in_a_documented_exit_code(
-        service: str, knob: str, value: Any, tmp_path: Path) -> None:
+    service: str, knob: str, value: Any, tmp_path: Path
+) -> None:
     faults = Faults(**{knob: value})
     with served(service, faults) as (emulator, url):
         env = profile_env(service, url, tmp_path)
@@ -123,10 +129,15 @@ def test_every_command_under_every_fault_ends_in_a_documented_exit_code(
 def test_s3_sync_against_a_server_that_is_not_s3(knob: str, value: Any, tmp_path: Path) -> None:
     """S3 has no fault knobs of its own; an HTTP server that is not S3, with each knob, stands in."""
     with served("datamint", Faults(**{knob: value})) as (_, url):
-        env = {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_EC2_METADATA_DISABLED": "true",
-               "AWS_MAX_ATTEMPTS": "1"}
-        run = run_without_traceback("s3-sync", "s3://bucket/prefix", str(tmp_path / "s3"), "--endpoint-url",
-                                    url.split("/api")[0], env=env)
+        env = {
+            "AWS_ACCESS_KEY_ID": "k",
+            "AWS_SECRET_ACCESS_KEY": "s",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_MAX_ATTEMPTS": "1",
+        }
+        run = run_without_traceback(
+            "s3-sync", "s3://bucket/prefix", str(tmp_path / "s3"), "--endpoint-url", url.split("/api")[0], env=env
+        )
         assert run.code != 0
 
 
@@ -138,6 +149,8 @@ def test_emulate_on_a_port_in_use_is_one_line_and_exit_2(service: str) -> None:
         port = taken.getsockname()[1]
         run = run_without_traceback("emulate", service, "--port", str(port), env={})
     assert run.code == 2
-    assert run.stderr == (f"neurofetch: error: cannot listen on 127.0.0.1:{port}: Address already in use; "
-                          "choose another --port (0 picks a free one)\n")
+    assert run.stderr == (
+        f"neurofetch: error: cannot listen on 127.0.0.1:{port}: Address already in use; "
+        "choose another --port (0 picks a free one)\n"
+    )
     assert run_without_traceback("emulate", service, "--port", "70000", env={}).code == 2

@@ -19,9 +19,15 @@ def this_python_as_kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     """The kernel runs the test's own Python, whatever "python3" kernel a user may have installed elsewhere."""
     spec = tmp_path / "jupyter" / "kernels" / "python3"
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3", "language": "python"}))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python 3",
+                "language": "python",
+            }
+        )
+    )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
 
 
@@ -32,8 +38,9 @@ def execute(name: str, workdir: Path) -> object:
 
     workdir.mkdir()
     book = nbformat.read(EXAMPLES / name, as_version=4)
-    client = NotebookClient(book, timeout=CELL_TIMEOUT, kernel_name="python3",
-                            resources={"metadata": {"path": str(workdir)}})
+    client = NotebookClient(
+        book, timeout=CELL_TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
+    )
     client.execute()
     return book
 
@@ -61,8 +68,9 @@ def test_neurovault_by_doi_runs(tmp_path: Path) -> None:
     assert "Z map" in outputs(book)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("torch") is None,
-                    reason="torch is not installed (pip install torch; .ci/run installs it)")
+@pytest.mark.skipif(
+    importlib.util.find_spec("torch") is None, reason="torch is not installed (pip install torch; .ci/run installs it)"
+)
 def test_preventad_to_model_runs(tmp_path: Path) -> None:
     book = execute("preventad_to_model.ipynb", tmp_path / "work")
     assert any((tmp_path / "work" / "preventad").rglob("*.mnc"))

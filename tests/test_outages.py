@@ -27,8 +27,8 @@ class Service:
     make: Callable[[Faults], Emulator]
     env: Callable[[Emulator, str], dict[str, str]]
     args: Callable[[Emulator], list[str]]
-    expected: Callable[[Emulator], dict[str, bytes] | int]   # the exact tree, or the number of files
-    file_paths: str                                          # a request for a file's bytes has this in its path
+    expected: Callable[[Emulator], dict[str, bytes] | int]  # the exact tree, or the number of files
+    file_paths: str  # a request for a file's bytes has this in its path
 
 
 def _loris(faults: Faults) -> Emulator:
@@ -51,8 +51,10 @@ def _neurovault_expected(emulator: Any) -> dict[str, bytes]:
     from urllib.parse import unquote, urlsplit
 
     cid = _big_collection(emulator)
-    return {f"collection-{cid}/{unquote(urlsplit(i['file']).path.rsplit('/', 1)[-1])}": emulator.file_bytes(i)
-            for i in emulator.images(cid)}
+    return {
+        f"collection-{cid}/{unquote(urlsplit(i['file']).path.rsplit('/', 1)[-1])}": emulator.file_bytes(i)
+        for i in emulator.images(cid)
+    }
 
 
 def _allen(faults: Faults) -> Emulator:
@@ -71,20 +73,42 @@ def _datamint(faults: Faults) -> Emulator:
 
 
 SERVICES = {
-    "loris": Service(_loris, lambda e, url: {"NEUROFETCH_SERVICE": "loris", "NEUROFETCH_URL": url,
-                                             "NEUROFETCH_USERNAME": "demo", "NEUROFETCH_PASSWORD": "demo"},
-                     lambda e: [], lambda e: e.dataset.expected_tree(), "/images/"),  # type: ignore[attr-defined]
-    "neurovault": Service(_neurovault, lambda e, url: {"NEUROFETCH_SERVICE": "neurovault", "NEUROFETCH_URL": url},
-                          lambda e: ["--collection", str(_big_collection(e))],
-                          _neurovault_expected, "/media/"),
-    "allen": Service(_allen, lambda e, url: {"NEUROFETCH_SERVICE": "allen", "NEUROFETCH_URL": url},
-                     lambda e: ["--atlas-images", "2", "--downsample", "6"],
-                     lambda e: len(e.atlas_images(2)), "/cgi-bin/imageservice"),  # type: ignore[attr-defined]
-    "datamint": Service(_datamint, lambda e, url: {"NEUROFETCH_SERVICE": "datamint", "NEUROFETCH_URL": url,
-                                                   "NEUROFETCH_API_KEY": "demo-key"},
-                        lambda e: [], lambda e: {f"Unknown/{r.id}_{r.filename}": r.data  # type: ignore[attr-defined]
-                                                 for r in e.store.resources.values()},  # type: ignore[attr-defined]
-                        "/file"),
+    "loris": Service(
+        _loris,
+        lambda e, url: {
+            "NEUROFETCH_SERVICE": "loris",
+            "NEUROFETCH_URL": url,
+            "NEUROFETCH_USERNAME": "demo",
+            "NEUROFETCH_PASSWORD": "demo",
+        },
+        lambda e: [],
+        lambda e: e.dataset.expected_tree(),
+        "/images/",
+    ),  # type: ignore[attr-defined]
+    "neurovault": Service(
+        _neurovault,
+        lambda e, url: {"NEUROFETCH_SERVICE": "neurovault", "NEUROFETCH_URL": url},
+        lambda e: ["--collection", str(_big_collection(e))],
+        _neurovault_expected,
+        "/media/",
+    ),
+    "allen": Service(
+        _allen,
+        lambda e, url: {"NEUROFETCH_SERVICE": "allen", "NEUROFETCH_URL": url},
+        lambda e: ["--atlas-images", "2", "--downsample", "6"],
+        lambda e: len(e.atlas_images(2)),
+        "/cgi-bin/imageservice",
+    ),  # type: ignore[attr-defined]
+    "datamint": Service(
+        _datamint,
+        lambda e, url: {"NEUROFETCH_SERVICE": "datamint", "NEUROFETCH_URL": url, "NEUROFETCH_API_KEY": "demo-key"},
+        lambda e: [],
+        lambda e: {
+            f"Unknown/{r.id}_{r.filename}": r.data  # type: ignore[attr-defined]
+            for r in e.store.resources.values()
+        },  # type: ignore[attr-defined]
+        "/file",
+    ),
 }
 
 
@@ -117,7 +141,7 @@ def test_html_outage_pages_are_retried_until_every_file_is_exact(name: str, tmp_
     assert result.code == 0, result.stderr
     assert "JSON" not in result.stderr
     assert {s.status for s in outages} == {502, 503, 504}
-    assert any(SERVICES[name].file_paths in s.path for s in outages)   # file requests too (API: the next test)
+    assert any(SERVICES[name].file_paths in s.path for s in outages)  # file requests too (API: the next test)
     files = tree_files(dest)
     if isinstance(expected, int):
         assert len([p for p in files if p.endswith(".jpg")]) == expected
@@ -134,14 +158,16 @@ def test_a_lasting_outage_ends_in_one_line_naming_the_status(name: str, tmp_path
     assert result.code == 5, result.stderr
     line = the_error_line(result.stderr)
     assert re.search(r"HTTP 50[234]\b", line) and "JSON" not in line, line
-    assert attempts == 3     # the service's first API request, tried three times
+    assert attempts == 3  # the service's first API request, tried three times
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
 def test_429_with_an_http_date_retry_after_is_waited_for(name: str, tmp_path: Path) -> None:
     with running(name, "rate_limit_rate=1,retry_after=2,retry_after_date") as (emulator, recorder, env):
-        result = run_cli(*command(name, emulator, tmp_path / "d"),
-                         env={**env, "NEUROFETCH_RETRIES": "1", "NEUROFETCH_RETRY_WAIT_MAX": "5"})
+        result = run_cli(
+            *command(name, emulator, tmp_path / "d"),
+            env={**env, "NEUROFETCH_RETRIES": "1", "NEUROFETCH_RETRY_WAIT_MAX": "5"},
+        )
         stamps = list(recorder.stamps)
     assert result.code == 5, result.stderr
     assert "HTTP 429" in the_error_line(result.stderr)

@@ -18,8 +18,12 @@ def test_loris_names_of_records_and_of_the_state_folder_are_refused_by_name(tmp_
     dataset = LorisDataset(candidates=1, size_scale=0.005, colliding_names=True)
     emulator = LorisEmulator(dataset, users={"demo": "demo"})
     server = RunningServer(emulator.app).start()
-    env = {"NEUROFETCH_URL": emulator.base_url(server), "NEUROFETCH_SERVICE": "loris",
-           "NEUROFETCH_USERNAME": "demo", "NEUROFETCH_PASSWORD": "demo"}
+    env = {
+        "NEUROFETCH_URL": emulator.base_url(server),
+        "NEUROFETCH_SERVICE": "loris",
+        "NEUROFETCH_USERNAME": "demo",
+        "NEUROFETCH_PASSWORD": "demo",
+    }
     try:
         runs = [run_cli("--json", "mirror", dest, env=env) for _ in range(2)]
         shards = [run_cli("--json", "mirror", tmp_path / "s", "--shard", f"{k}/2", env=env) for k in (1, 2)]
@@ -30,9 +34,15 @@ def test_loris_names_of_records_and_of_the_state_folder_are_refused_by_name(tmp_
     for result in runs:
         assert result.code == 1, result.stderr
         failures = {f["item"]: f["error"] for f in result.json["failures"]}
-        assert set(failures) == {f"candidate {COLLIDING_CANDIDATE}", f"{visit}/a.mnc.qc.json", f"{visit}/session.json",
-                                 f"{visit}/b.mnc.part", f"{cand}/{COLLIDING_VISIT}/session.json",
-                                 f"{cand}/{COLLIDING_VISIT}/c.mnc", f"{cand}/{COLLIDING_VISIT}/c.mnc.qc.json"}
+        assert set(failures) == {
+            f"candidate {COLLIDING_CANDIDATE}",
+            f"{visit}/a.mnc.qc.json",
+            f"{visit}/session.json",
+            f"{visit}/b.mnc.part",
+            f"{cand}/{COLLIDING_VISIT}/session.json",
+            f"{cand}/{COLLIDING_VISIT}/c.mnc",
+            f"{cand}/{COLLIDING_VISIT}/c.mnc.qc.json",
+        }
         assert "state folder" in failures[f"candidate {COLLIDING_CANDIDATE}"]
         assert "neurofetch writes its own record there" in failures[f"{visit}/a.mnc.qc.json"]
         assert ".part" in failures[f"{visit}/b.mnc.part"]

@@ -22,8 +22,9 @@ def test_version_comes_from_the_package_metadata() -> None:
 
 
 def test_help_does_not_read_the_package_metadata() -> None:
-    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "neurofetch", "--help"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "neurofetch", "--help"], capture_output=True, text=True, check=True
+    )
     loaded = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if "|" in line}
     assert "importlib.metadata" not in loaded
 

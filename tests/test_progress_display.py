@@ -30,19 +30,29 @@ SUMMARY = re.compile(r"^mirror: done: .*?([\d.]+ k?M?G?B) in ([\d.]+) s$", re.MU
 @dataclass
 class Screen:
     code: int
-    text: str            # what the terminal showed, escapes removed, one line per redraw
-    document: dict       # the --json result
+    text: str  # what the terminal showed, escapes removed, one line per redraw
+    document: dict  # the --json result
 
 
 def screen_of_mirror(url: str, dest: Path, tmp_path: Path, **env: str) -> Screen:
     """``neurofetch --json mirror DEST`` with stderr on a terminal 200 columns wide and stdout in a file."""
     out = tmp_path / "result.json"
-    child_env = {**os.environ, "TERM": "xterm", "COLUMNS": "200", "LINES": "50", "NEUROFETCH_URL": url,
-                 "NEUROFETCH_SERVICE": "loris", "NEUROFETCH_USERNAME": "demo", "NEUROFETCH_PASSWORD": "demo",
-                 "NEUROFETCH_JOBS": "2", **env}
+    child_env = {
+        **os.environ,
+        "TERM": "xterm",
+        "COLUMNS": "200",
+        "LINES": "50",
+        "NEUROFETCH_URL": url,
+        "NEUROFETCH_SERVICE": "loris",
+        "NEUROFETCH_USERNAME": "demo",
+        "NEUROFETCH_PASSWORD": "demo",
+        "NEUROFETCH_JOBS": "2",
+        **env,
+    }
     command = f"exec {sys.executable} -m neurofetch --json mirror '{dest}' > '{out}'"
-    child = pexpect.spawn("/bin/sh", ["-c", command], env=child_env, encoding="utf-8", timeout=120,
-                          dimensions=(50, 200))
+    child = pexpect.spawn(
+        "/bin/sh", ["-c", command], env=child_env, encoding="utf-8", timeout=120, dimensions=(50, 200)
+    )
     raw = child.read()
     child.close()
     text = "\n".join(line for line in ESCAPE.sub("", raw).replace("\r", "\n").splitlines() if line.strip())
@@ -52,8 +62,10 @@ def screen_of_mirror(url: str, dest: Path, tmp_path: Path, **env: str) -> Screen
 @pytest.fixture
 def slow_loris() -> Iterator[LorisEmulator]:
     """Listings that take a while to arrive, and one 3 MB file that trickles in."""
-    emulator = LorisEmulator(LorisDataset(candidates=2, size_scale=0.004, big_file_size=3_000_000),
-                             faults=Faults(latency=0.05, drip=2_000_000, range_support=True))
+    emulator = LorisEmulator(
+        LorisDataset(candidates=2, size_scale=0.004, big_file_size=3_000_000),
+        faults=Faults(latency=0.05, drip=2_000_000, range_support=True),
+    )
     with emulator.serve() as server:
         emulator.url = emulator.base_url(server)  # type: ignore[attr-defined]
         yield emulator
@@ -72,8 +84,12 @@ def assert_final_frame_is_the_summary(screen: Screen) -> None:
 
 
 def test_the_total_never_decreases_and_reads_at_least_while_listing(slow_loris, tmp_path: Path) -> None:
-    screen = screen_of_mirror(slow_loris.url, tmp_path / "study", tmp_path,  # type: ignore[attr-defined]
-                              NEUROFETCH_PROGRESS_BIG_FILE="1000000")
+    screen = screen_of_mirror(
+        slow_loris.url,
+        tmp_path / "study",
+        tmp_path,  # type: ignore[attr-defined]
+        NEUROFETCH_PROGRESS_BIG_FILE="1000000",
+    )
     assert screen.code == 0, screen.text[-2000:]
     frames = [(int(done), bound, int(total)) for done, bound, total in STATUS.findall(screen.text)]
     assert len(frames) > 3, screen.text
@@ -82,20 +98,24 @@ def test_the_total_never_decreases_and_reads_at_least_while_listing(slow_loris, 
     for (done, _, total), (next_done, _, next_total) in itertools.pairwise(frames):
         assert next_total >= total and next_done >= done, frames
     assert all(done <= total for done, _, total in frames)
-    assert frames[-1][1] == ""                                          # the last frame has a fixed total
+    assert frames[-1][1] == ""  # the last frame has a fixed total
     assert_final_frame_is_the_summary(screen)
 
 
 def test_a_big_file_in_flight_has_its_own_line_with_bytes_and_rate(slow_loris, tmp_path: Path) -> None:
     big = slow_loris.dataset.big_file
-    screen = screen_of_mirror(slow_loris.url, tmp_path / "study", tmp_path,  # type: ignore[attr-defined]
-                              NEUROFETCH_PROGRESS_BIG_FILE="2000000")
+    screen = screen_of_mirror(
+        slow_loris.url,
+        tmp_path / "study",
+        tmp_path,  # type: ignore[attr-defined]
+        NEUROFETCH_PROGRESS_BIG_FILE="2000000",
+    )
     assert screen.code == 0, screen.text[-2000:]
     lines = [line for line in screen.text.splitlines() if big.filename in line]
     assert lines, screen.text[-3000:]
     assert any(re.search(r"  [\d.]+ k?MB/3\.0 MB  [\d.]+ k?M?B/s", line) for line in lines), lines
     other = [line for line in screen.text.splitlines() if line.startswith("  ") and big.filename not in line]
-    assert not other, other[:5]                                         # small files get no line of their own
+    assert not other, other[:5]  # small files get no line of their own
 
 
 def test_resumed_and_skipped_files_count_the_same_in_the_last_frame_and_the_summary(slow_loris, tmp_path) -> None:
@@ -105,7 +125,7 @@ def test_resumed_and_skipped_files_count_the_same_in_the_last_frame_and_the_summ
     resumed = dest / slow_loris.dataset.big_file.path
     first = screen_of_mirror(slow_loris.url, dest, tmp_path, NEUROFETCH_PROGRESS_BIG_FILE="100000000")
     assert first.code == 0
-    for path in dest.rglob("*"):                   # keep one file complete and half of the big one as a .part
+    for path in dest.rglob("*"):  # keep one file complete and half of the big one as a .part
         rel = path.relative_to(dest).as_posix()
         if path.is_file() and not rel.startswith(".neurofetch") and rel != kept and not rel.endswith(".json"):
             if path == resumed:
@@ -120,13 +140,26 @@ def test_resumed_and_skipped_files_count_the_same_in_the_last_frame_and_the_summ
 def test_nothing_draws_under_the_password_prompt_and_errors_get_their_own_lines(tmp_path: Path) -> None:
     emulator = LorisEmulator(LorisDataset(candidates=2, size_scale=0.004), faults=Faults(missing_files=1, latency=0.1))
     with emulator.serve() as server:
-        env = {**os.environ, "TERM": "xterm", "COLUMNS": "200", "NEUROFETCH_URL": emulator.base_url(server),
-               "NEUROFETCH_SERVICE": "loris", "NEUROFETCH_USERNAME": "demo", "NEUROFETCH_NO_KEYRING": "1",
-               "NEUROFETCH_RETRIES": "0"}
-        child = pexpect.spawn(sys.executable, ["-m", "neurofetch", "mirror", str(tmp_path / "study")], env=env,
-                              encoding="utf-8", timeout=60, dimensions=(50, 200))
+        env = {
+            **os.environ,
+            "TERM": "xterm",
+            "COLUMNS": "200",
+            "NEUROFETCH_URL": emulator.base_url(server),
+            "NEUROFETCH_SERVICE": "loris",
+            "NEUROFETCH_USERNAME": "demo",
+            "NEUROFETCH_NO_KEYRING": "1",
+            "NEUROFETCH_RETRIES": "0",
+        }
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "neurofetch", "mirror", str(tmp_path / "study")],
+            env=env,
+            encoding="utf-8",
+            timeout=60,
+            dimensions=(50, 200),
+        )
         child.expect("password for demo: ")
-        time.sleep(1.0)           # a display started too early would redraw now, under the prompt
+        time.sleep(1.0)  # a display started too early would redraw now, under the prompt
         try:
             before_answer = child.before + child.read_nonblocking(100_000, timeout=0.5)
         except pexpect.TIMEOUT:
@@ -138,10 +171,10 @@ def test_nothing_draws_under_the_password_prompt_and_errors_get_their_own_lines(
     assert child.exitstatus == 1, raw
     failures = [m.start() for m in re.finditer("failed: ", raw)]
     assert failures, raw
-    for start in failures:        # the bar is cleared first: only cursor moves and erases since the line began
+    for start in failures:  # the bar is cleared first: only cursor moves and erases since the line began
         line_start = max(raw.rfind("\n", 0, start), raw.rfind("\r", 0, start)) + 1
-        assert not ESCAPE.sub("", raw[line_start:start]).strip(), repr(raw[line_start - 200:start + 20])
-    assert STATUS.search(ESCAPE.sub("", raw[failures[0]:])), "the bar is drawn again after the error line"
+        assert not ESCAPE.sub("", raw[line_start:start]).strip(), repr(raw[line_start - 200 : start + 20])
+    assert STATUS.search(ESCAPE.sub("", raw[failures[0] :])), "the bar is drawn again after the error line"
 
 
 def test_a_reporter_written_for_the_older_events_still_hears_every_byte(loris, tmp_path: Path) -> None:
@@ -165,7 +198,13 @@ def test_a_reporter_written_for_the_older_events_still_hears_every_byte(loris, t
             self.files += 1
 
     older = OlderReporter()
-    result = api.mirror(tmp_path / "study", url=loris.url, service="loris", username="demo",  # type: ignore[attr-defined]
-                        password="demo", reporter=older)
+    result = api.mirror(
+        tmp_path / "study",
+        url=loris.url,
+        service="loris",
+        username="demo",  # type: ignore[attr-defined]
+        password="demo",
+        reporter=older,
+    )
     assert result.exit_code == 0, result.failures
     assert older.files == result.counts["downloaded"] and older.bytes == result.bytes

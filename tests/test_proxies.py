@@ -38,6 +38,7 @@ def passed_on(proxy: RunningProxy, url: str) -> list[str]:
 
 # ------------------------------------------------------------------------------- one run per service
 
+
 @contextmanager
 def loris_run(tmp_path: Path) -> Iterator[tuple[Emulator, Callable[[dict[str, str]], CliRun]]]:
     with serve_loris(size_scale=0.005) as loris:
@@ -52,8 +53,10 @@ def neurovault_run(tmp_path: Path) -> Iterator[tuple[Emulator, Callable[[dict[st
     with emulator.serve() as server:
         base = {"NEUROFETCH_SERVICE": "neurovault", "NEUROFETCH_URL": emulator.base_url(server)}
         cid = str(emulator.collections[0]["id"])
-        yield emulator, lambda env: run_cli("--json", "mirror", tmp_path / "nv", "--collection", cid,
-                                            env={**base, **env})
+        yield (
+            emulator,
+            lambda env: run_cli("--json", "mirror", tmp_path / "nv", "--collection", cid, env={**base, **env}),
+        )
 
 
 @contextmanager
@@ -63,8 +66,20 @@ def allen_run(tmp_path: Path) -> Iterator[tuple[Emulator, Callable[[dict[str, st
     emulator = AllenEmulator()
     with emulator.serve() as server:
         base = {"NEUROFETCH_SERVICE": "allen", "NEUROFETCH_URL": emulator.base_url(server)}
-        yield emulator, lambda env: run_cli("--json", "atlas-image", "--atlas-images", "2", "--downsample", "6",
-                                            "--out", tmp_path / "atlas", env={**base, **env})
+        yield (
+            emulator,
+            lambda env: run_cli(
+                "--json",
+                "atlas-image",
+                "--atlas-images",
+                "2",
+                "--downsample",
+                "6",
+                "--out",
+                tmp_path / "atlas",
+                env={**base, **env},
+            ),
+        )
 
 
 @contextmanager
@@ -75,17 +90,24 @@ def datamint_run(tmp_path: Path) -> Iterator[tuple[Emulator, Callable[[dict[str,
 
 
 SERVICES: dict[str, Callable[[Path], AbstractContextManager[tuple[Emulator, Callable[[dict[str, str]], CliRun]]]]] = {
-    "loris": loris_run, "neurovault": neurovault_run, "allen": allen_run, "datamint": datamint_run}
+    "loris": loris_run,
+    "neurovault": neurovault_run,
+    "allen": allen_run,
+    "datamint": datamint_run,
+}
 
 
 def served(emulator: Emulator) -> list[str]:
     return [f"{e.method} {e.path}" for e in emulator.log.entries()]
 
 
-@pytest.mark.parametrize(("service", "variable"), [
-    ("loris", "http_proxy"), ("neurovault", "HTTP_PROXY"), ("allen", "ALL_PROXY"), ("datamint", "all_proxy")])
-def test_every_request_of_every_service_goes_through_the_proxy(service: str, variable: str, proxy: RunningProxy,
-                                                                tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("service", "variable"),
+    [("loris", "http_proxy"), ("neurovault", "HTTP_PROXY"), ("allen", "ALL_PROXY"), ("datamint", "all_proxy")],
+)
+def test_every_request_of_every_service_goes_through_the_proxy(
+    service: str, variable: str, proxy: RunningProxy, tmp_path: Path
+) -> None:
     with SERVICES[service](tmp_path) as (emulator, run):
         result = run({variable: proxy.url})
         assert result.code == 0, result.stderr
@@ -93,8 +115,9 @@ def test_every_request_of_every_service_goes_through_the_proxy(service: str, var
         requests = passed_on(proxy, emulator_url(proxy))
         # Everything the server answered came through the proxy, as an absolute-form proxy request.
         assert len(requests) == len(served(emulator)) > 1
-        assert sorted(line.split(" ", 2)[0] + " " + line.split(" ", 2)[2].split("?")[0] for line in requests) == \
-            sorted(served(emulator))
+        assert sorted(line.split(" ", 2)[0] + " " + line.split(" ", 2)[2].split("?")[0] for line in requests) == sorted(
+            served(emulator)
+        )
 
 
 def emulator_url(proxy: RunningProxy) -> str:
@@ -116,18 +139,24 @@ def test_the_lower_case_variable_wins_over_the_upper_case_one(proxy: RunningProx
 
 def https_profile(tmp_path: Path, url: str, ca: Path) -> Path:
     config = tmp_path / "config.yaml"
-    config.write_text(f"default_profile: lab\nprofiles:\n  lab:\n    service: loris\n    url: {url}\n"
-                      f"    username: demo\n    verify_tls: {ca}\n")
+    config.write_text(
+        f"default_profile: lab\nprofiles:\n  lab:\n    service: loris\n    url: {url}\n"
+        f"    username: demo\n    verify_tls: {ca}\n"
+    )
     return config
 
 
 def test_https_goes_through_a_connect_tunnel_and_the_certificate_is_still_verified(
-        tls_files: tuple[TLSFiles, Path], tmp_path: Path) -> None:
-    with http_proxy(tmp_path / "proxy", basic_auth=f"u:{SECRET}") as proxy, \
-            serve_loris(size_scale=0.005, tls=tls_files[0]) as loris:
+    tls_files: tuple[TLSFiles, Path], tmp_path: Path
+) -> None:
+    with (
+        http_proxy(tmp_path / "proxy", basic_auth=f"u:{SECRET}") as proxy,
+        serve_loris(size_scale=0.005, tls=tls_files[0]) as loris,
+    ):
         config = https_profile(tmp_path, loris.url, tls_files[1])
-        result = run_cli("--config", config, "mirror", tmp_path / "d",
-                         env={"NEUROFETCH_PASSWORD": "demo", "HTTPS_PROXY": proxy.url})
+        result = run_cli(
+            "--config", config, "mirror", tmp_path / "d", env={"NEUROFETCH_PASSWORD": "demo", "HTTPS_PROXY": proxy.url}
+        )
         assert result.code == 0, result.stderr
         assert data_files(tmp_path / "d") == loris.dataset.expected_tree()
         requests = proxy.requests()
@@ -138,16 +167,21 @@ def test_https_goes_through_a_connect_tunnel_and_the_certificate_is_still_verifi
         assert not [e for e in loris.emulator.log.entries() if "proxy-authorization" in e.headers]
         # HTTP_PROXY is for http:// URLs only.
         proxy.clear()
-        again = run_cli("--config", config, "mirror", tmp_path / "d2",
-                        env={"NEUROFETCH_PASSWORD": "demo", "HTTP_PROXY": proxy.url})
+        again = run_cli(
+            "--config", config, "mirror", tmp_path / "d2", env={"NEUROFETCH_PASSWORD": "demo", "HTTP_PROXY": proxy.url}
+        )
         assert again.code == 0, again.stderr
         assert proxy.requests() == []
 
 
 # ------------------------------------------------------------------------------- NO_PROXY
 
-@pytest.mark.parametrize("no_proxy", ["127.0.0.1", "*", "example.org, 127.0.0.0/8", "{origin}", ".LocalHost"],
-                         ids=["ip", "star", "network", "ip-and-port", "domain"])
+
+@pytest.mark.parametrize(
+    "no_proxy",
+    ["127.0.0.1", "*", "example.org, 127.0.0.0/8", "{origin}", ".LocalHost"],
+    ids=["ip", "star", "network", "ip-and-port", "domain"],
+)
 def test_no_proxy_bypasses_the_proxy(no_proxy: str, proxy: RunningProxy, tmp_path: Path) -> None:
     with serve_loris(size_scale=0.005) as loris:
         env = loris.env()
@@ -164,8 +198,9 @@ def test_no_proxy_bypasses_the_proxy(no_proxy: str, proxy: RunningProxy, tmp_pat
         assert proxy.requests()
 
 
-@pytest.mark.parametrize("no_proxy", ["127.0.0.1:1", "example.org,10.0.0.0/8,127.0.0.2"],
-                         ids=["other-port", "other-hosts"])
+@pytest.mark.parametrize(
+    "no_proxy", ["127.0.0.1:1", "example.org,10.0.0.0/8,127.0.0.2"], ids=["other-port", "other-hosts"]
+)
 def test_no_proxy_for_other_hosts_keeps_the_proxy(no_proxy: str, proxy: RunningProxy, tmp_path: Path) -> None:
     with serve_loris(size_scale=0.005) as loris:
         result = run_cli("mirror", tmp_path / "d", env={**loris.env(), "ALL_PROXY": proxy.url, "NO_PROXY": no_proxy})
@@ -175,19 +210,34 @@ def test_no_proxy_for_other_hosts_keeps_the_proxy(no_proxy: str, proxy: RunningP
 
 # ------------------------------------------------------------------------------- credentials and failures
 
+
 def test_proxy_credentials_are_sent_to_the_proxy_and_never_shown(tmp_path: Path) -> None:
     log_file = tmp_path / "run.log"
     with http_proxy(tmp_path / "proxy", basic_auth=f"u:{SECRET}") as proxy, serve_loris(size_scale=0.005) as loris:
-        result = run_cli("-v", "--log-file", log_file, "--json", "mirror", tmp_path / "d",
-                         env={**loris.env(), "HTTP_PROXY": proxy.url})
+        result = run_cli(
+            "-v",
+            "--log-file",
+            log_file,
+            "--json",
+            "mirror",
+            tmp_path / "d",
+            env={**loris.env(), "HTTP_PROXY": proxy.url},
+        )
         assert result.code == 0, result.stderr
         assert data_files(tmp_path / "d") == loris.dataset.expected_tree()
-        assert len(proxy.requests()) == len(loris.emulator.log.entries()) > 1   # the proxy let them through
+        assert len(proxy.requests()) == len(loris.emulator.log.entries()) > 1  # the proxy let them through
         served_before = len(loris.emulator.log.entries())
-        refused = run_cli("-v", "--log-file", log_file, "--json", "mirror", tmp_path / "d2",
-                          env={**loris.env(), "HTTP_PROXY": proxy.url.replace(SECRET, "not-it")})
+        refused = run_cli(
+            "-v",
+            "--log-file",
+            log_file,
+            "--json",
+            "mirror",
+            tmp_path / "d2",
+            env={**loris.env(), "HTTP_PROXY": proxy.url.replace(SECRET, "not-it")},
+        )
         assert len(loris.emulator.log.entries()) == served_before
-    assert f"through the proxy {proxy.address} (from HTTP_PROXY)" in result.stderr      # -v says which proxy
+    assert f"through the proxy {proxy.address} (from HTTP_PROXY)" in result.stderr  # -v says which proxy
     assert log_file.stat().st_size > 0
     assert refused.code == 5
     line = [line for line in refused.stderr.splitlines() if line.startswith("neurofetch: error: ")]
@@ -222,14 +272,21 @@ def test_a_proxy_that_never_accepts_is_named_when_the_connection_times_out(tmp_p
     listener.bind(("127.0.0.1", 0))
     listener.listen(0)
     address = f"127.0.0.1:{listener.getsockname()[1]}"
-    waiting = socket.create_connection(listener.getsockname())     # fills the backlog: the next SYN is dropped
+    waiting = socket.create_connection(listener.getsockname())  # fills the backlog: the next SYN is dropped
     try:
         with serve_loris(size_scale=0.005) as loris:
             config = tmp_path / "config.yaml"
-            config.write_text(f"default_profile: lab\nprofiles:\n  lab:\n    service: loris\n    url: {loris.url}\n"
-                              "    username: demo\n    timeout: 1\n    retries: 0\n")
-            result = run_cli("--config", config, "mirror", tmp_path / "d",
-                             env={"NEUROFETCH_PASSWORD": "demo", "HTTP_PROXY": f"http://{address}"})
+            config.write_text(
+                f"default_profile: lab\nprofiles:\n  lab:\n    service: loris\n    url: {loris.url}\n"
+                "    username: demo\n    timeout: 1\n    retries: 0\n"
+            )
+            result = run_cli(
+                "--config",
+                config,
+                "mirror",
+                tmp_path / "d",
+                env={"NEUROFETCH_PASSWORD": "demo", "HTTP_PROXY": f"http://{address}"},
+            )
             assert served(loris.emulator) == []
     finally:
         waiting.close()
@@ -262,25 +319,28 @@ def test_nothing_is_read_from_netrc(proxy: RunningProxy, tmp_path: Path, isolate
 P = "http://proxy.example:3128"
 
 
-@pytest.mark.parametrize(("env", "url", "chosen"), [
-    ({}, "https://a.example/x", None),
-    ({"HTTPS_PROXY": P}, "https://a.example/x", P),
-    ({"HTTPS_PROXY": P}, "http://a.example/x", None),
-    ({"ALL_PROXY": P, "HTTP_PROXY": "http://other:1"}, "http://a.example/x", "http://other:1"),
-    ({"all_proxy": "proxy.example:3128"}, "http://a.example/x", P),                 # no scheme: http
-    ({"https_proxy": "", "HTTPS_PROXY": P}, "https://a.example/x", None),          # set lower case hides upper
-    ({"HTTPS_PROXY": P, "NO_PROXY": "example.org,.a.example"}, "https://a.example/x", None),
-    ({"HTTPS_PROXY": P, "NO_PROXY": "a.example"}, "https://b.a.example/x", None),    # subdomains too
-    ({"HTTPS_PROXY": P, "NO_PROXY": "a.example"}, "https://ba.example/x", P),        # not a suffix of a label
-    ({"HTTPS_PROXY": P, "NO_PROXY": "*.a.example"}, "https://b.a.example/x", None),
-    ({"HTTPS_PROXY": P, "NO_PROXY": "A.Example:8443"}, "https://a.example:8443/x", None),
-    ({"HTTPS_PROXY": P, "NO_PROXY": "a.example:8443"}, "https://a.example/x", P),    # port 443 is not 8443
-    ({"HTTPS_PROXY": P, "NO_PROXY": "a.example:443"}, "https://a.example/x", None),
-    ({"HTTP_PROXY": P, "NO_PROXY": "10.0.0.0/8"}, "http://10.1.2.3/x", None),
-    ({"HTTP_PROXY": P, "NO_PROXY": "::1"}, "http://[::1]:8080/x", None),
-    ({"HTTP_PROXY": P, "NO_PROXY": "[::1]:8080"}, "http://[::1]:8081/x", P),
-    ({"HTTP_PROXY": P, "NO_PROXY": " * "}, "http://a.example/x", None),
-])
+@pytest.mark.parametrize(
+    ("env", "url", "chosen"),
+    [
+        ({}, "https://a.example/x", None),
+        ({"HTTPS_PROXY": P}, "https://a.example/x", P),
+        ({"HTTPS_PROXY": P}, "http://a.example/x", None),
+        ({"ALL_PROXY": P, "HTTP_PROXY": "http://other:1"}, "http://a.example/x", "http://other:1"),
+        ({"all_proxy": "proxy.example:3128"}, "http://a.example/x", P),  # no scheme: http
+        ({"https_proxy": "", "HTTPS_PROXY": P}, "https://a.example/x", None),  # set lower case hides upper
+        ({"HTTPS_PROXY": P, "NO_PROXY": "example.org,.a.example"}, "https://a.example/x", None),
+        ({"HTTPS_PROXY": P, "NO_PROXY": "a.example"}, "https://b.a.example/x", None),  # subdomains too
+        ({"HTTPS_PROXY": P, "NO_PROXY": "a.example"}, "https://ba.example/x", P),  # not a suffix of a label
+        ({"HTTPS_PROXY": P, "NO_PROXY": "*.a.example"}, "https://b.a.example/x", None),
+        ({"HTTPS_PROXY": P, "NO_PROXY": "A.Example:8443"}, "https://a.example:8443/x", None),
+        ({"HTTPS_PROXY": P, "NO_PROXY": "a.example:8443"}, "https://a.example/x", P),  # port 443 is not 8443
+        ({"HTTPS_PROXY": P, "NO_PROXY": "a.example:443"}, "https://a.example/x", None),
+        ({"HTTP_PROXY": P, "NO_PROXY": "10.0.0.0/8"}, "http://10.1.2.3/x", None),
+        ({"HTTP_PROXY": P, "NO_PROXY": "::1"}, "http://[::1]:8080/x", None),
+        ({"HTTP_PROXY": P, "NO_PROXY": "[::1]:8080"}, "http://[::1]:8081/x", P),
+        ({"HTTP_PROXY": P, "NO_PROXY": " * "}, "http://a.example/x", None),
+    ],
+)
 def test_which_proxy_a_url_gets(env: dict[str, str], url: str, chosen: str | None) -> None:
     from neurofetch.net.proxies import ProxyEnvironment
 

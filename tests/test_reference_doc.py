@@ -16,8 +16,26 @@ from typer.testing import CliRunner
 
 ROOT = Path(__file__).parents[1]
 REFERENCE = ROOT / "docs" / "reference.md"
-HEAVY = {"httpx", "httpcore", "keyring", "yaml", "ruamel", "rich.progress", "tenacity", "starlette", "uvicorn",
-         "boto3", "botocore", "obstore", "pydicom", "PIL", "numpy", "nibabel", "h5py", "sqlite3"}
+HEAVY = {
+    "httpx",
+    "httpcore",
+    "keyring",
+    "yaml",
+    "ruamel",
+    "rich.progress",
+    "tenacity",
+    "starlette",
+    "uvicorn",
+    "boto3",
+    "botocore",
+    "obstore",
+    "pydicom",
+    "PIL",
+    "numpy",
+    "nibabel",
+    "h5py",
+    "sqlite3",
+}
 # (typer 0.29 itself imports pydantic for a subcommand's --help: not ours to avoid.)
 
 
@@ -31,15 +49,16 @@ def generator() -> ModuleType:
 
 def test_reference_is_regenerated() -> None:
     assert generator().render() == REFERENCE.read_text(), (
-        "docs/reference.md differs from the commands' definitions: run `python docs/gen_reference.py`")
+        "docs/reference.md differs from the commands' definitions: run `python docs/gen_reference.py`"
+    )
 
 
 def section(text: str, path: tuple[str, ...]) -> str:
     """The part of the reference about one command, up to the next command's heading."""
     heading = re.search(rf"^#+ `{re.escape(' '.join(path))}`$", text, flags=re.M)
     assert heading, f"no section for {' '.join(path)} in docs/reference.md"
-    following = re.search(r"^#+ `", text[heading.end():], flags=re.M)
-    return text[heading.end(): heading.end() + following.start() if following else len(text)]
+    following = re.search(r"^#+ `", text[heading.end() :], flags=re.M)
+    return text[heading.end() : heading.end() + following.start() if following else len(text)]
 
 
 def help_screen(path: tuple[str, ...]) -> str:
@@ -64,10 +83,10 @@ def test_every_option_and_variable_of_every_help_screen_is_in_the_reference() ->
         panel = "\n".join(re.findall(r"^Options:\n(.*?)(?:\n\S|\Z)", screen, flags=re.S | re.M))
         options = set(re.findall(r"(?<![\w-])--?[a-zA-Z][a-z0-9-]*", panel)) - {"--help", "-h"}
         if path == ("neurofetch", "mirror"):
-            assert {"--shard", "--jobs", "-j"} <= options, screen              # the panel was read
+            assert {"--shard", "--jobs", "-j"} <= options, screen  # the panel was read
         missing = {o for o in options if not re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", part)}
         assert not missing, f"{' '.join(path)} --help shows {sorted(missing)}, docs/reference.md does not"
-        own = screen.split("Global options", 1)[0]   # the global options are documented once, at the program
+        own = screen.split("Global options", 1)[0]  # the global options are documented once, at the program
         for variable in re.findall(r"env var: (\w+)", own):
             assert f"`{variable}`" in part, f"{' '.join(path)}: {variable} is not in docs/reference.md"
 
@@ -101,8 +120,9 @@ def test_help_of_every_command_imports_nothing_heavy() -> None:
         "    assert run_app(module, [*path[1:], '--help'], prog_name=path[0]) == 0, path\n"
         "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", script, json.dumps(paths)], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(paths)], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     loaded = set(json.loads(proc.stderr.strip().splitlines()[-1]))
     heavy = {m for m in loaded if m in HEAVY or m.split(".")[0] in HEAVY - {"rich.progress"}}

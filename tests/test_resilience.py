@@ -41,9 +41,9 @@ def test_a_server_failing_from_the_start_ends_with_exit_5_after_a_few_spaced_att
         logins = loris.recorder.times("POST", "/login")  # type: ignore[union-attr]
     assert result.code == 5, result.stderr
     assert "503" in the_error_line(result.stderr)
-    assert len(logins) == 3                      # the first try and two retries, then it stops
+    assert len(logins) == 3  # the first try and two retries, then it stops
     first, second = gaps(logins)
-    assert first >= 0.24 and second >= 0.49      # exponential: at least 0.25 s, then at least 0.5 s
+    assert first >= 0.24 and second >= 0.49  # exponential: at least 0.25 s, then at least 0.5 s
     assert data_files(tmp_path / "d") == {}
 
 
@@ -60,11 +60,10 @@ def test_the_total_wait_for_one_item_is_capped(tmp_path: Path) -> None:
 
 def test_retry_after_in_seconds_is_honoured(tmp_path: Path) -> None:
     with serve_loris("error_rate=1,retry_after=1.2", record=True) as loris:
-        result = run_cli("mirror", tmp_path / "d",
-                         env=loris.env(NEUROFETCH_RETRIES="1", NEUROFETCH_RETRY_WAIT_MAX="5"))
+        result = run_cli("mirror", tmp_path / "d", env=loris.env(NEUROFETCH_RETRIES="1", NEUROFETCH_RETRY_WAIT_MAX="5"))
         logins = loris.recorder.times("POST", "/login")  # type: ignore[union-attr]
     assert result.code == 5
-    assert len(logins) == 2 and gaps(logins)[0] >= 1.15   # the backoff alone would be 0.25–0.75 s
+    assert len(logins) == 2 and gaps(logins)[0] >= 1.15  # the backoff alone would be 0.25–0.75 s
 
 
 def test_retry_after_as_an_http_date_is_honoured(tmp_path: Path) -> None:
@@ -76,10 +75,10 @@ def test_retry_after_as_an_http_date_is_honoured(tmp_path: Path) -> None:
             out.append((key, value))
         return out
 
-    with serve_loris("error_rate=1,retry_after=2",
-                     recorder=lambda app: Recorder(app, rewrite_headers=as_date)) as loris:
-        result = run_cli("mirror", tmp_path / "d",
-                         env=loris.env(NEUROFETCH_RETRIES="1", NEUROFETCH_RETRY_WAIT_MAX="5"))
+    with serve_loris(
+        "error_rate=1,retry_after=2", recorder=lambda app: Recorder(app, rewrite_headers=as_date)
+    ) as loris:
+        result = run_cli("mirror", tmp_path / "d", env=loris.env(NEUROFETCH_RETRIES="1", NEUROFETCH_RETRY_WAIT_MAX="5"))
         logins = loris.recorder.times("POST", "/login")  # type: ignore[union-attr]
     assert result.code == 5
     # The date has whole seconds, so "2 s from now" means more than 1 s; the backoff alone is at most 0.75 s.
@@ -115,14 +114,14 @@ def test_a_4xx_file_is_not_retried_and_the_others_finish(tmp_path: Path) -> None
         ghost_gets = loris.file_gets(ghost)
         expected = loris.dataset.expected_tree()
     assert result.code == 1, result.stderr
-    assert len(ghost_gets) == 1 and ghost_gets[0].status == 404          # 404 is final: asked once
+    assert len(ghost_gets) == 1 and ghost_gets[0].status == 404  # 404 is final: asked once
     doc = result.json
     assert doc["status"] == "partial" and doc["exit_code"] == 1
     failed = {f["item"]: f["error"] for f in doc["failures"]}
     assert f"{first.cand}/{first.visit}/{ghost}" in failed
     assert "404" in failed[f"{first.cand}/{first.visit}/{ghost}"]
-    assert all(ghost in item for item in failed)                         # nothing else failed
-    assert data_files(tmp_path / "d") == expected                        # every other file is complete
+    assert all(ghost in item for item in failed)  # nothing else failed
+    assert data_files(tmp_path / "d") == expected  # every other file is complete
     assert f"failed: {first.cand}/{first.visit}/{ghost}" in result.stderr
 
 
@@ -132,15 +131,22 @@ def test_a_4xx_file_is_not_retried_and_the_others_finish(tmp_path: Path) -> None
 def test_an_html_page_instead_of_a_file_is_never_saved(tmp_path: Path) -> None:
     with serve_loris("html_rate=1") as loris:
         name = loris.dataset.files[0].filename
-        result = run_cli("--json", "mirror", tmp_path / "d", "--include", name, "--no-qc",
-                         env=loris.env(NEUROFETCH_RETRIES="2", **FAST))
+        result = run_cli(
+            "--json",
+            "mirror",
+            tmp_path / "d",
+            "--include",
+            name,
+            "--no-qc",
+            env=loris.env(NEUROFETCH_RETRIES="2", **FAST),
+        )
         attempts = len(loris.file_gets(name))
     assert result.code == 1
-    assert attempts == 3                                                # a proxy's page is worth retrying
+    assert attempts == 3  # a proxy's page is worth retrying
     [failure] = result.json["failures"]
     assert failure["item"].endswith(name) and "HTML page" in failure["error"]
     assert data_files(tmp_path / "d") == {}
-    assert part_files(tmp_path / "d") == []                             # no empty .part left behind
+    assert part_files(tmp_path / "d") == []  # no empty .part left behind
 
 
 def test_cut_reset_and_html_bodies_are_retried_until_every_file_is_exact(tmp_path: Path) -> None:
@@ -150,7 +156,7 @@ def test_cut_reset_and_html_bodies_are_retried_until_every_file_is_exact(tmp_pat
         expected = loris.dataset.expected_tree()
     assert result.code == 0, result.stderr
     assert data_files(tmp_path / "d") == expected
-    assert gets > len(expected)                                         # some bodies did need a second try
+    assert gets > len(expected)  # some bodies did need a second try
     assert part_files(tmp_path / "d") == []
 
 
@@ -165,8 +171,9 @@ def test_a_transfer_cut_late_still_gets_its_retries_and_resumes_with_range(tmp_p
     # asks only for the rest.
     with serve_loris("truncate_rate=0.5,seed=1,drip=55000,range_support=1") as loris:
         record = smallest_multi_chunk_file(loris)
-        result = run_cli("mirror", tmp_path / "d", "--include", record.filename, "--no-qc", "--jobs", "1",
-                         env=loris.env(**FAST))
+        result = run_cli(
+            "mirror", tmp_path / "d", "--include", record.filename, "--no-qc", "--jobs", "1", env=loris.env(**FAST)
+        )
         gets = loris.file_gets(record.filename)
     assert result.code == 0, result.stderr
     assert data_files(tmp_path / "d") == {record.path: loris.dataset.content(*record.key)}
@@ -177,14 +184,13 @@ def test_a_transfer_cut_late_still_gets_its_retries_and_resumes_with_range(tmp_p
 
 
 def test_a_server_that_ignores_range_makes_the_retry_start_over(tmp_path: Path) -> None:
-    with serve_loris("truncate_rate=0.5,seed=1") as loris:      # LORIS: no Range support
+    with serve_loris("truncate_rate=0.5,seed=1") as loris:  # LORIS: no Range support
         record = smallest_multi_chunk_file(loris)
-        result = run_cli("mirror", tmp_path / "d", "--include", record.filename, "--no-qc",
-                         env=loris.env(**FAST))
+        result = run_cli("mirror", tmp_path / "d", "--include", record.filename, "--no-qc", env=loris.env(**FAST))
         gets = loris.file_gets(record.filename)
     assert result.code == 0, result.stderr
     assert [g.status for g in gets] == [200, 200]
-    assert gets[1].headers.get("range", "").startswith("bytes=")       # asked to resume, got the whole file
+    assert gets[1].headers.get("range", "").startswith("bytes=")  # asked to resume, got the whole file
     assert data_files(tmp_path / "d") == {record.path: loris.dataset.content(*record.key)}
 
 
@@ -198,10 +204,10 @@ def test_verify_reports_changed_and_vanished_files_then_fetches_them_again(tmp_p
         target = dest / changed
         stat = target.stat()
         data = bytearray(target.read_bytes())
-        data[-1] ^= 0xFF                                  # same size, same mtime: only a hash can tell
+        data[-1] ^= 0xFF  # same size, same mtime: only a hash can tell
         target.write_bytes(bytes(data))
         os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-        plain = run_cli("mirror", dest, env=env)      # size and mtime look right: a plain run trusts them
+        plain = run_cli("mirror", dest, env=env)  # size and mtime look right: a plain run trusts them
         assert plain.code == 0 and (dest / changed).read_bytes() != expected[changed]
         (dest / vanished).unlink()
 
@@ -212,7 +218,7 @@ def test_verify_reports_changed_and_vanished_files_then_fetches_them_again(tmp_p
         assert set(problems) == {changed, vanished}
         assert "sha256" in problems[changed] and "missing" in problems[vanished]
         assert "2 files changed on disk:" in only.stderr and f"  {changed}: " in only.stderr
-        assert loris.file_gets() == []                    # --verify-only fetches nothing
+        assert loris.file_gets() == []  # --verify-only fetches nothing
         assert not (dest / vanished).exists()
 
         fixed = run_cli("--json", "mirror", dest, "--verify", env=env)
@@ -259,7 +265,7 @@ def test_an_unexpected_401_means_one_login_and_the_request_again(tmp_path: Path)
     assert data_files(tmp_path / "d") == expected
     assert any(e.status == 401 for e in entries)
     assert logins >= 2
-    assert set(complete_gets.values()) == {1}       # no file was fetched twice because of a re-login
+    assert set(complete_gets.values()) == {1}  # no file was fetched twice because of a re-login
 
 
 def test_a_refused_login_is_never_tried_again(tmp_path: Path) -> None:
@@ -271,8 +277,13 @@ def test_a_refused_login_is_never_tried_again(tmp_path: Path) -> None:
         # Mid-run: a valid token runs out, the re-login is refused; four workers hit the 401 at once,
         # and still only one login is tried (repeated bad logins would suspend the account).
         token = loris.emulator.issue_token("demo")
-        mid = run_cli("mirror", tmp_path / "b", "--jobs", "4",
-                      env=loris.env(NEUROFETCH_PASSWORD="wrong", NEUROFETCH_TOKEN=token, NEUROFETCH_RETRIES="5"))
+        mid = run_cli(
+            "mirror",
+            tmp_path / "b",
+            "--jobs",
+            "4",
+            env=loris.env(NEUROFETCH_PASSWORD="wrong", NEUROFETCH_TOKEN=token, NEUROFETCH_RETRIES="5"),
+        )
         assert mid.code == 3, mid.stderr
         assert "refused the login" in mid.stderr and "Traceback" not in mid.stderr
         assert loris.emulator.failed_logins == 2
@@ -281,8 +292,9 @@ def test_a_refused_login_is_never_tried_again(tmp_path: Path) -> None:
 
 # -- 11. soak ---------------------------------------------------------------------------------------------
 
-SOAK = "error_rate=0.12,rate_limit_rate=0.03,truncate_rate=0.1,reset_rate=0.1,html_rate=0.03," \
-       "token_expiry_after=50,seed=11"
+SOAK = (
+    "error_rate=0.12,rate_limit_rate=0.03,truncate_rate=0.1,reset_rate=0.1,html_rate=0.03,token_expiry_after=50,seed=11"
+)
 
 
 def test_soak_mixed_faults_end_byte_exact(tmp_path: Path) -> None:
@@ -293,7 +305,7 @@ def test_soak_mixed_faults_end_byte_exact(tmp_path: Path) -> None:
     assert result.code == 0, result.stderr
     assert data_files(tmp_path / "d") == expected
     assert part_files(tmp_path / "d") == []
-    assert statuses.count(503) >= 0.1 * len(statuses) * 0.6       # the faults really happened
+    assert statuses.count(503) >= 0.1 * len(statuses) * 0.6  # the faults really happened
     assert statuses.count(401) >= 1 and statuses.count(429) >= 1
     assert result.json["counts"]["downloaded"] == len(expected)
 
@@ -306,7 +318,7 @@ def test_soak_with_one_permanently_missing_file_lists_exactly_that_file(tmp_path
         missing_gets = [e.status for e in loris.file_gets(missing.filename)]
     assert result.code == 1, result.stderr
     assert [f["item"] for f in result.json["failures"]] == [missing.path]
-    assert "HTTP 50" in result.json["failures"][0]["error"]      # its 500, or a 503 fault on the last try
+    assert "HTTP 50" in result.json["failures"][0]["error"]  # its 500, or a 503 fault on the last try
     assert 500 in missing_gets and 200 not in missing_gets
     del expected[missing.path]
     assert data_files(tmp_path / "d") == expected

@@ -26,8 +26,11 @@ def test_a_gzip_image_cut_mid_file_resumes_with_range_and_completes(tmp_path: Pa
     cid = emulator.collections[0]["id"]
     images = emulator.images(cid)
     with emulator.serve() as server:
-        env = {"NEUROFETCH_SERVICE": "neurovault", "NEUROFETCH_URL": emulator.base_url(server),
-               "NEUROFETCH_RETRIES": "1"}
+        env = {
+            "NEUROFETCH_SERVICE": "neurovault",
+            "NEUROFETCH_URL": emulator.base_url(server),
+            "NEUROFETCH_RETRIES": "1",
+        }
         cut = run_cli("mirror", tmp_path, "--collection", str(cid), env=env)
         assert cut.code != 0 and part_files(tmp_path), cut.stderr
         emulator.faults.truncate_rate = 0
@@ -74,7 +77,7 @@ class OneFile:
         self.cut = False
         self.on_range: Callable[[int, bytes], tuple[int, dict[str, str], bytes]] | None = None
         self.ranges: list[str | None] = []
-        self.sized = True   # False: partial answers come without Content-Length (chunked)
+        self.sized = True  # False: partial answers come without Content-Length (chunked)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or not scope["path"].endswith("/images/" + self.name):
@@ -88,8 +91,13 @@ class OneFile:
         headers = {"content-type": "application/octet-stream", **headers}
         if status == 200 or self.sized:
             headers["content-length"] = str(len(body))
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(k.encode(), v.encode()) for k, v in headers.items()]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+            }
+        )
         if self.cut:
             await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
             raise ConnectionAbortedError("cut")
@@ -101,7 +109,7 @@ def honest(offset: int, content: bytes) -> tuple[int, dict[str, str], bytes]:
 
 
 def earlier_start(offset: int, content: bytes) -> tuple[int, dict[str, str], bytes]:
-    start = offset - 1000    # a 206 that overlaps what the .part holds: appended, it would repeat 1000 bytes
+    start = offset - 1000  # a 206 that overlaps what the .part holds: appended, it would repeat 1000 bytes
     return 206, {"content-range": f"bytes {start}-{len(content) - 1}/{len(content)}"}, content[start:]
 
 
@@ -115,18 +123,20 @@ def whole_file(offset: int, content: bytes) -> tuple[int, dict[str, str], bytes]
 
 
 def short_range(offset: int, content: bytes) -> tuple[int, dict[str, str], bytes]:
-    end = len(content) - 1000     # claims the right total but stops early
+    end = len(content) - 1000  # claims the right total but stops early
     return 206, {"content-range": f"bytes {offset}-{end - 1}/{len(content)}"}, content[offset:end]
 
 
 @pytest.mark.parametrize("sized", [True, False], ids=["content-length", "chunked"])
 @pytest.mark.parametrize("answer", [earlier_start, later_start, whole_file, short_range, honest])
-def test_a_resume_keeps_only_an_answer_that_continues_the_part_exactly(tmp_path: Path, answer: Callable,
-                                                                       sized: bool) -> None:
+def test_a_resume_keeps_only_an_answer_that_continues_the_part_exactly(
+    tmp_path: Path, answer: Callable, sized: bool
+) -> None:
     dest = tmp_path / "d"
     hostile: list[OneFile] = []
-    with serve_loris(size_scale=0.005, recorder=lambda app: hostile.append(OneFile(app, "", b"")) or hostile[0]) \
-            as loris:
+    with serve_loris(
+        size_scale=0.005, recorder=lambda app: hostile.append(OneFile(app, "", b"")) or hostile[0]
+    ) as loris:
         record = max(loris.dataset.files, key=lambda f: f.size)
         server = hostile[0]
         server.name, server.content = record.filename, bytes(range(256)) * 400
@@ -144,14 +154,15 @@ def test_a_resume_keeps_only_an_answer_that_continues_the_part_exactly(tmp_path:
     if answer is honest:
         assert server.ranges == [server.ranges[0]]
     elif answer is not whole_file:
-        assert server.ranges == [server.ranges[0], None]   # the wrong 206 is dropped, the file fetched whole
+        assert server.ranges == [server.ranges[0], None]  # the wrong 206 is dropped, the file fetched whole
 
 
 def test_a_206_of_a_file_of_another_size_than_when_the_part_began_starts_over(tmp_path: Path) -> None:
     dest = tmp_path / "d"
     hostile: list[OneFile] = []
-    with serve_loris(size_scale=0.005, recorder=lambda app: hostile.append(OneFile(app, "", b"")) or hostile[0]) \
-            as loris:
+    with serve_loris(
+        size_scale=0.005, recorder=lambda app: hostile.append(OneFile(app, "", b"")) or hostile[0]
+    ) as loris:
         record = max(loris.dataset.files, key=lambda f: f.size)
         server = hostile[0]
         old, new = bytes(range(256)) * 400, bytes(reversed(range(256))) * 500

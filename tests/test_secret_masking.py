@@ -29,9 +29,11 @@ def secret_holders(tmp_path: Path) -> dict[str, object]:
     from neurofetch.net.auth import ApiKeyAuth, RenewingBearerAuth, Token
     from neurofetch.settings import GlobalOptions, select_profile
 
-    config = tmp_path / "c.yaml"   # written by hand: neurofetch-config refuses secrets, a text editor does not
-    config.write_text(f"profiles:\n  lab:\n    service: s3\n    aws_secret_access_key: {SECRET}\n"
-                      f"    password: {SECRET}\n    session_token: {SECRET}\n    region: eu-west-1\n")
+    config = tmp_path / "c.yaml"  # written by hand: neurofetch-config refuses secrets, a text editor does not
+    config.write_text(
+        f"profiles:\n  lab:\n    service: s3\n    aws_secret_access_key: {SECRET}\n"
+        f"    password: {SECRET}\n    session_token: {SECRET}\n    region: eu-west-1\n"
+    )
     token = Token.from_jwt(_jwt(SECRET))
     holders: dict[str, object] = {
         "Secret": Secret(SECRET),
@@ -46,10 +48,12 @@ def secret_holders(tmp_path: Path) -> dict[str, object]:
         from neurofetch.services.s3.session import AwsSession
     except ImportError:
         return holders
-    session = boto3.session.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key=SECRET,
-                                    aws_session_token=SECRET, region_name="eu-west-1")
-    holders["AwsSession"] = AwsSession(session, session.get_credentials(), "env", "eu-west-1", None, False,
-                                       "auto", None)
+    session = boto3.session.Session(
+        aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key=SECRET, aws_session_token=SECRET, region_name="eu-west-1"
+    )
+    holders["AwsSession"] = AwsSession(
+        session, session.get_credentials(), "env", "eu-west-1", None, False, "auto", None
+    )
     return holders
 
 
@@ -60,14 +64,23 @@ def test_no_object_shows_the_secret_it_holds(tmp_path: Path) -> None:
         for shown in (repr(holder), str(holder), repr([holder]), str({"x": holder}), f"{holder!r}"):
             assert SECRET not in shown, f"{name}: {shown}"
     profile = holders["Profile"]
-    assert profile.extra["aws_secret_access_key"] == SECRET   # the value is still there for the code that needs it
+    assert profile.extra["aws_secret_access_key"] == SECRET  # the value is still there for the code that needs it
     assert "region='eu-west-1'" in repr(profile) or "'region': 'eu-west-1'" in repr(profile)
 
 
 def test_a_url_with_a_password_is_refused_without_echoing_it(tmp_path: Path) -> None:
     log = tmp_path / "run.log"
-    result = run_cli("--json", "--log-file", log, "--url", f"http://demo:{SECRET}@127.0.0.1:9/api/v0.0.3",
-                     "--service", "loris", "mirror", tmp_path / "d")
+    result = run_cli(
+        "--json",
+        "--log-file",
+        log,
+        "--url",
+        f"http://demo:{SECRET}@127.0.0.1:9/api/v0.0.3",
+        "--service",
+        "loris",
+        "mirror",
+        tmp_path / "d",
+    )
     assert result.code == 2 and "user name or password" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert SECRET not in result.stdout + result.stderr + log.read_text()
@@ -96,14 +109,25 @@ def everything_kept(dest: Path) -> bytes:
 def test_signed_urls_are_never_recorded_or_shown(signed_neurovault: tuple[Any, str, int], tmp_path: Path) -> None:
     emulator, url, cid = signed_neurovault
     dest, log = tmp_path / "nv", tmp_path / "run.log"
-    common = ["--json", "--log-file", log, "--url", url, "--service", "neurovault", "mirror", dest,
-              "--collection", str(cid)]
+    common = [
+        "--json",
+        "--log-file",
+        log,
+        "--url",
+        url,
+        "--service",
+        "neurovault",
+        "mirror",
+        dest,
+        "--collection",
+        str(cid),
+    ]
     mirrored = run_cli("-v", *common)
     assert mirrored.code == 1 and len(mirrored.json["failures"]) == 1, mirrored.stderr
     planned = run_cli(*common, "--dry-run")
     assert planned.code == 0 and planned.json["planned"], planned.stderr
     assert planned.json["planned"][0]["url"].startswith(url) and "?" not in planned.json["planned"][0]["url"]
-    assert any(e.query.count(SECRET) == 2 for e in emulator.log.entries())   # the server did get its signature
+    assert any(e.query.count(SECRET) == 2 for e in emulator.log.entries())  # the server did get its signature
     for result in (mirrored, planned):
         assert SECRET not in result.stdout + result.stderr
     assert SECRET not in log.read_text() and "X-Amz-Signature" not in log.read_text()
@@ -115,19 +139,34 @@ def test_userinfo_in_a_listed_url_is_never_shown(signed_neurovault: tuple[Any, s
     lost = emulator.data.collections[0].images[0]
     lost.record["file"] = url.replace("://", f"://someone:{SECRET}@") + lost.record["file"].split("?")[0]
     log = tmp_path / "run.log"
-    planned = run_cli("--json", "--log-file", log, "--url", url, "--service", "neurovault", "mirror",
-                      tmp_path / "nv", "--collection", str(cid), "--dry-run")
+    planned = run_cli(
+        "--json",
+        "--log-file",
+        log,
+        "--url",
+        url,
+        "--service",
+        "neurovault",
+        "mirror",
+        tmp_path / "nv",
+        "--collection",
+        str(cid),
+        "--dry-run",
+    )
     assert planned.code == 0, planned.stderr
     assert SECRET not in planned.stdout + planned.stderr + log.read_text()
     assert planned.json["planned"] and all("@" not in item.get("url", "") for item in planned.json["planned"])
 
 
-@pytest.mark.parametrize(("url", "shown"), [
-    (f"https://user:{SECRET}@host.example:8443/a/b?X-Amz-Signature={SECRET}#frag", "https://host.example:8443/a/b"),
-    (f"http://{SECRET}@host/", "http://host/"),
-    (f"/relative/path?token={SECRET}", "/relative/path"),
-    (f"s3://bucket/key?versionId={SECRET}", "s3://bucket/key"),
-])
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (f"https://user:{SECRET}@host.example:8443/a/b?X-Amz-Signature={SECRET}#frag", "https://host.example:8443/a/b"),
+        (f"http://{SECRET}@host/", "http://host/"),
+        (f"/relative/path?token={SECRET}", "/relative/path"),
+        (f"s3://bucket/key?versionId={SECRET}", "s3://bucket/key"),
+    ],
+)
 def test_redact_url(url: str, shown: str) -> None:
     from neurofetch.urls import redact_url, redact_urls_in
 

@@ -17,7 +17,7 @@ from neurofetch.emulators.loris.data import LorisDataset
 from tests.helpers import run_cli
 from tests.resilience_support import Loris, part_files
 
-SIZE = 8 << 20   # four segments of 2 MiB
+SIZE = 8 << 20  # four segments of 2 MiB
 
 
 class RangeLiar:
@@ -40,11 +40,15 @@ class RangeLiar:
         if self.only_from is not None and start != self.only_from:
             await self.app(scope, receive, send)
             return
-        if self.mode == "ignores":       # as NeuroVault and LORIS: the whole file, 200
+        if self.mode == "ignores":  # as NeuroVault and LORIS: the whole file, 200
             scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != b"range"]}
-        elif self.mode == "shifted":     # other bytes than asked for, and says so
-            scope = {**scope, "headers": [(k, v) if k != b"range" else (k, f"bytes={start + 1}-{end}".encode())
-                                          for k, v in scope["headers"]]}
+        elif self.mode == "shifted":  # other bytes than asked for, and says so
+            scope = {
+                **scope,
+                "headers": [
+                    (k, v) if k != b"range" else (k, f"bytes={start + 1}-{end}".encode()) for k, v in scope["headers"]
+                ],
+            }
         await self.app(scope, receive, self._spoiled(send, end - start + 1))
 
     def _spoiled(self, send: Any, length: int) -> Any:
@@ -53,10 +57,17 @@ class RangeLiar:
         async def spoiled(message: Any) -> None:
             nonlocal sent
             if message["type"] == "http.response.start" and self.mode == "other-total":
-                message["headers"] = [(k, re.sub(rb"/(\d+)$", lambda m: b"/%d" % (int(m.group(1)) + 1), v)
-                                       if k == b"content-range" else v) for k, v in message["headers"]]
+                message["headers"] = [
+                    (
+                        k,
+                        re.sub(rb"/(\d+)$", lambda m: b"/%d" % (int(m.group(1)) + 1), v)
+                        if k == b"content-range"
+                        else v,
+                    )
+                    for k, v in message["headers"]
+                ]
             if message["type"] == "http.response.body" and self.mode == "short":
-                body = message.get("body", b"")[:max(0, length // 2 - sent)]
+                body = message.get("body", b"")[: max(0, length // 2 - sent)]
                 sent += len(body)
                 if sent >= length // 2:
                     await send({"type": "http.response.body", "body": body, "more_body": True})
@@ -68,8 +79,9 @@ class RangeLiar:
 
 
 @contextmanager
-def big_loris(mode: str = "", only_from: int | None = None, faults: str = "range_support") -> Iterator[
-        tuple[Loris, RangeLiar | None]]:
+def big_loris(
+    mode: str = "", only_from: int | None = None, faults: str = "range_support"
+) -> Iterator[tuple[Loris, RangeLiar | None]]:
     emulator = LorisEmulator(LorisDataset(candidates=1, big_file_size=SIZE), faults=Faults.parse(faults))
     front = RangeLiar(emulator.app, mode, only_from) if mode else None
     server = RunningServer(front or emulator.app).start()
@@ -94,21 +106,22 @@ def big_file(loris: Loris, dest: Path) -> tuple[Path, bytes]:
 def test_four_segments_arrive_byte_exact(tmp_path: Path) -> None:
     with big_loris() as (loris, _):
         result = fetch(loris, tmp_path / "d", "--segments", "4")
-        gets = loris.file_gets(loris.dataset.big_file.filename)   # type: ignore[union-attr]
+        gets = loris.file_gets(loris.dataset.big_file.filename)  # type: ignore[union-attr]
     assert result.code == 0, result.stderr
     path, content = big_file(loris, tmp_path / "d")
     assert path.read_bytes() == content
     assert sorted(g.headers.get("range") for g in gets if g.status == 206) == [
-        f"bytes={n * (SIZE // 4)}-{(n + 1) * (SIZE // 4) - 1}" for n in range(4)]
+        f"bytes={n * (SIZE // 4)}-{(n + 1) * (SIZE // 4) - 1}" for n in range(4)
+    ]
     assert part_files(tmp_path / "d") == []
 
 
 def test_one_stream_where_the_server_does_not_announce_ranges(tmp_path: Path) -> None:
     with big_loris(faults="") as (loris, _):
         result = fetch(loris, tmp_path / "d", "--segments", "4")
-        gets = loris.file_gets(loris.dataset.big_file.filename)   # type: ignore[union-attr]
+        gets = loris.file_gets(loris.dataset.big_file.filename)  # type: ignore[union-attr]
     assert result.code == 0, result.stderr
-    assert [g.headers.get("range") for g in gets] == [None]   # one request, no probing
+    assert [g.headers.get("range") for g in gets] == [None]  # one request, no probing
     path, content = big_file(loris, tmp_path / "d")
     assert path.read_bytes() == content
 
@@ -120,8 +133,8 @@ def test_a_failed_segment_is_resumed_alone_by_the_next_run(tmp_path: Path) -> No
         first = fetch(loris, dest, "--segments", "4", NEUROFETCH_RETRIES="0")
     assert first.code == 1, first.stderr
     path, content = big_file(loris, dest)
-    assert not path.exists() and part_files(dest)   # the three good segments and half the third are kept
-    with big_loris("ignores", only_from=-1) as (loris, liar):   # a healthy server, its ranges recorded
+    assert not path.exists() and part_files(dest)  # the three good segments and half the third are kept
+    with big_loris("ignores", only_from=-1) as (loris, liar):  # a healthy server, its ranges recorded
         second = fetch(loris, dest, "--segments", "4")
     assert second.code == 0, second.stderr
     assert path.read_bytes() == content
@@ -130,15 +143,14 @@ def test_a_failed_segment_is_resumed_alone_by_the_next_run(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("mode", ["ignores", "shifted", "other-total"])
-def test_a_server_that_answers_ranges_wrongly_gets_one_stream_and_a_correct_file(tmp_path: Path,
-                                                                                  mode: str) -> None:
+def test_a_server_that_answers_ranges_wrongly_gets_one_stream_and_a_correct_file(tmp_path: Path, mode: str) -> None:
     with big_loris(mode) as (loris, _):
         result = fetch(loris, tmp_path / "d", "--segments", "4")
-        gets = loris.file_gets(loris.dataset.big_file.filename)   # type: ignore[union-attr]
+        gets = loris.file_gets(loris.dataset.big_file.filename)  # type: ignore[union-attr]
     assert result.code == 0, result.stderr
     path, content = big_file(loris, tmp_path / "d")
     assert path.read_bytes() == content
-    assert gets[-1].headers.get("range") is None and gets[-1].status == 200   # the file, whole, at the end
+    assert gets[-1].headers.get("range") is None and gets[-1].status == 200  # the file, whole, at the end
     assert part_files(tmp_path / "d") == []
 
 

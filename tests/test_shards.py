@@ -33,9 +33,14 @@ def journal_paths(dest: Path, k: int, n: int) -> set[str]:
 
 
 def start_shard(k: int, n: int, dest: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "neurofetch", "mirror", str(dest), "--shard", f"{k}/{n}"],
-                            env={**os.environ, **env}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "neurofetch", "mirror", str(dest), "--shard", f"{k}/{n}"],
+        env={**os.environ, **env},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_three_shards_in_parallel_are_disjoint_and_complete(loris, loris_env, tmp_path: Path) -> None:
@@ -45,17 +50,17 @@ def test_three_shards_in_parallel_are_disjoint_and_complete(loris, loris_env, tm
     assert [run.returncode for run in runs] == [0, 0, 0], [err for _, err in outputs]
 
     expected = loris.dataset.expected_tree()
-    assert tree_files(dest) == expected                                     # together: exactly the dataset
+    assert tree_files(dest) == expected  # together: exactly the dataset
     shares = [journal_paths(dest, k, 3) for k in (1, 2, 3)]
-    assert all(shares)                                                      # everyone had work
-    assert sum(len(s) for s in shares) == len(set().union(*shares)) == len(expected)   # disjoint, complete
-    for share in shares:                                                    # split by candidate, the unit
+    assert all(shares)  # everyone had work
+    assert sum(len(s) for s in shares) == len(set().union(*shares)) == len(expected)  # disjoint, complete
+    for share in shares:  # split by candidate, the unit
         candidates = {path.split("/")[0] for path in share}
-        assert not any(path.split("/")[0] in candidates for other in shares if other is not share
-                       for path in other)
-    fetched = [e.path for e in loris.log.entries()
-               if e.method == "GET" and "/images/" in e.path and not e.path.endswith("/qc")]
-    assert len(fetched) == len(set(fetched)) == len(expected)               # no file was fetched twice
+        assert not any(path.split("/")[0] in candidates for other in shares if other is not share for path in other)
+    fetched = [
+        e.path for e in loris.log.entries() if e.method == "GET" and "/images/" in e.path and not e.path.endswith("/qc")
+    ]
+    assert len(fetched) == len(set(fetched)) == len(expected)  # no file was fetched twice
 
 
 def test_shards_are_deterministic_and_rerun_fetches_nothing(loris, loris_env, tmp_path: Path) -> None:
@@ -63,7 +68,7 @@ def test_shards_are_deterministic_and_rerun_fetches_nothing(loris, loris_env, tm
     assert run_cli("mirror", dest, "--shard", "2/3", env=loris_env).code == 0
     mine = journal_paths(dest, 2, 3)
     planned = run_cli("--json", "mirror", tmp_path / "elsewhere", "--shard", "2/3", "--dry-run", env=loris_env)
-    assert {a["path"] for a in planned.json["planned"] if a["action"] == "download"} == mine   # the same share
+    assert {a["path"] for a in planned.json["planned"] if a["action"] == "download"} == mine  # the same share
     again = run_cli("--json", "mirror", dest, env={**loris_env, "NEUROFETCH_SHARD": "2/3"})
     assert again.code == 0 and again.json["counts"].get("downloaded", 0) == 0
     assert again.json["counts"]["skipped"] == len(mine)
@@ -89,7 +94,7 @@ def test_a_run_over_the_whole_tree_and_shards_exclude_each_other(loris, loris_en
     with LockHolder(dest, "lock") as whole_run:
         shard = run_cli("mirror", dest, "--shard", "1/3", env=loris_env)
     assert shard.code == 4 and f"pid {whole_run.proc.pid}" in shard.stderr
-    with LockHolder(dest, "lock-shard-2-of-3", within="lock"):   # shard 2 of 3 at work
+    with LockHolder(dest, "lock-shard-2-of-3", within="lock"):  # shard 2 of 3 at work
         whole = run_cli("mirror", dest, env=loris_env)
         other = run_cli("mirror", dest, "--shard", "1/3", env=loris_env)
     assert whole.code == 4 and "runs with --shard are working in it" in whole.stderr
@@ -97,16 +102,28 @@ def test_a_run_over_the_whole_tree_and_shards_exclude_each_other(loris, loris_en
 
 
 def test_the_slurm_array_recipe_runs_as_written(loris, isolated_home: Path, tmp_path: Path) -> None:
-    write_cron_setup(isolated_home, loris.url)           # the same profile and password file
+    write_cron_setup(isolated_home, loris.url)  # the same profile and password file
     script = tmp_path / "mirror-preventad.sbatch"
     script.write_text(doc_block("slurm.md", "#!/bin/bash\n#SBATCH"))
     dest = tmp_path / "project" / "preventad"
     base = {k: v for k, v in os.environ.items() if not k.startswith("NEUROFETCH_")}
-    base.update(PATH=f"{Path(sys.executable).parent}:/usr/bin:/bin", DEST=str(dest), SLURM_ARRAY_JOB_ID="77",
-                SLURM_ARRAY_TASK_COUNT="3")
-    tasks = [subprocess.Popen(["bash", str(script)], env={**base, "SLURM_ARRAY_TASK_ID": str(k)},
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for k in (1, 2, 3)]
+    base.update(
+        PATH=f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        DEST=str(dest),
+        SLURM_ARRAY_JOB_ID="77",
+        SLURM_ARRAY_TASK_COUNT="3",
+    )
+    tasks = [
+        subprocess.Popen(
+            ["bash", str(script)],
+            env={**base, "SLURM_ARRAY_TASK_ID": str(k)},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for k in (1, 2, 3)
+    ]
     outputs = [task.communicate(timeout=120) for task in tasks]
     assert [task.returncode for task in tasks] == [0, 0, 0], [err for _, err in outputs]
     assert tree_files(dest) == loris.dataset.expected_tree()

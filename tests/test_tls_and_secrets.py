@@ -21,22 +21,38 @@ def test_no_password_or_token_in_output_logs_state_or_json(tmp_path: Path, memor
     dest = tmp_path / "d"
     with serve_loris("token_expiry_after=15", size_scale=0.005, password=PASSWORD) as loris:
         env = {"NEUROFETCH_URL": loris.url, "NEUROFETCH_SERVICE": "loris"}
-        login = run_cli("-v", "--log-file", log_file, "login", "-u", "demo", "--password-stdin",
-                        input=PASSWORD + "\n", env=env)
+        login = run_cli(
+            "-v", "--log-file", log_file, "login", "-u", "demo", "--password-stdin", input=PASSWORD + "\n", env=env
+        )
         assert login.code == 0, login.stderr
         mirror = run_cli("-v", "--log-file", log_file, "--json", "mirror", dest, env=env)
         assert mirror.code == 0, mirror.stderr
         # A failing run says more: a refused login, with the password in the environment.
-        refused = run_cli("-v", "--log-file", log_file, "--json", "login", env={
-            **env, "NEUROFETCH_USERNAME": "demo", "NEUROFETCH_PASSWORD": PASSWORD + "x"})
+        refused = run_cli(
+            "-v",
+            "--log-file",
+            log_file,
+            "--json",
+            "login",
+            env={**env, "NEUROFETCH_USERNAME": "demo", "NEUROFETCH_PASSWORD": PASSWORD + "x"},
+        )
         assert refused.code == 3
-        tokens = {e.headers["authorization"].split(" ", 1)[1] for e in loris.emulator.log.entries()
-                  if e.headers.get("authorization")}
+        tokens = {
+            e.headers["authorization"].split(" ", 1)[1]
+            for e in loris.emulator.log.entries()
+            if e.headers.get("authorization")
+        }
     assert tokens and loris.emulator.logins >= 3  # login, then re-logins when the token ran out mid-run
     assert "debug:" in mirror.stderr and log_file.stat().st_size > 0 and mirror.json["status"] == "ok"
-    places = {"login stdout": login.stdout, "login stderr": login.stderr, "mirror stdout": mirror.stdout,
-              "mirror stderr": mirror.stderr, "refused stderr": refused.stderr, "refused stdout": refused.stdout,
-              "log file": log_file.read_text()}
+    places = {
+        "login stdout": login.stdout,
+        "login stderr": login.stderr,
+        "mirror stdout": mirror.stdout,
+        "mirror stderr": mirror.stderr,
+        "refused stderr": refused.stderr,
+        "refused stdout": refused.stdout,
+        "log file": log_file.read_text(),
+    }
     places.update({str(p): p.read_bytes().decode("latin-1") for p in dest.rglob("*") if p.is_file()})
     assert any(".neurofetch/state.sqlite3" in name for name in places)
     for secret in (PASSWORD, PASSWORD + "x", *tokens):
@@ -45,7 +61,6 @@ def test_no_password_or_token_in_output_logs_state_or_json(tmp_path: Path, memor
 
 
 # -- TLS -------------------------------------------------------------------------------------------------
-
 
 
 @pytest.fixture
@@ -57,25 +72,29 @@ def https_loris(tls_files: tuple[TLSFiles, Path]) -> Iterator[Any]:
 
 def profile(tmp_path: Path, url: str, verify_tls: object) -> Path:
     config = tmp_path / "config.yaml"
-    config.write_text(f"default_profile: lab\nprofiles:\n  lab:\n    service: loris\n    url: {url}\n"
-                      f"    username: demo\n    verify_tls: {verify_tls}\n")
+    config.write_text(
+        f"default_profile: lab\nprofiles:\n  lab:\n    service: loris\n    url: {url}\n"
+        f"    username: demo\n    verify_tls: {verify_tls}\n"
+    )
     return config
 
 
 def test_tls_is_verified_by_default_and_a_bad_certificate_is_not_retried(https_loris: Any, tmp_path: Path) -> None:
     started = time.monotonic()
-    result = run_cli("mirror", tmp_path / "d",
-                     env=https_loris.env(NEUROFETCH_RETRIES="5", NEUROFETCH_RETRY_WAIT_MAX="10"))
+    result = run_cli(
+        "mirror", tmp_path / "d", env=https_loris.env(NEUROFETCH_RETRIES="5", NEUROFETCH_RETRY_WAIT_MAX="10")
+    )
     elapsed = time.monotonic() - started
     assert result.code == 5
     assert "TLS certificate did not verify" in result.stderr and "verify_tls" in result.stderr
     the_error_line(result.stderr)
-    assert https_loris.emulator.log.entries() == []   # no request got through
-    assert elapsed < 5                                # five retries would have waited at least 7.75 s
+    assert https_loris.emulator.log.entries() == []  # no request got through
+    assert elapsed < 5  # five retries would have waited at least 7.75 s
 
 
-def test_a_ca_bundle_in_the_profile_makes_https_work(https_loris: Any, tls_files: tuple[TLSFiles, Path],
-                                                     tmp_path: Path) -> None:
+def test_a_ca_bundle_in_the_profile_makes_https_work(
+    https_loris: Any, tls_files: tuple[TLSFiles, Path], tmp_path: Path
+) -> None:
     config = profile(tmp_path, https_loris.url, tls_files[1])
     result = run_cli("--config", config, "mirror", tmp_path / "d", env={"NEUROFETCH_PASSWORD": "demo"})
     assert result.code == 0, result.stderr
@@ -89,7 +108,7 @@ def test_verification_off_works_but_warns_on_every_run(https_loris: Any, tmp_pat
         result = run_cli("--config", config, "--json", "mirror", tmp_path / "d", env={"NEUROFETCH_PASSWORD": "demo"})
         assert result.code == 0, result.stderr
         assert "warning: TLS certificate verification is OFF" in result.stderr
-        assert result.json["status"] == "ok"          # stdout stays clean JSON
+        assert result.json["status"] == "ok"  # stdout stays clean JSON
     assert data_files(tmp_path / "d") == https_loris.dataset.expected_tree()
 
 
@@ -129,8 +148,13 @@ class RedirectingFront:
             self.redirected.append({k.decode().lower(): v.decode() for k, v in scope["headers"]})
             cand, visit, _, name = path.split("/candidates/")[1].split("/")
             location = f"{self.target}/files/{cand}/{visit}/{name}".encode()
-            await send({"type": "http.response.start", "status": 302,
-                        "headers": [(b"location", location), (b"content-length", b"0")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 302,
+                    "headers": [(b"location", location), (b"content-length", b"0")],
+                }
+            )
             await send({"type": "http.response.body", "body": b""})
             return
         await self.app(scope, receive, send)

@@ -44,9 +44,14 @@ def slow_loris() -> Iterator[object]:
 
 
 def unattended_env(emulator: object, **extra: str) -> dict[str, str]:
-    return {"NEUROFETCH_URL": emulator.url, "NEUROFETCH_SERVICE": "loris",  # type: ignore[attr-defined]
-            "NEUROFETCH_USERNAME": "demo", "NEUROFETCH_PASSWORD": SECRET, "NEUROFETCH_PROGRESS_INTERVAL": "0.2",
-            **extra}
+    return {
+        "NEUROFETCH_URL": emulator.url,
+        "NEUROFETCH_SERVICE": "loris",  # type: ignore[attr-defined]
+        "NEUROFETCH_USERNAME": "demo",
+        "NEUROFETCH_PASSWORD": SECRET,
+        "NEUROFETCH_PROGRESS_INTERVAL": "0.2",
+        **extra,
+    }
 
 
 def test_log_file_is_timestamped_plain_text_with_progress_summary_and_no_secret(slow_loris, tmp_path: Path) -> None:
@@ -55,7 +60,7 @@ def test_log_file_is_timestamped_plain_text_with_progress_summary_and_no_secret(
     env = unattended_env(slow_loris)
     assert run_cli("--log-file", log, "mirror", tmp_path / "d", "--jobs", "2", env=env).code == 0
     first = log.read_text()
-    assert run_cli("--log-file", log, "mirror", tmp_path / "d", env=env).code == 0   # appends
+    assert run_cli("--log-file", log, "mirror", tmp_path / "d", env=env).code == 0  # appends
     text = log.read_text()
     assert text.startswith(first) and len(text) > len(first)
     lines = text.splitlines()
@@ -63,13 +68,16 @@ def test_log_file_is_timestamped_plain_text_with_progress_summary_and_no_secret(
     assert sum("progress: " in line for line in lines) >= 2
     assert sum("mirror: done:" in line for line in lines) == 2
     assert "\x1b" not in text
-    assert SECRET not in text and "eyJ" not in text          # neither the password nor a JWT
+    assert SECRET not in text and "eyJ" not in text  # neither the password nor a JWT
 
 
 def test_errors_reach_the_log_file_too(tmp_path: Path) -> None:
     log = tmp_path / "mirror.log"
-    env = {"NEUROFETCH_URL": "http://127.0.0.1:9/api", "NEUROFETCH_SERVICE": "loris",
-           "NEUROFETCH_USERNAME": "cron-user"}
+    env = {
+        "NEUROFETCH_URL": "http://127.0.0.1:9/api",
+        "NEUROFETCH_SERVICE": "loris",
+        "NEUROFETCH_USERNAME": "cron-user",
+    }
     result = run_cli("--log-file", log, "mirror", tmp_path / "d", env=env)
     assert result.code == 3
     assert "ERROR no LORIS credentials for 'cron-user'" in log.read_text()
@@ -92,8 +100,14 @@ def test_progress_without_a_terminal_is_lines_never_redraws_even_with_force_colo
 
 def spawn_on_a_terminal(*args: str, env: dict[str, str]) -> object:
     pexpect = pytest.importorskip("pexpect", reason="pexpect gives the run a pseudo-terminal (POSIX only)")
-    return pexpect.spawn(sys.executable, ["-m", "neurofetch", *args], env={**os.environ, "TERM": "xterm", **env},
-                         encoding="utf-8", timeout=30, dimensions=(40, 160))
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "neurofetch", *args],
+        env={**os.environ, "TERM": "xterm", **env},
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(40, 160),
+    )
 
 
 def screen_of(child: object) -> str:
@@ -109,7 +123,7 @@ def test_no_color_is_honoured_on_a_terminal(loris, loris_env, tmp_path: Path) ->
     coloured = screen_of(spawn_on_a_terminal(*args, env=loris_env))
     plain = screen_of(spawn_on_a_terminal(*args, env={**loris_env, "NO_COLOR": "1"}))
     flag = screen_of(spawn_on_a_terminal("--no-color", *args, env=loris_env))
-    assert "candidate 999999" in coloured and COLOUR.search(coloured)        # bars and the failure, in colour
+    assert "candidate 999999" in coloured and COLOUR.search(coloured)  # bars and the failure, in colour
     assert "candidate 999999" in plain and not COLOUR.search(plain)
     assert "candidate 999999" in flag and not COLOUR.search(flag)
 
@@ -131,8 +145,14 @@ def test_no_input_never_prompts_even_on_a_terminal(loris, tmp_path: Path) -> Non
 def test_without_a_terminal_a_missing_password_is_exit_3_at_once(loris, tmp_path: Path) -> None:
     env = {**os.environ, "NEUROFETCH_URL": loris.url, "NEUROFETCH_SERVICE": "loris", "NEUROFETCH_USERNAME": "demo"}
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "neurofetch", "mirror", str(tmp_path / "d")], env=env,
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "neurofetch", "mirror", str(tmp_path / "d")],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 3 and "NEUROFETCH_PASSWORD" in proc.stderr
     assert time.monotonic() - started < 15
 
@@ -141,11 +161,14 @@ class LockHolder:
     """Another process holding DEST's lock, as a long previous run would."""
 
     def __init__(self, dest: Path, name: str = "lock", within: str = "") -> None:
-        code = ("import sys, time; from pathlib import Path; from neurofetch.transfer.lock import DestinationLock; "
-                "DestinationLock(Path(sys.argv[1]), sys.argv[2], within=sys.argv[3] or None).acquire(); "
-                "print('held', flush=True); time.sleep(120)")
-        self.proc = subprocess.Popen([sys.executable, "-c", code, str(dest), name, within], stdout=subprocess.PIPE,
-                                     text=True)
+        code = (
+            "import sys, time; from pathlib import Path; from neurofetch.transfer.lock import DestinationLock; "
+            "DestinationLock(Path(sys.argv[1]), sys.argv[2], within=sys.argv[3] or None).acquire(); "
+            "print('held', flush=True); time.sleep(120)"
+        )
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code, str(dest), name, within], stdout=subprocess.PIPE, text=True
+        )
         assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "held"
 
     def __enter__(self) -> LockHolder:
@@ -201,19 +224,21 @@ def test_the_cron_recipe_runs_as_written(small_loris, isolated_home: Path) -> No
     script = write_cron_setup(isolated_home, loris.url)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
     for key in [k for k in env if k.startswith("NEUROFETCH_")]:
-        del env[key]                                     # cron gives the script nothing else
-    first = subprocess.run([str(script)], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                           timeout=120)
+        del env[key]  # cron gives the script nothing else
+    first = subprocess.run(
+        [str(script)], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120
+    )
     assert first.returncode == 0, first.stderr
-    assert first.stdout == ""                            # -q: at most the summary line, no progress, no error
+    assert first.stdout == ""  # -q: at most the summary line, no progress, no error
     assert all(line.startswith("mirror: done: ") for line in first.stderr.splitlines()), first.stderr
     dest = isolated_home / "data" / "preventad"
     assert tree_files(dest) == loris.dataset.expected_tree()
     log = isolated_home / ".local" / "state" / "neurofetch" / "mirror-preventad.log"
     assert "mirror: done:" in log.read_text() and "demo\n" not in log.read_text()
     with LockHolder(dest):
-        overlap = subprocess.run([str(script)], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                 timeout=60)
+        overlap = subprocess.run(
+            [str(script)], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60
+        )
     assert overlap.returncode == 4 and "another neurofetch run holds" in overlap.stderr
     assert "another neurofetch run holds" in log.read_text()
 
@@ -239,8 +264,9 @@ def test_the_github_actions_fetch_step_runs_as_written(small_loris, tmp_path: Pa
     assert fetched == expected
 
 
-def run_step(command: str, step_env: dict[str, str], url: str, runner: Path,
-             **expressions: str) -> subprocess.CompletedProcess[str]:
+def run_step(
+    command: str, step_env: dict[str, str], url: str, runner: Path, **expressions: str
+) -> subprocess.CompletedProcess[str]:
     """A GitHub Actions ``run:`` step of docs/ci.md under bash in ``runner``, its ``${{ ... }}`` expressions
     filled in (the secrets, and ``expressions`` such as a matrix value), its URL pointed at the emulator."""
     values = {"vars.PREVENTAD_USERNAME": "demo", "secrets.PREVENTAD_PASSWORD": "demo", **expressions}
@@ -251,9 +277,15 @@ def run_step(command: str, step_env: dict[str, str], url: str, runner: Path,
     env = {k: fill(str(v)) for k, v in step_env.items()}
     env["NEUROFETCH_URL"] = url
     clean = {k: v for k, v in os.environ.items() if not k.startswith("NEUROFETCH_")}
-    return subprocess.run(["bash", "-e", "-c", fill(command)], cwd=runner, stdin=subprocess.DEVNULL, text=True,
-                          env={**clean, **env, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "CI": "true"},
-                          capture_output=True, timeout=120)
+    return subprocess.run(
+        ["bash", "-e", "-c", fill(command)],
+        cwd=runner,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env={**clean, **env, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "CI": "true"},
+        capture_output=True,
+        timeout=120,
+    )
 
 
 def test_the_github_actions_shard_matrix_runs_as_written(tmp_path: Path) -> None:
@@ -264,12 +296,15 @@ def test_the_github_actions_shard_matrix_runs_as_written(tmp_path: Path) -> None
 
     from neurofetch.emulators.loris.app import LorisDataset, LorisEmulator
 
-    fetch_env = next(s for s in yaml.safe_load(doc_block("ci.md", "name: analysis"))["jobs"]["analysis"]["steps"]
-                     if "mirror" in str(s.get("run", "")))["env"]
+    fetch_env = next(
+        s
+        for s in yaml.safe_load(doc_block("ci.md", "name: analysis"))["jobs"]["analysis"]["steps"]
+        if "mirror" in str(s.get("run", ""))
+    )["env"]
     matrix = yaml.safe_load(doc_block("ci.md", "    strategy:"))
     command = next(s["run"] for s in matrix["steps"] if "neurofetch" in str(s.get("run", "")))
     shards = matrix["strategy"]["matrix"]["shard"]
-    loris = LorisEmulator(LorisDataset(size_scale=0.002))   # 6 candidates: every one of 3 shards gets some
+    loris = LorisEmulator(LorisDataset(size_scale=0.002))  # 6 candidates: every one of 3 shards gets some
     with loris.serve() as server:
         url, shares = loris.base_url(server), []
         for shard in shards:
@@ -283,6 +318,6 @@ def test_the_github_actions_shard_matrix_runs_as_written(tmp_path: Path) -> None
             proc = run_step(command, fetch_env, url, tmp_path / f"runner-{shard}", **{"matrix.shard": str(shard)})
             assert proc.returncode == 0, proc.stderr
     expected = loris.dataset.expected_tree()
-    assert all(shares) and sum(len(s) for s in shares) == len(expected)                  # disjoint
-    assert {k: v for share in shares for k, v in share.items()} == expected             # complete, byte-exact
-    assert not [e for e in loris.log.entries() if e.method == "GET" and "/images/" in e.path]   # re-run: nothing
+    assert all(shares) and sum(len(s) for s in shares) == len(expected)  # disjoint
+    assert {k: v for share in shares for k, v in share.items()} == expected  # complete, byte-exact
+    assert not [e for e in loris.log.entries() if e.method == "GET" and "/images/" in e.path]  # re-run: nothing

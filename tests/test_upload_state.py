@@ -55,11 +55,11 @@ def test_a_journal_truncated_to_nothing_sends_nothing_twice(datamint: Any, tmp_p
 
     again = run_cli("--json", "upload", folder, env=env_for(datamint))
     assert again.code == 0, again.stderr
-    assert upload_posts(datamint) == FILES and len(datamint.resources()) == FILES   # 0 duplicates
+    assert upload_posts(datamint) == FILES and len(datamint.resources()) == FILES  # 0 duplicates
     assert again.json["counts"] == {"already_on_server": FILES}
     assert again.json["resources"] == resources
 
-    datamint.log.clear()   # the journal knows every file again: a re-run asks nothing but the key check
+    datamint.log.clear()  # the journal knows every file again: a re-run asks nothing but the key check
     third = run_cli("--json", "upload", folder, env=env_for(datamint))
     assert third.code == 0 and third.json["counts"] == {"already_uploaded": FILES}
     assert [e.path for e in datamint.log.entries()] == ["/projects"]
@@ -72,7 +72,7 @@ def test_a_new_file_is_looked_for_once_then_sent(datamint: Any, tmp_path: Path) 
     lookups = datamint.log.count(lambda e: e.method == "GET" and "filename=" in e.query)
     assert lookups == 2
 
-    (folder / "img00.png").write_bytes(png_bytes((8, 6), mask=True))   # same name, same size, new content
+    (folder / "img00.png").write_bytes(png_bytes((8, 6), mask=True))  # same name, same size, new content
     changed = run_cli("--json", "upload", folder, env=env_for(datamint))
     assert changed.code == 0 and changed.json["counts"] == {"uploaded": 1, "already_uploaded": 1}
     assert datamint.log.count(lambda e: e.method == "GET" and "filename=" in e.query) == lookups
@@ -87,8 +87,8 @@ def test_localhost_and_127_0_0_1_share_one_journal(datamint: Any, tmp_path: Path
     datamint.log.clear()
     again = run_cli("--json", "upload", folder, env=other)
     assert again.code == 0, again.stderr
-    assert upload_posts(datamint) == FILES                       # 0 duplicates
-    assert again.json["counts"] == {"already_uploaded": FILES}   # known from the one journal: no lookups
+    assert upload_posts(datamint) == FILES  # 0 duplicates
+    assert again.json["counts"] == {"already_uploaded": FILES}  # known from the one journal: no lookups
     assert again.json["resources"] == resources
     assert len(upload_journals()) == 1
 
@@ -145,6 +145,7 @@ def test_a_journal_cut_in_half_is_set_aside_and_rebuilt_from_the_platform(datami
 
 # --- unreadable files and folders -----------------------------------------------------------------------------
 
+
 def run_without_read_override(*args: object, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """The CLI in a child process that permission bits apply to, even when the tests run as root
     (root's override of them, CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH, is dropped)."""
@@ -154,8 +155,9 @@ def run_without_read_override(*args: object, env: dict[str, str]) -> subprocess.
         if setpriv is None:
             pytest.skip("running as root without setpriv: permission bits cannot be made to apply")
         command = [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--", *command]
-    return subprocess.run(command, env={**os.environ, "NEUROFETCH_NO_KEYRING": "1", **env}, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        command, env={**os.environ, "NEUROFETCH_NO_KEYRING": "1", **env}, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_unreadable_files_and_folders_are_failures_naming_them(datamint: Any, tmp_path: Path) -> None:
@@ -185,7 +187,10 @@ def test_unreadable_files_and_folders_are_failures_naming_them(datamint: Any, tm
     for item in failed:
         assert f"failed: {item}" in run.stderr
     assert sorted(r.source_filepath for r in datamint.resources()) == [
-        "study/readable/img00.png", "study/readable/img01.png", "study/readable/slice"]
+        "study/readable/img00.png",
+        "study/readable/img01.png",
+        "study/readable/slice",
+    ]
 
 
 def test_a_journal_that_cannot_be_opened_is_never_set_aside(datamint: Any, tmp_path: Path) -> None:
@@ -210,7 +215,7 @@ def test_a_journal_that_cannot_record_stops_the_run_with_one_line(datamint: Any,
     first_upload(datamint, folder)
     (folder / "new.png").write_bytes(png_bytes((30, 30)))
     [journal] = upload_journals()
-    journal.chmod(0o444)   # readable, so the run starts; every write to it fails, as on a full disk
+    journal.chmod(0o444)  # readable, so the run starts; every write to it fails, as on a full disk
     try:
         env = {k: v for k, v in env_for(datamint).items() if v is not None}
         run = run_without_read_override("--json", "upload", folder, env=env)
@@ -219,4 +224,4 @@ def test_a_journal_that_cannot_record_stops_the_run_with_one_line(datamint: Any,
     assert run.returncode == 7, run.stderr
     assert "Traceback" not in run.stderr
     assert "cannot record imgs/new.png in the upload journal" in json.loads(run.stdout)["error"]
-    assert upload_posts(datamint) == FILES   # nothing sent that could not be recorded
+    assert upload_posts(datamint) == FILES  # nothing sent that could not be recorded

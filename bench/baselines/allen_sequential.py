@@ -28,11 +28,13 @@ TIMEOUT = (9.05, 31.1)
 
 
 def atlas_image_query_url(base: str, atlas: int) -> str:
-    query = (f"{base}/api/v2/data/query.json?q=model::Atlas,rma::criteria,[id$eq{atlas}],"
-             "rma::options[only$eqimage_type],pipe::list[type_name$is'image_type'],"
-             f"model::AtlasImage,rma::criteria,[annotated$eqtrue],atlas_data_set(atlases[id$eq{atlas}]),"
-             "alternate_images[image_type$eq$type_name],"
-             "rma::options[num_rows$eq'all'][order$eqsub_images.section_number]")
+    query = (
+        f"{base}/api/v2/data/query.json?q=model::Atlas,rma::criteria,[id$eq{atlas}],"
+        "rma::options[only$eqimage_type],pipe::list[type_name$is'image_type'],"
+        f"model::AtlasImage,rma::criteria,[annotated$eqtrue],atlas_data_set(atlases[id$eq{atlas}]),"
+        "alternate_images[image_type$eq$type_name],"
+        "rma::options[num_rows$eq'all'][order$eqsub_images.section_number]"
+    )
     return urllib.parse.quote(query, ";/?:@&=+$,")
 
 
@@ -52,7 +54,7 @@ def stream_to_file(url: str, path: str) -> int:
                         handle.write(chunk)
                         written += len(chunk)
     except Exception:
-        os.remove(path)   # allensdk's cleanup_truncated_file
+        os.remove(path)  # allensdk's cleanup_truncated_file
         raise
     return written
 

@@ -35,12 +35,53 @@ BATCH, POOL, HEAVY_SLOTS = 20, 20, 4
 PREPARE_LOCK = threading.Lock()
 CLEARED = "CLEARED_BY_DATAMINT"
 ANONYMIZED_TAGS = (
-    0x00080014, 0x00080050, 0x00080080, 0x00080081, 0x00080090, 0x00080092, 0x00080094, 0x00081010, 0x00081030,
-    0x0008103E, 0x00081040, 0x00081048, 0x00081050, 0x00081060, 0x00081070, 0x00081080, 0x00081155, 0x00082111,
-    0x00100010, 0x00100020, 0x00100030, 0x00100032, 0x00100040, 0x00101000, 0x00101001, 0x00101010, 0x00101020,
-    0x00101030, 0x00101090, 0x00102160, 0x00102180, 0x001021B0, 0x00104000, 0x00181000, 0x00181030, 0x0020000D,
-    0x0020000E, 0x00200010, 0x00200052, 0x00200200, 0x00204000, 0x00080018, 0x00400275, 0x0040A730, 0x00880140,
-    0x30060024, 0x300600C2,
+    0x00080014,
+    0x00080050,
+    0x00080080,
+    0x00080081,
+    0x00080090,
+    0x00080092,
+    0x00080094,
+    0x00081010,
+    0x00081030,
+    0x0008103E,
+    0x00081040,
+    0x00081048,
+    0x00081050,
+    0x00081060,
+    0x00081070,
+    0x00081080,
+    0x00081155,
+    0x00082111,
+    0x00100010,
+    0x00100020,
+    0x00100030,
+    0x00100032,
+    0x00100040,
+    0x00101000,
+    0x00101001,
+    0x00101010,
+    0x00101020,
+    0x00101030,
+    0x00101090,
+    0x00102160,
+    0x00102180,
+    0x001021B0,
+    0x00104000,
+    0x00181000,
+    0x00181030,
+    0x0020000D,
+    0x0020000E,
+    0x00200010,
+    0x00200052,
+    0x00200200,
+    0x00204000,
+    0x00080018,
+    0x00400275,
+    0x0040A730,
+    0x00880140,
+    0x30060024,
+    0x300600C2,
 )
 
 
@@ -76,8 +117,9 @@ def prepare(path: str, anonymized: bool) -> bytes:
         return buffer.getvalue()
 
 
-async def upload_one(client: httpx.AsyncClient, base: str, path: str, heavy: asyncio.Semaphore,
-                     anonymized: bool) -> str:
+async def upload_one(
+    client: httpx.AsyncClient, base: str, path: str, heavy: asyncio.Semaphore, anonymized: bool
+) -> str:
     async with heavy:
         body = await asyncio.to_thread(prepare, path, anonymized)
     files = [
@@ -98,9 +140,10 @@ async def upload_all(base: str, paths: list[str], key: str, anonymized: bool) ->
     ok = failed = 0
     async with httpx.AsyncClient(headers={"apikey": key}, limits=limits, timeout=1800) as client:
         for start in range(0, len(paths), BATCH):
-            batch = paths[start:start + BATCH]
-            outcomes = await asyncio.gather(*(upload_one(client, base, p, heavy, anonymized) for p in batch),
-                                            return_exceptions=True)
+            batch = paths[start : start + BATCH]
+            outcomes = await asyncio.gather(
+                *(upload_one(client, base, p, heavy, anonymized) for p in batch), return_exceptions=True
+            )
             failed += sum(isinstance(o, BaseException) for o in outcomes)
             ok += sum(not isinstance(o, BaseException) for o in outcomes)
     return ok, failed
@@ -112,8 +155,11 @@ def main() -> None:
     parser.add_argument("folder")
     parser.add_argument("--anonymize", action="store_true")
     args = parser.parse_args()
-    paths = sorted(str(p) for p in Path(args.folder).rglob("*") if p.is_file() and p.stat().st_size >= 4
-                   and not p.name.startswith("."))
+    paths = sorted(
+        str(p)
+        for p in Path(args.folder).rglob("*")
+        if p.is_file() and p.stat().st_size >= 4 and not p.name.startswith(".")
+    )
     key = os.environ.get("NEUROFETCH_API_KEY") or os.environ.get("DATAMINT_API_KEY") or "demo-key"
     ok, failed = asyncio.run(upload_all(args.base_url.rstrip("/"), paths, key, args.anonymize))
     print(json.dumps({"uploaded": ok, "failed": failed, "transport": f"httpx {httpx.__version__}"}))

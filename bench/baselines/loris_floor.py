@@ -25,8 +25,10 @@ async def crawl(base: str, dest: str, jobs: int) -> int:
     slots = asyncio.Semaphore(jobs)
     done = 0
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=jobs + 2)) as session:
-        login = {"username": os.environ.get("NEUROFETCH_USERNAME", "demo"),
-                 "password": os.environ.get("NEUROFETCH_PASSWORD", "demo")}
+        login = {
+            "username": os.environ.get("NEUROFETCH_USERNAME", "demo"),
+            "password": os.environ.get("NEUROFETCH_PASSWORD", "demo"),
+        }
         async with session.post(base + "/login", json=login) as response:
             token = json.loads(await response.read())["token"]
         auth = {"Authorization": f"Bearer {token}"}

@@ -37,8 +37,13 @@ def main() -> None:
     base, outputdir = args.base_url.rstrip("/"), args.dest
     os.makedirs(outputdir, exist_ok=True)
 
-    login = post_json(base + "/login", {"username": os.environ.get("NEUROFETCH_USERNAME", "demo"),
-                                        "password": os.environ.get("NEUROFETCH_PASSWORD", "demo")})
+    login = post_json(
+        base + "/login",
+        {
+            "username": os.environ.get("NEUROFETCH_USERNAME", "demo"),
+            "password": os.environ.get("NEUROFETCH_PASSWORD", "demo"),
+        },
+    )
     if login.status_code != 200:
         raise SystemExit(login.content.decode("ascii", "replace"))
     token = json.loads(login.content.decode("ascii"))["token"]
@@ -65,8 +70,11 @@ def main() -> None:
             with open(directory + "/session.json", "w") as handle:
                 handle.write(str(session["Meta"]))
             files = json.loads(get(f"{base}/candidates/{candid}/{visit}/images", auth).content.decode("ascii"))
-            wanted = [f for f in files["Files"]
-                      if not args.include or any(fnmatch.fnmatch(f["Filename"], g) for g in args.include)]
+            wanted = [
+                f
+                for f in files["Files"]
+                if not args.include or any(fnmatch.fnmatch(f["Filename"], g) for g in args.include)
+            ]
             count = 0
             for record in wanted:
                 filename = record["Filename"]

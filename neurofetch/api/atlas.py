@@ -11,20 +11,31 @@ if TYPE_CHECKING:
     from neurofetch.services.allen import AtlasImageRequest, ImageParams
 
 
-def atlas_image_request(image_ids: list[int] | None, atlas_images: list[int] | None,
-                        section_data_set: list[int] | None, svg: bool, params: ImageParams) -> AtlasImageRequest:
+def atlas_image_request(
+    image_ids: list[int] | None,
+    atlas_images: list[int] | None,
+    section_data_set: list[int] | None,
+    svg: bool,
+    params: ImageParams,
+) -> AtlasImageRequest:
     """`atlas-image` / `ls`: what to fetch, checked: ids are positive whole numbers."""
     from neurofetch.services.allen import AtlasImageRequest
 
     ids = {"IMAGE_ID": image_ids, "--atlas-images": atlas_images, "--section-data-set": section_data_set}
     for name, values in ids.items():
         _check_ids(name, values or [])
-    return AtlasImageRequest(tuple(image_ids or ()), tuple(atlas_images or ()), tuple(section_data_set or ()),
-                             params, svg=svg)
+    return AtlasImageRequest(
+        tuple(image_ids or ()), tuple(atlas_images or ()), tuple(section_data_set or ()), params, svg=svg
+    )
 
 
-def atlas_image_params(downsample: int | None, quality: int | None, annotation: bool | None, atlas: int | None,
-                       region: tuple[int | None, ...]) -> ImageParams:
+def atlas_image_params(
+    downsample: int | None,
+    quality: int | None,
+    annotation: bool | None,
+    atlas: int | None,
+    region: tuple[int | None, ...],
+) -> ImageParams:
     """The download parameters, checked."""
     from neurofetch.services.allen import ImageParams
 
@@ -36,12 +47,16 @@ def atlas_image_params(downsample: int | None, quality: int | None, annotation: 
         raise UsageError("--atlas chooses whose annotation is drawn: add --annotation")
     if atlas is not None and atlas <= 0:
         raise UsageError(f"--atlas takes an atlas id (a positive whole number), not {atlas}")
-    given = [name for name, value in zip(("--left", "--top", "--width", "--height"), region, strict=True)
-             if value is not None]
+    given = [
+        name
+        for name, value in zip(("--left", "--top", "--width", "--height"), region, strict=True)
+        if value is not None
+    ]
     if given and len(given) < 4:
         missing = [n for n in ("--left", "--top", "--width", "--height") if n not in given]
-        raise UsageError("a region of interest needs --left, --top, --width and --height; "
-                         f"missing {', '.join(missing)}")
+        raise UsageError(
+            f"a region of interest needs --left, --top, --width and --height; missing {', '.join(missing)}"
+        )
     if given:
         left, top, width, height = (int(v or 0) for v in region)
         if left < 0 or top < 0:

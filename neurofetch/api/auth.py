@@ -27,12 +27,21 @@ class LoginOutcome:
 @dataclass(frozen=True)
 class LogoutOutcome:
     url: str
-    removed: list[str]     # what was removed from the keyring: "password", "token", "API key", ...
+    removed: list[str]  # what was removed from the keyring: "password", "token", "API key", ...
 
 
-def login(*, profile: str | Profile | None = None, url: str | None = None, service: str | None = None,
-          config: str | None = None, username: str | None = None, password: str | None = None,
-          api_key: str | None = None, store: bool | None = None, no_input: bool = True) -> LoginOutcome:
+def login(
+    *,
+    profile: str | Profile | None = None,
+    url: str | None = None,
+    service: str | None = None,
+    config: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    api_key: str | None = None,
+    store: bool | None = None,
+    no_input: bool = True,
+) -> LoginOutcome:
     """Log in (LORIS) or check the API key (Datamint) and keep the secret in the keyring for later runs.
 
     The secret is ``password``/``api_key``, else NEUROFETCH_PASSWORD / NEUROFETCH_API_KEY, else a prompt on a
@@ -67,8 +76,14 @@ def login(*, profile: str | Profile | None = None, url: str | None = None, servi
     return outcome
 
 
-def logout(*, profile: str | Profile | None = None, url: str | None = None, service: str | None = None,
-           config: str | None = None, username: str | None = None) -> LogoutOutcome:
+def logout(
+    *,
+    profile: str | Profile | None = None,
+    url: str | None = None,
+    service: str | None = None,
+    config: str | None = None,
+    username: str | None = None,
+) -> LogoutOutcome:
     """Remove the password and token (LORIS) or API key (Datamint) that `login` kept for this profile's server."""
     from neurofetch.credentials.status import forget_secrets
 
@@ -110,20 +125,23 @@ def check_api_key(profile: Profile, key: Secret, *, store: bool) -> bool:
     return store
 
 
-def _auth_profile(profile: str | Profile | None, url: str | None, service: str | None,
-                  config: str | None) -> Profile:
+def _auth_profile(profile: str | Profile | None, url: str | None, service: str | None, config: str | None) -> Profile:
     """The official Datamint client's DATAMINT_API_URL/DATAMINT_API_KEY select a Datamint profile when nothing
     else is chosen."""
     from neurofetch.settings import datamint_environment
 
-    return choose_profile(profile, url, service, config=config,
-                          only_service="datamint" if datamint_environment() else None)
+    return choose_profile(
+        profile, url, service, config=config, only_service="datamint" if datamint_environment() else None
+    )
 
 
 def _keyring_error(profile: Profile, problem: str, *, checked: bool) -> AuthError:
     """One line: what works instead of the keyring, for this run and for cron."""
-    secret, env = ("API key", "NEUROFETCH_API_KEY") if profile.service == "datamint" else (
-        "password", "NEUROFETCH_PASSWORD")
+    secret, env = (
+        ("API key", "NEUROFETCH_API_KEY") if profile.service == "datamint" else ("password", "NEUROFETCH_PASSWORD")
+    )
     works = f"the {secret} works, but " if checked else ""
-    return AuthError(f"{works}there is no usable keyring to keep it ({problem}): `neurofetch login --no-store` "
-                     f"checks the {secret} without keeping it; for cron, set {env} in the job's environment")
+    return AuthError(
+        f"{works}there is no usable keyring to keep it ({problem}): `neurofetch login --no-store` "
+        f"checks the {secret} without keeping it; for cron, set {env} in the job's environment"
+    )

@@ -17,8 +17,9 @@ def s3_profile(profile: str | Profile | None, config: str | None = None) -> Prof
     return select_s3_profile(GlobalOptions(config=config, profile=profile))
 
 
-def s3_connection(profile: Profile | None, endpoint_url: str | None, aws_profile: str | None,
-                  region: str | None) -> dict[str, Any]:
+def s3_connection(
+    profile: Profile | None, endpoint_url: str | None, aws_profile: str | None, region: str | None
+) -> dict[str, Any]:
     """The connection settings the arguments and the S3 profile give (arguments first)."""
     extra: dict[str, Any] = dict(profile.extra) if profile else {}
     return {
@@ -37,4 +38,4 @@ def s3_jobs(given: int | None, profile: Profile | None) -> int:
         return given
     if profile is not None and profile.jobs != GENERIC_DEFAULT:
         return profile.jobs
-    return DEFAULT_JOBS   # S3 requests are cheap for the server; 16 in flight is what aws-cli-class tools use
+    return DEFAULT_JOBS  # S3 requests are cheap for the server; 16 in flight is what aws-cli-class tools use

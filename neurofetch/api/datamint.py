@@ -18,17 +18,39 @@ if TYPE_CHECKING:
 Names = Sequence[str] | str | None
 
 
-def upload(paths: Sequence[str | Path] | str | Path = (), *, profile: str | Profile | None = None,
-           url: str | None = None, config: str | None = None, api_key: str | None = None, recursive: bool = False,
-           include: Names = None, exclude: Names = None, no_default_exclusions: bool = False,
-           channel: str | None = None, tag: Names = None, metadata: str | Path | None = None,
-           mung_filename: str | None = None, publish: bool = False, project: str | None = None,
-           retain_pii: bool = False, retain_tag: Names = None, segmentation: str | Path | None = None,
-           segmentation_name: str | None = None, segmentation_names: str | Path | None = None,
-           resource_id: str | None = None, jobs: int | None = None, dry_run: bool = False, shard: str | None = None,
-           bwlimit: str | int | None = None, wait: str | float | None = None, no_input: bool = True,
-           progress: bool = True, reporter: Reporter | None = None,
-           state_root: str | Path | None = None) -> RunResult:
+def upload(
+    paths: Sequence[str | Path] | str | Path = (),
+    *,
+    profile: str | Profile | None = None,
+    url: str | None = None,
+    config: str | None = None,
+    api_key: str | None = None,
+    recursive: bool = False,
+    include: Names = None,
+    exclude: Names = None,
+    no_default_exclusions: bool = False,
+    channel: str | None = None,
+    tag: Names = None,
+    metadata: str | Path | None = None,
+    mung_filename: str | None = None,
+    publish: bool = False,
+    project: str | None = None,
+    retain_pii: bool = False,
+    retain_tag: Names = None,
+    segmentation: str | Path | None = None,
+    segmentation_name: str | None = None,
+    segmentation_names: str | Path | None = None,
+    resource_id: str | None = None,
+    jobs: int | None = None,
+    dry_run: bool = False,
+    shard: str | None = None,
+    bwlimit: str | int | None = None,
+    wait: str | float | None = None,
+    no_input: bool = True,
+    progress: bool = True,
+    reporter: Reporter | None = None,
+    state_root: str | Path | None = None,
+) -> RunResult:
     """Upload files and folders (DICOM de-identified locally unless ``retain_pii``); a re-run sends only what is
     new. ``result.extra["resources"]`` maps each source path to its resource id."""
     from neurofetch.services.datamint.upload import UploadRequest
@@ -42,18 +64,39 @@ def upload(paths: Sequence[str | Path] | str | Path = (), *, profile: str | Prof
     given = [paths] if isinstance(paths, (str, Path)) else list(paths)
     request = UploadRequest(
         paths=tuple(Path(p) for p in given),
-        selection=FileSelection(recursive=recursive, include=names(include), exclude=names(exclude),
-                                default_exclusions=not no_default_exclusions),
-        channel=channel, tags=names(tag), metadata_file=_path(metadata), mung=mung_filename, publish=publish,
-        project=project, anonymize=not retain_pii, retain_tags=names(retain_tag), segmentation=_path(segmentation),
-        segmentation_name=segmentation_name, segmentation_names=_label_names(_path(segmentation_names)),
-        resource_id=resource_id, dry_run=dry_run, shard=Shard.parse(shard) if shard else None,
+        selection=FileSelection(
+            recursive=recursive,
+            include=names(include),
+            exclude=names(exclude),
+            default_exclusions=not no_default_exclusions,
+        ),
+        channel=channel,
+        tags=names(tag),
+        metadata_file=_path(metadata),
+        mung=mung_filename,
+        publish=publish,
+        project=project,
+        anonymize=not retain_pii,
+        retain_tags=names(retain_tag),
+        segmentation=_path(segmentation),
+        segmentation_name=segmentation_name,
+        segmentation_names=_label_names(_path(segmentation_names)),
+        resource_id=resource_id,
+        dry_run=dry_run,
+        shard=Shard.parse(shard) if shard else None,
     )
     root = _path(state_root) or default_state_root()
 
     def run(events: Reporter) -> RunResult:
-        result = run_upload(chosen.url, chosen.http, request, lambda: _key(chosen, api_key, no_input),
-                            state_root=root, wait=chosen.wait, reporter=events)
+        result = run_upload(
+            chosen.url,
+            chosen.http,
+            request,
+            lambda: _key(chosen, api_key, no_input),
+            state_root=root,
+            wait=chosen.wait,
+            reporter=events,
+        )
         if dry_run:
             result.messages.append(upload_plan(result.planned, result.bytes))
         return result
@@ -61,10 +104,20 @@ def upload(paths: Sequence[str | Path] | str | Path = (), *, profile: str | Prof
     return run_engine(run, progress=progress, reporter=reporter, bwlimit=chosen.bwlimit)
 
 
-def publish(resource_ids: Sequence[str] | str = (), *, profile: str | Profile | None = None, url: str | None = None,
-            config: str | None = None, api_key: str | None = None, channel: str | None = None,
-            all_inbox: bool = False, project: str | None = None, no_input: bool = True, progress: bool = False,
-            reporter: Reporter | None = None) -> RunResult:
+def publish(
+    resource_ids: Sequence[str] | str = (),
+    *,
+    profile: str | Profile | None = None,
+    url: str | None = None,
+    config: str | None = None,
+    api_key: str | None = None,
+    channel: str | None = None,
+    all_inbox: bool = False,
+    project: str | None = None,
+    no_input: bool = True,
+    progress: bool = False,
+    reporter: Reporter | None = None,
+) -> RunResult:
     """Publish resources by id, by channel or the whole inbox, optionally into a project; already published
     ones are counted as such (publishing twice is harmless)."""
     from neurofetch.services.datamint.publish import PublishRequest, check_request
@@ -74,16 +127,35 @@ def publish(resource_ids: Sequence[str] | str = (), *, profile: str | Profile | 
     request = PublishRequest(resource_ids=names(resource_ids), channel=channel, all_inbox=all_inbox, project=project)
     check_request(request)
     key = _key(chosen, api_key, no_input)
-    return run_engine(lambda events: run_publish(chosen.url, chosen.http, request, reporter=events, key=key),
-                      progress=progress, reporter=reporter)
+    return run_engine(
+        lambda events: run_publish(chosen.url, chosen.http, request, reporter=events, key=key),
+        progress=progress,
+        reporter=reporter,
+    )
 
 
-def _datamint(profile: str | Profile | None, url: str | None, config: str | None, jobs: int | None,
-              command: str, *, bwlimit: str | int | None = None, wait: str | float | None = None) -> Profile:
+def _datamint(
+    profile: str | Profile | None,
+    url: str | None,
+    config: str | None,
+    jobs: int | None,
+    command: str,
+    *,
+    bwlimit: str | int | None = None,
+    wait: str | float | None = None,
+) -> Profile:
     """The Datamint-only commands assume ``service: datamint`` when nothing is chosen, so the official client's
     DATAMINT_API_URL / DATAMINT_API_KEY setups just work."""
-    chosen = choose_profile(profile, url, "datamint" if url else None, config=config, only_service="datamint",
-                            jobs=jobs, bwlimit=bwlimit, wait=wait)
+    chosen = choose_profile(
+        profile,
+        url,
+        "datamint" if url else None,
+        config=config,
+        only_service="datamint",
+        jobs=jobs,
+        bwlimit=bwlimit,
+        wait=wait,
+    )
     if chosen.service != "datamint":
         raise UsageError(f"{command} is for Datamint profiles; profile {chosen.name!r} is {chosen.service}")
     return chosen

@@ -21,24 +21,31 @@ if TYPE_CHECKING:
 
 SHOWN_PROBLEMS = 5
 INDEX_COLUMNS = ("path", "size", "sha256", "service", "source_url", "fetched_at")
-INFER_FROM = 20   # files looked at to tell which service made a tree that does not say
+INFER_FROM = 20  # files looked at to tell which service made a tree that does not say
 
 
 @dataclass(frozen=True)
 class IndexRow:
     """One file of a local mirror: where it is, what it is, and the service's metadata columns in ``meta``."""
 
-    path: str                 # relative to DEST, with "/"
+    path: str  # relative to DEST, with "/"
     size: int
     sha256: str
     service: str | None
-    source_url: str           # without query string or credentials
-    fetched_at: str           # ISO 8601, local time of the run that fetched it
+    source_url: str  # without query string or credentials
+    fetched_at: str  # ISO 8601, local time of the run that fetched it
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "size": self.size, "sha256": self.sha256, "service": self.service,
-                "source_url": self.source_url, "fetched_at": self.fetched_at, **self.meta}
+        return {
+            "path": self.path,
+            "size": self.size,
+            "sha256": self.sha256,
+            "service": self.service,
+            "source_url": self.source_url,
+            "fetched_at": self.fetched_at,
+            **self.meta,
+        }
 
 
 class IndexIntegrityError(IntegrityError):
@@ -57,8 +64,12 @@ def _service_readers() -> dict[str, Callable[[SidecarReader, str], dict[str, Any
     from neurofetch.services.datamint import mirror as datamint_mirror
     from neurofetch.services.loris import source as loris
 
-    return {"loris": loris.index_columns, "neurovault": neurovault.index_columns,
-            "allen": allen.index_columns, "datamint": datamint_mirror.index_columns}
+    return {
+        "loris": loris.index_columns,
+        "neurovault": neurovault.index_columns,
+        "allen": allen.index_columns,
+        "datamint": datamint_mirror.index_columns,
+    }
 
 
 def index(dest: str | Path, *, verify: bool = False) -> list[IndexRow]:
@@ -84,8 +95,11 @@ def index(dest: str | Path, *, verify: bool = False) -> list[IndexRow]:
     return rows
 
 
-def _infer_service(records: SidecarReader, paths: list[str],
-                   readers: Mapping[str, Callable[[SidecarReader, str], dict[str, Any] | None]]) -> str | None:
+def _infer_service(
+    records: SidecarReader,
+    paths: list[str],
+    readers: Mapping[str, Callable[[SidecarReader, str], dict[str, Any] | None]],
+) -> str | None:
     """A tree from before the journal said which service made it: the service whose records lie beside its files."""
     for path in paths:
         for service, read in readers.items():
@@ -115,8 +129,14 @@ def index_columns(rows: Iterable[IndexRow | Mapping[str, Any]]) -> list[Column]:
                 seen = kinds.setdefault(name, set())
                 if value is not None and value != "":
                     seen.add(type(value))
-    common = [Column("path"), Column("size", "int"), Column("sha256"), Column("service"), Column("source_url"),
-              Column("fetched_at")]
+    common = [
+        Column("path"),
+        Column("size", "int"),
+        Column("sha256"),
+        Column("service"),
+        Column("source_url"),
+        Column("fetched_at"),
+    ]
     return common + [Column(name, _kind(types)) for name, types in kinds.items()]
 
 
@@ -156,8 +176,10 @@ def bag(dest: str | Path, rows: Iterable[IndexRow], bagdir: str | Path) -> BagOu
         files.append(BagFile(relpath, (dest / relpath).stat().st_size, None))
     services = ", ".join(sorted({row.service for row in rows if row.service})) or "a service"
     hosts = ", ".join(sorted({urlsplit(row.source_url).netloc for row in rows} - {""}))
-    info = {"Bag-Software-Agent": f"neurofetch {__version__}",
-            "External-Description": f"neurofetch mirror of {services}" + (f" ({hosts})" if hosts else "")}
+    info = {
+        "Bag-Software-Agent": f"neurofetch {__version__}",
+        "External-Description": f"neurofetch mirror of {services}" + (f" ({hosts})" if hosts else ""),
+    }
     return make_bag(dest, sorted(files, key=lambda f: f.relpath), Path(bagdir).expanduser(), info)
 
 

@@ -37,23 +37,45 @@ if TYPE_CHECKING:
     from neurofetch.transfer.mirror import Source
     from neurofetch.transfer.results import RunResult
 
-ROWS_IN_FLIGHT = 1024    # `ls` rows found but not yet consumed: bounds memory whatever the listing's size
+ROWS_IN_FLIGHT = 1024  # `ls` rows found but not yet consumed: bounds memory whatever the listing's size
 
 COMMON = (Column("path"), Column("url"), Column("size", "int"))
 LORIS_LEVELS = ("candidates", "visits", "files")
 SERVICE_COLUMNS: dict[str, tuple[Column, ...]] = {
-    "loris": (Column("candid"), Column("pscid"), Column("site"), Column("visit"), Column("output_type"),
-              Column("acquisition_type")),
-    "neurovault": (Column("collection", "int"), Column("image_id", "int"), Column("map_type"), Column("modality"),
-                   Column("name")),
+    "loris": (
+        Column("candid"),
+        Column("pscid"),
+        Column("site"),
+        Column("visit"),
+        Column("output_type"),
+        Column("acquisition_type"),
+    ),
+    "neurovault": (
+        Column("collection", "int"),
+        Column("image_id", "int"),
+        Column("map_type"),
+        Column("modality"),
+        Column("name"),
+    ),
     "allen": (Column("atlas", "int"), Column("section_number", "int"), Column("image_id", "int")),
-    "datamint": (Column("id"), Column("channel"), Column("status"), Column("tags", "list"), Column("mimetype"),
-                 Column("uploaded")),
+    "datamint": (
+        Column("id"),
+        Column("channel"),
+        Column("status"),
+        Column("tags", "list"),
+        Column("mimetype"),
+        Column("uploaded"),
+    ),
     "s3": (Column("key"), Column("etag"), Column("storage_class"), Column("modified")),
 }
 # The column that says which service wrote a manifest (with the url's server, checked on every row).
-KEY_COLUMN = {"loris": "candid", "neurovault": "collection", "allen": "section_number", "datamint": "channel",
-              "s3": "etag"}
+KEY_COLUMN = {
+    "loris": "candid",
+    "neurovault": "collection",
+    "allen": "section_number",
+    "datamint": "channel",
+    "s3": "etag",
+}
 
 
 @dataclass(frozen=True)
@@ -68,7 +90,7 @@ class LsQuery:
     dois: Sequence[str] = ()
     map_types: Sequence[str] = ()
     modalities: Sequence[str] = ()
-    datamint: dict[str, Any] = field(default_factory=dict)    # channel, status, tags, projects, mimetype, dates
+    datamint: dict[str, Any] = field(default_factory=dict)  # channel, status, tags, projects, mimetype, dates
     allen: AtlasImageRequest | None = None
     names: NameFilter = field(default_factory=NameFilter)
     shard: Shard | None = None
@@ -93,8 +115,9 @@ PRUNE_BY = {"loris": ("candid", "visit")}
 
 
 def load_manifest(path: Path, service: str, server: str) -> Manifest:
-    return Manifest.load(path, service=service, key_column=KEY_COLUMN[service], server=server,
-                         prune_by=PRUNE_BY.get(service, ()))
+    return Manifest.load(
+        path, service=service, key_column=KEY_COLUMN[service], server=server, prune_by=PRUNE_BY.get(service, ())
+    )
 
 
 def _source(profile: Profile, query: LsQuery, no_input: bool, secret: Secret | None) -> Source:
@@ -107,14 +130,16 @@ def _source(profile: Profile, query: LsQuery, no_input: bool, secret: Secret | N
         from neurofetch.credentials.loris import loris_source
         from neurofetch.services.loris.source import LorisSelection
 
-        selection = LorisSelection(tuple(query.candidates), tuple(query.visits), query.names, qc=query.qc,
-                                   level=query.level)
+        selection = LorisSelection(
+            tuple(query.candidates), tuple(query.visits), query.names, qc=query.qc, level=query.level
+        )
         return loris_source(profile, selection, no_input=no_input, password=secret)
     if service == "neurovault":
         from neurofetch.services.neurovault import NeuroVaultSource, neurovault_selection
 
-        nv = neurovault_selection(query.collections, query.dois, map_types=query.map_types,
-                                  modalities=query.modalities, names=query.names)
+        nv = neurovault_selection(
+            query.collections, query.dois, map_types=query.map_types, modalities=query.modalities, names=query.names
+        )
         return NeuroVaultSource(profile.url, nv, policy_for(profile.http))
     if service == "datamint":
         from neurofetch.credentials.datamint import api_key_for
@@ -127,28 +152,64 @@ def _source(profile: Profile, query: LsQuery, no_input: bool, secret: Secret | N
         from neurofetch.services.allen import AllenSource
 
         if query.allen is None or query.allen.empty:
-            raise UsageError("nothing to list: give IMAGE_ID arguments, --atlas-images ATLAS_ID "
-                             "or --section-data-set ID")
+            raise UsageError(
+                "nothing to list: give IMAGE_ID arguments, --atlas-images ATLAS_ID or --section-data-set ID"
+            )
         return AllenSource(profile.url, query.allen)
     raise UsageError(f"ls is not available for {service} profiles")
 
 
-def ls_query(*, candidate: Sequence[str] = (), visit: Sequence[str] = (), qc: bool = False, level: str = "files",
-             collection: Sequence[str] = (), doi: Sequence[str] = (), map_type: Sequence[str] = (),
-             modality: Sequence[str] = (), channel: str | None = None, status: str | None = None,
-             tag: Sequence[str] = (), project: Sequence[str] = (), mimetype: str | None = None,
-             date_from: str | None = None, date_to: str | None = None, allen: AtlasImageRequest | None = None,
-             include: Sequence[str] = (), exclude: Sequence[str] = (), shard: str | None = None) -> LsQuery:
+def ls_query(
+    *,
+    candidate: Sequence[str] = (),
+    visit: Sequence[str] = (),
+    qc: bool = False,
+    level: str = "files",
+    collection: Sequence[str] = (),
+    doi: Sequence[str] = (),
+    map_type: Sequence[str] = (),
+    modality: Sequence[str] = (),
+    channel: str | None = None,
+    status: str | None = None,
+    tag: Sequence[str] = (),
+    project: Sequence[str] = (),
+    mimetype: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    allen: AtlasImageRequest | None = None,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    shard: str | None = None,
+) -> LsQuery:
     """A query from the names `ls` options have on the command line."""
-    datamint = {"channel": channel, "status": status, "tags": tuple(tag), "projects": tuple(project),
-                "mimetype": mimetype, "date_from": date_from, "date_to": date_to}
-    return LsQuery(tuple(candidate), tuple(visit), qc, level, tuple(collection), tuple(doi), tuple(map_type),
-                   tuple(modality), datamint, allen, NameFilter(tuple(include), tuple(exclude)),
-                   Shard.parse(shard) if shard else None)
+    datamint = {
+        "channel": channel,
+        "status": status,
+        "tags": tuple(tag),
+        "projects": tuple(project),
+        "mimetype": mimetype,
+        "date_from": date_from,
+        "date_to": date_to,
+    }
+    return LsQuery(
+        tuple(candidate),
+        tuple(visit),
+        qc,
+        level,
+        tuple(collection),
+        tuple(doi),
+        tuple(map_type),
+        tuple(modality),
+        datamint,
+        allen,
+        NameFilter(tuple(include), tuple(exclude)),
+        Shard.parse(shard) if shard else None,
+    )
 
 
-def prepare(profile: Profile, query: LsQuery, *, no_input: bool = True,
-            secret: Secret | None = None) -> Callable[[Callable[[Row], None]], RunResult]:
+def prepare(
+    profile: Profile, query: LsQuery, *, no_input: bool = True, secret: Secret | None = None
+) -> Callable[[Callable[[Row], None]], RunResult]:
     """Check the query and the credentials now (prompting if allowed); the returned function runs the crawl."""
     from neurofetch.transfer.mirror import run_catalog
 
@@ -156,8 +217,9 @@ def prepare(profile: Profile, query: LsQuery, *, no_input: bool = True,
     return lambda emit: run_catalog("ls", source, profile.http, emit, shard=query.shard)
 
 
-def prepare_s3(url: str, settings: S3Settings, filters: Sequence[tuple[str, str]] = (),
-               shard: str | None = None) -> Callable[[Callable[[Row], None]], RunResult]:
+def prepare_s3(
+    url: str, settings: S3Settings, filters: Sequence[tuple[str, str]] = (), shard: str | None = None
+) -> Callable[[Callable[[Row], None]], RunResult]:
     """`ls s3://BUCKET/PREFIX`: the objects `s3-sync` would download, with the sync's aws-style filters."""
     from neurofetch.services.s3.bucket import S3Bucket, S3Location
     from neurofetch.services.s3.catalog import list_rows as s3_rows
@@ -181,11 +243,24 @@ def prepare_s3(url: str, settings: S3Settings, filters: Sequence[tuple[str, str]
     return run
 
 
-def ls(target: str | None = None, *, profile: str | Profile | None = None, url: str | None = None,
-       service: str | None = None, config: str | None = None, username: str | None = None,
-       password: str | None = None, api_key: str | None = None, no_input: bool = True, endpoint_url: str | None = None,
-       aws_profile: str | None = None, region: str | None = None, jobs: int | None = None,
-       filters: Sequence[tuple[str, str]] | None = None, **selection: Any) -> Rows:
+def ls(
+    target: str | None = None,
+    *,
+    profile: str | Profile | None = None,
+    url: str | None = None,
+    service: str | None = None,
+    config: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    api_key: str | None = None,
+    no_input: bool = True,
+    endpoint_url: str | None = None,
+    aws_profile: str | None = None,
+    region: str | None = None,
+    jobs: int | None = None,
+    filters: Sequence[tuple[str, str]] | None = None,
+    **selection: Any,
+) -> Rows:
     """The rows `neurofetch ls` prints: one per file `mirror` / `atlas-image` / `s3-sync` would fetch.
 
     ``target`` is ``s3://BUCKET/PREFIX`` for S3; otherwise the profile (a name, or ``url`` + ``service``) says
@@ -198,11 +273,13 @@ def ls(target: str | None = None, *, profile: str | Profile | None = None, url: 
         from neurofetch.services.s3.bucket import S3Settings
 
         chosen_s3 = s3_profile(profile, config)
-        settings = S3Settings(**s3_connection(chosen_s3, endpoint_url, aws_profile, region),
-                              jobs=s3_jobs(jobs, chosen_s3))
+        settings = S3Settings(
+            **s3_connection(chosen_s3, endpoint_url, aws_profile, region), jobs=s3_jobs(jobs, chosen_s3)
+        )
         if filters is None:
             filters = [("exclude", p) for p in selection.pop("exclude", ())] + [
-                ("include", p) for p in selection.pop("include", ())]
+                ("include", p) for p in selection.pop("include", ())
+            ]
         return ls_s3(target, settings, filters, selection.pop("shard", None))
     chosen = choose_profile(profile, url, service, config=config, jobs=jobs, username=username)
     query = ls_query(**selection)
@@ -243,7 +320,7 @@ class Rows:
                 self.result = self._run(put)
             except _Abandoned:
                 pass
-            except BaseException as exc:   # handed to the reader, who raises it
+            except BaseException as exc:  # handed to the reader, who raises it
                 failure.append(exc)
             finally:
                 with contextlib.suppress(_Abandoned):

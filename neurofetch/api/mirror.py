@@ -23,105 +23,221 @@ if TYPE_CHECKING:
 Names = Sequence[str] | str | None
 
 
-def mirror(dest: str | Path, *, profile: str | Profile | None = None, url: str | None = None,
-           service: str | None = None, config: str | None = None, username: str | None = None,
-           password: str | None = None, api_key: str | None = None, candidate: Names = None, visit: Names = None,
-           no_qc: bool = False, since: str | None = None, bids: bool = False, datatype: Names = None,
-           suffix: Names = None,
-           collection: Names = None, doi: Names = None, map_type: Names = None,
-           modality: Names = None, channel: str | None = None, status: str | None = None, tag: Names = None,
-           project: Names = None, mimetype: str | None = None, date_from: str | None = None,
-           date_to: str | None = None, include: Names = None, exclude: Names = None, jobs: int | None = None,
-           shard: str | None = None, dry_run: bool = False, verify: bool = False, verify_only: bool = False,
-           from_manifest: str | Path | None = None, segments: int | None = None, bwlimit: str | int | None = None,
-           wait: str | float | None = None, no_input: bool = True, progress: bool = True,
-           reporter: Reporter | None = None) -> RunResult:
+def mirror(
+    dest: str | Path,
+    *,
+    profile: str | Profile | None = None,
+    url: str | None = None,
+    service: str | None = None,
+    config: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    api_key: str | None = None,
+    candidate: Names = None,
+    visit: Names = None,
+    no_qc: bool = False,
+    since: str | None = None,
+    bids: bool = False,
+    datatype: Names = None,
+    suffix: Names = None,
+    collection: Names = None,
+    doi: Names = None,
+    map_type: Names = None,
+    modality: Names = None,
+    channel: str | None = None,
+    status: str | None = None,
+    tag: Names = None,
+    project: Names = None,
+    mimetype: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    include: Names = None,
+    exclude: Names = None,
+    jobs: int | None = None,
+    shard: str | None = None,
+    dry_run: bool = False,
+    verify: bool = False,
+    verify_only: bool = False,
+    from_manifest: str | Path | None = None,
+    segments: int | None = None,
+    bwlimit: str | int | None = None,
+    wait: str | float | None = None,
+    no_input: bool = True,
+    progress: bool = True,
+    reporter: Reporter | None = None,
+) -> RunResult:
     """Mirror a LORIS study, NeuroVault collections or Datamint resources into ``dest``; what is complete is
     skipped. Raises Interrupted (with ``.result``) on Ctrl-C, the errors of neurofetch.errors otherwise."""
     from neurofetch.transfer.filters import NameFilter
 
-    chosen = choose_profile(profile, url, service, config=config, jobs=jobs, username=username, bwlimit=bwlimit,
-                            wait=wait, segments=segments)
+    chosen = choose_profile(
+        profile,
+        url,
+        service,
+        config=config,
+        jobs=jobs,
+        username=username,
+        bwlimit=bwlimit,
+        wait=wait,
+        segments=segments,
+    )
     filters = NameFilter(names(include), names(exclude))
     manifest = _manifest(from_manifest, chosen)
-    options = _options(Path(dest), filters, manifest, chosen, dry_run=dry_run, verify=verify, verify_only=verify_only,
-                       shard=shard)
+    options = _options(
+        Path(dest), filters, manifest, chosen, dry_run=dry_run, verify=verify, verify_only=verify_only, shard=shard
+    )
     if chosen.service == "loris":
-        source = _loris(chosen, names(candidate), names(visit), not no_qc, filters, manifest, no_input,
-                        given_secret(password), since=since, bids=bids, datatypes=names(datatype),
-                        suffixes=names(suffix))
+        source = _loris(
+            chosen,
+            names(candidate),
+            names(visit),
+            not no_qc,
+            filters,
+            manifest,
+            no_input,
+            given_secret(password),
+            since=since,
+            bids=bids,
+            datatypes=names(datatype),
+            suffixes=names(suffix),
+        )
     elif chosen.service == "neurovault":
         from neurofetch.services.neurovault import NeuroVaultSource, neurovault_selection
 
-        selection = neurovault_selection(names(collection), names(doi), map_types=names(map_type),
-                                         modalities=names(modality), names=filters)
+        selection = neurovault_selection(
+            names(collection), names(doi), map_types=names(map_type), modalities=names(modality), names=filters
+        )
         source = NeuroVaultSource(chosen.url, selection, _policy(chosen))
     elif chosen.service == "datamint":
         from neurofetch.services.datamint.mirror import DatamintSource, datamint_selection
 
-        dm = datamint_selection(channel=channel, status=status, tags=names(tag), projects=names(project),
-                                mimetype=mimetype, date_from=date_from, date_to=date_to, names=filters)
+        dm = datamint_selection(
+            channel=channel,
+            status=status,
+            tags=names(tag),
+            projects=names(project),
+            mimetype=mimetype,
+            date_from=date_from,
+            date_to=date_to,
+            names=filters,
+        )
         source = DatamintSource(chosen.url, _api_key(chosen, api_key, no_input), dm, _policy(chosen))
     else:
         raise UsageError(f"mirror is not available for {chosen.service} profiles")
     return _run("mirror", source, chosen, options, progress, reporter)
 
 
-def atlas_image(out: str | Path, request: AtlasImageRequest, *, profile: str | Profile | None = None,
-                url: str | None = None, config: str | None = None, jobs: int | None = None,
-                shard: str | None = None, dry_run: bool = False, from_manifest: str | Path | None = None,
-                segments: int | None = None, bwlimit: str | int | None = None, wait: str | float | None = None,
-                progress: bool = True, reporter: Reporter | None = None) -> RunResult:
+def atlas_image(
+    out: str | Path,
+    request: AtlasImageRequest,
+    *,
+    profile: str | Profile | None = None,
+    url: str | None = None,
+    config: str | None = None,
+    jobs: int | None = None,
+    shard: str | None = None,
+    dry_run: bool = False,
+    from_manifest: str | Path | None = None,
+    segments: int | None = None,
+    bwlimit: str | int | None = None,
+    wait: str | float | None = None,
+    progress: bool = True,
+    reporter: Reporter | None = None,
+) -> RunResult:
     """Download the Allen Brain Map images ``request`` names into ``out`` (the public API by default)."""
     from neurofetch.services.allen import AllenSource
 
-    chosen = choose_profile(profile, url, "allen" if url else None, config=config, only_service="allen", jobs=jobs,
-                            bwlimit=bwlimit, wait=wait, segments=segments)
+    chosen = choose_profile(
+        profile,
+        url,
+        "allen" if url else None,
+        config=config,
+        only_service="allen",
+        jobs=jobs,
+        bwlimit=bwlimit,
+        wait=wait,
+        segments=segments,
+    )
     if chosen.service != "allen":
-        raise UsageError(f"atlas-image needs an allen profile; profile {chosen.name!r} is a "
-                         f"{chosen.service} profile")
+        raise UsageError(f"atlas-image needs an allen profile; profile {chosen.name!r} is a {chosen.service} profile")
     if request.empty:
-        raise UsageError("nothing to download: give IMAGE_ID arguments, --atlas-images ATLAS_ID "
-                         "or --section-data-set ID")
+        raise UsageError(
+            "nothing to download: give IMAGE_ID arguments, --atlas-images ATLAS_ID or --section-data-set ID"
+        )
     options = _options(Path(out), None, _manifest(from_manifest, chosen), chosen, dry_run=dry_run, shard=shard)
     return _run("atlas-image", AllenSource(chosen.url, request), chosen, options, progress, reporter)
 
 
-def _options(dest: Path, filters: NameFilter | None, manifest: Manifest | None, profile: Profile, *,
-             dry_run: bool = False, verify: bool = False, verify_only: bool = False,
-             shard: str | None = None) -> MirrorOptions:
+def _options(
+    dest: Path,
+    filters: NameFilter | None,
+    manifest: Manifest | None,
+    profile: Profile,
+    *,
+    dry_run: bool = False,
+    verify: bool = False,
+    verify_only: bool = False,
+    shard: str | None = None,
+) -> MirrorOptions:
     from neurofetch.transfer.mirror import MirrorOptions
     from neurofetch.transfer.shard import Shard
 
-    return MirrorOptions(dest=dest.expanduser(), dry_run=dry_run, verify=verify, verify_only=verify_only,
-                         shard=Shard.parse(shard) if shard else None,
-                         filters=filters.ledger if filters is not None else None, manifest=manifest,
-                         segments=profile.segments, wait=profile.wait)
+    return MirrorOptions(
+        dest=dest.expanduser(),
+        dry_run=dry_run,
+        verify=verify,
+        verify_only=verify_only,
+        shard=Shard.parse(shard) if shard else None,
+        filters=filters.ledger if filters is not None else None,
+        manifest=manifest,
+        segments=profile.segments,
+        wait=profile.wait,
+    )
 
 
-def _run(command: str, source: Source, profile: Profile, options: MirrorOptions, progress: bool,
-         reporter: Reporter | None) -> RunResult:
+def _run(
+    command: str, source: Source, profile: Profile, options: MirrorOptions, progress: bool, reporter: Reporter | None
+) -> RunResult:
     from neurofetch.transfer.mirror import run_mirror
 
-    return run_engine(lambda events: run_mirror(command, source, profile.service, profile.http, options, events),
-                      progress=progress, reporter=reporter, bwlimit=profile.bwlimit)
+    return run_engine(
+        lambda events: run_mirror(command, source, profile.service, profile.http, options, events),
+        progress=progress,
+        reporter=reporter,
+        bwlimit=profile.bwlimit,
+    )
 
 
-def _loris(profile: Profile, candidates: tuple[str, ...], visits: tuple[str, ...], qc: bool, filters: NameFilter,
-           manifest: Manifest | None, no_input: bool, password: Secret | None, *, since: str | None = None,
-           bids: bool = False,
-           datatypes: Sequence[str] = (), suffixes: Sequence[str] = ()) -> Source:
+def _loris(
+    profile: Profile,
+    candidates: tuple[str, ...],
+    visits: tuple[str, ...],
+    qc: bool,
+    filters: NameFilter,
+    manifest: Manifest | None,
+    no_input: bool,
+    password: Secret | None,
+    *,
+    since: str | None = None,
+    bids: bool = False,
+    datatypes: Sequence[str] = (),
+    suffixes: Sequence[str] = (),
+) -> Source:
     from neurofetch.credentials.loris import loris_api, loris_source, mirror_auth
     from neurofetch.services.loris.bids import BidsSelection, LorisBidsSource, bids_selection
     from neurofetch.services.loris.selection import parse_since
     from neurofetch.services.loris.source import LorisSelection
 
-    if manifest is not None:   # list only the candidates and visits the manifest's rows are in
+    if manifest is not None:  # list only the candidates and visits the manifest's rows are in
         candidates = candidates or tuple(sorted(manifest.values["candid"] - {""}))
         visits = visits or tuple(sorted(manifest.values["visit"] - {""}))
     selection = bids_selection(
         LorisSelection(candidates, visits, filters, qc=qc, since=parse_since(since) if since is not None else None),
-        bids=bids, datatypes=datatypes, suffixes=suffixes, manifest=manifest is not None)
+        bids=bids,
+        datatypes=datatypes,
+        suffixes=suffixes,
+        manifest=manifest is not None,
+    )
     if isinstance(selection, BidsSelection):
         api = loris_api(profile)
         auth = mirror_auth(profile, no_input=no_input, password=password, api=api)

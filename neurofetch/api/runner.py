@@ -26,8 +26,13 @@ POLL_SECONDS = 0.1
 INTERRUPT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def run_engine(call: Callable[[Reporter], RunResult], *, progress: bool = False,
-               reporter: Reporter | None = None, bwlimit: int | None = None) -> RunResult:
+def run_engine(
+    call: Callable[[Reporter], RunResult],
+    *,
+    progress: bool = False,
+    reporter: Reporter | None = None,
+    bwlimit: int | None = None,
+) -> RunResult:
     """``call(reporter)`` run where it is safe; an interrupted run raises Interrupted carrying its result."""
     from neurofetch.transfer.events import NullReporter, complete
 
@@ -66,7 +71,7 @@ def outside_running_loop(call: Callable[[], T], watcher: _LoopWatcher | None = N
     def work() -> None:
         try:
             box["value"] = context.run(call)
-        except BaseException as exc:   # raised again in the caller's thread
+        except BaseException as exc:  # raised again in the caller's thread
             box["error"] = exc
         finally:
             done.set()
@@ -82,7 +87,7 @@ def outside_running_loop(call: Callable[[], T], watcher: _LoopWatcher | None = N
                 if asked.is_set():
                     asked.clear()
                     _interrupt(worker, watcher)
-            except KeyboardInterrupt:   # off the main thread's handlers: raised here by whoever interrupts
+            except KeyboardInterrupt:  # off the main thread's handlers: raised here by whoever interrupts
                 _interrupt(worker, watcher)
     worker.join()
     if "error" in box:
@@ -115,7 +120,7 @@ def _interrupt(worker: threading.Thread, watcher: _LoopWatcher | None) -> None:
     two callbacks (tasks are then cancelled at their awaits), or in the thread itself before a loop runs."""
     loop = watcher.loop if watcher is not None else None
     if loop is not None and not loop.is_closed():
-        with contextlib.suppress(RuntimeError):   # the loop closed meanwhile: the run is ending anyway
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: the run is ending anyway
             loop.call_soon_threadsafe(_raise_interrupt)
             return
     if worker.ident is not None:
@@ -179,10 +184,19 @@ class _LoopWatcher:
         self.inner.close()
 
 
-def choose_profile(profile: str | Profile | None, url: str | None, service: str | None, *,
-                   config: str | None = None, only_service: str | None = None, jobs: int | None = None,
-                   username: str | None = None, bwlimit: str | int | None = None, wait: str | float | None = None,
-                   segments: int | None = None) -> Profile:
+def choose_profile(
+    profile: str | Profile | None,
+    url: str | None,
+    service: str | None,
+    *,
+    config: str | None = None,
+    only_service: str | None = None,
+    jobs: int | None = None,
+    username: str | None = None,
+    bwlimit: str | int | None = None,
+    wait: str | float | None = None,
+    segments: int | None = None,
+) -> Profile:
     """The profile a call runs on (settings.select_profile): a Profile as given, a named one, or an ad-hoc
     ``url`` + ``service`` one; ``jobs``, ``username``, ``bwlimit``, ``wait`` and ``segments`` override what it
     says (``bwlimit="10M"``, ``wait=30`` or ``"forever"``)."""
@@ -192,8 +206,9 @@ def choose_profile(profile: str | Profile | None, url: str | None, service: str 
     from neurofetch.transfer.limits import given_limits
 
     if not isinstance(profile, Profile):
-        profile = select_profile(GlobalOptions(config=config, profile=profile, url=url, service=service),
-                                 only_service=only_service)
+        profile = select_profile(
+            GlobalOptions(config=config, profile=profile, url=url, service=service), only_service=only_service
+        )
     if jobs is not None:
         profile = dataclasses.replace(profile, jobs=jobs)
     if username is not None:

@@ -18,13 +18,31 @@ if TYPE_CHECKING:
 Names = Sequence[str] | str | None
 
 
-def s3_sync(src: str | Path, dst: str | Path, *, profile: str | Profile | None = None, config: str | None = None,
-            endpoint_url: str | None = None, aws_profile: str | None = None, region: str | None = None,
-            size_only: bool = False, checksum: bool = False, delete: bool = False, exclude: Names = None,
-            include: Names = None, filters: Sequence[tuple[str, str]] | None = None, dry_run: bool = False,
-            create_bucket: bool = False, storage_class: str | None = None, jobs: int | None = None,
-            shard: str | None = None, from_manifest: str | Path | None = None, wait: str | float | None = None,
-            progress: bool = True, reporter: Reporter | None = None) -> RunResult:
+def s3_sync(
+    src: str | Path,
+    dst: str | Path,
+    *,
+    profile: str | Profile | None = None,
+    config: str | None = None,
+    endpoint_url: str | None = None,
+    aws_profile: str | None = None,
+    region: str | None = None,
+    size_only: bool = False,
+    checksum: bool = False,
+    delete: bool = False,
+    exclude: Names = None,
+    include: Names = None,
+    filters: Sequence[tuple[str, str]] | None = None,
+    dry_run: bool = False,
+    create_bucket: bool = False,
+    storage_class: str | None = None,
+    jobs: int | None = None,
+    shard: str | None = None,
+    from_manifest: str | Path | None = None,
+    wait: str | float | None = None,
+    progress: bool = True,
+    reporter: Reporter | None = None,
+) -> RunResult:
     """Make ``dst`` like ``src`` (one of them ``s3://BUCKET/PREFIX``). ``exclude``/``include`` apply in that order
     (aws-style, the last match wins); ``filters`` gives ``("exclude"|"include", pattern)`` pairs in any order."""
     from neurofetch.services.s3.sync import S3SyncOptions
@@ -34,13 +52,25 @@ def s3_sync(src: str | Path, dst: str | Path, *, profile: str | Profile | None =
 
     chosen = s3_profile(profile, config)
     source, target = str(src), str(dst)
-    ordered = list(filters) if filters is not None else (
-        [("exclude", p) for p in names(exclude)] + [("include", p) for p in names(include)])
+    ordered = (
+        list(filters)
+        if filters is not None
+        else ([("exclude", p) for p in names(exclude)] + [("include", p) for p in names(include)])
+    )
     options = S3SyncOptions(
-        src=source, dst=target, **s3_connection(chosen, endpoint_url, aws_profile, region),
-        jobs=s3_jobs(jobs, chosen), size_only=size_only, checksum=checksum, delete=delete, filters=ordered,
-        dry_run=dry_run, create_bucket=create_bucket, storage_class=storage_class.upper() if storage_class else None,
-        shard=Shard.parse(shard) if shard else None, manifest=_manifest(from_manifest, source),
+        src=source,
+        dst=target,
+        **s3_connection(chosen, endpoint_url, aws_profile, region),
+        jobs=s3_jobs(jobs, chosen),
+        size_only=size_only,
+        checksum=checksum,
+        delete=delete,
+        filters=ordered,
+        dry_run=dry_run,
+        create_bucket=create_bucket,
+        storage_class=storage_class.upper() if storage_class else None,
+        shard=Shard.parse(shard) if shard else None,
+        manifest=_manifest(from_manifest, source),
         wait=given_limits(wait=wait).get("wait", chosen.wait if chosen else None),
     )
     return run_engine(lambda events: run_sync(options, reporter=events), progress=progress, reporter=reporter)

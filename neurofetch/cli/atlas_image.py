@@ -46,8 +46,9 @@ def register(app: typer.Typer) -> None:
 
 def atlas_image(
     ctx: typer.Context,
-    image_ids: Annotated[list[int] | None, typer.Argument(metavar="IMAGE_ID", show_default=False,
-                                                          help="AtlasImage ids to download.")] = None,
+    image_ids: Annotated[
+        list[int] | None, typer.Argument(metavar="IMAGE_ID", show_default=False, help="AtlasImage ids to download.")
+    ] = None,
     atlas_images: AtlasImagesOption = None,
     section_data_set: SectionDataSetOption = None,
     downsample: DownsampleOption = None,
@@ -59,8 +60,9 @@ def atlas_image(
     width: WidthOption = None,
     height: HeightOption = None,
     svg: SvgOption = False,
-    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Output folder (created if missing).")
-                   ] = Path("."),
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Output folder (created if missing).")] = Path(
+        "."
+    ),
     jobs: JobsOption = None,
     dry_run: DryRunOption = False,
     shard: ShardOption = None,
@@ -83,10 +85,23 @@ def atlas_image(
     """
     from neurofetch import api
 
-    request = api.atlas_image_request(image_ids, atlas_images, section_data_set, svg,
-                                      api.atlas_image_params(downsample, quality, annotation, atlas,
-                                                             (left, top, width, height)))
-    profile = load_profile(ctx, jobs=jobs, only_service="allen", bwlimit=bwlimit, wait=wait,
-                           segments=segments)
-    finish_run(ctx, lambda: api.atlas_image(out, request, profile=profile, shard=shard, dry_run=dry_run,
-                                            from_manifest=from_manifest, reporter=reporter_for(ctx, profile)))
+    request = api.atlas_image_request(
+        image_ids,
+        atlas_images,
+        section_data_set,
+        svg,
+        api.atlas_image_params(downsample, quality, annotation, atlas, (left, top, width, height)),
+    )
+    profile = load_profile(ctx, jobs=jobs, only_service="allen", bwlimit=bwlimit, wait=wait, segments=segments)
+    finish_run(
+        ctx,
+        lambda: api.atlas_image(
+            out,
+            request,
+            profile=profile,
+            shard=shard,
+            dry_run=dry_run,
+            from_manifest=from_manifest,
+            reporter=reporter_for(ctx, profile),
+        ),
+    )

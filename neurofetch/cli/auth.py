@@ -32,14 +32,22 @@ def register(app: typer.Typer) -> None:
 
 def login(
     ctx: typer.Context,
-    username: Annotated[str | None, typer.Option("--username", "-u", envvar="NEUROFETCH_USERNAME", metavar="NAME",
-                                                 help="Account name (LORIS).")] = None,
-    password_stdin: Annotated[bool, typer.Option("--password-stdin",
-                                                 help="Read the password from standard input.")] = False,
-    api_key_stdin: Annotated[bool, typer.Option("--api-key-stdin",
-                                                help="Read the API key from standard input (Datamint).")] = False,
-    no_store: Annotated[bool, typer.Option("--no-store", help="Check the credentials against the server and "
-                                                              "keep nothing (machines without a keyring).")] = False,
+    username: Annotated[
+        str | None,
+        typer.Option("--username", "-u", envvar="NEUROFETCH_USERNAME", metavar="NAME", help="Account name (LORIS)."),
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    api_key_stdin: Annotated[
+        bool, typer.Option("--api-key-stdin", help="Read the API key from standard input (Datamint).")
+    ] = False,
+    no_store: Annotated[
+        bool,
+        typer.Option(
+            "--no-store", help="Check the credentials against the server and keep nothing (machines without a keyring)."
+        ),
+    ] = False,
 ) -> None:
     """Log in and keep the credentials in the OS keyring, so later runs (cron too) log in by themselves.
 
@@ -57,20 +65,39 @@ def login(
     profile = _profile(ctx)
     password = read_secret_stdin("password").value if password_stdin and profile.service == "loris" else None
     api_key = read_secret_stdin("api_key").value if api_key_stdin and profile.service == "datamint" else None
-    outcome = api.login(profile=profile, username=username, password=password, api_key=api_key, store=not no_store,
-                        no_input=global_options(ctx).no_input)
+    outcome = api.login(
+        profile=profile,
+        username=username,
+        password=password,
+        api_key=api_key,
+        store=not no_store,
+        no_input=global_options(ctx).no_input,
+    )
     if outcome.service == "datamint":
-        print_message(f"Logged in to {outcome.url} with the API key" + (
-            "; it is kept in the keyring, later runs use it by themselves." if outcome.stored
-            else "; nothing was stored."))
+        print_message(
+            f"Logged in to {outcome.url} with the API key"
+            + (
+                "; it is kept in the keyring, later runs use it by themselves."
+                if outcome.stored
+                else "; nothing was stored."
+            )
+        )
     else:
         logged_in(outcome.url, outcome.username or "", outcome.expires_at, stored=outcome.stored)
 
 
 def logout(
     ctx: typer.Context,
-    username: Annotated[str | None, typer.Option("--username", "-u", envvar="NEUROFETCH_USERNAME", metavar="NAME",
-                                                 help="Account name (default: the last login).")] = None,
+    username: Annotated[
+        str | None,
+        typer.Option(
+            "--username",
+            "-u",
+            envvar="NEUROFETCH_USERNAME",
+            metavar="NAME",
+            help="Account name (default: the last login).",
+        ),
+    ] = None,
 ) -> None:
     """Remove the password and token that `login` kept in the keyring for this profile."""
     from neurofetch import api

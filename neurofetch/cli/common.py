@@ -14,28 +14,45 @@ if TYPE_CHECKING:
 
 JobsOption = Annotated[
     int | None,
-    typer.Option("--jobs", "-j", min=1, max=64, metavar="N", envvar="NEUROFETCH_JOBS",
-                 help="Parallel transfers (default: the profile's jobs, else 4). Be polite to small servers."),
+    typer.Option(
+        "--jobs",
+        "-j",
+        min=1,
+        max=64,
+        metavar="N",
+        envvar="NEUROFETCH_JOBS",
+        help="Parallel transfers (default: the profile's jobs, else 4). Be polite to small servers.",
+    ),
 ]
 DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Show what would be done; change nothing.")]
 IncludeOption = Annotated[
     list[str] | None,
-    typer.Option("--include", metavar="GLOB",
-                 help="Only files whose name, or path below DEST (upload: below the folder given), matches this glob, "
-                      "e.g. '*.nii.gz' or 'sub-01/*' (repeatable; any match is enough; '*' also matches '/'; "
-                      "a glob that matches nothing is warned about)."),
+    typer.Option(
+        "--include",
+        metavar="GLOB",
+        help="Only files whose name, or path below DEST (upload: below the folder given), matches this glob, "
+        "e.g. '*.nii.gz' or 'sub-01/*' (repeatable; any match is enough; '*' also matches '/'; "
+        "a glob that matches nothing is warned about).",
+    ),
 ]
 ExcludeOption = Annotated[
     list[str] | None,
-    typer.Option("--exclude", metavar="GLOB",
-                 help="Skip files whose name or path below DEST (upload: below the folder given) matches this glob "
-                      "(repeatable; exclude wins over include)."),
+    typer.Option(
+        "--exclude",
+        metavar="GLOB",
+        help="Skip files whose name or path below DEST (upload: below the folder given) matches this glob "
+        "(repeatable; exclude wins over include).",
+    ),
 ]
 ShardOption = Annotated[
     str | None,
-    typer.Option("--shard", metavar="K/N", envvar="NEUROFETCH_SHARD",
-                 help="Take only share K of N (1 ≤ K ≤ N) of the work, split by a stable hash, "
-                      "for N machines working side by side (e.g. a SLURM array)."),
+    typer.Option(
+        "--shard",
+        metavar="K/N",
+        envvar="NEUROFETCH_SHARD",
+        help="Take only share K of N (1 ≤ K ≤ N) of the work, split by a stable hash, "
+        "for N machines working side by side (e.g. a SLURM array).",
+    ),
 ]
 
 
@@ -46,8 +63,15 @@ def global_options(ctx: typer.Context) -> GlobalOptions:
     return root.obj if isinstance(root.obj, GlobalOptions) else GlobalOptions()
 
 
-def load_profile(ctx: typer.Context, *, jobs: int | None = None, only_service: str | None = None,
-                 bwlimit: str | None = None, wait: str | None = None, segments: int | None = None) -> Profile:
+def load_profile(
+    ctx: typer.Context,
+    *,
+    jobs: int | None = None,
+    only_service: str | None = None,
+    bwlimit: str | None = None,
+    wait: str | None = None,
+    segments: int | None = None,
+) -> Profile:
     """The run's profile (settings.select_profile); ``only_service`` for commands that speak one service.
     ``bwlimit`` and ``wait`` are --bwlimit and --wait as typed (or from their environment variables)."""
     import dataclasses
@@ -62,8 +86,10 @@ def load_profile(ctx: typer.Context, *, jobs: int | None = None, only_service: s
     if segments is not None:
         profile = dataclasses.replace(profile, segments=segments)
     if profile.verify_tls is False:
-        print_warning(f"TLS certificate verification is OFF for {profile.url}: anyone on the network path "
-                      "can read and alter this transfer")
+        print_warning(
+            f"TLS certificate verification is OFF for {profile.url}: anyone on the network path "
+            "can read and alter this transfer"
+        )
     return profile
 
 
@@ -79,8 +105,12 @@ def reporter_for(ctx: typer.Context, profile: Profile | None = None) -> Reporter
     from neurofetch.ui.progress import make_reporter
 
     options = global_options(ctx)
-    return make_reporter(quiet=options.quiet, verbose=options.verbose, json_mode=options.json,
-                         bwlimit=profile.bwlimit if profile else None)
+    return make_reporter(
+        quiet=options.quiet,
+        verbose=options.verbose,
+        json_mode=options.json,
+        bwlimit=profile.bwlimit if profile else None,
+    )
 
 
 def finish(ctx: typer.Context, result: RunResult) -> NoReturn:

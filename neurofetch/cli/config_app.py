@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     cls=Group,
-    rich_markup_mode=None,   # plain help: it prints in a third of the time rich's takes
+    rich_markup_mode=None,  # plain help: it prints in a third of the time rich's takes
     name="neurofetch-config",
     help="Set up neurofetch: profiles (service, URL, user, jobs) in the config file and their secrets in the OS "
     "keyring. Without a subcommand, on a terminal, a wizard asks the questions and tests the connection; "
@@ -39,8 +39,12 @@ app = typer.Typer(
 )
 
 NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="Profile name.", autocompletion=complete_profile)]
-OptionalName = Annotated[str | None, typer.Argument(metavar="[NAME]", autocompletion=complete_profile,
-                                                    help="Profile name (default: the default profile).")]
+OptionalName = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="[NAME]", autocompletion=complete_profile, help="Profile name (default: the default profile)."
+    ),
+]
 
 
 EXAMPLES = {
@@ -88,14 +92,25 @@ def _version(value: bool) -> None:
 @app.callback()
 def wizard(
     ctx: typer.Context,
-    config: Annotated[str | None, typer.Option("--config", envvar="NEUROFETCH_CONFIG", metavar="PATH",
-                                               help="Config file (default: the user config dir's "
-                                                    "neurofetch/config.yaml).")] = None,
-    no_input: Annotated[bool, typer.Option("--no-input", envvar="NEUROFETCH_NO_INPUT",
-                                           help="Never prompt: the wizard refuses, subcommands work.")] = False,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            envvar="NEUROFETCH_CONFIG",
+            metavar="PATH",
+            help="Config file (default: the user config dir's neurofetch/config.yaml).",
+        ),
+    ] = None,
+    no_input: Annotated[
+        bool,
+        typer.Option(
+            "--no-input", envvar="NEUROFETCH_NO_INPUT", help="Never prompt: the wizard refuses, subcommands work."
+        ),
+    ] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colours (NO_COLOR is honoured too).")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Show the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
 ) -> None:
     """Without a subcommand: the interactive wizard (needs a terminal)."""
     from neurofetch.settings import GlobalOptions
@@ -110,9 +125,11 @@ def wizard(
 
     path = _path(ctx)
     if not is_interactive(no_input):
-        raise UsageError(f"neurofetch-config asks questions and needs a terminal; without one use "
-                         f"`neurofetch-config set NAME service=... url=...` (see neurofetch-config --help) "
-                         f"or edit {path}")
+        raise UsageError(
+            f"neurofetch-config asks questions and needs a terminal; without one use "
+            f"`neurofetch-config set NAME service=... url=...` (see neurofetch-config --help) "
+            f"or edit {path}"
+        )
     from neurofetch.ui.config_wizard import run_wizard
 
     raise typer.Exit(run_wizard(path, _profile_tools()))
@@ -149,10 +166,14 @@ def show(ctx: typer.Context, name: OptionalName = None) -> None:
 def set_profile(
     ctx: typer.Context,
     name: NameArgument,
-    assignments: Annotated[list[str], typer.Argument(
-        metavar="KEY=VALUE...",
-        help="Keys to set, e.g. service=loris url=https://openpreventad.loris.ca/api/v0.0.3-dev username=jdoe "
-             "jobs=4. KEY= (empty) removes a key. Secrets are refused: they belong in the keyring.")],
+    assignments: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="KEY=VALUE...",
+            help="Keys to set, e.g. service=loris url=https://openpreventad.loris.ca/api/v0.0.3-dev username=jdoe "
+            "jobs=4. KEY= (empty) removes a key. Secrets are refused: they belong in the keyring.",
+        ),
+    ],
     make_default: Annotated[bool, typer.Option("--default", help="Also make it the default profile.")] = False,
 ) -> None:
     """Create or change a profile without questions; other keys and comments in the file are kept."""
@@ -195,9 +216,12 @@ def set_default(ctx: typer.Context, name: NameArgument) -> None:
 def delete(
     ctx: typer.Context,
     name: NameArgument,
-    forget_secrets: Annotated[bool, typer.Option(
-        "--forget-secrets", help="Also remove the password, token or API key kept in the keyring for its "
-                                 "server.")] = False,
+    forget_secrets: Annotated[
+        bool,
+        typer.Option(
+            "--forget-secrets", help="Also remove the password, token or API key kept in the keyring for its server."
+        ),
+    ] = False,
 ) -> None:
     """Remove a profile from the config file."""
     from neurofetch.ui.output import print_message
@@ -219,8 +243,7 @@ def delete(
 def test(
     ctx: typer.Context,
     name: OptionalName = None,
-    bucket: Annotated[str | None, typer.Option("--bucket", metavar="BUCKET",
-                                               help="S3: the bucket to list.")] = None,
+    bucket: Annotated[str | None, typer.Option("--bucket", metavar="BUCKET", help="S3: the bucket to list.")] = None,
 ) -> None:
     """Try a profile for real with the credentials it would use (exit 0: it works).
 
@@ -230,7 +253,7 @@ def test(
     from neurofetch.ui.output import print_message
 
     name = _name_or_default(_open(ctx), name)
-    outcome = api.check_profile(name, config=str(_path(ctx)), bucket=bucket)   # as a real run sees it
+    outcome = api.check_profile(name, config=str(_path(ctx)), bucket=bucket)  # as a real run sees it
     word = {True: "passed", False: "FAILED", None: "skipped"}[outcome.ok]
     print_message(f"{name}: connection test {word}: {outcome.message}")
     raise typer.Exit(outcome.exit_code)
@@ -244,10 +267,13 @@ def _profile_tools() -> ProfileTools:
     from neurofetch.ui.config_wizard import ProfileTools
 
     return ProfileTools(
-        check=lambda profile, secret, store, bucket: api.check_profile(profile, secret=secret, store=store,
-                                                                       bucket=bucket),
-        forget_secrets=lambda profile: api.logout(profile=profile).removed, secret_status=secret_status,
-        keyring_problem=keyring_problem)
+        check=lambda profile, secret, store, bucket: api.check_profile(
+            profile, secret=secret, store=store, bucket=bucket
+        ),
+        forget_secrets=lambda profile: api.logout(profile=profile).removed,
+        secret_status=secret_status,
+        keyring_problem=keyring_problem,
+    )
 
 
 @app.command("path", epilog=EXAMPLES["path"])

@@ -23,10 +23,12 @@ def register(app: typer.Typer) -> None:
 
 def demo(
     ctx: typer.Context,
-    out: Annotated[Path, typer.Option("--out", metavar="DIR",
-                                      help="Where the demo mirror goes.")] = Path("neurofetch-demo"),
-    candidates: Annotated[int, typer.Option("--candidates", min=1, max=50, metavar="N",
-                                            help="Candidates in the demo dataset.")] = 3,
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Where the demo mirror goes.")] = Path(
+        "neurofetch-demo"
+    ),
+    candidates: Annotated[
+        int, typer.Option("--candidates", min=1, max=50, metavar="N", help="Candidates in the demo dataset.")
+    ] = 3,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=64, metavar="N", help="Parallel transfers.")] = 4,
 ) -> None:
     """Start a LORIS emulator on 127.0.0.1 and mirror it into --out: no network, no keyring, no setup."""
@@ -38,11 +40,14 @@ def demo(
     with emulator.serve() as server:
         url = emulator.base_url(server)
         profile = Profile(name="demo", service="loris", url=url, username=DEMO_USER, jobs=jobs)
-        result = run_result(lambda: api.mirror(out, profile=profile, password=DEMO_PASSWORD,
-                                               reporter=reporter_for(ctx)))
+        result = run_result(
+            lambda: api.mirror(out, profile=profile, password=DEMO_PASSWORD, reporter=reporter_for(ctx))
+        )
     files = emulator.dataset.expected_tree()
-    result.messages.append(f"The demo served {len(files)} files from a LORIS emulator at {url}; "
-                           f"the mirror is in {out.resolve()}/<CandID>/<Visit>/.")
+    result.messages.append(
+        f"The demo served {len(files)} files from a LORIS emulator at {url}; "
+        f"the mirror is in {out.resolve()}/<CandID>/<Visit>/."
+    )
     result.messages.append("Run `neurofetch demo` again: it finds everything complete and downloads nothing.")
     result.extra["emulator_url"] = url
     result.extra["dest"] = str(out.resolve())

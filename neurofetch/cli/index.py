@@ -23,17 +23,36 @@ def register(app: typer.Typer) -> None:
 def index(
     ctx: typer.Context,
     dest: Annotated[Path, typer.Argument(metavar="DEST", help="A folder neurofetch mirrored into.")],
-    fmt: Annotated[str | None, typer.Option("--format", "-f", metavar="FORMAT",
-                                            help="table | tsv | csv | jsonl | json | parquet | sha256sum "
-                                                 "(default: from -o's suffix, else a table on a terminal "
-                                                 "and TSV otherwise).")] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE",
-                                                help="Write the table here instead of stdout.")] = None,
-    verify: Annotated[bool, typer.Option("--verify", help="Re-hash every file against the journal first; "
-                                                          "a changed or missing file is exit 6, naming it.")] = False,
-    bagit: Annotated[Path | None, typer.Option("--bagit", metavar="BAGDIR",
-                                               help="Also make a BagIt bag at BAGDIR (new, outside DEST) of hard "
-                                                    "links to DEST's files; DEST keeps its layout.")] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="FORMAT",
+            help="table | tsv | csv | jsonl | json | parquet | sha256sum "
+            "(default: from -o's suffix, else a table on a terminal "
+            "and TSV otherwise).",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the table here instead of stdout.")
+    ] = None,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Re-hash every file against the journal first; a changed or missing file is exit 6, naming it.",
+        ),
+    ] = False,
+    bagit: Annotated[
+        Path | None,
+        typer.Option(
+            "--bagit",
+            metavar="BAGDIR",
+            help="Also make a BagIt bag at BAGDIR (new, outside DEST) of hard "
+            "links to DEST's files; DEST keeps its layout.",
+        ),
+    ] = None,
 ) -> None:
     """One row per mirrored file: path, size, sha256, service, source_url, fetched_at and the service's
     metadata (LORIS candidate/session/QC, NeuroVault image records, Allen image records, Datamint resource
@@ -54,8 +73,9 @@ def index(
         result.extra["bag"] = str(made.path)
         result.messages.append(f"BagIt bag of {made.files} files at {made.path}")
         if made.copied:
-            result.messages.append(f"{made.copied} files were copied into the bag: a hard link across file "
-                                   "systems is impossible")
+            result.messages.append(
+                f"{made.copied} files were copied into the bag: a hard link across file systems is impossible"
+            )
     records = [row.to_dict() for row in rows]
     if options.json and output is None:
         result.extra["files"] = records

@@ -54,20 +54,33 @@ def register(app: typer.Typer) -> None:
 
 def ls(
     ctx: typer.Context,
-    targets: Annotated[list[str] | None, typer.Argument(
-        metavar="[TARGET]...", show_default=False,
-        help="S3: s3://BUCKET/PREFIX (or one object's s3://BUCKET/KEY). Allen: AtlasImage ids. "
-             "Other services: none.")] = None,
-    output_format: Annotated[str | None, typer.Option(
-        "--format", "-f", metavar="FORMAT",
-        help="table, tsv, csv, jsonl, json or parquet (default: from -o's suffix; a table on a terminal, "
-             "TSV otherwise). Parquet needs pyarrow: pip install 'neurofetch[parquet]'.")] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE",
-                                                help="Write the table to FILE instead of stdout.")] = None,
-    level: Annotated[str, typer.Option("--level", metavar="candidates|visits|files",
-                                       help="LORIS: one row per candidate, visit or file.")] = "files",
-    qc: Annotated[bool, typer.Option("--qc", help="LORIS: add the qc column. Costs one QC request per file.")
-                  ] = False,
+    targets: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[TARGET]...",
+            show_default=False,
+            help="S3: s3://BUCKET/PREFIX (or one object's s3://BUCKET/KEY). Allen: AtlasImage ids. "
+            "Other services: none.",
+        ),
+    ] = None,
+    output_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="FORMAT",
+            help="table, tsv, csv, jsonl, json or parquet (default: from -o's suffix; a table on a terminal, "
+            "TSV otherwise). Parquet needs pyarrow: pip install 'neurofetch[parquet]'.",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the table to FILE instead of stdout.")
+    ] = None,
+    level: Annotated[
+        str,
+        typer.Option("--level", metavar="candidates|visits|files", help="LORIS: one row per candidate, visit or file."),
+    ] = "files",
+    qc: Annotated[bool, typer.Option("--qc", help="LORIS: add the qc column. Costs one QC request per file.")] = False,
     candidate: CandidateOption = None,
     visit: VisitOption = None,
     collection: CollectionOption = None,
@@ -132,36 +145,82 @@ def ls(
 
         if len(given) > 1:
             raise UsageError("ls takes one s3://BUCKET/PREFIX")
-        rows = api.ls(given[0], profile=s3_profile(ctx), endpoint_url=endpoint_url, aws_profile=aws_profile,
-                      region=region, jobs=jobs, filters=ordered_filters(ctx, exclude or [], include or []),
-                      shard=shard)
+        rows = api.ls(
+            given[0],
+            profile=s3_profile(ctx),
+            endpoint_url=endpoint_url,
+            aws_profile=aws_profile,
+            region=region,
+            jobs=jobs,
+            filters=ordered_filters(ctx, exclude or [], include or []),
+            shard=shard,
+        )
     else:
         from neurofetch.cli.common import load_profile
 
         profile = load_profile(ctx, jobs=jobs)
         if profile.service == "s3":
             raise UsageError("S3: name what to list, e.g. neurofetch ls s3://BUCKET/PREFIX")
-        allen_flags = {"--atlas-images": atlas_images, "--section-data-set": section_data_set,
-                       "--downsample": downsample is not None, "--quality": quality is not None,
-                       "--annotation": annotation is not None, "--atlas": atlas, "--svg": svg,
-                       "--left/--top/--width/--height": (left, top, width, height) != (None,) * 4}
-        only_for(profile.service, {
-            "loris": {"--candidate": candidate, "--visit": visit, "--qc": qc, "--level": level != "files"},
-            "neurovault": {"--collection": collection, "--doi": doi, "--map-type": map_type, "--modality": modality},
-            "datamint": {"--channel": channel, "--status": status, "--tag": tag, "--project": project,
-                         "--mimetype": mimetype, "--from": date_from, "--to": date_to},
-            "allen": {"IMAGE_ID": given, **allen_flags},
-            "s3": {"--endpoint-url": endpoint_url, "--aws-profile": aws_profile, "--region": region},
-        })
+        allen_flags = {
+            "--atlas-images": atlas_images,
+            "--section-data-set": section_data_set,
+            "--downsample": downsample is not None,
+            "--quality": quality is not None,
+            "--annotation": annotation is not None,
+            "--atlas": atlas,
+            "--svg": svg,
+            "--left/--top/--width/--height": (left, top, width, height) != (None,) * 4,
+        }
+        only_for(
+            profile.service,
+            {
+                "loris": {"--candidate": candidate, "--visit": visit, "--qc": qc, "--level": level != "files"},
+                "neurovault": {
+                    "--collection": collection,
+                    "--doi": doi,
+                    "--map-type": map_type,
+                    "--modality": modality,
+                },
+                "datamint": {
+                    "--channel": channel,
+                    "--status": status,
+                    "--tag": tag,
+                    "--project": project,
+                    "--mimetype": mimetype,
+                    "--from": date_from,
+                    "--to": date_to,
+                },
+                "allen": {"IMAGE_ID": given, **allen_flags},
+                "s3": {"--endpoint-url": endpoint_url, "--aws-profile": aws_profile, "--region": region},
+            },
+        )
         allen = None
         if profile.service == "allen":
             params = api.atlas_image_params(downsample, quality, annotation, atlas, (left, top, width, height))
             allen = api.atlas_image_request(_image_ids(given), atlas_images, section_data_set, svg, params)
-        rows = api.ls(profile=profile, no_input=options.no_input, candidate=candidate or (), visit=visit or (),
-                      qc=qc, level=level, collection=collection or (), doi=doi or (), map_type=map_type or (),
-                      modality=modality or (), channel=channel, status=status, tag=tag or (), project=project or (),
-                      mimetype=mimetype, date_from=date_from, date_to=date_to, allen=allen,
-                      include=include or (), exclude=exclude or (), shard=shard)
+        rows = api.ls(
+            profile=profile,
+            no_input=options.no_input,
+            candidate=candidate or (),
+            visit=visit or (),
+            qc=qc,
+            level=level,
+            collection=collection or (),
+            doi=doi or (),
+            map_type=map_type or (),
+            modality=modality or (),
+            channel=channel,
+            status=status,
+            tag=tag or (),
+            project=project or (),
+            mimetype=mimetype,
+            date_from=date_from,
+            date_to=date_to,
+            allen=allen,
+            include=include or (),
+            exclude=exclude or (),
+            shard=shard,
+        )
     table = TableOutput(output_format, rows.columns, output)
     try:
         for row in rows:
@@ -170,7 +229,6 @@ def ls(
         table.close()
     assert rows.result is not None
     finish(ctx, rows.result)
-
 
 
 def _image_ids(given: list[str]) -> list[int]:

@@ -59,12 +59,17 @@ def mirror(
     candidate: CandidateOption = None,
     visit: VisitOption = None,
     no_qc: Annotated[bool, typer.Option("--no-qc", help="LORIS: skip the <file>.qc.json records.")] = False,
-    since: Annotated[str | None, typer.Option(
-        "--since", metavar="DATE|last",
-        help="LORIS: list only the files inserted after DATE (2024-05-01, or a date and time in ISO 8601; "
-        "local time without a zone), or after the start of the last complete run into DEST (last). Needs a "
-        "server whose project images take ?since= (API v0.0.4-dev); elsewhere everything is listed, "
-        "with a warning.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="DATE|last",
+            help="LORIS: list only the files inserted after DATE (2024-05-01, or a date and time in ISO 8601; "
+            "local time without a zone), or after the start of the last complete run into DEST (last). Needs a "
+            "server whose project images take ?since= (API v0.0.4-dev); elsewhere everything is listed, "
+            "with a warning.",
+        ),
+    ] = None,
     bids: BidsOption = False,
     datatype: DatatypeOption = None,
     suffix: SuffixOption = None,
@@ -83,9 +88,15 @@ def mirror(
     exclude: ExcludeOption = None,
     jobs: JobsOption = None,
     dry_run: DryRunOption = False,
-    verify: Annotated[bool, typer.Option("--verify", help="Re-hash every local file against the journal first; "
-                                                          "changed or missing files are reported (exit 6) "
-                                                          "and fetched again.")] = False,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Re-hash every local file against the journal first; "
+            "changed or missing files are reported (exit 6) "
+            "and fetched again.",
+        ),
+    ] = False,
     verify_only: Annotated[bool, typer.Option("--verify-only", help="Like --verify, but fetch nothing.")] = False,
     shard: ShardOption = None,
     from_manifest: ManifestOption = None,
@@ -100,17 +111,61 @@ def mirror(
     from neurofetch import api
 
     profile = load_profile(ctx, jobs=jobs, bwlimit=bwlimit, wait=wait, segments=segments)
-    only_for(profile.service, {
-        "loris": {"--candidate": candidate, "--visit": visit, "--no-qc": no_qc, "--since": since, "--bids": bids,
-                  "--datatype": datatype, "--suffix": suffix},
-        "neurovault": {"--collection": collection, "--doi": doi, "--map-type": map_type, "--modality": modality},
-        "datamint": {"--channel": channel, "--status": status, "--tag": tag, "--project": project,
-                     "--mimetype": mimetype, "--from": date_from, "--to": date_to},
-    })
-    finish_run(ctx, lambda: api.mirror(
-        dest, profile=profile, candidate=candidate, visit=visit, no_qc=no_qc, since=since, bids=bids, datatype=datatype,
-        suffix=suffix, collection=collection, doi=doi,
-        map_type=map_type, modality=modality, channel=channel, status=status, tag=tag, project=project,
-        mimetype=mimetype, date_from=date_from, date_to=date_to, include=include, exclude=exclude, shard=shard,
-        dry_run=dry_run, verify=verify, verify_only=verify_only, from_manifest=from_manifest,
-        no_input=global_options(ctx).no_input, reporter=reporter_for(ctx, profile)))
+    only_for(
+        profile.service,
+        {
+            "loris": {
+                "--candidate": candidate,
+                "--visit": visit,
+                "--no-qc": no_qc,
+                "--since": since,
+                "--bids": bids,
+                "--datatype": datatype,
+                "--suffix": suffix,
+            },
+            "neurovault": {"--collection": collection, "--doi": doi, "--map-type": map_type, "--modality": modality},
+            "datamint": {
+                "--channel": channel,
+                "--status": status,
+                "--tag": tag,
+                "--project": project,
+                "--mimetype": mimetype,
+                "--from": date_from,
+                "--to": date_to,
+            },
+        },
+    )
+    finish_run(
+        ctx,
+        lambda: api.mirror(
+            dest,
+            profile=profile,
+            candidate=candidate,
+            visit=visit,
+            no_qc=no_qc,
+            since=since,
+            bids=bids,
+            datatype=datatype,
+            suffix=suffix,
+            collection=collection,
+            doi=doi,
+            map_type=map_type,
+            modality=modality,
+            channel=channel,
+            status=status,
+            tag=tag,
+            project=project,
+            mimetype=mimetype,
+            date_from=date_from,
+            date_to=date_to,
+            include=include,
+            exclude=exclude,
+            shard=shard,
+            dry_run=dry_run,
+            verify=verify,
+            verify_only=verify_only,
+            from_manifest=from_manifest,
+            no_input=global_options(ctx).no_input,
+            reporter=reporter_for(ctx, profile),
+        ),
+    )

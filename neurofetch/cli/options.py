@@ -31,8 +31,7 @@ def global_params(ctx: Context) -> list[Parameter]:
     root = ctx.find_root()
     if root is ctx:
         return []
-    return [p for p in root.command.params
-            if p.param_type_name == "option" and p.expose_value and not p.is_eager]
+    return [p for p in root.command.params if p.param_type_name == "option" and p.expose_value and not p.is_eager]
 
 
 def _adopt(ctx: Context, values: dict[str, Any]) -> None:
@@ -67,28 +66,34 @@ class Command(typer.core.TyperCommand):
     def get_params(self, ctx: Context) -> list[Parameter]:
         own = super().get_params(ctx)
         shared = [p for p in global_params(ctx) if p.name not in {q.name for q in self.params}]
-        return [*own[:len(self.params)], *shared, *own[len(self.params):]]
+        return [*own[: len(self.params)], *shared, *own[len(self.params) :]]
 
     def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         args = _with_optional_values(args)
-        original = list(args)   # the parser consumes the list it is given
+        original = list(args)  # the parser consumes the list it is given
         try:
             return super().parse_args(ctx, args)
         except ClickUsageError:
-            self._adopt_leniently(ctx, original)   # e.g. --json after a bad option still gets its document
+            self._adopt_leniently(ctx, original)  # e.g. --json after a bad option still gets its document
             raise
 
     def _adopt_leniently(self, ctx: Context, args: list[str]) -> None:
         probe = typer.core.TyperCommand(
-            None, params=global_params(ctx), add_help_option=False,
-            context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+            None,
+            params=global_params(ctx),
+            add_help_option=False,
+            context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        )
         try:
             probe_ctx = probe.make_context(ctx.info_name, list(args), parent=ctx.parent)
-            given = {name: value for name, value in probe_ctx.params.items()
-                     if probe_ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE}
+            given = {
+                name: value
+                for name, value in probe_ctx.params.items()
+                if probe_ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+            }
             if given:
                 _adopt(ctx, given)
-        except Exception:   # the original usage error is the one to report
+        except Exception:  # the original usage error is the one to report
             pass
 
     def invoke(self, ctx: Context) -> Any:
@@ -177,7 +182,7 @@ def complete_profile(ctx: typer.Context, incomplete: str) -> list[str]:
 
         config = load_config(config_path(GlobalOptions(config=_config_path(ctx))))
         return [str(name) for name in config.get("profiles") or {} if str(name).startswith(incomplete)]
-    except Exception:   # completion never shows a traceback
+    except Exception:  # completion never shows a traceback
         return []
 
 
@@ -187,106 +192,228 @@ def complete_service(incomplete: str) -> list[str]:
     return [name for name in SERVICES if name.startswith(incomplete)]
 
 
-CandidateOption = Annotated[list[str] | None, typer.Option("--candidate", metavar="CANDID",
-                                                           help="LORIS: only this candidate (repeatable).")]
-VisitOption = Annotated[list[str] | None, typer.Option("--visit", metavar="LABEL",
-                                                       help="LORIS: only this visit label (repeatable).")]
-BidsOption = Annotated[bool, typer.Option(
-    "--bids", help="LORIS: the server's BIDS export (openpreventad) instead of its MINC files: "
-                   "DEST/sub-<CandID>/ses-<Visit>/<datatype>/ with the dataset's top-level files as served.")]
-DatatypeOption = Annotated[list[str] | None, typer.Option(
-    "--datatype", metavar="NAME", help="LORIS --bids: only this BIDS datatype folder, e.g. anat, func, dwi, fmap "
-                                       "(repeatable).")]
-SuffixOption = Annotated[list[str] | None, typer.Option(
-    "--suffix", metavar="SUFFIX", help="LORIS --bids: only images with this BIDS suffix, e.g. T1w, bold "
-                                       "(repeatable).")]
-CollectionOption = Annotated[list[str] | None, typer.Option("--collection", metavar="ID",
-                                                            help="NeuroVault: this collection (repeatable).")]
-DoiOption = Annotated[list[str] | None, typer.Option("--doi", metavar="DOI",
-                                                     help="NeuroVault: the collections of this paper's DOI "
-                                                          "(repeatable).")]
-MapTypeOption = Annotated[list[str] | None, typer.Option("--map-type", metavar="TYPE",
-                                                         help='NeuroVault: only images of this map type, e.g. '
-                                                              '"Z map" (repeatable).')]
-ModalityOption = Annotated[list[str] | None, typer.Option("--modality", metavar="NAME",
-                                                          help='NeuroVault: only images of this modality, e.g. '
-                                                               '"fMRI-BOLD" (repeatable).')]
+CandidateOption = Annotated[
+    list[str] | None, typer.Option("--candidate", metavar="CANDID", help="LORIS: only this candidate (repeatable).")
+]
+VisitOption = Annotated[
+    list[str] | None, typer.Option("--visit", metavar="LABEL", help="LORIS: only this visit label (repeatable).")
+]
+BidsOption = Annotated[
+    bool,
+    typer.Option(
+        "--bids",
+        help="LORIS: the server's BIDS export (openpreventad) instead of its MINC files: "
+        "DEST/sub-<CandID>/ses-<Visit>/<datatype>/ with the dataset's top-level files as served.",
+    ),
+]
+DatatypeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--datatype",
+        metavar="NAME",
+        help="LORIS --bids: only this BIDS datatype folder, e.g. anat, func, dwi, fmap (repeatable).",
+    ),
+]
+SuffixOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--suffix",
+        metavar="SUFFIX",
+        help="LORIS --bids: only images with this BIDS suffix, e.g. T1w, bold (repeatable).",
+    ),
+]
+CollectionOption = Annotated[
+    list[str] | None, typer.Option("--collection", metavar="ID", help="NeuroVault: this collection (repeatable).")
+]
+DoiOption = Annotated[
+    list[str] | None,
+    typer.Option("--doi", metavar="DOI", help="NeuroVault: the collections of this paper's DOI (repeatable)."),
+]
+MapTypeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--map-type", metavar="TYPE", help='NeuroVault: only images of this map type, e.g. "Z map" (repeatable).'
+    ),
+]
+ModalityOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--modality", metavar="NAME", help='NeuroVault: only images of this modality, e.g. "fMRI-BOLD" (repeatable).'
+    ),
+]
 ChannelOption = Annotated[str | None, typer.Option("--channel", metavar="NAME", help="Datamint: only this channel.")]
-StatusOption = Annotated[str | None, typer.Option("--status", metavar="inbox|published",
-                                                  help="Datamint: only resources in this state.")]
-TagOption = Annotated[list[str] | None, typer.Option("--tag", metavar="TAG",
-                                                     help="Datamint: only resources with this tag (repeatable; "
-                                                          "any of them).")]
-ProjectOption = Annotated[list[str] | None, typer.Option("--project", metavar="NAME",
-                                                         help="Datamint: only resources of this project "
-                                                              "(repeatable).")]
-MimetypeOption = Annotated[str | None, typer.Option("--mimetype", metavar="TYPE",
-                                                    help="Datamint: only this mimetype, e.g. application/dicom.")]
-DateFromOption = Annotated[str | None, typer.Option("--from", metavar="YYYY-MM-DD",
-                                                    help="Datamint: uploaded on or after this date.")]
-DateToOption = Annotated[str | None, typer.Option("--to", metavar="YYYY-MM-DD",
-                                                  help="Datamint: uploaded before this date.")]
-ManifestOption = Annotated[Path | None, typer.Option(
-    "--from-manifest", metavar="FILE",
-    help="Fetch exactly the rows of this table written by `neurofetch ls` (TSV, CSV, JSON lines, JSON or "
-         "Parquet; filtered, reordered or re-saved is fine), matched by its path column. A row that is no longer "
-         "on the server fails (exit 1); a table of another service or server, or a malformed one, is exit 2.")]
+StatusOption = Annotated[
+    str | None, typer.Option("--status", metavar="inbox|published", help="Datamint: only resources in this state.")
+]
+TagOption = Annotated[
+    list[str] | None,
+    typer.Option("--tag", metavar="TAG", help="Datamint: only resources with this tag (repeatable; any of them)."),
+]
+ProjectOption = Annotated[
+    list[str] | None,
+    typer.Option("--project", metavar="NAME", help="Datamint: only resources of this project (repeatable)."),
+]
+MimetypeOption = Annotated[
+    str | None, typer.Option("--mimetype", metavar="TYPE", help="Datamint: only this mimetype, e.g. application/dicom.")
+]
+DateFromOption = Annotated[
+    str | None, typer.Option("--from", metavar="YYYY-MM-DD", help="Datamint: uploaded on or after this date.")
+]
+DateToOption = Annotated[
+    str | None, typer.Option("--to", metavar="YYYY-MM-DD", help="Datamint: uploaded before this date.")
+]
+ManifestOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--from-manifest",
+        metavar="FILE",
+        help="Fetch exactly the rows of this table written by `neurofetch ls` (TSV, CSV, JSON lines, JSON or "
+        "Parquet; filtered, reordered or re-saved is fine), matched by its path column. A row that is no longer "
+        "on the server fails (exit 1); a table of another service or server, or a malformed one, is exit 2.",
+    ),
+]
 
 # Allen Brain Map: what to fetch, and the parameters that also name the files.
-AtlasImagesOption = Annotated[list[int] | None, typer.Option(
-    "--atlas-images", metavar="ATLAS_ID", show_default=False,
-    help="Every annotated plate of this atlas, e.g. 1 (Mouse P56 Coronal, 132 plates). Repeatable.")]
-SectionDataSetOption = Annotated[list[int] | None, typer.Option(
-    "--section-data-set", metavar="ID", show_default=False,
-    help="Every SectionImage of this section data set. Repeatable.")]
-DownsampleOption = Annotated[int | None, typer.Option(
-    "--downsample", metavar="N", show_default=False,
-    help="Halve width and height N times (0 = full resolution, the service's default). "
-         "Whole plates are large: 4 gives about 1000×500 px.")]
-QualityOption = Annotated[int | None, typer.Option(
-    "--quality", metavar="Q", show_default=False, help="JPEG quality 0–100 (default: the highest).")]
-AnnotationOption = Annotated[bool | None, typer.Option(
-    "--annotation/--no-annotation", show_default=False,
-    help="Draw the atlas's coloured structure annotation into the image (default: the service's, none).")]
-AtlasOption = Annotated[int | None, typer.Option(
-    "--atlas", metavar="ATLAS_ID", show_default=False,
-    help="Whose annotation --annotation draws (default: the atlas of --atlas-images).")]
-LeftOption = Annotated[int | None, typer.Option(
-    "--left", metavar="PX", show_default=False, help="Region of interest: leftmost column, in full-resolution pixels.")]
-TopOption = Annotated[int | None, typer.Option(
-    "--top", metavar="PX", show_default=False, help="Region of interest: top row, in full-resolution pixels.")]
-WidthOption = Annotated[int | None, typer.Option(
-    "--width", metavar="PX", show_default=False, help="Region of interest: width, in downsampled pixels.")]
-HeightOption = Annotated[int | None, typer.Option(
-    "--height", metavar="PX", show_default=False, help="Region of interest: height, in downsampled pixels.")]
+AtlasImagesOption = Annotated[
+    list[int] | None,
+    typer.Option(
+        "--atlas-images",
+        metavar="ATLAS_ID",
+        show_default=False,
+        help="Every annotated plate of this atlas, e.g. 1 (Mouse P56 Coronal, 132 plates). Repeatable.",
+    ),
+]
+SectionDataSetOption = Annotated[
+    list[int] | None,
+    typer.Option(
+        "--section-data-set",
+        metavar="ID",
+        show_default=False,
+        help="Every SectionImage of this section data set. Repeatable.",
+    ),
+]
+DownsampleOption = Annotated[
+    int | None,
+    typer.Option(
+        "--downsample",
+        metavar="N",
+        show_default=False,
+        help="Halve width and height N times (0 = full resolution, the service's default). "
+        "Whole plates are large: 4 gives about 1000×500 px.",
+    ),
+]
+QualityOption = Annotated[
+    int | None,
+    typer.Option("--quality", metavar="Q", show_default=False, help="JPEG quality 0–100 (default: the highest)."),
+]
+AnnotationOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--annotation/--no-annotation",
+        show_default=False,
+        help="Draw the atlas's coloured structure annotation into the image (default: the service's, none).",
+    ),
+]
+AtlasOption = Annotated[
+    int | None,
+    typer.Option(
+        "--atlas",
+        metavar="ATLAS_ID",
+        show_default=False,
+        help="Whose annotation --annotation draws (default: the atlas of --atlas-images).",
+    ),
+]
+LeftOption = Annotated[
+    int | None,
+    typer.Option(
+        "--left",
+        metavar="PX",
+        show_default=False,
+        help="Region of interest: leftmost column, in full-resolution pixels.",
+    ),
+]
+TopOption = Annotated[
+    int | None,
+    typer.Option(
+        "--top", metavar="PX", show_default=False, help="Region of interest: top row, in full-resolution pixels."
+    ),
+]
+WidthOption = Annotated[
+    int | None,
+    typer.Option("--width", metavar="PX", show_default=False, help="Region of interest: width, in downsampled pixels."),
+]
+HeightOption = Annotated[
+    int | None,
+    typer.Option(
+        "--height", metavar="PX", show_default=False, help="Region of interest: height, in downsampled pixels."
+    ),
+]
 SvgOption = Annotated[bool, typer.Option("--svg", help="Also fetch the SVG annotation of each annotated AtlasImage.")]
 
 # Every command that moves bytes: how fast, and whether to wait for another run's lock.
-BwlimitOption = Annotated[str | None, typer.Option(
-    "--bwlimit", metavar="RATE", envvar="NEUROFETCH_BWLIMIT", show_default=False,
-    help="Cap the whole run's bandwidth, all transfers up and down together, in bytes per second: 10M, 500k, "
-         "1.5G (default: the profile's bwlimit, else no cap).")]
-SegmentsOption = Annotated[int | None, typer.Option(
-    "--segments", metavar="N", min=1, max=32, envvar="NEUROFETCH_SEGMENTS", show_default=False,
-    help="Fetch each large file as N byte ranges at once, where the server serves ranges correctly (else one "
-         "stream); 1 = always one stream. Default: the profile's segments, else 4 for files of 64 MiB or more.")]
-WaitOption = Annotated[str | None, typer.Option(
-    "--wait", metavar="[=SECONDS]", envvar="NEUROFETCH_WAIT", show_default=False,
-    help="When another run holds the destination's lock, wait for it (--wait: as long as it takes; "
-         "--wait=SECONDS: at most that long, then exit 4) instead of exiting 4 at once.")]
+BwlimitOption = Annotated[
+    str | None,
+    typer.Option(
+        "--bwlimit",
+        metavar="RATE",
+        envvar="NEUROFETCH_BWLIMIT",
+        show_default=False,
+        help="Cap the whole run's bandwidth, all transfers up and down together, in bytes per second: 10M, 500k, "
+        "1.5G (default: the profile's bwlimit, else no cap).",
+    ),
+]
+SegmentsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--segments",
+        metavar="N",
+        min=1,
+        max=32,
+        envvar="NEUROFETCH_SEGMENTS",
+        show_default=False,
+        help="Fetch each large file as N byte ranges at once, where the server serves ranges correctly (else one "
+        "stream); 1 = always one stream. Default: the profile's segments, else 4 for files of 64 MiB or more.",
+    ),
+]
+WaitOption = Annotated[
+    str | None,
+    typer.Option(
+        "--wait",
+        metavar="[=SECONDS]",
+        envvar="NEUROFETCH_WAIT",
+        show_default=False,
+        help="When another run holds the destination's lock, wait for it (--wait: as long as it takes; "
+        "--wait=SECONDS: at most that long, then exit 4) instead of exiting 4 at once.",
+    ),
+]
 
 # S3: where the bucket is and whose credentials.
-EndpointUrlOption = Annotated[str | None, typer.Option(
-    "--endpoint-url", metavar="URL",
-    help="S3-compatible endpoint (MinIO, Ceph, SeaweedFS...). Default: the profile's endpoint_url, then "
-         "AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, then AWS. Custom endpoints use path-style addressing.")]
-AwsProfileOption = Annotated[str | None, typer.Option(
-    "--aws-profile", metavar="NAME",
-    help="Profile in ~/.aws/credentials and ~/.aws/config (default: AWS_PROFILE, then 'default'). "
-         "Credentials follow the standard AWS chain: environment, files, SSO, assume-role, instance role.")]
-RegionOption = Annotated[str | None, typer.Option(
-    "--region", metavar="REGION", help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION, the AWS "
-                                       "profile, then us-east-1).")]
+EndpointUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint-url",
+        metavar="URL",
+        help="S3-compatible endpoint (MinIO, Ceph, SeaweedFS...). Default: the profile's endpoint_url, then "
+        "AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, then AWS. Custom endpoints use path-style addressing.",
+    ),
+]
+AwsProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        "--aws-profile",
+        metavar="NAME",
+        help="Profile in ~/.aws/credentials and ~/.aws/config (default: AWS_PROFILE, then 'default'). "
+        "Credentials follow the standard AWS chain: environment, files, SSO, assume-role, instance role.",
+    ),
+]
+RegionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--region",
+        metavar="REGION",
+        help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION, the AWS profile, then us-east-1).",
+    ),
+]
 
 
 def only_for(service: str, options_by_service: dict[str, dict[str, object]]) -> None:

@@ -21,13 +21,16 @@ def register(app: typer.Typer) -> None:
 
 def publish(
     ctx: typer.Context,
-    resource_ids: Annotated[list[str] | None, typer.Argument(metavar="[RESOURCE_ID]...",
-                                                             help="Resources to publish.", show_default=False)] = None,
-    channel: Annotated[str | None, typer.Option("--channel", metavar="NAME",
-                                                help="Publish every resource of this channel.")] = None,
+    resource_ids: Annotated[
+        list[str] | None, typer.Argument(metavar="[RESOURCE_ID]...", help="Resources to publish.", show_default=False)
+    ] = None,
+    channel: Annotated[
+        str | None, typer.Option("--channel", metavar="NAME", help="Publish every resource of this channel.")
+    ] = None,
     all_inbox: Annotated[bool, typer.Option("--all-inbox", help="Publish everything in the inbox.")] = False,
-    project: Annotated[str | None, typer.Option("--project", metavar="NAME",
-                                                help="Also add them to this project.")] = None,
+    project: Annotated[
+        str | None, typer.Option("--project", metavar="NAME", help="Also add them to this project.")
+    ] = None,
 ) -> None:
     """Publish resources, by id, by channel or the whole inbox, optionally into a project.
 
@@ -37,6 +40,15 @@ def publish(
     from neurofetch import api
 
     profile = load_profile(ctx, only_service="datamint")
-    finish_run(ctx, lambda: api.publish(resource_ids or (), profile=profile, channel=channel, all_inbox=all_inbox,
-                                        project=project, no_input=global_options(ctx).no_input,
-                                        reporter=reporter_for(ctx)))
+    finish_run(
+        ctx,
+        lambda: api.publish(
+            resource_ids or (),
+            profile=profile,
+            channel=channel,
+            all_inbox=all_inbox,
+            project=project,
+            no_input=global_options(ctx).no_input,
+            reporter=reporter_for(ctx),
+        ),
+    )

@@ -68,35 +68,64 @@ def register(app: typer.Typer) -> None:
 def s3_sync_command(
     ctx: typer.Context,
     src: Annotated[str, typer.Argument(metavar="SRC", help="A local folder, or s3://bucket/prefix to download from.")],
-    dst: Annotated[str, typer.Argument(metavar="DST", help="s3://bucket/prefix to upload to, or a local folder "
-                                                          "(created if missing).")],
+    dst: Annotated[
+        str,
+        typer.Argument(metavar="DST", help="s3://bucket/prefix to upload to, or a local folder (created if missing)."),
+    ],
     endpoint_url: EndpointUrlOption = None,
     aws_profile: AwsProfileOption = None,
     region: RegionOption = None,
-    size_only: Annotated[bool, typer.Option(
-        "--size-only", help="Compare sizes only; ignore modification times.")] = False,
-    checksum: Annotated[bool, typer.Option(
-        "--checksum", help="When sizes match, compare content: the local MD5 against the ETag, multipart ETags "
-                           "included. Catches every change; reads every same-size file.")] = False,
-    delete: Annotated[bool, typer.Option(
-        "--delete", help="Delete destination files that are not in the source. Runs after the transfers, never "
-                         "when one failed, and never touches files the filters exclude.")] = False,
-    exclude: Annotated[list[str] | None, typer.Option(
-        "--exclude", metavar="PATTERN",
-        help="Leave out paths matching PATTERN (repeatable). aws-style: --exclude/--include are applied in "
-             "command-line order, the last match wins, '*' also matches '/', patterns are matched against the "
-             "path relative to SRC (unlike s5cmd, where excludes always win).")] = None,
-    include: Annotated[list[str] | None, typer.Option(
-        "--include", metavar="PATTERN",
-        help="Take paths matching PATTERN back in (repeatable; see --exclude). "
-             "Example: --exclude '*' --include '*.nii.gz'.")] = None,
+    size_only: Annotated[
+        bool, typer.Option("--size-only", help="Compare sizes only; ignore modification times.")
+    ] = False,
+    checksum: Annotated[
+        bool,
+        typer.Option(
+            "--checksum",
+            help="When sizes match, compare content: the local MD5 against the ETag, multipart ETags "
+            "included. Catches every change; reads every same-size file.",
+        ),
+    ] = False,
+    delete: Annotated[
+        bool,
+        typer.Option(
+            "--delete",
+            help="Delete destination files that are not in the source. Runs after the transfers, never "
+            "when one failed, and never touches files the filters exclude.",
+        ),
+    ] = False,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude",
+            metavar="PATTERN",
+            help="Leave out paths matching PATTERN (repeatable). aws-style: --exclude/--include are applied in "
+            "command-line order, the last match wins, '*' also matches '/', patterns are matched against the "
+            "path relative to SRC (unlike s5cmd, where excludes always win).",
+        ),
+    ] = None,
+    include: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--include",
+            metavar="PATTERN",
+            help="Take paths matching PATTERN back in (repeatable; see --exclude). "
+            "Example: --exclude '*' --include '*.nii.gz'.",
+        ),
+    ] = None,
     dry_run: DryRunOption = False,
-    create_bucket: Annotated[bool, typer.Option(
-        "--create-bucket", help="Create the destination bucket if it does not exist.")] = False,
-    storage_class: Annotated[str | None, typer.Option(
-        "--storage-class", metavar="CLASS",
-        help="Storage class of uploaded objects: STANDARD, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, "
-             "GLACIER_IR, GLACIER, DEEP_ARCHIVE, ... Never compared by the sync.")] = None,
+    create_bucket: Annotated[
+        bool, typer.Option("--create-bucket", help="Create the destination bucket if it does not exist.")
+    ] = False,
+    storage_class: Annotated[
+        str | None,
+        typer.Option(
+            "--storage-class",
+            metavar="CLASS",
+            help="Storage class of uploaded objects: STANDARD, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, "
+            "GLACIER_IR, GLACIER, DEEP_ARCHIVE, ... Never compared by the sync.",
+        ),
+    ] = None,
     jobs: JobsOption = None,
     shard: ShardOption = None,
     from_manifest: ManifestOption = None,
@@ -114,12 +143,29 @@ def s3_sync_command(
 
     profile = s3_profile(ctx)
     filters = ordered_filters(ctx, exclude or [], include or [])
-    finish_run(ctx, lambda: api.s3_sync(
-        src, dst, profile=profile, endpoint_url=endpoint_url, aws_profile=aws_profile, region=region,
-        size_only=size_only, checksum=checksum, delete=delete, filters=filters,
-        dry_run=dry_run, create_bucket=create_bucket, storage_class=storage_class, jobs=jobs, shard=shard,
-        from_manifest=from_manifest,
-        wait=wait, reporter=reporter_for(ctx)))
+    finish_run(
+        ctx,
+        lambda: api.s3_sync(
+            src,
+            dst,
+            profile=profile,
+            endpoint_url=endpoint_url,
+            aws_profile=aws_profile,
+            region=region,
+            size_only=size_only,
+            checksum=checksum,
+            delete=delete,
+            filters=filters,
+            dry_run=dry_run,
+            create_bucket=create_bucket,
+            storage_class=storage_class,
+            jobs=jobs,
+            shard=shard,
+            from_manifest=from_manifest,
+            wait=wait,
+            reporter=reporter_for(ctx),
+        ),
+    )
 
 
 def s3_profile(ctx: typer.Context) -> Profile | None:
@@ -129,8 +175,10 @@ def s3_profile(ctx: typer.Context) -> Profile | None:
 
     profile = select_s3_profile(global_options(ctx), warn=print_warning)
     if profile is not None and profile.verify_tls is False:
-        print_warning("TLS certificate verification is OFF for this S3 endpoint: anyone on the network path "
-                      "can read and alter this transfer")
+        print_warning(
+            "TLS certificate verification is OFF for this S3 endpoint: anyone on the network path "
+            "can read and alter this transfer"
+        )
     return profile
 
 

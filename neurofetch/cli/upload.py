@@ -56,38 +56,57 @@ def register(app: typer.Typer) -> None:
 
 def upload(
     ctx: typer.Context,
-    paths: Annotated[list[Path] | None, typer.Argument(metavar="PATH...", help="Files and folders to upload.",
-                                                       show_default=False)] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(metavar="PATH...", help="Files and folders to upload.", show_default=False)
+    ] = None,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Go into subfolders.")] = False,
     include: IncludeOption = None,
     exclude: ExcludeOption = None,
-    no_default_exclusions: Annotated[bool, typer.Option("--no-default-exclusions",
-                                                        help="Also send the files skipped by default.")] = False,
-    channel: Annotated[str | None, typer.Option("--channel", metavar="NAME",
-                                                help="Channel to group the uploads in.")] = None,
-    tag: Annotated[list[str] | None, typer.Option("--tag", metavar="TAG",
-                                                  help="Tag every upload (repeatable; no commas).")] = None,
-    metadata: Annotated[Path | None, typer.Option("--metadata", metavar="FILE",
-                                                  help="JSON object sent as every file's metadata.")] = None,
-    mung_filename: Annotated[str | None, typer.Option("--mung-filename", metavar="all|1,2,...",
-                                                      help="Name files after their folders (see above).")] = None,
+    no_default_exclusions: Annotated[
+        bool, typer.Option("--no-default-exclusions", help="Also send the files skipped by default.")
+    ] = False,
+    channel: Annotated[
+        str | None, typer.Option("--channel", metavar="NAME", help="Channel to group the uploads in.")
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", metavar="TAG", help="Tag every upload (repeatable; no commas).")
+    ] = None,
+    metadata: Annotated[
+        Path | None, typer.Option("--metadata", metavar="FILE", help="JSON object sent as every file's metadata.")
+    ] = None,
+    mung_filename: Annotated[
+        str | None,
+        typer.Option("--mung-filename", metavar="all|1,2,...", help="Name files after their folders (see above)."),
+    ] = None,
     publish: Annotated[bool, typer.Option("--publish", help="Publish at once (skip the inbox).")] = False,
-    project: Annotated[str | None, typer.Option("--project", metavar="NAME",
-                                                help="Publish into this project.")] = None,
-    retain_pii: Annotated[bool, typer.Option("--retain-pii", help="Send DICOM files as they are: no "
-                                                                  "de-identification.")] = False,
-    retain_tag: Annotated[list[str] | None, typer.Option("--retain-tag", metavar='"(GGGG,EEEE)"',
-                                                         help="Keep this DICOM tag as it is (repeatable).")] = None,
-    segmentation: Annotated[Path | None, typer.Option("--segmentation", metavar="PATH",
-                                                      help="NIfTI label volume or PNG mask to attach to the "
-                                                           "uploaded file (or to --resource-id).")] = None,
-    segmentation_name: Annotated[str | None, typer.Option("--segmentation-name", metavar="NAME",
-                                                          help="Name of label 1 of --segmentation.")] = None,
-    segmentation_names: Annotated[Path | None, typer.Option("--segmentation-names", metavar="FILE",
-                                                            help="YAML/JSON mapping label values to names "
-                                                                 "(1: tumor).")] = None,
-    resource_id: Annotated[str | None, typer.Option("--resource-id", metavar="ID",
-                                                    help="Attach --segmentation to this uploaded resource.")] = None,
+    project: Annotated[str | None, typer.Option("--project", metavar="NAME", help="Publish into this project.")] = None,
+    retain_pii: Annotated[
+        bool, typer.Option("--retain-pii", help="Send DICOM files as they are: no de-identification.")
+    ] = False,
+    retain_tag: Annotated[
+        list[str] | None,
+        typer.Option("--retain-tag", metavar='"(GGGG,EEEE)"', help="Keep this DICOM tag as it is (repeatable)."),
+    ] = None,
+    segmentation: Annotated[
+        Path | None,
+        typer.Option(
+            "--segmentation",
+            metavar="PATH",
+            help="NIfTI label volume or PNG mask to attach to the uploaded file (or to --resource-id).",
+        ),
+    ] = None,
+    segmentation_name: Annotated[
+        str | None, typer.Option("--segmentation-name", metavar="NAME", help="Name of label 1 of --segmentation.")
+    ] = None,
+    segmentation_names: Annotated[
+        Path | None,
+        typer.Option(
+            "--segmentation-names", metavar="FILE", help="YAML/JSON mapping label values to names (1: tumor)."
+        ),
+    ] = None,
+    resource_id: Annotated[
+        str | None, typer.Option("--resource-id", metavar="ID", help="Attach --segmentation to this uploaded resource.")
+    ] = None,
     jobs: JobsOption = None,
     dry_run: DryRunOption = False,
     shard: ShardOption = None,
@@ -98,13 +117,32 @@ def upload(
 
     options = global_options(ctx)
     profile = load_profile(ctx, jobs=jobs, only_service="datamint", bwlimit=bwlimit, wait=wait)
-    result = run_result(lambda: api.upload(
-        paths or (), profile=profile, recursive=recursive, include=include, exclude=exclude,
-        no_default_exclusions=no_default_exclusions, channel=channel, tag=tag, metadata=metadata,
-        mung_filename=mung_filename, publish=publish, project=project, retain_pii=retain_pii, retain_tag=retain_tag,
-        segmentation=segmentation, segmentation_name=segmentation_name, segmentation_names=segmentation_names,
-        resource_id=resource_id, dry_run=dry_run, shard=shard, no_input=options.no_input,
-        reporter=reporter_for(ctx, profile)))
+    result = run_result(
+        lambda: api.upload(
+            paths or (),
+            profile=profile,
+            recursive=recursive,
+            include=include,
+            exclude=exclude,
+            no_default_exclusions=no_default_exclusions,
+            channel=channel,
+            tag=tag,
+            metadata=metadata,
+            mung_filename=mung_filename,
+            publish=publish,
+            project=project,
+            retain_pii=retain_pii,
+            retain_tag=retain_tag,
+            segmentation=segmentation,
+            segmentation_name=segmentation_name,
+            segmentation_names=segmentation_names,
+            resource_id=resource_id,
+            dry_run=dry_run,
+            shard=shard,
+            no_input=options.no_input,
+            reporter=reporter_for(ctx, profile),
+        )
+    )
     if dry_run and not options.json:
         for entry in result.planned:
             entry["path"] = _describe(entry)

@@ -19,7 +19,7 @@ KEYRING_TIMEOUT = 10.0
 T = TypeVar("T")
 
 ENV_FOR_KIND = {"password": "NEUROFETCH_PASSWORD", "token": "NEUROFETCH_TOKEN", "api_key": "NEUROFETCH_API_KEY"}
-API_KEY_ENTRY = "(api key)"   # keyring entry of a profile's API key (Datamint), under Profile.keyring_service
+API_KEY_ENTRY = "(api key)"  # keyring entry of a profile's API key (Datamint), under Profile.keyring_service
 
 
 class KeyringUnavailable(AuthError):
@@ -58,9 +58,11 @@ def _with_timeout(call: Callable[[], T]) -> T:
 
 
 def unavailable_message(reason: str) -> str:
-    return (f"no usable keyring ({reason}); set NEUROFETCH_PASSWORD (LORIS), NEUROFETCH_API_KEY (Datamint) "
-            "or NEUROFETCH_TOKEN in the environment instead, or pipe the secret with --password-stdin / "
-            "--api-key-stdin")
+    return (
+        f"no usable keyring ({reason}); set NEUROFETCH_PASSWORD (LORIS), NEUROFETCH_API_KEY (Datamint) "
+        "or NEUROFETCH_TOKEN in the environment instead, or pipe the secret with --password-stdin / "
+        "--api-key-stdin"
+    )
 
 
 def _keyring_call(call: Callable[[object], T]) -> T:

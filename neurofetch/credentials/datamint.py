@@ -36,8 +36,10 @@ def api_key_for(profile: Profile, *, no_input: bool) -> Secret:
     if key is None and is_interactive(no_input):
         key = prompt_secret("Datamint API key")
     if key is None:
-        raise AuthError("no Datamint API key: run `neurofetch login`, or set NEUROFETCH_API_KEY "
-                        "(or DATAMINT_API_KEY) for unattended runs")
+        raise AuthError(
+            "no Datamint API key: run `neurofetch login`, or set NEUROFETCH_API_KEY "
+            "(or DATAMINT_API_KEY) for unattended runs"
+        )
     register_secret(key.value)
     return key
 
@@ -51,8 +53,9 @@ def key_for_login(api_key_stdin: bool, *, no_input: bool) -> Secret:
         if key is None and is_interactive(no_input):
             key = prompt_secret("Datamint API key")
         if key is None:
-            raise AuthError("no API key: this is not a terminal, so pipe it with --api-key-stdin "
-                            "or set NEUROFETCH_API_KEY")
+            raise AuthError(
+                "no API key: this is not a terminal, so pipe it with --api-key-stdin or set NEUROFETCH_API_KEY"
+            )
     register_secret(key.value)
     return key
 

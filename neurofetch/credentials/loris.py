@@ -43,8 +43,10 @@ def resolve_username(profile: Profile, explicit: str | None, *, no_input: bool) 
         answer = ask_text("LORIS username")
         if answer:
             return answer
-    raise AuthError("no LORIS username: run `neurofetch login --username NAME`, set username in the profile, "
-                    "or set NEUROFETCH_USERNAME")
+    raise AuthError(
+        "no LORIS username: run `neurofetch login --username NAME`, set username in the profile, "
+        "or set NEUROFETCH_USERNAME"
+    )
 
 
 def stored_username(profile: Profile) -> str | None:
@@ -85,8 +87,7 @@ def password_for_login(password_stdin: bool, *, no_input: bool) -> Secret:
         return env
     if is_interactive(no_input):
         return prompt_secret("LORIS password")
-    raise AuthError("no password: this is not a terminal, so pipe it with --password-stdin "
-                    "or set NEUROFETCH_PASSWORD")
+    raise AuthError("no password: this is not a terminal, so pipe it with --password-stdin or set NEUROFETCH_PASSWORD")
 
 
 def loris_api(profile: Profile) -> LorisApi:
@@ -94,20 +95,23 @@ def loris_api(profile: Profile) -> LorisApi:
     from neurofetch.net.http import policy_for
     from neurofetch.services.loris.versions import LorisApi, check_api_version
 
-    return LorisApi(profile.url, check_api_version(profile.name, profile.extra.get("api_version")),
-                    policy_for(profile.http))
+    return LorisApi(
+        profile.url, check_api_version(profile.name, profile.extra.get("api_version")), policy_for(profile.http)
+    )
 
 
-def loris_source(profile: Profile, selection: LorisSelection, *, no_input: bool,
-                 password: Secret | None = None) -> LorisSource:
+def loris_source(
+    profile: Profile, selection: LorisSelection, *, no_input: bool, password: Secret | None = None
+) -> LorisSource:
     from neurofetch.services.loris.source import LorisSource
 
     api = loris_api(profile)
     return LorisSource(api, mirror_auth(profile, no_input=no_input, password=password, api=api), selection)
 
 
-def mirror_auth(profile: Profile, *, no_input: bool, password: Secret | None = None,
-                api: LorisApi | None = None) -> RenewingBearerAuth:
+def mirror_auth(
+    profile: Profile, *, no_input: bool, password: Secret | None = None, api: LorisApi | None = None
+) -> RenewingBearerAuth:
     """The mirror's credentials: a fresh token if we have one, and the password to log in again."""
     from neurofetch.net.auth import RenewingBearerAuth, Token
     from neurofetch.net.http import policy_for
@@ -123,8 +127,10 @@ def mirror_auth(profile: Profile, *, no_input: bool, password: Secret | None = N
         if is_interactive(no_input):
             password = prompt_secret(f"LORIS password for {username}")
         else:
-            raise AuthError(f"no LORIS credentials for {username!r}: run `neurofetch login`, or set "
-                            "NEUROFETCH_PASSWORD (or NEUROFETCH_TOKEN) for unattended runs")
+            raise AuthError(
+                f"no LORIS credentials for {username!r}: run `neurofetch login`, or set "
+                "NEUROFETCH_PASSWORD (or NEUROFETCH_TOKEN) for unattended runs"
+            )
     for secret in (password, token.value if token else None):
         if secret:
             register_secret(secret.value)

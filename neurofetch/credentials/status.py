@@ -47,9 +47,14 @@ def _loris_status(profile: Profile) -> list[tuple[str, str]]:
     token = stored_secret(profile.keyring_service, token_key(user)) if user else None
     if token:
         expiry = Token.from_jwt(token.value).expires_at
-        when = "" if expiry is None else time.strftime(
-            ", valid until %Y-%m-%d %H:%M UTC" if expiry > time.time() else ", expired %Y-%m-%d %H:%M UTC",
-            time.gmtime(expiry))
+        when = (
+            ""
+            if expiry is None
+            else time.strftime(
+                ", valid until %Y-%m-%d %H:%M UTC" if expiry > time.time() else ", expired %Y-%m-%d %H:%M UTC",
+                time.gmtime(expiry),
+            )
+        )
         rows.append(("token", f"{MASKED} (in the keyring{when})"))
     return rows
 

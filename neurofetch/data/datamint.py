@@ -44,12 +44,22 @@ class DatamintDataset:
     DataLoader.
     """
 
-    def __init__(self, root: str | Path, project: str, *, profile: Any = None,
-                 url: str | None = None, api_key: str | None = None, download: bool = True,
-                 return_frame_by_frame: bool = False, include_unannotated: bool = True,
-                 transform: Callable[[np.ndarray], Any] | None = None,
-                 target: Callable[[dict[str, Any]], Any] | None = None, jobs: int | None = None,
-                 progress: bool = False) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        project: str,
+        *,
+        profile: Any = None,
+        url: str | None = None,
+        api_key: str | None = None,
+        download: bool = True,
+        return_frame_by_frame: bool = False,
+        include_unannotated: bool = True,
+        transform: Callable[[np.ndarray], Any] | None = None,
+        target: Callable[[dict[str, Any]], Any] | None = None,
+        jobs: int | None = None,
+        progress: bool = False,
+    ) -> None:
         from neurofetch import api
 
         self.root = Path(root).expanduser()
@@ -58,15 +68,23 @@ class DatamintDataset:
         self.target = target
         self.return_frame_by_frame = return_frame_by_frame
         if download:
-            api.mirror(self.root, profile=profile, url=url, service="datamint" if url else None, api_key=api_key,
-                       project=[project], jobs=jobs, progress=progress)
+            api.mirror(
+                self.root,
+                profile=profile,
+                url=url,
+                service="datamint" if url else None,
+                api_key=api_key,
+                project=[project],
+                jobs=jobs,
+                progress=progress,
+            )
         rows = [row.to_dict() for row in api.index(self.root)]
         masks: dict[str, list[str]] = {}
         for row in rows:
             if row.get("segmentation_of"):
                 masks.setdefault(row["segmentation_of"], []).append(row["path"])
         self._resources: list[dict[str, Any]] = []
-        self._listed: dict[Path, dict[str, list[str]]] = {}   # channel folder -> id -> its records' names
+        self._listed: dict[Path, dict[str, list[str]]] = {}  # channel folder -> id -> its records' names
         for row in rows:
             if row.get("segmentation_of") or not row.get("id") or project not in (row.get("projects") or []):
                 continue
@@ -79,11 +97,14 @@ class DatamintDataset:
         self._listed.clear()
         if not self._resources and download:
             raise UsageError(f"project {project!r} has no resources in {self.root}")
-        self.segmentation_labels: list[str] = sorted({name for item in self._resources
-                                                      for a in item["annotations"] for name in _class_names(a)})
+        self.segmentation_labels: list[str] = sorted(
+            {name for item in self._resources for a in item["annotations"] for name in _class_names(a)}
+        )
         self._items: list[tuple[int, int | None]] = [
-            (index, frame) for index, item in enumerate(self._resources)
-            for frame in (range(self._frame_count(item)) if return_frame_by_frame else [None])]
+            (index, frame)
+            for index, item in enumerate(self._resources)
+            for frame in (range(self._frame_count(item)) if return_frame_by_frame else [None])
+        ]
 
     def _annotations(self, row: dict[str, Any], mask_paths: list[str]) -> list[dict[str, Any]]:
         """The annotation records the mirror keeps beside a resource (``<id>_*.json`` naming the resource as
@@ -100,7 +121,7 @@ class DatamintDataset:
         for name in self._listed[folder].get(row["id"], []):
             record = _json(folder / name)
             if record is None or record.get("resource_id") != row["id"] or not record.get("type"):
-                continue   # the resource's own record
+                continue  # the resource's own record
             found.append({**record, "mask": masks[name]} if name in masks else record)
         return found
 
@@ -130,19 +151,25 @@ class DatamintDataset:
         try:
             image = load_array(path, item["kind"])
             dicom = _dicom_header(path) if item["kind"] == "dicom" else None
-        except Exception as exc:   # each reader has its own errors; a user needs the file and the reason
+        except Exception as exc:  # each reader has its own errors; a user needs the file and the reason
             raise UnreadableFileError(f"cannot read {path}: {exc}") from exc
         frames = _frame_layout(item["kind"], image, dicom)
         masks = self._masks(item, image, frames)
         metadata = dict(item["row"])
-        annotations = [a for a in item["annotations"]
-                       if frame is None or a.get("frame_index") is None or a.get("frame_index") == frame]
+        annotations = [
+            a
+            for a in item["annotations"]
+            if frame is None or a.get("frame_index") is None or a.get("frame_index") == frame
+        ]
         if frame is not None:
             image, masks = _frame(image, frames, frame), _frame(masks, frames, frame, leading=1)
             metadata["frame_index"] = frame
         present = [name for channel, name in enumerate(self.segmentation_labels) if masks[channel].any()]
-        metadata["labels"] = sorted({str(a.get("identifier")) for a in annotations if a.get("type") == "label"}
-                                    | set(metadata.get("labels") or []) | set(present))
+        metadata["labels"] = sorted(
+            {str(a.get("identifier")) for a in annotations if a.get("type") == "label"}
+            | set(metadata.get("labels") or [])
+            | set(present)
+        )
         metadata["annotations"] = annotations
         metadata["masks"] = masks
         if self.transform is not None:

@@ -83,5 +83,9 @@ def _picture(path: Path) -> np.ndarray:
 
 
 _READERS: dict[str, Callable[[Path], np.ndarray]] = {
-    "nifti": _volume, "minc": _volume, "dicom": _dicom, "png": _picture, "jpeg": _picture,
+    "nifti": _volume,
+    "minc": _volume,
+    "dicom": _dicom,
+    "png": _picture,
+    "jpeg": _picture,
 }

@@ -47,9 +47,15 @@ class MirrorDataset:
     (module-level functions, not lambdas, under spawn).
     """
 
-    def __init__(self, root: str | Path, *, where: Where | None = None,
-                 transform: Callable[[np.ndarray], Any] | None = None,
-                 target: Callable[[dict[str, Any]], Any] | None = None, on_error: str = "raise") -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        where: Where | None = None,
+        transform: Callable[[np.ndarray], Any] | None = None,
+        target: Callable[[dict[str, Any]], Any] | None = None,
+        on_error: str = "raise",
+    ) -> None:
         from neurofetch import api
 
         if on_error not in ON_ERROR:
@@ -72,8 +78,10 @@ class MirrorDataset:
             kinds.append(kind)
         if unreadable and on_error == "raise":
             named = ", ".join(unreadable[:SHOWN_NAMES]) + (" ..." if len(unreadable) > SHOWN_NAMES else "")
-            raise UsageError(f"{len(unreadable)} files of the mirror are in formats neurofetch.data does not read "
-                             f"({named}); leave them out with where=..., or pass on_error='skip'")
+            raise UsageError(
+                f"{len(unreadable)} files of the mirror are in formats neurofetch.data does not read "
+                f"({named}); leave them out with where=..., or pass on_error='skip'"
+            )
         self._rows = CompactRows(rows)
         self._kinds = "".join(_KIND_CODES[k] for k in kinds)
 
@@ -85,7 +93,7 @@ class MirrorDataset:
         path = self.root / metadata["path"]
         try:
             array: Any = load_array(path, _CODE_KINDS[self._kinds[index]])
-        except Exception as exc:   # each reader has its own errors; a user needs the file and the reason
+        except Exception as exc:  # each reader has its own errors; a user needs the file and the reason
             if self.on_error == "skip":
                 return None
             raise UnreadableFileError(f"cannot read {path}: {exc}") from exc

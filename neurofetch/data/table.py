@@ -7,7 +7,7 @@ from array import array
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-_ABSENT = 0   # code of a row without the column; value codes start at 1
+_ABSENT = 0  # code of a row without the column; value codes start at 1
 
 
 class CompactRows:

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-Scope = MutableMapping[str, Any]   # as ASGI servers and Starlette type it
+Scope = MutableMapping[str, Any]  # as ASGI servers and Starlette type it
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
@@ -35,29 +35,29 @@ class Faults:
     ``neurofetch emulate SERVICE --faults "latency=0.02,error_rate=0.1"`` parses into this.
     """
 
-    latency: float = 0.0          # seconds added before every response
-    error_rate: float = 0.0       # fraction answered 503 with Retry-After
+    latency: float = 0.0  # seconds added before every response
+    error_rate: float = 0.0  # fraction answered 503 with Retry-After
     rate_limit_rate: float = 0.0  # fraction answered 429 with Retry-After
-    retry_after: float = 0.0      # value of Retry-After on 503/429 (seconds)
+    retry_after: float = 0.0  # value of Retry-After on 503/429 (seconds)
     retry_after_date: bool = False  # send that Retry-After as an HTTP-date (now + retry_after) instead of seconds
-    html_outage: float = 0.0      # fraction answered 502/503/504 with a proxy's HTML page and no Retry-After
+    html_outage: float = 0.0  # fraction answered 502/503/504 with a proxy's HTML page and no Retry-After
     #                               (API and file requests alike: what an Apache/nginx front shows in an outage)
-    truncate_rate: float = 0.0    # fraction of file bodies cut short (connection closed early)
-    reset_rate: float = 0.0       # fraction of file bodies aborted mid-way (connection reset)
-    drip: float = 0.0             # bytes per second for file bodies (0 = full speed)
-    conn_rate: float = 0.0        # bytes per second each connection sends file bodies at, like a WAN link's cap
-    token_expiry_after: int = 0   # services with tokens: invalidate a token after N uses (0 = never)
-    html_rate: float = 0.0        # fraction of file responses replaced by a 200 text/html proxy page
-    missing_files: int = 0        # this many listed files are broken (LORIS: 500, empty body; others: 404)
-    range_support: bool = False   # serve 206 for Range requests on files
-    hostile_names: bool = False   # dataset includes names that try to escape the destination
+    truncate_rate: float = 0.0  # fraction of file bodies cut short (connection closed early)
+    reset_rate: float = 0.0  # fraction of file bodies aborted mid-way (connection reset)
+    drip: float = 0.0  # bytes per second for file bodies (0 = full speed)
+    conn_rate: float = 0.0  # bytes per second each connection sends file bodies at, like a WAN link's cap
+    token_expiry_after: int = 0  # services with tokens: invalidate a token after N uses (0 = never)
+    html_rate: float = 0.0  # fraction of file responses replaced by a 200 text/html proxy page
+    missing_files: int = 0  # this many listed files are broken (LORIS: 500, empty body; others: 404)
+    range_support: bool = False  # serve 206 for Range requests on files
+    hostile_names: bool = False  # dataset includes names that try to escape the destination
     duplicate_entries: bool = False  # listings name each entry twice (LORIS: candidates, visits, files; Datamint)
-    ignore_offset: bool = False   # paged listings start at the first row whatever was asked (NeuroVault's ``next``
+    ignore_offset: bool = False  # paged listings start at the first row whatever was asked (NeuroVault's ``next``
     #                               still moves on; Datamint ``offset``, Allen ``start_row``)
-    claimed_total: int = 0        # paged listings announce this many rows (NeuroVault ``count``, Allen ``total_rows``,
+    claimed_total: int = 0  # paged listings announce this many rows (NeuroVault ``count``, Allen ``total_rows``,
     #                               Datamint ``totalCount``)
-    page_rows: int = 0            # at most this many rows per page (NeuroVault, Allen, Datamint; 0 = the usual cap)
-    seed: int = 0                 # randomness is reproducible
+    page_rows: int = 0  # at most this many rows per page (NeuroVault, Allen, Datamint; 0 = the usual cap)
+    seed: int = 0  # randomness is reproducible
 
     @classmethod
     def parse(cls, text: str | None) -> Faults:
@@ -148,10 +148,14 @@ class FaultMiddleware:
         for rate, status in ((faults.error_rate, 503), (faults.rate_limit_rate, 429)):
             if self._roll(rate):
                 self.log.add(LoggedRequest(method, path, status, headers, query))
-                retry_after = (email.utils.formatdate(time.time() + faults.retry_after, usegmt=True)
-                               if faults.retry_after_date else f"{faults.retry_after:g}")
-                await _send_simple(send, status, b'{"error":"try again later"}',
-                                   [(b"retry-after", retry_after.encode())])
+                retry_after = (
+                    email.utils.formatdate(time.time() + faults.retry_after, usegmt=True)
+                    if faults.retry_after_date
+                    else f"{faults.retry_after:g}"
+                )
+                await _send_simple(
+                    send, status, b'{"error":"try again later"}', [(b"retry-after", retry_after.encode())]
+                )
                 return
         if self._roll(faults.html_outage):
             with self._lock:
@@ -159,8 +163,7 @@ class FaultMiddleware:
             self.log.add(LoggedRequest(method, path, status, headers, query))
             await _send_simple(send, status, OUTAGE_PAGES[status], [], content_type=b"text/html")
             return
-        state: dict[str, Any] = {"status": 0, "file": False, "sent": 0, "limit": None, "reset": False,
-                                 "html": False}
+        state: dict[str, Any] = {"status": 0, "file": False, "sent": 0, "limit": None, "reset": False, "html": False}
 
         async def faulty_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -204,7 +207,7 @@ class FaultMiddleware:
         if self.faults.drip > 0 and body:
             step = max(1, int(self.faults.drip / 10))
             for offset in range(0, len(body), step):
-                await send({"type": "http.response.body", "body": body[offset:offset + step], "more_body": True})
+                await send({"type": "http.response.body", "body": body[offset : offset + step], "more_body": True})
                 await asyncio.sleep(step / self.faults.drip)
             state["sent"] += len(body)
             if not message.get("more_body", False):
@@ -216,7 +219,7 @@ class FaultMiddleware:
             began = state.setdefault("began", time.monotonic() - state["sent"] / rate)
             step = max(16384, int(rate / 20))
             for offset in range(0, len(body), step):
-                piece = body[offset:offset + step]
+                piece = body[offset : offset + step]
                 await send({"type": "http.response.body", "body": piece, "more_body": True})
                 state["sent"] += len(piece)
                 await asyncio.sleep(max(0.0, began + state["sent"] / rate - time.monotonic()))
@@ -227,28 +230,32 @@ class FaultMiddleware:
         await send({**message, "body": body})
 
 
-OUTAGE_PAGES = {   # as nginx (502, 504) and Apache httpd (503) word them
+OUTAGE_PAGES = {  # as nginx (502, 504) and Apache httpd (503) word them
     502: b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1>"
-         b"</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
-    503: b"<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n<title>503 Service Unavailable</title>\n"
-         b"</head><body>\n<h1>Service Unavailable</h1>\n<p>The server is temporarily unable to service your\n"
-         b"request due to maintenance downtime or capacity\nproblems. Please try again later.</p>\n</body></html>\n",
+    b"</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+    503: b'<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n<title>503 Service Unavailable</title>\n'
+    b"</head><body>\n<h1>Service Unavailable</h1>\n<p>The server is temporarily unable to service your\n"
+    b"request due to maintenance downtime or capacity\nproblems. Please try again later.</p>\n</body></html>\n",
     504: b"<html>\r\n<head><title>504 Gateway Time-out</title></head>\r\n<body>\r\n<center><h1>504 Gateway Time-out"
-         b"</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+    b"</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
 }
 
-PROXY_ERROR_PAGE = (b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
-                    b"<body><h1>Bad Gateway</h1><p>The proxy server received an invalid response.</p></body></html>")
+PROXY_ERROR_PAGE = (
+    b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
+    b"<body><h1>Bad Gateway</h1><p>The proxy server received an invalid response.</p></body></html>"
+)
 
 
-async def _send_simple(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]],
-                       content_type: bytes = b"application/json") -> None:
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
-                    *extra],
-    })
+async def _send_simple(
+    send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]], content_type: bytes = b"application/json"
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *extra],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -273,9 +280,14 @@ class RunningServer:
         scheme = "https" if tls else "http"
         self.origin = f"{scheme}://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            app, log_level="critical", lifespan="off", access_log=False, timeout_keep_alive=30,
-            timeout_graceful_shutdown=1,   # a dripping body to a client that left must not hold stop() up
-            ssl_certfile=tls.certfile if tls else None, ssl_keyfile=tls.keyfile if tls else None,
+            app,
+            log_level="critical",
+            lifespan="off",
+            access_log=False,
+            timeout_keep_alive=30,
+            timeout_graceful_shutdown=1,  # a dripping body to a client that left must not hold stop() up
+            ssl_certfile=tls.certfile if tls else None,
+            ssl_keyfile=tls.keyfile if tls else None,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name=f"emulator:{self.port}", daemon=True)
@@ -314,8 +326,9 @@ def serve_forever(app: ASGIApp, *, port: int, announce: Callable[[int], None]) -
     try:
         server = RunningServer(app, port=port).start()
     except OSError as exc:
-        raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}; "
-                         "choose another --port (0 picks a free one)") from None
+        raise UsageError(
+            f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}; choose another --port (0 picks a free one)"
+        ) from None
     announce(server.port)
     try:
         while server._thread.is_alive():

@@ -14,13 +14,22 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
-NIFTI_SPACE_SCANNER, NIFTI_SPACE_MNI = 1, 4   # qform/sform codes
-MINC2_VALID_RANGE = (0, 4095)                 # 12-bit scanner intensities, as PREVENT-AD's int16 volumes hold
+NIFTI_SPACE_SCANNER, NIFTI_SPACE_MNI = 1, 4  # qform/sform codes
+MINC2_VALID_RANGE = (0, 4095)  # 12-bit scanner intensities, as PREVENT-AD's int16 volumes hold
 
 
-def nifti1_gz(shape: Sequence[int], dtype: str, values: Sequence[float] | bytes | np.ndarray, *,
-              voxel_mm: float = 1.0, origin: tuple[float, float, float] = (0.0, 0.0, 0.0), intent: int = 0,
-              space: int = NIFTI_SPACE_SCANNER, description: bytes = b"", compresslevel: int = 6) -> bytes:
+def nifti1_gz(
+    shape: Sequence[int],
+    dtype: str,
+    values: Sequence[float] | bytes | np.ndarray,
+    *,
+    voxel_mm: float = 1.0,
+    origin: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    intent: int = 0,
+    space: int = NIFTI_SPACE_SCANNER,
+    description: bytes = b"",
+    compresslevel: int = 6,
+) -> bytes:
     """A single-file NIfTI-1 volume (``.nii.gz``): ``values`` in NIfTI order (x fastest), an axis-aligned
     affine of ``voxel_mm`` voxels placed at ``origin``, gzip-compressed reproducibly (mtime 0)."""
     import nibabel
@@ -48,7 +57,7 @@ class Minc2Template:
 
     data: bytes
     offset: int
-    shape: tuple[int, int, int]        # z, y, x
+    shape: tuple[int, int, int]  # z, y, x
     phantom: np.ndarray
 
     def with_voxels(self, voxels: np.ndarray) -> bytes:
@@ -57,7 +66,7 @@ class Minc2Template:
 
         low, high = MINC2_VALID_RANGE
         raw = np.clip(voxels, low, high).astype("<i2").tobytes()
-        return self.data[:self.offset] + raw + self.data[self.offset + len(raw):]
+        return self.data[: self.offset] + raw + self.data[self.offset + len(raw) :]
 
 
 @lru_cache(maxsize=8)
@@ -72,16 +81,24 @@ def minc2_template(shape: tuple[int, int, int], step_mm: float = 1.0) -> Minc2Te
     out = io.BytesIO()
     with h5py.File(out, "w", libver="latest") as minc:
         root = minc.create_group("minc-2.0")
-        for name, value in (("ident", "neurofetch-emulator:0"), ("minc_version", "2.0"),
-                            ("history", "mincconvert -2 preventad.mnc\n")):
+        for name, value in (
+            ("ident", "neurofetch-emulator:0"),
+            ("minc_version", "2.0"),
+            ("history", "mincconvert -2 preventad.mnc\n"),
+        ):
             root.attrs[name] = np.bytes_(value)
         dimensions = root.create_group("dimensions")
         for axis, length in zip(("zspace", "yspace", "xspace"), shape, strict=True):
             dim = dimensions.create_dataset(axis, data=np.int32(0), track_times=False)
             cosines = {"xspace": (1.0, 0.0, 0.0), "yspace": (0.0, 1.0, 0.0), "zspace": (0.0, 0.0, 1.0)}[axis]
-            for key, attr in (("varid", "dimension____"), ("vartype", "dimension____"),
-                              ("version", "MINC Version    1.0"), ("units", "mm"), ("spacing", "regular__"),
-                              ("alignment", "centre")):
+            for key, attr in (
+                ("varid", "dimension____"),
+                ("vartype", "dimension____"),
+                ("version", "MINC Version    1.0"),
+                ("units", "mm"),
+                ("spacing", "regular__"),
+                ("alignment", "centre"),
+            ):
                 dim.attrs[key] = np.bytes_(attr)
             dim.attrs["length"] = np.int32(length)
             dim.attrs["step"] = np.float64(step_mm)
@@ -91,7 +108,8 @@ def minc2_template(shape: tuple[int, int, int], step_mm: float = 1.0) -> Minc2Te
         info_fields: tuple[tuple[str, dict[str, str | float]], ...] = (
             ("patient", {"sex": "female__"}),
             ("acquisition", {"repetition_time": 2.3, "echo_time": 0.00298, "flip_angle": 9.0}),
-            ("study", {"modality": "MRI__", "manufacturer": "SIEMENS"}))
+            ("study", {"modality": "MRI__", "manufacturer": "SIEMENS"}),
+        )
         for group, fields in info_fields:
             part = info.create_group(group)
             for key, setting in fields.items():
@@ -130,8 +148,18 @@ def png_greyscale(width: int, height: int, pixels: bytes) -> bytes:
     return out.getvalue()
 
 
-def dicom_secondary_capture(rows: int, cols: int, pixels: bytes, *, sop_instance_uid: str, study_uid: str,
-                            series_uid: str, patient_name: str, patient_id: str, modality: str) -> bytes:
+def dicom_secondary_capture(
+    rows: int,
+    cols: int,
+    pixels: bytes,
+    *,
+    sop_instance_uid: str,
+    study_uid: str,
+    series_uid: str,
+    patient_name: str,
+    patient_id: str,
+    modality: str,
+) -> bytes:
     """A Secondary Capture DICOM file (explicit VR little endian, 8-bit MONOCHROME2) with a zeroed
     preamble: the official Datamint client sniffs bytes, and a TIFF-looking preamble makes it crash
     (reference/datamint.md §2.4)."""
@@ -162,11 +190,12 @@ def dicom_secondary_capture(rows: int, cols: int, pixels: bytes, *, sop_instance
 
 
 Box = tuple[float, float, float, float]
-RGB = tuple[int, int, int] | str   # a colour: (r, g, b) or "#rrggbb"
+RGB = tuple[int, int, int] | str  # a colour: (r, g, b) or "#rrggbb"
 
 
-def jpeg_ellipses(size: tuple[int, int], background: RGB, ellipses: Sequence[tuple[Box, RGB, RGB | None]],
-                  grain: bytes, quality: int) -> bytes:
+def jpeg_ellipses(
+    size: tuple[int, int], background: RGB, ellipses: Sequence[tuple[Box, RGB, RGB | None]], grain: bytes, quality: int
+) -> bytes:
     """A JPEG of ``size``: filled ellipses (box, fill, outline) drawn in order on ``background``, darkened by
     ``grain`` (greyscale bytes at half resolution, each value // 64, scaled up bilinearly)."""
     from PIL import Image, ImageChops, ImageDraw

@@ -20,14 +20,14 @@ from neurofetch.net.origins import same_origin
 from neurofetch.net.secret import Secret
 
 MAX_RENEWALS_PER_REQUEST = 3
-RENEW_MARGIN = 300.0   # re-login this many seconds before the token's exp ...
+RENEW_MARGIN = 300.0  # re-login this many seconds before the token's exp ...
 RENEW_FRACTION = 0.25  # ... or this fraction of its lifetime, if that is shorter
 
 
 @dataclass
 class Token:
     value: Secret
-    expires_at: float | None   # epoch seconds, from the JWT's exp when there is one
+    expires_at: float | None  # epoch seconds, from the JWT's exp when there is one
     issued_at: float | None = None
 
     @classmethod
@@ -99,7 +99,7 @@ class RenewingBearerAuth(httpx.Auth):
         """A fresh token unless the rejected one was already replaced; None when we cannot log in."""
         async with self._lock:
             if self._token is not None and self._token.value.value != rejected.value.value:
-                return self._token   # another request logged in meanwhile
+                return self._token  # another request logged in meanwhile
             # Same string: the server refuses it now, even if it came from a login a moment ago
             # (tokens issued in the same second are identical), so log in again.
             if self._obtain is None:
@@ -111,8 +111,10 @@ class RenewingBearerAuth(httpx.Auth):
         if self._obtain is None:
             from neurofetch.errors import AuthError
 
-            raise AuthError("the token has expired and no password is available to log in again; "
-                            "run `neurofetch login` or set NEUROFETCH_PASSWORD")
+            raise AuthError(
+                "the token has expired and no password is available to log in again; "
+                "run `neurofetch login` or set NEUROFETCH_PASSWORD"
+            )
         if self._refused is not None:
             raise self._refused
         assert self._client is not None, "bind() the auth to its client first"
@@ -160,4 +162,3 @@ class ApiKeyAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers[self._header] = self._key.value
         yield request
-

@@ -14,8 +14,8 @@ import time
 
 UNITS = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
 RATE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([kmg]?)(?:i?b?(?:/s)?)?", re.IGNORECASE)
-BURST_SECONDS = 0.125        # the bucket holds an eighth of a second of traffic...
-MIN_BURST = 16 * 1024        # ...but at least this much, so small limits still move whole TCP segments
+BURST_SECONDS = 0.125  # the bucket holds an eighth of a second of traffic...
+MIN_BURST = 16 * 1024  # ...but at least this much, so small limits still move whole TCP segments
 
 
 def parse_rate(text: str) -> int:

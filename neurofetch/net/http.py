@@ -28,9 +28,27 @@ from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying
 from neurofetch.net.wire import AiohttpTransport
 from neurofetch.urls import redact_url
 
-__all__ = ["URL", "AsyncBaseTransport", "AsyncClient", "Auth", "ConnectError", "ConnectTimeout", "HttpOptions",
-           "PoolTimeout", "Response", "TransportError", "get_json", "json_field", "make_client", "not_the_api",
-           "parse_json", "policy_for", "raise_for_status", "server_message", "tls_setting"]
+__all__ = [
+    "URL",
+    "AsyncBaseTransport",
+    "AsyncClient",
+    "Auth",
+    "ConnectError",
+    "ConnectTimeout",
+    "HttpOptions",
+    "PoolTimeout",
+    "Response",
+    "TransportError",
+    "get_json",
+    "json_field",
+    "make_client",
+    "not_the_api",
+    "parse_json",
+    "policy_for",
+    "raise_for_status",
+    "server_message",
+    "tls_setting",
+]
 
 
 def tls_setting(verify: bool | str) -> bool | ssl.SSLContext:
@@ -50,11 +68,11 @@ def make_client(
     one origin; across origins only as net/origins.py allows (no credential ever leaves its origin)."""
     connections = options.jobs + extra_connections
     verify = tls_setting(options.verify_tls)
-    bandwidth = Bandwidth(options.bwlimit) if options.bwlimit else None   # one bucket for the whole run
+    bandwidth = Bandwidth(options.bwlimit) if options.bwlimit else None  # one bucket for the whole run
     return OriginBoundClient(
         auth=auth,
         transport=transport or AiohttpTransport(verify=verify, max_connections=connections, bandwidth=bandwidth),
-        verify=verify,   # for the transports httpx mounts for proxies named in the environment
+        verify=verify,  # for the transports httpx mounts for proxies named in the environment
         limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         timeout=httpx.Timeout(options.timeout, connect=min(30.0, options.timeout)),
         headers={"User-Agent": options.user_agent},
@@ -126,8 +144,14 @@ def json_field(body: Any, key: str, kind: type | tuple[type, ...], what: str, ur
     return value
 
 
-async def get_json(client: httpx.AsyncClient, url: str, policy: RetryPolicy, *, what: str | None = None,
-                   params: dict[str, Any] | None = None) -> Any:
+async def get_json(
+    client: httpx.AsyncClient,
+    url: str,
+    policy: RetryPolicy,
+    *,
+    what: str | None = None,
+    params: dict[str, Any] | None = None,
+) -> Any:
     """GET a JSON document with retries; errors name what was asked for."""
     label = what or redact_url(url)
 

@@ -12,6 +12,6 @@ T = TypeVar("T")
 def run(main: Coroutine[Any, Any, T]) -> T:
     try:
         import uvloop
-    except ImportError:   # not built for this platform (Windows): the standard loop does the same, slower
+    except ImportError:  # not built for this platform (Windows): the standard loop does the same, slower
         return asyncio.run(main)
     return uvloop.run(main)

@@ -16,13 +16,13 @@ USER_AGENT = f"neurofetch/{__version__}"
 
 @dataclass(frozen=True)
 class HttpOptions:
-    jobs: int = 4                      # transfers at once: the pool keeps that many connections (+ a few)
-    timeout: float = 300.0             # seconds without progress on one request; connecting: at most 30
-    verify_tls: bool | str = True      # False, or the path of a CA bundle
+    jobs: int = 4  # transfers at once: the pool keeps that many connections (+ a few)
+    timeout: float = 300.0  # seconds without progress on one request; connecting: at most 30
+    verify_tls: bool | str = True  # False, or the path of a CA bundle
     retries: int = 5
     retry_wait_max: float = 60.0
     user_agent: str = USER_AGENT
-    bwlimit: int | None = None         # bytes per second for the whole client, up and down; None: no cap
+    bwlimit: int | None = None  # bytes per second for the whole client, up and down; None: no cap
 
     def retry_policy(self) -> RetryPolicy:
         from neurofetch.net.retry import RetryPolicy

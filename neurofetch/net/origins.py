@@ -34,7 +34,7 @@ Origin = tuple[str, str, int | None]
 
 
 def origin_of(url: httpx.URL) -> Origin:
-    return url.scheme, url.host, url.port   # httpx gives None for a scheme's default port
+    return url.scheme, url.host, url.port  # httpx gives None for a scheme's default port
 
 
 def same_origin(a: httpx.URL, b: httpx.URL) -> bool:
@@ -46,8 +46,13 @@ def origin_text(url: httpx.URL) -> str:
 
 
 def is_https_upgrade(old: httpx.URL, new: httpx.URL) -> bool:
-    return (old.host == new.host and old.scheme == "http" and old.port is None
-            and new.scheme == "https" and new.port is None)
+    return (
+        old.host == new.host
+        and old.scheme == "http"
+        and old.port is None
+        and new.scheme == "https"
+        and new.port is None
+    )
 
 
 def has_body(request: httpx.Request) -> bool:
@@ -108,11 +113,14 @@ class OriginBoundClient(httpx.AsyncClient):
         try:
             return await super().send(request, **kwargs)
         except httpx.TooManyRedirects:
-            raise UnreachableError(f"{origin_text(request.url)} redirected more than {MAX_REDIRECTS} times "
-                                   f"for {request.url.path}; giving up") from None
+            raise UnreachableError(
+                f"{origin_text(request.url)} redirected more than {MAX_REDIRECTS} times "
+                f"for {request.url.path}; giving up"
+            ) from None
         except httpx.DecodingError:
-            raise RemoteDataError(f"the answer from {redact_url(str(request.url))} does not decode as its "
-                                  "Content-Encoding says") from None
+            raise RemoteDataError(
+                f"the answer from {redact_url(str(request.url))} does not decode as its Content-Encoding says"
+            ) from None
 
     def _build_redirect_request(self, request: httpx.Request, response: httpx.Response) -> httpx.Request:
         redirect = super()._build_redirect_request(request, response)
@@ -121,7 +129,8 @@ class OriginBoundClient(httpx.AsyncClient):
             if request.method not in FOLLOWED_ACROSS_ORIGINS or has_body(request):
                 raise UnreachableError(
                     f"{origin_text(request.url)} redirected {request.method} {request.url.path} to another origin, "
-                    f"{origin_text(redirect.url)}: a login or an upload is never re-sent to another server")
+                    f"{origin_text(redirect.url)}: a login or an upload is never re-sent to another server"
+                )
             for name in self._credential_headers:
                 redirect.headers.pop(name, None)
         self._by_origin.set_cookie_header(redirect)
@@ -130,5 +139,7 @@ class OriginBoundClient(httpx.AsyncClient):
 
 def refuse_credentials_in(url: httpx.URL) -> None:
     if url.userinfo:
-        raise ItemError(f"{redact_url(str(url))}: the server gave this URL with a user name or password in it; "
-                        "neurofetch does not send credentials a server put in a URL")
+        raise ItemError(
+            f"{redact_url(str(url))}: the server gave this URL with a user name or password in it; "
+            "neurofetch does not send credentials a server put in a URL"
+        )

@@ -26,8 +26,8 @@ _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 @dataclass(frozen=True, repr=False)
 class Proxy:
-    url: str            # scheme://host:port, without credentials: safe to show
-    variable: str       # the environment variable that named it
+    url: str  # scheme://host:port, without credentials: safe to show
+    variable: str  # the environment variable that named it
     username: str = ""
     password: str = ""
 
@@ -48,8 +48,8 @@ class Proxy:
 
 @dataclass(frozen=True)
 class _Bypass:
-    host: str | None                # a name matched with its subdomains
-    network: _Network | None        # or an address range
+    host: str | None  # a name matched with its subdomains
+    network: _Network | None  # or an address range
     port: int | None
 
     def matches(self, host: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address | None, port: int) -> bool:
@@ -64,7 +64,7 @@ class ProxyEnvironment:
     """The proxy variables as they were when it was built; ``proxy_for`` answers per origin, from a cache."""
 
     def __init__(self, proxies: dict[str, Proxy], bypass: list[_Bypass], bypass_all: bool) -> None:
-        self._proxies = proxies          # by URL scheme
+        self._proxies = proxies  # by URL scheme
         self._bypass = bypass
         self._bypass_all = bypass_all
         self._decided: dict[tuple[str, str, int], Proxy | None] = {}
@@ -139,16 +139,15 @@ def _parse_proxy(variable: str, value: str) -> Proxy:
     if not parts.hostname:
         raise UsageError(f"{variable} names no proxy host")
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    return Proxy(f"{scheme}://{host}:{port}", variable,
-                 unquote(parts.username or ""), unquote(parts.password or ""))
+    return Proxy(f"{scheme}://{host}:{port}", variable, unquote(parts.username or ""), unquote(parts.password or ""))
 
 
 def _parse_bypass(entry: str) -> _Bypass:
     text, port = entry.lower(), None
-    if text.startswith("["):                                   # [v6] or [v6]:port
+    if text.startswith("["):  # [v6] or [v6]:port
         address, _, rest = text[1:].partition("]")
         text, port = address, _port(rest.lstrip(":"))
-    elif text.count(":") == 1:                                 # host:port (a bare v6 address has several)
+    elif text.count(":") == 1:  # host:port (a bare v6 address has several)
         text, _, rest = text.partition(":")
         port = _port(rest)
     try:

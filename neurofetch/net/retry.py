@@ -22,8 +22,9 @@ log = logging.getLogger("neurofetch.net")
 _observer: ContextVar[RetryObserver | None] = ContextVar("neurofetch_retry_observer", default=None)
 
 # OpenSSL's reasons for a handshake answered by something that is not TLS (plain HTTP on that port)
-NOT_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG",
-                             "UNKNOWN_PROTOCOL", "HTTP_REQUEST"})
+NOT_TLS_REASONS = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "UNKNOWN_PROTOCOL", "HTTP_REQUEST"}
+)
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504, 507, 509, 520, 521, 522, 523, 524})
 
 
@@ -52,10 +53,10 @@ class ProxyFailed(httpx.ConnectError):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    attempts: int = 6            # first try plus retries
+    attempts: int = 6  # first try plus retries
     base_wait: float = 0.5
-    max_wait: float = 60.0       # cap of one wait, including Retry-After
-    total_wait: float = 300.0    # cap of the sum of all waits for one item (not of transfer time)
+    max_wait: float = 60.0  # cap of one wait, including Retry-After
+    total_wait: float = 300.0  # cap of the sum of all waits for one item (not of transfer time)
 
     @classmethod
     def from_profile(cls, retries: int, retry_wait_max: float) -> RetryPolicy:
@@ -83,8 +84,10 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 def status_error(response: httpx.Response, what: str) -> RetryableError | None:
     """A RetryableError for statuses worth retrying, None for the rest."""
     if response.status_code in RETRYABLE_STATUS:
-        return RetryableError(f"HTTP {response.status_code} for {what}",
-                              retry_after=parse_retry_after(response.headers.get("retry-after")))
+        return RetryableError(
+            f"HTTP {response.status_code} for {what}",
+            retry_after=parse_retry_after(response.headers.get("retry-after")),
+        )
     return None
 
 
@@ -111,7 +114,7 @@ def connect_failure(exc: BaseException) -> str | None:
             return "tls-cert"
         if isinstance(cause, ssl.SSLError) and getattr(cause, "reason", None) in NOT_TLS_REASONS:
             return "no-tls"
-        tls = tls or isinstance(cause, ssl.SSLError)   # a wrapper's own SSLError has no reason: look further
+        tls = tls or isinstance(cause, ssl.SSLError)  # a wrapper's own SSLError has no reason: look further
     return "tls" if tls else None
 
 
@@ -148,8 +151,10 @@ def _transport_reason(exc: httpx.TransportError) -> str:
     if failure == "refused":
         return "connection refused: nothing listens on that port; is the server running?"
     if failure == "tls-cert":
-        return ("the server's TLS certificate did not verify (for a private CA, set verify_tls: /path/to/ca.pem "
-                "in the profile)")
+        return (
+            "the server's TLS certificate did not verify (for a private CA, set verify_tls: /path/to/ca.pem "
+            "in the profile)"
+        )
     if failure == "no-tls":
         return "the server did not speak TLS (is the URL http://, not https://?)"
     if failure == "tls":

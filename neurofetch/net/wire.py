@@ -27,22 +27,28 @@ from neurofetch.net.retry import ProxyFailed
 # Bytes aiohttp buffers per connection before it stops reading the socket; large reads mean few trips
 # through Python for a big file.
 READ_BUFFER = 1 << 18
-SEND_PIECE = 1 << 16   # under --bwlimit a request body goes out in pieces of this size, each paid for first
+SEND_PIECE = 1 << 16  # under --bwlimit a request body goes out in pieces of this size, each paid for first
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """HTTP/1.1 with keep-alive, at most ``max_connections`` open at once; every body sent and received
     goes through ``bandwidth`` (--bwlimit) when one is given."""
 
-    def __init__(self, *, verify: bool | ssl.SSLContext = True, max_connections: int = 10,
-                 keepalive_expiry: float = 5.0, bandwidth: Bandwidth | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        verify: bool | ssl.SSLContext = True,
+        max_connections: int = 10,
+        keepalive_expiry: float = 5.0,
+        bandwidth: Bandwidth | None = None,
+    ) -> None:
         self._bandwidth = bandwidth
         self._verify = verify
         self._ssl: ssl.SSLContext | bool | None = None
         self._max_connections = max_connections
         self._keepalive_expiry = keepalive_expiry
         self._session: aiohttp.ClientSession | None = None
-        self._proxies = ProxyEnvironment.from_environ()     # None without proxy variables: no work per request
+        self._proxies = ProxyEnvironment.from_environ()  # None without proxy variables: no work per request
         self._proxy_args: dict[Proxy, tuple[yarl.URL, dict[str, str] | None]] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -54,7 +60,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         proxy_url, proxy_headers = None, None
         if proxy is not None:
             proxy_url, proxy_headers = self._proxy_arguments(proxy)
-            if proxy_headers and url.scheme != "https":     # no CONNECT: the request itself goes to the proxy
+            if proxy_headers and url.scheme != "https":  # no CONNECT: the request itself goes to the proxy
                 headers.extend(proxy_headers.items())
                 proxy_headers = None
         with _as_httpx_errors(proxy, url):
@@ -65,21 +71,24 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 data=_body(request, self._bandwidth),
                 allow_redirects=False,
                 ssl=self._tls() if url.scheme == "https" else True,
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout.get("connect"),
-                                              sock_read=timeout.get("read")),
+                timeout=aiohttp.ClientTimeout(
+                    total=None, sock_connect=timeout.get("connect"), sock_read=timeout.get("read")
+                ),
                 server_hostname=request.extensions.get("sni_hostname"),
                 proxy=proxy_url,
                 proxy_headers=proxy_headers,
             )
-        if proxy is not None and response.status == 407:      # the proxy's answer to a plain-http request
+        if proxy is not None and response.status == 407:  # the proxy's answer to a plain-http request
             response.release()
             raise _proxy_refused(proxy, url, 407)
         return httpx.Response(
             status_code=response.status,
             headers=list(response.raw_headers),
             stream=_ResponseBody(response, self._bandwidth),
-            extensions={"http_version": b"HTTP/1.1",
-                        "reason_phrase": (response.reason or "").encode("ascii", "replace")},
+            extensions={
+                "http_version": b"HTTP/1.1",
+                "reason_phrase": (response.reason or "").encode("ascii", "replace"),
+            },
         )
 
     async def aclose(self) -> None:
@@ -89,11 +98,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     def _open(self) -> aiohttp.ClientSession:
         # Created on first use: a session belongs to the event loop that is running then.
-        connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0,
-                                         keepalive_timeout=self._keepalive_expiry)
+        connector = aiohttp.TCPConnector(
+            limit=self._max_connections, limit_per_host=0, keepalive_timeout=self._keepalive_expiry
+        )
         self._session = aiohttp.ClientSession(
-            connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False,
-            trust_env=False, read_bufsize=READ_BUFFER, timeout=aiohttp.ClientTimeout(total=None),
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+            trust_env=False,
+            read_bufsize=READ_BUFFER,
+            timeout=aiohttp.ClientTimeout(total=None),
         )
         return self._session
 
@@ -101,8 +115,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         """The proxy's URL and, with credentials, its Proxy-Authorization header; built once per proxy."""
         if proxy not in self._proxy_args:
             basic = base64.b64encode(f"{proxy.username}:{proxy.password}".encode()).decode("ascii")
-            self._proxy_args[proxy] = (yarl.URL(proxy.url),
-                                       {"Proxy-Authorization": f"Basic {basic}"} if proxy.username else None)
+            self._proxy_args[proxy] = (
+                yarl.URL(proxy.url),
+                {"Proxy-Authorization": f"Basic {basic}"} if proxy.username else None,
+            )
         return self._proxy_args[proxy]
 
     def _tls(self) -> ssl.SSLContext | bool:
@@ -120,7 +136,7 @@ class _ResponseBody(httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         with _as_httpx_errors():
             async for chunk in self._response.content.iter_any():
-                if self._bandwidth is not None:   # the socket is not read while this waits: TCP slows the sender
+                if self._bandwidth is not None:  # the socket is not read while this waits: TCP slows the sender
                     await self._bandwidth.take(len(chunk))
                 yield chunk
 
@@ -144,7 +160,7 @@ def _body(request: httpx.Request, bandwidth: Bandwidth | None) -> bytes | AsyncI
             body = _stream(request.stream)
     if body is None or bandwidth is None:
         return body
-    return _paced(body, bandwidth)   # the request's Content-Length header still applies: no chunked encoding
+    return _paced(body, bandwidth)  # the request's Content-Length header still applies: no chunked encoding
 
 
 async def _stream(stream: object) -> AsyncIterator[bytes]:
@@ -156,7 +172,7 @@ async def _paced(body: bytes | AsyncIterator[bytes], bandwidth: Bandwidth) -> As
     async def pieces(chunk: bytes) -> AsyncIterator[bytes]:
         view = memoryview(chunk)
         for start in range(0, len(view), SEND_PIECE):
-            piece = view[start:start + SEND_PIECE]
+            piece = view[start : start + SEND_PIECE]
             await bandwidth.take(len(piece))
             yield bytes(piece)
 
@@ -172,11 +188,15 @@ async def _paced(body: bytes | AsyncIterator[bytes], bandwidth: Bandwidth) -> As
 def _proxy_refused(proxy: Proxy, url: httpx.URL, status: int) -> ProxyFailed:
     target = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
     if status == 407:
-        why = ("refused the credentials in the proxy URL" if proxy.username
-               else "asks for credentials: put them in the proxy URL (http://user:password@host:port)")
+        why = (
+            "refused the credentials in the proxy URL"
+            if proxy.username
+            else "asks for credentials: put them in the proxy URL (http://user:password@host:port)"
+        )
         return ProxyFailed(f"the proxy {proxy} {why} (HTTP 407)", retryable=False)
-    return ProxyFailed(f"the proxy {proxy} would not connect to {target} (HTTP {status})",
-                       retryable=status not in (400, 403, 405))
+    return ProxyFailed(
+        f"the proxy {proxy} would not connect to {target} (HTTP {status})", retryable=status not in (400, 403, 405)
+    )
 
 
 @contextlib.contextmanager

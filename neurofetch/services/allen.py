@@ -24,9 +24,9 @@ from neurofetch.transfer.local_index import SidecarReader
 from neurofetch.transfer.work import Document, Fetch, FileItem, Listing, Work
 
 QUERY_PATH = "/api/v2/data/query.json"
-PAGE_SIZE = 2000            # allensdk's pager uses 2000; a server that caps lower is followed
-IDS_PER_QUERY = 200         # keeps an [id$in...] query URL well under common length limits
-WINDOW = 4                  # pages of one query asked for at once
+PAGE_SIZE = 2000  # allensdk's pager uses 2000; a server that caps lower is followed
+IDS_PER_QUERY = 200  # keeps an [id$in...] query URL well under common length limits
+WINDOW = 4  # pages of one query asked for at once
 ORDER = "[order$eq'sub_images.section_number']"
 RECORDS_FILE = "images.json"
 
@@ -40,8 +40,8 @@ class ImageParams:
     downsample: int | None = None
     quality: int | None = None
     annotation: bool | None = None
-    atlas: int | None = None                              # whose annotation is drawn
-    region: tuple[int, int, int, int] | None = None       # left, top (full-res px), width, height (tier px)
+    atlas: int | None = None  # whose annotation is drawn
+    region: tuple[int, int, int, int] | None = None  # left, top (full-res px), width, height (tier px)
 
     def atlas_for(self, folder_atlas: int | None) -> int | None:
         """The atlas sent with an annotated download: the one asked for, else the atlas being fetched."""
@@ -93,9 +93,11 @@ class AtlasImageRequest:
 
 def atlas_plates_criteria(atlas_id: int) -> str:
     """Annotated plates of an atlas, its image type looked up through a pipe (reference/allen.md §2.3)."""
-    return (f"model::Atlas,rma::criteria,[id$eq{atlas_id}],rma::options[only$eq'image_type'],"
-            "pipe::list[type_name$is'image_type'],model::AtlasImage,rma::criteria,[annotated$eqtrue],"
-            f"atlas_data_set(atlases[id$eq{atlas_id}]),alternate_images[image_type$eq$type_name]")
+    return (
+        f"model::Atlas,rma::criteria,[id$eq{atlas_id}],rma::options[only$eq'image_type'],"
+        "pipe::list[type_name$is'image_type'],model::AtlasImage,rma::criteria,[annotated$eqtrue],"
+        f"atlas_data_set(atlases[id$eq{atlas_id}]),alternate_images[image_type$eq$type_name]"
+    )
 
 
 def section_images_criteria(data_set_id: int) -> str:
@@ -150,8 +152,16 @@ class RecordSet:
     run is partial anyway.
     """
 
-    def __init__(self, query_url: str, what: str, queries: Sequence[str], to_work: Callable[[Record], Sequence[Work]],
-                 complete: Callable[[list[Record], Context], Sequence[Work]], *, page_size: int = PAGE_SIZE) -> None:
+    def __init__(
+        self,
+        query_url: str,
+        what: str,
+        queries: Sequence[str],
+        to_work: Callable[[Record], Sequence[Work]],
+        complete: Callable[[list[Record], Context], Sequence[Work]],
+        *,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
         self.query_url = query_url
         self.what = what
         self.queries = list(queries)
@@ -161,28 +171,31 @@ class RecordSet:
         self.pending = len(self.queries)
         self.records: dict[int, Record] = {}
         self.pagers = [Pager(what, query_url) for _ in self.queries]
-        self.next_start: list[int] = [0] * len(self.queries)   # the first row no page has been asked for yet
+        self.next_start: list[int] = [0] * len(self.queries)  # the first row no page has been asked for yet
         self.steps: list[int] = [page_size] * len(self.queries)
 
     def roots(self) -> list[Listing]:
-        return [Listing(self._label(i, 0), self._page(i, criteria, 0, self.page_size, first=True), root=True)
-                for i, criteria in enumerate(self.queries)]
+        return [
+            Listing(self._label(i, 0), self._page(i, criteria, 0, self.page_size, first=True), root=True)
+            for i, criteria in enumerate(self.queries)
+        ]
 
     def _label(self, index: int, start: int) -> str:
         query = f" (query {index + 1} of {len(self.queries)})" if len(self.queries) > 1 else ""
         return f"{self.what}{query}, rows from {start}"
 
-    def _page(self, index: int, criteria: str, start: int, rows: int, *,
-              first: bool = False) -> Fetch:
+    def _page(self, index: int, criteria: str, start: int, rows: int, *, first: bool = False) -> Fetch:
         async def fetch(ctx: Context) -> Sequence[Work]:
             label = self._label(index, start)
-            body = await get_json(ctx.client, self.query_url, ctx.policy, what=label,
-                                  params={"criteria": paged(criteria, start, rows)})
+            body = await get_json(
+                ctx.client, self.query_url, ctx.policy, what=label, params={"criteria": paged(criteria, start, rows)}
+            )
             records, total = read_envelope(body, label)
             got = len(records)
             expected = max(0, min(rows, total - start))
-            fresh = self.pagers[index].page([r["id"] for r in records], more=got < expected or start + got < total,
-                                            claimed=total)
+            fresh = self.pagers[index].page(
+                [r["id"] for r in records], more=got < expected or start + got < total, claimed=total
+            )
             work: list[Work] = []
             if first:
                 # A server that caps num_rows below what was asked answers a short first page:
@@ -195,7 +208,7 @@ class RecordSet:
             else:
                 work += self._next_pages(index, criteria, total, 1)
             for record in records:
-                if record["id"] in fresh and record["id"] not in self.records:   # rows can shift between pages
+                if record["id"] in fresh and record["id"] not in self.records:  # rows can shift between pages
                     self.records[record["id"]] = record
                     work.extend(self.to_work(record))
             self.pending -= 1
@@ -265,26 +278,60 @@ class AllenSource:
         return roots
 
     def _atlas_sets(self) -> list[RecordSet]:
-        return [self._record_set(f"atlas {a}", f"atlas-{a}", [atlas_plates_criteria(a)], "atlas_image_download",
-                                 a, empty="no annotated plates; is the atlas id right?")
-                for a in self.request.atlases]
+        return [
+            self._record_set(
+                f"atlas {a}",
+                f"atlas-{a}",
+                [atlas_plates_criteria(a)],
+                "atlas_image_download",
+                a,
+                empty="no annotated plates; is the atlas id right?",
+            )
+            for a in self.request.atlases
+        ]
 
     def _section_sets(self) -> list[RecordSet]:
-        return [self._record_set(f"section data set {d}", f"section-data-set-{d}", [section_images_criteria(d)],
-                                 "section_image_download", None,
-                                 empty="no images; is the section data set id right?")
-                for d in self.request.section_data_sets]
+        return [
+            self._record_set(
+                f"section data set {d}",
+                f"section-data-set-{d}",
+                [section_images_criteria(d)],
+                "section_image_download",
+                None,
+                empty="no images; is the section data set id right?",
+            )
+            for d in self.request.section_data_sets
+        ]
 
     def _id_sets(self) -> list[RecordSet]:
         ids = list(dict.fromkeys(self.request.image_ids))
         if not ids:
             return []
-        chunks = [ids[i:i + IDS_PER_QUERY] for i in range(0, len(ids), IDS_PER_QUERY)]
-        return [self._record_set("image records", "images", [atlas_images_by_id_criteria(c) for c in chunks],
-                                 "atlas_image_download", None, wanted=ids, keep_earlier=True)]
+        chunks = [ids[i : i + IDS_PER_QUERY] for i in range(0, len(ids), IDS_PER_QUERY)]
+        return [
+            self._record_set(
+                "image records",
+                "images",
+                [atlas_images_by_id_criteria(c) for c in chunks],
+                "atlas_image_download",
+                None,
+                wanted=ids,
+                keep_earlier=True,
+            )
+        ]
 
-    def _record_set(self, what: str, folder: str, queries: list[str], endpoint: str, folder_atlas: int | None,
-                    *, empty: str | None = None, wanted: Sequence[int] = (), keep_earlier: bool = False) -> RecordSet:
+    def _record_set(
+        self,
+        what: str,
+        folder: str,
+        queries: list[str],
+        endpoint: str,
+        folder_atlas: int | None,
+        *,
+        empty: str | None = None,
+        wanted: Sequence[int] = (),
+        keep_earlier: bool = False,
+    ) -> RecordSet:
         def to_work(record: Record) -> Sequence[Work]:
             return self._downloads(record, folder, endpoint, folder_atlas)
 
@@ -296,7 +343,7 @@ class AllenSource:
                 _fail(ctx, what, empty)
             if not records:
                 return []
-            if keep_earlier and ctx.catalog is None:   # `ls` reads no local tree
+            if keep_earlier and ctx.catalog is None:  # `ls` reads no local tree
                 records = _with_earlier_records(ctx, folder, records)
             return [Document((folder, RECORDS_FILE), records)]
 
@@ -307,13 +354,28 @@ class AllenSource:
         image_id = record["id"]
         url = f"{self.base_url}/api/v2/{endpoint}/{image_id}"
         meta = {"atlas": folder_atlas, "section_number": record.get("section_number"), "image_id": image_id}
-        work: list[Work] = [FileItem((folder, image_name(record, params, folder_atlas)), url, meta=meta,
-                                     check=jpeg_check, unit=str(image_id), params=params.query(folder_atlas))]
+        work: list[Work] = [
+            FileItem(
+                (folder, image_name(record, params, folder_atlas)),
+                url,
+                meta=meta,
+                check=jpeg_check,
+                unit=str(image_id),
+                params=params.query(folder_atlas),
+            )
+        ]
         if self.request.svg and endpoint == "atlas_image_download" and record.get("annotated") is True:
             svg_params = {"downsample": str(params.downsample)} if params.downsample is not None else {}
-            work.append(FileItem((folder, svg_name(record, params)),
-                                 f"{self.base_url}/api/v2/svg_download/{image_id}", check=svg_check,
-                                 unit=str(image_id), params=svg_params, meta=meta))
+            work.append(
+                FileItem(
+                    (folder, svg_name(record, params)),
+                    f"{self.base_url}/api/v2/svg_download/{image_id}",
+                    check=svg_check,
+                    unit=str(image_id),
+                    params=svg_params,
+                    meta=meta,
+                )
+            )
         return work
 
 
@@ -343,11 +405,18 @@ def index_columns(records: SidecarReader, relpath: str) -> dict[str, Any] | None
     fields = name.split("_")
     if not isinstance(images, list) or len(fields) < 3 or not fields[1].isdigit():
         return None
-    by_id = records.derived(f"{folder}/{RECORDS_FILE} by id", lambda: {
-        r["id"]: r for r in images if isinstance(r, dict) and isinstance(r.get("id"), int)})
+    by_id = records.derived(
+        f"{folder}/{RECORDS_FILE} by id",
+        lambda: {r["id"]: r for r in images if isinstance(r, dict) and isinstance(r.get("id"), int)},
+    )
     record = by_id.get(int(fields[1]), {})
     atlas = folder.removeprefix("atlas-")
-    return {"atlas": int(atlas) if folder.startswith("atlas-") and atlas.isdigit() else None,
-            "section_data_set": record.get("data_set_id"), "section_number": record.get("section_number"),
-            "image_id": int(fields[1]), "annotated": record.get("annotated"),
-            "image_width": record.get("image_width"), "image_height": record.get("image_height")}
+    return {
+        "atlas": int(atlas) if folder.startswith("atlas-") and atlas.isdigit() else None,
+        "section_data_set": record.get("data_set_id"),
+        "section_number": record.get("section_number"),
+        "image_id": int(fields[1]),
+        "annotated": record.get("annotated"),
+        "image_width": record.get("image_width"),
+        "image_height": record.get("image_height"),
+    }

@@ -24,10 +24,11 @@ from neurofetch.transfer.paths import UnsafeName, check_component
 from neurofetch.transfer.work import Document, Fetch, FileItem, Listing, Work
 
 GZIP_MAGIC = b"\x1f\x8b"
-DOI_SCAN_PAGES = 5           # a DOI search that brings other collections stops after this many pages...
-DOI_SCAN_COLLECTIONS = 500   # ...or this many other collections: the server ignored the filter
+DOI_SCAN_PAGES = 5  # a DOI search that brings other collections stops after this many pages...
+DOI_SCAN_COLLECTIONS = 500  # ...or this many other collections: the server ignored the filter
 DOI_PREFIXES = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.IGNORECASE)
 RESERVED_NAMES = frozenset({"collection.json"})
+
 
 def collection_id(text: str) -> int:
     """A ``--collection`` value: NeuroVault collection ids are whole numbers."""
@@ -55,7 +56,7 @@ def gzip_body(first: bytes, content_type: str) -> str | None:
     head = first[:2]
     if not head:
         return "the server sent an empty body instead of a gzip file"
-    if GZIP_MAGIC[:len(head)] != head:
+    if GZIP_MAGIC[: len(head)] != head:
         return "the body is not gzip data (a .nii.gz starts with 1f 8b)"
     return None
 
@@ -64,7 +65,7 @@ def gzip_body(first: bytes, content_type: str) -> str | None:
 class NeuroVaultSelection:
     collections: Sequence[int] = ()
     dois: Sequence[str] = ()
-    map_types: Sequence[str] = ()     # display strings, e.g. "Z map"; compared case-insensitively
+    map_types: Sequence[str] = ()  # display strings, e.g. "Z map"; compared case-insensitively
     modalities: Sequence[str] = ()
     names: NameFilter = field(default_factory=NameFilter)
 
@@ -111,7 +112,7 @@ class NeuroVaultSource:
         self.base_url = base_url.rstrip("/").removesuffix("/api")
         self.selection = selection
         self._policy = policy
-        self._claimed: set[int] = set()   # collections already handed to the engine (by --collection or a DOI)
+        self._claimed: set[int] = set()  # collections already handed to the engine (by --collection or a DOI)
 
     def auth(self) -> Auth | None:
         return None
@@ -142,8 +143,12 @@ class NeuroVaultSource:
         serves us TLS, where plain HTTP cannot be answered."""
         base = URL(self.base_url + "/")
         target = base.join(link)
-        if (base.scheme == "https" and target.scheme == "http" and target.host == base.host
-                and target.port in (None, base.port)):
+        if (
+            base.scheme == "https"
+            and target.scheme == "http"
+            and target.host == base.host
+            and target.port in (None, base.port)
+        ):
             target = target.copy_with(scheme="https")
         return str(target)
 
@@ -166,7 +171,7 @@ class NeuroVaultSource:
             others = 0
             while url:
                 body = await get_json(ctx.client, url, ctx.policy, what=what, params=params)
-                params = None   # ``next`` links carry the query
+                params = None  # ``next`` links carry the query
                 visited.add(url)
                 records = _results(body, what)
                 ids = [json_field(record, "id", int, what) for record in records]
@@ -181,8 +186,13 @@ class NeuroVaultSource:
                     else:
                         others += 1
                 total = _count(body) or others
-                if following and others and (pager.pages >= DOI_SCAN_PAGES or others >= DOI_SCAN_COLLECTIONS
-                                             or total > DOI_SCAN_COLLECTIONS):
+                if (
+                    following
+                    and others
+                    and (
+                        pager.pages >= DOI_SCAN_PAGES or others >= DOI_SCAN_COLLECTIONS or total > DOI_SCAN_COLLECTIONS
+                    )
+                ):
                     raise RemoteDataError(_ignored_filter(doi, total, [m["id"] for m in matches]))
                 url = following
             if matches:
@@ -203,12 +213,13 @@ class NeuroVaultSource:
             body = record
             if body is None:
                 try:
-                    body = await get_json(ctx.client, self._api("collections", str(cid)), ctx.policy,
-                                          what=f"collection {cid}")
+                    body = await get_json(
+                        ctx.client, self._api("collections", str(cid)), ctx.policy, what=f"collection {cid}"
+                    )
                 except AuthError:
                     raise ItemError(f"collection {cid} is private: NeuroVault refused access (HTTP 403)") from None
                 except ItemError as exc:
-                    if str(exc).startswith("HTTP 404 "):   # no such collection: the run warns that it matched nothing
+                    if str(exc).startswith("HTTP 404 "):  # no such collection: the run warns that it matched nothing
                         return []
                     raise
                 if not isinstance(body, dict) or body.get("id") != cid:
@@ -217,8 +228,10 @@ class NeuroVaultSource:
             bisect.insort(ctx.result.extra.setdefault("collections", []), cid)
             first = self._api("collections", str(cid), "images")
             state = _Collection(cid, Pager(f"images of collection {cid}", first))
-            return [Document((state.folder, "collection.json"), body),
-                    Listing(f"images of collection {cid}", self._images_task(state, first, 1))]
+            return [
+                Document((state.folder, "collection.json"), body),
+                Listing(f"images of collection {cid}", self._images_task(state, first, 1)),
+            ]
 
         return Listing(f"collection {cid}", fetch, unit=f"collection-{cid}")
 
@@ -233,14 +246,18 @@ class NeuroVaultSource:
             fresh = coll.pager.page(ids, more=following is not None, claimed=_count(body))
             work: list[Work] = []
             for iid, record in zip(ids, records, strict=True):
-                if iid not in fresh:   # offset paging can repeat an image (§2)
+                if iid not in fresh:  # offset paging can repeat an image (§2)
                     continue
                 fresh.discard(iid)
                 if self.selection.wants(record):
                     work.extend(self._image_work(coll, iid, record, ctx))
             if following is not None:
-                work.append(Listing(f"images of collection {coll.id} (page {page + 1})",
-                                    self._images_task(coll, following, page + 1)))
+                work.append(
+                    Listing(
+                        f"images of collection {coll.id} (page {page + 1})",
+                        self._images_task(coll, following, page + 1),
+                    )
+                )
             return work
 
         return fetch
@@ -255,15 +272,25 @@ class NeuroVaultSource:
             return []
         label = f"{coll.folder}/{name if name.isprintable() else repr(name)}"
         size = record.get("file_size")
-        item = FileItem((coll.folder, name), self._follow(link), label=label,
-                        expected_size=size if isinstance(size, int) and size > 0 else None,
-                        check=gzip_body if name.lower().endswith(".gz") else None, records=(f"{name}.json",),
-                        meta={"collection": coll.id, "image_id": iid, "map_type": _text(record.get("map_type")),
-                              "modality": _text(record.get("modality")), "name": _text(record.get("name"))})
+        item = FileItem(
+            (coll.folder, name),
+            self._follow(link),
+            label=label,
+            expected_size=size if isinstance(size, int) and size > 0 else None,
+            check=gzip_body if name.lower().endswith(".gz") else None,
+            records=(f"{name}.json",),
+            meta={
+                "collection": coll.id,
+                "image_id": iid,
+                "map_type": _text(record.get("map_type")),
+                "modality": _text(record.get("modality")),
+                "name": _text(record.get("name")),
+            },
+        )
         try:
             check_component(name)
         except UnsafeName:
-            return [item]   # the engine refuses it and lists it as failed: once, not again for its record
+            return [item]  # the engine refuses it and lists it as failed: once, not again for its record
         if name in RESERVED_NAMES or coll.names.setdefault(name, iid) != iid:
             ctx.result.fail(label, f"image {iid}: another file of the collection already uses this name")
             return []
@@ -275,10 +302,15 @@ def _text(value: Any) -> str | None:
 
 
 def _ignored_filter(doi: str, total: int, found: list[int]) -> str:
-    hint = (" ".join(f"--collection {cid}" for cid in found) + " has this DOI so far" if found
-            else "use --collection ID instead")
-    return (f"NeuroVault ignored the DOI filter: asking for DOI {doi} answered {total} collections of any DOI; "
-            f"stopped instead of crawling the whole site ({hint})")
+    hint = (
+        " ".join(f"--collection {cid}" for cid in found) + " has this DOI so far"
+        if found
+        else "use --collection ID instead"
+    )
+    return (
+        f"NeuroVault ignored the DOI filter: asking for DOI {doi} answered {total} collections of any DOI; "
+        f"stopped instead of crawling the whole site ({hint})"
+    )
 
 
 def _count(body: dict[str, Any]) -> int | None:
@@ -303,22 +335,35 @@ def index_columns(records: SidecarReader, relpath: str) -> dict[str, Any] | None
         return None
     image = records.json(f"{relpath}.json", keep=False)
     image = image if isinstance(image, dict) else {}
-    return {"collection": int(match.group(1)), "collection_name": collection.get("name"),
-            "doi": collection.get("DOI"), "image_id": image.get("id"), "map_type": image.get("map_type"),
-            "modality": image.get("modality"), "name": image.get("name")}
+    return {
+        "collection": int(match.group(1)),
+        "collection_name": collection.get("name"),
+        "doi": collection.get("DOI"),
+        "image_id": image.get("id"),
+        "map_type": image.get("map_type"),
+        "modality": image.get("modality"),
+        "name": image.get("name"),
+    }
 
 
 NOTHING_SELECTED = "NeuroVault: say which collections to mirror with --collection ID or --doi DOI"
 
 
-def neurovault_selection(collections: Sequence[str] = (), dois: Sequence[str] = (), *,
-                         map_types: Sequence[str] = (), modalities: Sequence[str] = (),
-                         names: NameFilter | None = None) -> NeuroVaultSelection:
+def neurovault_selection(
+    collections: Sequence[str] = (),
+    dois: Sequence[str] = (),
+    *,
+    map_types: Sequence[str] = (),
+    modalities: Sequence[str] = (),
+    names: NameFilter | None = None,
+) -> NeuroVaultSelection:
     """A selection from what a user typed: ids checked, DOIs normalised (UsageError on bad values)."""
     if not collections and not dois:
         raise UsageError(NOTHING_SELECTED)
     return NeuroVaultSelection(
         collections=tuple(dict.fromkeys(collection_id(c) for c in collections)),
         dois=tuple(dict.fromkeys(normalise_doi(d) for d in dois)),
-        map_types=tuple(map_types), modalities=tuple(modalities), names=names or NameFilter(),
+        map_types=tuple(map_types),
+        modalities=tuple(modalities),
+        names=names or NameFilter(),
     )

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 
 from neurofetch.errors import EndlessListingError
 
-STALE_PAGES_ALLOWED = 1   # rows shifting between offset pages can repeat a small page once, not twice in a row
-SLACK_PAGES = 2           # pages beyond the announced figures that are forgiven...
-SLACK_FRACTION = 0.1      # ...plus this fraction of them (items added while the crawl runs)
+STALE_PAGES_ALLOWED = 1  # rows shifting between offset pages can repeat a small page once, not twice in a row
+SLACK_PAGES = 2  # pages beyond the announced figures that are forgiven...
+SLACK_FRACTION = 0.1  # ...plus this fraction of them (items added while the crawl runs)
 
 
 @dataclass

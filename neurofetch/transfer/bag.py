@@ -25,7 +25,7 @@ BAGIT_TXT = "BagIt-Version: 0.97\nTag-File-Character-Encoding: UTF-8\n"
 class BagFile:
     relpath: str
     size: int
-    sha256: str | None    # None: not in the journal (a JSON record), hashed while bagging
+    sha256: str | None  # None: not in the journal (a JSON record), hashed while bagging
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class BagOutcome:
     path: Path
     files: int
     bytes: int
-    copied: int           # files copied because a hard link was impossible (another file system)
+    copied: int  # files copied because a hard link was impossible (another file system)
 
 
 def make_bag(dest: Path, files: Sequence[BagFile], bagdir: Path, info: dict[str, str]) -> BagOutcome:
@@ -59,7 +59,7 @@ def make_bag(dest: Path, files: Sequence[BagFile], bagdir: Path, info: dict[str,
         bag.info.update(info)
         bag.info["Bagging-Date"] = time.strftime("%Y-%m-%d")
         bag.info["Payload-Oxum"] = f"{total}.{len(manifest)}"
-        with _cwd_kept():   # Bag.save changes the working directory while it writes
+        with _cwd_kept():  # Bag.save changes the working directory while it writes
             bag.save(manifests=False)
         bagit.Bag(str(bagdir)).validate(completeness_only=True)
     except OSError as exc:

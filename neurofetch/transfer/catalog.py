@@ -21,8 +21,16 @@ from neurofetch.errors import UsageError
 
 Kind = Literal["str", "int", "float", "bool", "list"]
 FORMATS = ("tsv", "csv", "jsonl", "json", "parquet")
-SUFFIXES = {".tsv": "tsv", ".tab": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
-            ".parquet": "parquet", ".pq": "parquet"}
+SUFFIXES = {
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 LIST_SEPARATOR = ";"
 PARQUET_BATCH = 4096
 PARQUET_EXTRA = "pip install 'neurofetch[parquet]'"
@@ -178,8 +186,9 @@ def _read_delimited(path: Path, handle: IO[str], delimiter: str) -> Iterator[dic
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
             if len(row) != len(names):
-                raise TableError(f"{path}, line {reader.line_num}: {len(row)} columns where the header has "
-                                 f"{len(names)}")
+                raise TableError(
+                    f"{path}, line {reader.line_num}: {len(row)} columns where the header has {len(names)}"
+                )
             yield dict(zip(names, row, strict=True))
     except csv.Error as exc:
         raise TableError(f"{path}, line {reader.line_num}: {exc}") from None
@@ -233,8 +242,13 @@ class _ParquetSink:
 
     def __init__(self, columns: Sequence[Column], stream: IO[Any]) -> None:
         pa = _pyarrow()
-        types = {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(),
-                 "list": pa.list_(pa.string())}
+        types = {
+            "str": pa.string(),
+            "int": pa.int64(),
+            "float": pa.float64(),
+            "bool": pa.bool_(),
+            "list": pa.list_(pa.string()),
+        }
         self._pa = pa
         self._schema = pa.schema([(c.name, types[c.kind]) for c in columns])
         self._writer = pa.parquet.ParquetWriter(stream, self._schema)

@@ -52,7 +52,7 @@ class PathClaims:
                 continue
             relpath, source = _identify(item)
             if relpath is None or source is None:
-                admitted.append(item)   # an unsafe name or an unwritable record: the engine fails it, once
+                admitted.append(item)  # an unsafe name or an unwritable record: the engine fails it, once
                 continue
             claim = self.paths.get(relpath)
             if claim is None:
@@ -99,8 +99,11 @@ def record_bytes(doc: Document, relpath: str) -> bytes:
 def _conflict(first: _Claim, second: str) -> str:
     shown = [_shown(first.source), _shown(second)]
     kinds = "two different records" if all(s == "a record" for s in shown) else f"{shown[0]} and {shown[1]}"
-    outcome = ("only the first, already done before the second was listed, was written" if first.started
-               else "neither is written")
+    outcome = (
+        "only the first, already done before the second was listed, was written"
+        if first.started
+        else "neither is written"
+    )
     return f"the server lists {kinds} for this one path; {outcome}"
 
 

@@ -28,16 +28,16 @@ class Context:
     journal: Journal
     policy: RetryPolicy
     result: RunResult
-    control: RunControl   # signals, stop rules, failure accounting; made before logging in, whose retries count
+    control: RunControl  # signals, stop rules, failure accounting; made before logging in, whose retries count
     reporter: Reporter = field(default_factory=NullReporter)
     dry_run: bool = False
     resume_parts: bool = True
     shard: Shard | None = None
     claims: PathClaims = field(default_factory=PathClaims)
     own_names: OwnNames = field(default_factory=OwnNames)
-    catalog: CatalogSink | None = None    # `ls`: files become rows; nothing is downloaded or written
-    manifest: Manifest | None = None      # --from-manifest: only the files it names
-    segments: int | None = None           # --segments: per large file (None: automatic, 1: one stream)
+    catalog: CatalogSink | None = None  # `ls`: files become rows; nothing is downloaded or written
+    manifest: Manifest | None = None  # --from-manifest: only the files it names
+    segments: int | None = None  # --segments: per large file (None: automatic, 1: one stream)
 
     def is_complete(self, parts: Sequence[object]) -> bool:
         """True when the file at ``parts`` is recorded complete and unchanged on disk."""

@@ -22,7 +22,7 @@ from neurofetch.net.retry import observe_retries
 from neurofetch.transfer.events import Reporter
 from neurofetch.transfer.results import RunResult
 
-GIVE_UP_AFTER = 5   # consecutive unreachable failures (or refusals), with nothing done yet, that end the run
+GIVE_UP_AFTER = 5  # consecutive unreachable failures (or refusals), with nothing done yet, that end the run
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 T = TypeVar("T")
 
@@ -36,8 +36,8 @@ class RunControl:
     successes: int = 0
     unreachable_streak: int = 0
     unreachable_failures: int = 0
-    refusals: int = 0          # items refused with HTTP 403
-    progressed: bool = False   # something below the root listings succeeded
+    refusals: int = 0  # items refused with HTTP 403
+    progressed: bool = False  # something below the root listings succeeded
     fatal: BaseException | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     interrupted: asyncio.Event = field(default_factory=asyncio.Event)
@@ -82,8 +82,11 @@ class RunControl:
     def all_unreachable(self) -> bool:
         """Every failure so far was the service out of reach, and nothing succeeded: the run was unreachable."""
         with self._lock:
-            return (self.successes == 0 and self.unreachable_failures > 0
-                    and self.unreachable_failures == len(self.result.failures))
+            return (
+                self.successes == 0
+                and self.unreachable_failures > 0
+                and self.unreachable_failures == len(self.result.failures)
+            )
 
     # -- failure accounting ---------------------------------------------------------------------------------------
     def fail(self, label: str, error: str) -> None:
@@ -185,4 +188,4 @@ def _restore(loop: asyncio.AbstractEventLoop | None, installed: dict[int, Any]) 
             with contextlib.suppress(RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
         with contextlib.suppress(TypeError, ValueError, OSError):
-            signal.signal(sig, previous)   # asyncio would leave the default, not what was there before
+            signal.signal(sig, previous)  # asyncio would leave the default, not what was there before

@@ -20,8 +20,8 @@ from neurofetch.transfer.work import FileItem, html_instead_of_file
 if TYPE_CHECKING:
     from neurofetch.transfer.context import Context
 
-PART_SIZE_KEY = "part-size:"   # journal record: the size announced when a file's .part began
-SNIFF_BYTES = 4096             # enough of a file's start for every content check
+PART_SIZE_KEY = "part-size:"  # journal record: the size announced when a file's .part began
+SNIFF_BYTES = 4096  # enough of a file's start for every content check
 
 
 def part_path(final: Path) -> Path:
@@ -59,9 +59,8 @@ async def download_file(item: FileItem, relpath: str, final: Path, ctx: Context)
         try:
             got = await retrying(attempt, ctx.policy, relpath)
         except SegmentsInstead as wanted:
-            got = await _in_segments(item, relpath, part, ctx, Segments.split(ctx, relpath, wanted.total,
-                                                                              wanted.count))
-            if got is None:   # the server did not keep its word on ranges: one stream, from the start
+            got = await _in_segments(item, relpath, part, ctx, Segments.split(ctx, relpath, wanted.total, wanted.count))
+            if got is None:  # the server did not keep its word on ranges: one stream, from the start
                 segmented = False
                 got = await retrying(attempt, ctx.policy, relpath)
     size, digest = got
@@ -96,8 +95,9 @@ async def already_complete(relpath: str, final: Path, ctx: Context) -> bool:
     return True
 
 
-async def _in_segments(item: FileItem, relpath: str, part: Path, ctx: Context,
-                       plan: Segments) -> tuple[int, str] | None:
+async def _in_segments(
+    item: FileItem, relpath: str, part: Path, ctx: Context, plan: Segments
+) -> tuple[int, str] | None:
     try:
         return await fetch_in_segments(item, relpath, part, ctx, plan)
     except OSError as exc:
@@ -111,12 +111,12 @@ async def _attempt(item: FileItem, relpath: str, part: Path, ctx: Context, *, se
     headers = {"Range": f"bytes={offset}-"} if offset else {}
     async with ctx.client.stream("GET", item.url, headers=headers, params=item.params or None) as response:
         if response.status_code == 416 and offset:
-            _remove(part)   # the .part is not a prefix of what the server has now
+            _remove(part)  # the .part is not a prefix of what the server has now
             raise RetryableError(f"{relpath}: server refused to resume; starting over", immediate=True)
         raise_for_status(response, relpath)
         known = item.expected_size if item.expected_size is not None else _size_when_begun(ctx, relpath)
         problem = _range_problem(response, offset, known)
-        if problem:   # what came is not the rest of the .part: never splice it on
+        if problem:  # what came is not the rest of the .part: never splice it on
             _remove(part)
             raise RetryableError(f"{relpath}: {problem}; starting over", immediate=True)
         start = offset if response.status_code == 206 else 0
@@ -125,9 +125,14 @@ async def _attempt(item: FileItem, relpath: str, part: Path, ctx: Context, *, se
             ctx.reporter.sized(relpath, expected)
         if item.expected_size is not None and expected is not None and expected != item.expected_size:
             raise ItemError(f"{relpath}: server announces {expected} bytes, the listing said {item.expected_size}")
-        if (segmented and not start and expected is not None and ctx.segments != 1
-                and response.headers.get("accept-ranges", "").strip().lower() == "bytes"
-                and segment_count(ctx.segments, expected) > 1):
+        if (
+            segmented
+            and not start
+            and expected is not None
+            and ctx.segments != 1
+            and response.headers.get("accept-ranges", "").strip().lower() == "bytes"
+            and segment_count(ctx.segments, expected) > 1
+        ):
             raise SegmentsInstead(expected, segment_count(ctx.segments, expected))
         chunks = response.aiter_raw()
         # Look at the first bytes before touching the .part: an error page must not replace a resumable prefix.
@@ -148,7 +153,7 @@ async def _attempt(item: FileItem, relpath: str, part: Path, ctx: Context, *, se
             _remove(part)
             raise disk_error(exc, part) from None
         except TransportError:
-            await sink.keep_received()   # what arrived stays in the .part for the next attempt to resume from
+            await sink.keep_received()  # what arrived stays in the .part for the next attempt to resume from
             raise
         except BaseException:
             sink.abandon()
@@ -187,7 +192,7 @@ def _range_problem(response: Response, offset: int, known: int | None) -> str | 
 
 
 def _expected_total(response: Response, start: int) -> int | None:
-    if response.status_code == 206:   # checked by _range_problem: "bytes start-(total-1)/total"
+    if response.status_code == 206:  # checked by _range_problem: "bytes start-(total-1)/total"
         match = CONTENT_RANGE.fullmatch(response.headers.get("content-range", "").strip())
         return int(match.group(3)) if match else None
     # Raw bytes are stored as sent, so Content-Length applies even with a Content-Encoding.
@@ -211,8 +216,7 @@ def _record_begun(ctx: Context, relpath: str, expected: int | None) -> None:
         ctx.journal.put_record(PART_SIZE_KEY + relpath, str(expected))
 
 
-async def _check_content(item: FileItem, first: bytes, content_type: str, relpath: str, part: Path,
-                         start: int) -> None:
+async def _check_content(item: FileItem, first: bytes, content_type: str, relpath: str, part: Path, start: int) -> None:
     problem = html_instead_of_file(first, content_type)
     if problem:
         raise RetryableError(f"{relpath}: {problem}")
@@ -222,7 +226,7 @@ async def _check_content(item: FileItem, first: bytes, content_type: str, relpat
     head = await on_disk_thread(_file_head, part, start, first) if start else first
     problem = item.check(head, content_type)
     if problem and start:
-        _remove(part)   # the kept prefix is not such a file: fetch it whole
+        _remove(part)  # the kept prefix is not such a file: fetch it whole
         raise RetryableError(f"{relpath}: {problem}; starting over", immediate=True)
     if problem:
         raise RetryableError(f"{relpath}: {problem}")
@@ -232,7 +236,7 @@ def _file_head(part: Path, start: int, first: bytes) -> bytes:
     try:
         with open(part, "rb") as existing:
             head = existing.read(min(start, SNIFF_BYTES))
-    except OSError:   # the .part is gone: nothing to resume, the check fails and the file starts over
+    except OSError:  # the .part is gone: nothing to resume, the check fails and the file starts over
         return b""
     return head + first if len(head) == start else head
 

@@ -44,7 +44,7 @@ async def run(roots: Sequence[Work], ctx: Context, jobs: int) -> None:
     queue: asyncio.PriorityQueue[tuple[int, int, int, int, Work]] = asyncio.PriorityQueue()
     order = itertools.count()
     pending = 0
-    listings = 0   # queued or running; at 0 no listing can appear any more: the file count is final
+    listings = 0  # queued or running; at 0 no listing can appear any more: the file count is final
     all_done = asyncio.Event()
 
     def put(work: Work, depth: int = 0) -> None:
@@ -76,7 +76,7 @@ async def run(roots: Sequence[Work], ctx: Context, jobs: int) -> None:
     if not roots:
         return
     control = ctx.control
-    with control.signals():   # files in flight when a signal comes are abandoned, their .part kept
+    with control.signals():  # files in flight when a signal comes are abandoned, their .part kept
         workers = [asyncio.create_task(worker()) for _ in range(max(1, jobs))]
         waiters = [asyncio.create_task(all_done.wait()), asyncio.create_task(control.stop.wait())]
         try:
@@ -95,7 +95,7 @@ async def _execute(work: Work, ctx: Context) -> Sequence[Work]:
     if ctx.shard is not None and work.unit is not None and not ctx.shard.owns(work.unit):
         return ()
     if not isinstance(work, Listing) and not ctx.claims.start(work):
-        return ()   # another source claims the same path: failed once, when that was found
+        return ()  # another source claims the same path: failed once, when that was found
     label = _label(work)
     try:
         if isinstance(work, Listing):
@@ -111,7 +111,7 @@ async def _execute(work: Work, ctx: Context) -> Sequence[Work]:
         control.succeeded()
     except asyncio.CancelledError:
         raise
-    except ForbiddenError as exc:   # one candidate of another site, say: the others go on
+    except ForbiddenError as exc:  # one candidate of another site, say: the others go on
         if isinstance(work, Listing) and work.root:
             control.halt(exc)
             return ()

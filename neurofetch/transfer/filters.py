@@ -21,8 +21,8 @@ class FilterLedger:
     def __init__(self) -> None:
         self._matched: dict[tuple[str, str], bool] = {}
         self._excludes: tuple[str, ...] = ()
-        self.excluded = 0   # files an --exclude left out
-        self.taken = 0      # files the name filter let through
+        self.excluded = 0  # files an --exclude left out
+        self.taken = 0  # files the name filter let through
 
     def expect(self, flag: str, values: Iterable[str | int | None]) -> None:
         for value in values:
@@ -44,8 +44,11 @@ class FilterLedger:
                 self._matched[key] = True
 
     def warnings(self) -> list[str]:
-        lines = [f"{flag} {shlex.quote(value)} matched nothing"
-                 for (flag, value), matched in self._matched.items() if not matched]
+        lines = [
+            f"{flag} {shlex.quote(value)} matched nothing"
+            for (flag, value), matched in self._matched.items()
+            if not matched
+        ]
         if self._excludes and self.excluded and not self.taken:
             given = " ".join(f"--exclude {shlex.quote(p)}" for p in self._excludes)
             files = "1 file" if self.excluded == 1 else f"{self.excluded} files"

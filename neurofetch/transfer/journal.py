@@ -19,11 +19,16 @@ from neurofetch.transfer.paths import STATE_DIR
 # permission), and their messages (sqlite3_errstr): Python 3.10's sqlite3 errors carry only the message.
 _SQLITE_PERM, _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN = 3, 8, 10, 13, 14
 _UNWRITABLE = (_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN)
-_DISK_MESSAGES = ("disk I/O error", "database or disk is full", "attempt to write a readonly database",
-                  "unable to open database file", "access permission denied")
+_DISK_MESSAGES = (
+    "disk I/O error",
+    "database or disk is full",
+    "attempt to write a readonly database",
+    "unable to open database file",
+    "access permission denied",
+)
 
-COMMIT_EVERY = 0.25   # seconds: a commit per file costs more than many files' downloads
-LOOKUPS_KEPT = 4096   # recent ``get`` answers: a listing's check and the download that follows ask the same
+COMMIT_EVERY = 0.25  # seconds: a commit per file costs more than many files' downloads
+LOOKUPS_KEPT = 4096  # recent ``get`` answers: a listing's check and the download that follows ask the same
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -53,11 +58,11 @@ class Entry:
     sha256: str
     source: str
     mtime_ns: int
-    completed_at: str = ""   # when the file was fetched (local time, ISO 8601)
+    completed_at: str = ""  # when the file was fetched (local time, ISO 8601)
     meta: str | None = None  # the service's listing columns of the file, as JSON
 
 
-SERVICE_RECORD = "service"   # which kind of service the tree mirrors (loris, neurovault, ...)
+SERVICE_RECORD = "service"  # which kind of service the tree mirrors (loris, neurovault, ...)
 
 
 def state_dir(dest: Path) -> Path:
@@ -83,8 +88,8 @@ class Journal:
 
     def __init__(self, path: Path, db: sqlite3.Connection | None = None) -> None:
         self.path = path
-        self._waiting_files: dict[str, tuple[tuple[Any, ...], str | None]] = {}   # path → files row, meta
-        self._waiting_records: dict[str, tuple[str | None, str]] = {}   # key → value (None: forget), when
+        self._waiting_files: dict[str, tuple[tuple[Any, ...], str | None]] = {}  # path → files row, meta
+        self._waiting_records: dict[str, tuple[str | None, str]] = {}  # key → value (None: forget), when
         self._looked_up: OrderedDict[str, Entry | None] = OrderedDict()
         try:
             if db is None:
@@ -149,17 +154,26 @@ class Journal:
         if not self._db.in_transaction:
             self._db.execute("BEGIN")
         if files:
-            self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
-                                 [row for row, _meta in files.values()])
-            self._db.executemany("INSERT OR REPLACE INTO file_meta VALUES (?, ?)",
-                                 [(path, meta) for path, (_row, meta) in files.items() if meta is not None])
-            self._db.executemany("DELETE FROM file_meta WHERE path = ?",
-                                 [(path,) for path, (_row, meta) in files.items() if meta is None])
+            self._db.executemany(
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", [row for row, _meta in files.values()]
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO file_meta VALUES (?, ?)",
+                [(path, meta) for path, (_row, meta) in files.items() if meta is not None],
+            )
+            self._db.executemany(
+                "DELETE FROM file_meta WHERE path = ?",
+                [(path,) for path, (_row, meta) in files.items() if meta is None],
+            )
         if records:
-            self._db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?)",
-                                 [(key, value, when) for key, (value, when) in records.items() if value is not None])
-            self._db.executemany("DELETE FROM records WHERE key = ?",
-                                 [(key,) for key, (value, _updated) in records.items() if value is None])
+            self._db.executemany(
+                "INSERT OR REPLACE INTO records VALUES (?, ?, ?)",
+                [(key, value, when) for key, (value, when) in records.items() if value is not None],
+            )
+            self._db.executemany(
+                "DELETE FROM records WHERE key = ?",
+                [(key,) for key, (value, _updated) in records.items() if value is None],
+            )
             for key, (value, _updated) in records.items():
                 (self._stored_keys.add if value is not None else self._stored_keys.discard)(key)
 
@@ -203,8 +217,9 @@ class Journal:
         if len(self._looked_up) > LOOKUPS_KEPT:
             self._looked_up.popitem(last=False)
 
-    def record(self, path: str, size: int, sha256: str, source: str, mtime_ns: int,
-               meta: Mapping[str, Any] | None = None) -> None:
+    def record(
+        self, path: str, size: int, sha256: str, source: str, mtime_ns: int, meta: Mapping[str, Any] | None = None
+    ) -> None:
         row = (path, size, sha256, source, mtime_ns, time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         # A table of its own, so that journals stay readable and writable by earlier versions.
         shown = json.dumps(dict(meta), ensure_ascii=False, default=str) if meta else None
@@ -231,9 +246,13 @@ class Journal:
     def entries(self) -> Iterator[Entry]:
         with self._guard():
             self._flush()
-        yield from (Entry(*row) for row in self._rows(  # type: ignore[arg-type]
-            "SELECT files.path, size, sha256, source, mtime_ns, completed_at, meta FROM files "
-            "LEFT JOIN file_meta ON file_meta.path = files.path ORDER BY files.path"))
+        yield from (
+            Entry(*row)  # type: ignore[arg-type]
+            for row in self._rows(
+                "SELECT files.path, size, sha256, source, mtime_ns, completed_at, meta FROM files "
+                "LEFT JOIN file_meta ON file_meta.path = files.path ORDER BY files.path"
+            )
+        )
 
     def count(self) -> int:
         with self._guard():
@@ -255,7 +274,7 @@ class Journal:
     def forget_record(self, key: str) -> None:
         if key in self._stored_keys:
             self._waiting_records[key] = (None, "")
-        else:   # put and forgotten since the last commit (or never put): nothing on disk to delete
+        else:  # put and forgotten since the last commit (or never put): nothing on disk to delete
             self._waiting_records.pop(key, None)
         self._maybe_commit()
 

@@ -26,8 +26,7 @@ def transfer_settings(profile: str, raw: Mapping[str, Any], env: Mapping[str, st
     from neurofetch.net.bandwidth import parse_rate
     from neurofetch.transfer.lock import parse_wait
 
-    parsers: dict[str, Callable[[str], Any]] = {"bwlimit": parse_rate, "wait": parse_wait,
-                                                "segments": parse_segments}
+    parsers: dict[str, Callable[[str], Any]] = {"bwlimit": parse_rate, "wait": parse_wait, "segments": parse_segments}
     found: dict[str, Any] = {}
     for key, parse in parsers.items():
         value = raw.get(key, env.get(f"NEUROFETCH_{key.upper()}"))
@@ -40,16 +39,16 @@ def transfer_settings(profile: str, raw: Mapping[str, Any], env: Mapping[str, st
     return found
 
 
-def given_limits(*, bwlimit: str | int | None = None, wait: str | float | None = None,
-                 segments: str | int | None = None) -> dict[str, Any]:
+def given_limits(
+    *, bwlimit: str | int | None = None, wait: str | float | None = None, segments: str | int | None = None
+) -> dict[str, Any]:
     """--bwlimit, --wait and --segments as given (a flag's text or a Python value), those given, parsed:
     ``{"bwlimit": bytes per second, "wait": seconds, "segments": n}``; a bad value is a UsageError naming it."""
     from neurofetch.errors import UsageError
     from neurofetch.net.bandwidth import parse_rate
     from neurofetch.transfer.lock import parse_wait
 
-    parsers: dict[str, Callable[[str], Any]] = {"bwlimit": parse_rate, "wait": parse_wait,
-                                                "segments": parse_segments}
+    parsers: dict[str, Callable[[str], Any]] = {"bwlimit": parse_rate, "wait": parse_wait, "segments": parse_segments}
     found: dict[str, Any] = {}
     for key, value in (("bwlimit", bwlimit), ("wait", wait), ("segments", segments)):
         if value is None:

@@ -65,15 +65,16 @@ class Manifest:
     """The rows of a table `ls` wrote, by path; what the crawl met so far."""
 
     source: Path
-    rows: dict[str, int]                       # path → row number (1 = the first row after the header)
+    rows: dict[str, int]  # path → row number (1 = the first row after the header)
     dirs: set[str] = field(default_factory=set)
     met: set[str] = field(default_factory=set)
     dropped: set[str] = field(default_factory=set)
-    values: dict[str, set[str]] = field(default_factory=dict)   # column → the values in it (to prune a crawl)
+    values: dict[str, set[str]] = field(default_factory=dict)  # column → the values in it (to prune a crawl)
 
     @classmethod
-    def load(cls, path: Path, *, service: str, key_column: str, server: str,
-             prune_by: tuple[str, ...] = ()) -> Manifest:
+    def load(
+        cls, path: Path, *, service: str, key_column: str, server: str, prune_by: tuple[str, ...] = ()
+    ) -> Manifest:
         """Read ``path``; exit 2 when it is malformed (line and column named) or from another service or server.
         The values of the ``prune_by`` columns are kept: a crawl may skip what none of the rows is in."""
         rows: dict[str, int] = {}
@@ -87,8 +88,10 @@ class Manifest:
                 raise TableError(f"{path}, row {number}, column path: empty")
             url = row.get("url")
             if isinstance(url, str) and url and origin(url) != expected:
-                raise UsageError(f"{path}, row {number}: its url {url} is not on this profile's server "
-                                 f"({expected}); the table was written for another service or server")
+                raise UsageError(
+                    f"{path}, row {number}: its url {url} is not on this profile's server "
+                    f"({expected}); the table was written for another service or server"
+                )
             rows.setdefault(relpath.strip().strip("/"), number)
             for column, seen in values.items():
                 seen.add(str(row.get(column) or ""))
@@ -131,8 +134,9 @@ def _check_columns(path: Path, row: Mapping[str, Any], service: str, key_column:
     if "path" not in row:
         raise TableError(f"{path}: no 'path' column; a manifest is a table written by `neurofetch ls`")
     if key_column not in row:
-        raise UsageError(f"{path} is not a {service} table (no {key_column!r} column): it was written by `ls` "
-                         "of another service")
+        raise UsageError(
+            f"{path} is not a {service} table (no {key_column!r} column): it was written by `ls` of another service"
+        )
 
 
 def _ancestors(paths: Iterable[str]) -> set[str]:

@@ -20,20 +20,69 @@ from neurofetch.transfer.filters import FilterLedger, glob_matches
 
 # Shown in `upload --help`; --no-default-exclusions lifts them.
 DEFAULT_EXCLUDED_FILES = (
-    "*.txt", "*.json", "*.xml", "*.docx", "*.doc", "*.pdf", "*.xlsx", "*.xls", "*.csv", "*.tsv", "*.log",
-    "*.ini", "*.cfg", "*.conf", "*.yaml", "*.yml", "*.md", "*.rst", "*.html", "*.htm", "*.exe", "*.bat",
-    "*.sh", "*.py", "*.pyc", "*.js", "*.css", "*.sql", "*.bak", "*.tmp", "*.temp", "*.lock", "*.zip",
-    "DICOMDIR", "README*", "LICENSE*", "Thumbs.db", "desktop.ini", "~*", ".*",
+    "*.txt",
+    "*.json",
+    "*.xml",
+    "*.docx",
+    "*.doc",
+    "*.pdf",
+    "*.xlsx",
+    "*.xls",
+    "*.csv",
+    "*.tsv",
+    "*.log",
+    "*.ini",
+    "*.cfg",
+    "*.conf",
+    "*.yaml",
+    "*.yml",
+    "*.md",
+    "*.rst",
+    "*.html",
+    "*.htm",
+    "*.exe",
+    "*.bat",
+    "*.sh",
+    "*.py",
+    "*.pyc",
+    "*.js",
+    "*.css",
+    "*.sql",
+    "*.bak",
+    "*.tmp",
+    "*.temp",
+    "*.lock",
+    "*.zip",
+    "DICOMDIR",
+    "README*",
+    "LICENSE*",
+    "Thumbs.db",
+    "desktop.ini",
+    "~*",
+    ".*",
 )
 DEFAULT_EXCLUDED_FOLDERS = (".*", "__pycache__", "__MACOSX", "$RECYCLE.BIN", "System Volume Information")
-ALWAYS_EXCLUDED_FOLDERS = (".neurofetch",)   # a mirror's state, never data
+ALWAYS_EXCLUDED_FOLDERS = (".neurofetch",)  # a mirror's state, never data
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 MIMETYPES = {
-    ".dcm": "application/dicom", ".dicom": "application/dicom", ".nii": "application/nifti",
-    ".nii.gz": "application/nifti", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
-    ".tif": "image/tiff", ".tiff": "image/tiff", ".bmp": "image/bmp", ".gif": "image/gif", ".webp": "image/webp",
-    ".mp4": "video/mp4", ".avi": "video/x-msvideo", ".mov": "video/quicktime", ".webm": "video/webm",
-    ".mkv": "video/x-matroska", ".nrrd": "application/octet-stream",
+    ".dcm": "application/dicom",
+    ".dicom": "application/dicom",
+    ".nii": "application/nifti",
+    ".nii.gz": "application/nifti",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
+    ".bmp": "image/bmp",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".mp4": "video/mp4",
+    ".avi": "video/x-msvideo",
+    ".mov": "video/quicktime",
+    ".webm": "video/webm",
+    ".mkv": "video/x-matroska",
+    ".nrrd": "application/octet-stream",
 }
 
 
@@ -82,20 +131,20 @@ class FileSelection:
 
 @dataclass
 class LocalFile:
-    path: Path            # on this machine; never sent
-    source_path: str      # POSIX, relative: sent as source_filepath
+    path: Path  # on this machine; never sent
+    source_path: str  # POSIX, relative: sent as source_filepath
     size: int
     mtime_ns: int
     mimetype: str
     is_dicom: bool
-    sidecar: Path | None = None   # <name>.json beside a NIfTI volume: sent as its metadata
+    sidecar: Path | None = None  # <name>.json beside a NIfTI volume: sent as its metadata
 
 
 @dataclass
 class Discovery:
     files: list[LocalFile] = field(default_factory=list)
-    folders_not_entered: int = 0   # subfolders left out for want of -r
-    unreadable: list[tuple[str, str]] = field(default_factory=list)   # (source path, why): each a failure
+    folders_not_entered: int = 0  # subfolders left out for want of -r
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (source path, why): each a failure
 
 
 def find_files(paths: Iterable[Path], selection: FileSelection) -> Discovery:
@@ -112,8 +161,9 @@ def find_files(paths: Iterable[Path], selection: FileSelection) -> Discovery:
 
         def cannot_enter(exc: OSError, given: Path = given, root_name: str = root_name) -> None:
             rel = Path(exc.filename).relative_to(given) if exc.filename else Path(".")
-            found.unreadable.append(((Path(root_name) / rel).as_posix(),
-                                     f"cannot read the folder: {exc.strerror or exc}"))
+            found.unreadable.append(
+                ((Path(root_name) / rel).as_posix(), f"cannot read the folder: {exc.strerror or exc}")
+            )
 
         for folder, dirnames, filenames in os.walk(given, onerror=cannot_enter):
             rel_folder = Path(folder).relative_to(given)
@@ -125,21 +175,37 @@ def find_files(paths: Iterable[Path], selection: FileSelection) -> Discovery:
                 entered = []
             dirnames[:] = entered
             for name in sorted(filenames):
-                source = (Path(root_name) / rel_folder / name).as_posix() if root_name else \
-                    (rel_folder / name).as_posix()
-                _add(found, seen, Path(folder) / name, source, selection, named=False,
-                     below=(rel_folder / name).as_posix())
+                source = (
+                    (Path(root_name) / rel_folder / name).as_posix() if root_name else (rel_folder / name).as_posix()
+                )
+                _add(
+                    found,
+                    seen,
+                    Path(folder) / name,
+                    source,
+                    selection,
+                    named=False,
+                    below=(rel_folder / name).as_posix(),
+                )
     _attach_sidecars(found)
     found.files.sort(key=lambda f: f.source_path)
     return found
 
 
-def _add(found: Discovery, seen: set[str], path: Path, source_path: str, selection: FileSelection,
-         *, named: bool, below: str = "") -> None:
+def _add(
+    found: Discovery,
+    seen: set[str],
+    path: Path,
+    source_path: str,
+    selection: FileSelection,
+    *,
+    named: bool,
+    below: str = "",
+) -> None:
     try:
         stat = path.stat()
     except FileNotFoundError:
-        return   # a broken symlink or a file gone meanwhile
+        return  # a broken symlink or a file gone meanwhile
     except OSError as exc:
         found.unreadable.append((source_path, f"cannot read the file: {exc.strerror or exc}"))
         return
@@ -222,7 +288,7 @@ def mung_name(source_path: str, mung: list[int] | str | None) -> str:
     parts = source_path.split("/")
     if mung is None:
         return parts[-1]
-    if isinstance(mung, str):   # "all"
+    if isinstance(mung, str):  # "all"
         return "_".join(parts)
     folders = parts[:-1]
     chosen = [folders[i - 1] for i in mung if i <= len(folders)]

@@ -21,13 +21,13 @@ from neurofetch.transfer.paths import PART_SUFFIX, STATE_DIR, UnsafeName, local_
 from neurofetch.transfer.results import Failure, RunResult
 
 T = TypeVar("T")
-JOURNAL_GLOB = "state*.sqlite3"   # state.sqlite3, and state-shard-K-of-N.sqlite3 of sharded runs
+JOURNAL_GLOB = "state*.sqlite3"  # state.sqlite3, and state-shard-K-of-N.sqlite3 of sharded runs
 
 
 @dataclass(frozen=True)
 class MirrorState:
-    entries: list[Entry]          # every recorded file, by path
-    service: str | None           # as the journal recorded it; None for trees of older versions
+    entries: list[Entry]  # every recorded file, by path
+    service: str | None  # as the journal recorded it; None for trees of older versions
 
 
 def journal_files(dest: Path) -> list[Path]:
@@ -100,6 +100,7 @@ class SidecarReader:
 
     def names_in(self, folder: str) -> list[str]:
         """The file names in ``folder`` (relative to DEST), listed once."""
+
         def listing() -> list[str]:
             try:
                 base = local_path(self.dest, folder) if folder else self.dest

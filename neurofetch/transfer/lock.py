@@ -57,8 +57,9 @@ class DestinationLock:
     over the whole tree, which holds that lock exclusively (not on Windows, which has no shared locks).
     """
 
-    def __init__(self, dest: Path, name: str = "lock", *, within: str | None = None,
-                 wait: LockWait | None = None) -> None:
+    def __init__(
+        self, dest: Path, name: str = "lock", *, within: str | None = None, wait: LockWait | None = None
+    ) -> None:
         self.path = state_dir(dest) / name
         self.tree_path = state_dir(dest) / within if within else None
         self._fd: int | None = None
@@ -71,7 +72,7 @@ class DestinationLock:
         self._deadline = time.monotonic() + (self._wait.seconds if self._wait else 0.0)
         if self.tree_path is not None:
             self._tree_fd = self._take(self.tree_path, shared=True)
-            with contextlib.suppress(OSError):   # whoever it names (a killed run) does not hold it now
+            with contextlib.suppress(OSError):  # whoever it names (a killed run) does not hold it now
                 os.ftruncate(self._tree_fd, 0)
         try:
             fd = self._take(self.path, shared=False)
@@ -79,7 +80,7 @@ class DestinationLock:
             self.release()
             raise
         holder = json.dumps({"pid": os.getpid(), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}).encode()
-        with contextlib.suppress(OSError):   # a full disk: the lock holds all the same, its holder unnamed
+        with contextlib.suppress(OSError):  # a full disk: the lock holds all the same, its holder unnamed
             os.ftruncate(fd, 0)
             os.write(fd, holder)
         self._fd = fd
@@ -88,7 +89,7 @@ class DestinationLock:
     def release(self) -> None:
         if self._fd is not None:
             with contextlib.suppress(OSError):
-                os.ftruncate(self._fd, 0)   # no stale holder for the next run to name
+                os.ftruncate(self._fd, 0)  # no stale holder for the next run to name
             os.close(self._fd)
             self._fd = None
         if self._tree_fd is not None:
@@ -117,8 +118,10 @@ class DestinationLock:
             holder = _describe_holder(fd)
             if self._wait is None or time.monotonic() >= self._deadline:
                 waited = f" after waiting {self._wait.seconds:g} s" if self._wait else ""
-                raise LockedError(f"another neurofetch run holds {path.parent.parent} ({holder}){waited}; "
-                                  "it will be free when that run ends")
+                raise LockedError(
+                    f"another neurofetch run holds {path.parent.parent} ({holder}){waited}; "
+                    "it will be free when that run ends"
+                )
             if not self._announced:
                 self._announced = True
                 self._wait.announce(f"waiting for the run holding {path.parent.parent}'s lock ({holder})")
@@ -175,7 +178,7 @@ def _try_lock(fd: int, *, shared: bool = False) -> bool:
 def _describe_holder(fd: int) -> str:
     try:
         text = os.pread(fd, 4096, 0)
-        if not text:   # the whole tree's lock, held shared
+        if not text:  # the whole tree's lock, held shared
             return "runs with --shard are working in it"
         info = json.loads(text)
         return f"pid {info['pid']}, started {info['started']}"

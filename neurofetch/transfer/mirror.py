@@ -50,23 +50,30 @@ class MirrorOptions:
     verify: bool = False
     verify_only: bool = False
     shard: Shard | None = None
-    filters: FilterLedger | None = None   # the selection's filters, to warn about those that matched nothing
-    manifest: Manifest | None = None      # --from-manifest: only the files it names
-    segments: int | None = None           # --segments: ranges per large file (None: automatic, 1: one stream)
-    wait: float | None = None             # --wait: seconds for another run's lock (math.inf: no limit)
+    filters: FilterLedger | None = None  # the selection's filters, to warn about those that matched nothing
+    manifest: Manifest | None = None  # --from-manifest: only the files it names
+    segments: int | None = None  # --segments: ranges per large file (None: automatic, 1: one stream)
+    wait: float | None = None  # --wait: seconds for another run's lock (math.inf: no limit)
 
 
-def run_mirror(command: str, source: Source, service: str, http: HttpOptions, options: MirrorOptions,
-               reporter: Reporter | None = None, transport: AsyncBaseTransport | None = None) -> RunResult:
+def run_mirror(
+    command: str,
+    source: Source,
+    service: str,
+    http: HttpOptions,
+    options: MirrorOptions,
+    reporter: Reporter | None = None,
+    transport: AsyncBaseTransport | None = None,
+) -> RunResult:
     """Mirror ``source`` (of ``service``, recorded in the journal) into ``options.dest``, connecting with ``http``;
     the returned result says what happened."""
     reporter = complete(reporter)
     result = RunResult(command, dry_run=options.dry_run)
     started = time.monotonic()
     try:
-        if command == "mirror":   # atlas-image output folders may nest: they fetch only what they are told
+        if command == "mirror":  # atlas-image output folders may nest: they fetch only what they are told
             refuse_nested_destination(options.dest)
-        if options.verify_only:   # the local tree alone: no service to ask
+        if options.verify_only:  # the local tree alone: no service to ask
             with _destination(options, LockWait.of(options.wait, reporter.note)) as journal:
                 verify_tree(options.dest, journal, result, reporter, forget=False)
         else:
@@ -77,7 +84,7 @@ def run_mirror(command: str, source: Source, service: str, http: HttpOptions, op
         # Ctrl-C or SIGTERM outside the transfer (logging in, verifying): the journal and the lock are
         # closed by then, so the result is still the truth: say what was done, exit 130.
         result.interrupted = True
-    except NeurofetchError as exc:   # a stop (auth, disk full, lock): what was done goes into --json
+    except NeurofetchError as exc:  # a stop (auth, disk full, lock): what was done goes into --json
         exc.result = result
         raise
     finally:
@@ -87,9 +94,16 @@ def run_mirror(command: str, source: Source, service: str, http: HttpOptions, op
     return result
 
 
-async def _mirror(source: Source, service: str, http: HttpOptions, result: RunResult, reporter: Reporter,
-                  options: MirrorOptions, transport: AsyncBaseTransport | None) -> None:
-    control = RunControl(result, reporter)   # from here on, retries (logging in too) are counted
+async def _mirror(
+    source: Source,
+    service: str,
+    http: HttpOptions,
+    result: RunResult,
+    reporter: Reporter,
+    options: MirrorOptions,
+    transport: AsyncBaseTransport | None,
+) -> None:
+    control = RunControl(result, reporter)  # from here on, retries (logging in too) are counted
     async with make_client(http, auth=source.auth(), transport=transport) as client:
         # The service answers first: a wrong URL or password leaves no DEST behind.
         await source.prepare(client)
@@ -98,11 +112,21 @@ async def _mirror(source: Source, service: str, http: HttpOptions, result: RunRe
                 journal.put_record(SERVICE_RECORD, service)
             if options.verify:
                 verify_tree(options.dest, journal, result, reporter, forget=True)
-            ctx = Context(client=client, dest=options.dest, journal=journal, policy=http.retry_policy(),
-                          result=result, control=control, reporter=reporter, dry_run=options.dry_run,
-                          shard=options.shard, manifest=options.manifest, segments=options.segments)
+            ctx = Context(
+                client=client,
+                dest=options.dest,
+                journal=journal,
+                policy=http.retry_policy(),
+                result=result,
+                control=control,
+                reporter=reporter,
+                dry_run=options.dry_run,
+                shard=options.shard,
+                manifest=options.manifest,
+                segments=options.segments,
+            )
             await engine.run(source.roots(), ctx, http.jobs)
-            finished = getattr(source, "finished", None)   # a source may note what a complete run means to it
+            finished = getattr(source, "finished", None)  # a source may note what a complete run means to it
             if finished is not None and not options.dry_run and options.manifest is None:
                 finished(journal, result)
             if options.manifest is not None and not result.interrupted:
@@ -116,10 +140,16 @@ def _destination(options: MirrorOptions, wait: LockWait | None) -> Iterator[Jour
     """DEST locked and its journal open; a dry run writes nothing: no lock, and a copy of the journal in memory."""
     shard = options.shard or Shard(1, 1)
     dest = options.dest
-    with contextlib.nullcontext() if options.dry_run else DestinationLock(
-            dest, shard.lock_name, within=shard.tree_lock_name, wait=wait):
-        journal = (Journal.snapshot(state_dir(dest) / shard.journal_name) if options.dry_run
-                   else Journal.for_dest(dest, shard.journal_name))
+    with (
+        contextlib.nullcontext()
+        if options.dry_run
+        else DestinationLock(dest, shard.lock_name, within=shard.tree_lock_name, wait=wait)
+    ):
+        journal = (
+            Journal.snapshot(state_dir(dest) / shard.journal_name)
+            if options.dry_run
+            else Journal.for_dest(dest, shard.journal_name)
+        )
         try:
             yield journal
         except BaseException:
@@ -136,15 +166,21 @@ def report_unselected_parts(dest: Path, selected: set[str], result: RunResult) -
     for folder, subfolders, files in os.walk(dest):
         if Path(folder) == dest:
             subfolders[:] = [name for name in subfolders if name != STATE_DIR]
-        stale += [(Path(folder) / name).relative_to(dest).as_posix() for name in files
-                  if name.endswith(PART_SUFFIX) and Path(folder) / name not in expected]
+        stale += [
+            (Path(folder) / name).relative_to(dest).as_posix()
+            for name in files
+            if name.endswith(PART_SUFFIX) and Path(folder) / name not in expected
+        ]
     if stale:
         stale.sort()
-        shown = ", ".join(stale[:SHOWN_PARTS]) + (f", ... ({len(stale) - SHOWN_PARTS} more)"
-                                                  if len(stale) > SHOWN_PARTS else "")
+        shown = ", ".join(stale[:SHOWN_PARTS]) + (
+            f", ... ({len(stale) - SHOWN_PARTS} more)" if len(stale) > SHOWN_PARTS else ""
+        )
         noun = "partial download" if len(stale) == 1 else "partial downloads"
-        result.messages.append(f"{len(stale)} {noun} of items not selected this run: {shown} "
-                               "(kept for a run that selects them; delete them to free the space)")
+        result.messages.append(
+            f"{len(stale)} {noun} of items not selected this run: {shown} "
+            "(kept for a run that selects them; delete them to free the space)"
+        )
         result.extra["unselected_parts"] = stale
 
 
@@ -152,13 +188,22 @@ def refuse_nested_destination(dest: Path) -> None:
     """A DEST inside a tree another mirror holds would mirror that tree's service again, one level down."""
     for parent in dest.resolve().parents:
         if any(state_dir(parent).glob("*.sqlite3")):
-            raise LockedError(f"{dest} is inside {parent}, which is itself a mirror (it has "
-                              f"{state_dir(parent).name}/); mirror into {parent} itself, or choose a DEST "
-                              "outside it")
+            raise LockedError(
+                f"{dest} is inside {parent}, which is itself a mirror (it has "
+                f"{state_dir(parent).name}/); mirror into {parent} itself, or choose a DEST "
+                "outside it"
+            )
 
 
-def run_catalog(command: str, source: Source, http: HttpOptions, emit: Callable[[Row], None], *,
-                shard: Shard | None = None, transport: AsyncBaseTransport | None = None) -> RunResult:
+def run_catalog(
+    command: str,
+    source: Source,
+    http: HttpOptions,
+    emit: Callable[[Row], None],
+    *,
+    shard: Shard | None = None,
+    transport: AsyncBaseTransport | None = None,
+) -> RunResult:
     """The mirror's crawl with every file handed to ``emit`` as a row instead of fetched: no destination,
     no lock, no journal, nothing written. ``counts["rows"]`` and ``bytes`` (the known sizes) say what was found."""
     result = RunResult(command)
@@ -167,9 +212,16 @@ def run_catalog(command: str, source: Source, http: HttpOptions, emit: Callable[
     async def crawl() -> None:
         async with make_client(http, auth=source.auth(), transport=transport) as client:
             control = RunControl(result, NullReporter())
-            ctx = Context(client=client, dest=Path(), journal=Journal(Path(":memory:"), sqlite3.connect(
-                ":memory:", check_same_thread=False)), policy=http.retry_policy(), result=result, control=control,
-                shard=shard, catalog=CatalogSink(emit, result))
+            ctx = Context(
+                client=client,
+                dest=Path(),
+                journal=Journal(Path(":memory:"), sqlite3.connect(":memory:", check_same_thread=False)),
+                policy=http.retry_policy(),
+                result=result,
+                control=control,
+                shard=shard,
+                catalog=CatalogSink(emit, result),
+            )
             await source.prepare(client)
             await engine.run(source.roots(), ctx, http.jobs)
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 from neurofetch.transfer.work import Document, FileItem, Work
 
-STATE_DIR = ".neurofetch"   # DEST/.neurofetch: journal and lock
-PART_SUFFIX = ".part"       # <name>.part: a download in progress
+STATE_DIR = ".neurofetch"  # DEST/.neurofetch: journal and lock
+PART_SUFFIX = ".part"  # <name>.part: a download in progress
 MAX_NAME_BYTES = 255
 WINDOWS_RESERVED = frozenset(
     ["CON", "PRN", "AUX", "NUL"] + [f"COM{i}" for i in range(1, 10)] + [f"LPT{i}" for i in range(1, 10)]
 )
-CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")   # Unicode category Cc
+CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc
 WINDOWS_FORBIDDEN = re.compile('[<>:"|?*]')
 
 
@@ -34,7 +34,7 @@ def check_component(name: object) -> str:
     return name
 
 
-@functools.lru_cache(maxsize=8192)   # each name is checked by the listing, the claims and the download
+@functools.lru_cache(maxsize=8192)  # each name is checked by the listing, the claims and the download
 def _problem(name: str) -> str | None:
     if name in ("", ".", ".."):
         return "is empty or a relative reference"
@@ -92,7 +92,7 @@ class OwnNames:
         self._files: set[str] = set()
         self._folders: set[str] = set()
         self._refused_records: set[str] = set()
-        self._orphans: set[str] = set()     # the records of refused files
+        self._orphans: set[str] = set()  # the records of refused files
 
     def admit(self, children: Sequence[Work], fail: Callable[[str, str], None]) -> list[Work]:
         """The children of a listing that may be written; each refused one is reported to ``fail``."""
@@ -117,8 +117,11 @@ class OwnNames:
                     fail(work.label or path, f"refused the server's file {path}: {problem}")
                     dropped.add(index)
                     self._orphans.update(_record_paths(work))
-        dropped.update(index for index, work in enumerate(children)
-                       if isinstance(work, Document) and _relpath(work.parts) in self._orphans)
+        dropped.update(
+            index
+            for index, work in enumerate(children)
+            if isinstance(work, Document) and _relpath(work.parts) in self._orphans
+        )
         return [work for index, work in enumerate(children) if index not in dropped]
 
     def _claim(self, path: str, *, record: bool) -> str | None:

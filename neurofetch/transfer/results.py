@@ -10,8 +10,8 @@ from neurofetch.errors import ExitCode
 
 @dataclass
 class Failure:
-    item: str    # what failed, as the user knows it: a relative path, an image id, a key
-    error: str   # one line, no secrets
+    item: str  # what failed, as the user knows it: a relative path, an image id, a key
+    error: str  # one line, no secrets
 
 
 @dataclass
@@ -28,13 +28,13 @@ class RunResult:
     seconds: float = 0.0
     failures: list[Failure] = field(default_factory=list)
     interrupted: bool = False
-    unreachable: bool = False      # nothing could be done because the service kept failing
+    unreachable: bool = False  # nothing could be done because the service kept failing
     integrity_problems: list[Failure] = field(default_factory=list)
     dry_run: bool = False
-    planned: list[dict[str, Any]] = field(default_factory=list)   # dry-run: one entry per action
+    planned: list[dict[str, Any]] = field(default_factory=list)  # dry-run: one entry per action
     extra: dict[str, Any] = field(default_factory=dict)
-    messages: list[str] = field(default_factory=list)             # notes for the closing summary
-    warnings: list[str] = field(default_factory=list)             # e.g. a filter that matched nothing
+    messages: list[str] = field(default_factory=list)  # notes for the closing summary
+    warnings: list[str] = field(default_factory=list)  # e.g. a filter that matched nothing
 
     def add(self, counter: str, n: int = 1) -> None:
         self.counts[counter] = self.counts.get(counter, 0) + n

@@ -30,11 +30,11 @@ if TYPE_CHECKING:
     from neurofetch.transfer.context import Context
 
 CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
-SEGMENTS_KEY = "segments:"     # journal record: the total and each segment's [start, end, next byte to fetch]
-AUTOMATIC = 4                  # segments when --segments is not given...
-AUTOMATIC_FROM = 64 << 20      # ...for files at least this big
-SMALLEST_SEGMENT = 1 << 20     # --segments N never cuts a file into pieces smaller than this
-SAVE_SECONDS = 1.0             # how often a segment's progress is written to the journal
+SEGMENTS_KEY = "segments:"  # journal record: the total and each segment's [start, end, next byte to fetch]
+AUTOMATIC = 4  # segments when --segments is not given...
+AUTOMATIC_FROM = 64 << 20  # ...for files at least this big
+SMALLEST_SEGMENT = 1 << 20  # --segments N never cuts a file into pieces smaller than this
+SAVE_SECONDS = 1.0  # how often a segment's progress is written to the journal
 
 
 class RangesRefused(Exception):
@@ -51,8 +51,8 @@ def segment_count(setting: int | None, total: int) -> int:
 @dataclass
 class Segment:
     start: int
-    end: int      # inclusive, as in a Range header
-    next: int     # the first byte not yet on disk
+    end: int  # inclusive, as in a Range header
+    next: int  # the first byte not yet on disk
 
     @property
     def done(self) -> bool:
@@ -69,8 +69,12 @@ class Segments:
     @classmethod
     def split(cls, ctx: Context, relpath: str, total: int, count: int) -> Segments:
         size = -(-total // count)
-        return cls(ctx, relpath, total, [Segment(start, min(start + size, total) - 1, start)
-                                         for start in range(0, total, size)])
+        return cls(
+            ctx,
+            relpath,
+            total,
+            [Segment(start, min(start + size, total) - 1, start) for start in range(0, total, size)],
+        )
 
     @classmethod
     def recorded(cls, ctx: Context, relpath: str, part: Path) -> Segments | None:
@@ -103,8 +107,9 @@ class Segments:
         self.ctx.journal.forget_record(SEGMENTS_KEY + self.relpath)
 
 
-async def fetch_in_segments(item: FileItem, relpath: str, part: Path, ctx: Context,
-                            plan: Segments) -> tuple[int, str] | None:
+async def fetch_in_segments(
+    item: FileItem, relpath: str, part: Path, ctx: Context, plan: Segments
+) -> tuple[int, str] | None:
     """Fetch the file's missing ranges side by side; (size, sha256), or None when the server turned out not
     to serve ranges (the ``.part`` and the record are gone then: the caller streams the file whole)."""
     fresh = plan.fetched == 0
@@ -115,8 +120,9 @@ async def fetch_in_segments(item: FileItem, relpath: str, part: Path, ctx: Conte
     if not fresh:
         ctx.reporter.advanced(plan.fetched, relpath)
     try:
-        await _all(_fetch_segment(item, relpath, part, ctx, plan, segment)
-                   for segment in plan.segments if not segment.done)
+        await _all(
+            _fetch_segment(item, relpath, part, ctx, plan, segment) for segment in plan.segments if not segment.done
+        )
     except RangesRefused:
         plan.forget()
         with contextlib.suppress(OSError):
@@ -146,8 +152,9 @@ async def _all(steps: Iterable[Awaitable[None]]) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _fetch_segment(item: FileItem, relpath: str, part: Path, ctx: Context, plan: Segments,
-                         segment: Segment) -> None:
+async def _fetch_segment(
+    item: FileItem, relpath: str, part: Path, ctx: Context, plan: Segments, segment: Segment
+) -> None:
     label = f"{relpath} (bytes {segment.start}-{segment.end})"
 
     async def attempt() -> None:
@@ -156,8 +163,7 @@ async def _fetch_segment(item: FileItem, relpath: str, part: Path, ctx: Context,
     await retrying(attempt, ctx.policy, label)
 
 
-async def _fetch_rest(item: FileItem, relpath: str, part: Path, ctx: Context, plan: Segments,
-                      segment: Segment) -> None:
+async def _fetch_rest(item: FileItem, relpath: str, part: Path, ctx: Context, plan: Segments, segment: Segment) -> None:
     first, last = segment.next, segment.end
     if first > last:
         return
@@ -182,16 +188,17 @@ async def _fetch_rest(item: FileItem, relpath: str, part: Path, ctx: Context, pl
                 except StopAsyncIteration:
                     break
                 except TransportError:
-                    await _write(fd, segment, pending)   # what arrived counts: the next attempt goes on from there
+                    await _write(fd, segment, pending)  # what arrived counts: the next attempt goes on from there
                     raise
                 if segment.next + pending_size == 0 and first == 0:
                     problem = html_instead_of_file(chunk, response.headers.get("content-type", ""))
-                    problem = problem or (item.check(chunk, response.headers.get("content-type", ""))
-                                          if item.check else None)
+                    problem = problem or (
+                        item.check(chunk, response.headers.get("content-type", "")) if item.check else None
+                    )
                     if problem:
                         raise RetryableError(f"{relpath}: {problem}")
                 if segment.next + pending_size + len(chunk) > last + 1:
-                    raise RangesRefused   # more than the range asked for
+                    raise RangesRefused  # more than the range asked for
                 pending.append(chunk)
                 pending_size += len(chunk)
                 ctx.reporter.advanced(len(chunk), relpath)

@@ -10,7 +10,7 @@ from neurofetch.errors import UsageError
 
 @dataclass(frozen=True)
 class Shard:
-    index: int   # 1-based, as SLURM_ARRAY_TASK_ID usually is
+    index: int  # 1-based, as SLURM_ARRAY_TASK_ID usually is
     count: int
 
     @classmethod

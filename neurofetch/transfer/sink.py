@@ -85,11 +85,12 @@ class PartSink:
         self._pending, self._pending_size = [], 0
         if blocks or not self._opened:
             first, self._opened = not self._opened, True
-            if size < SPLIT_FROM or (first and self._start):   # a resumed prefix is hashed first
+            if size < SPLIT_FROM or (first and self._start):  # a resumed prefix is hashed first
                 self._writing = on_disk_thread(self._write_blocks, blocks, first, True)
-            else:   # hashing beside the write, on another thread, keeps a large file at the disk's pace
-                self._writing = asyncio.gather(on_disk_thread(self._write_blocks, blocks, first, False),
-                                               on_disk_thread(self._hash_blocks, blocks))
+            else:  # hashing beside the write, on another thread, keeps a large file at the disk's pace
+                self._writing = asyncio.gather(
+                    on_disk_thread(self._write_blocks, blocks, first, False), on_disk_thread(self._hash_blocks, blocks)
+                )
 
     async def _wait(self) -> None:
         if self._writing is not None:

@@ -31,10 +31,10 @@ NEVER_SENT = (ConnectError, ConnectTimeout, PoolTimeout)
 @dataclass
 class UploadItem:
     local: LocalFile
-    name: str                                           # the filename sent
+    name: str  # the filename sent
     prepare: Callable[[], Awaitable[bytes]] | None = None  # e.g. DICOM de-identification; None: as is
-    problem: str | None = None                          # known before sending: the item fails
-    details: dict[str, Any] = field(default_factory=dict)   # service-specific (metadata, ...)
+    problem: str | None = None  # known before sending: the item fails
+    details: dict[str, Any] = field(default_factory=dict)  # service-specific (metadata, ...)
 
     @property
     def label(self) -> str:
@@ -58,12 +58,12 @@ class UploadTarget(Protocol):
 @dataclass
 class UploadRun:
     journal: UploadJournal
-    target: UploadTarget | None          # None for a dry run: nothing is contacted
+    target: UploadTarget | None  # None for a dry run: nothing is contacted
     policy: RetryPolicy
-    control: RunControl                  # signals, stop rules, failure accounting
+    control: RunControl  # signals, stop rules, failure accounting
     jobs: int = 4
     shard: Shard | None = None
-    ids: dict[str, str] = field(default_factory=dict)    # source path -> remote id (new and earlier)
+    ids: dict[str, str] = field(default_factory=dict)  # source path -> remote id (new and earlier)
     new_ids: list[str] = field(default_factory=list)
 
     @property
@@ -98,10 +98,10 @@ async def upload_all(items: Sequence[UploadItem], run: UploadRun) -> None:
                 return
             await _upload_one(item, run)
 
-    with control.signals():   # uploads in flight when a signal comes are abandoned; a re-run asks first
+    with control.signals():  # uploads in flight when a signal comes are abandoned; a re-run asks first
         workers = [asyncio.create_task(worker()) for _ in range(max(1, run.jobs))]
         stopper = asyncio.create_task(control.stop.wait())
-        all_done = asyncio.gather(*workers)   # also ends at a worker's first unexpected exception
+        all_done = asyncio.gather(*workers)  # also ends at a worker's first unexpected exception
         either: list[asyncio.Future[Any]] = [all_done, stopper]
         outcomes: list[Any] = []
         try:
@@ -140,7 +140,7 @@ async def _upload_one(item: UploadItem, run: UploadRun) -> None:
         elif not run.journal.knows(label):
             resource_id = await _held_already(item, run, size, digest)
         else:
-            resource_id = None   # a new version of a file sent before: it goes
+            resource_id = None  # a new version of a file sent before: it goes
         if resource_id is None:
             run.journal.begin(digest, label, item.name, size)
             run.reporter.started(label, size)
@@ -162,7 +162,7 @@ async def _upload_one(item: UploadItem, run: UploadRun) -> None:
         run.control.fail(label, str(exc))
     except OSError as exc:
         run.control.fail(label, f"cannot read {item.local.path}: {exc.strerror or exc}")
-    except sqlite3.Error as exc:   # e.g. "database or disk is full": the next run asks the service first
+    except sqlite3.Error as exc:  # e.g. "database or disk is full": the next run asks the service first
         run.control.halt(UploadJournalError(f"cannot record {label} in the upload journal {run.journal.path}: {exc}"))
 
 
@@ -177,9 +177,16 @@ async def _content_hash(item: UploadItem, journal: UploadJournal) -> str:
 
 
 def _plan(item: UploadItem, run: UploadRun) -> None:
-    run.result.planned.append({"action": "upload", "path": item.label, "name": item.name,
-                               "bytes": item.local.size, "mimetype": item.local.mimetype,
-                               "anonymize": item.prepare is not None})
+    run.result.planned.append(
+        {
+            "action": "upload",
+            "path": item.label,
+            "name": item.name,
+            "bytes": item.local.size,
+            "mimetype": item.local.mimetype,
+            "anonymize": item.prepare is not None,
+        }
+    )
     run.result.add("to_upload")
     run.result.bytes += item.local.size
     run.reporter.finished(item.label, "planned")
@@ -229,13 +236,13 @@ async def _send(item: UploadItem, body: bytes | None, size: int, run: UploadRun,
         except NEVER_SENT:
             raise
         except (TransportError, RetryableError):
-            uncertain = True   # the body may have arrived: ask before sending again
+            uncertain = True  # the body may have arrived: ask before sending again
             raise
 
     try:
         return await retrying(attempt, run.policy, item.label)
     except (ItemError, AuthError):
-        run.journal.abandon(digest, item.label)   # refused for sure: nothing to look for next time
+        run.journal.abandon(digest, item.label)  # refused for sure: nothing to look for next time
         raise
 
 
@@ -260,4 +267,3 @@ class ProgressReader:
 
     def fileno(self) -> int:
         return self._handle.fileno()
-

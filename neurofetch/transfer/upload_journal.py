@@ -133,12 +133,12 @@ class UploadJournal:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             try:
                 self._db = self._open(path)
-            except sqlite3.OperationalError:   # locked, read-only, disk full: the journal itself is sound
+            except sqlite3.OperationalError:  # locked, read-only, disk full: the journal itself is sound
                 raise
-            except sqlite3.DatabaseError:      # not a database, or a damaged one
+            except sqlite3.DatabaseError:  # not a database, or a damaged one
                 self.set_aside = _set_aside(path)
                 self._db = self._open(path)
-        except (OSError, sqlite3.OperationalError) as exc:   # a place it cannot write (full, read-only, no access)
+        except (OSError, sqlite3.OperationalError) as exc:  # a place it cannot write (full, read-only, no access)
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise UploadJournalError(f"cannot write the upload journal {path}: {reason}") from None
         except sqlite3.Error as exc:
@@ -167,32 +167,43 @@ class UploadJournal:
     def get(self, sha256: str, source_path: str) -> UploadEntry | None:
         row = self._db.execute(
             "SELECT sha256, source_path, resource_id, sent_name, sent_size FROM uploads "
-            "WHERE sha256 = ? AND source_path = ?", (sha256, source_path)).fetchone()
+            "WHERE sha256 = ? AND source_path = ?",
+            (sha256, source_path),
+        ).fetchone()
         return UploadEntry(*row) if row else None
 
     def knows(self, source_path: str) -> bool:
         """Whether any upload of this source path (whatever its content then) was ever recorded."""
-        return self._db.execute("SELECT 1 FROM uploads WHERE source_path = ? LIMIT 1",
-                                (source_path,)).fetchone() is not None
+        return (
+            self._db.execute("SELECT 1 FROM uploads WHERE source_path = ? LIMIT 1", (source_path,)).fetchone()
+            is not None
+        )
 
     def begin(self, sha256: str, source_path: str, sent_name: str, sent_size: int) -> None:
         """Written before the bytes go out: if we die now, the next run knows to ask first."""
-        self._db.execute("INSERT OR REPLACE INTO uploads VALUES (?, ?, NULL, ?, ?, ?)",
-                         (sha256, source_path, sent_name, sent_size, _now()))
+        self._db.execute(
+            "INSERT OR REPLACE INTO uploads VALUES (?, ?, NULL, ?, ?, ?)",
+            (sha256, source_path, sent_name, sent_size, _now()),
+        )
 
     def record(self, sha256: str, source_path: str, sent_name: str, sent_size: int, resource_id: str) -> None:
         """The service already holds this file (found there, not sent by this run)."""
-        self._db.execute("INSERT OR REPLACE INTO uploads VALUES (?, ?, ?, ?, ?, ?)",
-                         (sha256, source_path, resource_id, sent_name, sent_size, _now()))
+        self._db.execute(
+            "INSERT OR REPLACE INTO uploads VALUES (?, ?, ?, ?, ?, ?)",
+            (sha256, source_path, resource_id, sent_name, sent_size, _now()),
+        )
 
     def complete(self, sha256: str, source_path: str, resource_id: str) -> None:
-        self._db.execute("UPDATE uploads SET resource_id = ?, updated_at = ? WHERE sha256 = ? AND source_path = ?",
-                         (resource_id, _now(), sha256, source_path))
+        self._db.execute(
+            "UPDATE uploads SET resource_id = ?, updated_at = ? WHERE sha256 = ? AND source_path = ?",
+            (resource_id, _now(), sha256, source_path),
+        )
 
     def abandon(self, sha256: str, source_path: str) -> None:
         """The service certainly refused it: nothing to look for next time."""
-        self._db.execute("DELETE FROM uploads WHERE sha256 = ? AND source_path = ? AND resource_id IS NULL",
-                         (sha256, source_path))
+        self._db.execute(
+            "DELETE FROM uploads WHERE sha256 = ? AND source_path = ? AND resource_id IS NULL", (sha256, source_path)
+        )
 
     def cached_hash(self, path: Path, size: int, mtime_ns: int) -> str | None:
         row = self._db.execute("SELECT size, mtime_ns, sha256 FROM hashes WHERE path = ?", (str(path),)).fetchone()
@@ -213,8 +224,9 @@ class UploadJournal:
         seed = self.get_record("anonymization_seed")
         if seed is None:
             with contextlib.suppress(sqlite3.IntegrityError):
-                self._db.execute("INSERT INTO records VALUES (?, ?, ?)",
-                                 ("anonymization_seed", secrets.token_hex(32), _now()))
+                self._db.execute(
+                    "INSERT INTO records VALUES (?, ?, ?)", ("anonymization_seed", secrets.token_hex(32), _now())
+                )
             seed = self.get_record("anonymization_seed")
         assert seed is not None
         return seed

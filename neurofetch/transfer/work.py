@@ -41,8 +41,8 @@ class FileItem:
     unit: str | None = None
     label: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
-    records: Sequence[str] = ()   # names of its records, written beside it by this listing or a later one
-    meta: dict[str, Any] = field(default_factory=dict)   # the service's columns of this file's `ls` row
+    records: Sequence[str] = ()  # names of its records, written beside it by this listing or a later one
+    meta: dict[str, Any] = field(default_factory=dict)  # the service's columns of this file's `ls` row
 
 
 @dataclass
@@ -52,7 +52,7 @@ class Document:
     parts: Sequence[Any]
     data: Any
     unit: str | None = None
-    encoded: bytes | None = field(default=None, repr=False, compare=False)   # ``data`` as written, once made
+    encoded: bytes | None = field(default=None, repr=False, compare=False)  # ``data`` as written, once made
 
 
 Work = Listing | FileItem | Document

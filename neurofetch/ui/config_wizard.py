@@ -49,13 +49,14 @@ class CheckOutcome(Protocol):
 class ProfileTools:
     """What the wizard does beyond asking and saving, handed in by the command that runs it."""
 
-    check: Callable[[Profile, str | None, bool, str | None], CheckOutcome]   # profile, secret, store, bucket
+    check: Callable[[Profile, str | None, bool, str | None], CheckOutcome]  # profile, secret, store, bucket
     forget_secrets: Callable[[Profile], list[str]]
     secret_status: Callable[[Profile], list[tuple[str, str]]]
-    keyring_problem: Callable[[str], str | None]   # why the keyring cannot keep a secret of this service, or None
+    keyring_problem: Callable[[str], str | None]  # why the keyring cannot keep a secret of this service, or None
 
 
 # -- views shared with the subcommands --------------------------------------------------------------------------
+
 
 def profile_table_lines(config: ConfigFile) -> list[str]:
     rows = []
@@ -68,16 +69,23 @@ def profile_table_lines(config: ConfigFile) -> list[str]:
     return [f"{n.ljust(width)}  {s.ljust(10)}  {rest}".rstrip() for n, s, rest in rows]
 
 
-def profile_detail_lines(config: ConfigFile, name: str,
-                         secret_status: Callable[[Profile], list[tuple[str, str]]]) -> list[str]:
+def profile_detail_lines(
+    config: ConfigFile, name: str, secret_status: Callable[[Profile], list[tuple[str, str]]]
+) -> list[str]:
     """The profile as it will be used: file keys, defaults filled in, and secrets masked with their source."""
     profile = config.profile(name)
     raw = config.raw(name)
-    lines = [f"profile: {name}" + ("  (default)" if name == config.default_profile else ""),
-             f"file: {config.path}"]
-    shown = {"service": profile.service, "url": profile.url, "username": profile.username, "jobs": profile.jobs,
-             "timeout": profile.timeout, "verify_tls": profile.verify_tls, "retries": profile.retries,
-             "retry_wait_max": profile.retry_wait_max}
+    lines = [f"profile: {name}" + ("  (default)" if name == config.default_profile else ""), f"file: {config.path}"]
+    shown = {
+        "service": profile.service,
+        "url": profile.url,
+        "username": profile.username,
+        "jobs": profile.jobs,
+        "timeout": profile.timeout,
+        "verify_tls": profile.verify_tls,
+        "retries": profile.retries,
+        "retry_wait_max": profile.retry_wait_max,
+    }
     for key, value in shown.items():
         if value in (None, "") and key not in raw:
             continue
@@ -88,6 +96,7 @@ def profile_detail_lines(config: ConfigFile, name: str,
 
 
 # -- the wizard -------------------------------------------------------------------------------------------------
+
 
 def run_wizard(path: Path, tools: ProfileTools) -> int:
     """Ask, save, test, until the user quits; returns the exit code."""
@@ -105,16 +114,21 @@ class Wizard:
         self.console = console
         self.config = config
         self.tools = tools
-        self.keyring_usable = True   # found out when a secret is asked for
+        self.keyring_usable = True  # found out when a secret is asked for
 
     # prompts ---------------------------------------------------------------------------------------------------
-    def ask(self, question: str, *, default: str | None = None, choices: list[str] | None = None,
-            password: bool = False) -> str:
+    def ask(
+        self, question: str, *, default: str | None = None, choices: list[str] | None = None, password: bool = False
+    ) -> str:
         """One answer; ``default=""`` makes the question optional (Enter gives "")."""
         from rich.prompt import Prompt
 
-        kwargs: dict[str, Any] = {"console": self.console, "password": password, "choices": choices,
-                                  "show_default": bool(default)}
+        kwargs: dict[str, Any] = {
+            "console": self.console,
+            "password": password,
+            "choices": choices,
+            "show_default": bool(default),
+        }
         if default is not None:
             kwargs["default"] = default
         return str(Prompt.ask(question, **kwargs)).strip()
@@ -193,10 +207,14 @@ class Wizard:
         self.config.delete_profile(name)
         self.config.save()
         self.say(f"Deleted profile {name!r}.")
-        sharing = [n for n in self.config.profile_names
-                   if self.config.profile(n).keyring_service == profile.keyring_service]
-        if profile.service in SECRET_LABEL and not sharing and self.confirm(
-                f"Also remove the stored {SECRET_LABEL[profile.service]} for {profile.url}?", default=True):
+        sharing = [
+            n for n in self.config.profile_names if self.config.profile(n).keyring_service == profile.keyring_service
+        ]
+        if (
+            profile.service in SECRET_LABEL
+            and not sharing
+            and self.confirm(f"Also remove the stored {SECRET_LABEL[profile.service]} for {profile.url}?", default=True)
+        ):
             removed = self.tools.forget_secrets(profile)
             self.say(f"Removed the stored {', '.join(removed)}." if removed else "Nothing was stored.")
 
@@ -204,9 +222,11 @@ class Wizard:
     def ask_location(self, service: str, raw: dict[str, Any] | None) -> dict[str, Any]:
         if service == "s3":
             values: dict[str, Any] = {}
-            for key, question in (("endpoint_url", "S3 endpoint URL (empty for AWS itself)"),
-                                  ("aws_profile", "AWS profile for the credentials (empty: the AWS default chain)"),
-                                  ("region", "Region (empty: the AWS profile's, else us-east-1)")):
+            for key, question in (
+                ("endpoint_url", "S3 endpoint URL (empty for AWS itself)"),
+                ("aws_profile", "AWS profile for the credentials (empty: the AWS default chain)"),
+                ("region", "Region (empty: the AWS profile's, else us-east-1)"),
+            ):
                 answer = self.ask(question, default=str((raw or {}).get(key, "")))
                 if answer:
                     values[key] = self.valid_url(answer) if key == "endpoint_url" else answer
@@ -214,8 +234,10 @@ class Wizard:
         known = KNOWN_SERVERS.get(service)
         current = (raw or {}).get("url")
         if known and not current:
-            self.say(f"Known server: {known[0]}, {known[1]}. Press Enter to use it, or type another URL "
-                     f"(for a local emulator: the URL that `neurofetch emulate {service}` prints).")
+            self.say(
+                f"Known server: {known[0]}, {known[1]}. Press Enter to use it, or type another URL "
+                f"(for a local emulator: the URL that `neurofetch emulate {service}` prints)."
+            )
         default = str(current or (known[1] if known else ""))
         while True:
             url = self.ask("URL", default=default or None)
@@ -257,8 +279,9 @@ class Wizard:
                 pass
             values["username"] = username
         while True:
-            jobs = self.ask("Parallel transfers (jobs; be polite to small servers)",
-                            default=str(raw.get("jobs", DEFAULT_JOBS)))
+            jobs = self.ask(
+                "Parallel transfers (jobs; be polite to small servers)", default=str(raw.get("jobs", DEFAULT_JOBS))
+            )
             if jobs.isdigit() and 1 <= int(jobs) <= 64:
                 values["jobs"] = int(jobs)
                 return values
@@ -280,15 +303,18 @@ class Wizard:
         problem = self.tools.keyring_problem(profile.keyring_service)
         self.keyring_usable = problem is None
         if problem:
-            self.say(f"No usable keyring here ({problem}), so the {label} is only used for the connection test; "
-                     f"later runs need {env_name} in their environment.", style="yellow")
+            self.say(
+                f"No usable keyring here ({problem}), so the {label} is only used for the connection test; "
+                f"later runs need {env_name} in their environment.",
+                style="yellow",
+            )
             where = "used for the test only"
         value = self.ask(f"{label[0].upper()}{label[1:]} ({where}; Enter to skip)", default="", password=True)
         return value or None
 
     # save and test ---------------------------------------------------------------------------------------------
     def finish(self, name: str, values: dict[str, Any], *, new: bool) -> None:
-        profile = self.config.set_profile(name, values)   # validated; on disk only after save()
+        profile = self.config.set_profile(name, values)  # validated; on disk only after save()
         bucket = self.ask_bucket() if profile.service == "s3" else None
         secret = self.ask_secret(profile)
         outcome = self.check(profile, secret, store=self.keyring_usable, bucket=bucket)
@@ -298,15 +324,14 @@ class Wizard:
             self.say("Not saved.")
             return
         if not self.config.default_profile or (
-                self.config.default_profile != name and self.confirm(f"Make {name!r} the default profile?",
-                                                                     default=new)):
+            self.config.default_profile != name and self.confirm(f"Make {name!r} the default profile?", default=new)
+        ):
             self.config.set_default(name)
         self.config.save()
         self.say(f"Saved profile {name!r} to {self.config.path} (readable by you only).", style="green")
         self.say("Next: " + NEXT_STEP[profile.service].format(name=name))
 
-    def check(self, profile: Profile, secret: str | None, *, store: bool, bucket: str | None = None
-              ) -> CheckOutcome:
+    def check(self, profile: Profile, secret: str | None, *, store: bool, bucket: str | None = None) -> CheckOutcome:
         self.say(f"Testing the connection to {profile.url or profile.extra.get('endpoint_url') or 'S3'} ...")
         return self.tools.check(profile, secret, store and secret is not None, bucket)
 

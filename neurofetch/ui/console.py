@@ -28,5 +28,10 @@ def make_console(*, no_color: bool = False) -> Console:
     from rich.console import Console
 
     colour_off = no_color or _no_color_flag or bool(os.environ.get("NO_COLOR"))
-    return Console(stderr=True, no_color=colour_off or None, force_interactive=stderr_is_live_terminal(),
-                   highlight=False, soft_wrap=True)
+    return Console(
+        stderr=True,
+        no_color=colour_off or None,
+        force_interactive=stderr_is_live_terminal(),
+        highlight=False,
+        soft_wrap=True,
+    )

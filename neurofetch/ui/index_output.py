@@ -14,7 +14,7 @@ from neurofetch.ui.table import TableOutput, cell_text
 from neurofetch.ui.text import human_bytes, printable
 
 SHA256SUM = "sha256sum"
-TERMINAL_META_COLUMNS = 4   # on a terminal: the first few metadata columns; the formats have them all
+TERMINAL_META_COLUMNS = 4  # on a terminal: the first few metadata columns; the formats have them all
 
 
 def index_format(explicit: str | None, output: Path | None) -> str:
@@ -24,8 +24,14 @@ def index_format(explicit: str | None, output: Path | None) -> str:
     return table_format(explicit, output, terminal=sys.stdout.isatty())
 
 
-def write_index(columns: Sequence[Column], rows: Sequence[Mapping[str, Any]], fmt: str, output: Path | None,
-                *, no_color: bool = False) -> None:
+def write_index(
+    columns: Sequence[Column],
+    rows: Sequence[Mapping[str, Any]],
+    fmt: str,
+    output: Path | None,
+    *,
+    no_color: bool = False,
+) -> None:
     if fmt == "table":
         _print_terminal_table(columns, rows, no_color=no_color)
         return
@@ -47,8 +53,9 @@ def _print_terminal_table(columns: Sequence[Column], rows: Sequence[Mapping[str,
     from rich.console import Console
     from rich.table import Table
 
-    extra = [c.name for c in columns if c.name not in ("path", "size", "sha256", "service", "source_url",
-                                                       "fetched_at")][:TERMINAL_META_COLUMNS]
+    extra = [
+        c.name for c in columns if c.name not in ("path", "size", "sha256", "service", "source_url", "fetched_at")
+    ][:TERMINAL_META_COLUMNS]
     table = Table(box=None, pad_edge=False, header_style="bold")
     for name in ("path", "size", "sha256", "fetched_at", *extra):
         table.add_column(name, justify="right" if name == "size" else "left", overflow="fold")
@@ -57,4 +64,3 @@ def _print_terminal_table(columns: Sequence[Column], rows: Sequence[Mapping[str,
         cells += [cell_text(row.get(name)) for name in extra]
         table.add_row(*cells)
     Console(no_color=no_color or None, highlight=False).print(table)
-

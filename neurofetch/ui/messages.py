@@ -13,8 +13,11 @@ def logged_in(url: str, username: str, expires_at: float | None, *, stored: bool
         hours = (expires_at - time.time()) / 3600
         stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(expires_at))
         when = f"; the token expires {stamp} (in {hours:.1f} h)"
-    kept = ("; password and token kept in the keyring, later runs log in by themselves" if stored
-            else "; nothing was stored")
+    kept = (
+        "; password and token kept in the keyring, later runs log in by themselves"
+        if stored
+        else "; nothing was stored"
+    )
     print_message(f"Logged in to {url} as {username}{when}{kept}.")
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from neurofetch.ui.logs import mask, mask_strings
 from neurofetch.urls import redact_urls_in
 
-_owed: dict[str, Any] = {}   # with --json: the command whose result document stdout still owes
+_owed: dict[str, Any] = {}  # with --json: the command whose result document stdout still owes
 
 
 def print_data_line(text: str) -> None:
@@ -54,9 +54,15 @@ def print_failure_document(exit_code: int, error: str, done: dict[str, Any] | No
     """The result document of a run that an error ended (when --json owes one): what was done, and why it ended."""
     if not _owed:
         return
-    document: dict[str, Any] = {"neurofetch": 1, "command": _owed["command"], "counts": {}, "bytes": 0,
-                                "seconds": 0.0, "failures": []}
+    document: dict[str, Any] = {
+        "neurofetch": 1,
+        "command": _owed["command"],
+        "counts": {},
+        "bytes": 0,
+        "seconds": 0.0,
+        "failures": [],
+    }
     document.update(done or {})
-    status = "partial" if exit_code in (1, 6) else "failed"   # as for a result: some done, or nothing
+    status = "partial" if exit_code in (1, 6) else "failed"  # as for a result: some done, or nothing
     document.update(status=status, exit_code=exit_code, error=error)
     print_json_document(document)

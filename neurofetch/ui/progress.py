@@ -21,10 +21,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("neurofetch")
 
-BIG_FILE_BYTES = 50_000_000   # a transfer at least this big gets a line of its own on the live display
-RATE_WINDOW = 5.0              # seconds of history behind the shown rate
+BIG_FILE_BYTES = 50_000_000  # a transfer at least this big gets a line of its own on the live display
+RATE_WINDOW = 5.0  # seconds of history behind the shown rate
 NOT_TRANSFERS = ("skipped", "planned")
-FILE_COUNTS = ("downloaded", "skipped", "to_download")   # the result's counts that are files of the listings
+FILE_COUNTS = ("downloaded", "skipped", "to_download")  # the result's counts that are files of the listings
 
 
 @dataclass
@@ -39,17 +39,17 @@ class Tally:
 
     def __init__(self, bwlimit: int | None = None) -> None:
         self.lock = threading.Lock()
-        self.bwlimit = bwlimit      # --bwlimit, bytes per second, shown beside the rate
-        self.known = 0              # files found by the listings so far
-        self.listing = True         # listings may still add files
+        self.bwlimit = bwlimit  # --bwlimit, bytes per second, shown beside the rate
+        self.known = 0  # files found by the listings so far
+        self.listing = True  # listings may still add files
         self.done = 0
         self.skipped = 0
         self.failed = 0
-        self.bytes = 0              # bytes of finished transfers, as the result counts them
+        self.bytes = 0  # bytes of finished transfers, as the result counts them
         self.retries = 0
-        self.known_bytes = 0        # announced sizes of the files known so far
-        self.unsized = 0            # known files whose size nobody announced yet
-        self.loose = 0              # bytes moved without a label (their transfer's size arrives at the end)
+        self.known_bytes = 0  # announced sizes of the files known so far
+        self.unsized = 0  # known files whose size nobody announced yet
+        self.loose = 0  # bytes moved without a label (their transfer's size arrives at the end)
         self.in_flight: dict[str, InFlight] = {}
         self.started = time.monotonic()
 
@@ -58,7 +58,7 @@ class Tally:
             self.known += files
             self.known_bytes += nbytes
             if not nbytes:
-                self.unsized += files   # their sizes come with each download's Content-Length
+                self.unsized += files  # their sizes come with each download's Content-Length
 
     def start(self, label: str, total: int | None) -> None:
         with self.lock:
@@ -107,9 +107,11 @@ class Tally:
         total = f"/{self.known}" if self.known else ""
         moved = self.moved()
         retries = f", {self.retries} retries" if self.retries else ""
-        return (f"{self.done + self.skipped}{total} files ({self.done} transferred, {self.skipped} skipped, "
-                f"{self.failed} failed{retries}), {human_bytes(moved)} at {human_bytes(moved / elapsed)}/s"
-                f"{self.limit()}")
+        return (
+            f"{self.done + self.skipped}{total} files ({self.done} transferred, {self.skipped} skipped, "
+            f"{self.failed} failed{retries}), {human_bytes(moved)} at {human_bytes(moved / elapsed)}/s"
+            f"{self.limit()}"
+        )
 
     def limit(self) -> str:
         return f" (--bwlimit {human_bytes(self.bwlimit)}/s)" if self.bwlimit else ""
@@ -121,8 +123,9 @@ class PlainReporter:
     def __init__(self, interval: float | None = None, verbose: bool = False, bwlimit: int | None = None) -> None:
         self.tally = Tally(bwlimit)
         self.verbose = verbose
-        self.interval = interval if interval is not None else env_number("NEUROFETCH_PROGRESS_INTERVAL", 5.0,
-                                                                         minimum=0.0)
+        self.interval = (
+            interval if interval is not None else env_number("NEUROFETCH_PROGRESS_INTERVAL", 5.0, minimum=0.0)
+        )
         self._last = time.monotonic()
         self._console = make_console()
 
@@ -210,7 +213,7 @@ class LiveReporter(PlainReporter):
     def _emit(self, text: str) -> None:
         text = printable(mask(text))
         self._ensure_live()
-        self._console.print(text, markup=False, highlight=False)   # rich clears the display, prints, redraws
+        self._console.print(text, markup=False, highlight=False)  # rich clears the display, prints, redraws
         log.info(text)
 
     def queued(self, files: int = 0, nbytes: int = 0) -> None:
@@ -225,12 +228,14 @@ class LiveReporter(PlainReporter):
         """The last frame: the result's own counts, bytes and seconds, the same the summary prints."""
         files = sum(result.counts.get(name, 0) for name in FILE_COUNTS)
         failed = f", {len(result.failures)} failed" if result.failures else ""
-        self._final = (f"files {files}/{max(files, self._shown_total)}{failed}, "
-                       f"{human_bytes(result.bytes)} in {result.seconds:.1f} s")
+        self._final = (
+            f"files {files}/{max(files, self._shown_total)}{failed}, "
+            f"{human_bytes(result.bytes)} in {result.seconds:.1f} s"
+        )
 
     def close(self) -> None:
         if self._live is not None:
-            self._live.stop()   # type: ignore[attr-defined]   # draws the last frame once more, then lets go
+            self._live.stop()  # type: ignore[attr-defined]   # draws the last frame once more, then lets go
             self._live = None
 
     # drawing ---------------------------------------------------------------------------------------------
@@ -239,8 +244,13 @@ class LiveReporter(PlainReporter):
             return
         from rich.live import Live
 
-        live = Live(console=self._console, refresh_per_second=4, transient=False, redirect_stdout=False,
-                    get_renderable=self._frame)
+        live = Live(
+            console=self._console,
+            refresh_per_second=4,
+            transient=False,
+            redirect_stdout=False,
+            get_renderable=self._frame,
+        )
         live.start()
         self._live = live
 
@@ -276,15 +286,20 @@ class LiveReporter(PlainReporter):
         parts.append(_clock(now - tally.started))
         lines = ["  ".join(parts)]
         with tally.lock:
-            flights = [(label, f.received, f.total) for label, f in tally.in_flight.items()
-                       if max(f.total or 0, f.received) >= self.big_file]
+            flights = [
+                (label, f.received, f.total)
+                for label, f in tally.in_flight.items()
+                if max(f.total or 0, f.received) >= self.big_file
+            ]
         for gone in self._files.keys() - {label for label, _, _ in flights}:
             del self._files[gone]
         for label, received, size in flights:
             history = self._files.setdefault(label, deque())
             of = f"/{human_bytes(size)}" if size else ""
-            lines.append(f"  {printable(label)}  {human_bytes(received)}{of}  "
-                         f"{human_bytes(self._rate(history, now, received))}/s")
+            lines.append(
+                f"  {printable(label)}  {human_bytes(received)}{of}  "
+                f"{human_bytes(self._rate(history, now, received))}/s"
+            )
         return Text("\n".join(lines), no_wrap=True, overflow="ellipsis")
 
     @staticmethod

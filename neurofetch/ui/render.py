@@ -15,9 +15,15 @@ from neurofetch.ui.text import human_bytes, plural, printable
 
 SHOWN_FAILURES = 20
 COUNT_WORDS = {
-    "downloaded": "downloaded", "skipped": "already complete", "to_download": "to download",
-    "metadata_written": "metadata files written", "verified": "verified", "uploaded": "uploaded",
-    "published": "published", "deleted": "deleted", "to_upload": "to upload",
+    "downloaded": "downloaded",
+    "skipped": "already complete",
+    "to_download": "to download",
+    "metadata_written": "metadata files written",
+    "verified": "verified",
+    "uploaded": "uploaded",
+    "published": "published",
+    "deleted": "deleted",
+    "to_upload": "to upload",
 }
 
 
@@ -32,12 +38,16 @@ def render_result(result: RunResult, *, json_mode: bool, quiet: bool, no_color: 
     # Each failure was shown as it happened; here they are listed again under a heading, so that the
     # last one is never the same line twice in a row.
     _print_list(console, plural(len(result.failures), "failure") + ":", result.failures, "red")
-    _print_list(console, plural(len(result.integrity_problems), "file") + " changed on disk:",
-                result.integrity_problems, "yellow")
+    _print_list(
+        console,
+        plural(len(result.integrity_problems), "file") + " changed on disk:",
+        result.integrity_problems,
+        "yellow",
+    )
     for warning in result.warnings:
         console.print(printable(mask(f"neurofetch: warning: {warning}")), markup=False, style="yellow")
-    logging.getLogger("neurofetch").info(summary_line(result))   # --log-file ends with what happened
-    console.print(summary_line(result), markup=False)   # -q too: errors and this line
+    logging.getLogger("neurofetch").info(summary_line(result))  # --log-file ends with what happened
+    console.print(summary_line(result), markup=False)  # -q too: errors and this line
     if not quiet or result.failures or result.interrupted:
         for message in result.messages:
             console.print(mask(message), markup=False)

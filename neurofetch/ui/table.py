@@ -11,7 +11,7 @@ from typing import Any
 from neurofetch.transfer.catalog import Column, TableWriter, open_output, table_format
 from neurofetch.ui.text import printable
 
-TERMINAL_ROWS = 10_000   # a terminal table beyond this is unreadable: the rest is counted, not drawn
+TERMINAL_ROWS = 10_000  # a terminal table beyond this is unreadable: the rest is counted, not drawn
 
 
 class TableOutput:
@@ -27,8 +27,11 @@ class TableOutput:
         self._stream: Any = None
         self._writer: TableWriter | None = None
         if self.fmt != "table":
-            self._stream = open_output(path, self.fmt) if path is not None else (
-                sys.stdout.buffer if self.fmt == "parquet" else sys.stdout)
+            self._stream = (
+                open_output(path, self.fmt)
+                if path is not None
+                else (sys.stdout.buffer if self.fmt == "parquet" else sys.stdout)
+            )
             self._writer = TableWriter(self.fmt, self.columns, self._stream)
         self._owns_stream = path is not None
 
@@ -36,7 +39,7 @@ class TableOutput:
         if self._writer is not None:
             self._writer.write(row)
             if self._writer.fmt in ("tsv", "csv", "jsonl") and not self._owns_stream:
-                self._stream.flush()   # a pipe reader (head, awk) sees each row as it is found
+                self._stream.flush()  # a pipe reader (head, awk) sees each row as it is found
         elif len(self._held) < TERMINAL_ROWS:
             self._held.append(row)
         else:
@@ -57,7 +60,7 @@ class TableOutput:
 
         table = Table(box=None, header_style="bold")
         for column in self.columns:
-            table.add_column(column.name, overflow="fold")   # a path cut short would be a wrong path
+            table.add_column(column.name, overflow="fold")  # a path cut short would be a wrong path
         for row in self._held:
             table.add_row(*[Text(cell_text(row.get(c.name))) for c in self.columns])
         console = Console(highlight=False)

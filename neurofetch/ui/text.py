@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")   # Unicode category Cc
+CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc
 
 
 def human_bytes(n: float) -> str:
@@ -21,8 +21,10 @@ def upload_plan(planned: Sequence[Mapping[str, Any]], size: int) -> str:
     """The closing line of `upload --dry-run`: what would be sent, and how much of it is de-identified first."""
     anonymized = sum(1 for p in planned if p.get("anonymize"))
     files = sum(1 for p in planned if p.get("action") == "upload")
-    return (f"would upload {files} file(s), {human_bytes(size)} as on disk; "
-            f"{anonymized} DICOM file(s) de-identified locally first")
+    return (
+        f"would upload {files} file(s), {human_bytes(size)} as on disk; "
+        f"{anonymized} DICOM file(s) de-identified locally first"
+    )
 
 
 def plural(n: int, word: str) -> str:

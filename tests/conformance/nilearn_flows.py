@@ -15,8 +15,13 @@ neurovault._NEUROVAULT_BASE_URL = urljoin(base, "/api/")
 neurovault._NEUROVAULT_COLLECTIONS_URL = urljoin(neurovault._NEUROVAULT_BASE_URL, "collections/")
 neurovault._NEUROVAULT_IMAGES_URL = urljoin(neurovault._NEUROVAULT_BASE_URL, "images/")
 
-with contextlib.redirect_stdout(sys.stderr):   # stdout is for the summary only
+with contextlib.redirect_stdout(sys.stderr):  # stdout is for the summary only
     data = neurovault.fetch_neurovault_ids(collection_ids=[collection], data_dir=str(out), verbose=0)
-json.dump({"images": [str(Path(p).relative_to(out)) for p in data["images"]],
-           "image_ids": [m["id"] for m in data["images_meta"]],
-           "collection_ids": [m["id"] for m in data["collections_meta"]]}, sys.stdout)
+json.dump(
+    {
+        "images": [str(Path(p).relative_to(out)) for p in data["images"]],
+        "image_ids": [m["id"] for m in data["images_meta"]],
+        "collection_ids": [m["id"] for m in data["collections_meta"]],
+    },
+    sys.stdout,
+)

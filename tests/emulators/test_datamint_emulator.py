@@ -19,10 +19,31 @@ from neurofetch.emulators.common import Faults
 from neurofetch.emulators.datamint.app import DatamintEmulator
 
 KEY = "demo-key"
-REQUIRED_RESOURCE_FIELDS = {"id", "storage", "location", "filename", "mimetype", "status", "created_at", "created_by",
-                            "resource_uri", "upload_channel", "customer_id", "published", "deleted"}
-REQUIRED_PROJECT_FIELDS = {"id", "name", "created_at", "created_by", "dataset_id", "archived", "resource_count",
-                           "description"}
+REQUIRED_RESOURCE_FIELDS = {
+    "id",
+    "storage",
+    "location",
+    "filename",
+    "mimetype",
+    "status",
+    "created_at",
+    "created_by",
+    "resource_uri",
+    "upload_channel",
+    "customer_id",
+    "published",
+    "deleted",
+}
+REQUIRED_PROJECT_FIELDS = {
+    "id",
+    "name",
+    "created_at",
+    "created_by",
+    "dataset_id",
+    "archived",
+    "resource_count",
+    "description",
+}
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 3
 
 
@@ -58,15 +79,25 @@ def multipart(parts: list[tuple[str, str | bytes, str | None, str]]) -> tuple[by
     return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
 
 
-def official_upload(filename: str, data: bytes, *, mimetype: str = "image/png", channel: str | None = None,
-                    modality: str | None = None, publish: bool = False, tags: list[str] | None = None,
-                    metadata: dict[str, object] | None = None, source_filepath: str | None = None,
-                    ) -> tuple[bytes, str]:
+def official_upload(
+    filename: str,
+    data: bytes,
+    *,
+    mimetype: str = "image/png",
+    channel: str | None = None,
+    modality: str | None = None,
+    publish: bool = False,
+    tags: list[str] | None = None,
+    metadata: dict[str, object] | None = None,
+    source_filepath: str | None = None,
+) -> tuple[bytes, str]:
     text = "text/plain; charset=utf-8"
     parts: list[tuple[str, str | bytes, str | None, str]] = [
-        ("source", "api", None, text), ("resource", data, filename, mimetype),
+        ("source", "api", None, text),
+        ("resource", data, filename, mimetype),
         ("source_filepath", source_filepath or f"/home/user/data/{filename}", None, text),
-        ("mimetype", mimetype, None, text)]
+        ("mimetype", mimetype, None, text),
+    ]
     if channel is not None:
         parts.append(("channel", channel, None, text))
     if modality is not None:
@@ -82,8 +113,7 @@ def official_upload(filename: str, data: bytes, *, mimetype: str = "image/png", 
 def upload(served: Served, filename: str, data: bytes = PNG, **kwargs: object) -> str:
     body, content_type = official_upload(filename, data, **kwargs)  # type: ignore[arg-type]
     # aiohttp sends only the apikey header on uploads.
-    reply = httpx.post(served.url + "/resources", content=body,
-                       headers={"apikey": KEY, "content-type": content_type})
+    reply = httpx.post(served.url + "/resources", content=body, headers={"apikey": KEY, "content-type": content_type})
     assert reply.status_code == 201, reply.text
     return reply.json()["id"]
 
@@ -103,8 +133,15 @@ def listed(served: Served, **params: object) -> list[dict[str, object]]:
 
 
 def test_upload_keeps_every_part_and_the_exact_bytes(served: Served) -> None:
-    rid = upload(served, "normal (95).png", channel="stubchan", modality="US", tags=["t1", "t 2"],
-                 metadata={"Modality": "US", "foo": 1}, source_filepath="/tmp/dm/normal (95).png")
+    rid = upload(
+        served,
+        "normal (95).png",
+        channel="stubchan",
+        modality="US",
+        tags=["t1", "t 2"],
+        metadata={"Modality": "US", "foo": 1},
+        source_filepath="/tmp/dm/normal (95).png",
+    )
     assert uuid.UUID(rid)
     record = served.emulator.resource(rid)
     assert served.emulator.uploaded_bytes(rid) == PNG
@@ -116,10 +153,20 @@ def test_upload_keeps_every_part_and_the_exact_bytes(served: Served) -> None:
     shown = served.client.get(f"/resources/{rid}").json()
     assert shown.keys() >= REQUIRED_RESOURCE_FIELDS
     assert shown | {"created_at": None} == shown | {
-        "filename": "normal (95).png", "mimetype": "image/png", "size": len(PNG), "status": "inbox",
-        "published": False, "deleted": False, "upload_channel": "stubchan", "modality": "US",
-        "storage": "ImageResource", "source_filepath": "/tmp/dm/normal (95).png", "tags": ["t1", "t 2"],
-        "resource_uri": f"/resources/{rid}/file", "created_at": None}
+        "filename": "normal (95).png",
+        "mimetype": "image/png",
+        "size": len(PNG),
+        "status": "inbox",
+        "published": False,
+        "deleted": False,
+        "upload_channel": "stubchan",
+        "modality": "US",
+        "storage": "ImageResource",
+        "source_filepath": "/tmp/dm/normal (95).png",
+        "tags": ["t1", "t 2"],
+        "resource_uri": f"/resources/{rid}/file",
+        "created_at": None,
+    }
 
 
 def test_percent_encoded_unicode_filename_is_decoded(served: Served) -> None:
@@ -141,8 +188,10 @@ def test_list_shape_and_offset_limit_paging(served: Served) -> None:
     reply = served.client.get("/resources", params={"status": "", "offset": 0, "limit": 3}).json()
     assert reply["totalCount"] == 7 and list(reply) == ["data", "totalCount"]
     assert len(reply["data"]) == 1 and len(reply["data"][0]["resources"]) == 3
-    pages = [served.client.get("/resources", params={"offset": o, "limit": 3}).json()["data"][0]["resources"]
-             for o in (0, 3, 6, 9)]
+    pages = [
+        served.client.get("/resources", params={"offset": o, "limit": 3}).json()["data"][0]["resources"]
+        for o in (0, 3, 6, 9)
+    ]
     assert [len(p) for p in pages] == [3, 3, 1, 0]
     assert {r["id"] for r in listed(served, limit=3)} == ids
     newest_first = [r["filename"] for r in listed(served)]
@@ -154,8 +203,15 @@ def test_filters(served: Served) -> None:
     emulator = served.emulator
     jan, jun = datetime(2024, 1, 5, tzinfo=timezone.utc), datetime(2024, 6, 5, tzinfo=timezone.utc)
     a = emulator.add_resource("a.png", PNG, mimetype="image/png", channel="c1", tags=["x", "y"], created_at=jan)
-    b = emulator.add_resource("b.dcm", b"DICM", mimetype="application/dicom", channel="c2", tags=["y"],
-                              project="Brain MRI Study", created_at=jun)
+    b = emulator.add_resource(
+        "b.dcm",
+        b"DICM",
+        mimetype="application/dicom",
+        channel="c2",
+        tags=["y"],
+        project="Brain MRI Study",
+        created_at=jun,
+    )
     c = emulator.add_resource("scan_b.png", PNG, mimetype="image/png", tags=["z"], modality="US")
 
     def ids(**params: object) -> set[str]:
@@ -167,9 +223,9 @@ def test_filters(served: Served) -> None:
     assert ids(tags=json.dumps({"items": ["x", "z"], "filterType": "union"})) == {a.id, c.id}
     assert ids(tags=json.dumps({"items": ["x", "y"], "filterType": "intersection"})) == {a.id}
     assert ids(project=json.dumps({"items": ["Brain MRI Study"], "filterType": "intersection"})) == {b.id}
-    assert ids(**{"from": "2024-01-01", "to": "2024-06-05"}) == {a.id}   # `to` is exclusive
+    assert ids(**{"from": "2024-01-01", "to": "2024-06-05"}) == {a.id}  # `to` is exclusive
     assert ids(**{"from": "2024-06-01", "to": "2024-07-01"}) == {b.id}
-    assert ids(filename="B.DC") == {b.id}                                 # substring, any case
+    assert ids(filename="B.DC") == {b.id}  # substring, any case
     served.client.delete(f"/resources/{c.id}").raise_for_status()
     assert c.id not in ids() and ids(deleted="only") == {c.id}
     assert served.client.get("/resources", params={"status": "new"}).status_code == 400
@@ -180,8 +236,11 @@ def test_find_a_resource_by_filename_then_source_filepath(served: Served) -> Non
     (server side) and compare source_filepath and size (client side), as the official client does."""
     rid = upload(served, "scan.png", source_filepath="/data/sub-01/scan.png")
     upload(served, "scan.png", source_filepath="/data/sub-02/scan.png")
-    matches = [r for r in listed(served, filename="scan.png")
-               if r["source_filepath"] == "/data/sub-01/scan.png" and r["size"] == len(PNG)]
+    matches = [
+        r
+        for r in listed(served, filename="scan.png")
+        if r["source_filepath"] == "/data/sub-01/scan.png" and r["size"] == len(PNG)
+    ]
     assert [r["id"] for r in matches] == [rid]
 
 
@@ -258,19 +317,30 @@ def test_drop_after_receive_stores_then_drops_the_connection(served: Served) -> 
 def test_volume_and_frame_segmentations_keep_their_bytes(served: Served) -> None:
     rid = upload(served, "vol.nii.gz", b"\x1f\x8b volume", mimetype="application/nifti")
     text = "text/plain; charset=utf-8"
-    body, content_type = multipart([("file", b"\x1f\x8b seg", "vol_seg.nii.gz", "application/nifti"),
-                                    ("source", "imported", None, text),
-                                    ("segmentation_map", json.dumps({"1": "tumor"}), None, "application/json")])
-    reply = httpx.post(f"{served.url}/annotations/{rid}/segmentations/file", content=body,
-                       headers={"apikey": KEY, "content-type": content_type})
+    body, content_type = multipart(
+        [
+            ("file", b"\x1f\x8b seg", "vol_seg.nii.gz", "application/nifti"),
+            ("source", "imported", None, text),
+            ("segmentation_map", json.dumps({"1": "tumor"}), None, "application/json"),
+        ]
+    )
+    reply = httpx.post(
+        f"{served.url}/annotations/{rid}/segmentations/file",
+        content=body,
+        headers={"apikey": KEY, "content-type": content_type},
+    )
     assert reply.status_code == 201 and len(reply.json()) == 1
 
-    dto = [{"type": "segmentation", "identifier": "seg_2_2_2", "scope": "frame", "frame_index": 0,
-            "source": "imported"}]
+    dto = [
+        {"type": "segmentation", "identifier": "seg_2_2_2", "scope": "frame", "frame_index": 0, "source": "imported"}
+    ]
     (aid,) = served.client.post(f"/annotations/{rid}/annotations", json=dto).json()
     mask = multipart([("file", PNG, "seg_2_2_2", "image/png")])
-    reply = httpx.post(f"{served.url}/annotations/{rid}/annotations/{aid}/file", content=mask[0],
-                       headers={"apikey": KEY, "content-type": mask[1]})
+    reply = httpx.post(
+        f"{served.url}/annotations/{rid}/annotations/{aid}/file",
+        content=mask[0],
+        headers={"apikey": KEY, "content-type": mask[1]},
+    )
     assert reply.status_code == 201
 
     volume, frame = served.emulator.segmentations(rid)
@@ -324,9 +394,13 @@ def test_sample_dataset_holds_real_images() -> None:
 
 
 def test_cli_reads_the_key_from_stdin_and_prints_the_url() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "neurofetch", "emulate", "datamint", "--port", "0",
-                             "--api-key-stdin", "--samples", "2"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "neurofetch", "emulate", "datamint", "--port", "0", "--api-key-stdin", "--samples", "2"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdin and proc.stdout
         proc.stdin.write("s3cret-key\n")

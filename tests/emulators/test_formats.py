@@ -18,8 +18,12 @@ from neurofetch.emulators.neurovault.data import NeuroVaultData
 def test_nifti_volumes_load_with_their_shape_values_and_affine() -> None:
     values = [float(i) for i in range(2 * 3 * 4)]
     image = nibabel.Nifti1Image.from_bytes(
-        gzip.decompress(formats.nifti1_gz((2, 3, 4), "float32", values, voxel_mm=2.0,
-                                                        origin=(-10.0, -20.0, -30.0), space=formats.NIFTI_SPACE_MNI)))
+        gzip.decompress(
+            formats.nifti1_gz(
+                (2, 3, 4), "float32", values, voxel_mm=2.0, origin=(-10.0, -20.0, -30.0), space=formats.NIFTI_SPACE_MNI
+            )
+        )
+    )
     assert image.shape == (2, 3, 4)
     assert image.get_fdata().flatten(order="F").tolist() == values
     assert image.affine[:3, :].tolist() == [[2, 0, 0, -10], [0, 2, 0, -20], [0, 0, 2, -30]]

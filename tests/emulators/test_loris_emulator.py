@@ -23,8 +23,10 @@ from neurofetch.emulators.loris.data import HDF5_SIGNATURE, HOSTILE_FILENAMES, V
 from neurofetch.emulators.loris.versions import CONSTANT_ETAG, VERSIONS, ApiVersion
 
 LEGACY_CT = "text/html; charset=UTF-8"
-NAME_RE = re.compile(r"preventad_(\d{7})_([A-Z]{5}\d{2})_([-A-Za-z0-9]+)_(\d{3})"
-                     r"(_[-A-Za-z0-9]+-defaced_001)?\.(mnc|txt)")
+NAME_RE = re.compile(
+    r"preventad_(\d{7})_([A-Z]{5}\d{2})_([-A-Za-z0-9]+)_(\d{3})"
+    r"(_[-A-Za-z0-9]+-defaced_001)?\.(mnc|txt)"
+)
 
 
 class Api:
@@ -43,8 +45,13 @@ class Api:
         assert response.status_code == 200, response.text
         return response.json()["token"]
 
-    def get(self, path: str, token: str | None = None, headers: dict[str, str] | None = None,
-            params: dict[str, str] | None = None) -> httpx.Response:
+    def get(
+        self,
+        path: str,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> httpx.Response:
         headers = dict(headers or {})
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -123,7 +130,7 @@ def test_dataset_is_deterministic() -> None:
 
 @pytest.mark.timeout(60)
 def test_a_dataset_of_thousands_of_candidates_has_a_distinct_pscid_each() -> None:
-    dataset = LorisDataset(candidates=1000, size_scale=0.0001)   # the benchmarks' 36,000-file tree
+    dataset = LorisDataset(candidates=1000, size_scale=0.0001)  # the benchmarks' 36,000-file tree
     assert len({c.pscid for c in dataset.candidates}) == 1000
 
 
@@ -144,14 +151,14 @@ def test_mnc_files_are_minc2_volumes_that_nibabel_opens(tmp_path: Path) -> None:
     dataset = LorisDataset(candidates=2, size_scale=0.005)
     shapes, volumes = set(), []
     for index, record in enumerate(f for f in dataset.files if f.filename.endswith(".mnc")):
-        path = tmp_path / f"{index}.mnc"       # one name per file: HDF5 keeps a file it has open by name
+        path = tmp_path / f"{index}.mnc"  # one name per file: HDF5 keeps a file it has open by name
         path.write_bytes(dataset.content(*record.key))
         image = nibabel.load(path)
         assert type(image).__name__ == "Minc2Image" and image.get_data_dtype() == "int16"
         shapes.add(image.shape)
         volumes.append(image.get_fdata())
         assert image.header.get_zooms() == (1.0, 1.0, 1.0) and volumes[-1].max() > 500
-    assert shapes == {(24, 32, 32), (12, 16, 16), (6, 8, 8)}     # the largest that fits each file's size
+    assert shapes == {(24, 32, 32), (12, 16, 16), (6, 8, 8)}  # the largest that fits each file's size
     assert not any((volumes[0] == v).all() for v in volumes[1:] if v.shape == volumes[0].shape)
 
 
@@ -182,15 +189,20 @@ def test_login_returns_hs256_jwt(api: Api) -> None:
     assert api.client.post("/login/", json={"username": "demo", "password": "demo"}).status_code == 200
 
 
-@pytest.mark.parametrize(("body", "status", "error"), [
-    ({"username": "demo", "password": "nope"}, 401, "Incorrect username or password."),
-    ({"username": "nobody", "password": "demo"}, 401, "Incorrect username or password."),
-    ({"username": "demo"}, 400, "Missing username or password"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "error"),
+    [
+        ({"username": "demo", "password": "nope"}, 401, "Incorrect username or password."),
+        ({"username": "nobody", "password": "demo"}, 401, "Incorrect username or password."),
+        ({"username": "demo"}, 400, "Missing username or password"),
+    ],
+)
 def test_login_errors(api: Api, body: dict[str, str], status: int, error: str) -> None:
     response = api.client.post("/login", json=body)
-    assert (response.status_code, response.content) == (status, json.dumps({"error": error}, separators=(",", ":"))
-                                                         .encode())
+    assert (response.status_code, response.content) == (
+        status,
+        json.dumps({"error": error}, separators=(",", ":")).encode(),
+    )
     assert response.headers["content-type"] == "application/json"
 
 
@@ -218,8 +230,12 @@ def test_repeated_bad_logins_suspend_the_account(version: ApiVersion) -> None:
 
 
 def test_candidates_need_a_valid_token(api: Api, token: str, version: ApiVersion) -> None:
-    for headers in ({}, {"Authorization": "Bearer not.a.token"}, {"Authorization": f"Bearer {token[:-2]}xx"},
-                    {"Authorization": token}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer not.a.token"},
+        {"Authorization": f"Bearer {token[:-2]}xx"},
+        {"Authorization": token},
+    ):
         response = api.client.get("/candidates/", headers=headers)
         assert (response.status_code, response.json()) == (401, unauthenticated(version))
         assert response.headers["content-type"] == json_type(version)
@@ -265,8 +281,9 @@ def test_candidates_listing(api: Api, token: str, version: ApiVersion) -> None:
     assert api.get("/candidates/", token, headers={"If-None-Match": etag}).status_code == 304
 
 
-def test_module_versions_answer_304_to_the_constant_etag_on_every_listing(api: Api, token: str,
-                                                                          version: ApiVersion) -> None:
+def test_module_versions_answer_304_to_the_constant_etag_on_every_listing(
+    api: Api, token: str, version: ApiVersion
+) -> None:
     record = api.emulator.dataset.files[0]
     stale = {"If-None-Match": CONSTANT_ETAG}
     for path in (f"/candidates/{record.cand}/{record.visit}/images", _file_url(record) + "/qc"):
@@ -281,10 +298,17 @@ def test_candidate_and_visit(api: Api, token: str, version: ApiVersion) -> None:
     dated = api.get(f"/candidates/{cand.cand_id}/{cand.visits[0].label}", token)
     assert dated.headers["content-type"] == json_type(version)
     meta = {"CandID": cand.cand_id, "Visit": cand.visits[0].label, "Site": "Montreal"}
-    meta |= {"Cohort": "PREVENTAD", "Project": "loris"} if version.name == "v0.0.4-dev" else \
-        {"Battery": "PREVENTAD", "Project": "loris"} if version.name == "v0.0.3" else {"Battery": "PREVENTAD"}
-    assert dated.json() == {"Meta": meta,
-                            "Stages": {"Visit": {"Date": cand.visits[0].date, "Status": cand.visits[0].status}}}
+    meta |= (
+        {"Cohort": "PREVENTAD", "Project": "loris"}
+        if version.name == "v0.0.4-dev"
+        else {"Battery": "PREVENTAD", "Project": "loris"}
+        if version.name == "v0.0.3"
+        else {"Battery": "PREVENTAD"}
+    )
+    assert dated.json() == {
+        "Meta": meta,
+        "Stages": {"Visit": {"Date": cand.visits[0].date, "Status": cand.visits[0].status}},
+    }
     undated = api.get(f"/candidates/{cand.cand_id}/{cand.visits[1].label}/", token)
     assert undated.content.endswith(b',"Stages":[]}')
 
@@ -294,10 +318,13 @@ def test_images_listing_is_compact_json(api: Api, token: str, version: ApiVersio
     visit = cand.visits[0]
     response = api.get(f"/candidates/{cand.cand_id}/{visit.label}/images", token)
     phantom = {"IsPhantom": False} if version.phantom_flag else {}
-    files = [{"OutputType": f.output_type, "Filename": f.filename, "AcquisitionType": f.acquisition_type, **phantom}
-             for f in visit.files]
-    expected = json.dumps({"Meta": {"CandID": cand.cand_id, "Visit": visit.label}, "Files": files},
-                          separators=(",", ":"))
+    files = [
+        {"OutputType": f.output_type, "Filename": f.filename, "AcquisitionType": f.acquisition_type, **phantom}
+        for f in visit.files
+    ]
+    expected = json.dumps(
+        {"Meta": {"CandID": cand.cand_id, "Visit": visit.label}, "Files": files}, separators=(",", ":")
+    )
     assert response.text == expected and response.headers["content-type"] == json_type(version)
     # The legacy rewrite rule for the list takes no trailing slash; the 22+ router strips one.
     trailing = api.get(f"/candidates/{cand.cand_id}/{visit.label}/images/", token)
@@ -307,15 +334,19 @@ def test_images_listing_is_compact_json(api: Api, token: str, version: ApiVersio
     assert body["Files"] == []
 
 
-@pytest.mark.parametrize(("path", "legacy", "module"), [
-    ("/candidates/1000000", (404, "Unknown CandID"), (404, "Candidate not found")),
-    ("/candidates/123", (400, "Invalid CandID format"), (404, "Candidate not found")),
-    ("/candidates/{cand}/PREFU99", (404, "Invalid visit PREFU99"), (404, "Visit not found")),
-    ("/candidates/{cand}/{visit}/images/nope.mnc", (404, "File not found"), (404, "nope.mnc not found.")),
-    ("/candidates/{cand}/{visit}/images/{suffix}", (404, "File not found"), (404, "{suffix} not found.")),
-])
-def test_not_found_errors(api: Api, token: str, version: ApiVersion, path: str, legacy: tuple[int, str],
-                          module: tuple[int, str]) -> None:
+@pytest.mark.parametrize(
+    ("path", "legacy", "module"),
+    [
+        ("/candidates/1000000", (404, "Unknown CandID"), (404, "Candidate not found")),
+        ("/candidates/123", (400, "Invalid CandID format"), (404, "Candidate not found")),
+        ("/candidates/{cand}/PREFU99", (404, "Invalid visit PREFU99"), (404, "Visit not found")),
+        ("/candidates/{cand}/{visit}/images/nope.mnc", (404, "File not found"), (404, "nope.mnc not found.")),
+        ("/candidates/{cand}/{visit}/images/{suffix}", (404, "File not found"), (404, "{suffix} not found.")),
+    ],
+)
+def test_not_found_errors(
+    api: Api, token: str, version: ApiVersion, path: str, legacy: tuple[int, str], module: tuple[int, str]
+) -> None:
     record = api.emulator.dataset.files[0]
     names = {"cand": record.cand, "visit": record.visit, "suffix": record.filename[3:]}
     response = api.get(path.format(**names), token)
@@ -334,13 +365,14 @@ def test_unknown_paths_get_apache_html_404_or_the_routers_json(api: Api, token: 
             assert response.headers["content-type"] == "application/json" and "error" in response.json()
 
 
-def test_a_path_without_the_version_gets_400_and_another_version_404(api: Api, token: str,
-                                                                      version: ApiVersion) -> None:
+def test_a_path_without_the_version_gets_400_and_another_version_404(api: Api, token: str, version: ApiVersion) -> None:
     root = str(api.client.base_url).rstrip("/").removesuffix("/" + version.name)
     for path in ("/candidates", "/", "/login"):
         response = api.client.get(root + path, headers={"Authorization": f"Bearer {token}"})
         assert (response.status_code, response.json()) == (
-            400, {"error": "You must specify a version of the API to use in the URL"})
+            400,
+            {"error": "You must specify a version of the API to use in the URL"},
+        )
     other = next(name for name in (*VERSIONS, "v0.0.9") if name != version.name)
     response = api.client.get(f"{root}/{other}/candidates")
     assert (response.status_code, response.json()) == (404, {"error": "Unsupported version"})
@@ -371,7 +403,7 @@ def test_file_download(api: Api, token: str, version: ApiVersion) -> None:
         if version.legacy:
             assert response.headers["cache-control"] == "private" and response.headers["etag"] == ""
             continue
-        etag = response.headers["etag"]   # 22+: md5 of the file's name, size and mtime
+        etag = response.headers["etag"]  # 22+: md5 of the file's name, size and mtime
         assert re.fullmatch(r"[0-9a-f]{32}", etag) and "cache-control" not in response.headers
         assert api.get(_file_url(record), token, headers={"If-None-Match": etag}).status_code == 304
     assert {r.content_type for r in dataset.files} == {"application/x.minc2", "application/octet-stream"}
@@ -384,13 +416,18 @@ def test_qc(api: Api, token: str, version: ApiVersion) -> None:
         assert response.headers["content-type"] == json_type(version)
         body = response.json()
         selected = record.selected if version.legacy or record.selected is None else record.selected == "true"
-        assert body == {"Meta": {"CandID": record.cand, "Visit": record.visit, "File": record.filename},
-                        "QC": record.qc, "Selected": selected, "Caveats": [dict(c) for c in record.caveats]}
+        assert body == {
+            "Meta": {"CandID": record.cand, "Visit": record.visit, "File": record.filename},
+            "QC": record.qc,
+            "Selected": selected,
+            "Caveats": [dict(c) for c in record.caveats],
+        }
         assert body["QC"] in ("Pass", "Fail", None)
         assert body["Selected"] in (("true", "false", None) if version.legacy else (True, False, None))
     no_caveat = next(f for f in dataset.files if f.caveats[0]["Severity"] is None)
     assert api.get(_file_url(no_caveat) + "/qc", token).json()["Caveats"] == [
-        {"Severity": None, "Header": None, "Value": None, "ValidRange": None, "ValidRegex": None}]
+        {"Severity": None, "Header": None, "Value": None, "ValidRange": None, "ValidRegex": None}
+    ]
 
 
 def test_head_is_not_allowed(api: Api, token: str) -> None:
@@ -429,7 +466,8 @@ def test_missing_files_answer_500_with_empty_body_or_404_from_22(version: ApiVer
         for record in (first, second):
             response = api.get(_file_url(record), token)
             assert (response.status_code, response.content) == (
-                (500, b"") if version.legacy else (404, b'{"error":"not found"}'))
+                (500, b"") if version.legacy else (404, b'{"error":"not found"}')
+            )
         assert api.get(_file_url(first) + "/qc", token).status_code == 200
         assert api.get(_file_url(third), token).status_code == 200
 
@@ -443,7 +481,7 @@ def test_hostile_names_are_listed_exactly(version: ApiVersion) -> None:
         response = api.get(f"/candidates/{hostile.cand_id}/PREBL00/images", token)
         names = [f["Filename"] for f in response.json()["Files"]]
         assert names[1:] == list(HOSTILE_FILENAMES) and len(names[-1].encode()) > 255
-        escaped = b'"..\\/..\\/escape.mnc"' if version.legacy else b'"../../escape.mnc"'   # PHP escapes slashes
+        escaped = b'"..\\/..\\/escape.mnc"' if version.legacy else b'"../../escape.mnc"'  # PHP escapes slashes
         assert escaped in response.content and b"\\u0000" in response.content
         tree = emulator.dataset.expected_tree()
         assert f"{hostile.cand_id}/PREBL00/{names[0]}" in tree
@@ -463,7 +501,7 @@ def test_projects_manifest(api: Api, token: str, version: ApiVersion) -> None:
     garbage = api.get("/projects/loris/images", token, params={"since": "garbage"})
     if version.since:
         assert later == images[11:] and garbage.status_code == 400
-    else:   # ?since= is taken from v0.0.4-dev on; before, the whole manifest
+    else:  # ?since= is taken from v0.0.4-dev on; before, the whole manifest
         assert later == images and garbage.status_code == 200
 
 
@@ -477,7 +515,8 @@ def test_request_log_counts_file_gets(api: Api, token: str) -> None:
         api.get(_file_url(record), token)
     entries = api.emulator.log.entries()
     assert [(e.method, e.path, e.status) for e in entries] == [
-        ("GET", api.emulator.base_path + _file_url(r), 200) for r in records]
+        ("GET", api.emulator.base_path + _file_url(r), 200) for r in records
+    ]
     assert entries[0].headers["authorization"] == f"Bearer {token}"
 
 
@@ -500,9 +539,26 @@ def test_slow_download_does_not_block_other_requests(version: ApiVersion) -> Non
 def test_cli_serves_with_password_from_stdin(version: ApiVersion) -> None:
     code = "from neurofetch.cli.emulate import emulate_app; emulate_app()"
     process = subprocess.Popen(
-        [sys.executable, "-c", code, "loris", "--port", "0", "--candidates", "1", "--user", "jdoe",
-         "--password-stdin", "--api-version", version.name],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            code,
+            "loris",
+            "--port",
+            "0",
+            "--candidates",
+            "1",
+            "--user",
+            "jdoe",
+            "--password-stdin",
+            "--api-version",
+            version.name,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stdin and process.stdout
         process.stdin.write("s3cret!\n")

@@ -65,6 +65,7 @@ def large_collection(emulator: NeuroVaultEmulator) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------------ data
 
+
 def test_dataset_is_deterministic_and_realistic() -> None:
     first, again, other = NeuroVaultEmulator(), NeuroVaultEmulator(), NeuroVaultEmulator(seed=1)
     assert first.collections == again.collections
@@ -74,8 +75,22 @@ def test_dataset_is_deterministic_and_realistic() -> None:
     assert len(first.collections) == 6
     dois = [c["DOI"] for c in first.collections]
     assert DOI in dois and DOI == DOI_OF_AGING_COLLECTION
-    for key in ("id", "url", "download_url", "name", "DOI", "owner", "owner_name", "add_date", "modify_date",
-                "number_of_images", "private", "scanner_make", "field_strength", "type_of_design"):
+    for key in (
+        "id",
+        "url",
+        "download_url",
+        "name",
+        "DOI",
+        "owner",
+        "owner_name",
+        "add_date",
+        "modify_date",
+        "number_of_images",
+        "private",
+        "scanner_make",
+        "field_strength",
+        "type_of_design",
+    ):
         assert key in first.collections[0]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", first.collections[0]["add_date"])
     assert len(first.images(large_collection(first)["id"])) > 100
@@ -87,6 +102,7 @@ def test_number_of_images_can_exceed_the_images_count() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- paging
+
 
 def test_collections_paging_follows_next_links(api: Api) -> None:
     pages = api.pages("/api/collections/?limit=2")
@@ -110,10 +126,18 @@ def test_collection_images_span_two_pages_in_id_order(api: Api) -> None:
     assert pages[0]["count"] == len(ids)
 
 
-@pytest.mark.parametrize(("query", "limit", "offset"), [
-    ({"limit": "5000"}, 1000, 0), ({"limit": "0"}, 100, 0), ({"limit": "-3"}, 100, 0), ({"limit": "x"}, 100, 0),
-    ({"offset": "-1"}, 100, 0), ({"offset": "bad"}, 100, 0), ({"limit": "10", "offset": "20"}, 10, 20),
-])
+@pytest.mark.parametrize(
+    ("query", "limit", "offset"),
+    [
+        ({"limit": "5000"}, 1000, 0),
+        ({"limit": "0"}, 100, 0),
+        ({"limit": "-3"}, 100, 0),
+        ({"limit": "x"}, 100, 0),
+        ({"offset": "-1"}, 100, 0),
+        ({"offset": "bad"}, 100, 0),
+        ({"limit": "10", "offset": "20"}, 10, 20),
+    ],
+)
 def test_limit_and_offset_follow_drf_rules(query: dict[str, str], limit: int, offset: int) -> None:
     page = paginate(list(range(3000)), query, "http://h/api/images/?format=json")
     assert page["results"][0] == offset and len(page["results"]) == limit
@@ -142,6 +166,7 @@ def test_shuffle_reorders_top_level_lists_between_calls() -> None:
 
 # --------------------------------------------------------------------------------------------- filters
 
+
 def test_doi_filter_is_honoured_by_default(api: Api) -> None:
     page = api.json("/api/collections/", DOI=DOI)
     assert page["count"] == 1 and page["next"] is None
@@ -168,6 +193,7 @@ def test_name_and_owner_filters(api: Api) -> None:
 
 
 # ------------------------------------------------------------------------------------ details, errors
+
 
 def test_detail_is_a_bare_object_and_missing_slash_redirects(api: Api) -> None:
     collection = api.emulator.collections[0]
@@ -214,6 +240,7 @@ def test_browser_accept_gets_html_and_gzip_accept_gets_gzipped_json(api: Api) ->
 
 # ---------------------------------------------------------------------------------------------- records
 
+
 def test_image_records_carry_what_a_client_filters_on(api: Api) -> None:
     images = [i for c in api.emulator.collections for i in api.emulator.images(c["id"])]
     for image in images:
@@ -242,6 +269,7 @@ def test_quirky_file_names_are_quoted_and_downloadable(api: Api) -> None:
 
 # ------------------------------------------------------------------------------------------------ files
 
+
 def test_file_is_a_gzip_nifti1_that_nibabel_loads(api: Api, tmp_path: Path) -> None:
     image = api.emulator.images(api.emulator.collections[0]["id"])[0]
     response, body = api.raw_file(image["file"])
@@ -266,7 +294,7 @@ def test_realistic_sizes_are_mni_grids_of_a_neurovault_map_size_with_the_same_re
         assert volume.shape[:3] in {(91, 109, 91), (61, 73, 61), (53, 63, 46)}
         if image.record["map_type"] in ("Z map", "T map"):
             assert 300_000 <= len(real.file_bytes(image)) <= 3_000_000
-            assert volume.get_data_dtype() == "float32" and volume.get_fdata()[0, 0, 0] == 0   # masked
+            assert volume.get_data_dtype() == "float32" and volume.get_fdata()[0, 0, 0] == 0  # masked
 
 
 def test_file_headers_are_sendfile_quirks(api: Api) -> None:
@@ -352,6 +380,7 @@ def test_hostile_names_are_served_by_their_quoted_urls() -> None:
 
 # ------------------------------------------------------------------------------------ log and command
 
+
 def test_request_log_records_what_was_asked() -> None:
     emulator, server, api = serve(collections=1)
     with server:
@@ -361,14 +390,21 @@ def test_request_log_records_what_was_asked() -> None:
         api.client.get("/api/images/1/")
     entries = emulator.log.entries()
     assert [(e.path, e.status) for e in entries] == [
-        ("/api/collections/", 200), (httpx.URL(image["file"]).path, 200), ("/api/images/1/", 404)]
+        ("/api/collections/", 200),
+        (httpx.URL(image["file"]).path, 200),
+        ("/api/images/1/", 404),
+    ]
     assert emulator.log.count(lambda e: e.path.startswith("/media/")) == 1
 
 
 def test_cli_serves_the_emulator() -> None:
     code = "from neurofetch.cli.emulate import emulate_app; emulate_app()"
-    process = subprocess.Popen([sys.executable, "-c", code, "neurovault", "--port", "0", "--ignore-filters"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, "neurovault", "--port", "0", "--ignore-filters"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stdout
         url = process.stdout.readline().strip()

@@ -13,8 +13,10 @@ import threading
 
 import pytest
 
-RECIPE = ("run them inside `dbus-run-session` after `echo -n PASSWORD | gnome-keyring-daemon --unlock "
-          "--components=secrets`, as .ci/run does")
+RECIPE = (
+    "run them inside `dbus-run-session` after `echo -n PASSWORD | gnome-keyring-daemon --unlock "
+    "--components=secrets`, as .ci/run does"
+)
 
 
 def secret_service_problem() -> str | None:
@@ -50,5 +52,7 @@ def secret_service() -> None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     if "not real_keyring" in (config.option.markexpr or ""):
-        terminalreporter.write_line("real_keyring tests deselected (they use the real OS keyring): "
-                                    "`pytest -m real_keyring tests/real_keyring`; " + RECIPE)
+        terminalreporter.write_line(
+            "real_keyring tests deselected (they use the real OS keyring): "
+            "`pytest -m real_keyring tests/real_keyring`; " + RECIPE
+        )

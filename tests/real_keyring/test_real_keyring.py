@@ -20,15 +20,23 @@ pytestmark = [pytest.mark.real_keyring, pytest.mark.usefixtures("secret_service"
 
 def neurofetch(*args: str, env: dict[str, str], input: str | None = None) -> CliRun:
     full = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.SecretService.Keyring", **env}
-    proc = subprocess.run([sys.executable, "-m", "neurofetch", *args], env=full, input=input, capture_output=True,
-                          text=True, timeout=120, stdin=None if input is not None else subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, "-m", "neurofetch", *args],
+        env=full,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=None if input is not None else subprocess.DEVNULL,
+    )
     return CliRun(proc.returncode, proc.stdout, proc.stderr)
 
 
 def secret_tool(service: str, username: str) -> str | None:
     """What libsecret (not python-keyring) finds: proof the secret is in the Secret Service itself."""
-    proc = subprocess.run(["secret-tool", "lookup", "service", service, "username", username],
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        ["secret-tool", "lookup", "service", service, "username", username], capture_output=True, text=True, timeout=30
+    )
     return proc.stdout if proc.returncode == 0 else None
 
 
@@ -57,13 +65,13 @@ def test_login_then_mirror_relogs_in_from_the_stored_password_then_logout(short_
     assert stored_token
     expires_at = Token.from_jwt(stored_token).expires_at
     assert expires_at is not None
-    time.sleep(max(0.0, expires_at - time.time()) + 0.1)                  # the stored token has now expired
+    time.sleep(max(0.0, expires_at - time.time()) + 0.1)  # the stored token has now expired
 
     loris.token_ttl = 86400
     logins = loris.logins
-    mirror = neurofetch("mirror", str(tmp_path / "d"), env=env)           # no password anywhere but the keyring
+    mirror = neurofetch("mirror", str(tmp_path / "d"), env=env)  # no password anywhere but the keyring
     assert mirror.code == 0, mirror.stderr
-    assert loris.logins == logins + 1                                     # one new login, from the stored password
+    assert loris.logins == logins + 1  # one new login, from the stored password
     assert tree_files(tmp_path / "d") == loris.dataset.expected_tree()
 
     logout = neurofetch("logout", env=env)
@@ -80,8 +88,13 @@ def test_the_wizard_keeps_the_password_in_the_secret_service(loris, tmp_path: Pa
     from tests.test_config_wizard import Session, add_loris_profile, config_command
 
     config = str(tmp_path / "config.yaml")
-    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.SecretService.Keyring", "NO_COLOR": "1",
-           "TERM": "xterm", "NEUROFETCH_CONFIG": config}
+    env = {
+        **os.environ,
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.SecretService.Keyring",
+        "NO_COLOR": "1",
+        "TERM": "xterm",
+        "NEUROFETCH_CONFIG": config,
+    }
     session = Session(env)
     add_loris_profile(session, loris.url, "demo")
     session.answer("What next", "quit")
@@ -91,11 +104,24 @@ def test_the_wizard_keeps_the_password_in_the_secret_service(loris, tmp_path: Pa
     service = f"neurofetch:loris:{loris.url}"
     assert SecretService.Keyring().get_password(service, "demo") == "demo"
 
-    mirror = neurofetch("--config", config, "mirror", str(tmp_path / "d"), "--candidate",
-                        sorted(loris.dataset.expected_tree())[0].split("/")[0], env={})
-    assert mirror.code == 0, mirror.stderr                                # no password given: the keyring's
+    mirror = neurofetch(
+        "--config",
+        config,
+        "mirror",
+        str(tmp_path / "d"),
+        "--candidate",
+        sorted(loris.dataset.expected_tree())[0].split("/")[0],
+        env={},
+    )
+    assert mirror.code == 0, mirror.stderr  # no password given: the keyring's
 
-    forget = subprocess.run([*config_command(), "delete", "lab", "--forget-secrets"], env=env, capture_output=True,
-                            text=True, timeout=60, stdin=subprocess.DEVNULL)
+    forget = subprocess.run(
+        [*config_command(), "delete", "lab", "--forget-secrets"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert forget.returncode == 0 and "removed the stored password" in forget.stderr
     assert SecretService.Keyring().get_password(service, "demo") is None

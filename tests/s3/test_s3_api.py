@@ -23,8 +23,12 @@ def test_sync_up_list_and_down_in_every_kind_of_caller(s3: S3Env, tmp_path: Path
     assert up.exit_code == 0 and up.counts["uploaded"] == 3
     rows = call_in(mode, lambda: list(api.ls(prefix, endpoint_url=s3.endpoint, exclude=["*.bin"])))
     assert sorted(row["path"] for row in rows) == ["a.txt", "sub/c.txt"]
-    down = call_in(mode, lambda: api.s3_sync(prefix, tmp_path / "dst", endpoint_url=s3.endpoint, exclude=["*"],
-                                             include=["*.txt"], progress=False))
+    down = call_in(
+        mode,
+        lambda: api.s3_sync(
+            prefix, tmp_path / "dst", endpoint_url=s3.endpoint, exclude=["*"], include=["*.txt"], progress=False
+        ),
+    )
     assert down.exit_code == 0 and read_tree(tmp_path / "dst") == {"a.txt": b"a", "sub/c.txt": b"ccc"}
 
 

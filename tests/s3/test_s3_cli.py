@@ -45,11 +45,23 @@ def test_upload_download_and_json(s3: S3Env, tmp_path: Path) -> None:
 
 def test_filters_keep_their_command_line_order(s3: S3Env, tmp_path: Path) -> None:
     src = make_tree(tmp_path / "src", TREE)
-    run = cli(s3, "--json", "s3-sync", src, s3.url("one"), "--endpoint-url", s3.endpoint,
-              "--exclude", "*", "--include=*.txt")
+    run = cli(
+        s3, "--json", "s3-sync", src, s3.url("one"), "--endpoint-url", s3.endpoint, "--exclude", "*", "--include=*.txt"
+    )
     assert run.code == 0 and sorted(s3.objects("one/")) == ["a.txt", "sub/c.txt"]
-    run = cli(s3, "--json", "s3-sync", src, s3.url("two"), "--endpoint-url", s3.endpoint,
-              "--include", "*.txt", "--exclude", "*")
+    run = cli(
+        s3,
+        "--json",
+        "s3-sync",
+        src,
+        s3.url("two"),
+        "--endpoint-url",
+        s3.endpoint,
+        "--include",
+        "*.txt",
+        "--exclude",
+        "*",
+    )
     assert run.code == 0 and s3.objects("two/") == {}
 
 
@@ -63,14 +75,15 @@ def test_dry_run_prints_one_line_per_action(s3: S3Env, tmp_path: Path) -> None:
 
 def test_profile_from_the_config_file(s3: S3Env, tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
-    config.write_text(f"default_profile: other\nprofiles:\n  other: {{service: allen}}\n"
-                      f"  lab: {{service: s3, endpoint_url: '{s3.endpoint}', jobs: 3}}\n")
+    config.write_text(
+        f"default_profile: other\nprofiles:\n  other: {{service: allen}}\n"
+        f"  lab: {{service: s3, endpoint_url: '{s3.endpoint}', jobs: 3}}\n"
+    )
     src = make_tree(tmp_path / "src", TREE)
     run = cli(s3, "--json", "--config", config, "-p", "lab", "s3-sync", src, s3.url())
     assert run.code == 0, run.stderr
     assert run.json["counts"]["uploaded"] == 3
-    adhoc = cli(s3, "--json", "--config", config, "--service", "s3", "--url", s3.endpoint, "s3-sync", src,
-                s3.url())
+    adhoc = cli(s3, "--json", "--config", config, "--service", "s3", "--url", s3.endpoint, "s3-sync", src, s3.url())
     assert adhoc.code == 0 and adhoc.json["counts"]["skipped"] == 3
     wrong = cli(s3, "--config", config, "-p", "other", "s3-sync", src, s3.url(), "--endpoint-url", s3.endpoint)
     assert wrong.code == 2 and "s3-sync needs service: s3" in wrong.stderr
@@ -78,15 +91,24 @@ def test_profile_from_the_config_file(s3: S3Env, tmp_path: Path) -> None:
 
 def test_errors_are_one_line_with_the_documented_exit_code(s3: S3Env, tmp_path: Path) -> None:
     src = make_tree(tmp_path / "src", TREE)
-    bad = cli(s3, "s3-sync", src, s3.url(), "--endpoint-url", s3.endpoint,
-              env={"AWS_SECRET_ACCESS_KEY": "wrong-secret-987"})
+    bad = cli(
+        s3, "s3-sync", src, s3.url(), "--endpoint-url", s3.endpoint, env={"AWS_SECRET_ACCESS_KEY": "wrong-secret-987"}
+    )
     assert bad.code == 3
     assert bad.stderr.count("\n") == 1 and "rejected the credentials" in bad.stderr
     assert "wrong-secret-987" not in bad.stderr + bad.stdout
 
     (port,) = free_ports(1)
-    gone = cli(s3, "--json", "s3-sync", s3.url(), tmp_path / "dst", "--endpoint-url", f"http://127.0.0.1:{port}",
-               env={"AWS_MAX_ATTEMPTS": "1"})
+    gone = cli(
+        s3,
+        "--json",
+        "s3-sync",
+        s3.url(),
+        tmp_path / "dst",
+        "--endpoint-url",
+        f"http://127.0.0.1:{port}",
+        env={"AWS_MAX_ATTEMPTS": "1"},
+    )
     assert gone.code == 5 and "cannot reach" in gone.stderr and not (tmp_path / "dst").exists()
 
     both_local = cli(s3, "s3-sync", src, tmp_path / "other")

@@ -18,8 +18,9 @@ def test_s3_sync_upload_interrupted_mid_files(s3: S3Env, tmp_path: Path, sig: in
     src.mkdir()
     for index in range(400):
         (src / f"f{index:03d}.bin").write_bytes(b"x" * 2048)
-    run = start_background("--json", "s3-sync", src, s3.url(), "--endpoint-url", s3.endpoint, "-j", "1",
-                           env={}, logs=tmp_path / "logs")
+    run = start_background(
+        "--json", "s3-sync", src, s3.url(), "--endpoint-url", s3.endpoint, "-j", "1", env={}, logs=tmp_path / "logs"
+    )
     wait_until(lambda: len(s3.objects()) >= 5, what="five objects", process=run, timeout=60)
     document = stopped_with_a_document(run, sig)
     assert document["command"] == "s3-sync" and 5 <= document["counts"]["uploaded"] < 400

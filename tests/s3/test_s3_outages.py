@@ -37,10 +37,18 @@ class ReverseProxy:
         url = scope["raw_path"].decode() + ("?" + scope["query_string"].decode() if scope["query_string"] else "")
         headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
         answer = await self.client.request(scope["method"], url, headers=headers, content=body)
-        kept = [(k.encode(), v.encode()) for k, v in answer.headers.items()
-                if k.lower() not in ("content-length", "transfer-encoding", "content-encoding", "connection")]
-        await send({"type": "http.response.start", "status": answer.status_code,
-                    "headers": [*kept, (b"content-length", str(len(answer.content)).encode())]})
+        kept = [
+            (k.encode(), v.encode())
+            for k, v in answer.headers.items()
+            if k.lower() not in ("content-length", "transfer-encoding", "content-encoding", "connection")
+        ]
+        await send(
+            {
+                "type": "http.response.start",
+                "status": answer.status_code,
+                "headers": [*kept, (b"content-length", str(len(answer.content)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": answer.content})
 
 
@@ -74,8 +82,16 @@ def sync_down(s3: S3Env, endpoint: str, dest: Path, **env: str) -> Any:
 
     if not any(c.name == "s3-sync" for c in app_module.app.registered_commands):
         s3_cli.register(app_module.app)
-    return run_cli("s3-sync", s3.url(), str(dest), "--endpoint-url", endpoint, "-j", "2",
-                   env={"AWS_EC2_METADATA_DISABLED": "true", **env})
+    return run_cli(
+        "s3-sync",
+        s3.url(),
+        str(dest),
+        "--endpoint-url",
+        endpoint,
+        "-j",
+        "2",
+        env={"AWS_EC2_METADATA_DISABLED": "true", **env},
+    )
 
 
 def test_html_outage_pages_are_retried_until_every_object_is_exact(moto_bucket: S3Env, tmp_path: Path) -> None:

@@ -28,10 +28,10 @@ def remote(key: str = "p/a", size: int = 10, mtime: int = T, etag: str = '"e"', 
 def test_filters_last_match_wins_in_command_line_order() -> None:
     names = ["a.txt", "b.bin", "sub/c.txt", "sub/d.bin"]
     keep = OrderedFilters([("exclude", "*"), ("include", "*.txt")])
-    assert [n for n in names if keep.included(n)] == ["a.txt", "sub/c.txt"]     # aws: verified in s3.md §5a
+    assert [n for n in names if keep.included(n)] == ["a.txt", "sub/c.txt"]  # aws: verified in s3.md §5a
     reverse = OrderedFilters([("include", "*.txt"), ("exclude", "*")])
     assert [n for n in names if reverse.included(n)] == []
-    assert all(OrderedFilters().included(n) for n in names)                      # default: include
+    assert all(OrderedFilters().included(n) for n in names)  # default: include
 
 
 def test_filter_star_crosses_slashes_and_matches_relative_paths() -> None:
@@ -39,7 +39,7 @@ def test_filter_star_crosses_slashes_and_matches_relative_paths() -> None:
     assert not f.included("sub/deep/x.bin")
     assert f.included("other/sub/x.bin")
     assert not OrderedFilters([("exclude", "*.bin")]).included("a/b/c.bin")
-    assert OrderedFilters([("exclude", "*.BIN")]).included("c.bin")             # case-sensitive
+    assert OrderedFilters([("exclude", "*.BIN")]).included("c.bin")  # case-sensitive
 
 
 def test_directories_are_pruned_only_when_nothing_below_can_come_back() -> None:
@@ -61,7 +61,7 @@ def test_bad_filter_kinds_are_usage_errors() -> None:
 def test_shards_partition_the_names() -> None:
     names = [f"d{i}/f{i}.bin" for i in range(300)]
     shards = [parse_shard((k, 3)) for k in (1, 2, 3)]
-    owners = [[s.owns(n) for s in shards] for n in names]                      # type: ignore[union-attr]
+    owners = [[s.owns(n) for s in shards] for n in names]  # type: ignore[union-attr]
     assert all(sum(o) == 1 for o in owners)
     assert all(sum(o[i] for o in owners) > 50 for i in range(3))
     with pytest.raises(UsageError):
@@ -73,15 +73,15 @@ def test_upload_rules_compare_size_then_whole_seconds() -> None:
     up = Rules("upload")
     assert compare(up, local(11), remote())[0] == "upload"
     assert compare(up, local(mtime=T + 1), remote())[0] == "upload"
-    assert compare(up, local(mtime=T + 0.9), remote())[0] == "skip"             # same second: no re-upload
-    assert compare(up, local(mtime=T - 100), remote())[0] == "skip"             # older: aws's documented hole
+    assert compare(up, local(mtime=T + 0.9), remote())[0] == "skip"  # same second: no re-upload
+    assert compare(up, local(mtime=T - 100), remote())[0] == "skip"  # older: aws's documented hole
 
 
 def test_download_rules_want_the_exact_second() -> None:
     down = Rules("download")
     assert compare(down, local(11), remote())[0] == "download"
-    assert compare(down, local(mtime=T - 1), remote())[0] == "download"         # remote overwritten later
-    assert compare(down, local(mtime=T + 5), remote())[0] == "download"         # aws would skip this one
+    assert compare(down, local(mtime=T - 1), remote())[0] == "download"  # remote overwritten later
+    assert compare(down, local(mtime=T + 5), remote())[0] == "download"  # aws would skip this one
     assert compare(down, local(mtime=T + 0.5), remote())[0] == "skip"
 
 
@@ -98,7 +98,7 @@ def test_plan_joins_by_key_whatever_the_listing_order() -> None:
     objects = [remote(f"p/{n}") for n in names]
     for seed in range(5):
         random.Random(seed).shuffle(objects)
-        pages = [objects[:3], objects[3:], objects[:2]]                          # with duplicates, unsorted
+        pages = [objects[:3], objects[3:], objects[:2]]  # with duplicates, unsorted
         actions = list(plan(Rules("upload", delete=True), local_side, pages, "p/", OrderedFilters()))
         assert sorted(a.rel for a in actions) == sorted(names)
         assert {a.kind for a in actions} == {"skip"}
@@ -116,8 +116,7 @@ def test_plan_uploads_missing_and_deletes_extras_but_not_excluded_ones() -> None
 
 def test_plan_download_refuses_unsafe_keys_and_skips_archived_objects() -> None:
     pages = [[remote("p/../etc/passwd"), remote("p/ok"), remote("p/cold", cls="GLACIER"), remote("p/a\x01b")]]
-    actions = {a.rel: a for a in plan(Rules("download", delete=True), {"gone": local()}, pages, "p/",
-                                      OrderedFilters())}
+    actions = {a.rel: a for a in plan(Rules("download", delete=True), {"gone": local()}, pages, "p/", OrderedFilters())}
     assert actions["../etc/passwd"].kind == "fail"
     assert actions["a\x01b"].kind == "fail"
     assert actions["ok"].kind == "download"
@@ -126,8 +125,10 @@ def test_plan_download_refuses_unsafe_keys_and_skips_archived_objects() -> None:
 
 
 def test_plan_line_is_aws_style() -> None:
-    assert plan_line({"action": "upload", "source": "/d/a", "destination": "s3://b/p/a"}) == \
-        "(dryrun) upload: /d/a to s3://b/p/a"
+    assert (
+        plan_line({"action": "upload", "source": "/d/a", "destination": "s3://b/p/a"})
+        == "(dryrun) upload: /d/a to s3://b/p/a"
+    )
     assert plan_line({"action": "delete", "target": "s3://b/p/x"}) == "(dryrun) delete: s3://b/p/x"
 
 
@@ -142,7 +143,7 @@ def test_s3_urls() -> None:
 
 # -- ETags --------------------------------------------------------------------------------------------------------
 def _aws_etag(data: bytes, part: int) -> str:
-    digests = [hashlib.md5(data[i:i + part]).digest() for i in range(0, len(data), part)]
+    digests = [hashlib.md5(data[i : i + part]).digest() for i in range(0, len(data), part)]
     return f'"{hashlib.md5(b"".join(digests)).hexdigest()}-{len(digests)}"'
 
 
@@ -151,10 +152,10 @@ def test_etags_of_plain_and_multipart_uploads(tmp_path: Path) -> None:
     path = tmp_path / "f"
     path.write_bytes(data)
     assert etag_matches(path, len(data), f'"{hashlib.md5(data).hexdigest()}"')
-    for part in (8 * MiB, 5 * MiB, 16 * MiB):                                    # aws, obstore/rclone, others
+    for part in (8 * MiB, 5 * MiB, 16 * MiB):  # aws, obstore/rclone, others
         assert etag_matches(path, len(data), _aws_etag(data, part)), part
     assert not etag_matches(path, len(data), _aws_etag(data[:-1] + b"!", 8 * MiB))
-    assert not etag_matches(path, len(data), '"0123456789abcdef0123456789abcdef-3"')   # no part size fits
+    assert not etag_matches(path, len(data), '"0123456789abcdef0123456789abcdef-3"')  # no part size fits
     assert not etag_matches(path, len(data), "W/opaque")
     whole, parts = file_etags(path, [8 * MiB], whole=True)
     assert whole == hashlib.md5(data).hexdigest()
@@ -163,7 +164,7 @@ def test_etags_of_plain_and_multipart_uploads(tmp_path: Path) -> None:
 
 def test_part_sizes() -> None:
     assert aws_part_size(100 * MiB) == 8 * MiB
-    assert aws_part_size(100_000 * MiB) == 16 * MiB                              # ≤ 10,000 parts
+    assert aws_part_size(100_000 * MiB) == 16 * MiB  # ≤ 10,000 parts
     assert candidate_part_sizes(64 * MiB, 8)[0] == 8 * MiB
     assert 50 * MiB in candidate_part_sizes(64 * MiB, 2)
     assert candidate_part_sizes(64 * MiB, 1) == [64 * MiB] or 64 * MiB in candidate_part_sizes(64 * MiB, 1)
@@ -171,5 +172,7 @@ def test_part_sizes() -> None:
 
 def test_plan_drops_a_key_the_server_repeats() -> None:
     pages = [[remote("p/a"), remote("p/a")], [remote("p/a"), remote("p/b")]]
-    assert [(a.kind, a.rel) for a in plan(Rules("download"), {}, pages, "p/", OrderedFilters())] == \
-        [("download", "a"), ("download", "b")]
+    assert [(a.kind, a.rel) for a in plan(Rules("download"), {}, pages, "p/", OrderedFilters())] == [
+        ("download", "a"),
+        ("download", "b"),
+    ]

@@ -15,7 +15,7 @@ from tests.proxy_support import RunningProxy, http_proxy
 from tests.s3.helpers import S3Env, make_tree, read_tree
 
 TREE = {"a.txt": b"a" * 100, "sub/b.bin": bytes(range(256)) * 40, "big.bin": b"\x5a" * (9 << 20)}  # big: multipart
-OBSTORE_AGENT = "neurofetch"      # the User-Agent obstore is given (s3_fast.py); boto3's starts with "Boto3/"
+OBSTORE_AGENT = "neurofetch"  # the User-Agent obstore is given (s3_fast.py); boto3's starts with "Boto3/"
 
 
 @pytest.fixture
@@ -25,8 +25,15 @@ def proxy(tmp_path: Path) -> Iterator[RunningProxy]:
 
 
 def sync(s3: S3Env, src: object, dst: object, env: dict[str, str]) -> CliRun:
-    return run_cli("--json", "s3-sync", str(src), str(dst), "--endpoint-url", s3.endpoint,
-                   env={"AWS_EC2_METADATA_DISABLED": "true", **env})
+    return run_cli(
+        "--json",
+        "s3-sync",
+        str(src),
+        str(dst),
+        "--endpoint-url",
+        s3.endpoint,
+        env={"AWS_EC2_METADATA_DISABLED": "true", **env},
+    )
 
 
 def origin(s3: S3Env) -> str:
@@ -40,16 +47,17 @@ def data_requests(proxy: RunningProxy, s3: S3Env, method: str) -> dict[str, set[
     prefix = f"{method} {origin(s3)} /{s3.bucket}/data/"
     for line in proxy.requests_and_agents():
         request, agent = line.split("\t", 1)
-        if request.startswith(prefix) and not request[len(prefix):].startswith(".neurofetch/"):
-            found.setdefault(request[len(prefix):].split("?")[0], set()).add(agent)
+        if request.startswith(prefix) and not request[len(prefix) :].startswith(".neurofetch/"):
+            found.setdefault(request[len(prefix) :].split("?")[0], set()).add(agent)
     return found
 
 
 @pytest.mark.parametrize("variables", [("ALL_PROXY",), ("http_proxy", "HTTP_PROXY")], ids=["all", "lower-case-wins"])
-def test_listing_and_data_go_through_the_proxy(variables: tuple[str, ...], s3: S3Env, proxy: RunningProxy,
-                                               tmp_path: Path) -> None:
+def test_listing_and_data_go_through_the_proxy(
+    variables: tuple[str, ...], s3: S3Env, proxy: RunningProxy, tmp_path: Path
+) -> None:
     env = {variables[0]: proxy.url}
-    if len(variables) > 1:                     # the upper-case one names a proxy that is not there
+    if len(variables) > 1:  # the upper-case one names a proxy that is not there
         env[variables[1]] = f"http://127.0.0.1:{free_port()}"
     src = make_tree(tmp_path / "src", TREE)
     up = sync(s3, src, s3.url(), env)
@@ -61,12 +69,12 @@ def test_listing_and_data_go_through_the_proxy(variables: tuple[str, ...], s3: S
     puts, gets = data_requests(proxy, s3, "PUT"), data_requests(proxy, s3, "GET")
     assert set(puts) == set(gets) == set(TREE)
     agents = {agent for agents in (*puts.values(), *gets.values()) for agent in agents}
-    if s3_fast.available():   # the data went by obstore's fast path, not by a boto3 fallback
+    if s3_fast.available():  # the data went by obstore's fast path, not by a boto3 fallback
         assert OBSTORE_AGENT in agents and not [agent for agent in agents if agent.startswith("Boto3")]
-    else:                     # no obstore (Python 3.10): boto3 carries the data, through the same proxy
+    else:  # no obstore (Python 3.10): boto3 carries the data, through the same proxy
         assert agents and all(agent.startswith("Boto3") for agent in agents)
     listings = [r for r in proxy.requests() if r.startswith(f"GET {origin(s3)} /{s3.bucket}?")]
-    assert len(listings) >= 2                  # one per run
+    assert len(listings) >= 2  # one per run
 
 
 def test_no_proxy_with_a_port_sends_s3_direct(s3: S3Env, proxy: RunningProxy, tmp_path: Path) -> None:

@@ -29,9 +29,13 @@ def cli(*args: object, env: dict[str, str] | None = None) -> CliRun:
 
 def start(*args: object, prefix: list[str] | None = None, env: dict[str, str] | None = None) -> subprocess.Popen:
     """``neurofetch --json ARGS`` as a separate process (the environment of the test: the server's keys)."""
-    return subprocess.Popen([*(prefix or []), sys.executable, "-m", "neurofetch", "--json", *map(str, args)],
-                            env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen(
+        [*(prefix or []), sys.executable, "-m", "neurofetch", "--json", *map(str, args)],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
@@ -57,7 +61,7 @@ def test_concurrent_uploads_into_one_prefix_never_delete_each_others_files(s3: S
     first = start("s3-sync", src_a, s3.url(), "--delete", "--endpoint-url", s3.endpoint, "-j", "1")
     try:
         wait_for(lambda: has_key(s3, LOCK_KEY) or first.poll() is not None, "the first run to take the lock")
-        os.kill(first.pid, signal.SIGSTOP)       # the first run is mid-way, holding the prefix
+        os.kill(first.pid, signal.SIGSTOP)  # the first run is mid-way, holding the prefix
         second = cli("s3-sync", src_b, s3.url(), "--delete", "--endpoint-url", s3.endpoint)
         assert second.code == 4, second.stderr
         assert second.stderr.count("\n") == 1
@@ -68,12 +72,12 @@ def test_concurrent_uploads_into_one_prefix_never_delete_each_others_files(s3: S
     assert first.returncode == 0, err
     reported = json.loads(out)["counts"]["uploaded"]
     assert reported == len(ours)
-    assert {k: s3.get(f"data/{k}") for k in s3.objects()} == ours    # all it reported, nothing of the other
-    assert not has_key(s3, LOCK_KEY)                                   # given back at the end
+    assert {k: s3.get(f"data/{k}") for k in s3.objects()} == ours  # all it reported, nothing of the other
+    assert not has_key(s3, LOCK_KEY)  # given back at the end
 
     again = cli("--json", "s3-sync", src_b, s3.url(), "--delete", "--endpoint-url", s3.endpoint)
     assert again.code == 0 and again.json["counts"]["deleted"] == len(ours)
-    assert sorted(s3.objects()) == sorted(theirs)                      # the lock object is never "extra"
+    assert sorted(s3.objects()) == sorted(theirs)  # the lock object is never "extra"
 
 
 def test_a_lock_left_by_a_killed_upload_expires(s3: S3Env, tmp_path: Path) -> None:
@@ -82,7 +86,7 @@ def test_a_lock_left_by_a_killed_upload_expires(s3: S3Env, tmp_path: Path) -> No
     s3.put(LOCK_KEY, json.dumps(left).encode())
     blocked = cli("s3-sync", src, s3.url(), "--endpoint-url", s3.endpoint)
     assert blocked.code == 4 and "(pid 4242 on elsewhere, started 2026-01-01 00:00:00 UTC)" in blocked.stderr
-    assert s3.objects() == {".neurofetch/lock": s3.objects()[".neurofetch/lock"]}    # nothing uploaded
+    assert s3.objects() == {".neurofetch/lock": s3.objects()[".neurofetch/lock"]}  # nothing uploaded
 
     time.sleep(1.1)
     taken = cli("s3-sync", src, s3.url(), "--endpoint-url", s3.endpoint, env={"NEUROFETCH_S3_LOCK_STALE": "1"})
@@ -113,7 +117,7 @@ def test_a_killed_download_leaves_no_partial_behind(s3: S3Env, tmp_path: Path) -
     try:
         wait_for(lambda: bool(partials(dst)) or first.poll() is not None, "the download to begin")
         os.kill(first.pid, signal.SIGSTOP)
-        second = cli("s3-sync", s3.url(), dst, "--endpoint-url", s3.endpoint)    # the same destination
+        second = cli("s3-sync", s3.url(), dst, "--endpoint-url", s3.endpoint)  # the same destination
         assert second.code == 4 and f"pid {first.pid}" in second.stderr, second.stderr
     finally:
         first.kill()
@@ -146,19 +150,27 @@ def test_unreadable_files_and_folders_are_failures_naming_each(s3: S3Env, shared
     src = make_tree(shared_dir / "src", {"ok.txt": b"ok", "secret.txt": b"secret", "closed/inside.txt": b"in"})
     assert cli("s3-sync", src, s3.url(), "--endpoint-url", s3.endpoint).code == 0
     s3.put("data/gone.txt", b"only in the bucket")
-    (src / "secret.txt").chmod(0)       # unchanged since the upload: would be skipped without a look
+    (src / "secret.txt").chmod(0)  # unchanged since the upload: would be skipped without a look
     (src / "closed").chmod(0)
     home = shared_dir / "home"
     home.mkdir(mode=0o777)
     home.chmod(0o777)
     args = ["s3-sync", src, s3.url(), "--delete", "--endpoint-url", s3.endpoint]
-    if os.geteuid() == 0:                # root reads everything: run as nobody, as a user would
+    if os.geteuid() == 0:  # root reads everything: run as nobody, as a user would
         as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
         if subprocess.run([*as_nobody, sys.executable, "-c", ""], capture_output=True).returncode != 0:
             pytest.skip(f"user nobody cannot run {sys.executable} (an interpreter under a private home)")
-        proc = start(*args, prefix=as_nobody,
-                     env={"HOME": str(home), "XDG_CONFIG_HOME": str(home), "XDG_STATE_HOME": str(home),
-                          "XDG_CACHE_HOME": str(home), "AWS_EC2_METADATA_DISABLED": "true"})
+        proc = start(
+            *args,
+            prefix=as_nobody,
+            env={
+                "HOME": str(home),
+                "XDG_CONFIG_HOME": str(home),
+                "XDG_STATE_HOME": str(home),
+                "XDG_CACHE_HOME": str(home),
+                "AWS_EC2_METADATA_DISABLED": "true",
+            },
+        )
         out, err = proc.communicate(timeout=60)
         run = CliRun(proc.returncode, out, err)
     else:
@@ -166,8 +178,10 @@ def test_unreadable_files_and_folders_are_failures_naming_each(s3: S3Env, shared
     assert run.code == 1, run.stderr
     assert "Traceback" not in run.stderr
     failures = {f["item"]: f["error"] for f in run.json["failures"]}
-    assert failures == {"secret.txt": "cannot read: permission denied",
-                        "closed/": "cannot read folder: Permission denied"}
+    assert failures == {
+        "secret.txt": "cannot read: permission denied",
+        "closed/": "cannot read folder: Permission denied",
+    }
     # --delete held back: neither the unreadable files' copies nor the extra object are removed
     assert run.json["deletions_skipped"] == 3
     assert sorted(s3.objects()) == ["closed/inside.txt", "gone.txt", "ok.txt", "secret.txt"]

@@ -24,7 +24,7 @@ def test_filters_are_evaluated_in_order_last_match_wins(s3: S3Env, tmp_path: Pat
 
     dst = tmp_path / "dst"
     s3.sync(src, s3.url("all"))
-    s3.sync(s3.url("all"), dst, filters=[("exclude", "sub/*")])        # downloads filter by the same rules
+    s3.sync(s3.url("all"), dst, filters=[("exclude", "sub/*")])  # downloads filter by the same rules
     assert sorted(read_tree(dst)) == ["a.txt", "b.bin", "raw/e.txt"]
 
 
@@ -48,14 +48,14 @@ def test_delete_removes_extras_but_never_excluded_keys(any_s3: S3Env, tmp_path: 
 
 
 def test_no_delete_when_a_transfer_failed(s3: S3Env, tmp_path: Path) -> None:
-    s3.put("data/x/y", b"remote")                                      # cannot land: local "x" is a file
-    s3.put("data/bad\x01name", b"unsafe")                              # refused by the safe-path rules
+    s3.put("data/x/y", b"remote")  # cannot land: local "x" is a file
+    s3.put("data/bad\x01name", b"unsafe")  # refused by the safe-path rules
     dst = make_tree(tmp_path / "dst", {"x": b"local file", "extra.txt": b"keep me"})
     result = s3.sync(s3.url(), dst, delete=True)
     assert result.exit_code == ExitCode.PARTIAL
     assert sorted(f.item for f in result.failures) == ["bad\x01name", "x/y"]
     assert result.counts["deleted"] == 0 and result.extra["deletions_skipped"] == 2
-    assert read_tree(dst) == {"x": b"local file", "extra.txt": b"keep me"}   # nothing lost, nothing half-written
+    assert read_tree(dst) == {"x": b"local file", "extra.txt": b"keep me"}  # nothing lost, nothing half-written
     assert not [p for p in dst.rglob("*") if p.name.endswith(".nf-partial")]
     assert "deletion(s) skipped" in " ".join(result.messages)
 
@@ -79,8 +79,9 @@ def test_dry_run_changes_nothing_and_lists_every_action(s3: S3Env, tmp_path: Pat
     s3.put("data/old.txt", b"old")
     result = s3.sync(src, s3.url(), dry_run=True, delete=True)
     assert result.dry_run and result.exit_code == 0
-    assert [(e["action"], e["path"]) for e in result.planned] == \
-        [("upload", p) for p in sorted(TREE)] + [("delete", "old.txt")]
+    assert [(e["action"], e["path"]) for e in result.planned] == [("upload", p) for p in sorted(TREE)] + [
+        ("delete", "old.txt")
+    ]
     assert result.counts == {"to_upload": 5, "skipped": 0, "to_delete": 1}
     assert plan_line(result.planned[0]) == f"(dryrun) upload: {src / 'a.txt'} to s3://{s3.bucket}/data/a.txt"
     assert plan_line(result.planned[-1]) == f"(dryrun) delete: s3://{s3.bucket}/data/old.txt"
@@ -102,7 +103,7 @@ def test_missing_bucket_is_a_usage_error_unless_created(s3: S3Env, tmp_path: Pat
     planned = s3.sync(src, url, create_bucket=True, dry_run=True)
     assert planned.planned[0]["action"] == "make_bucket"
     with pytest.raises(UsageError):
-        s3.sync(src, url)                                              # the dry run created nothing
+        s3.sync(src, url)  # the dry run created nothing
     created = s3.sync(src, url, create_bucket=True)
     assert created.counts["uploaded"] == 1
     assert s3.client.get_object(Bucket=f"{s3.bucket}-new", Key="p/a")["Body"].read() == b"a"
@@ -128,21 +129,35 @@ def test_shards_split_the_work_between_runs(s3: S3Env, tmp_path: Path) -> None:
     src = make_tree(tmp_path / "src", files)
     counts = [s3.sync(src, s3.url(), shard=(k, 3), delete=True).counts["uploaded"] for k in (1, 2, 3)]
     assert sum(counts) == len(files) and all(counts)
-    assert sorted(s3.objects()) == sorted(files)                      # --delete stays inside its shard
+    assert sorted(s3.objects()) == sorted(files)  # --delete stays inside its shard
 
 
 @pytest.mark.parametrize("backend", ["auto", "boto3"])
 def test_odd_key_names_round_trip_on_both_data_paths(s3: S3Env, tmp_path: Path, backend: str) -> None:
-    names = {"a b.txt": b"1", "ü/é.bin": b"2", "x%20y": b"3", "h#.bin": b"4", "a+b=c&d": b"5", "dir-2/a": b"6",
-             "dir/a": b"7", "dir.x": b"8", "emoji😀": b"9", "t~": b"10", "semi;colon": b"11"}
+    names = {
+        "a b.txt": b"1",
+        "ü/é.bin": b"2",
+        "x%20y": b"3",
+        "h#.bin": b"4",
+        "a+b=c&d": b"5",
+        "dir-2/a": b"6",
+        "dir/a": b"7",
+        "dir.x": b"8",
+        "emoji😀": b"9",
+        "t~": b"10",
+        "semi;colon": b"11",
+    }
     src = make_tree(tmp_path / "src", names)
     assert s3.sync(src, s3.url(), backend=backend).counts["uploaded"] == len(names)
     assert {k: s3.get(f"data/{k}") for k in s3.objects()} == names
     dst = tmp_path / "dst"
     assert s3.sync(s3.url(), dst, backend=backend).counts["downloaded"] == len(names)
     assert read_tree(dst) == names
-    assert s3.sync(dst, s3.url(), delete=True, backend=backend).counts == {"uploaded": 0, "skipped": len(names),
-                                                                         "deleted": 0}
+    assert s3.sync(dst, s3.url(), delete=True, backend=backend).counts == {
+        "uploaded": 0,
+        "skipped": len(names),
+        "deleted": 0,
+    }
 
 
 def test_partial_downloads_are_ignored_and_never_uploaded(s3: S3Env, tmp_path: Path) -> None:
@@ -184,8 +199,7 @@ def test_an_interrupted_sync_resumes_by_running_again(s3: S3Env, tmp_path: Path)
     assert {k: s3.get(f"data/{k}") for k in s3.objects()} == files
 
     dst = tmp_path / "dst"
-    stopped = s3_sync(S3SyncOptions(s3.url(), str(dst), endpoint_url=s3.endpoint, jobs=2),
-                      reporter=_InterruptAfter(30))
+    stopped = s3_sync(S3SyncOptions(s3.url(), str(dst), endpoint_url=s3.endpoint, jobs=2), reporter=_InterruptAfter(30))
     assert stopped.interrupted
     assert not [p for p in dst.rglob("*") if p.name.endswith(".nf-partial")]
     assert s3.sync(s3.url(), dst).exit_code == 0
@@ -257,17 +271,21 @@ def test_interrupting_big_transfers_leaves_nothing_half_done(s3: S3Env, tmp_path
 
     files = {f"big{i}.bin": os.urandom(20 * 1024 * 1024) for i in range(3)}
     src = make_tree(tmp_path / "src", files)
-    up = s3_sync(S3SyncOptions(str(src), s3.url(), endpoint_url=s3.endpoint, jobs=2, backend=backend),
-                 reporter=_InterruptAfterBytes(24 * 1024 * 1024))
+    up = s3_sync(
+        S3SyncOptions(str(src), s3.url(), endpoint_url=s3.endpoint, jobs=2, backend=backend),
+        reporter=_InterruptAfterBytes(24 * 1024 * 1024),
+    )
     assert up.interrupted
-    assert s3.client.list_multipart_uploads(Bucket=s3.bucket).get("Uploads", []) == []   # aborted, not left behind
+    assert s3.client.list_multipart_uploads(Bucket=s3.bucket).get("Uploads", []) == []  # aborted, not left behind
     for key in s3.objects():
-        assert s3.get(f"data/{key}") == files[key]                    # whatever exists is complete
+        assert s3.get(f"data/{key}") == files[key]  # whatever exists is complete
     assert s3.sync(src, s3.url(), backend=backend).exit_code == 0
 
     dst = tmp_path / "dst"
-    down = s3_sync(S3SyncOptions(s3.url(), str(dst), endpoint_url=s3.endpoint, jobs=2, backend=backend),
-                   reporter=_InterruptAfterBytes(24 * 1024 * 1024))
+    down = s3_sync(
+        S3SyncOptions(s3.url(), str(dst), endpoint_url=s3.endpoint, jobs=2, backend=backend),
+        reporter=_InterruptAfterBytes(24 * 1024 * 1024),
+    )
     assert down.interrupted
     assert not [p for p in dst.rglob("*") if p.name.endswith(".nf-partial")]
     assert all(files[p.name] == p.read_bytes() for p in dst.glob("*.bin"))
@@ -282,11 +300,20 @@ def test_a_sync_whose_every_download_is_unreachable_stops_as_every_engine_does(m
         moto_s3.put(f"data/f{i:02d}", b"x")
 
     def objects_only(method: str, path: str, user_agent: str) -> int | None:
-        return DROP if method == "GET" and "/data/f" in path else None   # listings pass, every object GET fails
+        return DROP if method == "GET" and "/data/f" in path else None  # listings pass, every object GET fails
 
     with forwarding_proxy(moto_s3.endpoint, objects_only) as endpoint:
-        result = run_cli("--json", "s3-sync", moto_s3.url(), tmp_path / "dst", "--endpoint-url", endpoint,
-                         "--jobs", "1", env={"AWS_EC2_METADATA_DISABLED": "true", "AWS_MAX_ATTEMPTS": "1"})
+        result = run_cli(
+            "--json",
+            "s3-sync",
+            moto_s3.url(),
+            tmp_path / "dst",
+            "--endpoint-url",
+            endpoint,
+            "--jobs",
+            "1",
+            env={"AWS_EC2_METADATA_DISABLED": "true", "AWS_MAX_ATTEMPTS": "1"},
+        )
     assert result.code == 5, result.stderr
     assert "keeps failing" in result.stderr
     assert len(result.json["failures"]) == 5

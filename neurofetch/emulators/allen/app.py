@@ -63,7 +63,7 @@ from neurofetch.emulators.common import FILE_RESPONSE_HEADER, ASGIApp, Emulator,
 
 NOT_FOUND_PAGE = (
     b"<!DOCTYPE html>\n<html>\n<head>\n  <title>The page you were looking for doesn't exist (404)</title>\n"
-    b"</head>\n<body>\n  <div class=\"dialog\">\n    <h1>The page you were looking for doesn't exist.</h1>\n"
+    b'</head>\n<body>\n  <div class="dialog">\n    <h1>The page you were looking for doesn\'t exist.</h1>\n'
     b"    <p>You may have mistyped the address or the page may have moved.</p>\n  </div>\n</body>\n</html>\n"
 )
 FILE_HEADERS = {FILE_RESPONSE_HEADER.decode(): "1"}
@@ -84,8 +84,11 @@ class AllenEmulator(Emulator):
         super().__init__(faults=faults)
         self.seed = seed
         self.data: Dataset = build_dataset(seed, hostile=self.faults.hostile_names)
-        self.rma = RmaEngine(self.data, page_size_cap=min(page_size_cap, self.faults.page_rows or page_size_cap),
-                             ignore_start_row=self.faults.ignore_offset)
+        self.rma = RmaEngine(
+            self.data,
+            page_size_cap=min(page_size_cap, self.faults.page_rows or page_size_cap),
+            ignore_start_row=self.faults.ignore_offset,
+        )
         self.missing_image_ids: frozenset[int] = self._pick_missing(self.faults.missing_files)
         # path?query of the latest requests, in order (the request log keeps paths only)
         self.urls: deque[str] = deque(maxlen=100_000)
@@ -101,8 +104,11 @@ class AllenEmulator(Emulator):
     def atlas_images(self, atlas_id: int, *, annotated: bool | None = True) -> list[Record]:
         """AtlasImages of an atlas's data set by section number; ``annotated=None`` gives all of them."""
         data_sets = set(self.data.links.get("atlas_data_sets", {}).get(atlas_id, []))
-        return _by_section(r for r in self.data.models["AtlasImage"].values()
-                           if r["data_set_id"] in data_sets and (annotated is None or r["annotated"] == annotated))
+        return _by_section(
+            r
+            for r in self.data.models["AtlasImage"].values()
+            if r["data_set_id"] in data_sets and (annotated is None or r["annotated"] == annotated)
+        )
 
     def section_images(self, data_set_id: int) -> list[Record]:
         return _by_section(r for r in self.data.models["SectionImage"].values() if r["data_set_id"] == data_set_id)
@@ -118,8 +124,16 @@ class AllenEmulator(Emulator):
         found = self.data.image(image_id)
         return found is not None and found[0] == "AtlasImage" and bool(found[1]["annotated"])
 
-    def image_size(self, image_id: int, *, downsample: int = 0, left: int | None = None, top: int | None = None,
-                   width: int | None = None, height: int | None = None) -> tuple[int, int]:
+    def image_size(
+        self,
+        image_id: int,
+        *,
+        downsample: int = 0,
+        left: int | None = None,
+        top: int | None = None,
+        width: int | None = None,
+        height: int | None = None,
+    ) -> tuple[int, int]:
         """Pixel size of the JPEG that a download of this image with these parameters returns."""
         found = self.data.image(image_id)
         if found is None:
@@ -191,10 +205,17 @@ class AllenEmulator(Emulator):
         try:
             page = run()
         except RmaError as exc:
-            return _envelope({"success": False, "id": 0, "start_row": 0, "num_rows": 0, "total_rows": 0,
-                              "msg": str(exc)}, 400)
-        body = {"success": True, "id": 0, "start_row": page.start_row, "num_rows": len(page.rows),
-                "total_rows": self.faults.claimed_total or page.total_rows, "msg": page.rows}
+            return _envelope(
+                {"success": False, "id": 0, "start_row": 0, "num_rows": 0, "total_rows": 0, "msg": str(exc)}, 400
+            )
+        body = {
+            "success": True,
+            "id": 0,
+            "start_row": page.start_row,
+            "num_rows": len(page.rows),
+            "total_rows": self.faults.claimed_total or page.total_rows,
+            "msg": page.rows,
+        }
         return _envelope(body, 200, request.query_params.get("filename", "query.json"))
 
     # ----------------------------------------------------------------------------------------- images
@@ -218,8 +239,13 @@ class AllenEmulator(Emulator):
         params = request.query_params
         try:
             ds, left, top, width, height = _download_region(
-                record, _int(params, "downsample", 0), _int(params, "left"), _int(params, "top"),
-                _int(params, "width"), _int(params, "height"))
+                record,
+                _int(params, "downsample", 0),
+                _int(params, "left"),
+                _int(params, "top"),
+                _int(params, "width"),
+                _int(params, "height"),
+            )
             quality = _int(params, "quality")
             atlas = _int(params, "atlas")
             look = self._look(record, params)
@@ -245,8 +271,9 @@ class AllenEmulator(Emulator):
     def _look(self, record: Record, params: Any) -> Look:
         """View, range and colormap as allensdk sends them; a SectionImage without ``range`` gets its data
         set's Equalization (§1.3)."""
-        view = params.get("view") or next((v for v in ("expression", "projection")
-                                           if params.get(v, "").lower() == "true"), None)
+        view = params.get("view") or next(
+            (v for v in ("expression", "projection") if params.get(v, "").lower() == "true"), None
+        )
         try:
             if view is not None and view not in VIEWS:
                 raise ValueError(f"unknown view {view!r}")
@@ -254,8 +281,13 @@ class AllenEmulator(Emulator):
                 channel_range = parse_range(params["range"])
             else:
                 equalization = self.data.equalization(record)
-                channel_range = FULL_RANGE if equalization is None else tuple(
-                    equalization[f"{c}_{end}"] for c in ("red", "green", "blue") for end in ("lower", "upper"))
+                channel_range = (
+                    FULL_RANGE
+                    if equalization is None
+                    else tuple(
+                        equalization[f"{c}_{end}"] for c in ("red", "green", "blue") for end in ("lower", "upper")
+                    )
+                )
             colormap = parse_colormap(params["colormap"]) if params.get("colormap") else None
         except ValueError as exc:
             raise BadParameter(str(exc)) from None
@@ -272,18 +304,25 @@ class AllenEmulator(Emulator):
             return Response(b"", 500)
         try:
             view = "expression" if params.get("path") == record.get("expression_path") else params.get("view")
-            look = Look(view if view in VIEWS else None,
-                        parse_range(params["filterVals"]) if params.get("filter") == "range" else FULL_RANGE,
-                        parse_colormap(params["colormap"]) if params.get("colormap") else None)
+            look = Look(
+                view if view in VIEWS else None,
+                parse_range(params["filterVals"]) if params.get("filter") == "range" else FULL_RANGE,
+                parse_colormap(params["colormap"]) if params.get("colormap") else None,
+            )
         except ValueError as exc:
             return _bad_request(str(exc))
         try:
             ds = _clamp_downsample(record, _int(params, "downsample", 0))
             quality = _int(params, "quality")
             quality = DEFAULT_QUALITY if quality is None else max(0, min(100, quality))
-            region = _clip(record, ds, _int(params, "left", 0), _int(params, "top", 0),
-                           _int(params, "width", math.ceil(record["image_width"] / 2**ds)),
-                           _int(params, "height", math.ceil(record["image_height"] / 2**ds)))
+            region = _clip(
+                record,
+                ds,
+                _int(params, "left", 0),
+                _int(params, "top", 0),
+                _int(params, "width", math.ceil(record["image_width"] / 2**ds)),
+                _int(params, "height", math.ceil(record["image_height"] / 2**ds)),
+            )
         except BadParameter as exc:
             return _bad_request(str(exc))
         body = self._jpeg(record, atlas, region, quality, look)
@@ -327,6 +366,7 @@ class AllenEmulator(Emulator):
 
 # ------------------------------------------------------------------------------------------------ helpers
 
+
 def _by_section(records: Any) -> list[Record]:
     return [dict(r) for r in sorted(records, key=lambda r: (r["section_number"], r["id"]))]
 
@@ -336,8 +376,12 @@ def _url_options(params: Any) -> dict[str, str]:
 
 
 def _envelope(body: dict[str, Any], status: int, filename: str = "query.json") -> Response:
-    return JSONResponse(body, status, headers={"Content-Disposition": f'inline; filename="{filename}"'},
-                        media_type="application/json; charset=utf-8")
+    return JSONResponse(
+        body,
+        status,
+        headers={"Content-Disposition": f'inline; filename="{filename}"'},
+        media_type="application/json; charset=utf-8",
+    )
 
 
 def _not_found() -> Response:
@@ -362,18 +406,22 @@ def _clamp_downsample(record: Record, downsample: int | None) -> int:
     return max(0, min(int(downsample or 0), record["tier_count"] - 1))
 
 
-def _download_region(record: Record, downsample: int | None, left: int | None, top: int | None,
-                     width: int | None, height: int | None) -> tuple[int, int, int, int, int]:
+def _download_region(
+    record: Record, downsample: int | None, left: int | None, top: int | None, width: int | None, height: int | None
+) -> tuple[int, int, int, int, int]:
     """The redirect's region: left/top in full-resolution pixels, width/height in tier pixels (§1.1)."""
     ds = _clamp_downsample(record, downsample)
     factor = 2**ds
-    return (ds, record["x"] if left is None else left, record["y"] if top is None else top,
-            math.ceil(record["width"] / factor) if width is None else width,
-            math.ceil(record["height"] / factor) if height is None else height)
+    return (
+        ds,
+        record["x"] if left is None else left,
+        record["y"] if top is None else top,
+        math.ceil(record["width"] / factor) if width is None else width,
+        math.ceil(record["height"] / factor) if height is None else height,
+    )
 
 
-def _clip(record: Record, ds: int, left: int | None, top: int | None, width: int | None,
-          height: int | None) -> Region:
+def _clip(record: Record, ds: int, left: int | None, top: int | None, width: int | None, height: int | None) -> Region:
     factor = 2**ds
     column, row = max(0, left or 0) // factor, max(0, top or 0) // factor
     out_w = min(width or 0, math.ceil(record["image_width"] / factor) - column)
@@ -388,7 +436,7 @@ def _file_response(body: bytes, media_type: str, request: Request, ranges: bool)
     spec = request.headers.get("range", "")
     if not ranges or not spec.startswith("bytes="):
         return Response(body, 200, headers=headers, media_type=media_type)
-    first, _, last = spec[len("bytes="):].partition("-")
+    first, _, last = spec[len("bytes=") :].partition("-")
     try:
         start, end = (len(body) - int(last), len(body) - 1) if not first else (int(first), int(last or len(body) - 1))
     except ValueError:
@@ -397,4 +445,4 @@ def _file_response(body: bytes, media_type: str, request: Request, ranges: bool)
         return Response(b"", 416, headers={"Content-Range": f"bytes */{len(body)}"})
     end = min(end, len(body) - 1)
     headers.update({"Content-Range": f"bytes {start}-{end}/{len(body)}", "Accept-Ranges": "bytes"})
-    return Response(body[start:end + 1], 206, headers=headers, media_type=media_type)
+    return Response(body[start : end + 1], 206, headers=headers, media_type=media_type)

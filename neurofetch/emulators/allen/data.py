@@ -23,11 +23,20 @@ Record = dict[str, Any]
 
 # model → table name (RMA qualifies attributes as ``table.attribute``)
 TABLES: dict[str, str] = {
-    "Atlas": "atlases", "AtlasDataSet": "data_sets", "SectionDataSet": "data_sets",
-    "AtlasImage": "sub_images", "SectionImage": "sub_images", "AlternateImage": "alternate_images",
-    "GraphicGroupLabel": "graphic_group_labels", "StructureGraph": "structure_graphs",
-    "Ontology": "ontologies", "Product": "products", "Gene": "genes",
-    "PlaneOfSection": "plane_of_sections", "Treatment": "treatments", "Equalization": "equalizations",
+    "Atlas": "atlases",
+    "AtlasDataSet": "data_sets",
+    "SectionDataSet": "data_sets",
+    "AtlasImage": "sub_images",
+    "SectionImage": "sub_images",
+    "AlternateImage": "alternate_images",
+    "GraphicGroupLabel": "graphic_group_labels",
+    "StructureGraph": "structure_graphs",
+    "Ontology": "ontologies",
+    "Product": "products",
+    "Gene": "genes",
+    "PlaneOfSection": "plane_of_sections",
+    "Treatment": "treatments",
+    "Equalization": "equalizations",
 }
 
 # model → association → (target model, how): "fk:<field>" to-one by foreign key on the record,
@@ -81,30 +90,104 @@ class AtlasSpec:
     graph: int
     groups: tuple[int, ...]
     data_set_id: int
-    plates: int          # annotated images
-    step: int            # sections per plate; the others are non-annotated Nissl sections
-    dropped: int         # non-annotated sections missing from the series
+    plates: int  # annotated images
+    step: int  # sections per plate; the others are non-annotated Nissl sections
+    dropped: int  # non-annotated sections missing from the series
     id_base: int
     plate_size: tuple[int, int]  # largest ROI, full-resolution px
     resolution: float
     tier_count: int
-    slug: str            # goes into the annotated ("rendered") image path
+    slug: str  # goes into the annotated ("rendered") image path
     plane: int
 
 
 ATLAS_SPECS: tuple[AtlasSpec, ...] = (
-    AtlasSpec(1, "Mouse, P56, Coronal", "Atlas - Adult Mouse", 1, (28, 159226751), 100048576,
-              132, 4, 19, 100960000, (11400, 8000), 1.049, 7, "p56coronal", 1),
-    AtlasSpec(2, "Mouse, P56, Sagittal", "Atlas - Adult Mouse", 1, (28, 159226751), 100042147,
-              21, 4, 0, 100880000, (13200, 8000), 1.049, 7, "p56sagittal", 2),
-    AtlasSpec(602630314, "Adult Mouse, 3D Coronal", "Atlas - Adult Mouse", 1, (28,), 576985993,
-              132, 1, 0, 576988000, (11400, 8000), 1.0, 7, "ccf3d", 1),
-    AtlasSpec(265297126, "Human, 34 years, Cortex - Mod. Brodmann", "Atlas - Developing Human Brodmann", 16,
-              (31, 113753816, 141667008, 265297118), 265297122, 12, 3, 0, 265297200, (27000, 34000), 1.0, 8,
-              "humanbrodmann", 1),
+    AtlasSpec(
+        1,
+        "Mouse, P56, Coronal",
+        "Atlas - Adult Mouse",
+        1,
+        (28, 159226751),
+        100048576,
+        132,
+        4,
+        19,
+        100960000,
+        (11400, 8000),
+        1.049,
+        7,
+        "p56coronal",
+        1,
+    ),
+    AtlasSpec(
+        2,
+        "Mouse, P56, Sagittal",
+        "Atlas - Adult Mouse",
+        1,
+        (28, 159226751),
+        100042147,
+        21,
+        4,
+        0,
+        100880000,
+        (13200, 8000),
+        1.049,
+        7,
+        "p56sagittal",
+        2,
+    ),
+    AtlasSpec(
+        602630314,
+        "Adult Mouse, 3D Coronal",
+        "Atlas - Adult Mouse",
+        1,
+        (28,),
+        576985993,
+        132,
+        1,
+        0,
+        576988000,
+        (11400, 8000),
+        1.0,
+        7,
+        "ccf3d",
+        1,
+    ),
+    AtlasSpec(
+        265297126,
+        "Human, 34 years, Cortex - Mod. Brodmann",
+        "Atlas - Developing Human Brodmann",
+        16,
+        (31, 113753816, 141667008, 265297118),
+        265297122,
+        12,
+        3,
+        0,
+        265297200,
+        (27000, 34000),
+        1.0,
+        8,
+        "humanbrodmann",
+        1,
+    ),
 )
-HOSTILE_ATLAS = AtlasSpec(999000001, "../../escape/Mouse, P56\\Coronal\u0000.jpg", "Atlas - Adult Mouse", 1,
-                          (28,), 999000002, 3, 1, 0, 999000100, (11400, 8000), 1.049, 7, "hostile", 1)
+HOSTILE_ATLAS = AtlasSpec(
+    999000001,
+    "../../escape/Mouse, P56\\Coronal\u0000.jpg",
+    "Atlas - Adult Mouse",
+    1,
+    (28,),
+    999000002,
+    3,
+    1,
+    0,
+    999000100,
+    (11400, 8000),
+    1.049,
+    7,
+    "hostile",
+    1,
+)
 
 
 @dataclass(frozen=True)
@@ -129,9 +212,12 @@ SECTION_SET_SPECS: tuple[SectionSetSpec, ...] = (
 FIXTURE_SECTION_IMAGE = {"id": 69750516, "section_number": 78, "image_width": 14065, "image_height": 7297}
 
 GRAPHIC_GROUP_LABELS: dict[int, str] = {
-    28: "Atlas - Adult Mouse - Structure Boundaries", 159226751: "Atlas - Adult Mouse - Hemisphere Labels",
-    31: "Atlas - Developing Human - Structure Boundaries", 113753815: "Atlas - Developing Human - Gyral",
-    113753816: "Atlas - Developing Human - Sulci", 141667008: "Atlas - Developing Human - Labels",
+    28: "Atlas - Adult Mouse - Structure Boundaries",
+    159226751: "Atlas - Adult Mouse - Hemisphere Labels",
+    31: "Atlas - Developing Human - Structure Boundaries",
+    113753815: "Atlas - Developing Human - Gyral",
+    113753816: "Atlas - Developing Human - Sulci",
+    141667008: "Atlas - Developing Human - Labels",
     265297118: "Atlas - Developing Human - Modified Brodmann",
 }
 
@@ -170,7 +256,7 @@ class Dataset:
 
 
 def rendered_path(path: str, slug: str) -> str:
-    return f"{path[:-len('.aff')]}_{slug}_rendered.aff"
+    return f"{path[: -len('.aff')]}_{slug}_rendered.aff"
 
 
 def build_dataset(seed: int = 0, *, hostile: bool = False) -> Dataset:
@@ -189,8 +275,9 @@ def _add_vocabularies(data: Dataset) -> None:
     data.add("Ontology", {"id": 1, "name": "Mouse", "abbreviation": "Mouse"})
     data.add("Ontology", {"id": 12, "name": "Developing Human", "abbreviation": "DevHumanBrain"})
     data.add("StructureGraph", {"id": 1, "name": "Mouse Brain Atlas", "description": None, "ontology_id": 1})
-    data.add("StructureGraph", {"id": 16, "name": "Developing Human Brain Atlas", "description": None,
-                                "ontology_id": 12})
+    data.add(
+        "StructureGraph", {"id": 16, "name": "Developing Human Brain Atlas", "description": None, "ontology_id": 12}
+    )
     data.add("PlaneOfSection", {"id": 1, "name": "coronal", "orientation_id": None})
     data.add("PlaneOfSection", {"id": 2, "name": "sagittal", "orientation_id": None})
     data.add("Product", {"id": 1, "name": "Mouse Brain", "abbreviation": "Mouse", "description": "ISH Data"})
@@ -201,19 +288,39 @@ def _add_vocabularies(data: Dataset) -> None:
 
 
 def _add_atlas(data: Dataset, spec: AtlasSpec, rng: random.Random) -> None:
-    data.add("Atlas", {
-        "graphic_group_label_id": spec.groups[0], "id": spec.atlas_id, "image_type": spec.image_type,
-        "name": spec.name, "reference_space_id": 9 if spec.graph == 1 else 12, "specimen_id": 5756 + spec.graph,
-        "structure_graph_id": spec.graph, "treatment_id": 1, "xyz_sort": None,
-    })
+    data.add(
+        "Atlas",
+        {
+            "graphic_group_label_id": spec.groups[0],
+            "id": spec.atlas_id,
+            "image_type": spec.image_type,
+            "name": spec.name,
+            "reference_space_id": 9 if spec.graph == 1 else 12,
+            "specimen_id": 5756 + spec.graph,
+            "structure_graph_id": spec.graph,
+            "treatment_id": 1,
+            "xyz_sort": None,
+        },
+    )
     for gid in spec.groups:
         data.link("atlas_groups", spec.atlas_id, gid)
-    data.add("AtlasDataSet", {
-        "expression": False, "failed": False, "id": spec.data_set_id, "name": f"{spec.name} Atlas",
-        "plane_of_section_id": spec.plane, "qc_date": None, "reference_space_id": 9, "section_thickness": 25.0,
-        "specimen_id": 5756 + spec.graph, "storage_directory": f"/external/aibs/prod17/atlas_{spec.data_set_id}/",
-        "type": "AtlasDataSet", "weight": 5000,
-    })
+    data.add(
+        "AtlasDataSet",
+        {
+            "expression": False,
+            "failed": False,
+            "id": spec.data_set_id,
+            "name": f"{spec.name} Atlas",
+            "plane_of_section_id": spec.plane,
+            "qc_date": None,
+            "reference_space_id": 9,
+            "section_thickness": 25.0,
+            "specimen_id": 5756 + spec.graph,
+            "storage_directory": f"/external/aibs/prod17/atlas_{spec.data_set_id}/",
+            "type": "AtlasDataSet",
+            "weight": 5000,
+        },
+    )
     data.link("atlas_data_sets", spec.atlas_id, spec.data_set_id)
     data.link("data_set_atlases", spec.data_set_id, spec.atlas_id)
     sections = list(range(1, spec.plates * spec.step + 1))
@@ -231,58 +338,127 @@ def _add_atlas(data: Dataset, spec: AtlasSpec, rng: random.Random) -> None:
             alt_path = rendered_path(record["path"], spec.slug)
             data.paths[alt_path] = (image_id, spec.atlas_id)
             data.rendered[(image_id, spec.atlas_id)] = alt_path
-            data.add("AlternateImage", {"id": image_id + 1, "image_type": spec.image_type, "path": alt_path,
-                                        "sub_image_id": image_id})
+            data.add(
+                "AlternateImage",
+                {"id": image_id + 1, "image_type": spec.image_type, "path": alt_path, "sub_image_id": image_id},
+            )
 
 
 def _plate_size(full: tuple[int, int], position: float, rng: random.Random) -> tuple[int, int]:
     # Sections are smaller at both ends of the brain than in the middle.
     scale = 0.55 + 0.45 * math.sin(math.pi * position)
-    return (max(64, round(full[0] * scale * rng.uniform(0.97, 1.0))),
-            max(64, round(full[1] * scale * rng.uniform(0.97, 1.0))))
-
-
-def _atlas_image(spec: AtlasSpec, rng: random.Random, image_id: int, section: int, position: float,
-                 annotated: bool) -> Record:
-    width, height = _plate_size(spec.plate_size, position, rng)
-    x, y = rng.randint(300, 4000), rng.randint(0, 2) * (spec.plate_size[1] + 2500) + rng.randint(300, 1500)
-    return _sub_image(
-        image_id=image_id, data_set_id=spec.data_set_id, section=section, annotated=annotated,
-        x=x, y=y, width=width, height=height,
-        image_width=x + width + rng.randint(400, 3000), image_height=y + height + 2 * (spec.plate_size[1] + 2500),
-        path=f"/external/aibs/prod17/{image_id:010d}/{image_id:010d}.aff", expression_path=None,
-        resolution=spec.resolution, tier_count=spec.tier_count,
+    return (
+        max(64, round(full[0] * scale * rng.uniform(0.97, 1.0))),
+        max(64, round(full[1] * scale * rng.uniform(0.97, 1.0))),
     )
 
 
-def _sub_image(*, image_id: int, data_set_id: int, section: int, annotated: bool, x: int, y: int, width: int,
-               height: int, image_width: int, image_height: int, path: str, expression_path: str | None,
-               resolution: float, tier_count: int) -> Record:
+def _atlas_image(
+    spec: AtlasSpec, rng: random.Random, image_id: int, section: int, position: float, annotated: bool
+) -> Record:
+    width, height = _plate_size(spec.plate_size, position, rng)
+    x, y = rng.randint(300, 4000), rng.randint(0, 2) * (spec.plate_size[1] + 2500) + rng.randint(300, 1500)
+    return _sub_image(
+        image_id=image_id,
+        data_set_id=spec.data_set_id,
+        section=section,
+        annotated=annotated,
+        x=x,
+        y=y,
+        width=width,
+        height=height,
+        image_width=x + width + rng.randint(400, 3000),
+        image_height=y + height + 2 * (spec.plate_size[1] + 2500),
+        path=f"/external/aibs/prod17/{image_id:010d}/{image_id:010d}.aff",
+        expression_path=None,
+        resolution=spec.resolution,
+        tier_count=spec.tier_count,
+    )
+
+
+def _sub_image(
+    *,
+    image_id: int,
+    data_set_id: int,
+    section: int,
+    annotated: bool,
+    x: int,
+    y: int,
+    width: int,
+    height: int,
+    image_width: int,
+    image_height: int,
+    path: str,
+    expression_path: str | None,
+    resolution: float,
+    tier_count: int,
+) -> Record:
     return {
-        "annotated": annotated, "axes": None, "bits_per_component": 8, "data_set_id": data_set_id,
-        "expression_path": expression_path, "failed": False, "height": height, "id": image_id,
-        "image_height": image_height, "image_type": "Primary", "image_width": image_width,
-        "isi_experiment_id": None, "lims1_id": image_id, "number_of_components": 3, "ophys_experiment_id": None,
-        "path": path, "projection_function": None, "resolution": resolution, "section_number": section,
-        "specimen_id": None, "structure_id": None, "tier_count": tier_count, "width": width, "x": x, "y": y,
+        "annotated": annotated,
+        "axes": None,
+        "bits_per_component": 8,
+        "data_set_id": data_set_id,
+        "expression_path": expression_path,
+        "failed": False,
+        "height": height,
+        "id": image_id,
+        "image_height": image_height,
+        "image_type": "Primary",
+        "image_width": image_width,
+        "isi_experiment_id": None,
+        "lims1_id": image_id,
+        "number_of_components": 3,
+        "ophys_experiment_id": None,
+        "path": path,
+        "projection_function": None,
+        "resolution": resolution,
+        "section_number": section,
+        "specimen_id": None,
+        "structure_id": None,
+        "tier_count": tier_count,
+        "width": width,
+        "x": x,
+        "y": y,
     }
 
 
 def _add_section_set(data: Dataset, spec: SectionSetSpec, rng: random.Random) -> None:
-    data.add("SectionDataSet", {
-        "blue_channel": None, "delegate": False, "expression": True, "failed": False, "failed_facet": 734881840,
-        "green_channel": None, "id": spec.data_set_id, "name": None, "plane_of_section_id": spec.plane,
-        "qc_date": None, "red_channel": None, "reference_space_id": 10, "rnaseq_design_id": None,
-        "section_thickness": 25.0, "specimen_id": spec.specimen_id, "sphinx_id": spec.data_set_id % 1000003,
-        "storage_directory": f"/external/mouse/prod0/image_series_{spec.data_set_id}/", "weight": 5270,
-    })
+    data.add(
+        "SectionDataSet",
+        {
+            "blue_channel": None,
+            "delegate": False,
+            "expression": True,
+            "failed": False,
+            "failed_facet": 734881840,
+            "green_channel": None,
+            "id": spec.data_set_id,
+            "name": None,
+            "plane_of_section_id": spec.plane,
+            "qc_date": None,
+            "red_channel": None,
+            "reference_space_id": 10,
+            "rnaseq_design_id": None,
+            "section_thickness": 25.0,
+            "specimen_id": spec.specimen_id,
+            "sphinx_id": spec.data_set_id % 1000003,
+            "storage_directory": f"/external/mouse/prod0/image_series_{spec.data_set_id}/",
+            "weight": 5270,
+        },
+    )
     for name, value in (("products", spec.product), ("genes", spec.gene), ("treatments", spec.treatment)):
         data.link(name, spec.data_set_id, value)
     # keyed by the data set's id (one each), drawn apart from ``rng`` so that the images stay as they were
     bounds = random.Random(f"{spec.data_set_id}:equalization")
-    data.add("Equalization", {"id": spec.data_set_id, "section_data_set_id": spec.data_set_id,
-                              **{f"{c}_lower": bounds.randrange(0, 300) for c in ("red", "green", "blue")},
-                              **{f"{c}_upper": bounds.randrange(1500, 4096) for c in ("red", "green", "blue")}})
+    data.add(
+        "Equalization",
+        {
+            "id": spec.data_set_id,
+            "section_data_set_id": spec.data_set_id,
+            **{f"{c}_lower": bounds.randrange(0, 300) for c in ("red", "green", "blue")},
+            **{f"{c}_upper": bounds.randrange(1500, 4096) for c in ("red", "green", "blue")},
+        },
+    )
     for index in range(spec.images):
         section = spec.first_section + spec.step * index
         image_id = spec.id_base + 4 * index
@@ -291,10 +467,20 @@ def _add_section_set(data: Dataset, spec: SectionSetSpec, rng: random.Random) ->
             section, width, height = 78, FIXTURE_SECTION_IMAGE["image_width"], FIXTURE_SECTION_IMAGE["image_height"]
         directory = f"/external/mouse/prod0/image_series_{spec.data_set_id}"
         record = _sub_image(
-            image_id=image_id, data_set_id=spec.data_set_id, section=section, annotated=False, x=0, y=0,
-            width=width, height=height, image_width=width, image_height=height,
-            path=f"{directory}/{image_id:010d}.aff", expression_path=f"{directory}/{image_id:010d}_expression.aff",
-            resolution=1.049, tier_count=7,
+            image_id=image_id,
+            data_set_id=spec.data_set_id,
+            section=section,
+            annotated=False,
+            x=0,
+            y=0,
+            width=width,
+            height=height,
+            image_width=width,
+            image_height=height,
+            path=f"{directory}/{image_id:010d}.aff",
+            expression_path=f"{directory}/{image_id:010d}_expression.aff",
+            resolution=1.049,
+            tier_count=7,
         )
         data.add("SectionImage", record)
         data.paths[record["path"]] = data.paths[record["expression_path"]] = (image_id, None)
@@ -303,8 +489,15 @@ def _add_section_set(data: Dataset, spec: SectionSetSpec, rng: random.Random) ->
 # ------------------------------------------------------------------------------------ rendered content
 
 # (structure_id, fill colour, relative radius) of the drawn annotation, outermost first
-STRUCTURES = ((997, "#FFFFFF", 1.0), (8, "#BFDAE3", 0.92), (567, "#B0F0FF", 0.8), (688, "#B0FFB8", 0.62),
-              (1009, "#CCCCCC", 0.45), (343, "#FF7080", 0.32), (73, "#AAAAAA", 0.12))
+STRUCTURES = (
+    (997, "#FFFFFF", 1.0),
+    (8, "#BFDAE3", 0.92),
+    (567, "#B0F0FF", 0.8),
+    (688, "#B0FFB8", 0.62),
+    (1009, "#CCCCCC", 0.45),
+    (343, "#FF7080", 0.32),
+    (73, "#AAAAAA", 0.12),
+)
 
 
 @dataclass(frozen=True)
@@ -321,16 +514,20 @@ class Region:
 def render_svg(record: Record, groups: list[int], downsample: int) -> bytes:
     factor = 2**downsample
     width, height = math.ceil(record["width"] / factor), math.ceil(record["height"] / factor)
-    lines = ['<?xml version="1.0" encoding="UTF-8" standalone="no"?>',
-             f'<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}">']
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8" standalone="no"?>',
+        f'<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}">',
+    ]
     for index, group in enumerate(groups):
         lines.append(f'<g id="{group}" graphic_group_label_id="{group}">')
         structures = STRUCTURES if index == 0 else STRUCTURES[:1]
         for order, (structure_id, colour, scale) in enumerate(structures, start=1):
             points = _ellipse_points(width / 2, height / 2, width / 2 * scale * 0.98, height / 2 * scale * 0.98)
-            lines.append(f'<path id="{record["id"] * 100 + order}" structure_id="{structure_id}" order="{order}" '
-                         f'style="stroke:black;fill:{colour}" d="M {points} Z"/>')
+            lines.append(
+                f'<path id="{record["id"] * 100 + order}" structure_id="{structure_id}" order="{order}" '
+                f'style="stroke:black;fill:{colour}" d="M {points} Z"/>'
+            )
         lines.append("</g>")
     lines.append("</svg>")
     return ("\n".join(lines) + "\n").encode()

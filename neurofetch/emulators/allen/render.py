@@ -20,16 +20,28 @@ from neurofetch.emulators.allen.data import STRUCTURES, Record, Region
 Rgb = tuple[int, int, int]
 VIEWS = ("expression", "projection", "tumor_feature_annotation", "tumor_feature_boundary")
 # ImageDownloadApi.COLORMAPS: the ids of the tuple form ``colormap=0.5,<threshold>,0,256,<id>``
-COLORMAPS = ("gray", "hotmetal", "jet", "redtemp", "expression", "red", "blue", "green", "aba", "aibsmap_alt",
-             "colormap", "projection")
+COLORMAPS = (
+    "gray",
+    "hotmetal",
+    "jet",
+    "redtemp",
+    "expression",
+    "red",
+    "blue",
+    "green",
+    "aba",
+    "aibsmap_alt",
+    "colormap",
+    "projection",
+)
 FULL_RANGE = (0, 4095, 0, 4095, 0, 4095)
 GRAIN_TILE = 256
 
 # label → colour, per view; label 0 is the slide, 1 the tissue, 2 its inner part, 3.. the drawn structures
 PLAIN: dict[str | None, tuple[Rgb, Rgb, Rgb]] = {
-    None: ((236, 234, 240), (150, 120, 180), (120, 90, 160)),          # Nissl / ISH bright field
-    "expression": ((0, 0, 0), (24, 24, 48), (250, 200, 40)),           # expression mask: hot spots on black
-    "projection": ((0, 0, 0), (12, 44, 12), (60, 230, 90)),            # fluorescent axons
+    None: ((236, 234, 240), (150, 120, 180), (120, 90, 160)),  # Nissl / ISH bright field
+    "expression": ((0, 0, 0), (24, 24, 48), (250, 200, 40)),  # expression mask: hot spots on black
+    "projection": ((0, 0, 0), (12, 44, 12), (60, 230, 90)),  # fluorescent axons
     "tumor_feature_annotation": ((236, 234, 240), (200, 70, 70), (70, 70, 200)),
     "tumor_feature_boundary": ((236, 234, 240), (40, 40, 40), (236, 234, 240)),
 }
@@ -41,14 +53,17 @@ class Look:
 
     view: str | None = None
     channel_range: tuple[int, int, int, int, int, int] = FULL_RANGE
-    colormap: tuple[int, float] | None = None     # (colormap id, lower threshold 0..1)
+    colormap: tuple[int, float] | None = None  # (colormap id, lower threshold 0..1)
 
 
 def parse_range(text: str) -> tuple[int, int, int, int, int, int]:
     """``r_lo,r_hi,g_lo,g_hi,b_lo,b_hi`` in 0..4095, each low below its high; ValueError otherwise."""
     values = tuple(int(v) for v in text.split(","))
-    if len(values) != 6 or not all(0 <= v <= 4095 for v in values) or \
-            not all(values[i] < values[i + 1] for i in (0, 2, 4)):
+    if (
+        len(values) != 6
+        or not all(0 <= v <= 4095 for v in values)
+        or not all(values[i] < values[i + 1] for i in (0, 2, 4))
+    ):
         raise ValueError(f"range must be six integers lo,hi,lo,hi,lo,hi in 0..4095, not {text!r}")
     return values
 
@@ -69,8 +84,9 @@ def parse_colormap(text: str) -> tuple[int, float]:
     raise ValueError(f"unknown colormap {text!r}")
 
 
-def render_jpeg(record: Record, atlas: int | None, region: Region, quality: int, look: Look = Look(), *,
-                seed: int = 0) -> bytes:
+def render_jpeg(
+    record: Record, atlas: int | None, region: Region, quality: int, look: Look = Look(), *, seed: int = 0
+) -> bytes:
     from PIL import Image, ImageChops, ImageDraw
 
     size = (region.width, region.height)
@@ -122,7 +138,7 @@ def _grain_tile(seed: int, image_id: int) -> Any:
     rng = random.Random(f"{seed}:{image_id}:grain")
     half = GRAIN_TILE // 2
     small = Image.frombytes("L", (half, half), bytes(rng.randrange(16) for _ in range(half * half)))
-    return small.resize((GRAIN_TILE, GRAIN_TILE), Image.Resampling.NEAREST)   # grain of 2 px
+    return small.resize((GRAIN_TILE, GRAIN_TILE), Image.Resampling.NEAREST)  # grain of 2 px
 
 
 @lru_cache(maxsize=256)
@@ -142,8 +158,10 @@ def _shade(colour: Rgb, grain: int, look: Look) -> Rgb:
     # The stored image has 12 bits a channel; the range maps lo..hi of it onto 0..255 (§1.3).
     raw = [max(0, c * 16 + 8 - grain * 4) for c in colour]
     lo_hi = look.channel_range
-    out = [min(255, max(0, round((value - lo_hi[2 * i]) * 255 / (lo_hi[2 * i + 1] - lo_hi[2 * i]))))
-           for i, value in enumerate(raw)]
+    out = [
+        min(255, max(0, round((value - lo_hi[2 * i]) * 255 / (lo_hi[2 * i + 1] - lo_hi[2 * i]))))
+        for i, value in enumerate(raw)
+    ]
     if look.colormap is None:
         return out[0], out[1], out[2]
     ident, threshold = look.colormap
@@ -153,6 +171,7 @@ def _shade(colour: Rgb, grain: int, look: Look) -> Rgb:
 
 def _colormap(ident: int, level: float) -> Rgb:
     """Colormap ``ident`` at ``level`` (0..1); gray, hotmetal and jet as they are known, the rest invented."""
+
     def byte(v: float) -> int:
         return max(0, min(255, round(v * 255)))
 

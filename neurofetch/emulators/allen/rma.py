@@ -61,6 +61,7 @@ class Pipe:
 
 # ---------------------------------------------------------------------------------------------- parsing
 
+
 def split_top(text: str, sep: str = ",") -> list[str]:
     """Split on ``sep`` outside brackets, parentheses and single quotes."""
     parts, depth, quoted, start = [], 0, False, 0
@@ -127,7 +128,7 @@ def parse_node(token: str) -> PathNode:
         if token[index] not in "[(":
             raise RmaError(f"unexpected {token[index]!r} in {token!r}")
         end = _closing(token, index)
-        inner = token[index + 1:end]
+        inner = token[index + 1 : end]
         if token[index] == "[":
             node.filters.append(parse_filter(inner))
         else:
@@ -190,17 +191,18 @@ def _rma_axis(steps: list[Stage | Pipe], rest: str) -> str | None:
     stage = steps[-1]
     name = rest.split("[", 1)[0]
     if name == "options":
-        stage.options.update(parse_options(rest[len(name):]))
+        stage.options.update(parse_options(rest[len(name) :]))
         return None
     if name not in ("criteria", "include"):
         raise RmaError(f"unknown rma::{name}")
-    trailing = parse_node(rest[len(name):]).filters if len(rest) > len(name) else []
+    trailing = parse_node(rest[len(name) :]).filters if len(rest) > len(name) else []
     if trailing:
         getattr(stage, name).append(PathNode(None, trailing))
     return name
 
 
 # -------------------------------------------------------------------------------------------- evaluation
+
 
 @dataclass
 class Page:
@@ -213,7 +215,7 @@ class RmaEngine:
     """Runs parsed queries against a :class:`Dataset`; ``page_size_cap`` bounds ``num_rows``."""
 
     def __init__(self, data: Dataset, *, page_size_cap: int = 2000, ignore_start_row: bool = False) -> None:
-        self.ignore_start_row = ignore_start_row   # a fault: every page starts at the first row
+        self.ignore_start_row = ignore_start_row  # a fault: every page starts at the first row
         self.data = data
         self.page_size_cap = page_size_cap
         self._reverse: dict[tuple[str, str], dict[Any, list[Record]]] = {}
@@ -231,11 +233,14 @@ class RmaEngine:
 
     def run_stage(self, stage: Stage, options: Mapping[str, str], variables: dict[str, list[Any]]) -> Page:
         model = self._check_model(stage.model)
-        rows = [r for r in sorted(self.data.models[model].values(), key=lambda r: r["id"])
-                if all(self._node_matches(model, r, node, variables) for node in stage.criteria)]
+        rows = [
+            r
+            for r in sorted(self.data.models[model].values(), key=lambda r: r["id"])
+            if all(self._node_matches(model, r, node, variables) for node in stage.criteria)
+        ]
         rows = self._ordered(model, rows, options.get("order", ""))
         start, count = self._paging(options, len(rows))
-        selected = rows[start:start + count]
+        selected = rows[start : start + count]
         total = len(rows) if options.get("count", "true").lower() != "false" else len(selected)
         only = _field_set(options.get("only"))
         except_ = _field_set(options.get("except")) or set()
@@ -262,15 +267,16 @@ class RmaEngine:
             if direction.strip().lower() not in ("", "asc", "desc"):
                 raise RmaError(f"invalid order direction in {key!r}")
             descending = direction.strip().lower() == "desc"
-            present = sorted((r for r in rows if r.get(column) is not None), key=lambda r: r[column],
-                             reverse=descending)
+            present = sorted(
+                (r for r in rows if r.get(column) is not None), key=lambda r: r[column], reverse=descending
+            )
             rows = present + [r for r in rows if r.get(column) is None]  # NULLs last, as in PostgreSQL
         return rows
 
     def _own_column(self, model: str, name: str) -> str:
         prefix, dot, column = name.rpartition(".")
         if dot and prefix != TABLES[model]:
-            raise RmaError(f"missing FROM-clause entry for table \"{prefix}\"")
+            raise RmaError(f'missing FROM-clause entry for table "{prefix}"')
         self._column_type(model, column)
         return column
 
@@ -297,7 +303,7 @@ class RmaEngine:
         prefix, dot, column = flt.lhs.rpartition(".")
         if dot and prefix != TABLES[model]:
             if prefix not in ASSOCIATIONS.get(model, {}):
-                raise RmaError(f"missing FROM-clause entry for table \"{prefix}\"")
+                raise RmaError(f'missing FROM-clause entry for table "{prefix}"')
             target, related = self.related(model, record, prefix)
             inner = Filter(column, flt.op, flt.rhs)
             return any(self._filter_matches(target, r, inner, variables) for r in related)
@@ -313,8 +319,7 @@ class RmaEngine:
         try:
             target, how = ASSOCIATIONS[model][name]
         except KeyError:
-            raise RmaError(f"Association named '{name}' was not found on {model}; perhaps you misspelled it?") \
-                from None
+            raise RmaError(f"Association named '{name}' was not found on {model}; perhaps you misspelled it?") from None
         kind, _, key = how.partition(":")
         table = self.data.models.get(target, {})
         if kind == "fk":
@@ -336,8 +341,15 @@ class RmaEngine:
 
     # ---- output
 
-    def _serialize(self, model: str, record: Record, include: list[PathNode], only: set[str] | None,
-                   except_: set[str], variables: dict[str, list[Any]]) -> Record:
+    def _serialize(
+        self,
+        model: str,
+        record: Record,
+        include: list[PathNode],
+        only: set[str] | None,
+        except_: set[str],
+        variables: dict[str, list[Any]],
+    ) -> Record:
         table = TABLES[model]
 
         def wanted(column: str) -> bool:
@@ -389,15 +401,15 @@ def _comparable(value: Any, rhs: str) -> tuple[Any, Any]:
     if isinstance(value, bool):
         lowered = rhs.lower()
         if lowered not in ("true", "false", "t", "f", "1", "0"):
-            raise RmaError(f"invalid input syntax for type boolean: \"{rhs}\"")
+            raise RmaError(f'invalid input syntax for type boolean: "{rhs}"')
         return value, lowered in ("true", "t", "1")
     if isinstance(value, (int, float)):
         try:
             number = float(rhs)
         except ValueError:
-            raise RmaError(f"invalid input syntax for type numeric: \"{rhs}\"") from None
+            raise RmaError(f'invalid input syntax for type numeric: "{rhs}"') from None
         if math.isnan(number):
-            raise RmaError(f"invalid input syntax for type numeric: \"{rhs}\"")
+            raise RmaError(f'invalid input syntax for type numeric: "{rhs}"')
         return value, number
     return str(value), rhs
 

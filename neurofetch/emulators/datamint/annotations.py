@@ -17,15 +17,24 @@ from neurofetch.emulators.datamint.store import ApiError, is_uuid
 from neurofetch.emulators.datamint.views import annotation_json, page_bounds, worklist_json
 
 # DTO keys that map onto StoredAnnotation attributes; the rest stay in `fields`.
-_DTO_KEYS = {"frame_index": "frame_index", "source": "source", "annotation_worklist_id": "worklist_id",
-             "model_id": "model_id", "imported_from": "imported_from", "import_author": "import_author"}
+_DTO_KEYS = {
+    "frame_index": "frame_index",
+    "source": "source",
+    "annotation_worklist_id": "worklist_id",
+    "model_id": "model_id",
+    "imported_from": "imported_from",
+    "import_author": "import_author",
+}
 _PATCH_KEYS = {"viewable_ai_segmentations": "viewable_ai_segs", "editable_ai_segmentations": "editable_ai_segs"}
 
 
 def _segmentation_group(data: Any) -> dict[str, Any]:
     definitions = data.get("definitions", []) if isinstance(data, dict) else []
-    return {d["identifier"]: {"color": [*d.get("color", [0, 0, 0])[:3], 255], "index": d.get("index", n + 1)}
-            for n, d in enumerate(definitions) if isinstance(d, dict) and "identifier" in d}
+    return {
+        d["identifier"]: {"color": [*d.get("color", [0, 0, 0])[:3], 255], "index": d.get("index", n + 1)}
+        for n, d in enumerate(definitions)
+        if isinstance(d, dict) and "identifier" in d
+    }
 
 
 def annotation_kwargs(dto: Any) -> dict[str, Any]:
@@ -35,9 +44,12 @@ def annotation_kwargs(dto: Any) -> dict[str, Any]:
     identifier = dto.get("identifier", dto.get("name"))
     if not isinstance(identifier, str) or not identifier:
         raise ApiError(400, "each annotation needs an identifier")
-    kwargs: dict[str, Any] = {"type": dto["type"], "identifier": identifier, "fields": dict(dto),
-                              "scope": str(dto.get("scope") or ("frame" if dto.get("frame_index") is not None
-                                                                else "image"))}
+    kwargs: dict[str, Any] = {
+        "type": dto["type"],
+        "identifier": identifier,
+        "fields": dict(dto),
+        "scope": str(dto.get("scope") or ("frame" if dto.get("frame_index") is not None else "image")),
+    }
     for key, attr in _DTO_KEYS.items():
         if dto.get(key) is not None:
             kwargs[attr] = dto[key]
@@ -74,12 +86,15 @@ class AnnotationEndpoints:
         offset, limit = page_bounds({k: str(body[k]) for k in ("offset", "limit") if k in body})
         ids = set(body.get("resource_ids") or []) | ({body["resource_id"]} if body.get("resource_id") else set())
         with self.store.lock:
-            found = [a for a in self.store.annotations_of(ids or None)
-                     if (not body.get("annotation_type") or a.type == body["annotation_type"])
-                     and (not body.get("annotation_worklist_id") or a.worklist_id == body["annotation_worklist_id"])
-                     and (not body.get("source") or a.source == body["source"])]
+            found = [
+                a
+                for a in self.store.annotations_of(ids or None)
+                if (not body.get("annotation_type") or a.type == body["annotation_type"])
+                and (not body.get("annotation_worklist_id") or a.worklist_id == body["annotation_worklist_id"])
+                and (not body.get("source") or a.source == body["source"])
+            ]
             found.sort(key=lambda a: a.created_at)
-            return reply({"data": [annotation_json(a) for a in found[offset:offset + limit]]})
+            return reply({"data": [annotation_json(a) for a in found[offset : offset + limit]]})
 
     async def create(self, request: Request) -> Response:
         rid = path_id(request, "rid", "Resource")
@@ -109,8 +124,11 @@ class AnnotationEndpoints:
         annotation = self.store.annotation(rid, aid)
         if annotation.file is None:
             raise ApiError(404, "Annotation file not found")
-        return Response(annotation.file, media_type=annotation.file_content_type or "application/octet-stream",
-                        headers={FILE_RESPONSE_HEADER.decode(): "1"})
+        return Response(
+            annotation.file,
+            media_type=annotation.file_content_type or "application/octet-stream",
+            headers={FILE_RESPONSE_HEADER.decode(): "1"},
+        )
 
     async def upload_volume(self, request: Request) -> Response:
         """One NIfTI segmentation: one annotation whose ``class_map`` is the ``segmentation_map`` part."""
@@ -130,11 +148,20 @@ class AnnotationEndpoints:
         if not isinstance(class_map, dict):
             raise ApiError(400, "segmentation_map must be a JSON object")
         annotation = self.store.add_annotation(
-            rid, type="segmentation", identifier=", ".join(str(v) for v in class_map.values()), scope="image",
-            source=fields.get("source"), worklist_id=fields.get("annotation_worklist_id"),
-            model_id=fields.get("model_id"), imported_from=fields.get("imported_from"),
-            class_map={str(k): str(v) for k, v in class_map.items()}, fields=fields,
-            file=data, file_name=name, file_content_type=content_type)
+            rid,
+            type="segmentation",
+            identifier=", ".join(str(v) for v in class_map.values()),
+            scope="image",
+            source=fields.get("source"),
+            worklist_id=fields.get("annotation_worklist_id"),
+            model_id=fields.get("model_id"),
+            imported_from=fields.get("imported_from"),
+            class_map={str(k): str(v) for k, v in class_map.items()},
+            fields=fields,
+            file=data,
+            file_name=name,
+            file_content_type=content_type,
+        )
         return reply([annotation.id], 201)
 
     # --- worklists (what `datamint upload --project … --segmentation_path …` needs) -----------

@@ -25,8 +25,16 @@ from neurofetch.emulators.datamint.store import (
 
 DEFAULT_API_KEY = "demo-key"
 DEFAULT_PROJECTS = ("Brain MRI Study", "Ultrasound Screening")
-_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-            409: "Conflict", 413: "Payload Too Large", 422: "Unprocessable Entity"}
+_REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Payload Too Large",
+    422: "Unprocessable Entity",
+}
 
 
 def error_body(status: int, message: str) -> dict[str, Any]:
@@ -54,8 +62,15 @@ class DatamintEmulator(Emulator):
 
     base_path = ""
 
-    def __init__(self, *, faults: Faults | None = None, api_keys: set[str] | None = None,
-                 projects: Iterable[str] | None = None, seed: int = 0, preload: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        faults: Faults | None = None,
+        api_keys: set[str] | None = None,
+        projects: Iterable[str] | None = None,
+        seed: int = 0,
+        preload: int = 0,
+    ) -> None:
         super().__init__(faults=faults)
         self.api_keys = set(api_keys) if api_keys is not None else {DEFAULT_API_KEY}
         self.store = DatamintStore(seed=seed)
@@ -65,7 +80,7 @@ class DatamintEmulator(Emulator):
         self.project_adds_begun = 0
         self._upload_posts = 0
         self._counter_lock = threading.Lock()
-        for name in (DEFAULT_PROJECTS if projects is None else projects):
+        for name in DEFAULT_PROJECTS if projects is None else projects:
             self.store.add_project(name, f"{name} (emulator sample project)")
         if preload or self.faults.hostile_names:
             self._preload(preload, seed)
@@ -110,16 +125,37 @@ class DatamintEmulator(Emulator):
         with self._counter_lock:
             return self._upload_posts
 
-    def add_resource(self, filename: str, data: bytes, *, mimetype: str = "application/octet-stream",
-                     channel: str | None = None, tags: Iterable[str] = (), published: bool = False,
-                     project: str | None = None, source_filepath: str | None = None, modality: str | None = None,
-                     metadata: dict[str, Any] | None = None, created_at: datetime | None = None) -> StoredResource:
+    def add_resource(
+        self,
+        filename: str,
+        data: bytes,
+        *,
+        mimetype: str = "application/octet-stream",
+        channel: str | None = None,
+        tags: Iterable[str] = (),
+        published: bool = False,
+        project: str | None = None,
+        source_filepath: str | None = None,
+        modality: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        created_at: datetime | None = None,
+    ) -> StoredResource:
         """Store a resource as if uploaded; ``project`` (a name) implies published."""
-        record = self.store.add_resource({
-            "filename": filename, "sent_filename": filename, "mimetype": mimetype, "data": bytes(data),
-            "source_filepath": source_filepath, "upload_channel": channel, "modality": modality,
-            "tags": list(tags), "metadata": dict(metadata or {}),
-        }, publish=published or project is not None, created_at=created_at)
+        record = self.store.add_resource(
+            {
+                "filename": filename,
+                "sent_filename": filename,
+                "mimetype": mimetype,
+                "data": bytes(data),
+                "source_filepath": source_filepath,
+                "upload_channel": channel,
+                "modality": modality,
+                "tags": list(tags),
+                "metadata": dict(metadata or {}),
+            },
+            publish=published or project is not None,
+            created_at=created_at,
+        )
         if project is not None:
             self.store.add_to_project(self.project_named(project).id, [record.id])
         return record
@@ -180,10 +216,10 @@ class DatamintEmulator(Emulator):
 
         async def http_error(request: Request, exc: Exception) -> JSONResponse:
             assert isinstance(exc, HTTPException)
-            message = (f"Cannot {request.method} {request.url.path}" if exc.status_code in (404, 405)
-                       else str(exc.detail))
-            return JSONResponse(error_body(exc.status_code, message), status_code=exc.status_code,
-                                headers=exc.headers)
+            message = (
+                f"Cannot {request.method} {request.url.path}" if exc.status_code in (404, 405) else str(exc.detail)
+            )
+            return JSONResponse(error_body(exc.status_code, message), status_code=exc.status_code, headers=exc.headers)
 
         routes = ResourceEndpoints(self).routes() + AnnotationEndpoints(self).routes()
         app = Starlette(routes=routes, exception_handlers={ApiError: api_error, HTTPException: http_error})
@@ -206,9 +242,16 @@ class DatamintEmulator(Emulator):
     def _preload(self, count: int, seed: int) -> None:
         projects = self.projects()
         for index, sample in enumerate(sample_files(count, seed=seed, hostile=self.faults.hostile_names)):
-            record = self.add_resource(sample.filename, sample.data, mimetype=sample.mimetype, channel=sample.channel,
-                                       tags=sample.tags, published=sample.published, modality=sample.modality,
-                                       source_filepath=f"/data/samples/{sample.channel}/{sample.filename}",
-                                       created_at=sample.created_at)
+            record = self.add_resource(
+                sample.filename,
+                sample.data,
+                mimetype=sample.mimetype,
+                channel=sample.channel,
+                tags=sample.tags,
+                published=sample.published,
+                modality=sample.modality,
+                source_filepath=f"/data/samples/{sample.channel}/{sample.filename}",
+                created_at=sample.created_at,
+            )
             if sample.published and projects:
                 self.store.add_to_project(projects[index % len(projects)].id, [record.id])

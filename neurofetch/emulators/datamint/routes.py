@@ -41,7 +41,7 @@ class EmulatorHooks(Protocol):
     async def drop_connection(self) -> Any: ...
 
 
-MAX_TEXT_PART = 16 * 1024 * 1024   # the `metadata` JSON part can be large
+MAX_TEXT_PART = 16 * 1024 * 1024  # the `metadata` JSON part can be large
 GENERIC_MIME = "application/octet-stream"
 
 
@@ -96,10 +96,17 @@ def upload_record_fields(fields: dict[str, str], part: UploadFile, data: bytes) 
             raise ApiError(400, "metadata must be a JSON object")
     tags = list(dict.fromkeys(t.strip() for t in fields.get("tags", "").split(",") if t.strip()))
     return {
-        "filename": filename, "sent_filename": sent_name, "mimetype": mimetype, "data": data,
-        "source_filepath": fields.get("source_filepath"), "upload_channel": fields.get("channel") or None,
-        "modality": fields.get("modality") or None, "tags": tags, "metadata": metadata,
-        "upload_fields": dict(fields), "part_content_type": part.content_type,
+        "filename": filename,
+        "sent_filename": sent_name,
+        "mimetype": mimetype,
+        "data": data,
+        "source_filepath": fields.get("source_filepath"),
+        "upload_channel": fields.get("channel") or None,
+        "modality": fields.get("modality") or None,
+        "tags": tags,
+        "metadata": metadata,
+        "upload_fields": dict(fields),
+        "part_content_type": part.content_type,
     }
 
 
@@ -199,7 +206,7 @@ class ResourceEndpoints:
         records, _total = select_resources(self.store, params)
         offset, limit = page_bounds(request.query_params)
         with self.store.lock:
-            return reply({"data": channels_json(records, self.store)[offset:offset + limit]})
+            return reply({"data": channels_json(records, self.store)[offset : offset + limit]})
 
     async def get_resource(self, request: Request) -> Response:
         return self._resource_reply(self.store.resource(path_id(request, "rid", "Resource")))
@@ -223,7 +230,7 @@ class ResourceEndpoints:
         if start >= size or start > end:
             return Response(b"", status_code=416, headers={"content-range": f"bytes */{size}"})
         headers = {**headers, "content-range": f"bytes {start}-{end}/{size}", "accept-ranges": "bytes"}
-        return Response(data[start:end + 1], status_code=206, media_type=mimetype, headers=headers)
+        return Response(data[start : end + 1], status_code=206, media_type=mimetype, headers=headers)
 
     async def frame(self, request: Request) -> Response:
         record = self.store.resource(path_id(request, "rid", "Resource"))
@@ -245,7 +252,7 @@ class ResourceEndpoints:
         tags = body.get("tags") if isinstance(body, dict) else None
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise ApiError(400, "tags must be a list of strings")
-        record, = self.store.set_tags([path_id(request, "rid", "Resource")], tags)
+        (record,) = self.store.set_tags([path_id(request, "rid", "Resource")], tags)
         return self._resource_reply(record)
 
     async def set_tags_many(self, request: Request) -> Response:
@@ -285,7 +292,7 @@ class ResourceEndpoints:
         with_archived = parse_bool(request.query_params.get("includeArchived"), "includeArchived")
         with self.store.lock:
             projects = [p for p in self.store.projects.values() if with_archived or not p.archived]
-            page = sorted(projects, key=lambda p: p.created_at)[offset:offset + limit]
+            page = sorted(projects, key=lambda p: p.created_at)[offset : offset + limit]
             return reply({"data": [project_json(p, self.store) for p in page]})
 
     async def create_project(self, request: Request) -> Response:
@@ -295,8 +302,9 @@ class ResourceEndpoints:
         existing = self.store.project_by_name(body["name"])
         if existing is not None:
             with self.store.lock:
-                return reply({**project_json(existing, self.store), "statusCode": 409,
-                              "message": "Project already exists"}, 409)
+                return reply(
+                    {**project_json(existing, self.store), "statusCode": 409, "message": "Project already exists"}, 409
+                )
         extra = {k: v for k, v in body.items() if k not in ("name", "description")}
         project = self.store.add_project(body["name"], body.get("description"), extra)
         resource_ids = [i for i in body.get("resource_ids") or [] if isinstance(i, str)]
@@ -319,7 +327,7 @@ class ResourceEndpoints:
     async def project_resources(self, request: Request) -> Response:
         records = self.store.project_resources(path_id(request, "pid", "Project"))
         with self.store.lock:
-            return reply([resource_json(r, self.store) for r in records])   # a bare list (§2.1)
+            return reply([resource_json(r, self.store) for r in records])  # a bare list (§2.1)
 
     async def add_to_project(self, request: Request) -> Response:
         await self.emulator.begin_project_add()
@@ -339,4 +347,3 @@ class ResourceEndpoints:
                 body["worklist_id"], body["worklist_name"] = body.pop("id"), body.pop("name")
                 items.append(body)
             return reply(items)
-

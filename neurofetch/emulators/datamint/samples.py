@@ -10,8 +10,15 @@ from datetime import datetime, timedelta, timezone
 from neurofetch.emulators import formats
 
 SAMPLE_CHANNELS = ("ultrasound-2024", "mri-batch-1", "ct-followup")
-HOSTILE_NAMES = ("../../escape.png", "/etc/cron.d/evil.png", "..\\..\\win.png", "con.png",
-                 "bell\x07name.png", "x" * 300 + ".png", "a/b/c.png")
+HOSTILE_NAMES = (
+    "../../escape.png",
+    "/etc/cron.d/evil.png",
+    "..\\..\\win.png",
+    "con.png",
+    "bell\x07name.png",
+    "x" * 300 + ".png",
+    "a/b/c.png",
+)
 
 
 @dataclass
@@ -28,14 +35,17 @@ class SampleFile:
 
 def png_bytes(width: int, height: int, rng: random.Random) -> bytes:
     """An 8-bit greyscale PNG: a gradient with seeded noise."""
-    pixels = bytes((x * 255 // max(1, width - 1) + rng.randrange(16)) & 0xFF
-                   for _y in range(height) for x in range(width))
+    pixels = bytes(
+        (x * 255 // max(1, width - 1) + rng.randrange(16)) & 0xFF for _y in range(height) for x in range(width)
+    )
     return formats.png_greyscale(width, height, pixels)
 
 
-def dicom_bytes(rows: int, cols: int, rng: random.Random, *, patient: str = "Demo^Subject",
-                modality: str = "OT") -> bytes:
+def dicom_bytes(
+    rows: int, cols: int, rng: random.Random, *, patient: str = "Demo^Subject", modality: str = "OT"
+) -> bytes:
     """A minimal Secondary Capture DICOM (explicit VR little endian, 8-bit MONOCHROME2)."""
+
     def uid() -> str:
         return f"2.25.{rng.getrandbits(96)}"
 
@@ -43,9 +53,17 @@ def dicom_bytes(rows: int, cols: int, rng: random.Random, *, patient: str = "Dem
     patient_id = f"NF{rng.randrange(10**6)}"
     study, series = uid(), uid()
     pixels = bytes(rng.randrange(256) for _ in range(rows * cols))
-    return formats.dicom_secondary_capture(rows, cols, pixels, sop_instance_uid=sop_instance, study_uid=study,
-                                           series_uid=series, patient_name=patient, patient_id=patient_id,
-                                           modality=modality)
+    return formats.dicom_secondary_capture(
+        rows,
+        cols,
+        pixels,
+        sop_instance_uid=sop_instance,
+        study_uid=study,
+        series_uid=series,
+        patient_name=patient,
+        patient_id=patient_id,
+        modality=modality,
+    )
 
 
 def sample_files(count: int, *, seed: int = 0, hostile: bool = False) -> list[SampleFile]:
@@ -60,19 +78,52 @@ def sample_files(count: int, *, seed: int = 0, hostile: bool = False) -> list[Sa
         channel = SAMPLE_CHANNELS[kind]
         if kind == 0:
             size = rng.choice((16, 24, 32))
-            files.append(SampleFile(f"normal ({index + 1}).png", png_bytes(size, size, rng), "image/png", channel,
-                                    ["ultrasound", f"split:{'train' if index % 2 else 'test'}"], "US"))
+            files.append(
+                SampleFile(
+                    f"normal ({index + 1}).png",
+                    png_bytes(size, size, rng),
+                    "image/png",
+                    channel,
+                    ["ultrasound", f"split:{'train' if index % 2 else 'test'}"],
+                    "US",
+                )
+            )
         elif kind == 1:
-            files.append(SampleFile(f"sub-{index + 1:02d}_T1w.dcm", dicom_bytes(16, 16, rng, modality="MR"),
-                                    "application/dicom", channel, ["mri"], "MR"))
+            files.append(
+                SampleFile(
+                    f"sub-{index + 1:02d}_T1w.dcm",
+                    dicom_bytes(16, 16, rng, modality="MR"),
+                    "application/dicom",
+                    channel,
+                    ["mri"],
+                    "MR",
+                )
+            )
         else:
             voxels = bytes(rng.randrange(256) for _ in range(8 * 8 * 4))
-            files.append(SampleFile(f"sub-{index + 1:02d}_ct.nii.gz", formats.nifti1_gz((8, 8, 4), "uint8", voxels),
-                                    "application/nifti", channel, ["ct", "followup"], "CT"))
+            files.append(
+                SampleFile(
+                    f"sub-{index + 1:02d}_ct.nii.gz",
+                    formats.nifti1_gz((8, 8, 4), "uint8", voxels),
+                    "application/nifti",
+                    channel,
+                    ["ct", "followup"],
+                    "CT",
+                )
+            )
         files[-1].published = index % 3 == 0
         files[-1].created_at = created
     if hostile:
         for offset, name in enumerate(HOSTILE_NAMES):
-            files.append(SampleFile(name, png_bytes(8, 8, rng), "image/png", "hostile", ["hostile"], "OT",
-                                    created_at=start + timedelta(days=count * 11 + offset)))
+            files.append(
+                SampleFile(
+                    name,
+                    png_bytes(8, 8, rng),
+                    "image/png",
+                    "hostile",
+                    ["hostile"],
+                    "OT",
+                    created_at=start + timedelta(days=count * 11 + offset),
+                )
+            )
     return files

@@ -43,8 +43,8 @@ def is_uuid(text: str) -> bool:
 class StoredResource:
     id: str
     seq: int
-    filename: str                 # decoded, as shown in listings
-    sent_filename: str            # exactly as it appeared in Content-Disposition
+    filename: str  # decoded, as shown in listings
+    sent_filename: str  # exactly as it appeared in Content-Disposition
     mimetype: str
     data: bytes
     created_at: datetime
@@ -54,9 +54,9 @@ class StoredResource:
     modality: str | None = None
     tags: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
-    upload_fields: dict[str, str] = field(default_factory=dict)   # every text part of the upload POST
-    part_content_type: str | None = None                         # Content-Type of the `resource` part
-    status: str = "inbox"                                         # inbox | published
+    upload_fields: dict[str, str] = field(default_factory=dict)  # every text part of the upload POST
+    part_content_type: str | None = None  # Content-Type of the `resource` part
+    status: str = "inbox"  # inbox | published
     published_on: datetime | None = None
     published_by: str | None = None
     deleted_at: datetime | None = None
@@ -83,7 +83,7 @@ class StoredProject:
     worklist_id: str
     archived: bool = False
     resource_ids: list[str] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)   # other fields of the create body
+    extra: dict[str, Any] = field(default_factory=dict)  # other fields of the create body
 
 
 @dataclass
@@ -101,7 +101,7 @@ class StoredAnnotation:
     model_id: str | None = None
     imported_from: str | None = None
     import_author: str | None = None
-    class_map: dict[str, str] | None = None      # volume segmentations: the `segmentation_map` part
+    class_map: dict[str, str] | None = None  # volume segmentations: the `segmentation_map` part
     fields: dict[str, Any] = field(default_factory=dict)  # the DTO or the text parts as received
     file: bytes | None = None
     file_name: str | None = None
@@ -150,13 +150,15 @@ class DatamintStore:
 
     # --- resources -------------------------------------------------------------------------
 
-    def add_resource(self, resource_kwargs: dict[str, Any], *, publish: bool = False,
-                     created_at: datetime | None = None) -> StoredResource:
+    def add_resource(
+        self, resource_kwargs: dict[str, Any], *, publish: bool = False, created_at: datetime | None = None
+    ) -> StoredResource:
         with self.lock:
             self._seq += 1
             moment = created_at or self.now()
-            record = StoredResource(id=self.new_id(), seq=self._seq, created_at=moment, created_by=self.user,
-                                    **resource_kwargs)
+            record = StoredResource(
+                id=self.new_id(), seq=self._seq, created_at=moment, created_by=self.user, **resource_kwargs
+            )
             if publish:
                 record.status, record.published_on, record.published_by = "published", moment, self.user
             self.resources[record.id] = record
@@ -235,16 +237,24 @@ class DatamintStore:
 
     # --- projects --------------------------------------------------------------------------
 
-    def add_project(self, name: str, description: str | None = None,
-                    extra: dict[str, Any] | None = None) -> StoredProject:
+    def add_project(
+        self, name: str, description: str | None = None, extra: dict[str, Any] | None = None
+    ) -> StoredProject:
         with self.lock:
             if any(p.name == name for p in self.projects.values()):
                 raise ApiError(409, "Project already exists")
             project_id = self.new_id()
             worklist = self.add_worklist(name, project_id, {}, [])
-            project = StoredProject(id=project_id, name=name, description=description, created_at=self.now(),
-                                    created_by=self.user, dataset_id=self.new_id(), worklist_id=worklist.id,
-                                    extra=dict(extra or {}))
+            project = StoredProject(
+                id=project_id,
+                name=name,
+                description=description,
+                created_at=self.now(),
+                created_by=self.user,
+                dataset_id=self.new_id(),
+                worklist_id=worklist.id,
+                extra=dict(extra or {}),
+            )
             self.projects[project.id] = project
             return project
 
@@ -285,8 +295,9 @@ class DatamintStore:
     def add_annotation(self, resource_id: str, **kwargs: Any) -> StoredAnnotation:
         with self.lock:
             self.resource(resource_id)
-            annotation = StoredAnnotation(id=self.new_id(), resource_id=resource_id, created_at=self.now(),
-                                          created_by=self.user, **kwargs)
+            annotation = StoredAnnotation(
+                id=self.new_id(), resource_id=resource_id, created_at=self.now(), created_by=self.user, **kwargs
+            )
             self.annotations[annotation.id] = annotation
             return annotation
 
@@ -301,11 +312,19 @@ class DatamintStore:
         with self.lock:
             return [a for a in self.annotations.values() if resource_ids is None or a.resource_id in resource_ids]
 
-    def add_worklist(self, name: str, project_id: str | None, details: dict[str, Any],
-                     resource_ids: list[str]) -> StoredWorklist:
+    def add_worklist(
+        self, name: str, project_id: str | None, details: dict[str, Any], resource_ids: list[str]
+    ) -> StoredWorklist:
         with self.lock:
-            worklist = StoredWorklist(id=self.new_id(), name=name, project_id=project_id, created_at=self.now(),
-                                      created_by=self.user, details=dict(details), resource_ids=list(resource_ids))
+            worklist = StoredWorklist(
+                id=self.new_id(),
+                name=name,
+                project_id=project_id,
+                created_at=self.now(),
+                created_by=self.user,
+                details=dict(details),
+                resource_ids=list(resource_ids),
+            )
             self.worklists[worklist.id] = worklist
             return worklist
 

@@ -122,8 +122,11 @@ def annotation_json(annotation: StoredAnnotation) -> dict[str, Any]:
         "created_at": iso(annotation.created_at),
         "created_by": annotation.created_by,
         "deleted": False,
-        "file": (f"/annotations/{annotation.resource_id}/annotations/{annotation.id}/file"
-                 if annotation.file is not None else None),
+        "file": (
+            f"/annotations/{annotation.resource_id}/annotations/{annotation.id}/file"
+            if annotation.file is not None
+            else None
+        ),
     }
     if annotation.class_map is not None:
         body["class_map"] = {k: v for k, v in annotation.class_map.items() if str(k).isdigit()}
@@ -153,18 +156,30 @@ def channels_json(records: list[StoredResource], store: DatamintStore) -> list[d
     groups: dict[str, list[StoredResource]] = {}
     for record in sorted(records, key=lambda r: r.seq):
         groups.setdefault(record.upload_channel or "Unknown", []).append(record)
-    return [{
-        "channel_name": name,
-        "resource_data": [{"created_by": r.created_by, "customer_id": store.customer_id, "resource_id": r.id,
-                           "resource_file_name": r.sent_filename, "resource_mimetype": r.mimetype} for r in members],
-        "resource_count": str(len(members)),
-        "deleted": False,
-        "created_at": iso(members[0].created_at),
-        "updated_at": iso(max(m.created_at for m in members)),
-    } for name, members in sorted(groups.items())]
+    return [
+        {
+            "channel_name": name,
+            "resource_data": [
+                {
+                    "created_by": r.created_by,
+                    "customer_id": store.customer_id,
+                    "resource_id": r.id,
+                    "resource_file_name": r.sent_filename,
+                    "resource_mimetype": r.mimetype,
+                }
+                for r in members
+            ],
+            "resource_count": str(len(members)),
+            "deleted": False,
+            "created_at": iso(members[0].created_at),
+            "updated_at": iso(max(m.created_at for m in members)),
+        }
+        for name, members in sorted(groups.items())
+    ]
 
 
 # --- GET /resources query ----------------------------------------------------------------------
+
 
 def page_bounds(params: Mapping[str, str]) -> tuple[int, int]:
     """offset/limit; limit defaults to and is capped at 5000 [unconfirmed]."""
@@ -223,8 +238,7 @@ def resource_filter(params: Mapping[str, str], store: DatamintStore) -> Callable
     deleted = params.get("deleted", "exclude") or "exclude"
     if deleted not in ("exclude", "include", "only"):
         raise ApiError(400, "deleted must be exclude, include or only")
-    checks.append({"exclude": lambda r: not r.deleted, "include": lambda r: True,
-                   "only": lambda r: r.deleted}[deleted])
+    checks.append({"exclude": lambda r: not r.deleted, "include": lambda r: True, "only": lambda r: r.deleted}[deleted])
     status = params.get("status", "")
     if status not in ("", "inbox", "published"):
         raise ApiError(400, "status must be inbox or published")
@@ -271,12 +285,13 @@ def order_resources(records: list[StoredResource], params: Mapping[str, str]) ->
     return present + missing
 
 
-def select_resources(store: DatamintStore, params: Mapping[str, str],
-                     extra: Callable[[StoredResource], bool] = lambda _r: True) -> tuple[list[StoredResource], int]:
+def select_resources(
+    store: DatamintStore, params: Mapping[str, str], extra: Callable[[StoredResource], bool] = lambda _r: True
+) -> tuple[list[StoredResource], int]:
     """Filter, order and page; returns the page and the total count before paging."""
     predicate = resource_filter(params, store)
     offset, limit = page_bounds(params)
     with store.lock:
         matched = [r for r in store.resources.values() if predicate(r) and extra(r)]
     ordered = order_resources(matched, params)
-    return ordered[offset:offset + limit], len(ordered)
+    return ordered[offset : offset + limit], len(ordered)

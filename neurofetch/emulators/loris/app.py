@@ -58,9 +58,11 @@ CHUNK_SIZE = 65536
 
 INCORRECT_LOGIN = "Incorrect username or password."
 SUSPENDED_LOGIN = "This account is currently suspended due to too many bad login attempts."
-APACHE_NOT_FOUND = (b'<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n<title>404 Not Found</title>\n'
-                    b"</head><body>\n<h1>Not Found</h1>\n<p>The requested URL was not found on this server.</p>\n"
-                    b"</body></html>\n")
+APACHE_NOT_FOUND = (
+    b'<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n<title>404 Not Found</title>\n'
+    b"</head><body>\n<h1>Not Found</h1>\n<p>The requested URL was not found on this server.</p>\n"
+    b"</body></html>\n"
+)
 _JWT_HEADER = b'{"typ":"JWT","alg":"HS256"}'
 _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -128,7 +130,7 @@ def api_path(scope: Scope, base_path: str) -> str | None:
     text = re.sub("/{2,}", "/", raw.decode("latin-1"))
     if not text.startswith(base_path + "/"):
         return None
-    segments = [unquote(part, errors="replace") for part in text[len(base_path) + 1:].split("/")]
+    segments = [unquote(part, errors="replace") for part in text[len(base_path) + 1 :].split("/")]
     if any("/" in segment for segment in segments):
         return None
     return "/".join(segments)
@@ -149,9 +151,17 @@ def _md5(text: str) -> str:
 class LorisEmulator(Emulator):
     """LORIS on loopback: JWT login with lockout, candidates → visits → images, files, QC; one API version."""
 
-    def __init__(self, dataset: LorisDataset | None = None, *, faults: Faults | None = None,
-                 users: dict[str, str] | None = None, token_ttl: float = 86400, lockout_after: int = 5,
-                 bids_export: bool = True, api_version: str = DEFAULT_VERSION) -> None:
+    def __init__(
+        self,
+        dataset: LorisDataset | None = None,
+        *,
+        faults: Faults | None = None,
+        users: dict[str, str] | None = None,
+        token_ttl: float = 86400,
+        lockout_after: int = 5,
+        bids_export: bool = True,
+        api_version: str = DEFAULT_VERSION,
+    ) -> None:
         from neurofetch.emulators.loris import versions
 
         super().__init__(faults=faults)
@@ -169,11 +179,14 @@ class LorisEmulator(Emulator):
         self._failures: dict[str, int] = {}
         self._suspended: set[str] = set()
         self._token_uses: dict[str, int] = {}
-        self._missing = {f.key for f in self.dataset.files[:self.faults.missing_files]}
-        self.forbidden: set[str] = set()   # CandIDs of another site: 403 for them and all below (LORIS 22+)
-        self.bids = BidsExport(self.dataset) if bids_export else None   # None: a stock LORIS without the export
-        self._module = None if self.version.legacy else ModuleCandidates(
-            self.version, self.dataset, module_response, self._file_response, self._listed)
+        self._missing = {f.key for f in self.dataset.files[: self.faults.missing_files]}
+        self.forbidden: set[str] = set()  # CandIDs of another site: 403 for them and all below (LORIS 22+)
+        self.bids = BidsExport(self.dataset) if bids_export else None  # None: a stock LORIS without the export
+        self._module = (
+            None
+            if self.version.legacy
+            else ModuleCandidates(self.version, self.dataset, module_response, self._file_response, self._listed)
+        )
 
     def build_app(self) -> Starlette:
         return Starlette(routes=[Route("/{path:path}", self._dispatch, methods=_ALL_METHODS)])
@@ -277,8 +290,11 @@ class LorisEmulator(Emulator):
                 self.failed_logins += 1
                 return SUSPENDED_LOGIN
             expected = self.users.get(name)
-            if expected is not None and isinstance(password, str) and hmac.compare_digest(
-                    expected.encode("utf-8"), password.encode("utf-8")):
+            if (
+                expected is not None
+                and isinstance(password, str)
+                and hmac.compare_digest(expected.encode("utf-8"), password.encode("utf-8"))
+            ):
                 self._failures.pop(name, None)
                 self.logins += 1
                 return None
@@ -292,8 +308,14 @@ class LorisEmulator(Emulator):
     def issue_token(self, user: str, issuer: str = "http://127.0.0.1") -> str:
         """An HS256 JWT as LORIS makes it: iss/aud = base URL, exp = iat + ``token_ttl``."""
         now = int(time.time())
-        payload = {"iss": issuer, "aud": issuer, "iat": now, "nbf": now, "exp": now + math.ceil(self.token_ttl),
-                   "user": user}
+        payload = {
+            "iss": issuer,
+            "aud": issuer,
+            "iat": now,
+            "nbf": now,
+            "exp": now + math.ceil(self.token_ttl),
+            "user": user,
+        }
         signing_input = f"{_b64(_JWT_HEADER)}.{_b64(php_json(payload))}"
         signature = hmac.new(self._key, signing_input.encode("ascii"), hashlib.sha256).digest()
         return f"{signing_input}.{_b64(signature)}"
@@ -365,7 +387,7 @@ class LorisEmulator(Emulator):
         return self._file_response(record, request)
 
     def _bids_get(self, kind: str, groups: tuple[str, ...], request: Request) -> Response:
-        if self.bids is None:   # stock LORIS: the module API knows no such project path, Apache no such script
+        if self.bids is None:  # stock LORIS: the module API knows no such project path, Apache no such script
             return module_response(404, {"error": "not found"}) if kind in ("bids", "bids_top") else apache_not_found()
         if kind == "bids":
             return self._with_etag(request, BIDS_ETAG, self.bids.listing())
@@ -406,8 +428,13 @@ class LorisEmulator(Emulator):
         etag = "" if legacy else file_etag(record, int(datetime.fromisoformat(record.insert_time).timestamp()))
         if not legacy and request.headers.get("if-none-match") == etag:
             return Response(b"", 304, {"etag": etag})
-        headers = {**CORS_HEADERS, "etag": etag, "content-disposition": f"attachment; filename={record.filename}",
-                   FILE_RESPONSE_HEADER.decode("latin-1"): "1", **({"cache-control": "private"} if legacy else {})}
+        headers = {
+            **CORS_HEADERS,
+            "etag": etag,
+            "content-disposition": f"attachment; filename={record.filename}",
+            FILE_RESPONSE_HEADER.decode("latin-1"): "1",
+            **({"cache-control": "private"} if legacy else {}),
+        }
         if self.faults.range_support:
             headers["accept-ranges"] = "bytes"
             wanted = _parse_range(request.headers.get("range"))
@@ -472,12 +499,20 @@ def _project_images(dataset: LorisDataset, since: str | None) -> Response:
         try:
             cutoff = parse_since(since)
         except ValueError:
-            return module_response(400, {"error": f"DateTime::__construct(): Failed to parse time string ({since}) "
-                                                  f"at position 0 ({since[:1]}): The timezone could not be found "
-                                                  "in the database"})
+            return module_response(
+                400,
+                {
+                    "error": f"DateTime::__construct(): Failed to parse time string ({since}) "
+                    f"at position 0 ({since[:1]}): The timezone could not be found "
+                    "in the database"
+                },
+            )
     pscids = {c.cand_id: c.pscid for c in dataset.candidates}
-    rows = [project_image_row(f, pscids[f.cand]) for f in sorted(dataset.files, key=lambda f: f.insert_time)
-            if cutoff is None or datetime.fromisoformat(f.insert_time) > cutoff]
+    rows = [
+        project_image_row(f, pscids[f.cand])
+        for f in sorted(dataset.files, key=lambda f: f.insert_time)
+        if cutoff is None or datetime.fromisoformat(f.insert_time) > cutoff
+    ]
     return module_response(200, {"Images": rows})
 
 

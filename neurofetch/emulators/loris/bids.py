@@ -20,36 +20,53 @@ from functools import cached_property
 from neurofetch.emulators.formats import nifti1_gz
 from neurofetch.emulators.loris.data import PROJECT, Candidate, ImageFile, LorisDataset, VisitRecord
 
-BIDS_ETAG = "8241a4b1e6d135003117a3b095b974a5"   # md5("Bids:null"): the ETag before the body exists
+BIDS_ETAG = "8241a4b1e6d135003117a3b095b974a5"  # md5("Bids:null"): the ETag before the body exists
 BIDS_BASE = f"/projects/{PROJECT}/bids"
-REPETITION_TIME = 2.0                           # the NIfTI writer's pixdim[4]
-VOLUMES = 3                                     # of every 4-D series (bold, dwi, asl)
+REPETITION_TIME = 2.0  # the NIfTI writer's pixdim[4]
+VOLUMES = 3  # of every 4-D series (bold, dwi, asl)
 
-TOP_LEVEL = ("dataset_description.json", "README", ".bids-validator-config.json", "participants.tsv",
-             "participants.json")
+TOP_LEVEL = (
+    "dataset_description.json",
+    "README",
+    ".bids-validator-config.json",
+    "participants.tsv",
+    "participants.json",
+)
 # LORIS scan type (without "-defaced") → (Subfolder, BIDS suffix, task), as the real export names them.
 SCAN_TYPES = {
-    "t1w": ("anat", "T1w", None), "t2w": ("anat", "T2w", None), "FLAIR": ("anat", "FLAIR", None),
-    "T2star": ("anat", "T2star", None), "bold": ("func", "bold", "rest"),
-    "task-encoding-bold": ("func", "bold", "encoding"), "task-retrieval-bold": ("func", "bold", "retrieval"),
-    "dwi65": ("dwi", "dwi", None), "asl": ("asl", "asl", None),
-    "fieldmap-magnitude": ("fmap", "magnitude", None), "fieldmap-phasediff": ("fmap", "phasediff", None),
+    "t1w": ("anat", "T1w", None),
+    "t2w": ("anat", "T2w", None),
+    "FLAIR": ("anat", "FLAIR", None),
+    "T2star": ("anat", "T2star", None),
+    "bold": ("func", "bold", "rest"),
+    "task-encoding-bold": ("func", "bold", "encoding"),
+    "task-retrieval-bold": ("func", "bold", "retrieval"),
+    "dwi65": ("dwi", "dwi", None),
+    "asl": ("asl", "asl", None),
+    "fieldmap-magnitude": ("fmap", "magnitude", None),
+    "fieldmap-phasediff": ("fmap", "phasediff", None),
 }
 _RUN = re.compile(r"_([0-9]{3})(?:_|\.)")
 
 DATASET_DESCRIPTION = {
-    "BIDSVersion": "1.1.1", "LORISScriptVersion": "0.1", "LORISReleaseVersion": "20.1.0",
+    "BIDSVersion": "1.1.1",
+    "LORISScriptVersion": "0.1",
+    "LORISReleaseVersion": "20.1.0",
     "Name": "PREVENT-AD_open_release_bids (emulated)",
     "Authors": ["StoP-AD Center - Douglas Mental Health University Institute"],
     "HowToAcknowledge": "State the source of the data (the PREVENT-AD program) in the methods section.",
 }
-README_TEXT = (b"PREVENT-AD open data, BIDS export (emulated by neurofetch).\n\n"
-               b"Synthetic volumes with the names and layout of openpreventad.loris.ca's BIDS export.\n")
+README_TEXT = (
+    b"PREVENT-AD open data, BIDS export (emulated by neurofetch).\n\n"
+    b"Synthetic volumes with the names and layout of openpreventad.loris.ca's BIDS export.\n"
+)
 # The export predates BIDS ASL (perf/) and keeps LORIS's .txt name for task events: it tells validators to skip both.
 VALIDATOR_CONFIG = {"ignoredFiles": ["/sub-*/ses-*/asl/*", "/sub-*/ses-*/func/*_events.txt"]}
 PARTICIPANTS_JSON = {"sex": {"Description": "sex of the participant", "Levels": {"Male": "Male", "Female": "Female"}}}
-SCANS_JSON = {"filename": {"Description": "path of the scan, relative to the session folder"},
-              "acq_time": {"Description": "date of the visit the scan belongs to"}}
+SCANS_JSON = {
+    "filename": {"Description": "path of the scan, relative to the session folder"},
+    "acq_time": {"Description": "date of the visit the scan belongs to"},
+}
 
 
 @dataclass(frozen=True)
@@ -59,7 +76,7 @@ class BidsImage:
     record: ImageFile
     scan_type: str
     subfolder: str
-    stem: str                      # the file name without extension
+    stem: str  # the file name without extension
     events: ImageFile | None = None
 
     @property
@@ -69,7 +86,8 @@ class BidsImage:
     def names(self) -> list[str]:
         extra = {"dwi": [".bval", ".bvec"]}.get(self.subfolder, [])
         return [f"{self.stem}{ext}" for ext in (".nii.gz", ".json", *extra)] + (
-            [f"{self.stem}_events.txt"] if self.events is not None else [])
+            [f"{self.stem}_events.txt"] if self.events is not None else []
+        )
 
 
 class BidsExport:
@@ -77,19 +95,29 @@ class BidsExport:
 
     def __init__(self, dataset: LorisDataset) -> None:
         self.dataset = dataset
-        self.images = [image for cand in dataset.candidates for visit in cand.visits
-                       for image in _visit_images(cand, visit)]
-        self._by_link = {(i.record.cand, i.record.visit, i.record.filename, name): (i, name)
-                         for i in self.images for name in i.names()}
+        self.images = [
+            image for cand in dataset.candidates for visit in cand.visits for image in _visit_images(cand, visit)
+        ]
+        self._by_link = {
+            (i.record.cand, i.record.visit, i.record.filename, name): (i, name)
+            for i in self.images
+            for name in i.names()
+        }
         self.sessions = sorted({(i.record.cand, i.record.visit) for i in self.images})
         self._pscids = {c.cand_id: c.pscid for c in dataset.candidates}
 
     def listing(self) -> dict[str, object]:
         """The body of ``GET /projects/loris/bids``."""
-        session_files = [{"Candidate": cand, "PSCID": self._pscids[cand], "Visit": visit,
-                          "TsvLink": f"/candidates/{cand}/{visit}/bidsfiles/{_session_stem(cand, visit)}.tsv",
-                          "JsonLink": f"/candidates/{cand}/{visit}/bidsfiles/{_session_stem(cand, visit)}.json"}
-                         for cand, visit in self.sessions]
+        session_files = [
+            {
+                "Candidate": cand,
+                "PSCID": self._pscids[cand],
+                "Visit": visit,
+                "TsvLink": f"/candidates/{cand}/{visit}/bidsfiles/{_session_stem(cand, visit)}.tsv",
+                "JsonLink": f"/candidates/{cand}/{visit}/bidsfiles/{_session_stem(cand, visit)}.json",
+            }
+            for cand, visit in self.sessions
+        ]
         images = []
         for image in self.images:
             base = f"{image.link_base}/{image.stem}"
@@ -98,15 +126,24 @@ class BidsExport:
                 links |= {"BvalLink": f"{base}.bval", "BvecLink": f"{base}.bvec"}
             if image.events is not None:
                 links["EventLink"] = f"{base}_events.txt"
-            images.append({"Candidate": image.record.cand, "PSCID": self._pscids[image.record.cand],
-                           "Visit": image.record.visit, "LorisScanType": image.scan_type,
-                           "Subfolder": image.subfolder, **links})
-        return {"DatasetDescription": {"Link": f"{BIDS_BASE}/dataset_description.json"},
-                "README": {"Link": f"{BIDS_BASE}/README"},
-                "BidsValidatorConfig": {"Link": f"{BIDS_BASE}/.bids-validator-config.json"},
-                "Participants": {"TsvLink": f"{BIDS_BASE}/participants.tsv",
-                                 "JsonLink": f"{BIDS_BASE}/participants.json"},
-                "SessionFiles": session_files, "Images": images}
+            images.append(
+                {
+                    "Candidate": image.record.cand,
+                    "PSCID": self._pscids[image.record.cand],
+                    "Visit": image.record.visit,
+                    "LorisScanType": image.scan_type,
+                    "Subfolder": image.subfolder,
+                    **links,
+                }
+            )
+        return {
+            "DatasetDescription": {"Link": f"{BIDS_BASE}/dataset_description.json"},
+            "README": {"Link": f"{BIDS_BASE}/README"},
+            "BidsValidatorConfig": {"Link": f"{BIDS_BASE}/.bids-validator-config.json"},
+            "Participants": {"TsvLink": f"{BIDS_BASE}/participants.tsv", "JsonLink": f"{BIDS_BASE}/participants.json"},
+            "SessionFiles": session_files,
+            "Images": images,
+        }
 
     def top_level(self, name: str) -> bytes | None:
         if name not in TOP_LEVEL:
@@ -118,9 +155,13 @@ class BidsExport:
         subjects = sorted({cand for cand, _visit in self.sessions})
         sexes = {c.cand_id: c.sex for c in self.dataset.candidates}
         participants = "participant_id\tsex\n" + "".join(f"sub-{c}\t{sexes[c]}\n" for c in subjects)
-        return {"dataset_description.json": _pretty(DATASET_DESCRIPTION), "README": README_TEXT,
-                ".bids-validator-config.json": _pretty(VALIDATOR_CONFIG),
-                "participants.tsv": participants.encode("ascii"), "participants.json": _pretty(PARTICIPANTS_JSON)}
+        return {
+            "dataset_description.json": _pretty(DATASET_DESCRIPTION),
+            "README": README_TEXT,
+            ".bids-validator-config.json": _pretty(VALIDATOR_CONFIG),
+            "participants.tsv": participants.encode("ascii"),
+            "participants.json": _pretty(PARTICIPANTS_JSON),
+        }
 
     def session_file(self, cand: str, visit: str, name: str) -> bytes | None:
         stem = _session_stem(cand, visit)
@@ -131,8 +172,11 @@ class BidsExport:
         record = self.dataset.candidate(cand)
         session = record.visit(visit) if record else None
         when = f"{session.date}T09:00:00" if session and session.date else "n/a"
-        rows = [f"{i.subfolder}/{i.stem}.nii.gz\t{when}\n" for i in self.images
-                if (i.record.cand, i.record.visit) == (cand, visit)]
+        rows = [
+            f"{i.subfolder}/{i.stem}.nii.gz\t{when}\n"
+            for i in self.images
+            if (i.record.cand, i.record.visit) == (cand, visit)
+        ]
         return ("filename\tacq_time\n" + "".join(rows)).encode("ascii")
 
     def image_file(self, cand: str, visit: str, filename: str, name: str) -> bytes | None:
@@ -180,24 +224,35 @@ def _visit_images(cand: Candidate, visit: VisitRecord) -> list[BidsImage]:
 
 
 def _sidecar(image: BidsImage) -> dict[str, object]:
-    sidecar: dict[str, object] = {"Manufacturer": "Siemens", "ManufacturersModelName": "TrioTim",
-                                  "MagneticFieldStrength": 3, "RepetitionTime": REPETITION_TIME,
-                                  "LORISScanType": image.scan_type}
+    sidecar: dict[str, object] = {
+        "Manufacturer": "Siemens",
+        "ManufacturersModelName": "TrioTim",
+        "MagneticFieldStrength": 3,
+        "RepetitionTime": REPETITION_TIME,
+        "LORISScanType": image.scan_type,
+    }
     if image.subfolder == "func":
         sidecar["TaskName"] = image.stem.split("_task-")[1].split("_")[0]
     if image.stem.endswith("_phasediff"):
         sidecar |= {"EchoTime1": 0.00492, "EchoTime2": 0.00738}
     if image.subfolder == "asl":
-        sidecar |= {"ArterialSpinLabelingType": "PCASL", "PostLabelingDelay": 1.8, "LabelingDuration": 1.8,
-                    "BackgroundSuppression": False, "M0Type": "Absent", "RepetitionTimePreparation": REPETITION_TIME,
-                    "MRAcquisitionType": "2D", "PulseSequenceType": "EPI"}
+        sidecar |= {
+            "ArterialSpinLabelingType": "PCASL",
+            "PostLabelingDelay": 1.8,
+            "LabelingDuration": 1.8,
+            "BackgroundSuppression": False,
+            "M0Type": "Absent",
+            "RepetitionTimePreparation": REPETITION_TIME,
+            "MRAcquisitionType": "2D",
+            "PulseSequenceType": "EPI",
+        }
     return sidecar
 
 
 def _volume(image: BidsImage) -> bytes:
     """A small valid NIfTI-1: 4-D for series (bold, dwi, asl), 3-D otherwise; voxels from the file's name."""
     shape = (8, 8, 6, VOLUMES) if image.subfolder in ("func", "dwi", "asl") else (8, 8, 6)
-    noise = random.Random(image.stem)   # validators refuse a .nii.gz smaller than a NIfTI header: no flat volumes
+    noise = random.Random(image.stem)  # validators refuse a .nii.gz smaller than a NIfTI header: no flat volumes
     values = [noise.randrange(4096) for _ in range(math.prod(shape))]
     return nifti1_gz(shape, "int16", values, voxel_mm=2.0, description=image.scan_type.encode("ascii", "replace")[:80])
 

@@ -36,7 +36,7 @@ PROGRAMMES = {
 VISIT_LABELS = sorted(PROGRAMMES["PRE"] + PROGRAMMES["NAP"])
 
 _BUFFER_SIZE = 1 << 20
-MINC2_SHAPES = ((24, 32, 32), (12, 16, 16), (6, 8, 8))   # z, y, x: a file holds the largest that fits its size
+MINC2_SHAPES = ((24, 32, 32), (12, 16, 16), (6, 8, 8))  # z, y, x: a file holds the largest that fits its size
 _MB = 1_000_000
 SERVER_TZ = timezone(-timedelta(hours=5))
 
@@ -94,7 +94,7 @@ class ImageFile:
     caveats: tuple[dict[str, str | None], ...]
     insert_time: str
     hostile: bool = False  # a name no client may use as a local path
-    big: bool = False      # the ``big_file_size`` file
+    big: bool = False  # the ``big_file_size`` file
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -147,7 +147,7 @@ class _Builder:
     cand_ids: set[str] = field(default_factory=set)
     pscids: set[str] = field(default_factory=set)
     made: int = 0
-    pscid_top: int = 400   # PSCIDs are drawn from 0..pscid_top: more than the candidates, or the draw never ends
+    pscid_top: int = 400  # PSCIDs are drawn from 0..pscid_top: more than the candidates, or the draw never ends
 
     def insert_time(self) -> str:
         self.clock += timedelta(seconds=self.rng.randint(20, 400))
@@ -168,8 +168,9 @@ class _Builder:
     def size(self, median_mb: float, max_mb: float, floor: int) -> int:
         return max(floor, int(self.rng.uniform(median_mb * 0.92, max_mb) * _MB * self.size_scale))
 
-    def image(self, cand: str, visit: str, filename: str, size: int, output_type: str, acquisition_type: str,
-              **extra: bool) -> ImageFile:
+    def image(
+        self, cand: str, visit: str, filename: str, size: int, output_type: str, acquisition_type: str, **extra: bool
+    ) -> ImageFile:
         if filename.endswith(".mnc"):
             size = max(size, minc2_smallest_size())
         roll = self.rng.random()
@@ -185,8 +186,19 @@ class _Builder:
             qc, selected = None, None
         elif self.made == 4:
             qc, selected, caveats = "Pass", "true", VIOLATIONS[:2]
-        return ImageFile(cand, visit, filename, size, output_type, acquisition_type, qc, selected, caveats,
-                         self.insert_time(), **extra)
+        return ImageFile(
+            cand,
+            visit,
+            filename,
+            size,
+            output_type,
+            acquisition_type,
+            qc,
+            selected,
+            caveats,
+            self.insert_time(),
+            **extra,
+        )
 
 
 class LorisDataset:
@@ -199,8 +211,15 @@ class LorisDataset:
     ``colliding_names`` adds candidates whose names are those of a mirror's own files (``COLLIDING_*``).
     """
 
-    def __init__(self, candidates: int = 6, seed: int = 0, size_scale: float = 0.02, big_file_size: int = 0,
-                 hostile_names: bool = False, colliding_names: bool = False) -> None:
+    def __init__(
+        self,
+        candidates: int = 6,
+        seed: int = 0,
+        size_scale: float = 0.02,
+        big_file_size: int = 0,
+        hostile_names: bool = False,
+        colliding_names: bool = False,
+    ) -> None:
         if candidates < 0 or size_scale <= 0 or big_file_size < 0:
             raise ValueError("candidates and big_file_size must be >= 0 and size_scale > 0")
         self.seed = seed
@@ -230,8 +249,14 @@ class LorisDataset:
         """The same dataset plus the hostile-names candidate."""
         if self.hostile_names:
             return self
-        return LorisDataset(self.candidate_count, self.seed, self.size_scale, self.big_file_size, hostile_names=True,
-                            colliding_names=self.colliding_names)
+        return LorisDataset(
+            self.candidate_count,
+            self.seed,
+            self.size_scale,
+            self.big_file_size,
+            hostile_names=True,
+            colliding_names=self.colliding_names,
+        )
 
     # -- generation ------------------------------------------------------------------------------
 
@@ -268,9 +293,19 @@ class LorisDataset:
         index = next(i for i, v in enumerate(cand.visits) if v.label == visit)
         old = cand.visits[index]
         name = f"preventad_{cand_id}_{visit}_{scan_type}_{900 + len(old.files):03d}.mnc"
-        record = ImageFile(cand_id, visit, name, size, "native", scan_type, None, None, (NO_CAVEAT,),
-                           datetime.now(SERVER_TZ).isoformat(timespec="seconds"))
-        visits = (*cand.visits[:index], replace(old, files=(*old.files, record)), *cand.visits[index + 1:])
+        record = ImageFile(
+            cand_id,
+            visit,
+            name,
+            size,
+            "native",
+            scan_type,
+            None,
+            None,
+            (NO_CAVEAT,),
+            datetime.now(SERVER_TZ).isoformat(timespec="seconds"),
+        )
+        visits = (*cand.visits[:index], replace(old, files=(*old.files, record)), *cand.visits[index + 1 :])
         self._by_id[cand_id] = self.candidates[self.candidates.index(cand)] = replace(cand, visits=visits)
         self.files.append(record)
         self._by_key[record.key] = record
@@ -282,8 +317,9 @@ class LorisDataset:
     def content(self, cand: str, visit: str, filename: str) -> bytes:
         return b"".join(self.iter_content(cand, visit, filename))
 
-    def iter_content(self, cand: str, visit: str, filename: str, start: int = 0, chunk: int = 65536,
-                     stop: int | None = None) -> Iterator[bytes]:
+    def iter_content(
+        self, cand: str, visit: str, filename: str, start: int = 0, chunk: int = 65536, stop: int | None = None
+    ) -> Iterator[bytes]:
         """Bytes ``start..stop`` (default: to the end) of a file, in pieces of at most ``chunk`` bytes."""
         record = self._by_key.get((cand, visit, filename))
         if record is None:
@@ -292,7 +328,7 @@ class LorisDataset:
         if record.is_text:
             text = _events_text(record)
             for offset in range(start, end, chunk):
-                yield text[offset:min(offset + chunk, end)]
+                yield text[offset : min(offset + chunk, end)]
             return
         digest = _digest(record)
         origin = int.from_bytes(digest[:4], "big") % _BUFFER_SIZE
@@ -315,12 +351,12 @@ class LorisDataset:
         parts = []
         header_size = len(header)
         if begin < header_size:
-            parts.append(header[begin:min(end, header_size)])
+            parts.append(header[begin : min(end, header_size)])
             begin = header_size
         while begin < end:
             at = (origin + begin - header_size) % _BUFFER_SIZE
             take = min(end - begin, _BUFFER_SIZE - at)
-            parts.append(self._buffer[at:at + take])
+            parts.append(self._buffer[at : at + take])
             begin += take
         return b"".join(parts)
 
@@ -351,8 +387,15 @@ def minc2_smallest_size() -> int:
 
 def candidate_row(cand: Candidate) -> dict[str, Any]:
     """One entry of ``GET /candidates``: legacy column order, the site's alias."""
-    return {"CandID": cand.cand_id, "PSCID": cand.pscid, "Site": cand.site_alias, "EDC": cand.edc, "DoB": cand.dob,
-            "Sex": cand.sex, "Project": cand.project}
+    return {
+        "CandID": cand.cand_id,
+        "PSCID": cand.pscid,
+        "Site": cand.site_alias,
+        "EDC": cand.edc,
+        "DoB": cand.dob,
+        "Sex": cand.sex,
+        "Project": cand.project,
+    }
 
 
 def candidate_etag(cand: Candidate) -> str:
@@ -363,8 +406,15 @@ def candidate_etag(cand: Candidate) -> str:
 
 
 def candidate_json(cand: Candidate) -> dict[str, Any]:
-    meta = {"CandID": cand.cand_id, "Project": cand.project, "PSCID": cand.pscid, "Site": cand.site,
-            "EDC": cand.edc, "DoB": cand.dob, "Sex": cand.sex}
+    meta = {
+        "CandID": cand.cand_id,
+        "Project": cand.project,
+        "PSCID": cand.pscid,
+        "Site": cand.site,
+        "EDC": cand.edc,
+        "DoB": cand.dob,
+        "Sex": cand.sex,
+    }
     return {"Meta": meta, "Visits": [v.label for v in cand.visits]}
 
 
@@ -376,21 +426,36 @@ def visit_json(cand: Candidate, visit: VisitRecord) -> dict[str, Any]:
 
 
 def images_json(cand: Candidate, visit: VisitRecord) -> dict[str, Any]:
-    files = [{"OutputType": f.output_type, "Filename": f.filename, "AcquisitionType": f.acquisition_type}
-             for f in visit.files]
+    files = [
+        {"OutputType": f.output_type, "Filename": f.filename, "AcquisitionType": f.acquisition_type}
+        for f in visit.files
+    ]
     return {"Meta": {"CandID": cand.cand_id, "Visit": visit.label}, "Files": files}
 
 
 def qc_json(record: ImageFile) -> dict[str, Any]:
-    return {"Meta": {"CandID": record.cand, "Visit": record.visit, "File": record.filename},
-            "QC": record.qc, "Selected": record.selected, "Caveats": [dict(c) for c in record.caveats]}
+    return {
+        "Meta": {"CandID": record.cand, "Visit": record.visit, "File": record.filename},
+        "QC": record.qc,
+        "Selected": record.selected,
+        "Caveats": [dict(c) for c in record.caveats],
+    }
 
 
 def project_image_row(record: ImageFile, pscid: str) -> dict[str, Any]:
     """One entry of ``GET /projects/loris/images``; ``Link`` is relative to the API base."""
-    return {"Candidate": record.cand, "PSCID": pscid, "Visit": record.visit, "Visit_date": None, "Site": SITE_NAME,
-            "InsertTime": record.insert_time, "ScanType": record.acquisition_type, "QC_status": record.qc,
-            "Selected": record.selected, "Link": f"/candidates/{record.cand}/{record.visit}/images/{record.filename}"}
+    return {
+        "Candidate": record.cand,
+        "PSCID": pscid,
+        "Visit": record.visit,
+        "Visit_date": None,
+        "Site": SITE_NAME,
+        "InsertTime": record.insert_time,
+        "ScanType": record.acquisition_type,
+        "QC_status": record.qc,
+        "Selected": record.selected,
+        "Link": f"/candidates/{record.cand}/{record.visit}/images/{record.filename}",
+    }
 
 
 def _md5(text: str) -> str:
@@ -450,18 +515,22 @@ def _hostile_candidate(builder: _Builder) -> Candidate:
     cand_id = builder.cand_id()
     ordinary = f"preventad_{cand_id}_PREBL00_t1w_001_t1w-defaced_001.mnc"
     files = [builder.image(cand_id, "PREBL00", ordinary, 2048, "defaced", "t1w-defaced")]
-    files += [builder.image(cand_id, "PREBL00", name, 1024, "native", "bold", hostile=True)
-              for name in HOSTILE_FILENAMES]
-    dotdot = [builder.image(cand_id, "..", f"preventad_{cand_id}_dotdot_bold_001.mnc", 1024, "native", "bold",
-                            hostile=True)]
-    visits = (VisitRecord("PREBL00", "2014-03-03", "Pass", tuple(files)),
-              VisitRecord("..", "2015-03-03", "Pass", tuple(dotdot)))
+    files += [
+        builder.image(cand_id, "PREBL00", name, 1024, "native", "bold", hostile=True) for name in HOSTILE_FILENAMES
+    ]
+    dotdot = [
+        builder.image(cand_id, "..", f"preventad_{cand_id}_dotdot_bold_001.mnc", 1024, "native", "bold", hostile=True)
+    ]
+    visits = (
+        VisitRecord("PREBL00", "2014-03-03", "Pass", tuple(files)),
+        VisitRecord("..", "2015-03-03", "Pass", tuple(dotdot)),
+    )
     return Candidate(cand_id, builder.pscid(), "1950-06-01", "Female", visits)
 
 
-COLLIDING_CANDIDATE = ".neurofetch"        # the mirror's state folder
-COLLIDING_VISIT = "candidate.json"          # the candidate's record
-COLLIDING_FILES = ("a.mnc", "a.mnc.qc.json", "session.json", "b.mnc.part", "b.mnc")   # QC record, visit record, .part
+COLLIDING_CANDIDATE = ".neurofetch"  # the mirror's state folder
+COLLIDING_VISIT = "candidate.json"  # the candidate's record
+COLLIDING_FILES = ("a.mnc", "a.mnc.qc.json", "session.json", "b.mnc.part", "b.mnc")  # QC record, visit record, .part
 
 
 def _colliding_candidates(builder: _Builder) -> list[Candidate]:
@@ -470,15 +539,31 @@ def _colliding_candidates(builder: _Builder) -> list[Candidate]:
     The files a client must refuse are marked ``hostile``; ``a.mnc`` and ``b.mnc`` are ordinary.
     """
     cand_id = builder.cand_id()
-    files = tuple(builder.image(cand_id, "PREBL00", name, 1024, "native", "bold", hostile=not name.endswith(".mnc"))
-                  for name in COLLIDING_FILES)
+    files = tuple(
+        builder.image(cand_id, "PREBL00", name, 1024, "native", "bold", hostile=not name.endswith(".mnc"))
+        for name in COLLIDING_FILES
+    )
     named_like_record = (builder.image(cand_id, COLLIDING_VISIT, "c.mnc", 1024, "native", "bold", hostile=True),)
     state = (builder.image(COLLIDING_CANDIDATE, "PREBL00", "d.mnc", 1024, "native", "bold", hostile=True),)
-    return [Candidate(cand_id, builder.pscid(), "1950-06-01", "Female",
-                      (VisitRecord("PREBL00", "2014-03-03", "Pass", files),
-                       VisitRecord(COLLIDING_VISIT, "2015-03-03", "Pass", named_like_record))),
-            Candidate(COLLIDING_CANDIDATE, builder.pscid(), "1951-06-01", "Male",
-                      (VisitRecord("PREBL00", "2014-04-04", "Pass", state),))]
+    return [
+        Candidate(
+            cand_id,
+            builder.pscid(),
+            "1950-06-01",
+            "Female",
+            (
+                VisitRecord("PREBL00", "2014-03-03", "Pass", files),
+                VisitRecord(COLLIDING_VISIT, "2015-03-03", "Pass", named_like_record),
+            ),
+        ),
+        Candidate(
+            COLLIDING_CANDIDATE,
+            builder.pscid(),
+            "1951-06-01",
+            "Male",
+            (VisitRecord("PREBL00", "2014-04-04", "Pass", state),),
+        ),
+    ]
 
 
 def _events_text(record: ImageFile) -> bytes:
@@ -489,9 +574,11 @@ def _events_text(record: ImageFile) -> bytes:
     while length < record.size:
         onset += rng.uniform(2.0, 6.0)
         kind = rng.choice(("old", "new", "lure", "fixation"))
-        line = f"{onset:.3f}\t{rng.uniform(1.5, 3.0):.3f}\t{kind}\t{rng.choice(('yes', 'no', 'n/a'))}\t" \
-               f"{rng.uniform(0.4, 2.5):.3f}\n"
+        line = (
+            f"{onset:.3f}\t{rng.uniform(1.5, 3.0):.3f}\t{kind}\t{rng.choice(('yes', 'no', 'n/a'))}\t"
+            f"{rng.uniform(0.4, 2.5):.3f}\n"
+        )
         lines.append(line)
         length += len(line)
-    text = "".join(lines).encode("ascii")[:record.size]
+    text = "".join(lines).encode("ascii")[: record.size]
     return text[:-1] + b"\n"

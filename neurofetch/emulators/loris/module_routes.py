@@ -33,8 +33,14 @@ FileResponse = Callable[[ImageFile, Request], Response]
 class ModuleCandidates:
     """GET handlers of ``/candidates/**`` for one 22+ API version."""
 
-    def __init__(self, version: ApiVersion, dataset: LorisDataset, respond: ModuleResponse,
-                 send_file: FileResponse, listed: Callable[[list[Any]], list[Any]]) -> None:
+    def __init__(
+        self,
+        version: ApiVersion,
+        dataset: LorisDataset,
+        respond: ModuleResponse,
+        send_file: FileResponse,
+        listed: Callable[[list[Any]], list[Any]],
+    ) -> None:
         self.version = version
         self.dataset = dataset
         self._respond = respond

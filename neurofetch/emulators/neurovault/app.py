@@ -32,15 +32,30 @@ MAX_LIMIT = 1000
 NOT_FOUND = {"detail": "Not found."}
 FORBIDDEN = {"detail": "You do not have permission to perform this action."}
 BAD_OWNER = {"owner": ["Select a valid choice. That choice is not one of the available choices."]}
-URL_FIELDS = frozenset({"url", "download_url", "file", "collection", "thumbnail", "reduced_representation",
-                        "label_description_file", "nidm_results", "nidm_results_ttl", "zip_file", "ttl_file",
-                        "statmaps"})
+URL_FIELDS = frozenset(
+    {
+        "url",
+        "download_url",
+        "file",
+        "collection",
+        "thumbnail",
+        "reduced_representation",
+        "label_description_file",
+        "nidm_results",
+        "nidm_results_ttl",
+        "zip_file",
+        "ttl_file",
+        "statmaps",
+    }
+)
 ROOT_LINKS = ("images", "atlases", "collections", "my_collections", "nidm_results")
 FORMAT_SUFFIX = re.compile(r"([^/.]+)\.([a-z0-9]+)")
 MEDIA_KEY = re.compile(r"\d+|[\w{}.-]{8}", re.ASCII)
 FILE_HEADER = FILE_RESPONSE_HEADER.decode()
-DJANGO_PAGE = ('<!doctype html>\n<html lang="en">\n<head>\n  <title>{title}</title>\n</head>\n<body>\n'
-               "  <h1>{title}</h1><p>{text}</p>\n</body>\n</html>\n")
+DJANGO_PAGE = (
+    '<!doctype html>\n<html lang="en">\n<head>\n  <title>{title}</title>\n</head>\n<body>\n'
+    "  <h1>{title}</h1><p>{text}</p>\n</body>\n</html>\n"
+)
 DJANGO_404 = DJANGO_PAGE.format(title="Not Found", text="The requested resource was not found on this server.")
 DJANGO_403 = DJANGO_PAGE.format(title="403 Forbidden", text="")
 
@@ -55,6 +70,7 @@ class _Reject(Exception):
 
 
 # ------------------------------------------------------------------------ DRF 3.14 LimitOffsetPagination
+
 
 def _positive_int(text: str, *, strict: bool = False, cutoff: int | None = None) -> int:
     value = int(text)
@@ -77,8 +93,13 @@ def remove_query_param(url: str, key: str) -> str:
     return urlunsplit((scheme, netloc, path, urlencode(sorted(params.items()), doseq=True), fragment))
 
 
-def paginate(items: list[Any], query: Mapping[str, str], url: str,
-             default_limit: int = DEFAULT_LIMIT, faults: Faults | None = None) -> dict[str, Any]:
+def paginate(
+    items: list[Any],
+    query: Mapping[str, str],
+    url: str,
+    default_limit: int = DEFAULT_LIMIT,
+    faults: Faults | None = None,
+) -> dict[str, Any]:
     """``{"count","next","previous","results"}`` for ``items`` exactly as DRF computes it for ``url``
     (unless ``faults`` asks for a page size cap, an announced count or an ignored offset)."""
     faults = faults or Faults()
@@ -94,19 +115,23 @@ def paginate(items: list[Any], query: Mapping[str, str], url: str,
         offset = 0
     count = faults.claimed_total or len(items)
     start = 0 if faults.ignore_offset else offset
-    results = [] if not items or start > len(items) else items[start:start + limit]
+    results = [] if not items or start > len(items) else items[start : start + limit]
     following = None
     if offset + limit < count:
         following = replace_query_param(replace_query_param(url, "limit", limit), "offset", offset + limit)
     previous = None
     if offset > 0:
         previous = replace_query_param(url, "limit", limit)
-        previous = (remove_query_param(previous, "offset") if offset - limit <= 0
-                    else replace_query_param(previous, "offset", offset - limit))
+        previous = (
+            remove_query_param(previous, "offset")
+            if offset - limit <= 0
+            else replace_query_param(previous, "offset", offset - limit)
+        )
     return {"count": count, "next": following, "previous": previous, "results": results}
 
 
 # ------------------------------------------------------------------------------------------ emulator
+
 
 class NeuroVaultEmulator(Emulator):
     """NeuroVault on loopback. ``ignore_filters`` mimics a server where ``?DOI=``/``?name=``/``?owner=`` do nothing;
@@ -117,10 +142,21 @@ class NeuroVaultEmulator(Emulator):
 
     base_path = ""
 
-    def __init__(self, *, faults: Faults | None = None, seed: int = 0, ignore_filters: bool = False,
-                 page_size: int = DEFAULT_LIMIT, collections: int = 6, shuffle: bool = False,
-                 missing_file: bool = False, file_encoding: str | None = "utf-8",
-                 colliding_names: bool = False, realistic_sizes: bool = False, http_links: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        faults: Faults | None = None,
+        seed: int = 0,
+        ignore_filters: bool = False,
+        page_size: int = DEFAULT_LIMIT,
+        collections: int = 6,
+        shuffle: bool = False,
+        missing_file: bool = False,
+        file_encoding: str | None = "utf-8",
+        colliding_names: bool = False,
+        realistic_sizes: bool = False,
+        http_links: bool = False,
+    ) -> None:
         super().__init__(faults=faults)
         self.http_links = http_links
         if page_size < 1:
@@ -130,10 +166,16 @@ class NeuroVaultEmulator(Emulator):
         self.shuffle = shuffle
         self.file_encoding = file_encoding
         self.origin = "http://127.0.0.1"  # for the accessors below; set by serve()
-        self.data = NeuroVaultData(seed=seed, collections=collections, large_images=page_size + page_size // 4 + 3,
-                                   hostile_names=self.faults.hostile_names, missing_file=missing_file,
-                                   missing_first=self.faults.missing_files, colliding_names=colliding_names,
-                                   realistic_sizes=realistic_sizes)
+        self.data = NeuroVaultData(
+            seed=seed,
+            collections=collections,
+            large_images=page_size + page_size // 4 + 3,
+            hostile_names=self.faults.hostile_names,
+            missing_file=missing_file,
+            missing_first=self.faults.missing_files,
+            colliding_names=colliding_names,
+            realistic_sizes=realistic_sizes,
+        )
         self._seed = seed
         self._calls = itertools.count()
 
@@ -259,10 +301,12 @@ class NeuroVaultEmulator(Emulator):
         return page
 
     def _image_list(self, request: Request, kind: str) -> dict[str, Any]:
-        images = [i for c in self.data.public for i in c.images
-                  if kind == "images" or i.record["image_type"] == "atlas"]
-        page = paginate(self._unstable(images), request.query_params, _request_url(request), self.page_size,
-                        self.faults)
+        images = [
+            i for c in self.data.public for i in c.images if kind == "images" or i.record["image_type"] == "atlas"
+        ]
+        page = paginate(
+            self._unstable(images), request.query_params, _request_url(request), self.page_size, self.faults
+        )
         page["results"] = [self._render_image(i, _origin(request)) for i in page["results"]]
         return page
 
@@ -310,19 +354,26 @@ class NeuroVaultEmulator(Emulator):
         if (key, filename) in self.data.extra_files:
             coll = self.data.collection_by_token(key) or self.data.collection(int(key))
             modified = _parse_iso(coll.record["modify_date"]) if coll else datetime(2020, 1, 1, tzinfo=timezone.utc)
-            return self._file_response(request, self.data.extra_files[key, filename], filename, modified,
-                                       "application/xml")
+            return self._file_response(
+                request, self.data.extra_files[key, filename], filename, modified, "application/xml"
+            )
         image = self.data.file(key, filename)
         if image is None:
             coll = self.data.collection(int(key)) if key.isdigit() else None
             return _html(DJANGO_403, 403) if coll and coll.token else _html(DJANGO_404, 404)
         if image.missing:
             return _html(DJANGO_404, 404)
-        return self._file_response(request, self.data.file_bytes(image), filename,
-                                   _parse_iso(image.record["modify_date"]), "application/octet-stream")
+        return self._file_response(
+            request,
+            self.data.file_bytes(image),
+            filename,
+            _parse_iso(image.record["modify_date"]),
+            "application/octet-stream",
+        )
 
-    def _file_response(self, request: Request, body: bytes, filename: str, modified: datetime,
-                       content_type: str) -> Response:
+    def _file_response(
+        self, request: Request, body: bytes, filename: str, modified: datetime, content_type: str
+    ) -> Response:
         # django-sendfile passes encoding="utf-8", which overwrites the "gzip" Django's static serve would set.
         headers = {"content-type": content_type, "last-modified": format_datetime(modified, usegmt=True)}
         if self.file_encoding:
@@ -337,6 +388,7 @@ class NeuroVaultEmulator(Emulator):
 
 
 # ------------------------------------------------------------------------------------------ helpers
+
 
 def _filter_collections(items: list[CollectionEntry], query: Mapping[str, str]) -> list[CollectionEntry]:
     """django-filter exact lookups on DOI, name and owner; empty values are skipped."""
@@ -383,8 +435,12 @@ def _redirect(request: Request) -> Response:
 
 def _json(data: Any, status: int = 200) -> Response:
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-    return Response(body, status, headers={"vary": "Accept", "allow": "GET, HEAD, OPTIONS"},
-                    media_type="application/json; charset=utf-8")
+    return Response(
+        body,
+        status,
+        headers={"vary": "Accept", "allow": "GET, HEAD, OPTIONS"},
+        media_type="application/json; charset=utf-8",
+    )
 
 
 def _html(text: str, status: int) -> Response:
@@ -393,15 +449,20 @@ def _html(text: str, status: int) -> Response:
 
 def _browsable(data: Any) -> str:
     pretty = html.escape(json.dumps(data, ensure_ascii=False, indent=4))
-    return ("<!DOCTYPE html><html><head><title>Django REST framework</title></head>"
-            f"<body><pre>{pretty}</pre></body></html>")
+    return (
+        f"<!DOCTYPE html><html><head><title>Django REST framework</title></head><body><pre>{pretty}</pre></body></html>"
+    )
 
 
 def _nginx_gzip(request: Request, response: Response) -> Response:
     """nginx in front gzips non-file responses for clients that accept it (``gzip on``)."""
     body = bytes(response.body)
-    if (FILE_HEADER in response.headers or len(body) < 20 or response.status_code in (204, 304)
-            or "gzip" not in request.headers.get("accept-encoding", "")):
+    if (
+        FILE_HEADER in response.headers
+        or len(body) < 20
+        or response.status_code in (204, 304)
+        or "gzip" not in request.headers.get("accept-encoding", "")
+    ):
         return response
     headers = {k: v for k, v in response.headers.items() if k != "content-length"}
     headers["content-encoding"] = "gzip"
@@ -444,4 +505,4 @@ def _partial(body: bytes, header: str, headers: dict[str, str]) -> Response:
         headers = {k: v for k, v in headers.items() if k != FILE_HEADER}
         return Response(b"", 416, headers={**headers, "content-range": f"bytes */{size}"})
     headers.update({"content-range": f"bytes {start}-{end}/{size}", "accept-ranges": "bytes"})
-    return Response(body[start:end + 1], 206, headers=headers)
+    return Response(body[start : end + 1], 206, headers=headers)

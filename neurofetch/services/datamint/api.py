@@ -20,8 +20,8 @@ from neurofetch.services.paging import Pager
 if TYPE_CHECKING:
     from neurofetch.transfer.upload import UploadBody
 
-PAGE_SIZE = 5000          # the official client's page (§2.0)
-BULK_CHUNK = 500          # ids per bulk-publish / project-add request
+PAGE_SIZE = 5000  # the official client's page (§2.0)
+BULK_CHUNK = 500  # ids per bulk-publish / project-add request
 TEXT = "text/plain; charset=utf-8"
 PUBLISH_CONFLICT = "must be in inbox status"
 
@@ -36,8 +36,10 @@ def check_response(response: Response, what: str) -> None:
     said = server_message(response)
     detail = f"HTTP {response.status_code}" + (f": {said}" if said else "")
     if response.status_code in (401, 403):
-        raise AuthError(f"the Datamint server refused the API key ({detail}); check it and run "
-                        "`neurofetch login` again, or set NEUROFETCH_API_KEY")
+        raise AuthError(
+            f"the Datamint server refused the API key ({detail}); check it and run "
+            "`neurofetch login` again, or set NEUROFETCH_API_KEY"
+        )
     raise HttpStatusError(f"{what}: {detail}", response.status_code)
 
 
@@ -45,8 +47,8 @@ def check_response(response: Response, what: str) -> None:
 class UploadForm:
     """The text parts of ``POST /resources`` (§2.2), besides the file itself."""
 
-    name: str                      # the filename sent (already munged)
-    source_filepath: str           # relative to the upload root: never an absolute local path
+    name: str  # the filename sent (already munged)
+    source_filepath: str  # relative to the upload root: never an absolute local path
     mimetype: str
     channel: str | None = None
     modality: str | None = None
@@ -114,8 +116,12 @@ class DatamintApi:
         pager = Pager("project list", self.url("projects"))
         offset, more = 0, True
         while more:
-            body = await self._call("GET", "project list", "projects",
-                                    params={"includeArchived": "true", "offset": offset, "limit": PAGE_SIZE})
+            body = await self._call(
+                "GET",
+                "project list",
+                "projects",
+                params={"includeArchived": "true", "offset": offset, "limit": PAGE_SIZE},
+            )
             page = list_page(body, "projects")
             fresh, more = page.read(pager)
             found.extend(fresh)
@@ -144,8 +150,7 @@ class DatamintApi:
         """One page of the annotations of ``resource_ids``, as the official dataset asks (§4.1): offset and
         limit as strings in the body."""
         body = {"resource_ids": list(resource_ids), "offset": str(offset), "limit": str(PAGE_SIZE)}
-        return list_page(await self._call("POST", "annotation list", "annotations", "search", json=body),
-                         "annotations")
+        return list_page(await self._call("POST", "annotation list", "annotations", "search", json=body), "annotations")
 
     def annotation_pager(self) -> Pager:
         return Pager("annotation list", self.url("annotations", "search"))
@@ -153,8 +158,12 @@ class DatamintApi:
     async def find_uploaded(self, form: UploadForm, size: int) -> str | None:
         """Did an upload whose answer was lost arrive? Same name, source path and size (§2.3)."""
         async for record in self.resources({"filename": form.name}):
-            if (record.get("filename") == form.name and record.get("source_filepath") == form.source_filepath
-                    and record.get("size") == size and isinstance(record.get("id"), str)):
+            if (
+                record.get("filename") == form.name
+                and record.get("source_filepath") == form.source_filepath
+                and record.get("size") == size
+                and isinstance(record.get("id"), str)
+            ):
                 return record["id"]
         return None
 
@@ -171,6 +180,7 @@ class DatamintApi:
 
     async def publish_one(self, resource_id: str) -> bool:
         """True when published now, False when it already was (the server's 400, §5 bug 1)."""
+
         async def attempt() -> bool:
             response = await self.client.post(self.url("resources", resource_id, "publish"))
             if response.status_code == 400 and PUBLISH_CONFLICT in server_message(response):
@@ -184,37 +194,78 @@ class DatamintApi:
 
     async def bulk_publish(self, resource_ids: Sequence[str]) -> int:
         """How many of ``resource_ids`` were published now (already published ones are skipped)."""
-        body = await self._call("POST", "bulk publish", "resources", "bulk-publish",
-                                json={"resource_ids": list(resource_ids)})
+        body = await self._call(
+            "POST", "bulk publish", "resources", "bulk-publish", json={"resource_ids": list(resource_ids)}
+        )
         count = body.get("published") if isinstance(body, dict) else None
         return int(count) if isinstance(count, int) else len(resource_ids)
 
     async def add_to_project(self, project_id: str, resource_ids: Sequence[str]) -> int:
-        body = await self._call("POST", "add to project", "projects", project_id, "resources",
-                                json={"resource_ids_to_add": list(resource_ids), "all_files_selected": False})
+        body = await self._call(
+            "POST",
+            "add to project",
+            "projects",
+            project_id,
+            "resources",
+            json={"resource_ids_to_add": list(resource_ids), "all_files_selected": False},
+        )
         count = body.get("added") if isinstance(body, dict) else None
         return int(count) if isinstance(count, int) else len(resource_ids)
 
-    async def upload_volume_segmentation(self, resource_id: str, name: str, data: bytes,
-                                         class_map: Mapping[str, str]) -> list[str]:
+    async def upload_volume_segmentation(
+        self, resource_id: str, name: str, data: bytes, class_map: Mapping[str, str]
+    ) -> list[str]:
         """A NIfTI label volume: ``POST /annotations/{rid}/segmentations/file`` (§2.5)."""
-        files = [("file", (quote(name, safe=""), data, "application/nifti")),
-                 ("source", (None, b"imported", TEXT)),
-                 ("segmentation_map", (None, json.dumps(dict(class_map)).encode(), "application/json"))]
-        return id_list(await self._call("POST", f"segmentation of {resource_id}", "annotations", resource_id,
-                                        "segmentations", "file", files=files), "segmentation upload")
+        files = [
+            ("file", (quote(name, safe=""), data, "application/nifti")),
+            ("source", (None, b"imported", TEXT)),
+            ("segmentation_map", (None, json.dumps(dict(class_map)).encode(), "application/json")),
+        ]
+        return id_list(
+            await self._call(
+                "POST",
+                f"segmentation of {resource_id}",
+                "annotations",
+                resource_id,
+                "segmentations",
+                "file",
+                files=files,
+            ),
+            "segmentation upload",
+        )
 
-    async def create_frame_annotations(self, resource_id: str, identifiers: Sequence[str],
-                                       frame_index: int) -> list[str]:
-        dtos = [{"type": "segmentation", "identifier": identifier, "scope": "frame", "frame_index": frame_index,
-                 "source": "imported"} for identifier in identifiers]
-        return id_list(await self._call("POST", f"annotations of {resource_id}", "annotations", resource_id,
-                                        "annotations", json=dtos), "annotation creation")
+    async def create_frame_annotations(
+        self, resource_id: str, identifiers: Sequence[str], frame_index: int
+    ) -> list[str]:
+        dtos = [
+            {
+                "type": "segmentation",
+                "identifier": identifier,
+                "scope": "frame",
+                "frame_index": frame_index,
+                "source": "imported",
+            }
+            for identifier in identifiers
+        ]
+        return id_list(
+            await self._call(
+                "POST", f"annotations of {resource_id}", "annotations", resource_id, "annotations", json=dtos
+            ),
+            "annotation creation",
+        )
 
     async def upload_annotation_file(self, resource_id: str, annotation_id: str, name: str, png: bytes) -> None:
         files = [("file", (quote(name, safe=""), png, "image/png"))]
-        await self._call("POST", f"mask of {resource_id}", "annotations", resource_id, "annotations",
-                         annotation_id, "file", files=files)
+        await self._call(
+            "POST",
+            f"mask of {resource_id}",
+            "annotations",
+            resource_id,
+            "annotations",
+            annotation_id,
+            "file",
+            files=files,
+        )
 
 
 def row_key(record: dict[str, Any]) -> Hashable:
@@ -244,8 +295,7 @@ class Page:
 def list_page(body: Any, endpoint: str) -> Page:
     rows = [row for row in unwrap_list(body, endpoint) if isinstance(row, dict)]
     claimed = body.get("totalCount") if isinstance(body, dict) else None
-    return Page(rows, claimed if isinstance(claimed, int) and not isinstance(claimed, bool) and claimed >= 0
-                else None)
+    return Page(rows, claimed if isinstance(claimed, int) and not isinstance(claimed, bool) and claimed >= 0 else None)
 
 
 def unwrap_list(body: Any, endpoint: str) -> list[Any]:
@@ -255,8 +305,12 @@ def unwrap_list(body: Any, endpoint: str) -> list[Any]:
     if not isinstance(body, dict):
         raise RemoteDataError(f"{endpoint} list: unexpected answer")
     data = body.get("data", body.get("items"))
-    if (isinstance(data, list) and len(data) == 1 and isinstance(data[0], dict)
-            and isinstance(data[0].get(endpoint), list)):
+    if (
+        isinstance(data, list)
+        and len(data) == 1
+        and isinstance(data[0], dict)
+        and isinstance(data[0].get(endpoint), list)
+    ):
         return data[0][endpoint]
     if isinstance(data, list):
         return data

@@ -50,8 +50,9 @@ def _page_task(base_url: str, resources: Mirrored, label: str, offset: int, page
             work.extend(_mask_work(api, annotation, resources, ctx))
         if more:
             following = offset + len(page.rows)
-            work.append(Listing(f"{label} from {following}",
-                                _page_task(base_url, resources, label, following, listing)))
+            work.append(
+                Listing(f"{label} from {following}", _page_task(base_url, resources, label, following, listing))
+            )
         return work
 
     return fetch
@@ -63,8 +64,9 @@ def _mask_work(api: DatamintApi, annotation: dict[str, Any], resources: Mirrored
         return []
     channel, resource_name = resources[resource_id]
     has_mask = annotation.get("type") == "segmentation" and bool(annotation.get("file"))
-    name = mask_name(resource_id, annotation_id, annotation) if has_mask else \
-        f"{resource_id}{RECORD_INFIX}{annotation_id}"
+    name = (
+        mask_name(resource_id, annotation_id, annotation) if has_mask else f"{resource_id}{RECORD_INFIX}{annotation_id}"
+    )
     try:
         safe_relpath((channel, f"{name}.json"))
     except UnsafeName as exc:
@@ -73,11 +75,22 @@ def _mask_work(api: DatamintApi, annotation: dict[str, Any], resources: Mirrored
         return []
     if not has_mask:
         return [Document((channel, f"{name}.json"), annotation, unit=resource_id)]
-    meta = {"id": annotation_id, "channel": channel, "uploaded": annotation.get("created_at"),
-            "segmentation_of": f"{channel}/{resource_name}", "identifier": annotation.get("identifier"),
-            "frame_index": annotation.get("frame_index")}
+    meta = {
+        "id": annotation_id,
+        "channel": channel,
+        "uploaded": annotation.get("created_at"),
+        "segmentation_of": f"{channel}/{resource_name}",
+        "identifier": annotation.get("identifier"),
+        "frame_index": annotation.get("frame_index"),
+    }
     return [
-        FileItem((channel, name), api.url("annotations", resource_id, "annotations", annotation_id, "file"),
-                 unit=resource_id, label=f"{channel}/{name}", records=(f"{name}.json",), meta=meta),
+        FileItem(
+            (channel, name),
+            api.url("annotations", resource_id, "annotations", annotation_id, "file"),
+            unit=resource_id,
+            label=f"{channel}/{name}",
+            records=(f"{name}.json",),
+            meta=meta,
+        ),
         Document((channel, f"{name}.json"), annotation, unit=resource_id),
     ]

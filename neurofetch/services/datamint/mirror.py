@@ -23,17 +23,17 @@ from neurofetch.transfer.local_index import SidecarReader
 from neurofetch.transfer.paths import UnsafeName, safe_relpath
 from neurofetch.transfer.work import Document, Fetch, FileItem, Listing, Work
 
-UNKNOWN_CHANNEL = "Unknown"   # what the server calls resources uploaded without a channel
+UNKNOWN_CHANNEL = "Unknown"  # what the server calls resources uploaded without a channel
 
 
 @dataclass(frozen=True)
 class DatamintSelection:
     channel: str | None = None
-    status: str | None = None          # inbox | published
+    status: str | None = None  # inbox | published
     tags: Sequence[str] = ()
     projects: Sequence[str] = ()
     mimetype: str | None = None
-    date_from: str | None = None       # ISO dates; `to` is exclusive
+    date_from: str | None = None  # ISO dates; `to` is exclusive
     date_to: str | None = None
     names: NameFilter = field(default_factory=NameFilter)
 
@@ -42,9 +42,15 @@ class DatamintSelection:
             self.names.ledger.expect(flag, values)
 
     def _server_filters(self) -> list[tuple[str, Sequence[str | None]]]:
-        return [("--channel", (self.channel,)), ("--status", (self.status,)), ("--tag", self.tags),
-                ("--project", self.projects), ("--mimetype", (self.mimetype,)), ("--from", (self.date_from,)),
-                ("--to", (self.date_to,))]
+        return [
+            ("--channel", (self.channel,)),
+            ("--status", (self.status,)),
+            ("--tag", self.tags),
+            ("--project", self.projects),
+            ("--mimetype", (self.mimetype,)),
+            ("--from", (self.date_from,)),
+            ("--to", (self.date_to,)),
+        ]
 
     def note_matches(self, record: dict[str, Any]) -> None:
         """The server applied the filters: a resource it lists matched them all (each tag only if it has it)."""
@@ -57,8 +63,13 @@ class DatamintSelection:
     def params(self) -> dict[str, str]:
         # Oldest first keeps offsets stable while new uploads arrive during the crawl.
         params = {"order_field": "created_at", "order_by_asc": "true"}
-        for key, value in (("status", self.status), ("channel_name", self.channel), ("mimetype", self.mimetype),
-                           ("from", self.date_from), ("to", self.date_to)):
+        for key, value in (
+            ("status", self.status),
+            ("channel_name", self.channel),
+            ("mimetype", self.mimetype),
+            ("from", self.date_from),
+            ("to", self.date_to),
+        ):
             if value:
                 params[key] = value
         if self.tags:
@@ -91,10 +102,13 @@ class DatamintSource:
             page = await api.resources_page(self.selection.params(), offset)
             fresh, more = page.read(listing)
             work: list[Work] = []
-            for record in fresh:   # a row repeated within the page is the engine's to drop
+            for record in fresh:  # a row repeated within the page is the engine's to drop
                 work.extend(self._resource_work(api, record, ctx))
-            mirrored = {item.unit: (str(item.parts[0]), str(item.parts[1])) for item in work
-                        if isinstance(item, FileItem) and item.unit}
+            mirrored = {
+                item.unit: (str(item.parts[0]), str(item.parts[1]))
+                for item in work
+                if isinstance(item, FileItem) and item.unit
+            }
             if mirrored:
                 work.append(segmentations_listing(self.base_url, mirrored, f"segmentations of resources from {offset}"))
             if more:
@@ -114,7 +128,7 @@ class DatamintSource:
         name = f"{resource_id}_{filename}"
         if not self.selection.names.accepts(filename, (channel, name)):
             return []
-        try:   # one clear failure per unusable name, rather than one for the file and one for its record
+        try:  # one clear failure per unusable name, rather than one for the file and one for its record
             safe_relpath((channel, f"{name}.json"))
         except UnsafeName as exc:
             ctx.result.fail(f"{channel}/{name}", str(exc))
@@ -122,9 +136,15 @@ class DatamintSource:
             return []
         size = record.get("size")
         return [
-            FileItem((channel, name), api.url("resources", resource_id, "file"),
-                     expected_size=size if isinstance(size, int) else None, unit=resource_id,
-                     label=f"{channel}/{name}", records=(f"{name}.json",), meta=ls_meta(record, channel)),
+            FileItem(
+                (channel, name),
+                api.url("resources", resource_id, "file"),
+                expected_size=size if isinstance(size, int) else None,
+                unit=resource_id,
+                label=f"{channel}/{name}",
+                records=(f"{name}.json",),
+                meta=ls_meta(record, channel),
+            ),
             Document((channel, f"{name}.json"), record, unit=resource_id),
         ]
 
@@ -141,32 +161,54 @@ def index_columns(records: SidecarReader, relpath: str) -> dict[str, Any] | None
     if not isinstance(resource_id, str) or name != f"{resource_id}_{record.get('filename')}":
         return None
     own = {name, f"{name}.json"}
-    segmentations = [f"{channel}/{n}" for n in records.names_in(channel)
-                     if n.startswith(f"{resource_id}_") and n not in own and not n.endswith(".json")]
-    return {"id": resource_id, "channel": channel, "filename": record.get("filename"),
-            "status": record.get("status"), "tags": record.get("tags") or None,
-            "mimetype": record.get("mimetype"), "uploaded": record.get("created_at"),
-            "projects": [str(p.get("name", p)) if isinstance(p, dict) else str(p)
-                         for p in record.get("projects") or []] or None,
-            "labels": [str(x.get("name", x)) if isinstance(x, dict) else str(x)
-                       for x in record.get("labels") or []] or None,
-            "segmentations": segmentations or None}
+    segmentations = [
+        f"{channel}/{n}"
+        for n in records.names_in(channel)
+        if n.startswith(f"{resource_id}_") and n not in own and not n.endswith(".json")
+    ]
+    return {
+        "id": resource_id,
+        "channel": channel,
+        "filename": record.get("filename"),
+        "status": record.get("status"),
+        "tags": record.get("tags") or None,
+        "mimetype": record.get("mimetype"),
+        "uploaded": record.get("created_at"),
+        "projects": [str(p.get("name", p)) if isinstance(p, dict) else str(p) for p in record.get("projects") or []]
+        or None,
+        "labels": [str(x.get("name", x)) if isinstance(x, dict) else str(x) for x in record.get("labels") or []]
+        or None,
+        "segmentations": segmentations or None,
+    }
 
 
 def ls_meta(record: dict[str, Any], channel: str) -> dict[str, Any]:
     """The Datamint columns of an `ls` row."""
     tags = record.get("tags")
-    return {"id": record.get("id"), "channel": channel, "status": record.get("status"),
-            "tags": [str(t) for t in tags] if isinstance(tags, list) else None,
-            "mimetype": record.get("mimetype"), "uploaded": record.get("created_at")}
+    return {
+        "id": record.get("id"),
+        "channel": channel,
+        "status": record.get("status"),
+        "tags": [str(t) for t in tags] if isinstance(tags, list) else None,
+        "mimetype": record.get("mimetype"),
+        "uploaded": record.get("created_at"),
+    }
 
 
 STATUSES = ("inbox", "published")
 
 
-def datamint_selection(*, channel: str | None = None, status: str | None = None, tags: Sequence[str] = (),
-                       projects: Sequence[str] = (), mimetype: str | None = None, date_from: str | None = None,
-                       date_to: str | None = None, **kwargs: object) -> DatamintSelection:
+def datamint_selection(
+    *,
+    channel: str | None = None,
+    status: str | None = None,
+    tags: Sequence[str] = (),
+    projects: Sequence[str] = (),
+    mimetype: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    **kwargs: object,
+) -> DatamintSelection:
     """A selection from what a user typed (UsageError on a bad status or date)."""
     if status is not None and status not in STATUSES:
         raise UsageError(f"--status takes inbox or published, not {status!r}")
@@ -176,5 +218,13 @@ def datamint_selection(*, channel: str | None = None, status: str | None = None,
                 date.fromisoformat(value)
             except ValueError:
                 raise UsageError(f"{flag} takes a date like 2024-01-31, not {value!r}") from None
-    return DatamintSelection(channel=channel, status=status, tags=tuple(tags), projects=tuple(projects),
-                             mimetype=mimetype, date_from=date_from, date_to=date_to, **kwargs)  # type: ignore[arg-type]
+    return DatamintSelection(
+        channel=channel,
+        status=status,
+        tags=tuple(tags),
+        projects=tuple(projects),
+        mimetype=mimetype,
+        date_from=date_from,
+        date_to=date_to,
+        **kwargs,  # type: ignore[arg-type]
+    )

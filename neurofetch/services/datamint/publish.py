@@ -24,6 +24,7 @@ T = TypeVar("T")
 
 def with_api(url: str, http: HttpOptions, key: Secret, call: Callable[[DatamintApi], Awaitable[T]]) -> T:
     """Run ``call`` with an API bound to one client (one connection pool) for the whole run."""
+
     async def go() -> T:
         async with make_client(http, auth=ApiKeyAuth(key)) as client:
             return await call(DatamintApi(client, url, policy_for(http)))
@@ -49,8 +50,9 @@ class PublishRequest:
     project: str | None = None
 
 
-def publish(url: str, http: HttpOptions, request: PublishRequest, *, reporter: Reporter | None = None,
-            key: Secret) -> RunResult:
+def publish(
+    url: str, http: HttpOptions, request: PublishRequest, *, reporter: Reporter | None = None, key: Secret
+) -> RunResult:
     """Publish resources (inbox → published), by id, channel or the whole inbox; optionally into a project.
 
     Already published resources are counted as such, never as failures: publishing is idempotent.
@@ -93,8 +95,11 @@ async def _publish(api: DatamintApi, request: PublishRequest, control: RunContro
             if isinstance(record.get("id"), str) and record["id"] not in to_publish:
                 target.append(record["id"])
         if not to_publish and not already:
-            result.messages.append(f"nothing to publish: no resources in channel {request.channel!r}"
-                                   if request.channel else "nothing to publish: the inbox is empty")
+            result.messages.append(
+                f"nothing to publish: no resources in channel {request.channel!r}"
+                if request.channel
+                else "nothing to publish: the inbox is empty"
+            )
     if already:
         result.add("already_published", len(already))
     failed = await publish_ids(api, to_publish, control)
@@ -110,7 +115,7 @@ async def publish_ids(api: DatamintApi, resource_ids: Sequence[str], control: Ru
     failed: set[str] = set()
     result = control.result
     for start in range(0, len(resource_ids), BULK_CHUNK):
-        chunk = list(resource_ids[start:start + BULK_CHUNK])
+        chunk = list(resource_ids[start : start + BULK_CHUNK])
         try:
             published = await api.bulk_publish(chunk)
             for counter, n in (("published", published), ("already_published", len(chunk) - published)):
@@ -130,7 +135,7 @@ async def publish_ids(api: DatamintApi, resource_ids: Sequence[str], control: Ru
 
 async def add_to_project(api: DatamintApi, pid: str, resource_ids: Sequence[str], result: RunResult) -> None:
     for start in range(0, len(resource_ids), BULK_CHUNK):
-        chunk = list(resource_ids[start:start + BULK_CHUNK])
+        chunk = list(resource_ids[start : start + BULK_CHUNK])
         result.add("added_to_project", await api.add_to_project(pid, chunk))
 
 

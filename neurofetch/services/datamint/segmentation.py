@@ -24,7 +24,7 @@ NAME_KEYS = ("segmentation_names", "class_names", "names")
 @dataclass(frozen=True)
 class Segmentation:
     path: Path
-    names: dict[str, str]        # label value ("1") -> class name
+    names: dict[str, str]  # label value ("1") -> class name
     data: bytes
 
     @property
@@ -65,26 +65,30 @@ def label_names(loaded: Any, text: str, where: str) -> dict[str, str]:
         loaded = dict(line.split(",", 1) for line in text.splitlines() if line.count(",") >= 1)
     names = {str(k).strip(): str(v).strip() for k, v in loaded.items()}
     if not names or not all(k.isdigit() and int(k) > 0 and v for k, v in names.items()):
-        raise UsageError(f"--segmentation-names {where}: map label values (1, 2, ...) to names, "
-                         "e.g. YAML lines like `1: tumor`")
+        raise UsageError(
+            f"--segmentation-names {where}: map label values (1, 2, ...) to names, e.g. YAML lines like `1: tumor`"
+        )
     return names
 
 
-async def attach_segmentation(api: DatamintApi, journal: UploadJournal, resource_id: str,
-                              segmentation: Segmentation, result: RunResult) -> None:
+async def attach_segmentation(
+    api: DatamintApi, journal: UploadJournal, resource_id: str, segmentation: Segmentation, result: RunResult
+) -> None:
     key = segmentation.journal_key(resource_id)
     if journal.get_record(key) is not None:
         result.add("segmentation_already_attached")
         return
     if segmentation.is_volume:
-        ids = await api.upload_volume_segmentation(resource_id, segmentation.path.name, segmentation.data,
-                                                   segmentation.names)
+        ids = await api.upload_volume_segmentation(
+            resource_id, segmentation.path.name, segmentation.data, segmentation.names
+        )
     else:
         masks = label_masks(segmentation.data, segmentation.names)
         if not masks:
             raise UsageError(f"--segmentation {segmentation.path}: the mask has no labelled pixel")
-        ids = await api.create_frame_annotations(resource_id, [name for name, _ in masks],
-                                                 _frame_index(segmentation.path))
+        ids = await api.create_frame_annotations(
+            resource_id, [name for name, _ in masks], _frame_index(segmentation.path)
+        )
         if len(ids) != len(masks):
             raise RemoteDataError(f"annotations of {resource_id}: asked for {len(masks)}, got {len(ids)} ids")
         for annotation_id, (name, png) in zip(ids, masks, strict=True):

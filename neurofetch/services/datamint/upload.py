@@ -51,7 +51,7 @@ class UploadRequest:
     retain_tags: Sequence[str] = ()
     segmentation: Path | None = None
     segmentation_name: str | None = None
-    segmentation_names: Mapping[str, str] | None = None   # label value ("1") -> class name
+    segmentation_names: Mapping[str, str] | None = None  # label value ("1") -> class name
     resource_id: str | None = None
     dry_run: bool = False
     shard: Shard | None = None
@@ -66,10 +66,16 @@ class DatamintTarget:
 
     def form(self, item: UploadItem) -> UploadForm:
         metadata = item.details.get("metadata") or None
-        return UploadForm(name=item.name, source_filepath=item.label, mimetype=item.local.mimetype,
-                          channel=self.request.channel, modality=item.details.get("modality"),
-                          publish=self.request.publish or self.request.project is not None,
-                          tags=self.request.tags, metadata=metadata)
+        return UploadForm(
+            name=item.name,
+            source_filepath=item.label,
+            mimetype=item.local.mimetype,
+            channel=self.request.channel,
+            modality=item.details.get("modality"),
+            publish=self.request.publish or self.request.project is not None,
+            tags=self.request.tags,
+            metadata=metadata,
+        )
 
     async def send(self, item: UploadItem, body: UploadBody | bytes, size: int) -> str:
         return await self.api.post_resource(self.form(item), body, item.label)
@@ -78,8 +84,16 @@ class DatamintTarget:
         return await self.api.find_uploaded(self.form(item), size)
 
 
-def upload(url: str, http: HttpOptions, request: UploadRequest, key: Callable[[], Secret], *, state_root: Path,
-           wait: float | None = None, reporter: Reporter | None = None) -> RunResult:
+def upload(
+    url: str,
+    http: HttpOptions,
+    request: UploadRequest,
+    key: Callable[[], Secret],
+    *,
+    state_root: Path,
+    wait: float | None = None,
+    reporter: Reporter | None = None,
+) -> RunResult:
     """Upload ``request.paths``; the result's ``extra["resources"]`` maps each source path to its resource id.
     ``key`` gives the API key, asked for only when something is to be sent (not for a dry run); the upload
     journals live under ``state_root``; ``wait``: seconds to wait for another run's lock (None: do not wait)."""
@@ -90,8 +104,10 @@ def upload(url: str, http: HttpOptions, request: UploadRequest, key: Callable[[]
     segmentation = load_segmentation(request.segmentation, request.segmentation_name, request.segmentation_names)
     discovery = find_files(request.paths, request.selection) if request.paths else Discovery()
     if segmentation is not None and request.resource_id is None and len(discovery.files) != 1:
-        raise UsageError(f"--segmentation attaches to one resource: upload exactly one file with it (found "
-                         f"{len(discovery.files)}), or give --resource-id ID of an uploaded one")
+        raise UsageError(
+            f"--segmentation attaches to one resource: upload exactly one file with it (found "
+            f"{len(discovery.files)}), or give --resource-id ID of an uploaded one"
+        )
     result = RunResult("upload", dry_run=request.dry_run)
     control = RunControl(result, reporter)
     for source_path, problem in discovery.unreadable:
@@ -101,13 +117,19 @@ def upload(url: str, http: HttpOptions, request: UploadRequest, key: Callable[[]
     shard = request.shard or Shard(1, 1)
     lock_name = path.stem + ("" if shard.count == 1 else f"-shard-{shard.index}-of-{shard.count}") + ".lock"
     try:
-        with DestinationLock(path.parent, lock_name, within=None if shard.count == 1 else path.stem + ".lock",
-                             wait=LockWait.of(wait, reporter.note)):
+        with DestinationLock(
+            path.parent,
+            lock_name,
+            within=None if shard.count == 1 else path.stem + ".lock",
+            wait=LockWait.of(wait, reporter.note),
+        ):
             adopt_earlier_journal(state_root, url)
             journal = UploadJournal(path)
             if journal.set_aside is not None:
-                reporter.note(f"warning: the upload journal was damaged; it was moved to {journal.set_aside} and a "
-                              "new one started (files the service already holds are not sent again)")
+                reporter.note(
+                    f"warning: the upload journal was damaged; it was moved to {journal.set_aside} and a "
+                    "new one started (files the service already holds are not sent again)"
+                )
                 result.extra["upload_journal_set_aside"] = str(journal.set_aside)
             anonymizer = _anonymizer(discovery.files, request, journal, http.jobs)
             try:
@@ -131,8 +153,9 @@ def _check_request(request: UploadRequest) -> None:
     if not request.paths and request.resource_id is None:
         raise UsageError("say what to upload: PATH ... (files or folders)")
     if request.resource_id is not None and (request.paths or request.segmentation is None):
-        raise UsageError("--resource-id ID attaches a --segmentation to a resource already uploaded; "
-                         "give it without PATH")
+        raise UsageError(
+            "--resource-id ID attaches a --segmentation to a resource already uploaded; give it without PATH"
+        )
     for tag in request.tags:
         if "," in tag:
             raise UsageError(f"--tag {tag!r}: tags cannot contain a comma (the service joins tags with commas)")
@@ -156,19 +179,26 @@ def _metadata_file(path: Path | None) -> dict[str, Any]:
     return data
 
 
-def _anonymizer(files: Sequence[LocalFile], request: UploadRequest, journal: UploadJournal,
-                jobs: int) -> ParallelAnonymizer | None:
+def _anonymizer(
+    files: Sequence[LocalFile], request: UploadRequest, journal: UploadJournal, jobs: int
+) -> ParallelAnonymizer | None:
     dicoms = sum(1 for f in files if f.is_dicom)
     if not request.anonymize or not dicoms:
         return None
     from neurofetch.anonymize import ParallelAnonymizer, parse_tag
 
-    return ParallelAnonymizer(journal.anonymization_seed(), [parse_tag(t) for t in request.retain_tags],
-                              files=dicoms, jobs=jobs)
+    return ParallelAnonymizer(
+        journal.anonymization_seed(), [parse_tag(t) for t in request.retain_tags], files=dicoms, jobs=jobs
+    )
 
 
-def _items(files: Sequence[LocalFile], request: UploadRequest, mung: list[int] | str | None,
-           base_metadata: dict[str, Any], anonymizer: ParallelAnonymizer | None) -> list[UploadItem]:
+def _items(
+    files: Sequence[LocalFile],
+    request: UploadRequest,
+    mung: list[int] | str | None,
+    base_metadata: dict[str, Any],
+    anonymizer: ParallelAnonymizer | None,
+) -> list[UploadItem]:
     items = []
     for local in files:
         metadata, problem = dict(base_metadata), None
@@ -182,37 +212,71 @@ def _items(files: Sequence[LocalFile], request: UploadRequest, mung: list[int] |
                 problem = f"its sidecar {local.sidecar.name} is unusable ({exc})"
         modality = next((str(v) for k, v in metadata.items() if k.lower() == "modality" and v), None)
         prepare = functools.partial(anonymizer.anonymize_file, local.path) if anonymizer and local.is_dicom else None
-        items.append(UploadItem(local, mung_name(local.source_path, mung), prepare=prepare, problem=problem,
-                                details={"metadata": metadata, "modality": modality}))
+        items.append(
+            UploadItem(
+                local,
+                mung_name(local.source_path, mung),
+                prepare=prepare,
+                problem=problem,
+                details={"metadata": metadata, "modality": modality},
+            )
+        )
     return items
 
 
-async def _dry_run(items: list[UploadItem], request: UploadRequest, segmentation: Segmentation | None,
-                   journal: UploadJournal, control: RunControl) -> None:
+async def _dry_run(
+    items: list[UploadItem],
+    request: UploadRequest,
+    segmentation: Segmentation | None,
+    journal: UploadJournal,
+    control: RunControl,
+) -> None:
     result = control.result
     run = UploadRun(journal=journal, target=None, policy=RetryPolicy(), control=control, shard=request.shard)
     await upload_all(items, run)
     result.extra["resources"] = dict(sorted(run.ids.items()))
     if segmentation is not None:
-        result.planned.append({"action": "attach segmentation", "path": str(request.segmentation),
-                               "names": segmentation.names})
+        result.planned.append(
+            {"action": "attach segmentation", "path": str(request.segmentation), "names": segmentation.names}
+        )
 
 
-async def _run(url: str, http: HttpOptions, key: Secret, items: list[UploadItem], request: UploadRequest,
-               segmentation: Segmentation | None, journal: UploadJournal, control: RunControl) -> None:
+async def _run(
+    url: str,
+    http: HttpOptions,
+    key: Secret,
+    items: list[UploadItem],
+    request: UploadRequest,
+    segmentation: Segmentation | None,
+    journal: UploadJournal,
+    control: RunControl,
+) -> None:
     async with make_client(http, auth=ApiKeyAuth(key)) as client:
         api = DatamintApi(client, url, policy_for(http))
-        with control.signals():   # from the key check to the last project addition
+        with control.signals():  # from the key check to the last project addition
             await control.guard(_steps(api, http.jobs, items, request, segmentation, journal, control))
 
 
-async def _steps(api: DatamintApi, jobs: int, items: list[UploadItem], request: UploadRequest,
-                 segmentation: Segmentation | None, journal: UploadJournal, control: RunControl) -> None:
+async def _steps(
+    api: DatamintApi,
+    jobs: int,
+    items: list[UploadItem],
+    request: UploadRequest,
+    segmentation: Segmentation | None,
+    journal: UploadJournal,
+    control: RunControl,
+) -> None:
     result = control.result
     await api.check_key()
     pid = await project_id(api, request.project) if request.project else None
-    run = UploadRun(journal=journal, target=DatamintTarget(api, request), policy=api.policy, control=control,
-                    jobs=jobs, shard=request.shard)
+    run = UploadRun(
+        journal=journal,
+        target=DatamintTarget(api, request),
+        policy=api.policy,
+        control=control,
+        jobs=jobs,
+        shard=request.shard,
+    )
     try:
         await upload_all(items, run)
     finally:
@@ -232,10 +296,12 @@ async def _steps(api: DatamintApi, jobs: int, items: list[UploadItem], request: 
 
 def _explain(discovery: Discovery, request: UploadRequest, result: RunResult) -> None:
     if discovery.folders_not_entered and not request.selection.recursive:
-        result.messages.append(f"{discovery.folders_not_entered} subfolder(s) not entered: add -r to upload "
-                               "what is inside them")
+        result.messages.append(
+            f"{discovery.folders_not_entered} subfolder(s) not entered: add -r to upload what is inside them"
+        )
     if request.paths and not result.interrupted:
         result.warnings.extend(request.selection.ledger.warnings())
     if request.paths and not discovery.files:
-        result.messages.append("nothing to upload: no file matched (see `neurofetch upload --help` for the "
-                               "default exclusions)")
+        result.messages.append(
+            "nothing to upload: no file matched (see `neurofetch upload --help` for the default exclusions)"
+        )

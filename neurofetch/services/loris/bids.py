@@ -23,10 +23,15 @@ from neurofetch.services.loris.versions import LorisApi
 from neurofetch.transfer.engine import Context
 from neurofetch.transfer.work import FileItem, Listing, Work
 
-EXPORT_PATH = "projects/loris/bids"   # openpreventad's export; stock LORIS has none
-DATASET_UNIT = "(dataset)"            # the shard that fetches the top-level files
-TOP_LEVEL = (("DatasetDescription", "Link"), ("README", "Link"), ("BidsValidatorConfig", "Link"),
-             ("Participants", "TsvLink"), ("Participants", "JsonLink"))
+EXPORT_PATH = "projects/loris/bids"  # openpreventad's export; stock LORIS has none
+DATASET_UNIT = "(dataset)"  # the shard that fetches the top-level files
+TOP_LEVEL = (
+    ("DatasetDescription", "Link"),
+    ("README", "Link"),
+    ("BidsValidatorConfig", "Link"),
+    ("Participants", "TsvLink"),
+    ("Participants", "JsonLink"),
+)
 IMAGE_LINKS = ("NiftiLink", "JsonLink", "BvalLink", "BvecLink", "EventLink")
 NIFTI_EXTENSIONS = (".nii.gz", ".nii")
 
@@ -47,8 +52,7 @@ class BidsSelection:
 class LorisBidsSource(LorisSource):
     """The mirror's view of a LORIS server's BIDS export: one listing, then files."""
 
-    def __init__(self, api: LorisApi, auth: RenewingBearerAuth, selection: BidsSelection,
-                 policy: RetryPolicy) -> None:
+    def __init__(self, api: LorisApi, auth: RenewingBearerAuth, selection: BidsSelection, policy: RetryPolicy) -> None:
         super().__init__(api, auth, selection.base)
         self.bids = selection
         self._policy = policy
@@ -63,9 +67,11 @@ class LorisBidsSource(LorisSource):
         except HttpStatusError as exc:
             if exc.status not in (404, 405, 415):
                 raise
-            raise UsageError(f"--bids: this LORIS server has no BIDS export (GET {url} answered HTTP {exc.status}; "
-                             "only openpreventad-style servers have one); mirror without --bids for its image "
-                             "files") from None
+            raise UsageError(
+                f"--bids: this LORIS server has no BIDS export (GET {url} answered HTTP {exc.status}; "
+                "only openpreventad-style servers have one); mirror without --bids for its image "
+                "files"
+            ) from None
 
     def roots(self) -> Sequence[Work]:
         return [Listing("BIDS export", self._listing, root=True)]
@@ -73,16 +79,15 @@ class LorisBidsSource(LorisSource):
     async def _listing(self, ctx: Context) -> Sequence[Work]:
         url = f"{self.base_url}/{EXPORT_PATH}"
         body = self._export
-        if body is None:   # a second crawl of the same source (never in one run): read it again
+        if body is None:  # a second crawl of the same source (never in one run): read it again
             body = await get_json(ctx.client, url, ctx.policy, what="the BIDS export")
         self._export = None
         work: list[Work] = []
         for key, link_key in TOP_LEVEL:
             if isinstance(body, dict) and body.get(key) is None:
-                continue   # an export without, say, a validator config still has its images
+                continue  # an export without, say, a validator config still has its images
             entry = json_field(body, key, dict, "the BIDS export", url)
-            item = self._file(ctx, json_field(entry, link_key, str, f"the BIDS export's {key}", url), (),
-                              DATASET_UNIT)
+            item = self._file(ctx, json_field(entry, link_key, str, f"the BIDS export's {key}", url), (), DATASET_UNIT)
             if item is not None:
                 work.append(item)
         images: list[FileItem] = []
@@ -92,23 +97,29 @@ class LorisBidsSource(LorisSource):
         sessions = {item.parts[:2] for item in images}
         narrowed = bool(self.bids.datatypes or self.bids.suffixes)
         for entry in json_field(body, "SessionFiles", list, "the BIDS export", url):
-            work += [item for item in self._entry_files(ctx, entry, ("TsvLink", "JsonLink"), session_file=True)
-                     if not narrowed or item.parts[:2] in sessions]
+            work += [
+                item
+                for item in self._entry_files(ctx, entry, ("TsvLink", "JsonLink"), session_file=True)
+                if not narrowed or item.parts[:2] in sessions
+            ]
         return work + images
 
-    def _entry_files(self, ctx: Context, entry: object, link_keys: Sequence[str], *,
-                     session_file: bool) -> list[FileItem]:
+    def _entry_files(
+        self, ctx: Context, entry: object, link_keys: Sequence[str], *, session_file: bool
+    ) -> list[FileItem]:
         """The files of one SessionFiles or Images entry that the selection takes; [] for a refused entry."""
         what = "session files" if session_file else "image"
         if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("Candidate", "Visit")):
-            ctx.control.fail(f"BIDS export {what} entry", f"refused an entry without Candidate and Visit: "
-                                                          f"{str(entry)[:120]}")
+            ctx.control.fail(
+                f"BIDS export {what} entry", f"refused an entry without Candidate and Visit: {str(entry)[:120]}"
+            )
             return []
         cand, visit = entry["Candidate"], entry["Visit"]
         label = f"{what} of {cand}/{visit}"
         selection = self.selection
-        if (selection.candidates and cand not in selection.candidates) or \
-                (selection.visits and visit not in selection.visits):
+        if (selection.candidates and cand not in selection.candidates) or (
+            selection.visits and visit not in selection.visits
+        ):
             return []
         if not (_safe(ctx, label, cand) and _safe(ctx, label, visit)):
             return []
@@ -132,17 +143,24 @@ class LorisBidsSource(LorisSource):
         if not session_file and not isinstance(entry.get("NiftiLink"), str):
             ctx.control.fail(label, "refused an image entry without a NiftiLink")
             return []
-        items = [self._file(ctx, link, folder, cand, meta={"candid": cand, "pscid": _text(entry.get("PSCID")),
-                                                           "visit": visit}) for link in links]
+        items = [
+            self._file(
+                ctx, link, folder, cand, meta={"candid": cand, "pscid": _text(entry.get("PSCID")), "visit": visit}
+            )
+            for link in links
+        ]
         return [item for item in items if item is not None]
 
-    def _file(self, ctx: Context, link: object, folder: tuple[str, ...], unit: str,
-              meta: dict[str, Any] | None = None) -> FileItem | None:
+    def _file(
+        self, ctx: Context, link: object, folder: tuple[str, ...], unit: str, meta: dict[str, Any] | None = None
+    ) -> FileItem | None:
         """The FileItem of one link (its last segment names the file), or None when refused or not selected."""
         segments = link_segments(link)
         if segments is None:
-            ctx.control.fail(f"BIDS link {str(link)[:200]!r}", "refused a link that is not a plain path under "
-                                                              "the API (empty, '.' or '..' segments)")
+            ctx.control.fail(
+                f"BIDS link {str(link)[:200]!r}",
+                "refused a link that is not a plain path under the API (empty, '.' or '..' segments)",
+            )
             return None
         name = segments[-1]
         if not _safe(ctx, "/".join((*folder, name)), name):
@@ -175,8 +193,14 @@ def bids_suffix(link: object) -> str | None:
     return None
 
 
-def bids_selection(selection: LorisSelection, *, bids: bool, datatypes: Sequence[str] = (),
-                   suffixes: Sequence[str] = (), manifest: bool = False) -> LorisSelection | BidsSelection:
+def bids_selection(
+    selection: LorisSelection,
+    *,
+    bids: bool,
+    datatypes: Sequence[str] = (),
+    suffixes: Sequence[str] = (),
+    manifest: bool = False,
+) -> LorisSelection | BidsSelection:
     """``selection`` as `mirror --bids` takes it, or unchanged without --bids (then --datatype/--suffix are errors)."""
     if not bids:
         if datatypes or suffixes:

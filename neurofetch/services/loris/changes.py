@@ -39,8 +39,10 @@ class CompleteRun:
 def selection_key(selection: LorisSelection) -> str:
     """What a complete run covered: its candidates, visits and name patterns (QC records are no part of it)."""
     names = selection.names
-    return json.dumps([sorted(selection.candidates), sorted(selection.visits), list(names.include),
-                       list(names.exclude)], separators=(",", ":"))
+    return json.dumps(
+        [sorted(selection.candidates), sorted(selection.visits), list(names.include), list(names.exclude)],
+        separators=(",", ":"),
+    )
 
 
 def last_complete_run(journal: Journal, selection: LorisSelection) -> CompleteRun | None:
@@ -92,7 +94,7 @@ class ChangeListing:
         self.since = since
         self.started = datetime.now(timezone.utc)
         self.projects: set[str] = set()
-        self.covers_from: datetime | None = None   # None: everything was listed
+        self.covers_from: datetime | None = None  # None: everything was listed
 
     def finished(self, journal: Journal, result: RunResult) -> None:
         """Record this run as complete when it is: nothing failed, and it listed everything or continued a
@@ -122,22 +124,31 @@ class ChangeListing:
         elif previous is not None:
             cutoff = previous.started - CLOCK_MARGIN
         else:
-            return await self.everything(ctx, "--since last: no complete run of this selection is recorded in "
-                                              "DEST yet, so everything was listed (the next run can use it)")
+            return await self.everything(
+                ctx,
+                "--since last: no complete run of this selection is recorded in "
+                "DEST yet, so everything was listed (the next run can use it)",
+            )
         if not api.offers_since:
-            return await self.everything(ctx, f"--since is not supported by this LORIS server (API {api.version}; "
-                                              "project images take ?since= from v0.0.4-dev on): listed everything")
+            return await self.everything(
+                ctx,
+                f"--since is not supported by this LORIS server (API {api.version}; "
+                "project images take ?since= from v0.0.4-dev on): listed everything",
+            )
         projects = previous.projects if previous and previous.projects else await self._projects(ctx)
         rows: list[Any] = []
         for project in projects:
             listed = await self._images(ctx, project, cutoff)
             if listed is None:
-                return await self.everything(ctx, "--since: this LORIS server ignored ?since= (it listed files "
-                                                  "older than the date): listed everything")
+                return await self.everything(
+                    ctx,
+                    "--since: this LORIS server ignored ?since= (it listed files "
+                    "older than the date): listed everything",
+                )
             rows += listed
         self.projects.update(projects)
         self.covers_from = cutoff
-        for flag in ("--candidate", "--visit", "--include"):   # not all was listed: no value "matched nothing"
+        for flag in ("--candidate", "--visit", "--include"):  # not all was listed: no value "matched nothing"
             selection.names.ledger.hit_all(flag)
         return self._changed_visits(ctx, rows)
 
@@ -150,8 +161,13 @@ class ChangeListing:
         """The project's files inserted after ``cutoff``; None when the answer shows the server did not filter."""
         url = self.source.url_of("projects", project, "images")
         what = f"images of project {project} since {cutoff.isoformat()}"
-        body = await get_json(ctx.client, url, ctx.policy, what=what,
-                              params={"since": cutoff.astimezone(timezone.utc).isoformat(timespec="seconds")})
+        body = await get_json(
+            ctx.client,
+            url,
+            ctx.policy,
+            what=what,
+            params={"since": cutoff.astimezone(timezone.utc).isoformat(timespec="seconds")},
+        )
         rows = json_field(body, "Images", list, what, url)
         return rows if all(_usable(row, cutoff) for row in rows) else None
 
@@ -163,23 +179,30 @@ class ChangeListing:
         for row in rows:
             cand, visit, name = _place(row)
             if (selection.candidates and cand not in selection.candidates) or (
-                    selection.visits and visit not in selection.visits):
+                selection.visits and visit not in selection.visits
+            ):
                 continue
             qc_done = not selection.qc or ctx.exists((cand, visit, f"{name}.qc.json"))
             if ctx.is_complete((cand, visit, name)) and qc_done:
                 continue
             changed.setdefault(cand, {})[visit] = None
             meta.setdefault(cand, {"candid": cand, "pscid": _text(row.get("PSCID")), "site": _text(row.get("Site"))})
-        return [Listing(f"candidate {cand}", self._candidate_task(cand, list(visits), meta[cand]), unit=cand)
-                for cand, visits in changed.items() if self.source.safe_name(ctx, f"candidate {cand}", cand)]
+        return [
+            Listing(f"candidate {cand}", self._candidate_task(cand, list(visits), meta[cand]), unit=cand)
+            for cand, visits in changed.items()
+            if self.source.safe_name(ctx, f"candidate {cand}", cand)
+        ]
 
     def _candidate_task(self, cand: str, visits: list[str], meta: dict[str, str | None]) -> Fetch:
         async def fetch(ctx: Context) -> Sequence[Work]:
             url = self.source.url_of("candidates", cand)
             body = await get_json(ctx.client, url, ctx.policy, what=f"candidate {cand}")
             work: list[Work] = [Document((cand, "candidate.json"), body)]
-            work += [Listing(f"visit {cand}/{visit}", self.source.visit_task(cand, visit, meta)) for visit in visits
-                     if self.source.safe_name(ctx, f"visit {cand}/{visit}", visit)]
+            work += [
+                Listing(f"visit {cand}/{visit}", self.source.visit_task(cand, visit, meta))
+                for visit in visits
+                if self.source.safe_name(ctx, f"visit {cand}/{visit}", visit)
+            ]
             return work
 
         return fetch

@@ -33,8 +33,9 @@ def parse_since(text: str) -> Since:
         try:
             when = datetime.combine(date.fromisoformat(text), datetime.min.time())
         except ValueError:
-            raise UsageError(f"--since {text!r}: give a date (2024-05-01), a date and time "
-                             "(2024-05-01T08:00+02:00) or last") from None
+            raise UsageError(
+                f"--since {text!r}: give a date (2024-05-01), a date and time (2024-05-01T08:00+02:00) or last"
+            ) from None
     return Since(when if when.tzinfo else when.astimezone())
 
 
@@ -44,8 +45,8 @@ class LorisSelection:
     visits: Sequence[str] = ()
     names: NameFilter = field(default_factory=NameFilter)
     qc: bool = True
-    level: str = "files"      # `ls --level`: one row per candidate, visit or file
-    since: Since | None = None   # `mirror --since`: only what changed since then (changes.py)
+    level: str = "files"  # `ls --level`: one row per candidate, visit or file
+    since: Since | None = None  # `mirror --since`: only what changed since then (changes.py)
 
     def __post_init__(self) -> None:
         self.names.ledger.expect("--candidate", self.candidates)

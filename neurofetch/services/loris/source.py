@@ -33,17 +33,15 @@ from neurofetch.transfer.paths import UnsafeName, check_component
 from neurofetch.transfer.results import RunResult
 from neurofetch.transfer.work import Document, Fetch, FileItem, Listing, Work
 
-API_VERSIONS = ("v0.0.3-dev", "v0.0.4-dev", "v0.0.3")   # the paths LORIS servers serve their API under
+API_VERSIONS = ("v0.0.3-dev", "v0.0.4-dev", "v0.0.3")  # the paths LORIS servers serve their API under
 
 
-async def login(client: AsyncClient, base_url: str, username: str, password: Secret,
-                policy: RetryPolicy) -> Token:
+async def login(client: AsyncClient, base_url: str, username: str, password: Secret, policy: RetryPolicy) -> Token:
     """POST /login. Server errors are retried; a refusal (401/400) never is: accounts lock."""
     url = f"{base_url}/login"
 
     async def attempt() -> Response:
-        response = await client.post(url, json={"username": username, "password": password.value},
-                                     auth=None)  # type: ignore[arg-type]  # None (no auth) works; httpx types omit it
+        response = await client.post(url, json={"username": username, "password": password.value}, auth=None)  # type: ignore[arg-type]  # None (no auth) works; httpx types omit it
         retryable = status_error(response, "login")
         if retryable is not None:
             raise retryable
@@ -59,8 +57,10 @@ async def login(client: AsyncClient, base_url: str, username: str, password: Sec
         message = server_message(response) or f"HTTP {response.status_code}"
         raise AuthError(f"LORIS refused the login for {username!r}: {message}")
     if not response.is_success:
-        raise UnreachableError(f"LORIS login at {base_url} answered HTTP {response.status_code}"
-                               + (_api_path_hint(base_url) if response.status_code in (404, 405) else ""))
+        raise UnreachableError(
+            f"LORIS login at {base_url} answered HTTP {response.status_code}"
+            + (_api_path_hint(base_url) if response.status_code in (404, 405) else "")
+        )
     body = parse_json(response, "LORIS login")
     token = body.get("token") if isinstance(body, dict) else None
     if not isinstance(token, str) or not token:
@@ -71,8 +71,10 @@ async def login(client: AsyncClient, base_url: str, username: str, password: Sec
 def _api_path_hint(base_url: str) -> str:
     """A login that is not there: most often a URL without the API's path, or with another version."""
     if "/api/" not in base_url + "/":
-        return (f": the LORIS API base usually ends in /api/{API_VERSIONS[0]} (or "
-                f"{', '.join('/api/' + v for v in API_VERSIONS[1:])}), e.g. {base_url}/api/{API_VERSIONS[0]}")
+        return (
+            f": the LORIS API base usually ends in /api/{API_VERSIONS[0]} (or "
+            f"{', '.join('/api/' + v for v in API_VERSIONS[1:])}), e.g. {base_url}/api/{API_VERSIONS[0]}"
+        )
     return f": check the API version in the URL (LORIS servers answer {', '.join(API_VERSIONS)})"
 
 
@@ -151,8 +153,14 @@ class LorisSource:
                     continue
                 self.selection.names.ledger.hit("--visit", visit)
                 if ctx.catalog is not None and self.selection.level == "visits":
-                    ctx.catalog.row({"path": f"{cand}/{visit}", "url": self.url_of("candidates", cand, visit),
-                                     **meta, "visit": visit})
+                    ctx.catalog.row(
+                        {
+                            "path": f"{cand}/{visit}",
+                            "url": self.url_of("candidates", cand, visit),
+                            **meta,
+                            "visit": visit,
+                        }
+                    )
                 elif _safe(ctx, f"visit {cand}/{visit}", visit):
                     work.append(Listing(f"visit {cand}/{visit}", self.visit_task(cand, visit, meta)))
             return work
@@ -172,17 +180,25 @@ class LorisSource:
                 if not self.selection.names.accepts(name, (cand, visit, name)):
                     continue
                 if not _safe(ctx, f"{cand}/{visit}/{name}", name):
-                    continue   # neither the file nor its QC: a name that cannot be a local path is not asked for
-                item = FileItem((cand, visit, name), self.url_of("candidates", cand, visit, "images", name),
-                                records=(f"{name}.qc.json",) if self.selection.qc else (),
-                                meta={**meta, "visit": visit, "output_type": _text(record.get("OutputType")),
-                                      "acquisition_type": _text(record.get("AcquisitionType"))})
-                if ctx.catalog is not None and self.selection.qc:   # `ls --qc`: the row waits for its QC
+                    continue  # neither the file nor its QC: a name that cannot be a local path is not asked for
+                item = FileItem(
+                    (cand, visit, name),
+                    self.url_of("candidates", cand, visit, "images", name),
+                    records=(f"{name}.qc.json",) if self.selection.qc else (),
+                    meta={
+                        **meta,
+                        "visit": visit,
+                        "output_type": _text(record.get("OutputType")),
+                        "acquisition_type": _text(record.get("AcquisitionType")),
+                    },
+                )
+                if ctx.catalog is not None and self.selection.qc:  # `ls --qc`: the row waits for its QC
                     work.append(Listing(f"QC of {cand}/{visit}/{name}", self._qc_row_task(item)))
                     continue
                 work.append(item)
-                if self.selection.qc and not (ctx.is_complete((cand, visit, name))
-                                              and ctx.exists((cand, visit, f"{name}.qc.json"))):
+                if self.selection.qc and not (
+                    ctx.is_complete((cand, visit, name)) and ctx.exists((cand, visit, f"{name}.qc.json"))
+                ):
                     work.append(Listing(f"QC of {cand}/{visit}/{name}", self._qc_task(cand, visit, name)))
             return work
 
@@ -238,12 +254,16 @@ def index_columns(records: SidecarReader, relpath: str) -> dict[str, Any] | None
     if not isinstance(meta, dict):
         return None
     session = records.json(f"{cand}/{visit}/session.json")
-    columns: dict[str, Any] = {"candid": str(meta.get("CandID") or cand), "pscid": meta.get("PSCID"),
-                               "site": meta.get("Site"), "visit": visit}
+    columns: dict[str, Any] = {
+        "candid": str(meta.get("CandID") or cand),
+        "pscid": meta.get("PSCID"),
+        "site": meta.get("Site"),
+        "visit": visit,
+    }
     columns.update(flatten(meta, "candidate.", skip=("CandID", "PSCID", "Site")))
     if isinstance(session, dict):
         columns.update(flatten(session.get("Meta"), "session.", skip=("CandID", "Visit")))
-        if isinstance(session.get("Stages"), dict):   # legacy LORIS sends [] for a visit without stages
+        if isinstance(session.get("Stages"), dict):  # legacy LORIS sends [] for a visit without stages
             columns.update(flatten(session["Stages"], "session.stages."))
     columns.update(flatten(records.json(f"{relpath}.qc.json", keep=False), "qc.", skip=("Meta",)))
     return columns

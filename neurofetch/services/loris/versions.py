@@ -17,9 +17,9 @@ from neurofetch.net.http import AsyncClient, Response, TransportError
 from neurofetch.net.retry import RetryableError, RetryPolicy, describe, retrying, status_error
 from neurofetch.urls import redact_url
 
-KNOWN_VERSIONS = ("v0.0.4-dev", "v0.0.3", "v0.0.3-dev")   # newest first: the order of the probe
-WITHOUT_SINCE = ("v0.0.3-dev", "v0.0.3")                  # versions whose project images ignore ?since=
-VERSION_SEGMENT = re.compile(r"v[0-9]+\.[0-9]+\.[0-9]+[^/]*")   # the pattern of LORIS's own router
+KNOWN_VERSIONS = ("v0.0.4-dev", "v0.0.3", "v0.0.3-dev")  # newest first: the order of the probe
+WITHOUT_SINCE = ("v0.0.3-dev", "v0.0.3")  # versions whose project images ignore ?since=
+VERSION_SEGMENT = re.compile(r"v[0-9]+\.[0-9]+\.[0-9]+[^/]*")  # the pattern of LORIS's own router
 
 
 def version_in_url(url: str) -> str | None:
@@ -58,8 +58,9 @@ class LorisApi:
         self.url = self.url.rstrip("/")
         in_url = version_in_url(self.url)
         if in_url and self.configured and in_url != self.configured:
-            raise ConfigError(f"the url ends with API version {in_url} but api_version says {self.configured}; "
-                              "keep one of them")
+            raise ConfigError(
+                f"the url ends with API version {in_url} but api_version says {self.configured}; keep one of them"
+            )
         if in_url:
             self.base_url, self.version = self.url, in_url
         elif self.configured:
@@ -83,7 +84,7 @@ async def _probe(client: AsyncClient, root: str, policy: RetryPolicy) -> str:
         url = f"{root}/{version}/projects"
 
         async def attempt(url: str = url) -> Response:
-            response = await client.get(url, auth=None)   # no credentials: only the status matters
+            response = await client.get(url, auth=None)  # no credentials: only the status matters
             retryable = status_error(response, "LORIS API version probe")
             if retryable is not None:
                 raise retryable
@@ -97,9 +98,11 @@ async def _probe(client: AsyncClient, root: str, policy: RetryPolicy) -> str:
             raise UnreachableError(f"cannot reach LORIS: {describe(exc)}") from None
         if response.status_code in (401, 403) or (response.status_code == 200 and _is_json(response)):
             return version
-    raise UnreachableError(f"no LORIS API answers under {redact_url(root)} (tried {', '.join(KNOWN_VERSIONS)}); "
-                           f"give the API base as the url, e.g. {redact_url(root)}/{KNOWN_VERSIONS[-1]}, or set "
-                           "the profile's api_version")
+    raise UnreachableError(
+        f"no LORIS API answers under {redact_url(root)} (tried {', '.join(KNOWN_VERSIONS)}); "
+        f"give the API base as the url, e.g. {redact_url(root)}/{KNOWN_VERSIONS[-1]}, or set "
+        "the profile's api_version"
+    )
 
 
 def _is_json(response: Response) -> bool:

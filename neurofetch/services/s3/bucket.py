@@ -9,6 +9,7 @@ downloads, deletes and creates buckets; callers never see boto3 or obstore.
   so ETags equal aws-cli's either way. ``NEUROFETCH_S3_BACKEND=boto3`` forces the fallback.
 All third-party imports are lazy.
 """
+
 from __future__ import annotations
 
 import functools
@@ -36,7 +37,7 @@ __all__ = ["DEFAULT_JOBS", "RemoteObject", "S3Bucket", "S3Location", "S3Settings
 
 log = logging.getLogger("neurofetch.s3")
 
-DEFAULT_MAX_ATTEMPTS = 5       # aws-cli's legacy default; AWS_MAX_ATTEMPTS / max_attempts override it
+DEFAULT_MAX_ATTEMPTS = 5  # aws-cli's legacy default; AWS_MAX_ATTEMPTS / max_attempts override it
 DELETE_BATCH = 1000
 BACKENDS = ("auto", "boto3")
 
@@ -48,7 +49,7 @@ class S3Settings:
     region: str | None = None
     verify_tls: bool | str = True
     jobs: int = DEFAULT_JOBS
-    backend: str = "auto"      # "boto3" turns the obstore fast path off (env NEUROFETCH_S3_BACKEND)
+    backend: str = "auto"  # "boto3" turns the obstore fast path off (env NEUROFETCH_S3_BACKEND)
 
 
 class _KnownSize:
@@ -95,10 +96,15 @@ class S3Bucket:
             s3={"addressing_style": "path" if self.path_style else aws.addressing_style},
             user_agent_extra="neurofetch",
             proxies={"http": self._proxy.url_with_credentials, "https": self._proxy.url_with_credentials}
-            if self._proxy else {},    # not None: botocore would read the environment again, its own way
+            if self._proxy
+            else {},  # not None: botocore would read the environment again, its own way
         )
-        self._client_args = {"endpoint_url": self.custom_endpoint, "region_name": self.region, "config": config,
-                             "verify": None if settings.verify_tls is True else settings.verify_tls}
+        self._client_args = {
+            "endpoint_url": self.custom_endpoint,
+            "region_name": self.region,
+            "config": config,
+            "verify": None if settings.verify_tls is True else settings.verify_tls,
+        }
         self._client: Any = None
         self._lock = threading.RLock()
         self._manager: Any = None
@@ -122,8 +128,9 @@ class S3Bucket:
 
     # -- errors -------------------------------------------------------------------------------------------------
     def error(self, exc: BaseException, what: str = "") -> Exception:
-        return translate(exc, endpoint=self.endpoint, credential_source=self.credential_source, what=what,
-                         proxy=self._proxy)
+        return translate(
+            exc, endpoint=self.endpoint, credential_source=self.credential_source, what=what, proxy=self._proxy
+        )
 
     # -- bucket -------------------------------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -157,8 +164,14 @@ class S3Bucket:
                 verify = self.settings.verify_tls
                 if verify is True:
                     verify = os.environ.get("AWS_CA_BUNDLE") or True
-                for page in list_pages(endpoint=self.custom_endpoint, bucket=self.bucket, prefix=prefix,
-                                       region=self.region, credentials=self._credentials, verify=verify):
+                for page in list_pages(
+                    endpoint=self.custom_endpoint,
+                    bucket=self.bucket,
+                    prefix=prefix,
+                    region=self.region,
+                    credentials=self._credentials,
+                    verify=verify,
+                ):
                     yield page
                     last = page[-1].key if page else last
                 return
@@ -168,15 +181,23 @@ class S3Bucket:
 
     def _boto3_pages(self, prefix: str, *, start_after: str | None = None) -> Iterator[list[RemoteObject]]:
         paginator = self.client.get_paginator("list_objects_v2")
-        pages = paginator.paginate(Bucket=self.bucket, Prefix=prefix, **({"StartAfter": start_after} if start_after
-                                                                         else {}))
+        pages = paginator.paginate(
+            Bucket=self.bucket, Prefix=prefix, **({"StartAfter": start_after} if start_after else {})
+        )
         try:
             for page in pages:
                 headers = page.get("ResponseMetadata", {}).get("HTTPHeaders", {})
                 self._bucket_region = self._bucket_region or headers.get("x-amz-bucket-region")
-                yield [RemoteObject(o["Key"], int(o["Size"]), int(o["LastModified"].timestamp() // 1),
-                                    o.get("ETag", ""), o.get("StorageClass") or "STANDARD")
-                       for o in page.get("Contents", ())]
+                yield [
+                    RemoteObject(
+                        o["Key"],
+                        int(o["Size"]),
+                        int(o["LastModified"].timestamp() // 1),
+                        o.get("ETag", ""),
+                        o.get("StorageClass") or "STANDARD",
+                    )
+                    for o in page.get("Contents", ())
+                ]
         except Exception as exc:
             raise self.error(exc, f"listing s3://{self.bucket}/{prefix}") from None
 
@@ -192,9 +213,11 @@ class S3Bucket:
                 from s3transfer.manager import TransferConfig, TransferManager
 
                 config = TransferConfig(
-                    multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_CHUNK,
-                    max_request_concurrency=self.settings.jobs, max_io_queue_size=100,
-                    max_in_memory_upload_chunks=10,       # s3transfer default: ≤ 80 MiB of parts in memory
+                    multipart_threshold=MULTIPART_THRESHOLD,
+                    multipart_chunksize=MULTIPART_CHUNK,
+                    max_request_concurrency=self.settings.jobs,
+                    max_io_queue_size=100,
+                    max_in_memory_upload_chunks=10,  # s3transfer default: ≤ 80 MiB of parts in memory
                     max_in_memory_download_chunks=200,
                 )
                 self._manager = TransferManager(self.client, config)
@@ -207,7 +230,7 @@ class S3Bucket:
         try:
             credentials = self._credentials
             return bool(credentials is not None and credentials.get_frozen_credentials().token)
-        except Exception:   # no usable credentials: the request itself will say so
+        except Exception:  # no usable credentials: the request itself will say so
             return False
 
     def _fast_store(self, key: str) -> s3_fast.FastStore | None:
@@ -217,12 +240,18 @@ class S3Bucket:
             if self._fast is None:
                 try:
                     self._fast = s3_fast.FastStore(
-                        bucket=self.bucket, endpoint=self.custom_endpoint,
-                        region=self._bucket_region or self.region, path_style=self.path_style,
-                        credentials=self._credentials, verify_tls=self.settings.verify_tls,
-                        jobs=self.settings.jobs, max_attempts=self.max_attempts,
-                        proxy=s3_fast.proxy_options(self._proxy, self._proxy_environment,
-                                                    urlsplit(self.endpoint).hostname or ""))
+                        bucket=self.bucket,
+                        endpoint=self.custom_endpoint,
+                        region=self._bucket_region or self.region,
+                        path_style=self.path_style,
+                        credentials=self._credentials,
+                        verify_tls=self.settings.verify_tls,
+                        jobs=self.settings.jobs,
+                        max_attempts=self.max_attempts,
+                        proxy=s3_fast.proxy_options(
+                            self._proxy, self._proxy_environment, urlsplit(self.endpoint).hostname or ""
+                        ),
+                    )
                 except Exception:
                     log.debug("obstore fast path unavailable; using boto3 for every object", exc_info=True)
                     self._fast_ok = False
@@ -235,8 +264,9 @@ class S3Bucket:
         files = max(1, in_flight // 2)
         return files, max(1, in_flight // files)
 
-    def upload(self, path: str, key: str, size: int, *, storage_class: str | None = None,
-               progress: Progress | None = None) -> None:
+    def upload(
+        self, path: str, key: str, size: int, *, storage_class: str | None = None, progress: Progress | None = None
+    ) -> None:
         content_type = mimetypes.guess_type(path)[0]
         fast = self._fast_store(key)
         try:
@@ -245,29 +275,49 @@ class S3Bucket:
                     fast.put_file(path, key, content_type=content_type, storage_class=storage_class)
                 else:
                     with open(path, "rb") as body:
-                        self.client.put_object(Bucket=self.bucket, Key=key, Body=body,
-                                               **_extra_args(content_type, storage_class))
+                        self.client.put_object(
+                            Bucket=self.bucket, Key=key, Body=body, **_extra_args(content_type, storage_class)
+                        )
                 if progress is not None:
                     progress(size)
             elif fast is not None:
                 self._fast_multipart(fast, path, key, size, content_type, storage_class, progress)
             else:
-                future = self._transfer_manager().upload(path, self.bucket, key,
-                                                         extra_args=_extra_args(content_type, storage_class),
-                                                         subscribers=[_KnownSize(size, None, progress)])
+                future = self._transfer_manager().upload(
+                    path,
+                    self.bucket,
+                    key,
+                    extra_args=_extra_args(content_type, storage_class),
+                    subscribers=[_KnownSize(size, None, progress)],
+                )
                 future.result()
         except Exception as exc:
             raise self.error(exc) from None
 
-    def _fast_multipart(self, fast: s3_fast.FastStore, path: str, key: str, size: int, content_type: str | None,
-                        storage_class: str | None, progress: Progress | None) -> None:
+    def _fast_multipart(
+        self,
+        fast: s3_fast.FastStore,
+        path: str,
+        key: str,
+        size: int,
+        content_type: str | None,
+        storage_class: str | None,
+        progress: Progress | None,
+    ) -> None:
         started = time.time()
         _, per_file = self._big_transfer_shape()
         try:
             with self._big_uploads:
-                fast.put_parts(path, key, part_size=aws_part_size(size), concurrency=per_file,
-                               content_type=content_type, storage_class=storage_class, progress=progress,
-                               stop=self._stop)
+                fast.put_parts(
+                    path,
+                    key,
+                    part_size=aws_part_size(size),
+                    concurrency=per_file,
+                    content_type=content_type,
+                    storage_class=storage_class,
+                    progress=progress,
+                    stop=self._stop,
+                )
         except BaseException:
             self._abort_uploads(key, since=started)
             raise
@@ -301,15 +351,24 @@ class S3Bucket:
                     progress(size)
             elif fast is not None and hasattr(os, "pwrite"):
                 out.flush()
-                fast.get_ranges(key, size=size, etag=etag, part_size=MULTIPART_CHUNK, fd=out.fileno(),
-                                pool=self._part_pool(), progress=progress, stop=self._stop)
+                fast.get_ranges(
+                    key,
+                    size=size,
+                    etag=etag,
+                    part_size=MULTIPART_CHUNK,
+                    fd=out.fileno(),
+                    pool=self._part_pool(),
+                    progress=progress,
+                    stop=self._stop,
+                )
             else:
-                future = self._transfer_manager().download(self.bucket, key, out,
-                                                           subscribers=[_KnownSize(size, etag, progress)])
+                future = self._transfer_manager().download(
+                    self.bucket, key, out, subscribers=[_KnownSize(size, etag, progress)]
+                )
                 future.result()
         except Exception as exc:
             if isinstance(exc, OSError) and (unwritten := unwritable(exc, os.path.dirname(str(out.name)))):
-                raise unwritten from None   # the local disk, not the bucket: the sync stops
+                raise unwritten from None  # the local disk, not the bucket: the sync stops
             raise self.error(exc) from None
 
     def _part_pool(self) -> ThreadPoolExecutor:
@@ -324,16 +383,19 @@ class S3Bucket:
         """Delete in batches of 1000; returns (key, error) for each key that could not be deleted."""
         failed: list[tuple[str, str]] = []
         for start in range(0, len(keys), DELETE_BATCH):
-            batch = keys[start:start + DELETE_BATCH]
+            batch = keys[start : start + DELETE_BATCH]
             try:
                 response = self.client.delete_objects(
-                    Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
+                    Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
+                )
             except Exception as exc:
                 message = str(self.error(exc))
                 failed.extend((k, message) for k in batch)
                 continue
-            failed.extend((e.get("Key", "?"), f"{e.get('Code', 'error')}: {e.get('Message', '')}".strip())
-                          for e in response.get("Errors", ()))
+            failed.extend(
+                (e.get("Key", "?"), f"{e.get('Code', 'error')}: {e.get('Message', '')}".strip())
+                for e in response.get("Errors", ())
+            )
         return failed
 
     def close(self, *, cancel: bool = False) -> None:
@@ -343,7 +405,7 @@ class S3Bucket:
         if self._parts is not None:
             self._parts.shutdown(wait=True, cancel_futures=cancel)
         if self._manager is not None:
-            if cancel:   # s3transfer 0.19's shutdown(cancel=True) passes its arguments wrongly; __exit__ works
+            if cancel:  # s3transfer 0.19's shutdown(cancel=True) passes its arguments wrongly; __exit__ works
                 self._manager.__exit__(KeyboardInterrupt, KeyboardInterrupt(), None)
             else:
                 self._manager.shutdown()

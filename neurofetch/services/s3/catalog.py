@@ -13,19 +13,33 @@ from neurofetch.transfer.sync.model import Bucket
 from neurofetch.transfer.sync.plan import OrderedFilters, Rules, plan
 from neurofetch.transfer.sync.source import remote_listing
 
-LISTED = ("download", "archived")   # archived objects are listed (storage_class says why a sync skips them)
+LISTED = ("download", "archived")  # archived objects are listed (storage_class says why a sync skips them)
 
 
-def list_rows(bucket: Bucket, url: str, filters: OrderedFilters, shard: Shard | None,
-              emit: Callable[[Row], None], result: RunResult) -> None:
+def list_rows(
+    bucket: Bucket,
+    url: str,
+    filters: OrderedFilters,
+    shard: Shard | None,
+    emit: Callable[[Row], None],
+    result: RunResult,
+) -> None:
     """One row per object `s3-sync URL DEST` would download, streamed page by page."""
     location, pages = remote_listing(bucket, url)
     for action in plan(Rules("download"), {}, pages, location.prefix, filters, shard):
         remote = action.remote
         if action.kind not in LISTED or remote is None:
             continue
-        emit({"path": action.rel, "url": location.url(action.rel), "size": remote.size, "key": remote.key,
-              "etag": remote.etag.strip('"'), "storage_class": remote.storage_class,
-              "modified": datetime.fromtimestamp(remote.mtime, timezone.utc).isoformat().replace("+00:00", "Z")})
+        emit(
+            {
+                "path": action.rel,
+                "url": location.url(action.rel),
+                "size": remote.size,
+                "key": remote.key,
+                "etag": remote.etag.strip('"'),
+                "storage_class": remote.storage_class,
+                "modified": datetime.fromtimestamp(remote.mtime, timezone.utc).isoformat().replace("+00:00", "Z"),
+            }
+        )
         result.add("rows")
         result.bytes += remote.size

@@ -7,13 +7,33 @@ import re
 from neurofetch.errors import AuthError, ItemError, NeurofetchError, UnreachableError, UsageError
 from neurofetch.transfer.sync.model import NoSuchBucketError
 
-AUTH_CODES = frozenset({
-    "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken", "ExpiredToken",
-    "TokenRefreshRequired", "InvalidClientTokenId", "UnrecognizedClientException", "AuthorizationHeaderMalformed",
-    "InvalidSecurity", "AllAccessDisabled", "AccountProblem", "403", "Forbidden",
-})
-_UNREACHABLE_HINTS = ("error sending request", "connection refused", "connect error", "timed out", "dns error",
-                      "connection reset", "tcp connect")
+AUTH_CODES = frozenset(
+    {
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "AccessDenied",
+        "InvalidToken",
+        "ExpiredToken",
+        "TokenRefreshRequired",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "AuthorizationHeaderMalformed",
+        "InvalidSecurity",
+        "AllAccessDisabled",
+        "AccountProblem",
+        "403",
+        "Forbidden",
+    }
+)
+_UNREACHABLE_HINTS = (
+    "error sending request",
+    "connection refused",
+    "connect error",
+    "timed out",
+    "dns error",
+    "connection reset",
+    "tcp connect",
+)
 _SECRETISH = re.compile(r"(X-Amz-(Credential|Signature|Security-Token)=)[^&\s]+", re.IGNORECASE)
 
 
@@ -33,8 +53,9 @@ def client_error_code(exc: BaseException) -> str | None:
     return None
 
 
-def translate(exc: BaseException, *, endpoint: str, credential_source: str = "", what: str = "",
-              proxy: object = None) -> NeurofetchError:
+def translate(
+    exc: BaseException, *, endpoint: str, credential_source: str = "", what: str = "", proxy: object = None
+) -> NeurofetchError:
     """Map an exception from botocore/s3transfer/obstore to a NeurofetchError subclass.
 
     ``what`` names the operation for the message ("listing s3://b/p/"); ``credential_source`` says
@@ -49,8 +70,9 @@ def translate(exc: BaseException, *, endpoint: str, credential_source: str = "",
     if isinstance(exc, bce.ProxyConnectionError):
         return UnreachableError(f"cannot connect to the proxy {proxy}{where}")
     through = f" through the proxy {proxy}" if proxy is not None else ""
-    if isinstance(exc, (bce.EndpointConnectionError, bce.ConnectTimeoutError, bce.ReadTimeoutError,
-                        bce.ConnectionClosedError)):
+    if isinstance(
+        exc, (bce.EndpointConnectionError, bce.ConnectTimeoutError, bce.ReadTimeoutError, bce.ConnectionClosedError)
+    ):
         return UnreachableError(f"cannot reach the S3 endpoint {endpoint}{through}{where}: {one_line(exc)}")
     if isinstance(exc, bce.NoCredentialsError):
         return AuthError(f"no AWS credentials found for {endpoint}")
@@ -65,9 +87,10 @@ def translate(exc: BaseException, *, endpoint: str, credential_source: str = "",
             return UsageError(f"invalid bucket name{where}: {one_line(message)}")
         if code == "NoSuchBucket" and what.startswith("listing"):
             return NoSuchBucketError(f"the bucket does not exist{where}")
-        if code in ("404", "NotFound") and what.startswith("listing"):   # S3 says NoSuchBucket, in XML
-            return UnreachableError(f"{endpoint} answered HTTP 404 without an S3 error{where}: not an S3 API; "
-                                    "check --endpoint-url")
+        if code in ("404", "NotFound") and what.startswith("listing"):  # S3 says NoSuchBucket, in XML
+            return UnreachableError(
+                f"{endpoint} answered HTTP 404 without an S3 error{where}: not an S3 API; check --endpoint-url"
+            )
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
         if status >= 500:
             return UnreachableError(f"the S3 endpoint {endpoint} kept failing{where}: {code} {one_line(message)}")
@@ -80,8 +103,9 @@ def translate(exc: BaseException, *, endpoint: str, credential_source: str = "",
     return ItemError(one_line(f"{type(exc).__name__}: {exc}"))
 
 
-def _translate_obstore(exc: BaseException, endpoint: str, credential_source: str,
-                       through: str) -> NeurofetchError | None:
+def _translate_obstore(
+    exc: BaseException, endpoint: str, credential_source: str, through: str
+) -> NeurofetchError | None:
     module = type(exc).__module__ or ""
     if not module.startswith("obstore"):
         return None

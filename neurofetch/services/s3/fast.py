@@ -66,7 +66,7 @@ def limit_malloc_arenas() -> None:
             return
         import ctypes
 
-        ctypes.CDLL(None).mallopt(-8, 2)      # M_ARENA_MAX
+        ctypes.CDLL(None).mallopt(-8, 2)  # M_ARENA_MAX
     except (OSError, ValueError, AttributeError):
         pass
 
@@ -88,9 +88,19 @@ class _Credentials:
 
 
 class FastStore:
-    def __init__(self, *, bucket: str, endpoint: str | None, region: str, path_style: bool,
-                 credentials: botocore.credentials.Credentials, verify_tls: bool | str, jobs: int,
-                 max_attempts: int, proxy: ClientConfig) -> None:
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        endpoint: str | None,
+        region: str,
+        path_style: bool,
+        credentials: botocore.credentials.Credentials,
+        verify_tls: bool | str,
+        jobs: int,
+        max_attempts: int,
+        proxy: ClientConfig,
+    ) -> None:
         from obstore.store import S3Store
 
         client_options: ClientConfig = {
@@ -107,7 +117,7 @@ class FastStore:
         elif endpoint is None or endpoint.startswith("https://"):
             bundle = verify_tls if isinstance(verify_tls, str) else os.environ.get("AWS_CA_BUNDLE")
             if bundle:
-                client_options["root_certificate"] = Path(bundle).expanduser().read_bytes()   # PEM contents
+                client_options["root_certificate"] = Path(bundle).expanduser().read_bytes()  # PEM contents
         config: S3Config = {
             "region": region,
             "virtual_hosted_style_request": not path_style,
@@ -127,11 +137,22 @@ class FastStore:
     def put_file(self, path: str, key: str, *, content_type: str | None, storage_class: str | None) -> None:
         import obstore
 
-        obstore.put(self._store, key, Path(path), attributes=_attributes(content_type, storage_class),
-                    use_multipart=False)
+        obstore.put(
+            self._store, key, Path(path), attributes=_attributes(content_type, storage_class), use_multipart=False
+        )
 
-    def put_parts(self, path: str, key: str, *, part_size: int, concurrency: int, content_type: str | None,
-                  storage_class: str | None, progress: Callable[[int], None] | None, stop: StopFlag) -> None:
+    def put_parts(
+        self,
+        path: str,
+        key: str,
+        *,
+        part_size: int,
+        concurrency: int,
+        content_type: str | None,
+        storage_class: str | None,
+        progress: Callable[[int], None] | None,
+        stop: StopFlag,
+    ) -> None:
         """Multipart upload with parts of exactly ``part_size`` bytes (the last one shorter)."""
         import obstore
 
@@ -146,8 +167,15 @@ class FastStore:
                         progress(len(block))
                     yield block
 
-        obstore.put(self._store, key, chunks(), attributes=_attributes(content_type, storage_class),
-                    use_multipart=True, chunk_size=part_size, max_concurrency=concurrency)
+        obstore.put(
+            self._store,
+            key,
+            chunks(),
+            attributes=_attributes(content_type, storage_class),
+            use_multipart=True,
+            chunk_size=part_size,
+            max_concurrency=concurrency,
+        )
 
     def get_into(self, key: str, out: BinaryIO) -> int:
         import obstore
@@ -156,8 +184,18 @@ class FastStore:
         out.write(memoryview(data))
         return len(data)
 
-    def get_ranges(self, key: str, *, size: int, etag: str, part_size: int, fd: int, pool: Executor,
-                   progress: Callable[[int], None] | None, stop: StopFlag) -> None:
+    def get_ranges(
+        self,
+        key: str,
+        *,
+        size: int,
+        etag: str,
+        part_size: int,
+        fd: int,
+        pool: Executor,
+        progress: Callable[[int], None] | None,
+        stop: StopFlag,
+    ) -> None:
         """Ranged GETs of ``part_size`` on ``pool``, written in place with pwrite. If-Match on the
         listed ETag: an object replaced half-way fails instead of mixing two versions."""
         import obstore

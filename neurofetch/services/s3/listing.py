@@ -55,9 +55,16 @@ def _connection(endpoint: str, verify: bool | str, timeout: float) -> tuple[http
     return http.client.HTTPSConnection(parts.netloc, timeout=timeout, context=context), parts.path.rstrip("/")
 
 
-def list_pages(*, endpoint: str, bucket: str, prefix: str, region: str,
-               credentials: botocore.credentials.Credentials, verify: bool | str,
-               timeout: float = 60) -> Iterator[list[RemoteObject]]:
+def list_pages(
+    *,
+    endpoint: str,
+    bucket: str,
+    prefix: str,
+    region: str,
+    credentials: botocore.credentials.Credentials,
+    verify: bool | str,
+    timeout: float = 60,
+) -> Iterator[list[RemoteObject]]:
     from botocore.auth import S3SigV4Auth
     from botocore.awsrequest import AWSRequest
 
@@ -69,7 +76,7 @@ def list_pages(*, endpoint: str, bucket: str, prefix: str, region: str,
             if token:
                 query["continuation-token"] = token
             path = f"{base_path}/{quote(bucket)}?{_canonical_query(query)}"
-            request = AWSRequest(method="GET", url=f"{endpoint.rstrip('/')}{path[len(base_path):]}")
+            request = AWSRequest(method="GET", url=f"{endpoint.rstrip('/')}{path[len(base_path) :]}")
             S3SigV4Auth(credentials.get_frozen_credentials(), "s3", region).add_auth(request)
             try:
                 connection.request("GET", path, headers=dict(request.headers.items()))
@@ -81,12 +88,16 @@ def list_pages(*, endpoint: str, bucket: str, prefix: str, region: str,
                 raise FastListFailed(f"HTTP {response.status}")
             try:
                 root = ElementTree.fromstring(body)
-                page = [RemoteObject(unquote_plus(item.findtext(f"{_NS}Key", "")),
-                                     int(item.findtext(f"{_NS}Size", "0")),
-                                     _timestamp(item.findtext(f"{_NS}LastModified", "")),
-                                     item.findtext(f"{_NS}ETag", ""),
-                                     item.findtext(f"{_NS}StorageClass") or "STANDARD")
-                        for item in root.iter(f"{_NS}Contents")]
+                page = [
+                    RemoteObject(
+                        unquote_plus(item.findtext(f"{_NS}Key", "")),
+                        int(item.findtext(f"{_NS}Size", "0")),
+                        _timestamp(item.findtext(f"{_NS}LastModified", "")),
+                        item.findtext(f"{_NS}ETag", ""),
+                        item.findtext(f"{_NS}StorageClass") or "STANDARD",
+                    )
+                    for item in root.iter(f"{_NS}Contents")
+                ]
                 truncated = root.findtext(f"{_NS}IsTruncated", "false") == "true"
                 token = root.findtext(f"{_NS}NextContinuationToken")
             except (ElementTree.ParseError, ValueError) as exc:

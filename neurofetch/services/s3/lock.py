@@ -32,7 +32,7 @@ from neurofetch.transfer.sync.model import LOCK_FOLDER, NoSuchBucketError
 log = logging.getLogger("neurofetch.s3")
 
 WHOLE_PREFIX = "lock"
-DEFAULT_STALE_SECONDS = 120.0     # rewritten every 30 s: a killed run blocks the prefix for 2 minutes
+DEFAULT_STALE_SECONDS = 120.0  # rewritten every 30 s: a killed run blocks the prefix for 2 minutes
 STALE_ENV = "NEUROFETCH_S3_LOCK_STALE"
 _CONFLICT = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409")
 _ATTEMPTS = 5
@@ -60,10 +60,13 @@ class PrefixLock:
         self.bucket, self.prefix, self.name = bucket, prefix, name
         self.key = prefix + LOCK_FOLDER + name
         self.stale = stale_seconds()
-        self.lost = False               # another run took it over: this run must not delete anything
+        self.lost = False  # another run took it over: this run must not delete anything
         self._etag: str | None = None
-        self._holder = {"host": socket.gethostname(), "pid": os.getpid(),
-                        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+        self._holder = {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        }
         self._stop = threading.Event()
         self._refresher: threading.Thread | None = None
 
@@ -101,8 +104,8 @@ class PrefixLock:
             self.bucket.client.delete_object(Bucket=self.bucket.bucket, Key=self.key, IfMatch=etag)
         except Exception as exc:
             if client_error_code(exc) in _CONFLICT:
-                return                   # taken over by another run: theirs now
-            with contextlib.suppress(Exception):   # a server without conditional deletes: check, then delete
+                return  # taken over by another run: theirs now
+            with contextlib.suppress(Exception):  # a server without conditional deletes: check, then delete
                 held = self._read(self.key)
                 if held is not None and held["etag"] == etag:
                     self.bucket.client.delete_object(Bucket=self.bucket.bucket, Key=self.key)
@@ -120,8 +123,9 @@ class PrefixLock:
             # "written" makes every write's ETag new, so a run that read the lock stale cannot take it
             # over (If-Match) after its holder rewrote it.
             body = json.dumps({**self._holder, "written": time.time()}).encode()
-            answer = self.bucket.client.put_object(Bucket=self.bucket.bucket, Key=self.key, Body=body,
-                                                   ContentType="application/json", **condition)
+            answer = self.bucket.client.put_object(
+                Bucket=self.bucket.bucket, Key=self.key, Body=body, ContentType="application/json", **condition
+            )
         except Exception as exc:
             code = client_error_code(exc)
             if code in _CONFLICT:
@@ -143,8 +147,11 @@ class PrefixLock:
             if code == "NoSuchBucket":
                 raise NoSuchBucketError(f"bucket {self.bucket.bucket!r} does not exist") from None
             raise self.bucket.error(exc, f"reading the lock {self._where(key)}") from None
-        return {"etag": str(answer.get("ETag", "")), "holder": _describe(body),
-                "stale": self._age(answer) >= self.stale}
+        return {
+            "etag": str(answer.get("ETag", "")),
+            "holder": _describe(body),
+            "stale": self._age(answer) >= self.stale,
+        }
 
     def _age(self, answer: dict[str, Any]) -> float:
         """Seconds since the lock was last written, by the server's clock (its Date header)."""
@@ -159,8 +166,9 @@ class PrefixLock:
         """A whole-prefix run yields to fresh shard locks, a shard run to a fresh whole-prefix lock."""
         if self.name == WHOLE_PREFIX:
             try:
-                listed = self.bucket.client.list_objects_v2(Bucket=self.bucket.bucket,
-                                                            Prefix=self.prefix + LOCK_FOLDER + WHOLE_PREFIX)
+                listed = self.bucket.client.list_objects_v2(
+                    Bucket=self.bucket.bucket, Prefix=self.prefix + LOCK_FOLDER + WHOLE_PREFIX
+                )
             except Exception as exc:
                 raise self.bucket.error(exc, f"listing the locks of {self._where()}") from None
             others = [o["Key"] for o in listed.get("Contents", ()) if o["Key"] != self.key]
@@ -189,8 +197,10 @@ class PrefixLock:
         return f"s3://{self.bucket.bucket}/{key if key is not None else self.prefix}"
 
     def _locked(self, held: dict[str, Any]) -> LockedError:
-        return LockedError(f"another neurofetch run holds {self._where()} ({held['holder']}); it will be free "
-                           f"when that run ends, or {self.stale:g} s after it was killed")
+        return LockedError(
+            f"another neurofetch run holds {self._where()} ({held['holder']}); it will be free "
+            f"when that run ends, or {self.stale:g} s after it was killed"
+        )
 
 
 def _describe(body: bytes) -> str:

@@ -14,14 +14,14 @@ from neurofetch.errors import AuthError
 
 @dataclass(frozen=True)
 class AwsSession:
-    session: Any                  # boto3.session.Session
-    credentials: Any = field(repr=False)   # botocore.credentials.Credentials (refreshable ones refresh themselves)
-    source: str                   # where the credentials came from, for messages
+    session: Any  # boto3.session.Session
+    credentials: Any = field(repr=False)  # botocore.credentials.Credentials (refreshable ones refresh themselves)
+    source: str  # where the credentials came from, for messages
     region: str
-    endpoint: str | None          # a custom endpoint, or None for AWS itself
+    endpoint: str | None  # a custom endpoint, or None for AWS itself
     path_style: bool
     addressing_style: str
-    max_attempts: int | None      # AWS_MAX_ATTEMPTS / max_attempts in the profile
+    max_attempts: int | None  # AWS_MAX_ATTEMPTS / max_attempts in the profile
 
 
 def open_aws_session(profile: str | None, region: str | None, endpoint_url: str | None) -> AwsSession:
@@ -45,17 +45,22 @@ def open_aws_session(profile: str | None, region: str | None, endpoint_url: str 
     style = (scoped_s3.get("addressing_style") if isinstance(scoped_s3, dict) else None) or "auto"
     attempts = core.get_config_variable("max_attempts")
     return AwsSession(
-        session=session, credentials=credentials,
+        session=session,
+        credentials=credentials,
         source=describe_credential_source(getattr(credentials, "method", None), profile),
-        region=session.region_name or "us-east-1", endpoint=endpoint,
-        path_style=style == "path" or (style == "auto" and bool(endpoint)),   # custom endpoints: path-style
-        addressing_style=style, max_attempts=int(attempts) if attempts else None,
+        region=session.region_name or "us-east-1",
+        endpoint=endpoint,
+        path_style=style == "path" or (style == "auto" and bool(endpoint)),  # custom endpoints: path-style
+        addressing_style=style,
+        max_attempts=int(attempts) if attempts else None,
     )
 
 
 def _aws_files() -> tuple[str, str]:
-    return (os.environ.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
-            os.environ.get("AWS_CONFIG_FILE", "~/.aws/config"))
+    return (
+        os.environ.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
+        os.environ.get("AWS_CONFIG_FILE", "~/.aws/config"),
+    )
 
 
 def describe_credential_source(method: str | None, profile: str | None) -> str:
@@ -64,8 +69,11 @@ def describe_credential_source(method: str | None, profile: str | None) -> str:
         "env": "environment variables AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
         "shared-credentials-file": f"the shared credentials file {creds_file}",
         "config-file": f"the AWS config file {config_file}",
-        "assume-role": "an assume-role profile", "sso": "AWS SSO", "custom-process": "a credential_process",
-        "iam-role": "the instance metadata service", "container-role": "the container credentials endpoint",
+        "assume-role": "an assume-role profile",
+        "sso": "AWS SSO",
+        "custom-process": "a credential_process",
+        "iam-role": "the instance metadata service",
+        "container-role": "the container credentials endpoint",
         "explicit": "explicit keys",
     }.get(method or "", method or "an unknown source")
     return f"{where} (profile {profile!r})" if profile and method != "env" else where
@@ -73,8 +81,10 @@ def describe_credential_source(method: str | None, profile: str | None) -> str:
 
 def _missing_credentials_message(profile: str | None) -> str:
     creds_file, config_file = _aws_files()
-    return ("no AWS credentials found; tried environment variables AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
-            f"profile {profile or 'default'!r} in {creds_file} and {config_file}, container and instance metadata")
+    return (
+        "no AWS credentials found; tried environment variables AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+        f"profile {profile or 'default'!r} in {creds_file} and {config_file}, container and instance metadata"
+    )
 
 
 def _configured_endpoint(session: Any) -> str | None:
@@ -85,8 +95,9 @@ def _configured_endpoint(session: Any) -> str | None:
             return None
         from botocore.configprovider import ConfiguredEndpointProvider
 
-        provider = ConfiguredEndpointProvider(full_config=core.full_config,
-                                              scoped_config=core.get_scoped_config(), client_name="s3")
+        provider = ConfiguredEndpointProvider(
+            full_config=core.full_config, scoped_config=core.get_scoped_config(), client_name="s3"
+        )
         return provider.provide()
     except Exception:  # private botocore API: fall back to the documented environment variables
         return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")

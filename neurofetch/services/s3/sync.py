@@ -17,11 +17,17 @@ class S3SyncOptions(SyncOptions):
     aws_profile: str | None = None
     region: str | None = None
     verify_tls: bool | str = True
-    backend: str | None = None                                       # None: $NEUROFETCH_S3_BACKEND or "auto"
+    backend: str | None = None  # None: $NEUROFETCH_S3_BACKEND or "auto"
 
 
 def s3_sync(options: S3SyncOptions, *, reporter: Any = None) -> RunResult:
     """Synchronise one way, SRC → DST (transfer/sync/run.py's ``sync``), on S3 with the options' connection."""
-    settings = S3Settings(options.endpoint_url, options.aws_profile, options.region, options.verify_tls,
-                          options.jobs, options.backend or backend_from_env())
+    settings = S3Settings(
+        options.endpoint_url,
+        options.aws_profile,
+        options.region,
+        options.verify_tls,
+        options.jobs,
+        options.backend or backend_from_env(),
+    )
     return sync(options, lambda name: S3Bucket(settings, name), reporter=reporter)

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 MiB = 1024 * 1024
-MULTIPART_THRESHOLD = 8 * MiB   # aws-cli / s3transfer: multipart when size >= threshold
+MULTIPART_THRESHOLD = 8 * MiB  # aws-cli / s3transfer: multipart when size >= threshold
 MULTIPART_CHUNK = 8 * MiB
 MAX_PARTS = 10_000
 _READ_BLOCK = MiB
@@ -39,8 +39,8 @@ def candidate_part_sizes(size: int, parts: int) -> list[int]:
     if parts < 1 or size < 1:
         return []
     candidates = [aws_part_size(size), *_KNOWN_PART_SIZES]
-    smallest_mib = -(-size // parts)                      # ceil(size / N) ...
-    candidates.append(-(-smallest_mib // MiB) * MiB)      # ... rounded up to whole MiB
+    smallest_mib = -(-size // parts)  # ceil(size / N) ...
+    candidates.append(-(-smallest_mib // MiB) * MiB)  # ... rounded up to whole MiB
     if parts == 1:
         candidates.append(size)
     seen: list[int] = []
@@ -53,7 +53,7 @@ def candidate_part_sizes(size: int, parts: int) -> list[int]:
 def file_etags(path: str | Path, part_sizes: list[int], *, whole: bool) -> tuple[str | None, dict[int, str]]:
     """Read the file once; return its MD5 (if ``whole``) and its multipart ETag for each part size."""
     whole_md5 = hashlib.md5(usedforsecurity=False) if whole else None
-    PartState = tuple["hashlib._Hash", list[bytes], int]   # current, digests, filled
+    PartState = tuple["hashlib._Hash", list[bytes], int]  # current, digests, filled
     states: dict[int, PartState] = {p: (hashlib.md5(usedforsecurity=False), [], 0) for p in part_sizes}
     with open(path, "rb") as fh:
         while block := fh.read(_READ_BLOCK):

@@ -16,16 +16,16 @@ from neurofetch.transfer.journal import STATE_DIR
 from neurofetch.transfer.shard import Shard
 from neurofetch.transfer.sync.plan import LocalFile, OrderedFilters, in_shard
 
-TEMP_SUFFIX = ".nf-partial"     # our in-progress downloads; never listed or uploaded
+TEMP_SUFFIX = ".nf-partial"  # our in-progress downloads; never listed or uploaded
 _TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{8}" + re.escape(TEMP_SUFFIX), re.DOTALL)
 
 
 @dataclass
 class LocalScan:
     files: dict[str, LocalFile] = field(default_factory=dict)
-    failures: list[tuple[str, str]] = field(default_factory=list)    # (name, error): block --delete
-    notes: list[str] = field(default_factory=list)                   # skipped oddities, for the summary
-    partials: list[str] = field(default_factory=list)                # paths of downloads a killed run left
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (name, error): block --delete
+    notes: list[str] = field(default_factory=list)  # skipped oddities, for the summary
+    partials: list[str] = field(default_factory=list)  # paths of downloads a killed run left
 
 
 def is_temp_name(name: str) -> bool:
@@ -108,7 +108,7 @@ def write_atomically(final: Path, size: int, mtime: int, fill: Callable[[BinaryI
         with os.fdopen(fd, "wb") as out:
             fill(out)
             out.flush()
-            written = os.fstat(out.fileno()).st_size   # s3transfer writes ranges out of order: not tell()
+            written = os.fstat(out.fileno()).st_size  # s3transfer writes ranges out of order: not tell()
         if written != size:
             raise OSError(f"got {written} bytes, expected {size} (object changed during the sync?)")
         os.utime(temp, ns=(mtime * 1_000_000_000, mtime * 1_000_000_000))

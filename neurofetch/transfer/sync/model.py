@@ -12,10 +12,21 @@ from neurofetch.errors import UsageError
 Progress = Callable[[int], None]
 
 DEFAULT_JOBS = 16
-STORAGE_CLASSES = ("STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
-                   "GLACIER", "DEEP_ARCHIVE", "GLACIER_IR", "OUTPOSTS", "SNOW", "EXPRESS_ONEZONE")
+STORAGE_CLASSES = (
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+    "GLACIER_IR",
+    "OUTPOSTS",
+    "SNOW",
+    "EXPRESS_ONEZONE",
+)
 ARCHIVED_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
-LOCK_FOLDER = ".neurofetch/"       # below the prefix; s3-sync never lists, uploads, downloads or deletes it
+LOCK_FOLDER = ".neurofetch/"  # below the prefix; s3-sync never lists, uploads, downloads or deletes it
 
 
 class NoSuchBucketError(UsageError):
@@ -26,7 +37,7 @@ class NoSuchBucketError(UsageError):
 class RemoteObject:
     key: str
     size: int
-    mtime: int          # LastModified, whole seconds since the epoch
+    mtime: int  # LastModified, whole seconds since the epoch
     etag: str
     storage_class: str
 
@@ -69,7 +80,7 @@ class HeldLock(Protocol):
 class Bucket(Protocol):
     """One bucket on one endpoint. Thread-safe: the sync calls it from its worker threads."""
 
-    bucket: str    # the bucket's name
+    bucket: str  # the bucket's name
 
     def list_pages(self, prefix: str) -> Iterator[list[RemoteObject]]:
         """Every object below ``prefix``, page by page, each key once (a listing that fails part-way resumes
@@ -80,11 +91,11 @@ class Bucket(Protocol):
 
     def create(self) -> None: ...
 
-    def upload(self, path: str, key: str, size: int, *, storage_class: str | None = None,
-               progress: Progress | None = None) -> None: ...
+    def upload(
+        self, path: str, key: str, size: int, *, storage_class: str | None = None, progress: Progress | None = None
+    ) -> None: ...
 
-    def download(self, key: str, size: int, etag: str, out: BinaryIO, *,
-                 progress: Progress | None = None) -> None:
+    def download(self, key: str, size: int, etag: str, out: BinaryIO, *, progress: Progress | None = None) -> None:
         """Write the object into ``out`` (a file opened "wb"); the caller owns temporary files and renames."""
         ...
 

@@ -31,7 +31,7 @@ Kind = Literal["upload", "download", "delete", "check", "skip", "archived", "fai
 
 @dataclass(slots=True)
 class LocalFile:
-    path: str          # absolute path on disk
+    path: str  # absolute path on disk
     size: int
     mtime_ns: int
 
@@ -43,7 +43,7 @@ class LocalFile:
 @dataclass(slots=True)
 class Action:
     kind: Kind
-    rel: str                          # the relative name, "/"-separated: what the user sees
+    rel: str  # the relative name, "/"-separated: what the user sees
     local: LocalFile | None = None
     remote: RemoteObject | None = None
     reason: str = ""
@@ -62,7 +62,7 @@ class OrderedFilters:
             if not pattern:
                 raise UsageError(f"empty --{kind} pattern")
         self.rules = [(kind, pattern.replace(os.sep, "/") if os.sep != "/" else pattern) for kind, pattern in rules]
-        self.ledger = FilterLedger()   # to warn about an --include that matched nothing, or excludes that left nothing
+        self.ledger = FilterLedger()  # to warn about an --include that matched nothing, or excludes that left nothing
         self.ledger.expect("--include", [pattern for kind, pattern in self.rules if kind == "include"])
         self.ledger.expect_excludes([pattern for kind, pattern in self.rules if kind == "exclude"])
 
@@ -84,8 +84,12 @@ class OrderedFilters:
         That holds when an exclude ending in ``*`` matches ``rel_dir/`` (the ``*`` then swallows any
         rest of the path) and no include comes after it."""
         for index, (kind, pattern) in enumerate(self.rules):
-            if (kind == "exclude" and pattern.endswith("*") and fnmatch.fnmatchcase(rel_dir + "/", pattern)
-                    and all(k == "exclude" for k, _ in self.rules[index + 1:])):
+            if (
+                kind == "exclude"
+                and pattern.endswith("*")
+                and fnmatch.fnmatchcase(rel_dir + "/", pattern)
+                and all(k == "exclude" for k, _ in self.rules[index + 1 :])
+            ):
                 return True
         return False
 
@@ -142,8 +146,14 @@ def compare(rules: Rules, local: LocalFile, remote: RemoteObject) -> tuple[Kind,
     return (copy, "modification time differs") if local.mtime != remote.mtime else ("skip", "unchanged")
 
 
-def plan(rules: Rules, local: dict[str, LocalFile], remote_pages: Iterable[Iterable[RemoteObject]], prefix: str,
-         filters: OrderedFilters, shard: Shard | None = None) -> Iterator[Action]:
+def plan(
+    rules: Rules,
+    local: dict[str, LocalFile],
+    remote_pages: Iterable[Iterable[RemoteObject]],
+    prefix: str,
+    filters: OrderedFilters,
+    shard: Shard | None = None,
+) -> Iterator[Action]:
     """Yield one action per name. ``local`` is already filtered (the walk prunes); remote names are
     filtered here. Decisions on names seen in the remote listing are yielded while it streams; names
     only on the local side come last, once the whole listing is known.
@@ -155,11 +165,11 @@ def plan(rules: Rules, local: dict[str, LocalFile], remote_pages: Iterable[Itera
     previous: str | None = None
     for page in remote_pages:
         for remote in page:
-            rel = remote.key[len(prefix):]
+            rel = remote.key[len(prefix) :]
             repeated, previous = remote.key == previous, remote.key
-            if not rel or rel.endswith("/") or repeated or rel in matched:   # folder markers; a buggy server
+            if not rel or rel.endswith("/") or repeated or rel in matched:  # folder markers; a buggy server
                 continue
-            if rel.startswith(LOCK_FOLDER):                  # neurofetch's own lock objects
+            if rel.startswith(LOCK_FOLDER):  # neurofetch's own lock objects
                 continue
             if not filters.included(rel) or not in_shard(rel, shard):
                 continue

@@ -79,13 +79,13 @@ class SyncOptions:
     size_only: bool = False
     checksum: bool = False
     delete: bool = False
-    filters: list[tuple[str, str]] = field(default_factory=list)   # ("include"|"exclude", pattern), in order
+    filters: list[tuple[str, str]] = field(default_factory=list)  # ("include"|"exclude", pattern), in order
     dry_run: bool = False
     create_bucket: bool = False
     storage_class: str | None = None
-    shard: tuple[int, int] | Shard | None = None                     # (k, n): keep names whose hash % n == k-1
-    manifest: Manifest | None = None                                 # download only the rows of an `ls` table
-    wait: float | None = None                                        # for another run's lock (--wait); None: no
+    shard: tuple[int, int] | Shard | None = None  # (k, n): keep names whose hash % n == k-1
+    manifest: Manifest | None = None  # download only the rows of an `ls` table
+    wait: float | None = None  # for another run's lock (--wait); None: no
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def sync(options: SyncOptions, open_bucket: Callable[[str], Bucket], *, reporter
                 hint = " (add --create-bucket to create it)" if job.direction == "upload" else ""
                 raise NoSuchBucketError(f"bucket {job.location.bucket!r} does not exist{hint}") from None
             except NeurofetchError as exc:
-                if isinstance(exc, DestinationError) or exc is control.fatal:   # a stop: what was done goes into --json
+                if isinstance(exc, DestinationError) or exc is control.fatal:  # a stop: what was done goes into --json
                     result.seconds = time.monotonic() - started
                     exc.result = result
                 raise
@@ -194,8 +194,8 @@ class _Runner:
             else:
                 self.bucket.create()
             remote_pages = iter(())
-        if job.direction == "download":    # reach the bucket before creating the destination and its lock
-            location, remote_pages = remote_listing(self.bucket, self.options.src)   # or the one object named
+        if job.direction == "download":  # reach the bucket before creating the destination and its lock
+            location, remote_pages = remote_listing(self.bucket, self.options.src)  # or the one object named
             if location != job.location and self.options.delete:
                 raise UsageError(f"{self.options.src} is one object, not a folder: --delete does not apply")
             self.job = job = dataclasses.replace(job, location=location)
@@ -210,8 +210,12 @@ class _Runner:
         if self.options.dry_run:
             yield
         elif self.job.direction == "download":
-            with DestinationLock(self.job.root, shard.lock_name, within=shard.tree_lock_name,
-                                 wait=LockWait.of(self.options.wait, self.reporter.note)):
+            with DestinationLock(
+                self.job.root,
+                shard.lock_name,
+                within=shard.tree_lock_name,
+                wait=LockWait.of(self.options.wait, self.reporter.note),
+            ):
                 yield
         else:
             self.prefix_lock = self.bucket.lock(self.job.location.prefix, shard.lock_name)
@@ -263,6 +267,7 @@ class _Runner:
             with self.lock:
                 self.inflight.discard(future)
             window.release()
+
         return done
 
     def _wait_inflight(self) -> None:
@@ -309,7 +314,7 @@ class _Runner:
         except Exception as exc:
             if not self.control.stopping:
                 error = self.bucket.error(exc)
-                if isinstance(error, DestinationError):   # every other file would fail the same way: stop
+                if isinstance(error, DestinationError):  # every other file would fail the same way: stop
                     self.control.halt(error)
                 elif isinstance(error, UnreachableError):
                     self.control.unreachable(action.rel, str(error))
@@ -324,7 +329,7 @@ class _Runner:
             self._planned_copy(action)
             self.reporter.finished(action.rel, "planned")
             return
-        size = action.local.size if kind == "upload" else action.remote.size   # type: ignore[union-attr]
+        size = action.local.size if kind == "upload" else action.remote.size  # type: ignore[union-attr]
         self.reporter.started(action.rel, size)
         if kind == "upload":
             self._upload(action)
@@ -341,7 +346,7 @@ class _Runner:
         assert local is not None and remote is not None
         if etag_matches(local.path, local.size, remote.etag):
             if self.job.direction == "download" and local.mtime != remote.mtime and not self.options.dry_run:
-                set_mtime(local.path, remote.mtime)      # later default-mode runs then see it as unchanged
+                set_mtime(local.path, remote.mtime)  # later default-mode runs then see it as unchanged
                 self._count("mtime_updated")
             self._count("skipped")
             self.reporter.finished(action.rel, "skipped")
@@ -352,8 +357,13 @@ class _Runner:
     def _upload(self, action: Action) -> None:
         local = action.local
         assert local is not None
-        self.bucket.upload(local.path, self.job.location.key(action.rel), local.size,
-                           storage_class=self.options.storage_class, progress=self.reporter.advanced)
+        self.bucket.upload(
+            local.path,
+            self.job.location.key(action.rel),
+            local.size,
+            storage_class=self.options.storage_class,
+            progress=self.reporter.advanced,
+        )
         after = os.stat(local.path)
         if (after.st_size, after.st_mtime_ns) != (local.size, local.mtime_ns):
             raise ItemError("the file changed while it was uploaded; run the sync again")
@@ -363,9 +373,14 @@ class _Runner:
         assert remote is not None
         final = local_path(self.job.root, action.rel)
         try:
-            write_atomically(final, remote.size, remote.mtime,
-                             lambda out: self.bucket.download(remote.key, remote.size, remote.etag, out,
-                                                              progress=self.reporter.advanced))
+            write_atomically(
+                final,
+                remote.size,
+                remote.mtime,
+                lambda out: self.bucket.download(
+                    remote.key, remote.size, remote.etag, out, progress=self.reporter.advanced
+                ),
+            )
         except OSError as exc:
             raise unwritable(exc, final) or exc from None
 
@@ -378,7 +393,8 @@ class _Runner:
         if self.result.failures:
             self.result.extra["deletions_skipped"] = len(self.deletes)
             self.result.messages.append(
-                f"{len(self.deletes)} deletion(s) skipped because {len(self.result.failures)} item(s) failed")
+                f"{len(self.deletes)} deletion(s) skipped because {len(self.result.failures)} item(s) failed"
+            )
             return
         if self.options.dry_run:
             for action in self.deletes:
@@ -414,8 +430,16 @@ class _Runner:
         remote = self.job.location.url(action.rel)
         upload = self.job.direction == "upload"
         size = action.local.size if upload else action.remote.size  # type: ignore[union-attr]
-        self._planned({"action": self.job.direction, "path": action.rel, "source": local if upload else remote,
-                       "destination": remote if upload else local, "size": size, "reason": action.reason})
+        self._planned(
+            {
+                "action": self.job.direction,
+                "path": action.rel,
+                "source": local if upload else remote,
+                "destination": remote if upload else local,
+                "size": size,
+                "reason": action.reason,
+            }
+        )
 
     def _planned(self, entry: dict[str, Any]) -> None:
         with self.lock:
@@ -426,4 +450,3 @@ class _Runner:
     def _count(self, name: str) -> None:
         with self.lock:
             self.result.add(name)
-
