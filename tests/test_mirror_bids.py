@@ -296,6 +296,21 @@ def test_the_mirrored_tree_passes_the_bids_validator(loris, loris_env, tmp_path:
     assert set(summary["tasks"]) == {"rest", "encoding", "retrieval"}
 
 
+def test_every_series_is_as_far_apart_in_time_as_its_sidecar_says(loris, loris_env, tmp_path: Path) -> None:
+    """What the validator checks as REPETITION_TIME_MISMATCH, without the validator: pixdim[4] = RepetitionTime."""
+    import nibabel
+
+    dest = tmp_path / "bids"
+    assert run_cli("mirror", dest, "--bids", env=loris_env).code == 0
+    series = [p for p in dest.rglob("*.nii.gz") if p.parent.name in ("func", "dwi", "asl")]
+    assert series
+    for path in series:
+        sidecar = json.loads(path.with_name(path.name.removesuffix(".nii.gz") + ".json").read_text())
+        header = nibabel.load(path).header
+        assert len(header.get_data_shape()) == 4
+        assert header.get_zooms()[3] == pytest.approx(sidecar["RepetitionTime"]), path.name
+
+
 def test_the_emulators_hostile_names_stay_inside_dest(tmp_path: Path) -> None:
     dest = tmp_path / "inner" / "bids"
     with serve_loris("hostile_names=1") as loris:

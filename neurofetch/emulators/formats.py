@@ -28,10 +28,12 @@ def nifti1_gz(
     intent: int = 0,
     space: int = NIFTI_SPACE_SCANNER,
     description: bytes = b"",
+    seconds_per_volume: float = 1.0,
     compresslevel: int = 6,
 ) -> bytes:
     """A single-file NIfTI-1 volume (``.nii.gz``): ``values`` in NIfTI order (x fastest), an axis-aligned
-    affine of ``voxel_mm`` voxels placed at ``origin``, gzip-compressed reproducibly (mtime 0)."""
+    affine of ``voxel_mm`` voxels placed at ``origin``, ``seconds_per_volume`` apart along a 4th axis (pixdim[4],
+    which BIDS validators compare with a sidecar's RepetitionTime), gzip-compressed reproducibly (mtime 0)."""
     import nibabel
     import numpy as np
 
@@ -47,6 +49,7 @@ def nifti1_gz(
     header["intent_code"] = intent
     header["descrip"] = description
     header["pixdim"][4:] = 1.0
+    header["pixdim"][4] = seconds_per_volume
     return gzip.compress(image.to_bytes(), compresslevel=compresslevel, mtime=0)
 
 

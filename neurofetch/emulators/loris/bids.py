@@ -22,7 +22,7 @@ from neurofetch.emulators.loris.data import PROJECT, Candidate, ImageFile, Loris
 
 BIDS_ETAG = "8241a4b1e6d135003117a3b095b974a5"  # md5("Bids:null"): the ETag before the body exists
 BIDS_BASE = f"/projects/{PROJECT}/bids"
-REPETITION_TIME = 2.0  # the NIfTI writer's pixdim[4]
+REPETITION_TIME = 2.0  # seconds: the sidecars' RepetitionTime and the NIfTI files' pixdim[4]
 VOLUMES = 3  # of every 4-D series (bold, dwi, asl)
 
 TOP_LEVEL = (
@@ -254,7 +254,14 @@ def _volume(image: BidsImage) -> bytes:
     shape = (8, 8, 6, VOLUMES) if image.subfolder in ("func", "dwi", "asl") else (8, 8, 6)
     noise = random.Random(image.stem)  # validators refuse a .nii.gz smaller than a NIfTI header: no flat volumes
     values = [noise.randrange(4096) for _ in range(math.prod(shape))]
-    return nifti1_gz(shape, "int16", values, voxel_mm=2.0, description=image.scan_type.encode("ascii", "replace")[:80])
+    return nifti1_gz(
+        shape,
+        "int16",
+        values,
+        voxel_mm=2.0,
+        description=image.scan_type.encode("ascii", "replace")[:80],
+        seconds_per_volume=REPETITION_TIME,
+    )
 
 
 def _pretty(value: object) -> bytes:
