@@ -20,23 +20,34 @@ def parse_segments(text: str) -> int:
     return number
 
 
-def transfer_settings(profile: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
-    """``bwlimit`` (bytes per second, from ``10M``), ``wait`` (seconds; ``forever``: no limit) and ``segments``,
-    those set by the profile ``raw`` or else by NEUROFETCH_BWLIMIT / _WAIT / _SEGMENTS."""
+def _parsers() -> dict[str, Callable[[str], Any]]:
+    """Each limit's parser: text in, value out, ValueError naming what is wrong."""
     from neurofetch.net.bandwidth import parse_rate
     from neurofetch.transfer.lock import parse_wait
 
-    parsers: dict[str, Callable[[str], Any]] = {"bwlimit": parse_rate, "wait": parse_wait, "segments": parse_segments}
+    return {"bwlimit": parse_rate, "wait": parse_wait, "segments": parse_segments}
+
+
+def _parsed(given: Mapping[str, object], error: Callable[[str, ValueError], Exception]) -> dict[str, Any]:
+    """The values of ``given`` that are not None, parsed; a bad one raises ``error(key, exc)``."""
     found: dict[str, Any] = {}
-    for key, parse in parsers.items():
-        value = raw.get(key, env.get(f"NEUROFETCH_{key.upper()}"))
-        if value is None or value == "":
+    for key, parse in _parsers().items():
+        value = given.get(key)
+        if value is None:
             continue
         try:
             found[key] = parse(str(value))
         except ValueError as exc:
-            raise ConfigError(f"profile {profile!r}: {key}: {exc}") from None
+            raise error(key, exc) from None
     return found
+
+
+def transfer_settings(profile: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """``bwlimit`` (bytes per second, from ``10M``), ``wait`` (seconds; ``forever``: no limit) and ``segments``,
+    those set by the profile ``raw`` or else by NEUROFETCH_BWLIMIT / _WAIT / _SEGMENTS."""
+    given = {key: raw.get(key, env.get(f"NEUROFETCH_{key.upper()}")) for key in _parsers()}
+    given = {key: None if value == "" else value for key, value in given.items()}  # set but empty: unset
+    return _parsed(given, lambda key, exc: ConfigError(f"profile {profile!r}: {key}: {exc}"))
 
 
 def given_limits(
@@ -45,16 +56,6 @@ def given_limits(
     """--bwlimit, --wait and --segments as given (a flag's text or a Python value), those given, parsed:
     ``{"bwlimit": bytes per second, "wait": seconds, "segments": n}``; a bad value is a UsageError naming it."""
     from neurofetch.errors import UsageError
-    from neurofetch.net.bandwidth import parse_rate
-    from neurofetch.transfer.lock import parse_wait
 
-    parsers: dict[str, Callable[[str], Any]] = {"bwlimit": parse_rate, "wait": parse_wait, "segments": parse_segments}
-    found: dict[str, Any] = {}
-    for key, value in (("bwlimit", bwlimit), ("wait", wait), ("segments", segments)):
-        if value is None:
-            continue
-        try:
-            found[key] = parsers[key](str(value))
-        except ValueError as exc:
-            raise UsageError(f"--{key}: {exc}") from None
-    return found
+    given = {"bwlimit": bwlimit, "wait": wait, "segments": segments}
+    return _parsed(given, lambda key, exc: UsageError(f"--{key}: {exc}"))
