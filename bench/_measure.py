@@ -49,6 +49,26 @@ def loris_tree_parser(doc: str, *, latency: bool = True, no_write: bool = True) 
     return parser
 
 
+def big_file_mirror(url: str, dest: Path, big: dict[str, str], *extra: str) -> list[str]:
+    """`neurofetch mirror` of just the LORIS emulator's big file (bench/_serve.py's ``big_file`` record) into
+    ``dest``, with ``extra`` options."""
+    return [
+        *neurofetch_command(),
+        "--url",
+        url,
+        "--service",
+        "loris",
+        "--json",
+        "mirror",
+        str(dest),
+        "--candidate",
+        big["candidate"],
+        "--include",
+        big["filename"],
+        *extra,
+    ]
+
+
 def neurofetch_command() -> list[str]:
     """The installed console script next to this Python (what a user runs), else ``python -m neurofetch``."""
     script = Path(sys.executable).parent / "neurofetch"

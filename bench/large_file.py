@@ -28,6 +28,7 @@ from _measure import (
     ROOT,
     Noise,
     Server,
+    big_file_mirror,
     curl_auth_header,
     isolated_env,
     loris_token,
@@ -36,7 +37,6 @@ from _measure import (
     measure,
     mib,
     need,
-    neurofetch_command,
     seconds,
     settle,
     today,
@@ -86,20 +86,7 @@ def main() -> None:
                 server.clear()
                 settle()
                 run = measure(
-                    [
-                        *neurofetch_command(),
-                        "--url",
-                        server.url,
-                        "--service",
-                        "loris",
-                        "--json",
-                        "mirror",
-                        str(dest),
-                        "--candidate",
-                        big["candidate"],
-                        "--include",
-                        big["filename"],
-                    ],
+                    big_file_mirror(server.url, dest, big),
                     env=env,
                 )
                 got = dest / big["candidate"] / big["visit"] / big["filename"]

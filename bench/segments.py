@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import (
     Noise,
     Server,
+    big_file_mirror,
     curl_auth_header,
     isolated_env,
     loris_token,
@@ -36,7 +37,6 @@ from _measure import (
     markdown_table,
     measure,
     need,
-    neurofetch_command,
     seconds,
     settle,
     today,
@@ -77,23 +77,7 @@ def main() -> None:
                 dest = tmp / "mirror"
                 settle()
                 run = measure(
-                    [
-                        *neurofetch_command(),
-                        "--url",
-                        server.url,
-                        "--service",
-                        "loris",
-                        "--json",
-                        "mirror",
-                        str(dest),
-                        "--candidate",
-                        big["candidate"],
-                        "--include",
-                        big["filename"],
-                        "--no-qc",
-                        "--segments",
-                        "4",
-                    ],
+                    big_file_mirror(server.url, dest, big, "--no-qc", "--segments", "4"),
                     env=env,
                 )
                 got = dest / big["candidate"] / big["visit"] / big["filename"]
@@ -111,25 +95,7 @@ def main() -> None:
             big = server.info["big_file"]
             dest = tmp / "limited"
             run = measure(
-                [
-                    *neurofetch_command(),
-                    "--url",
-                    server.url,
-                    "--service",
-                    "loris",
-                    "--json",
-                    "mirror",
-                    str(dest),
-                    "--candidate",
-                    big["candidate"],
-                    "--include",
-                    big["filename"],
-                    "--no-qc",
-                    "--segments",
-                    "4",
-                    "--bwlimit",
-                    args.bwlimit,
-                ],
+                big_file_mirror(server.url, dest, big, "--no-qc", "--segments", "4", "--bwlimit", args.bwlimit),
                 env=env,
             )
             assert (dest / big["candidate"] / big["visit"] / big["filename"]).stat().st_size == size
