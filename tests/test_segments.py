@@ -150,7 +150,8 @@ def test_a_server_that_answers_ranges_wrongly_gets_one_stream_and_a_correct_file
     assert result.code == 0, result.stderr
     path, content = big_file(loris, tmp_path / "d")
     assert path.read_bytes() == content
-    assert gets[-1].headers.get("range") is None and gets[-1].status == 200  # the file, whole, at the end
+    # The file came whole in the end; segments still in flight may be logged after that request, so not gets[-1].
+    assert any(g.headers.get("range") is None and g.status == 200 for g in gets)
     assert part_files(tmp_path / "d") == []
 
 
