@@ -153,6 +153,9 @@ def test_bad_arguments_are_usage_errors(datamint, tmp_path: Path) -> None:
         assert result.code == 2 and words in result.stderr, result.stderr
     missing = run_cli("upload", tmp_path / "nope", env=env_for(datamint))
     assert missing.code == 2 and "no such file or folder" in missing.stderr
+    loris = run_cli("--url", datamint.url, "--service", "loris", "upload", photo, env={})
+    assert loris.code == 2 and "upload needs a datamint profile" in loris.stderr
+    assert len(loris.stderr.strip().splitlines()) == 1
     assert upload_posts(datamint) == 0
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from neurofetch.api.runner import choose_profile, given_secret, names, run_engine
+from neurofetch.api.runner import given_secret, names, one_service_profile, run_engine
 from neurofetch.errors import UsageError
 
 if TYPE_CHECKING:
@@ -146,19 +146,7 @@ def _datamint(
 ) -> Profile:
     """The Datamint-only commands assume ``service: datamint`` when nothing is chosen, so the official client's
     DATAMINT_API_URL / DATAMINT_API_KEY setups just work."""
-    chosen = choose_profile(
-        profile,
-        url,
-        "datamint" if url else None,
-        config=config,
-        only_service="datamint",
-        jobs=jobs,
-        bwlimit=bwlimit,
-        wait=wait,
-    )
-    if chosen.service != "datamint":
-        raise UsageError(f"{command} is for Datamint profiles; profile {chosen.name!r} is {chosen.service}")
-    return chosen
+    return one_service_profile(command, "datamint", profile, url, config=config, jobs=jobs, bwlimit=bwlimit, wait=wait)
 
 
 def _key(profile: Profile, api_key: str | None, no_input: bool) -> Secret:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from neurofetch.api.runner import choose_profile, given_secret, names, run_engine
+from neurofetch.api.runner import choose_profile, given_secret, names, one_service_profile, run_engine
 from neurofetch.errors import UsageError
 
 if TYPE_CHECKING:
@@ -147,19 +147,9 @@ def atlas_image(
     """Download the Allen Brain Map images ``request`` names into ``out`` (the public API by default)."""
     from neurofetch.services.allen import AllenSource
 
-    chosen = choose_profile(
-        profile,
-        url,
-        "allen" if url else None,
-        config=config,
-        only_service="allen",
-        jobs=jobs,
-        bwlimit=bwlimit,
-        wait=wait,
-        segments=segments,
+    chosen = one_service_profile(
+        "atlas-image", "allen", profile, url, config=config, jobs=jobs, bwlimit=bwlimit, wait=wait, segments=segments
     )
-    if chosen.service != "allen":
-        raise UsageError(f"atlas-image needs an allen profile; profile {chosen.name!r} is a {chosen.service} profile")
     if request.empty:
         raise UsageError(
             "nothing to download: give IMAGE_ID arguments, --atlas-images ATLAS_ID or --section-data-set ID"

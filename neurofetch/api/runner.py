@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from neurofetch.errors import Interrupted
+from neurofetch.errors import Interrupted, UsageError
 
 if TYPE_CHECKING:
     from neurofetch.settings import Profile
@@ -217,6 +217,39 @@ def choose_profile(
     if limits:
         profile = dataclasses.replace(profile, **limits)
     return profile
+
+
+def one_service_profile(
+    command: str,
+    service: str,
+    profile: str | Profile | None,
+    url: str | None,
+    *,
+    config: str | None = None,
+    jobs: int | None = None,
+    bwlimit: str | int | None = None,
+    wait: str | float | None = None,
+    segments: int | None = None,
+) -> Profile:
+    """The profile of a command that speaks one service: a bare ``url`` is that service's server, nothing chosen
+    picks its only profile (or its public server), and a profile of another service is a usage error."""
+    chosen = choose_profile(
+        profile,
+        url,
+        service if url else None,
+        config=config,
+        only_service=service,
+        jobs=jobs,
+        bwlimit=bwlimit,
+        wait=wait,
+        segments=segments,
+    )
+    if chosen.service != service:
+        article = "an" if service[0] in "aeiou" else "a"
+        raise UsageError(
+            f"{command} needs {article} {service} profile; profile {chosen.name!r} is a {chosen.service} profile"
+        )
+    return chosen
 
 
 def given_secret(value: str | None) -> Any:
