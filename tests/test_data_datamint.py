@@ -144,3 +144,15 @@ def test_a_dataloader_batches_it(project, tmp_path: Path) -> None:
     images, dicoms, metadata = next(iter(loader))
     assert tuple(images.shape) == (4, 6, 5) and dicoms == [None] * 4
     assert [m["frame_index"] for m in metadata] == [0, 1, 2, 3]
+
+
+def test_the_preloaded_emulator_serves_drawn_masks(tmp_path: Path) -> None:
+    """`neurofetch emulate datamint` (masks on by default) gives a dataset with something to learn from."""
+    with datamint_server(preload=12, preload_masks=True) as emulator:
+        dataset = DatamintDataset(tmp_path / "dm", PROJECT, url=emulator.url, api_key=KEY)
+    assert len(dataset) == 2 and dataset.segmentation_labels == ["lesion"]
+    for image, _dicom, metadata in dataset:
+        side = image.shape[0]
+        expected = numpy.zeros(image.shape, dtype=bool)
+        expected[side // 4 : side - side // 4, side // 4 : side - side // 4] = True
+        assert metadata["masks"].shape == (1, *image.shape) and (metadata["masks"][0] == expected).all()

@@ -251,7 +251,7 @@ DEFAULT_SAMPLES = 12
     "datamint",
     epilog="""
     neurofetch emulate datamint --port 8768
-    neurofetch emulate datamint --samples 20
+    neurofetch emulate datamint --samples 20 --no-masks
 """,
 )
 def emulate_datamint(
@@ -268,6 +268,10 @@ def emulate_datamint(
         int,
         typer.Option("--samples", min=0, metavar="N", help="How many synthetic resources to preload."),
     ] = DEFAULT_SAMPLES,
+    masks: Annotated[
+        bool,
+        typer.Option("--masks/--no-masks", help="Give each preloaded PNG a drawn segmentation mask."),
+    ] = True,
 ) -> None:
     """Datamint-style platform: resources, projects, publish, segmentations (API key in the apikey header)."""
     from neurofetch.emulators.datamint.app import DEFAULT_API_KEY, DatamintEmulator
@@ -277,5 +281,7 @@ def emulate_datamint(
         api_key = sys.stdin.readline().strip()
         if not api_key:
             raise typer.BadParameter("stdin gave an empty API key", param_hint="--api-key-stdin")
-    emulator = DatamintEmulator(faults=parse_faults(faults), api_keys={api_key}, seed=seed, preload=samples)
+    emulator = DatamintEmulator(
+        faults=parse_faults(faults), api_keys={api_key}, seed=seed, preload=samples, preload_masks=masks
+    )
     run_emulator(emulator, port)

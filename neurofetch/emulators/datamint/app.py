@@ -8,13 +8,14 @@ uploaded file and segmentation is kept byte for byte so tests can inspect exactl
 from __future__ import annotations
 
 import asyncio
+import struct
 import threading
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from neurofetch.emulators.common import ASGIApp, Emulator, Faults, Receive, Scope, Send
-from neurofetch.emulators.datamint.samples import sample_files
+from neurofetch.emulators.datamint.samples import mask_png, sample_files
 from neurofetch.emulators.datamint.store import (
     ApiError,
     DatamintStore,
@@ -70,6 +71,7 @@ class DatamintEmulator(Emulator):
         projects: Iterable[str] | None = None,
         seed: int = 0,
         preload: int = 0,
+        preload_masks: bool = False,
     ) -> None:
         super().__init__(faults=faults)
         self.api_keys = set(api_keys) if api_keys is not None else {DEFAULT_API_KEY}
@@ -83,7 +85,7 @@ class DatamintEmulator(Emulator):
         for name in DEFAULT_PROJECTS if projects is None else projects:
             self.store.add_project(name, f"{name} (emulator sample project)")
         if preload or self.faults.hostile_names:
-            self._preload(preload, seed)
+            self._preload(preload, seed, masks=preload_masks)
 
     # --- test-facing API -------------------------------------------------------------------
 
@@ -239,7 +241,7 @@ class DatamintEmulator(Emulator):
 
         return guarded
 
-    def _preload(self, count: int, seed: int) -> None:
+    def _preload(self, count: int, seed: int, *, masks: bool) -> None:
         projects = self.projects()
         for index, sample in enumerate(sample_files(count, seed=seed, hostile=self.faults.hostile_names)):
             record = self.add_resource(
@@ -255,3 +257,19 @@ class DatamintEmulator(Emulator):
             )
             if sample.published and projects:
                 self.store.add_to_project(projects[index % len(projects)].id, [record.id])
+            if masks and sample.mimetype == "image/png":
+                self._add_frame_mask(record.id, sample.data)
+
+    def _add_frame_mask(self, resource_id: str, image: bytes) -> None:
+        """A drawn "lesion" mask over frame 0 of a PNG resource, as the annotation editor stores one."""
+        width, height = struct.unpack(">II", image[16:24])  # the PNG IHDR chunk
+        self.store.add_annotation(
+            resource_id,
+            type="segmentation",
+            identifier="lesion",
+            scope="frame",
+            frame_index=0,
+            file=mask_png(width, height),
+            file_name="lesion.png",
+            file_content_type="image/png",
+        )

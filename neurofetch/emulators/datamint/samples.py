@@ -41,6 +41,13 @@ def png_bytes(width: int, height: int, rng: random.Random) -> bytes:
     return formats.png_greyscale(width, height, pixels)
 
 
+def mask_png(width: int, height: int) -> bytes:
+    """A binary frame mask for a ``width`` × ``height`` image: 255 in the centre half, 0 around it."""
+    x0, x1, y0, y1 = width // 4, width - width // 4, height // 4, height - height // 4
+    pixels = bytes(255 if x0 <= x < x1 and y0 <= y < y1 else 0 for y in range(height) for x in range(width))
+    return formats.png_greyscale(width, height, pixels)
+
+
 def dicom_bytes(
     rows: int, cols: int, rng: random.Random, *, patient: str = "Demo^Subject", modality: str = "OT"
 ) -> bytes:
