@@ -11,7 +11,6 @@ from tests.resilience_support import start_background, wait_until
 from tests.s3.helpers import S3Env
 from tests.test_interrupt_every_command import stopped_with_a_document
 
-
 FILES = 3000  # enough that a loaded machine cannot finish them all before the signal arrives
 
 
