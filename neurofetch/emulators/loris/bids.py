@@ -28,6 +28,7 @@ BIDS_ETAG = "8241a4b1e6d135003117a3b095b974a5"  # md5("Bids:null"): the ETag bef
 BIDS_BASE = f"/projects/{PROJECT}/bids"
 REPETITION_TIME = 2.0  # seconds: the sidecars' RepetitionTime and the NIfTI files' pixdim[4]
 VOLUMES = 3  # of every 4-D series (bold, dwi, asl)
+SLICES = 6  # of every volume
 
 TOP_LEVEL = (
     "dataset_description.json",
@@ -285,13 +286,15 @@ def _sidecar(image: BidsImage) -> dict[str, object]:
             "RepetitionTimePreparation": REPETITION_TIME,
             "MRAcquisitionType": "2D",
             "PulseSequenceType": "EPI",
+            "EchoTime": 0.012,  # a dcm2niix sidecar has both; BIDS validators require them of 2-D ASL
+            "SliceTiming": [round(i * REPETITION_TIME / SLICES, 4) for i in range(SLICES)],
         }
     return sidecar
 
 
 def _volume(image: BidsImage) -> bytes:
     """A small valid NIfTI-1: 4-D for series (bold, dwi, asl), 3-D otherwise; voxels from the file's name."""
-    shape = (8, 8, 6, VOLUMES) if image.subfolder in ("func", "dwi", "asl") else (8, 8, 6)
+    shape = (8, 8, SLICES, VOLUMES) if image.subfolder in ("func", "dwi", "asl") else (8, 8, SLICES)
     noise = random.Random(image.stem)  # validators refuse a .nii.gz smaller than a NIfTI header: no flat volumes
     values = [noise.randrange(4096) for _ in range(math.prod(shape))]
     return nifti1_gz(
