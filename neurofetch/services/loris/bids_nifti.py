@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from neurofetch import __version__
-from neurofetch.errors import HttpStatusError, ItemError, RemoteDataError
+from neurofetch.errors import HttpStatusError, ItemError, RemoteDataError, UnreachableError
 from neurofetch.net.http import get_json, json_field
 from neurofetch.services.loris.bids_formats import BidsImage, ListedImage, session_images
-from neurofetch.services.loris.source import LorisSource
+from neurofetch.services.loris.source import LorisSource, _safe
 from neurofetch.transfer.context import Context
 from neurofetch.transfer.work import Document, Fetch, FileItem, Work
 
@@ -92,6 +92,8 @@ class NiftiBids:
                 for record in json_field(listing, "Files", list, what, url)
                 if isinstance(record, dict)
             ]
+            # A file name the MINC crawl would refuse is not asked for here either (one failed item).
+            listed = [image for image in listed if _safe(ctx, f"{cand}/{visit}/{image.filename}", image.filename)]
             chosen = [image for image in session_images(listed) if self._selected(cand, visit, image)]
             found = await asyncio.gather(*(self._image_work(ctx, cand, visit, image) for image in chosen))
             work: list[Work] = [item for items in found if items is not None for item in items]
@@ -149,6 +151,9 @@ class NiftiBids:
             return None
         except (RemoteDataError, ItemError) as exc:
             ctx.control.fail(label, str(exc))
+            return None
+        except UnreachableError as exc:  # this image only: the session's others go on
+            ctx.control.unreachable(label, str(exc))
             return None
         if not isinstance(body, dict):
             ctx.control.fail(label, f"the BIDS sidecar is not a JSON object ({url})")
