@@ -258,3 +258,48 @@ def test_hostile_candidate_and_visit_names_stay_inside_dest(tmp_path: Path) -> N
     assert not list(dest.glob(f"sub-{hostile}/ses-.*")) and "Traceback" not in result.stderr
     failed = " ".join(f["item"] + " " + f["error"] for f in result.json["failures"])
     assert "refused an unsafe name" in failed
+
+
+def test_the_defaced_output_is_taken_where_an_acquisition_has_both(tmp_path: Path) -> None:
+    from neurofetch.emulators.loris.data import LorisDataset
+
+    dataset = LorisDataset(candidates=1, size_scale=0.02)
+    defaced = next(f for f in dataset.files if f.acquisition_type == "t1w-defaced")
+    native = dataset.add_image(defaced.cand, defaced.visit, scan_type="t1w")  # the same scan before defacing
+    emulator = LorisEmulator(dataset, api_version=MAIN)
+    dest = tmp_path / "bids"
+    with emulator.serve() as server:
+        result = run_cli("mirror", dest, "--bids", env=Loris(emulator, emulator.base_url(server)).env())
+        asked = format_gets(emulator)
+    assert result.code == 0, result.stderr
+    (t1w,) = (dest / f"sub-{defaced.cand}" / f"ses-{defaced.visit}" / "anat").glob("*_T1w.nii.gz")
+    assert t1w.name == f"sub-{defaced.cand}_ses-{defaced.visit}_T1w.nii.gz"  # one acquisition: no run entity
+    assert t1w.read_bytes() == emulator.formats.body(defaced, "nifti")
+    assert not [path for path in asked if native.filename in path]
+
+
+def test_the_emulated_format_routes_answer_as_loris_main(tmp_path: Path) -> None:
+    import httpx
+
+    with main_loris(candidates=1) as loris, serve_loris(api_version="v0.0.3", candidates=1) as older:
+        files = loris.dataset.files
+        bold = next(f for f in files if f.acquisition_type == "bold")
+        dwi = next(f for f in files if f.acquisition_type.startswith("dwi"))
+        events = next(f for f in files if f.is_text)
+
+        def get(server: Loris, record: ImageFile, name: str) -> httpx.Response:
+            token = server.emulator.issue_token("demo")
+            url = f"{server.url}/candidates/{record.cand}/{record.visit}/images/{record.filename}/format/{name}"
+            return httpx.get(url, headers={"Authorization": f"Bearer {token}"})
+
+        nifti = get(loris, bold, "nifti")
+        assert nifti.status_code == 200 and nifti.headers["content-type"] == "application/octet-stream"
+        assert nifti.content[:2] == b"\x1f\x8b"  # gzip'd NIfTI
+        sidecar = get(loris, bold, "bidsjson")
+        assert sidecar.headers["content-type"] == "application/json" and sidecar.json()["TaskName"] == "rest"
+        assert get(loris, dwi, "bval").status_code == 200 and get(loris, dwi, "bvec").status_code == 200
+        assert get(loris, bold, "bval").status_code == 404  # gradients only where there are some
+        assert get(loris, events, "nifti").status_code == 404  # no NIfTI conversion of a text file
+        assert get(loris, bold, "dicom").status_code == 415
+        assert get(older, bold, "nifti").status_code == 404  # LORIS 23 (v0.0.3) has no format/nifti
+        assert get(loris, bold, "nifti").headers["etag"] == nifti.headers["etag"]
