@@ -252,12 +252,14 @@ def test_hostile_candidate_and_visit_names_stay_inside_dest(tmp_path: Path) -> N
     with main_loris("hostile_names=1", candidates=1) as loris:
         result = run_cli("--json", "mirror", dest, "--bids", env=loris.env())
         hostile = loris.dataset.candidates[-1].cand_id
+        asked = format_gets(loris.emulator)
     assert result.code == 1, result.stderr
+    assert not [path for path in asked if "escape" in path or "/sub/dir" in path or "CON.mnc" in path]
     assert os.listdir(tmp_path) == ["inner"] and os.listdir(tmp_path / "inner") == ["bids"]
     assert list(dest.glob(f"sub-{hostile}/ses-PREBL00/anat/*_T1w.nii.gz"))  # its ordinary image still comes
     assert not list(dest.glob(f"sub-{hostile}/ses-.*")) and "Traceback" not in result.stderr
     failed = " ".join(f["item"] + " " + f["error"] for f in result.json["failures"])
-    assert "refused an unsafe name" in failed
+    assert "refused an unsafe name" in failed and "../../escape.mnc" in failed
 
 
 def test_the_defaced_output_is_taken_where_an_acquisition_has_both(tmp_path: Path) -> None:
