@@ -20,6 +20,7 @@ from neurofetch.services.loris.bids_formats import BidsImage, ListedImage, sessi
 from neurofetch.services.loris.source import LorisSource, _safe
 from neurofetch.transfer.context import Context
 from neurofetch.transfer.work import Document, Fetch, FileItem, Work
+from neurofetch.urls import redact_url
 
 DATASET_UNIT = "(dataset)"  # the shard that writes the top-level files
 BIDS_VERSION = "1.8.0"
@@ -65,7 +66,7 @@ class NiftiBids:
                 {
                     "Name": "neurofetch",
                     "Version": __version__,
-                    "Description": f"NIfTI conversions of LORIS images from {self.source.base_url}",
+                    "Description": f"NIfTI conversions of LORIS images from {redact_url(self.source.base_url)}",
                 }
             ],
         }
