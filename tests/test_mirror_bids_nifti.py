@@ -56,6 +56,8 @@ def sidecar_of(dest: Path, nifti: str) -> Any:
 
 
 def test_the_tree_is_the_servers_conversions_byte_for_byte_and_a_rerun_fetches_nothing(tmp_path: Path) -> None:
+    import nibabel
+
     dest = tmp_path / "bids"
     with main_loris() as loris:
         server = converted(loris.emulator)
@@ -73,6 +75,8 @@ def test_the_tree_is_the_servers_conversions_byte_for_byte_and_a_rerun_fetches_n
             assert sidecar == json.loads(loris.emulator.formats.body(record, "bidsjson") or b"")
             if datatype == "func":
                 assert f"_task-{sidecar['TaskName']}_" in name and name.endswith("_bold.nii.gz")
+                header = nibabel.load(dest / path).header  # volumes as far apart as the sidecar says
+                assert header.get_zooms()[3] == pytest.approx(sidecar["RepetitionTime"])
             if datatype == "dwi":
                 stem = dest / path.removesuffix(".nii.gz")
                 assert stem.with_suffix(".bval").read_bytes() == loris.emulator.formats.body(record, "bval")
