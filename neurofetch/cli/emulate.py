@@ -111,7 +111,8 @@ def emulate_loris(
             "--api-version",
             metavar="VERSION",
             help="API version to serve: v0.0.3-dev (legacy LORIS <= 21, as openpreventad), v0.0.3 (LORIS 23+) or "
-            "v0.0.4-dev (LORIS 24+: IsPhantom, Cohort, PSCID lookups, ?since= on project images).",
+            "v0.0.4-dev (LORIS 24+: IsPhantom, Cohort, PSCID lookups, ?since= on project images; LORIS main's "
+            "images/<file>/format/nifti|bidsjson|bval|bvec).",
         ),
     ] = "v0.0.3-dev",
 ) -> None:

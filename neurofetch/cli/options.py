@@ -202,8 +202,12 @@ BidsOption = Annotated[
     bool,
     typer.Option(
         "--bids",
-        help="LORIS: the server's BIDS export (openpreventad) instead of its MINC files: "
-        "DEST/sub-<CandID>/ses-<Visit>/<datatype>/ with the dataset's top-level files as served.",
+        help="LORIS: a BIDS tree instead of the MINC files, DEST/sub-<CandID>/ses-<Visit>/<datatype>/: the "
+        "server's BIDS export where it has one (openpreventad; top-level files as served), else each image's NIfTI, "
+        "JSON sidecar and bval/bvec (LORIS main, API v0.0.4-dev) under BIDS names neurofetch gives them: one per "
+        "acquisition (the defaced output where there is one), run-1, run-2... for repeats in a session, scan types "
+        "BIDS has no name for left out, with dataset_description.json, participants.tsv and scans files of its "
+        "own; an image the server has no NIfTI of is skipped with a warning.",
     ),
 ]
 DatatypeOption = Annotated[

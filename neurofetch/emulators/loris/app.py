@@ -30,7 +30,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from neurofetch.emulators.common import FILE_RESPONSE_HEADER, Emulator, Faults, Scope
-from neurofetch.emulators.loris.bids import BIDS_ETAG, BidsExport
+from neurofetch.emulators.loris.bids import BIDS_ETAG, FORMAT_TYPES, BidsExport, ImageFormats
 from neurofetch.emulators.loris.data import (
     OCTET_STREAM,
     PROJECT,
@@ -181,11 +181,20 @@ class LorisEmulator(Emulator):
         self._token_uses: dict[str, int] = {}
         self._missing = {f.key for f in self.dataset.files[: self.faults.missing_files]}
         self.forbidden: set[str] = set()  # CandIDs of another site: 403 for them and all below (LORIS 22+)
+        # openpreventad's export is a legacy script: the module API (stock LORIS 22+) has none.
         self.bids = BidsExport(self.dataset) if bids_export else None  # None: a stock LORIS without the export
+        self.formats = ImageFormats(self.dataset)  # format/nifti|… where the version serves them (v0.0.4-dev)
         self._module = (
             None
             if self.version.legacy
-            else ModuleCandidates(self.version, self.dataset, module_response, self._file_response, self._listed)
+            else ModuleCandidates(
+                self.version,
+                self.dataset,
+                module_response,
+                self._file_response,
+                self._listed,
+                self._format_response,
+            )
         )
 
     def build_app(self) -> Starlette:
@@ -446,6 +455,28 @@ class LorisEmulator(Emulator):
                 headers["content-range"] = f"bytes {start}-{stop - 1}/{record.size}"
         headers["content-length"] = str(stop - start)
         return StreamingResponse(self._stream(record, start, stop), status, headers, media_type=record.content_type)
+
+    def _format_response(self, record: ImageFile, name: str, request: Request) -> Response:
+        """``…/images/{F}/format/<name>`` of LORIS main: an unknown format is 415, a missing conversion 404."""
+        content_type = FORMAT_TYPES.get(name)
+        if content_type is None:
+            return module_response(415, {"error": "Unsupported Media Type"})
+        content = self.formats.body(record, name)
+        if content is None:
+            return module_response(404, {"error": "Not Found"})
+        stored = f"{record.filename.removesuffix('.mnc')}.{ {'nifti': 'nii.gz', 'bidsjson': 'json'}.get(name, name) }"
+        mtime = int(datetime.fromisoformat(record.insert_time).timestamp())
+        etag = _md5(json.dumps({"filename": stored, "size": len(content), "mtime": mtime}, separators=(",", ":")))
+        if request.headers.get("if-none-match") == etag:
+            return Response(b"", 304, {"etag": etag})
+        headers = {
+            **CORS_HEADERS,
+            "etag": etag,
+            "content-disposition": f"attachment; filename={stored}",
+            "content-length": str(len(content)),
+            FILE_RESPONSE_HEADER.decode("latin-1"): "1",
+        }
+        return Response(content, 200, headers, media_type=content_type)
 
     async def _stream(self, record: ImageFile, start: int, stop: int) -> AsyncIterator[bytes]:
         for chunk in self.dataset.iter_content(*record.key, start=start, chunk=CHUNK_SIZE, stop=stop):

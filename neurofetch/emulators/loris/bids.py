@@ -6,6 +6,10 @@ all as links relative to the API base. The legacy ``APIBase`` computes the ETag 
 is the constant md5("Bids:null"). Names follow the real crawl (conpdatasets/preventad-open-bids):
 ``sub-<CandID>/ses-<Visit>/<Subfolder>/sub-<CandID>_ses-<Visit>[_task-<t>]_run-<NNN>_<suffix>``, and
 the NIfTI files are small valid volumes, so the mirrored tree passes a BIDS validator.
+
+``ImageFormats`` is stock LORIS main's other way to the same volumes (v0.0.4-dev): per image,
+``…/images/{F}/format/nifti|bval|bvec|bidsjson`` (reference/loris.md §3 row 17), from the NIfTI conversion
+the imaging pipeline stores beside the MINC file; an image without one answers 404 (``NIfTI::_handleGET``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ BIDS_ETAG = "8241a4b1e6d135003117a3b095b974a5"  # md5("Bids:null"): the ETag bef
 BIDS_BASE = f"/projects/{PROJECT}/bids"
 REPETITION_TIME = 2.0  # seconds: the sidecars' RepetitionTime and the NIfTI files' pixdim[4]
 VOLUMES = 3  # of every 4-D series (bold, dwi, asl)
+SLICES = 6  # of every volume
 
 TOP_LEVEL = (
     "dataset_description.json",
@@ -189,12 +194,48 @@ class BidsExport:
             return _volume(image)
         if name.endswith(".json"):
             return _pretty(_sidecar(image))
-        if name.endswith(".bval"):
-            return b"0 1000 1000\n"
-        if name.endswith(".bvec"):
-            return b"0 1 0\n0 0 1\n0 0 0\n"
+        if name.endswith((".bval", ".bvec")):
+            return DWI_GRADIENTS[name.rsplit(".", 1)[1]]
         assert image.events is not None
         return self.dataset.content(*image.events.key)
+
+
+FORMAT_TYPES = {  # format/<name> → Content-Type, as LORIS main's format endpoints send them
+    "nifti": "application/octet-stream",
+    "bval": "application/text",
+    "bvec": "application/text",
+    "bidsjson": "application/json",
+}
+
+
+class ImageFormats:
+    """The NIfTI conversion of each image that has one (every scan of SCAN_TYPES; not task events):
+    ``without_nifti`` names images whose conversion is missing, as after a pipeline run without it."""
+
+    def __init__(self, dataset: LorisDataset) -> None:
+        self._images = {
+            image.record.key: image
+            for cand in dataset.candidates
+            for visit in cand.visits
+            for image in _visit_images(cand, visit)
+        }
+        self.without_nifti: set[str] = set()  # file names
+
+    def body(self, record: ImageFile, name: str) -> bytes | None:
+        """The bytes of ``format/<name>`` (a name of FORMAT_TYPES), or None where LORIS answers 404."""
+        image = self._images.get(record.key)
+        if image is None or record.filename in self.without_nifti:
+            return None
+        if name == "nifti":
+            return _volume(image)
+        if name == "bidsjson":
+            return _pretty(_sidecar(image))
+        if image.subfolder != "dwi":
+            return None
+        return DWI_GRADIENTS[name]
+
+
+DWI_GRADIENTS = {"bval": b"0 1000 1000\n", "bvec": b"0 1 0\n0 0 1\n0 0 0\n"}
 
 
 def _session_stem(cand: str, visit: str) -> str:
@@ -245,13 +286,15 @@ def _sidecar(image: BidsImage) -> dict[str, object]:
             "RepetitionTimePreparation": REPETITION_TIME,
             "MRAcquisitionType": "2D",
             "PulseSequenceType": "EPI",
+            "EchoTime": 0.012,  # a dcm2niix sidecar has both; BIDS validators require them of 2-D ASL
+            "SliceTiming": [round(i * REPETITION_TIME / SLICES, 4) for i in range(SLICES)],
         }
     return sidecar
 
 
 def _volume(image: BidsImage) -> bytes:
     """A small valid NIfTI-1: 4-D for series (bold, dwi, asl), 3-D otherwise; voxels from the file's name."""
-    shape = (8, 8, 6, VOLUMES) if image.subfolder in ("func", "dwi", "asl") else (8, 8, 6)
+    shape = (8, 8, SLICES, VOLUMES) if image.subfolder in ("func", "dwi", "asl") else (8, 8, SLICES)
     noise = random.Random(image.stem)  # validators refuse a .nii.gz smaller than a NIfTI header: no flat volumes
     values = [noise.randrange(4096) for _ in range(math.prod(shape))]
     return nifti1_gz(

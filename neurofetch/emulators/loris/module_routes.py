@@ -28,6 +28,7 @@ from neurofetch.emulators.loris.versions import CONSTANT_ETAG, ApiVersion
 
 ModuleResponse = Callable[..., Response]
 FileResponse = Callable[[ImageFile, Request], Response]
+FormatResponse = Callable[[ImageFile, str, Request], Response]
 
 
 class ModuleCandidates:
@@ -40,12 +41,14 @@ class ModuleCandidates:
         respond: ModuleResponse,
         send_file: FileResponse,
         listed: Callable[[list[Any]], list[Any]],
+        send_format: FormatResponse | None = None,
     ) -> None:
         self.version = version
         self.dataset = dataset
         self._respond = respond
         self._send_file = send_file
         self._listed = listed
+        self._send_format = send_format if version.nifti_formats else None
 
     def get(self, parts: list[str], request: Request, forbidden: set[str]) -> Response:
         """``parts``: the path segments after ``candidates``."""
@@ -66,7 +69,7 @@ class ModuleCandidates:
         rest = parts[2:]
         if not rest:
             return self._json(request, versions.visit_body(self.version, visit_json(cand, visit), cand, visit))
-        if rest[0] != "images" or len(rest) > 3 or (len(rest) == 3 and rest[2] != "qc"):
+        if rest[0] != "images" or not self._image_route(rest[2:]):
             return self._respond(404, {"error": "not found"})
         if len(rest) == 1:
             body = versions.images_body(self.version, images_json(cand, visit))
@@ -76,7 +79,15 @@ class ModuleCandidates:
             return self._respond(404, {"error": f"{rest[1]} not found."})
         if len(rest) == 3:
             return self._json(request, versions.qc_body(self.version, qc_json(record)))
+        if len(rest) == 4 and self._send_format is not None:
+            return self._send_format(record, rest[3], request)
         return self._send_file(record, request)
+
+    def _image_route(self, below: list[str]) -> bool:
+        """Whether the path below ``images/{F}`` is one this version routes: the file, ``qc``, ``format/<x>``."""
+        if len(below) <= 1:
+            return not below or below[0] == "qc"
+        return len(below) == 2 and below[0] == "format" and self._send_format is not None
 
     def _candidate(self, text: str) -> Candidate | None:
         if re.fullmatch(r"[0-9]{6,10}", text):

@@ -30,6 +30,7 @@ class ApiVersion:
     phantom_flag: bool  # image list entries carry IsPhantom (v0.0.4-dev)
     pscid_lookup: bool  # /candidates/<PSCID>/… works like /candidates/<CandID>/… (v0.0.4-dev)
     since: bool  # /projects/{p}/images honours ?since= (v0.0.4-dev)
+    nifti_formats: bool = False  # …/images/{F}/format/nifti|bval|bvec|bidsjson (LORIS main, served as v0.0.4-dev)
 
 
 VERSIONS = {
@@ -59,6 +60,7 @@ VERSIONS = {
         phantom_flag=True,
         pscid_lookup=True,
         since=True,
+        nifti_formats=True,
     ),
 }
 DEFAULT_VERSION = "v0.0.3-dev"

@@ -1,6 +1,7 @@
 """`mirror --bids`: a LORIS server's BIDS export (openpreventad's ``/projects/loris/bids``, reference/loris.md §3.6)
 as a BIDS tree: the top-level files as served, then ``sub-<CandID>/ses-<Visit>/`` with the session's scans
-files and ``<datatype>/`` with each image's NIfTI, JSON sidecar, bval/bvec and events.
+files and ``<datatype>/`` with each image's NIfTI, JSON sidecar, bval/bvec and events. A server without the
+export whose API serves each image's NIfTI (LORIS main) makes the tree image by image instead (bids_nifti.py).
 
 The export is one listing of links relative to the API base. Everything in it is the server's word: a link
 must be a plain path under the API base (no ``..``), and the candidate, visit, datatype and file names pass
@@ -18,13 +19,13 @@ from neurofetch.errors import HttpStatusError, UsageError
 from neurofetch.net.auth import RenewingBearerAuth
 from neurofetch.net.http import AsyncClient, get_json, json_field
 from neurofetch.net.retry import RetryPolicy
+from neurofetch.services.loris.bids_nifti import DATASET_UNIT, NiftiBids, serves_nifti
 from neurofetch.services.loris.source import LorisSelection, LorisSource, _safe, _text
 from neurofetch.services.loris.versions import LorisApi
 from neurofetch.transfer.engine import Context
-from neurofetch.transfer.work import FileItem, Listing, Work
+from neurofetch.transfer.work import Fetch, FileItem, Listing, Work
 
 EXPORT_PATH = "projects/loris/bids"  # openpreventad's export; stock LORIS has none
-DATASET_UNIT = "(dataset)"  # the shard that fetches the top-level files
 TOP_LEVEL = (
     ("DatasetDescription", "Link"),
     ("README", "Link"),
@@ -57,9 +58,11 @@ class LorisBidsSource(LorisSource):
         self.bids = selection
         self._policy = policy
         self._export: Any = None
+        self.nifti: NiftiBids | None = None  # the server has no export: the tree comes image by image
 
     async def prepare(self, client: AsyncClient) -> None:
-        """Log in, then read the export: a server without one stops here (exit 2), before DEST exists."""
+        """Log in, then read the export; a server with neither it nor NIfTI downloads stops here (exit 2),
+        before DEST exists."""
         await super().prepare(client)
         url = f"{self.base_url}/{EXPORT_PATH}"
         try:
@@ -67,14 +70,31 @@ class LorisBidsSource(LorisSource):
         except HttpStatusError as exc:
             if exc.status not in (404, 405, 415):
                 raise
+            if serves_nifti(self.api.version):
+                self.nifti = NiftiBids(self, self.bids.datatypes, self.bids.suffixes)
+                return
             raise UsageError(
                 f"--bids: this LORIS server has no BIDS export (GET {url} answered HTTP {exc.status}; "
-                "only openpreventad-style servers have one); mirror without --bids for its image "
-                "files"
+                f"only openpreventad-style servers have one) and its API {self.api.version} has no NIfTI "
+                "downloads (images/<file>/format/nifti: LORIS main, API v0.0.4-dev); mirror without --bids "
+                "for its MINC files"
             ) from None
 
     def roots(self) -> Sequence[Work]:
+        if self.nifti is not None:
+            return [Listing("candidates", self.list_candidates, root=True)]
         return [Listing("BIDS export", self._listing, root=True)]
+
+    def candidates_walked(self, records: list[dict[str, Any]]) -> list[Work]:
+        return self.nifti.top_level(records) if self.nifti is not None else []
+
+    def candidate_records(self, cand: str, body: Any) -> list[Work]:
+        return []  # a BIDS tree has no candidate.json: participants.tsv carries what BIDS wants of it
+
+    def visit_task(self, cand: str, visit: str, meta: dict[str, str | None]) -> Fetch:
+        if self.nifti is None:
+            return super().visit_task(cand, visit, meta)
+        return self.nifti.visit_task(cand, visit)
 
     async def _listing(self, ctx: Context) -> Sequence[Work]:
         url = f"{self.base_url}/{EXPORT_PATH}"

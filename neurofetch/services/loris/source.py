@@ -126,6 +126,7 @@ class LorisSource:
         records = json_field(body, "Candidates", list, "candidate list", url)
         wanted = set(self.selection.candidates)
         work: list[Work] = []
+        walked: list[dict[str, Any]] = []
         for record in records:
             cand = str(json_field(record, "CandID", (str, int), "candidate list", url))
             if wanted and cand not in wanted:
@@ -138,7 +139,16 @@ class LorisSource:
                 ctx.catalog.row({"path": cand, "url": self.url_of("candidates", cand), **meta})
             elif _safe(ctx, f"candidate {cand}", cand):
                 work.append(Listing(f"candidate {cand}", self._candidate_task(cand, meta), unit=cand))
-        return work
+                walked.append(record)
+        return work + self.candidates_walked(walked)
+
+    def candidates_walked(self, records: list[dict[str, Any]]) -> list[Work]:
+        """What the records of the candidates the crawl walks add to the tree: nothing in the MINC tree."""
+        return []
+
+    def candidate_records(self, cand: str, body: Any) -> list[Work]:
+        """What a candidate's record adds to the tree: its candidate.json."""
+        return [Document((cand, "candidate.json"), body)]
 
     def _candidate_task(self, cand: str, meta: dict[str, str | None]) -> Fetch:
         async def fetch(ctx: Context) -> Sequence[Work]:
@@ -147,7 +157,7 @@ class LorisSource:
             visits = json_field(body, "Visits", list, f"candidate {cand}", url)
             if not all(isinstance(visit, str) for visit in visits):
                 raise RemoteDataError(f"candidate {cand}: 'Visits' holds something other than visit labels ({url})")
-            work: list[Work] = [Document((cand, "candidate.json"), body)]
+            work: list[Work] = self.candidate_records(cand, body)
             for visit in visits:
                 if self.selection.visits and visit not in self.selection.visits:
                     continue
