@@ -309,3 +309,23 @@ def test_the_emulated_format_routes_answer_as_loris_main(tmp_path: Path) -> None
         assert get(loris, bold, "dicom").status_code == 415
         assert get(older, bold, "nifti").status_code == 404  # LORIS 23 (v0.0.3) has no format/nifti
         assert get(loris, bold, "nifti").headers["etag"] == nifti.headers["etag"]
+
+
+def test_visit_labels_with_separators_become_plain_bids_labels(tmp_path: Path) -> None:
+    from neurofetch.emulators.loris.data import LorisDataset
+
+    dataset = LorisDataset(candidates=1, size_scale=0.02)
+    cand = dataset.candidates[0]
+    visit = next(v for v in cand.visits if v.files)
+    dataset.rename_visit(cand.cand_id, visit.label, "Visit_1-MRI")
+    emulator = LorisEmulator(dataset, api_version=MAIN)
+    dest = tmp_path / "bids"
+    with emulator.serve() as server:
+        result = run_cli("mirror", dest, "--bids", env=Loris(emulator, emulator.base_url(server)).env())
+    assert result.code == 0, result.stderr
+    session = dest / f"sub-{cand.cand_id}" / "ses-Visit1MRI"
+    assert sorted(p.name for p in session.iterdir())[-1] == f"sub-{cand.cand_id}_ses-Visit1MRI_scans.tsv"
+    assert all(p.name.startswith(f"sub-{cand.cand_id}_ses-Visit1MRI_") for p in session.rglob("*.nii.gz"))
+    assert list(session.rglob("*.nii.gz")) and not list(dest.glob("*/ses-Visit_1*"))
+    report = validate(dest)
+    assert [(e["code"], e["key"]) for e in report["issues"]["errors"]] == [] and report["exit"] == 0

@@ -311,6 +311,17 @@ class LorisDataset:
         self._by_key[record.key] = record
         return record
 
+    def rename_visit(self, cand_id: str, label: str, new_label: str) -> None:
+        """Give a visit another label (with its files), e.g. one with the ``_`` many LORIS sites use."""
+        cand = self._by_id[cand_id]
+        index = next(i for i, v in enumerate(cand.visits) if v.label == label)
+        old = cand.visits[index]
+        files = tuple(replace(f, visit=new_label) for f in old.files)
+        visits = (*cand.visits[:index], replace(old, label=new_label, files=files), *cand.visits[index + 1 :])
+        self._by_id[cand_id] = self.candidates[self.candidates.index(cand)] = replace(cand, visits=visits)
+        self.files = [f for c in self.candidates for v in c.visits for f in v.files]
+        self._by_key = {f.key: f for f in self.files}
+
     def total_bytes(self) -> int:
         return sum(f.size for f in self.files)
 

@@ -50,6 +50,12 @@ class BidsImage:
         return self.datatype == "dwi"
 
 
+def bids_label(value: str) -> str:
+    """A BIDS entity label: letters and digits only. LORIS visit labels often hold ``_`` or ``-`` (``Visit_1``),
+    which BIDS reserves as separators, so ``ses-Visit1``."""
+    return "".join(c for c in value if c.isascii() and c.isalnum())
+
+
 def bids_kind(acquisition_type: str) -> tuple[str, str, str | None] | None:
     """(datatype, suffix, task) of a LORIS scan type, or None when it is not BIDS imaging data."""
     scan_type = acquisition_type.lower().removesuffix(DEFACED)

@@ -16,7 +16,7 @@ from typing import Any
 from neurofetch import __version__
 from neurofetch.errors import HttpStatusError, ItemError, RemoteDataError, UnreachableError
 from neurofetch.net.http import get_json, json_field
-from neurofetch.services.loris.bids_formats import BidsImage, ListedImage, session_images
+from neurofetch.services.loris.bids_formats import BidsImage, ListedImage, bids_label, session_images
 from neurofetch.services.loris.source import LorisSource, _safe
 from neurofetch.transfer.context import Context
 from neurofetch.transfer.work import Document, Fetch, FileItem, Work
@@ -71,7 +71,7 @@ class NiftiBids:
             ],
         }
         rows = [("participant_id", "sex")] + [
-            (f"sub-{record['CandID']}", str(record.get("Sex") or "")) for record in records
+            (f"sub-{bids_label(str(record['CandID']))}", str(record.get("Sex") or "")) for record in records
         ]
         return [
             Document(("dataset_description.json",), description, unit=DATASET_UNIT),
@@ -82,6 +82,9 @@ class NiftiBids:
     def visit_task(self, cand: str, visit: str) -> Fetch:
         async def fetch(ctx: Context) -> Sequence[Work]:
             what = f"image list of {cand}/{visit}"
+            if not bids_label(cand) or not bids_label(visit):
+                ctx.control.fail(f"{cand}/{visit}", "no letter or digit in the candidate or visit for a BIDS label")
+                return []
             url = self.source.url_of("candidates", cand, visit, "images")
             listing = await get_json(ctx.client, url, ctx.policy, what=what)
             listed = [
@@ -100,9 +103,10 @@ class NiftiBids:
             work: list[Work] = [item for items in found if items is not None for item in items]
             kept = [image for image, items in zip(chosen, found, strict=True) if items is not None]
             if kept:
-                stem = f"sub-{cand}_ses-{visit}_scans"
-                names = [f"{image.datatype}/{image.stem(cand, visit)}.nii.gz" for image in kept]
-                session = (f"sub-{cand}", f"ses-{visit}")
+                sub, ses = bids_label(cand), bids_label(visit)
+                stem = f"sub-{sub}_ses-{ses}_scans"
+                names = [f"{image.datatype}/{image.stem(sub, ses)}.nii.gz" for image in kept]
+                session = (f"sub-{sub}", f"ses-{ses}")
                 work += [
                     _text_document((*session, f"{stem}.tsv"), _tsv([("filename",), *((n,) for n in names)])),
                     Document((*session, f"{stem}.json"), SCANS_JSON),
@@ -117,8 +121,9 @@ class NiftiBids:
             self.suffixes and image.suffix not in self.suffixes
         ):
             return False
-        name = f"{image.stem(cand, visit)}.nii.gz"
-        if not self.source.selection.names.accepts(name, (f"sub-{cand}", f"ses-{visit}", image.datatype, name)):
+        sub, ses = bids_label(cand), bids_label(visit)
+        name = f"{image.stem(sub, ses)}.nii.gz"
+        if not self.source.selection.names.accepts(name, (f"sub-{sub}", f"ses-{ses}", image.datatype, name)):
             return False
         ledger.hit("--datatype", image.datatype)
         ledger.hit("--suffix", image.suffix)
@@ -126,8 +131,9 @@ class NiftiBids:
 
     async def _image_work(self, ctx: Context, cand: str, visit: str, image: BidsImage) -> list[Work] | None:
         """The files of one image; None when the server has no NIfTI of it or its sidecar is refused."""
-        folder = (f"sub-{cand}", f"ses-{visit}", image.datatype)
-        stem = image.stem(cand, visit)
+        sub, ses = bids_label(cand), bids_label(visit)
+        folder = (f"sub-{sub}", f"ses-{ses}", image.datatype)
+        stem = image.stem(sub, ses)
         formats = [("nifti", ".nii.gz"), *([("bval", ".bval"), ("bvec", ".bvec")] if image.gradients else [])]
         meta = {"candid": cand, "visit": visit}
         files: list[Work] = [
