@@ -60,7 +60,8 @@ class SeenStore:
 
     def kinds(self, paths: Collection[str]) -> dict[str, int]:
         """The kind each of ``paths`` was given (by ``add_kinds``), for those that have one."""
-        return {str(path): int(kind) for path, kind in self._select("SELECT path, kind FROM names WHERE path", paths)}
+        rows = self._select("SELECT path, kind FROM names WHERE path", paths)
+        return {str(path): kind for path, kind in rows if isinstance(kind, int)}
 
     def add_kinds(self, kinds: Iterable[tuple[str, int]]) -> None:
         self._db.executemany("INSERT OR IGNORE INTO names VALUES (?, ?)", kinds)
