@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator
 
-CACHE_KIB = 4096  # the database's page cache: what it may hold in memory before it spills to its file
+CACHE_KIB = 2048  # the database's page cache: what it may hold in memory before it spills to its file
 CHUNK = 500  # names per query (sqlite limits the number of parameters of one statement)
 
 SCHEMA = """
