@@ -89,9 +89,9 @@ class PathClaims:
         """Those of ``paths`` this run claimed."""
         return set(self.store.claims(paths))
 
-    def claimed_under(self, prefix: str) -> list[str]:
-        """The paths this run claimed that start with ``prefix`` (a folder's path and "/")."""
-        return self.store.claimed_under(prefix)
+    def claimed_in(self, prefix: str) -> list[str]:
+        """The paths this run claimed directly in the folder ``prefix`` (its path and "/"; "" for the top)."""
+        return [path for path in self.store.claimed_under(prefix) if "/" not in path[len(prefix) :]]
 
 
 def _identify(item: FileItem | Document, *, with_source: bool = True) -> tuple[str | None, str | None]:

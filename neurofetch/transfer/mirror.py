@@ -190,7 +190,7 @@ def _selected_parts(prefix: str, parts: set[str], claims: PathClaims) -> set[str
     owners = {prefix + name.removesuffix(PART_SUFFIX): name for name in parts}
     selected = {owners[path] for path in claims.claimed(list(owners))}
     if any(name not in selected and len(name) == SHORT_PART_NAME for name in parts):  # rare: names near 255 bytes
-        selected.update(name for path in claims.claimed_under(prefix) if (name := part_path(Path(path)).name) in parts)
+        selected.update(name for path in claims.claimed_in(prefix) if (name := part_path(Path(path)).name) in parts)
     return selected
 
 
