@@ -9,8 +9,8 @@ For each size of --files (about 36 files per candidate), the LORIS emulator runs
 3. `neurofetch ls -o files.tsv` of the same tree without QC (the listings alone), the time the re-run is
    compared with.
 
-For each: wall time, requests the emulator answered (by kind) and the client's peak RSS. Peak RSS that does not
-grow with the number of files shows that nothing neurofetch keeps grows per file.
+For each: wall time, the client's CPU time, requests the emulator answered (by kind) and the client's peak RSS.
+Peak RSS that does not grow with the number of files shows that nothing neurofetch keeps grows per file.
 
 usage: python bench/loris_large.py [--files 20000,50000,100000] [--jobs 16] [--no-write] [--keep DIR]
 """
@@ -114,14 +114,15 @@ def main() -> None:
         if args.keep is None:
             shutil.rmtree(tmp, ignore_errors=True)
     elapsed = time.perf_counter() - started
-    headers = ["files", "run", "wall", "requests", "file GETs", "QC GETs", "peak RSS"]
+    headers = ["files", "run", "wall", "client CPU", "requests", "file GETs", "QC GETs", "peak RSS"]
     text = f"""## LORIS: a tree of many tiny files
 
 Measured {today()} by `python bench/loris_large.py` ({elapsed:.0f} s in all) on {machine()}.
 
 Emulator (own process) without added latency; every file the smallest MINC2 volume it makes; `mirror --jobs
 {args.jobs}` into a fresh folder, then again over the complete tree (no-op re-run), then `ls -o` of the same
-tree (the listings alone). Peak RSS is the client's own (VmHWM from /proc).
+tree (the listings alone). Peak RSS is the client's own (VmHWM from /proc); client CPU is its user + system
+seconds (wait4), steadier than wall time on a shared machine.
 
 {markdown_table(headers, rows)}
 
@@ -139,6 +140,7 @@ def _row(files: int, label: str, run: object, stats: dict) -> list[object]:
         f"{files:,}",
         label,
         seconds(run.wall),
+        f"{run.cpu:.2f} s",  # type: ignore[attr-defined]
         f"{stats['requests']:,}",  # type: ignore[attr-defined]
         f"{by_kind.get('file', 0):,}",
         f"{by_kind.get('qc', 0):,}",

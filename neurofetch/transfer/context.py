@@ -16,6 +16,7 @@ from neurofetch.transfer.journal import Journal
 from neurofetch.transfer.listing import CatalogSink, Manifest
 from neurofetch.transfer.paths import OwnNames, UnsafeName, local_path, safe_relpath
 from neurofetch.transfer.results import RunResult
+from neurofetch.transfer.seen import SeenStore
 from neurofetch.transfer.shard import Shard
 
 
@@ -33,11 +34,17 @@ class Context:
     dry_run: bool = False
     resume_parts: bool = True
     shard: Shard | None = None
-    claims: PathClaims = field(default_factory=PathClaims)
-    own_names: OwnNames = field(default_factory=OwnNames)
+    seen: SeenStore = field(default_factory=SeenStore)  # what the run met, by name: flat memory for any tree
     catalog: CatalogSink | None = None  # `ls`: files become rows; nothing is downloaded or written
     manifest: Manifest | None = None  # --from-manifest: only the files it names
     segments: int | None = None  # --segments: per large file (None: automatic, 1: one stream)
+
+    claims: PathClaims = field(init=False)
+    own_names: OwnNames = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.claims = PathClaims(self.seen)
+        self.own_names = OwnNames(self.seen)
 
     def is_complete(self, parts: Sequence[object]) -> bool:
         """True when the file at ``parts`` is recorded complete and unchanged on disk."""

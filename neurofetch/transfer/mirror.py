@@ -15,6 +15,7 @@ from neurofetch.errors import LockedError, NeurofetchError
 from neurofetch.net import loop
 from neurofetch.net.http import AsyncBaseTransport, AsyncClient, Auth, HttpOptions, make_client
 from neurofetch.transfer import engine
+from neurofetch.transfer.claims import PathClaims
 from neurofetch.transfer.context import Context
 from neurofetch.transfer.control import RunControl
 from neurofetch.transfer.download import part_path
@@ -30,6 +31,7 @@ from neurofetch.transfer.sink import sha256_file
 from neurofetch.transfer.work import Work
 
 SHOWN_PARTS = 5
+SHORT_PART_NAME = 32 + len(PART_SUFFIX)  # download.part_path's name for a file whose name is too long
 
 
 class Source(Protocol):
@@ -132,7 +134,7 @@ async def _mirror(
             if options.manifest is not None and not result.interrupted:
                 options.manifest.report_missing(result)
             if not (result.interrupted or result.unreachable or (options.shard and options.shard.count > 1)):
-                report_unselected_parts(options.dest, set(ctx.claims.paths), result)
+                report_unselected_parts(options.dest, ctx.claims, result)
 
 
 @contextlib.contextmanager
@@ -158,19 +160,18 @@ def _destination(options: MirrorOptions, wait: LockWait | None) -> Iterator[Jour
         journal.close()
 
 
-def report_unselected_parts(dest: Path, selected: set[str], result: RunResult) -> None:
+def report_unselected_parts(dest: Path, claims: PathClaims, result: RunResult) -> None:
     """Name the ``.part`` files left by earlier runs for files this run did not select (a narrower filter):
     kept, since a later run that selects them again resumes them, but they take room."""
-    expected = {part_path(local_path(dest, relpath)) for relpath in selected}
     stale: list[str] = []
     for folder, subfolders, files in os.walk(dest):
         if Path(folder) == dest:
             subfolders[:] = [name for name in subfolders if name != STATE_DIR]
-        stale += [
-            (Path(folder) / name).relative_to(dest).as_posix()
-            for name in files
-            if name.endswith(PART_SUFFIX) and Path(folder) / name not in expected
-        ]
+        parts = {name for name in files if name.endswith(PART_SUFFIX)}
+        if parts:
+            under = Path(folder).relative_to(dest).as_posix()
+            prefix = "" if under == "." else under + "/"
+            stale += [prefix + name for name in parts - _selected_parts(prefix, parts, claims)]
     if stale:
         stale.sort()
         shown = ", ".join(stale[:SHOWN_PARTS]) + (
@@ -182,6 +183,15 @@ def report_unselected_parts(dest: Path, selected: set[str], result: RunResult) -
             "(kept for a run that selects them; delete them to free the space)"
         )
         result.extra["unselected_parts"] = stale
+
+
+def _selected_parts(prefix: str, parts: set[str], claims: PathClaims) -> set[str]:
+    """The names among ``parts`` (``.part`` files in the folder ``prefix``) of files this run selected."""
+    owners = {prefix + name.removesuffix(PART_SUFFIX): name for name in parts}
+    selected = {owners[path] for path in claims.claimed(list(owners))}
+    if any(name not in selected and len(name) == SHORT_PART_NAME for name in parts):  # rare: names near 255 bytes
+        selected.update(name for path in claims.claimed_in(prefix) if (name := part_path(Path(path)).name) in parts)
+    return selected
 
 
 def refuse_nested_destination(dest: Path) -> None:

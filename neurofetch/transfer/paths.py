@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from neurofetch.transfer.seen import SeenStore
 from neurofetch.transfer.work import Document, FileItem, Work
 
 STATE_DIR = ".neurofetch"  # DEST/.neurofetch: journal and lock
@@ -76,6 +77,9 @@ def local_path(root: Path, relpath: str) -> Path:
     return root.joinpath(*parts)
 
 
+FILE, RECORD, FOLDER = 0, 1, 2  # what a path of the mirror is, for OwnNames
+
+
 class OwnNames:
     """The paths a mirror writes, by whose name they carry: the server's files, or neurofetch's own
     records (``Document``s, and the records a ``FileItem`` says a later listing writes beside it).
@@ -87,22 +91,24 @@ class OwnNames:
     already names it.
     """
 
-    def __init__(self) -> None:
-        self._records: set[str] = set()
-        self._files: set[str] = set()
-        self._folders: set[str] = set()
-        self._refused_records: set[str] = set()
+    def __init__(self, store: SeenStore | None = None) -> None:
+        self.store = store or SeenStore()  # each path's kind (FILE, RECORD, FOLDER): flat memory for any tree
+        self._refused_records: set[str] = set()  # these two hold refused names only: each one a failure
         self._orphans: set[str] = set()  # the records of refused files
 
     def admit(self, children: Sequence[Work], fail: Callable[[str, str], None]) -> list[Work]:
         """The children of a listing that may be written; each refused one is reported to ``fail``."""
+        wanted = {path for work in children for path in _record_paths(work)}
+        wanted.update(path for work in children if isinstance(work, FileItem) and (path := _relpath(work.parts)))
+        kinds = self.store.kinds(wanted | {folder for path in wanted for folder in _ancestors(path)})
+        new: dict[str, int] = {}
         dropped: set[int] = set()
         for index, work in enumerate(children):
             if isinstance(work, Document) and _relpath(work.parts) in self._orphans:
                 dropped.add(index)
                 continue
             for path in _record_paths(work):
-                if path not in self._refused_records and (problem := self._claim(path, record=True)):
+                if path not in self._refused_records and (problem := _claim(kinds, new, path, RECORD)):
                     self._refused_records.add(path)
                     fail(path, f"neurofetch's record is not written: {problem}")
                 if path in self._refused_records and isinstance(work, Document):
@@ -112,7 +118,7 @@ class OwnNames:
                 if path.endswith(PART_SUFFIX):
                     problem = f"the name ends with {PART_SUFFIX}, which neurofetch gives its downloads in progress"
                 else:
-                    problem = self._claim(path, record=False)
+                    problem = _claim(kinds, new, path, FILE)
                 if problem:
                     fail(work.label or path, f"refused the server's file {path}: {problem}")
                     dropped.add(index)
@@ -122,19 +128,24 @@ class OwnNames:
             for index, work in enumerate(children)
             if isinstance(work, Document) and _relpath(work.parts) in self._orphans
         )
+        self.store.add_kinds(new.items())
         return [work for index, work in enumerate(children) if index not in dropped]
 
-    def _claim(self, path: str, *, record: bool) -> str | None:
-        folders = _ancestors(path)
-        if path in (self._files if record else self._records):
-            return "the server has a file of that name" if record else "neurofetch writes its own record there"
-        if path in self._folders:
-            return "a folder of the mirror has that name"
-        if any(folder in self._records or folder in self._files for folder in folders):
-            return "a file of the mirror has the name of one of its folders"
-        (self._records if record else self._files).add(path)
-        self._folders.update(folders)
-        return None
+
+def _claim(kinds: dict[str, int], new: dict[str, int], path: str, kind: int) -> str | None:
+    """Give ``path`` its ``kind`` in ``kinds`` (and ``new``, what the store learns), or say why it cannot have it."""
+    folders = _ancestors(path)
+    had = kinds.get(path)
+    if had == FOLDER:
+        return "a folder of the mirror has that name"
+    if had is not None and had != kind:
+        return "the server has a file of that name" if kind == RECORD else "neurofetch writes its own record there"
+    if any(kinds.get(folder) in (FILE, RECORD) for folder in folders):
+        return "a file of the mirror has the name of one of its folders"
+    for name, given in ((path, kind), *((folder, FOLDER) for folder in folders)):
+        if name not in kinds:
+            kinds[name] = new[name] = given
+    return None
 
 
 def _record_paths(work: Work) -> list[str]:
