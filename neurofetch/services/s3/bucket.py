@@ -29,6 +29,7 @@ from neurofetch.net.proxies import ProxyEnvironment
 from neurofetch.services.s3 import fast as s3_fast
 from neurofetch.services.s3.errors import client_error_code, translate
 from neurofetch.services.s3.lock import PrefixLock
+from neurofetch.services.s3.retries import honour_retry_after
 from neurofetch.services.s3.session import open_aws_session
 from neurofetch.transfer.sync.etag import MULTIPART_CHUNK, MULTIPART_THRESHOLD, aws_part_size
 from neurofetch.transfer.sync.model import DEFAULT_JOBS, Progress, RemoteObject, S3Location
@@ -124,6 +125,7 @@ class S3Bucket:
         with self._lock:
             if self._client is None:
                 self._client = self._session.client("s3", **self._client_args)
+                honour_retry_after(self._client, self.max_attempts)
             return self._client
 
     # -- errors -------------------------------------------------------------------------------------------------
