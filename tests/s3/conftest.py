@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.s3.fronts import FILES
 from tests.s3.helpers import S3Env, make_client
 from tests.s3.servers import S3Server, ServerUnavailable, start_moto, start_seaweed
 
@@ -62,3 +63,12 @@ def moto_s3(moto_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Env:
 def any_s3(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> S3Env:
     server = request.getfixturevalue("seaweed_server" if request.param == "seaweedfs" else "moto_server")
     return _env(server, monkeypatch)
+
+
+@pytest.fixture
+def moto_bucket(moto_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Env:
+    """moto with a fresh bucket holding FILES under data/, for the tests that put a front before it."""
+    env = _env(moto_server, monkeypatch)
+    for name, data in FILES.items():
+        env.put(f"data/{name}", data)
+    return env

@@ -185,3 +185,18 @@ def test_unreadable_files_and_folders_are_failures_naming_each(s3: S3Env, shared
     # --delete held back: neither the unreadable files' copies nor the extra object are removed
     assert run.json["deletions_skipped"] == 3
     assert sorted(s3.objects()) == ["closed/inside.txt", "gone.txt", "ok.txt", "secret.txt"]
+
+
+def test_an_upload_with_nothing_to_write_leaves_the_prefix_lock_alone(s3: S3Env, tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", {f"{i}.txt": b"x" for i in range(5)})
+    assert cli("s3-sync", src, s3.url(), "--delete", "--endpoint-url", s3.endpoint).code == 0
+    theirs = json.dumps({"host": "h", "pid": 7, "started": "now"}).encode()
+    s3.put(LOCK_KEY, theirs)  # another run is uploading into the prefix
+    again = cli("--json", "s3-sync", src, s3.url(), "--delete", "--endpoint-url", s3.endpoint)
+    assert again.code == 0, again.stderr
+    assert again.json["counts"] == {"uploaded": 0, "skipped": 5, "deleted": 0}
+    assert s3.get(LOCK_KEY) == theirs
+    (src / "new.txt").write_bytes(b"n")  # now there is something to write: the other run's lock stops it
+    blocked = cli("s3-sync", src, s3.url(), "--delete", "--endpoint-url", s3.endpoint)
+    assert blocked.code == 4 and "pid 7 on h" in blocked.stderr
+    assert sorted(s3.objects()) == [".neurofetch/lock", *(f"{i}.txt" for i in range(5))]

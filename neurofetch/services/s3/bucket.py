@@ -29,7 +29,8 @@ from neurofetch.net.proxies import ProxyEnvironment
 from neurofetch.services.s3 import fast as s3_fast
 from neurofetch.services.s3.errors import client_error_code, translate
 from neurofetch.services.s3.lock import PrefixLock
-from neurofetch.services.s3.session import open_aws_session
+from neurofetch.services.s3.retries import honour_retry_after
+from neurofetch.services.s3.session import boto3_session, open_aws_session
 from neurofetch.transfer.sync.etag import MULTIPART_CHUNK, MULTIPART_THRESHOLD, aws_part_size
 from neurofetch.transfer.sync.model import DEFAULT_JOBS, Progress, RemoteObject, S3Location
 
@@ -76,11 +77,9 @@ class S3Bucket:
     Thread-safe; close() when done."""
 
     def __init__(self, settings: S3Settings, bucket: str) -> None:
-        from botocore.config import Config
-
         self.bucket, self.settings = bucket, settings
-        aws = open_aws_session(settings.aws_profile, settings.region, settings.endpoint_url)
-        self._session, self._credentials, self.credential_source = aws.session, aws.credentials, aws.source
+        self._aws = aws = open_aws_session(settings.aws_profile, settings.region, settings.endpoint_url)
+        self._credentials, self.credential_source = aws.credentials, aws.source
         self.region, self.custom_endpoint, self.path_style = aws.region, aws.endpoint, aws.path_style
         self.max_attempts = aws.max_attempts or DEFAULT_MAX_ATTEMPTS
         self.endpoint = self.custom_endpoint or f"https://s3.{self.region}.amazonaws.com"
@@ -88,23 +87,6 @@ class S3Bucket:
         # ignore ALL_PROXY, reqwest would let upper case win.
         self._proxy_environment = ProxyEnvironment.from_environ()
         self._proxy = self._proxy_environment.proxy_for_url(self.endpoint) if self._proxy_environment else None
-        config = Config(
-            max_pool_connections=max(settings.jobs, 10) + 4,
-            connect_timeout=10,
-            read_timeout=120,
-            retries={"mode": "standard", "max_attempts": self.max_attempts},
-            s3={"addressing_style": "path" if self.path_style else aws.addressing_style},
-            user_agent_extra="neurofetch",
-            proxies={"http": self._proxy.url_with_credentials, "https": self._proxy.url_with_credentials}
-            if self._proxy
-            else {},  # not None: botocore would read the environment again, its own way
-        )
-        self._client_args = {
-            "endpoint_url": self.custom_endpoint,
-            "region_name": self.region,
-            "config": config,
-            "verify": None if settings.verify_tls is True else settings.verify_tls,
-        }
         self._client: Any = None
         self._lock = threading.RLock()
         self._manager: Any = None
@@ -123,8 +105,30 @@ class S3Bucket:
         """The botocore S3 client, built on first use (building it costs ~0.1 s)."""
         with self._lock:
             if self._client is None:
-                self._client = self._session.client("s3", **self._client_args)
+                self._client = boto3_session(self._aws).client("s3", **self._client_args())
+                honour_retry_after(self._client, self.max_attempts)
             return self._client
+
+    def _client_args(self) -> dict[str, Any]:
+        from botocore.config import Config
+
+        proxy = self._proxy.url_with_credentials if self._proxy else None
+        config = Config(
+            max_pool_connections=max(self.settings.jobs, 10) + 4,
+            connect_timeout=10,
+            read_timeout=120,
+            retries={"mode": "standard", "max_attempts": self.max_attempts},
+            s3={"addressing_style": "path" if self.path_style else self._aws.addressing_style},
+            user_agent_extra="neurofetch",
+            proxies={"http": proxy, "https": proxy} if proxy else {},  # not None: botocore would read the
+            #                                                           environment again, its own way
+        )
+        return {
+            "endpoint_url": self.custom_endpoint,
+            "region_name": self.region,
+            "config": config,
+            "verify": None if self.settings.verify_tls is True else self.settings.verify_tls,
+        }
 
     # -- errors -------------------------------------------------------------------------------------------------
     def error(self, exc: BaseException, what: str = "") -> Exception:

@@ -19,6 +19,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from neurofetch.services.s3.retries import OBSTORE_BACKOFF
+
 if TYPE_CHECKING:
     import botocore.credentials
     from obstore.store import ClientConfig, S3Config, S3Credential
@@ -130,7 +132,11 @@ class FastStore:
             bucket,
             config=config,
             client_options=client_options,
-            retry_config={"max_retries": max(max_attempts - 1, 0), "retry_timeout": timedelta(minutes=3)},
+            retry_config={
+                "max_retries": max(max_attempts - 1, 0),
+                "retry_timeout": timedelta(minutes=3),
+                "backoff": OBSTORE_BACKOFF,
+            },
             credential_provider=_Credentials(credentials),
         )
 

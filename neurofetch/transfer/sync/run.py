@@ -88,6 +88,9 @@ class SyncOptions:
     wait: float | None = None  # for another run's lock (--wait); None: no
 
 
+_NOTHING_WRITTEN = frozenset({"skip", "archived", "fail"})  # the action kinds that need no destination lock
+
+
 @dataclass(frozen=True)
 class _Job:
     direction: Direction
@@ -183,6 +186,8 @@ class _Runner:
         self.deletes: list[Action] = []
         self.inflight: set[Future] = set()
         self.prefix_lock: HeldLock | None = None
+        self.held = contextlib.ExitStack()
+        self.destination_locked = False
 
     # -- phases -------------------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -199,8 +204,19 @@ class _Runner:
             if location != job.location and self.options.delete:
                 raise UsageError(f"{self.options.src} is one object, not a folder: --delete does not apply")
             self.job = job = dataclasses.replace(job, location=location)
-        with self._destination_lock():
+        with contextlib.ExitStack() as self.held:
+            # An upload takes the prefix's lock at its first write: a re-run with nothing to upload or delete
+            # (the no-op re-run) costs a listing, not three lock requests and a botocore client.
+            if job.direction == "download" or self.options.dry_run:
+                self._lock_destination()
+            else:  # its settings are read (and checked) now
+                self.prefix_lock = self.bucket.lock(job.location.prefix, (job.shard or Shard(1, 1)).lock_name)
             self._run_locked(remote_pages)
+
+    def _lock_destination(self) -> None:
+        if not self.destination_locked:
+            self.held.enter_context(self._destination_lock())
+            self.destination_locked = True
 
     @contextlib.contextmanager
     def _destination_lock(self) -> Iterator[None]:
@@ -218,7 +234,7 @@ class _Runner:
             ):
                 yield
         else:
-            self.prefix_lock = self.bucket.lock(self.job.location.prefix, shard.lock_name)
+            assert self.prefix_lock is not None
             with self.prefix_lock:
                 yield
 
@@ -238,6 +254,8 @@ class _Runner:
         self.pool = ThreadPoolExecutor(self.options.jobs, thread_name_prefix="nf-s3")
         try:
             for action in actions:
+                if action.kind not in _NOTHING_WRITTEN:
+                    self._lock_destination()
                 if self._decide_now(action):
                     continue
                 window.acquire()
