@@ -43,15 +43,19 @@ class SegmentsInstead(Exception):
 async def download_file(item: FileItem, relpath: str, final: Path, ctx: Context) -> int:
     """Fetch ``item`` to ``final``; return the number of bytes in the complete file."""
     part = part_path(final)
-    try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise disk_error(exc, final.parent) from None
+    _make_folder(final.parent, ctx)
     ctx.reporter.started(relpath, item.expected_size)
     segmented = True
 
     async def attempt() -> tuple[int, str]:
-        return await _attempt(item, relpath, part, ctx, segmented=segmented)
+        try:
+            return await _attempt(item, relpath, part, ctx, segmented=segmented)
+        except ItemError:
+            if final.parent not in ctx.made_folders or final.parent.is_dir():
+                raise
+            ctx.made_folders.discard(final.parent)  # removed during the run (by its user): made again
+            _make_folder(final.parent, ctx)
+            raise RetryableError(f"{relpath}: its folder was removed during the run", immediate=True) from None
 
     recorded = Segments.recorded(ctx, relpath, part) if ctx.resume_parts else None
     got = await _in_segments(item, relpath, part, ctx, recorded) if recorded else None
@@ -72,6 +76,18 @@ async def download_file(item: FileItem, relpath: str, final: Path, ctx: Context)
     ctx.journal.record(relpath, size, digest, _public_url(item.url, ctx), mtime_ns, item.meta)
     ctx.journal.forget_record(PART_SIZE_KEY + relpath)
     return size
+
+
+def _make_folder(folder: Path, ctx: Context) -> None:
+    """Make ``folder`` once per run: a mkdir per file on the event loop waits for the directory's lock and the
+    GIL while the disk threads create files beside it (~0.7 ms a file in the LORIS benchmark)."""
+    if folder in ctx.made_folders:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise disk_error(exc, folder) from None
+    ctx.made_folders.add(folder)
 
 
 async def already_complete(relpath: str, final: Path, ctx: Context) -> bool:
