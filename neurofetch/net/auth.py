@@ -132,7 +132,9 @@ class RenewingBearerAuth(httpx.Auth):
         return self._token
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        token = await self.current()
+        token = self._token
+        if token is None or not token.fresh():  # the lock only when a login may be due, not on every request
+            token = await self.current()
         for _ in range(MAX_RENEWALS_PER_REQUEST):
             request.headers["Authorization"] = f"Bearer {token.value.value}"
             response = yield request

@@ -246,6 +246,16 @@ async def retrying(call: Callable[[], Awaitable[T]], policy: RetryPolicy, what: 
 
     The last error is re-raised as it is, so callers see what finally went wrong.
     """
+    # Most calls succeed at once: the first attempt runs without tenacity's machinery (~60 µs of CPU a call).
+    # A retryable failure of it is handed to tenacity as its attempt 1, so waits, limits and messages are as
+    # for any other attempt.
+    try:
+        return await call()
+    except BaseException as exc:
+        if not is_retryable(exc):
+            raise
+        first_failure: BaseException | None = exc
+
     from tenacity import AsyncRetrying, retry_if_exception
 
     async for attempt in AsyncRetrying(
@@ -256,5 +266,8 @@ async def retrying(call: Callable[[], Awaitable[T]], policy: RetryPolicy, what: 
         reraise=True,
     ):
         with attempt:
+            if first_failure is not None:
+                failure, first_failure = first_failure, None
+                raise failure
             return await call()
     raise AssertionError("unreachable")  # pragma: no cover

@@ -38,6 +38,8 @@ class Context:
     catalog: CatalogSink | None = None  # `ls`: files become rows; nothing is downloaded or written
     manifest: Manifest | None = None  # --from-manifest: only the files it names
     segments: int | None = None  # --segments: per large file (None: automatic, 1: one stream)
+    # Folders download.py has made (or found) this run, each with the names of the .part files it held then
+    made_folders: dict[Path, frozenset[str]] = field(default_factory=dict)
 
     claims: PathClaims = field(init=False)
     own_names: OwnNames = field(init=False)
