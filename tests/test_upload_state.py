@@ -58,6 +58,7 @@ def test_a_journal_truncated_to_nothing_sends_nothing_twice(datamint: Any, tmp_p
     assert upload_posts(datamint) == FILES and len(datamint.resources()) == FILES  # 0 duplicates
     assert again.json["counts"] == {"already_on_server": FILES}
     assert again.json["resources"] == resources
+    assert lookups(datamint) == 0  # the platform's few resources were read in one listing
 
     datamint.log.clear()  # the journal knows every file again: a re-run asks nothing but the key check
     third = run_cli("--json", "upload", folder, env=env_for(datamint))
@@ -65,17 +66,33 @@ def test_a_journal_truncated_to_nothing_sends_nothing_twice(datamint: Any, tmp_p
     assert [e.path for e in datamint.log.entries()] == ["/projects"]
 
 
-def test_a_new_file_is_looked_for_once_then_sent(datamint: Any, tmp_path: Path) -> None:
-    folder = images(tmp_path / "imgs", 2)
+def lookups(datamint: Any) -> int:
+    """Per-file questions to the platform: `GET /resources?filename=…`."""
+    return int(datamint.log.count(lambda e: e.method == "GET" and "filename=" in e.query))
+
+
+def resource_lists(datamint: Any) -> list[str]:
+    return [e.query for e in datamint.log.entries() if e.method == "GET" and e.path == "/resources"]
+
+
+def test_a_first_upload_asks_the_platform_once_not_per_file(datamint: Any, tmp_path: Path) -> None:
+    folder = images(tmp_path / "imgs")
     result = run_cli("--json", "upload", folder, env=env_for(datamint))
-    assert result.code == 0 and result.json["counts"] == {"uploaded": 2}
-    lookups = datamint.log.count(lambda e: e.method == "GET" and "filename=" in e.query)
-    assert lookups == 2
+    assert result.code == 0 and result.json["counts"] == {"uploaded": FILES}
+    assert lookups(datamint) == 0 and len(resource_lists(datamint)) == 1  # its count: none there yet
 
     (folder / "img00.png").write_bytes(png_bytes((8, 6), mask=True))  # same name, same size, new content
     changed = run_cli("--json", "upload", folder, env=env_for(datamint))
-    assert changed.code == 0 and changed.json["counts"] == {"uploaded": 1, "already_uploaded": 1}
-    assert datamint.log.count(lambda e: e.method == "GET" and "filename=" in e.query) == lookups
+    assert changed.code == 0 and changed.json["counts"] == {"uploaded": 1, "already_uploaded": FILES - 1}
+    assert lookups(datamint) == 0 and len(resource_lists(datamint)) == 1  # a new version is not looked for
+
+
+def test_a_platform_holding_many_resources_is_asked_about_each_new_file(tmp_path: Path) -> None:
+    with datamint_server(preload=12) as datamint:  # 12 resources > 10 per file to upload
+        folder = images(tmp_path / "imgs", 1)
+        result = run_cli("--json", "upload", folder, env=env_for(datamint))
+        assert result.code == 0 and result.json["counts"] == {"uploaded": 1}
+        assert lookups(datamint) == 1 and [q for q in resource_lists(datamint) if "filename=" not in q] != []
 
 
 @pytest.mark.parametrize("spelling", ["http://localhost:{port}/", "HTTP://LocalHost:{port}"])

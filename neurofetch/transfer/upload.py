@@ -54,6 +54,9 @@ class UploadTarget(Protocol):
     async def find(self, item: UploadItem, size: int) -> str | None:
         """The remote id of this item if an earlier attempt did arrive, else None."""
 
+    async def held(self, item: UploadItem, size: int) -> str | None:
+        """The remote id of this item if the service already holds it (the journal does not know it), else None."""
+
 
 @dataclass
 class UploadRun:
@@ -205,7 +208,7 @@ async def _recover(item: UploadItem, run: UploadRun, size: int) -> str | None:
 async def _held_already(item: UploadItem, run: UploadRun, size: int, digest: str) -> str | None:
     """The journal has no record of this file (a first upload, or a lost journal): does the service hold it?"""
     assert run.target is not None
-    found = await run.target.find(item, size)
+    found = await run.target.held(item, size)
     if found is not None:
         run.journal.record(digest, item.label, item.name, size, found)
         run.result.add("already_on_server")

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from neurofetch.transfer.upload import UploadBody
 
 PAGE_SIZE = 5000  # the official client's page (§2.0)
+# A first upload reads the whole resource list instead of asking about each file when the list has at most this
+# many resources per file to upload (a record is ~1 KB; a per-file question is a request).
+LISTED_PER_FILE = 10
 BULK_CHUNK = 500  # ids per bulk-publish / project-add request
 TEXT = "text/plain; charset=utf-8"
 PUBLISH_CONFLICT = "must be in inbox status"
@@ -128,8 +131,8 @@ class DatamintApi:
             offset += len(page.rows)
         return found
 
-    async def resources_page(self, params: Mapping[str, Any], offset: int) -> Page:
-        query = {"status": "", **params, "offset": offset, "limit": PAGE_SIZE}
+    async def resources_page(self, params: Mapping[str, Any], offset: int, limit: int = PAGE_SIZE) -> Page:
+        query = {"status": "", **params, "offset": offset, "limit": limit}
         return list_page(await self._call("GET", "resource list", "resources", params=query), "resources")
 
     async def resources(self, params: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
@@ -155,16 +158,28 @@ class DatamintApi:
     def annotation_pager(self) -> Pager:
         return Pager("annotation list", self.url("annotations", "search"))
 
+    async def upload_index(self, files: int) -> dict[UploadKey, str] | None:
+        """Every resource by :func:`upload_key`, read in one page, when that is cheaper than asking about each of
+        ``files`` files: the server holds few (its ``totalCount``), and the page holds them all; else None."""
+        count = await self.resources_page({}, 0, limit=1)
+        if count.claimed is None or count.claimed > min(PAGE_SIZE, LISTED_PER_FILE * files):
+            return None
+        page = await self.resources_page({}, 0) if count.claimed else count
+        _fresh, more = page.read(self.resource_pager())
+        if more or page.claimed is None:
+            return None
+        index: dict[UploadKey, str] = {}
+        for record in page.rows:
+            key = upload_key(record)
+            if key is not None:
+                index.setdefault(key, str(record["id"]))
+        return index
+
     async def find_uploaded(self, form: UploadForm, size: int) -> str | None:
         """Did an upload whose answer was lost arrive? Same name, source path and size (§2.3)."""
         async for record in self.resources({"filename": form.name}):
-            if (
-                record.get("filename") == form.name
-                and record.get("source_filepath") == form.source_filepath
-                and record.get("size") == size
-                and isinstance(record.get("id"), str)
-            ):
-                return record["id"]
+            if upload_key(record) == form_key(form, size):
+                return str(record["id"])
         return None
 
     async def post_resource(self, form: UploadForm, body: UploadBody | bytes, label: str) -> str:
@@ -290,6 +305,22 @@ class Page:
         more = bool(self.rows) and (self.claimed is None or arrived < self.claimed or len(self.rows) >= PAGE_SIZE)
         fresh = pager.page(keys, more=more, claimed=self.claimed)
         return [record for record, key in zip(self.rows, keys, strict=True) if key in fresh], more
+
+
+UploadKey = tuple[str, str | None, int]
+
+
+def upload_key(record: Mapping[str, Any]) -> UploadKey | None:
+    """What tells a resource is a given file's upload: its name, source path and size (§2.3); None when the
+    record lacks an id or has them in the wrong types."""
+    name, source, size = record.get("filename"), record.get("source_filepath"), record.get("size")
+    if not isinstance(record.get("id"), str) or not isinstance(name, str) or not isinstance(size, int):
+        return None
+    return (name, source, size) if source is None or isinstance(source, str) else None
+
+
+def form_key(form: UploadForm, size: int) -> UploadKey:
+    return (form.name, form.source_filepath, size)
 
 
 def list_page(body: Any, endpoint: str) -> Page:

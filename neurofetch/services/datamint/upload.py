@@ -3,6 +3,7 @@ resume, then publish, add to a project and attach a segmentation as asked."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import time
@@ -17,7 +18,7 @@ from neurofetch.net.auth import ApiKeyAuth
 from neurofetch.net.http import HttpOptions, make_client, policy_for
 from neurofetch.net.retry import RetryPolicy
 from neurofetch.net.secret import Secret
-from neurofetch.services.datamint.api import DatamintApi, UploadForm
+from neurofetch.services.datamint.api import DatamintApi, UploadForm, UploadKey, form_key
 from neurofetch.services.datamint.publish import add_to_project, project_id, publish_ids
 from neurofetch.services.datamint.segmentation import Segmentation, attach_segmentation, load_segmentation
 from neurofetch.transfer.control import RunControl
@@ -60,9 +61,13 @@ class UploadRequest:
 class DatamintTarget:
     """The upload engine's view of the platform: one POST per file, and the lost-answer check."""
 
-    def __init__(self, api: DatamintApi, request: UploadRequest) -> None:
+    def __init__(self, api: DatamintApi, request: UploadRequest, files: int) -> None:
         self.api = api
         self.request = request
+        self.files = files  # how many files the run has to upload
+        self._listing_lock = asyncio.Lock()
+        self._listed = False
+        self._held: dict[UploadKey, str] | None = None  # the platform's resources when the run began, if few
 
     def form(self, item: UploadItem) -> UploadForm:
         metadata = item.details.get("metadata") or None
@@ -82,6 +87,17 @@ class DatamintTarget:
 
     async def find(self, item: UploadItem, size: int) -> str | None:
         return await self.api.find_uploaded(self.form(item), size)
+
+    async def held(self, item: UploadItem, size: int) -> str | None:
+        """A file the journal does not know: one listing of the platform serves every such file of the run when
+        it fits one page (a first upload, a lost journal); otherwise one query per file."""
+        async with self._listing_lock:
+            if not self._listed:
+                self._held = await self.api.upload_index(self.files)
+                self._listed = True
+        if self._held is None:
+            return await self.find(item, size)
+        return self._held.get(form_key(self.form(item), size))
 
 
 def upload(
@@ -271,7 +287,7 @@ async def _steps(
     pid = await project_id(api, request.project) if request.project else None
     run = UploadRun(
         journal=journal,
-        target=DatamintTarget(api, request),
+        target=DatamintTarget(api, request, files=len(items)),
         policy=api.policy,
         control=control,
         jobs=jobs,
