@@ -38,10 +38,11 @@ def held_by_ls(candidates: int, tmp_path: Path) -> tuple[float, int]:
     return (peak - current) / MIB, len(table.read_text().splitlines()) - 1
 
 
-def test_a_tree_ten_times_larger_is_listed_in_the_same_memory(tmp_path: Path) -> None:
+def test_a_tree_twenty_times_larger_is_listed_in_the_same_memory(tmp_path: Path) -> None:
     held_by_ls(2, tmp_path)  # imports and first-use caches out of the way
     small, small_rows = held_by_ls(10, tmp_path)
-    large, large_rows = held_by_ls(70, tmp_path)
-    assert large_rows > small_rows + 2000
-    # Python sets of the paths took ~600 bytes per file (1.4 MiB more here); the run's own growth is now noise.
-    assert large - small < 0.3, f"{small:.2f} MiB for {small_rows} files, {large:.2f} MiB for {large_rows}"
+    large, large_rows = held_by_ls(200, tmp_path)
+    assert large_rows > small_rows + 7000
+    # Python sets of the paths took ~600 bytes per file (over 4 MiB more here). What is left is noise, the same
+    # for both trees: the emulator serves in this process, and its responses in flight count too (up to ~0.5 MiB).
+    assert large - small < 1.0, f"{small:.2f} MiB for {small_rows} files, {large:.2f} MiB for {large_rows}"
