@@ -131,8 +131,8 @@ class DatamintApi:
             offset += len(page.rows)
         return found
 
-    async def resources_page(self, params: Mapping[str, Any], offset: int, limit: int = PAGE_SIZE) -> Page:
-        query = {"status": "", **params, "offset": offset, "limit": limit}
+    async def resources_page(self, params: Mapping[str, Any], offset: int, limit: int | None = None) -> Page:
+        query = {"status": "", **params, "offset": offset, "limit": PAGE_SIZE if limit is None else limit}
         return list_page(await self._call("GET", "resource list", "resources", params=query), "resources")
 
     async def resources(self, params: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
