@@ -49,24 +49,15 @@ def loris_tree_parser(doc: str, *, latency: bool = True, no_write: bool = True) 
     return parser
 
 
+def loris_mirror_command(url: str, dest: Path, *extra: str) -> list[str]:
+    """`neurofetch --json mirror DEST` of the LORIS emulator at ``url``, with ``extra`` options."""
+    return [*neurofetch_command(), "--url", url, "--service", "loris", "--json", "mirror", str(dest), *extra]
+
+
 def big_file_mirror(url: str, dest: Path, big: dict[str, str], *extra: str) -> list[str]:
     """`neurofetch mirror` of just the LORIS emulator's big file (bench/_serve.py's ``big_file`` record) into
     ``dest``, with ``extra`` options."""
-    return [
-        *neurofetch_command(),
-        "--url",
-        url,
-        "--service",
-        "loris",
-        "--json",
-        "mirror",
-        str(dest),
-        "--candidate",
-        big["candidate"],
-        "--include",
-        big["filename"],
-        *extra,
-    ]
+    return loris_mirror_command(url, dest, "--candidate", big["candidate"], "--include", big["filename"], *extra)
 
 
 def neurofetch_command() -> list[str]:

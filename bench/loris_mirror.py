@@ -36,12 +36,12 @@ from _measure import (
     Server,
     isolated_env,
     loopback_bandwidth,
+    loris_mirror_command,
     loris_tree_parser,
     machine,
     markdown_table,
     measure,
     mib,
-    neurofetch_command,
     ratio,
     seconds,
     settle,
@@ -272,18 +272,7 @@ wall time ≤ {RERUN_SHARE_TARGET:.0%} of the first run: {verdict(share <= RERUN
 
 
 def mirror_cmd(url: str, dest: Path, jobs: int) -> list[str]:
-    return [
-        *neurofetch_command(),
-        "--url",
-        url,
-        "--service",
-        "loris",
-        "--json",
-        "mirror",
-        str(dest),
-        "--jobs",
-        str(jobs),
-    ]
+    return loris_mirror_command(url, dest, "--jobs", str(jobs))
 
 
 def check(entry: dict, files: int, dest: Path) -> None:

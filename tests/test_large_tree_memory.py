@@ -13,6 +13,7 @@ from pathlib import Path
 from neurofetch.emulators.loris.app import LorisEmulator
 from neurofetch.emulators.loris.data import LorisDataset
 from tests.helpers import run_cli
+from tests.resilience_support import Loris
 
 MIB = 1 << 20
 
@@ -21,12 +22,7 @@ def held_by_ls(candidates: int, tmp_path: Path) -> tuple[float, int]:
     """The memory an `ls` of a tree of ``candidates`` held at its peak and gave back at its end; its row count."""
     emulator = LorisEmulator(LorisDataset(candidates=candidates, size_scale=0.0001))
     with emulator.serve() as server:
-        env = {
-            "NEUROFETCH_URL": emulator.base_url(server),
-            "NEUROFETCH_SERVICE": "loris",
-            "NEUROFETCH_USERNAME": "demo",
-            "NEUROFETCH_PASSWORD": "demo",
-        }
+        env = Loris(emulator, emulator.base_url(server)).env()
         table = tmp_path / f"files-{candidates}.tsv"
         tracemalloc.start()
         try:
