@@ -94,3 +94,14 @@ def high_water_kib(pid: int) -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
     return 0
+
+
+async def request_body(receive: Any) -> bytes:
+    """The whole body of an ASGI request, read message by message (a test server must read it before answering:
+    left unread on a kept-alive connection, its bytes are taken for the next request)."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body

@@ -21,7 +21,7 @@ import pytest
 
 from neurofetch.emulators.common import RunningServer
 from tests.datamint_support import png_bytes
-from tests.helpers import CliRun, run_cli, tree_files
+from tests.helpers import CliRun, request_body, run_cli, tree_files
 from tests.resilience_support import data_files, the_error_line
 
 PASSWORD = "Pa55-leak-Sekr1t"
@@ -47,12 +47,7 @@ class Foreign:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await request_body(receive)
         head = b"".join(k + b": " + v + b"\n" for k, v in scope["headers"])
         self.seen.append(f"{scope['method']} {scope['path']}?".encode() + scope["query_string"] + b"\n" + head + body)
         headers = [(k, v) for k, v in scope["headers"] if k.lower() not in CREDENTIAL_HEADERS]
@@ -384,12 +379,7 @@ def forwarding_to(upstream: str) -> Callable[..., Any]:
             connection.close()
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await request_body(receive)
         target = scope["raw_path"].decode() + ("?" + scope["query_string"].decode() if scope["query_string"] else "")
         headers = {k.decode(): v.decode() for k, v in scope["headers"] if k not in (b"host", b"transfer-encoding")}
         status, answer_headers, content = await asyncio.to_thread(forward, scope["method"], target, headers, body)

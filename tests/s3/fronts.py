@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from neurofetch.emulators.common import Receive, Scope, Send
-from tests.helpers import run_cli
+from tests.helpers import request_body, run_cli
 from tests.s3.helpers import S3Env
 
 FILES = {f"f{i:02d}.bin": bytes([i]) * (100 + i) for i in range(24)}
@@ -22,12 +22,7 @@ class ReverseProxy:
         self.client = httpx.AsyncClient(base_url=upstream, timeout=30)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await request_body(receive)
         url = scope["raw_path"].decode() + ("?" + scope["query_string"].decode() if scope["query_string"] else "")
         headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
         answer = await self.client.request(scope["method"], url, headers=headers, content=body)

@@ -14,7 +14,7 @@ import pytest
 
 from neurofetch.emulators.common import LoggedRequest, Receive, RequestLog, RunningServer, Scope, Send
 from tests.catalog_support import jsonl_rows
-from tests.helpers import run_cli
+from tests.helpers import request_body, run_cli
 from tests.s3.fronts import FILES, ReverseProxy, sync_down
 from tests.s3.helpers import S3Env, make_tree, read_tree
 
@@ -53,8 +53,7 @@ class ThrottlingFront:
         self.log.add(LoggedRequest(scope["method"], scope["path"], status))
         # Read the request's body first, as S3 and nginx do: left unread on a kept-alive connection, its bytes
         # would be taken for the next request (a 400 from this test server, not a throttle).
-        while (await receive()).get("more_body"):
-            pass
+        await request_body(receive)
         # An HTTP-date has whole seconds: round up so the date is never before the end of the outage.
         retry_at = email.utils.formatdate(int(self.until) + 1, usegmt=True).encode()
         headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode()), (b"retry-after", retry_at)]
